@@ -1,0 +1,1 @@
+"""Outbound adapters: one sub-package per technology, each implementing ports of the domain."""

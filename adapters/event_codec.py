@@ -1,0 +1,57 @@
+"""How a domain event looks on the wire: its routing key on ``doc.events`` and its JSON body.
+
+This mapping is part of the public contract (docs/contract.md); change it only with a new schema_version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from domain.events import (
+    AccessRevoked,
+    CommandRejected,
+    DocumentShared,
+    DocumentUploaded,
+    Event,
+    FolderCreated,
+    MemberAdded,
+    ShareDenied,
+)
+
+SCHEMA_VERSION = 1
+EVENTS_EXCHANGE = "doc.events"
+
+_ROUTING_KEYS: dict[type[Event], str] = {
+    DocumentUploaded: "document.uploaded",
+    AccessRevoked: "document.access_revoked",
+    ShareDenied: "document.share_denied",
+    FolderCreated: "folder.created",
+    MemberAdded: "member.added",
+}
+_COMMON = ("event_id", "occurred_at", "org_id")
+
+
+def routing_key(event: Event) -> str:
+    if isinstance(event, DocumentShared):
+        return f"document.shared.{event.role}"
+    if isinstance(event, CommandRejected):
+        return f"command.rejected.{event.actor}"
+    return _ROUTING_KEYS[type(event)]
+
+
+def to_wire(event: Event) -> dict[str, Any]:
+    """The event as one JSON object: the common fields first, then the type's own, never content."""
+    body: dict[str, Any] = {
+        "event_id": event.event_id,
+        "type": event.type,
+        "schema_version": SCHEMA_VERSION,
+        "occurred_at": event.occurred_at.isoformat().replace("+00:00", "Z"),
+        "org_id": event.org_id,
+    }
+    if event.document_id is not None or hasattr(event, "doc_id"):
+        body["document_id"] = event.document_id
+    for field in dataclasses.fields(event):
+        if field.name not in _COMMON and field.name != "doc_id":
+            body[field.name] = getattr(event, field.name)
+    return body

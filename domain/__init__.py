@@ -1,0 +1,1 @@
+"""The inside of the hexagon: docfleet's rules, written with the standard library only."""

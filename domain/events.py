@@ -1,0 +1,100 @@
+"""Domain events: facts in the past tense, recorded by use cases and committed with the state they describe.
+
+Events carry metadata only, never document content.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from domain.model import utc_now
+
+
+def _new_event_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    org_id: str | None
+    event_id: str = field(default_factory=_new_event_id)
+    occurred_at: datetime = field(default_factory=utc_now)
+
+    @property
+    def type(self) -> str:
+        return type(self).__name__
+
+    @property
+    def document_id(self) -> str | None:
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberAdded(Event):
+    user_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FolderCreated(Event):
+    folder_id: str
+    parent_id: str | None
+    name: str
+    created_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class _DocumentEvent(Event):
+    doc_id: str
+
+    @property
+    def document_id(self) -> str | None:
+        return self.doc_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class DocumentUploaded(_DocumentEvent):
+    owner_id: str
+    uploaded_by: str
+    folder_id: str
+    version: int
+    name: str
+    mime_type: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DocumentShared(_DocumentEvent):
+    shared_by: str
+    shared_with: str
+    role: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccessRevoked(_DocumentEvent):
+    revoked_by: str
+    user_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShareDenied(_DocumentEvent):
+    shared_by: str
+    shared_with: str
+    role: str
+    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandRejected(Event):
+    """A command that was refused, found invalid, or gave up waiting for what it refers to."""
+
+    message_id: str
+    actor: str
+    reason: str
+    detail: str
+    doc_id: str | None = None
+
+    @property
+    def document_id(self) -> str | None:
+        return self.doc_id

@@ -1,0 +1,139 @@
+"""Entities and value objects: plain classes that know nothing of storage or transport."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from domain.errors import InvalidRequest
+from domain.roles import Role
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _require_aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidRequest("timestamps must be timezone-aware")
+    return moment.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Membership:
+    org_id: str
+    user_id: str
+
+
+@dataclass
+class Folder:
+    """A node of an organization's folder tree; ``path`` lists the ids from the root, for subtree lookups."""
+
+    id: str
+    org_id: str
+    name: str
+    parent_id: str | None
+    path: str
+    created_by: str
+    created_at: datetime
+    listing_version: int = 0
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        folder_id: str,
+        org_id: str,
+        name: str,
+        parent: Folder | None,
+        created_by: str,
+        now: datetime,
+    ) -> Folder:
+        if not name.strip():
+            raise InvalidRequest("a folder name cannot be blank")
+        parent_path = parent.path if parent is not None else "/"
+        return cls(
+            id=folder_id,
+            org_id=org_id,
+            name=name,
+            parent_id=parent.id if parent is not None else None,
+            path=f"{parent_path}{folder_id}/",
+            created_by=created_by,
+            created_at=_require_aware(now),
+        )
+
+    def same_as_request(self, org_id: str, name: str, parent_id: str | None) -> bool:
+        return (self.org_id, self.name, self.parent_id) == (org_id, name, parent_id)
+
+
+@dataclass(frozen=True)
+class DocumentContent:
+    """What an upload says about the file; the bytes themselves live behind ``blob_uri``."""
+
+    name: str
+    mime_type: str
+    blob_uri: str
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    org_id: str
+    folder_id: str
+    owner_id: str
+    name: str
+    mime_type: str
+    version: int
+    blob_uri: str
+    tags: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+    uploaded_by: str = field(default="")
+
+    @classmethod
+    def first_version(
+        cls,
+        *,
+        doc_id: str,
+        org_id: str,
+        folder_id: str,
+        owner_id: str,
+        content: DocumentContent,
+        now: datetime,
+    ) -> Document:
+        moment = _require_aware(now)
+        return cls(
+            id=doc_id,
+            org_id=org_id,
+            folder_id=folder_id,
+            owner_id=owner_id,
+            name=content.name,
+            mime_type=content.mime_type,
+            version=1,
+            blob_uri=content.blob_uri,
+            tags=content.tags,
+            created_at=moment,
+            updated_at=moment,
+            uploaded_by=owner_id,
+        )
+
+    def next_version(self, *, content: DocumentContent, uploaded_by: str, now: datetime) -> Document:
+        moment = max(_require_aware(now), self.updated_at)
+        return replace(
+            self,
+            name=content.name,
+            mime_type=content.mime_type,
+            blob_uri=content.blob_uri,
+            tags=content.tags,
+            version=self.version + 1,
+            updated_at=moment,
+            uploaded_by=uploaded_by,
+        )
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    document_id: str
+    user_id: str
+    role: Role

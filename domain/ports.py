@@ -1,0 +1,103 @@
+"""The ports: what the use cases need from the outside world, as structural protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Protocol, Self
+
+from domain.events import Event
+from domain.listing import FolderListing
+from domain.model import Document, Folder
+from domain.roles import Role
+
+
+class MemberRepository(Protocol):
+    def contains(self, org_id: str, user_id: str) -> bool: ...
+
+    def add(self, org_id: str, user_id: str) -> None:
+        """Adds the membership, creating the organization on its first member."""
+
+
+class FolderRepository(Protocol):
+    def get(self, folder_id: str) -> Folder | None: ...
+
+    def sibling_named(self, org_id: str, parent_id: str | None, name: str) -> Folder | None: ...
+
+    def add(self, folder: Folder) -> None: ...
+
+
+class DocumentRepository(Protocol):
+    def get(self, document_id: str) -> Document | None: ...
+
+    def save(self, document: Document) -> None:
+        """Inserts a first version or replaces the stored one with a later version."""
+
+    def listing(self, folder: Folder) -> FolderListing:
+        """Every document of the folder (scoped to its organization) with the users who may view it."""
+
+
+class PolicyRepository(Protocol):
+    def role_of(self, document_id: str, user_id: str) -> Role | None: ...
+
+    def owners_of(self, document_id: str) -> frozenset[str]: ...
+
+    def put(self, document: Document, user_id: str, role: Role) -> None: ...
+
+    def remove(self, document: Document, user_id: str) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: state changes and the events they recorded commit together, or not at all.
+
+    Leaving the ``with`` block without ``commit()`` rolls back. Caches are invalidated only after a
+    successful commit. Committing a change to a folder's documents, or to their policies, raises that
+    folder's ``listing_version``, so a cached listing of an older version is never served. A unit of
+    work opened for a message id raises ``AlreadyApplied`` on entry when that message was applied
+    before; otherwise it records the message id with the transaction (the inbox).
+    """
+
+    members: MemberRepository
+    folders: FolderRepository
+    documents: DocumentRepository
+    policies: PolicyRepository
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def record(self, event: Event) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[str | None], UnitOfWork]
+
+
+class ListingCache(Protocol):
+    """Cache-aside store for folder listings. It never raises: an unavailable cache is a miss."""
+
+    def get(self, folder_id: str, version: int) -> FolderListing | None:
+        """The cached listing of exactly this version of the folder, or None."""
+
+    def put(self, listing: FolderListing) -> None:
+        """Stores the listing unless a newer version is already cached."""
+
+    def invalidate(self, folder_ids: set[str]) -> None: ...
+
+
+class DocumentCache(Protocol):
+    """Cache-aside store for single documents. It never raises: an unavailable cache is a miss."""
+
+    def get(self, document_id: str) -> Document | None: ...
+
+    def put(self, document: Document) -> None: ...
+
+    def invalidate(self, document_ids: set[str]) -> None: ...

@@ -1,0 +1,85 @@
+"""Runs a command for one message and turns every result into a defined outcome.
+
+Applied, a duplicate of an applied message, or refused by the rules (the refusal event committed, with the
+inbox row, in a fresh unit of work). ``NotFound`` and infrastructure faults propagate: the caller retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from domain.commands import (
+    AddMember,
+    Command,
+    CreateFolder,
+    RevokeAccess,
+    ShareDocument,
+    UploadDocument,
+)
+from domain.errors import AlreadyApplied, Refused
+from domain.events import CommandRejected, Event, ShareDenied
+from domain.ports import UnitOfWorkFactory
+from domain.use_cases.add_member import add_member
+from domain.use_cases.create_folder import create_folder
+from domain.use_cases.revoke_access import revoke_access
+from domain.use_cases.share_document import share_document
+from domain.use_cases.upload_document import upload_document
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    REFUSED = "refused"
+
+
+HANDLERS: dict[type[Any], Callable[[Any, Any], None]] = {
+    AddMember: add_member,
+    CreateFolder: create_folder,
+    UploadDocument: upload_document,
+    ShareDocument: share_document,
+    RevokeAccess: revoke_access,
+}
+
+
+def execute(command: Command, *, message_id: str, actor: str, new_uow: UnitOfWorkFactory) -> Outcome:
+    try:
+        HANDLERS[type(command)](command, new_uow(message_id))
+    except AlreadyApplied:
+        return Outcome.DUPLICATE
+    except Refused as refusal:
+        return record_outcome(refusal_event(command, refusal, message_id, actor), message_id, new_uow)
+    return Outcome.APPLIED
+
+
+def refusal_event(command: Command, refusal: Refused, message_id: str, actor: str) -> Event:
+    if isinstance(command, ShareDocument):
+        return ShareDenied(
+            org_id=refusal.org_id,
+            doc_id=command.doc_id,
+            shared_by=command.shared_by,
+            shared_with=command.shared_with,
+            role=command.role.value,
+            reason=refusal.code,
+            detail=refusal.message,
+        )
+    return CommandRejected(
+        org_id=refusal.org_id or getattr(command, "org_id", None),
+        doc_id=refusal.document_id or getattr(command, "doc_id", None),
+        message_id=message_id,
+        actor=actor,
+        reason=refusal.code,
+        detail=refusal.message,
+    )
+
+
+def record_outcome(event: Event, message_id: str, new_uow: UnitOfWorkFactory) -> Outcome:
+    """Commits a refusal or rejection event together with the message's inbox row."""
+    try:
+        with new_uow(message_id) as uow:
+            uow.record(event)
+            uow.commit()
+    except AlreadyApplied:
+        return Outcome.DUPLICATE
+    return Outcome.REFUSED

@@ -1,0 +1,30 @@
+"""Lookups shared by the use cases, each turning an absence into the right typed error."""
+
+from __future__ import annotations
+
+from domain.errors import CrossOrganization, DocumentNotFound, FolderNotFound, NotAMember
+from domain.model import Document, Folder
+from domain.ports import UnitOfWork
+
+
+def require_member(uow: UnitOfWork, org_id: str, user_id: str) -> None:
+    if not uow.members.contains(org_id, user_id):
+        raise NotAMember(f"user {user_id!r} is not a member of organization {org_id!r}", org_id=org_id)
+
+
+def require_folder_in_org(uow: UnitOfWork, folder_id: str, org_id: str) -> Folder:
+    folder = uow.folders.get(folder_id)
+    if folder is None:
+        raise FolderNotFound(folder_id)
+    if folder.org_id != org_id:
+        raise CrossOrganization(
+            f"folder {folder_id!r} does not belong to organization {org_id!r}", org_id=org_id
+        )
+    return folder
+
+
+def require_document(uow: UnitOfWork, document_id: str) -> Document:
+    document = uow.documents.get(document_id)
+    if document is None:
+        raise DocumentNotFound(document_id)
+    return document

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from domain.commands import ListFolderDocuments
+from domain.errors import FolderNotFound
+from domain.listing import DocumentPage
+from domain.ports import ListingCache, UnitOfWork
+from domain.use_cases.guards import require_member
+
+
+def list_folder_documents(query: ListFolderDocuments, uow: UnitOfWork, cache: ListingCache) -> DocumentPage:
+    """Cache first, database on a miss; either way the same membership check and access filter."""
+    with uow:
+        folder = uow.folders.get(query.folder_id)
+        if folder is None:
+            raise FolderNotFound(query.folder_id)
+        require_member(uow, folder.org_id, query.requested_by)
+        listing = cache.get(folder.id, folder.listing_version)
+        if listing is None:
+            listing = uow.documents.listing(folder)
+            cache.put(listing)
+    return listing.page_for(query.requested_by, query.limit, query.cursor)

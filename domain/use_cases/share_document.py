@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from domain.commands import ShareDocument
+from domain.errors import Escalation, LastOwner, NotAMember, PermissionDenied
+from domain.events import DocumentShared
+from domain.model import Document
+from domain.ports import UnitOfWork
+from domain.roles import Capability, Role, capabilities_of, may_grant
+from domain.use_cases.guards import require_document
+
+
+def share_document(cmd: ShareDocument, uow: UnitOfWork) -> None:
+    """Grants ``role`` to the sharee; granting the role it already holds changes nothing."""
+    with uow:
+        document = require_document(uow, cmd.doc_id)
+        _require_may_grant(uow, document, cmd)
+        if not uow.members.contains(document.org_id, cmd.shared_with):
+            raise NotAMember(
+                f"user {cmd.shared_with!r} is not a member of the document's organization",
+                org_id=document.org_id,
+                document_id=document.id,
+            )
+        current = uow.policies.role_of(document.id, cmd.shared_with)
+        if current is Role.OWNER and cmd.role is not Role.OWNER:
+            _require_another_owner(uow, document, cmd.shared_with)
+        if current is not cmd.role:
+            uow.policies.put(document, cmd.shared_with, cmd.role)
+            uow.record(
+                DocumentShared(
+                    org_id=document.org_id,
+                    doc_id=document.id,
+                    shared_by=cmd.shared_by,
+                    shared_with=cmd.shared_with,
+                    role=cmd.role.value,
+                )
+            )
+        uow.commit()
+
+
+def _require_may_grant(uow: UnitOfWork, document: Document, cmd: ShareDocument) -> None:
+    held = uow.policies.role_of(document.id, cmd.shared_by)
+    if may_grant(held, cmd.role):
+        return
+    if Capability.SHARE not in capabilities_of(held):
+        raise PermissionDenied(
+            f"user {cmd.shared_by!r} may not share document {document.id!r}",
+            org_id=document.org_id,
+            document_id=document.id,
+        )
+    raise Escalation(
+        f"user {cmd.shared_by!r} cannot grant {cmd.role.value!r}, a role above its own",
+        org_id=document.org_id,
+        document_id=document.id,
+    )
+
+
+def _require_another_owner(uow: UnitOfWork, document: Document, user_id: str) -> None:
+    if uow.policies.owners_of(document.id) <= {user_id}:
+        raise LastOwner(
+            f"user {user_id!r} is the last owner of document {document.id!r}",
+            org_id=document.org_id,
+            document_id=document.id,
+        )

@@ -1,0 +1,54 @@
+"""Fixtures on the real services: a migrated throwaway database, a key prefix, a RabbitMQ vhost."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.services import (
+    default_settings,
+    throwaway_database,
+    throwaway_key_prefix,
+    throwaway_vhost,
+)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A database of this run's own, migrated to head by the migrations (the only way it is built)."""
+    from adapters.postgres.migrations import upgrade_to_head
+
+    with throwaway_database(default_settings().database_url) as url:
+        upgrade_to_head(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def valkey_url() -> str:
+    return default_settings().valkey_url
+
+
+@pytest.fixture
+def key_prefix(valkey_url: str) -> Iterator[str]:
+    with throwaway_key_prefix(valkey_url) as prefix:
+        yield prefix
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    with throwaway_vhost(default_settings().amqp_url) as url:
+        yield url
+
+
+@pytest.fixture
+def new_id() -> IdMaker:
+    return IdMaker()
+
+
+class IdMaker:
+    """Unique ids per test, so tests sharing the run's database never see each other's rows."""
+
+    def __call__(self, kind: str) -> str:
+        return f"{kind}-{uuid.uuid4().hex[:10]}"

@@ -1,0 +1,67 @@
+"""Throwaway resources on the real services, named uniquely per run and removed afterwards."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+import valkey
+from sqlalchemy.engine import make_url
+
+from workers.settings import Settings
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+@contextmanager
+def throwaway_database(base_url: str) -> Iterator[str]:
+    """Creates an empty database beside the one ``base_url`` names; yields its SQLAlchemy URL."""
+    url = make_url(base_url)
+    name = unique_name("docfleet_test")
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def throwaway_key_prefix(valkey_url: str) -> Iterator[str]:
+    prefix = f"{unique_name('docfleet_test')}:"
+    try:
+        yield prefix
+    finally:
+        client = valkey.Valkey.from_url(valkey_url)
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+@contextmanager
+def throwaway_vhost(amqp_url: str) -> Iterator[str]:
+    """A RabbitMQ virtual host of its own, so queue and exchange names stay those of the contract."""
+    vhost = unique_name("docfleet_test")
+    _rabbitmqctl("add_vhost", vhost)
+    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    base = amqp_url.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{vhost}"
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+def default_settings() -> Settings:
+    return Settings.from_env()

@@ -1,0 +1,1 @@
+"""Inbound adapters (actors, relay, CLI) and the composition root that wires them."""

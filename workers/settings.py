@@ -1,0 +1,35 @@
+"""Every setting docfleet reads, from environment variables with localhost defaults: the one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else int(raw)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    valkey_url: str
+    amqp_url: str
+    cache_prefix: str
+    cache_ttl_seconds: int
+    result_ttl_ms: int
+    log_level: str
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ.get
+        return cls(
+            database_url=env("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/docfleet"),
+            valkey_url=env("VALKEY_URL", "redis://127.0.0.1:6379/0"),
+            amqp_url=env("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"),
+            cache_prefix=env("CACHE_PREFIX", "docfleet:"),
+            cache_ttl_seconds=_int("CACHE_TTL_SECONDS", 3600),
+            result_ttl_ms=_int("RESULT_TTL_MS", 60_000),
+            log_level=env("LOG_LEVEL", "INFO"),
+        )
