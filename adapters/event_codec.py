@@ -6,6 +6,7 @@ This mapping is part of the public contract (docs/contract.md); change it only w
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC
 from typing import Any
 
 from domain.events import (
@@ -46,7 +47,7 @@ def to_wire(event: Event) -> dict[str, Any]:
         "event_id": event.event_id,
         "type": event.type,
         "schema_version": SCHEMA_VERSION,
-        "occurred_at": event.occurred_at.isoformat().replace("+00:00", "Z"),
+        "occurred_at": event.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "org_id": event.org_id,
     }
     if event.document_id is not None or hasattr(event, "doc_id"):

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import pytest
+
+from domain.commands import CreateFolder
+from domain.errors import Conflict, CrossOrganization, FolderNotFound, InvalidRequest, NotAMember
+from domain.events import FolderCreated
+from domain.use_cases.create_folder import create_folder
+from tests.unit.fakes import ORG, OTHER_ORG, FakeClock, FakeDatabase
+
+
+def _create(
+    db: FakeDatabase,
+    folder_id: str,
+    name: str,
+    *,
+    parent: str | None = None,
+    by: str = "alice",
+    org: str = ORG,
+) -> None:
+    command = CreateFolder(folder_id=folder_id, org_id=org, name=name, created_by=by, parent_id=parent)
+    create_folder(command, db.uow(), now=FakeClock())
+
+
+def _db() -> FakeDatabase:
+    return FakeDatabase().with_member("alice")
+
+
+def test_a_member_creates_a_root_folder_with_a_materialized_path() -> None:
+    db = _db()
+    _create(db, "root", "Projects")
+    folder = db.folders["root"]
+    assert (folder.org_id, folder.name, folder.parent_id, folder.path) == (ORG, "Projects", None, "/root/")
+    assert folder.created_by == "alice"
+    assert folder.created_at.utcoffset() is not None
+    [event] = db.events_of(FolderCreated)
+    assert (event.org_id, event.folder_id, event.parent_id, event.name) == (ORG, "root", None, "Projects")
+
+
+def test_a_subfolder_path_extends_its_parents_path() -> None:
+    db = _db()
+    _create(db, "root", "Projects")
+    _create(db, "child", "2024", parent="root")
+    _create(db, "grandchild", "Q1", parent="child")
+    assert db.folders["child"].path == "/root/child/"
+    assert db.folders["grandchild"].path == "/root/child/grandchild/"
+    assert db.folders["grandchild"].parent_id == "child"
+
+
+def test_a_non_member_cannot_create_a_folder() -> None:
+    db = _db().with_member("mallory", org=OTHER_ORG)
+    with pytest.raises(NotAMember):
+        _create(db, "root", "Projects", by="mallory")
+    assert db.folders == {}
+    assert db.events == []
+
+
+def test_a_missing_parent_is_folder_not_found() -> None:
+    db = _db()
+    with pytest.raises(FolderNotFound):
+        _create(db, "child", "2024", parent="nowhere")
+    assert "child" not in db.folders
+
+
+def test_a_parent_in_another_organization_is_refused() -> None:
+    db = _db().with_folder("theirs", org=OTHER_ORG)
+    with pytest.raises(CrossOrganization):
+        _create(db, "child", "2024", parent="theirs")
+    assert "child" not in db.folders
+
+
+def test_sibling_folders_cannot_share_a_name() -> None:
+    db = _db()
+    _create(db, "root", "Projects")
+    _create(db, "a", "2024", parent="root")
+    with pytest.raises(Conflict):
+        _create(db, "b", "2024", parent="root")
+    assert "b" not in db.folders
+
+
+def test_root_folders_of_one_organization_cannot_share_a_name() -> None:
+    db = _db()
+    _create(db, "a", "Projects")
+    with pytest.raises(Conflict):
+        _create(db, "b", "Projects")
+    assert "b" not in db.folders
+
+
+def test_the_same_name_is_allowed_under_different_parents_and_in_other_organizations() -> None:
+    db = _db().with_member("bob", org=OTHER_ORG)
+    _create(db, "p1", "One")
+    _create(db, "p2", "Two")
+    _create(db, "a", "2024", parent="p1")
+    _create(db, "b", "2024", parent="p2")
+    _create(db, "c", "One", by="bob", org=OTHER_ORG)
+    assert {"a", "b", "c"} <= set(db.folders)
+
+
+def test_asking_for_the_same_folder_again_is_a_no_op() -> None:
+    db = _db()
+    _create(db, "root", "Projects")
+    before = db.state()
+    uow = db.uow()
+    create_folder(CreateFolder(folder_id="root", org_id=ORG, name="Projects", created_by="alice"), uow)
+    assert uow.committed
+    assert db.state() == before
+    assert len(db.events_of(FolderCreated)) == 1
+
+
+def test_a_folder_id_taken_by_a_different_folder_is_a_conflict() -> None:
+    db = _db()
+    _create(db, "root", "Projects")
+    with pytest.raises(Conflict, match="already taken"):
+        _create(db, "root", "Archive")
+    assert db.folders["root"].name == "Projects"
+
+
+def test_a_blank_folder_name_is_invalid() -> None:
+    with pytest.raises(InvalidRequest):
+        _create(_db(), "root", "   ")
