@@ -1,0 +1,31 @@
+"""The Valkey client the caches share: short timeouts and no retries, because a cache that cannot answer
+at once is treated as a miss rather than waited for."""
+
+from __future__ import annotations
+
+import valkey
+from valkey.backoff import NoBackoff
+from valkey.retry import Retry
+
+DEFAULT_SOCKET_TIMEOUT = 0.25
+# Dramatiq runs 8 worker threads per process by default; each holds at most one connection at a time.
+DEFAULT_MAX_CONNECTIONS = 16
+
+
+def connect(
+    url: str,
+    *,
+    socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+) -> valkey.Valkey:
+    """A client on a lazily filled pool; nothing connects until the first command."""
+    pool = valkey.BlockingConnectionPool.from_url(  # type: ignore[no-untyped-call]
+        url,
+        max_connections=max_connections,
+        timeout=socket_timeout,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_timeout,
+        retry_on_timeout=False,
+        retry=Retry(NoBackoff(), 0),
+    )
+    return valkey.Valkey.from_pool(pool)

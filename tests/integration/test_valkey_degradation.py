@@ -1,0 +1,165 @@
+"""An unavailable Valkey is a miss: never an error, one timeout per cool-down, a few log lines."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import closing
+
+import pytest
+import valkey
+from structlog.testing import capture_logs
+
+from adapters.valkey.caches import open_caches
+from adapters.valkey.client import connect
+from adapters.valkey.document_cache import ValkeyDocumentCache
+from adapters.valkey.guard import CacheGuard
+from adapters.valkey.outage import Outage
+from domain.listing import FolderListing
+from tests.integration.test_valkey_support import (
+    NOTHING_LISTENS,
+    TTL_SECONDS,
+    Clock,
+    StallingServer,
+    Switchable,
+    a_document,
+    degraded_lines,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def live(valkey_url: str) -> Iterator[valkey.Valkey]:
+    with closing(connect(valkey_url)) as client:
+        yield client
+
+
+@pytest.fixture
+def dead() -> Iterator[valkey.Valkey]:
+    with closing(connect(NOTHING_LISTENS)) as client:
+        yield client
+
+
+@pytest.fixture
+def stalling_server() -> Iterator[StallingServer]:
+    server = StallingServer()
+    yield server
+    server.stop()
+
+
+def test_an_unreachable_valkey_is_a_miss_and_logs_one_warning(key_prefix: str) -> None:
+    with closing(open_caches(NOTHING_LISTENS, key_prefix, TTL_SECONDS)) as caches, capture_logs() as logs:
+        for _ in range(50):
+            assert caches.listings.get("folder-1", 1) is None
+            caches.listings.put(FolderListing("folder-1", "org-1", 1, ()))
+            caches.listings.invalidate({"folder-1"})
+            assert caches.documents.get("doc-1") is None
+            caches.documents.put(a_document())
+            caches.documents.invalidate({"doc-1"})
+
+    [line] = degraded_lines(logs)
+    assert (line["event"], line["log_level"]) == ("valkey_cache_unavailable", "warning")
+    assert "ConnectionError" in line["error"]
+
+
+def test_a_valkey_that_does_not_answer_costs_one_timeout_per_cooldown(
+    stalling_server: StallingServer, key_prefix: str
+) -> None:
+    timeout = 0.5
+    with closing(connect(stalling_server.url, socket_timeout=timeout)) as client:
+        guard = CacheGuard(client, clock=Clock())
+        cache = ValkeyDocumentCache(client, key_prefix, TTL_SECONDS, guard=guard)
+
+        started = time.monotonic()
+        results = [cache.get("doc-1") for _ in range(20)]
+        elapsed = time.monotonic() - started
+
+    assert results == [None] * 20
+    assert timeout <= elapsed < 1.8 * timeout
+    assert stalling_server.connections == 1
+
+
+def test_after_a_failure_valkey_is_skipped_until_the_cooldown_ends(dead: valkey.Valkey) -> None:
+    client = Switchable(dead)
+    clock = Clock()
+    guard = CacheGuard(client.as_client(), cooldown_seconds=1.0, clock=clock)
+    cache = ValkeyDocumentCache(client.as_client(), "p:", TTL_SECONDS, guard=guard)
+    cache.get("doc-1")
+    tried = client.calls
+
+    clock.now += 0.9
+    cache.get("doc-1")
+    assert client.calls == tried
+    clock.now += 0.2
+    cache.get("doc-1")
+    assert client.calls > tried
+
+
+def test_the_log_says_how_many_calls_degraded_at_most_once_per_interval(
+    dead: valkey.Valkey, live: valkey.Valkey, key_prefix: str
+) -> None:
+    client = Switchable(dead)
+    clock = Clock()
+    guard = CacheGuard(client.as_client(), clock=clock, outage=Outage(report_every_seconds=30))
+    cache = ValkeyDocumentCache(client.as_client(), key_prefix, TTL_SECONDS, guard=guard)
+
+    with capture_logs() as logs:
+        for _ in range(100):  # a warning at 0 s, then 99 degraded calls over 49.5 s: one line, at 30 s
+            cache.get("doc-1")
+            clock.now += 0.5
+        client.target = live
+        clock.now += 1
+        cache.get("doc-1")
+        cache.get("doc-1")
+
+    lines = [(line["event"], line["log_level"], line["degraded_calls"]) for line in degraded_lines(logs)]
+    assert lines == [
+        ("valkey_cache_unavailable", "warning", 1),
+        ("valkey_cache_still_unavailable", "warning", 60),
+        ("valkey_cache_recovered", "info", 39),
+    ]
+
+
+def test_a_flapping_valkey_is_announced_at_most_once_per_interval(
+    dead: valkey.Valkey, live: valkey.Valkey, key_prefix: str
+) -> None:
+    client = Switchable(dead)
+    clock = Clock()
+    guard = CacheGuard(client.as_client(), clock=clock)
+    cache = ValkeyDocumentCache(client.as_client(), key_prefix, TTL_SECONDS, guard=guard)
+
+    with capture_logs() as logs:
+        for flap in range(10):
+            client.target = dead if flap % 2 == 0 else live
+            cache.get("doc-1")
+            clock.now += 2
+
+    assert [line["event"] for line in degraded_lines(logs)] == [
+        "valkey_cache_unavailable",
+        "valkey_cache_recovered",
+    ]
+
+
+def test_threads_sharing_a_guard_degrade_together_with_one_warning(dead: valkey.Valkey) -> None:
+    cache = ValkeyDocumentCache(dead, "p:", TTL_SECONDS)
+    errors: list[BaseException] = []
+
+    def hammer() -> None:
+        try:
+            for index in range(200):
+                assert cache.get(f"doc-{index}") is None
+                cache.invalidate({f"doc-{index}"})
+        except BaseException as error:
+            errors.append(error)
+
+    with capture_logs() as logs:
+        threads = [threading.Thread(target=hammer) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert errors == []
+    assert [line["event"] for line in degraded_lines(logs)] == ["valkey_cache_unavailable"]

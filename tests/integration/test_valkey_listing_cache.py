@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import UTC
+from typing import cast
+
+import pytest
+import valkey
+
+from adapters.valkey.client import connect
+from adapters.valkey.listing_cache import ValkeyListingCache
+from domain.listing import FolderListing
+from tests.integration.test_valkey_support import TTL_SECONDS, a_listing
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def client(valkey_url: str) -> Iterator[valkey.Valkey]:
+    with closing(connect(valkey_url)) as client:
+        yield client
+
+
+@pytest.fixture
+def cache(client: valkey.Valkey, key_prefix: str) -> ValkeyListingCache:
+    return ValkeyListingCache(client, key_prefix, TTL_SECONDS)
+
+
+def test_a_cached_listing_comes_back_equal_with_real_datetimes(cache: ValkeyListingCache) -> None:
+    listing = a_listing("folder-1", 4, "doc-1", "doc-2", "doc-3")
+    cache.put(listing)
+
+    cached = cache.get("folder-1", 4)
+
+    assert cached == listing
+    assert cached is not None
+    assert all(entry.document.created_at.tzinfo is UTC for entry in cached.entries)
+    assert cached.page_for("reader-of-doc-2", 10, None).documents == (listing.entries[1].document,)
+
+
+def test_an_empty_folder_is_a_hit(cache: ValkeyListingCache) -> None:
+    cache.put(a_listing("folder-1", 0))
+
+    assert cache.get("folder-1", 0) == FolderListing("folder-1", "org-1", 0, ())
+
+
+def test_a_folder_never_cached_misses(cache: ValkeyListingCache) -> None:
+    assert cache.get("folder-1", 0) is None
+
+
+@pytest.mark.parametrize("asked", [2, 4])
+def test_another_version_misses(cache: ValkeyListingCache, asked: int) -> None:
+    cache.put(a_listing("folder-1", 3, "doc-1"))
+
+    assert cache.get("folder-1", asked) is None
+
+
+def test_an_older_listing_never_replaces_a_newer_one(cache: ValkeyListingCache) -> None:
+    newer = a_listing("folder-1", 5, "doc-1", "doc-2")
+    cache.put(newer)
+
+    cache.put(a_listing("folder-1", 4, "doc-1"))
+
+    assert cache.get("folder-1", 5) == newer
+    assert cache.get("folder-1", 4) is None
+
+
+def test_a_listing_loaded_before_a_writers_commit_is_never_served_after_it(
+    cache: ValkeyListingCache,
+) -> None:
+    loaded_by_slow_reader = a_listing("folder-1", 7, "doc-1")
+    cache.put(loaded_by_slow_reader)
+    # The writer commits version 8 and invalidates; only then does the slow reader put what it loaded.
+    cache.invalidate({"folder-1"})
+    cache.put(loaded_by_slow_reader)
+
+    assert cache.get("folder-1", 8) is None
+    current = a_listing("folder-1", 8, "doc-1", "doc-2")
+    cache.put(current)
+    cache.put(loaded_by_slow_reader)
+    assert cache.get("folder-1", 8) == current
+
+
+def test_the_same_version_is_stored_again(cache: ValkeyListingCache) -> None:
+    cache.put(a_listing("folder-1", 2, "doc-1"))
+    again = a_listing("folder-1", 2, "doc-1", "doc-2")
+
+    cache.put(again)
+
+    assert cache.get("folder-1", 2) == again
+
+
+def test_invalidate_removes_the_listings_of_the_given_folders(cache: ValkeyListingCache) -> None:
+    for folder_id in ("folder-1", "folder-2", "folder-3"):
+        cache.put(a_listing(folder_id, 1, "doc-1"))
+
+    cache.invalidate({"folder-1", "folder-3"})
+
+    assert cache.get("folder-1", 1) is None
+    assert cache.get("folder-2", 1) is not None
+    assert cache.get("folder-3", 1) is None
+
+
+def test_ids_with_pattern_characters_are_plain_keys(
+    cache: ValkeyListingCache, client: valkey.Valkey, key_prefix: str
+) -> None:
+    odd = ["a*", "a?", "[a]", "a#1", "a b", "x.y:z", "a"]
+    for folder_id in odd:
+        cache.put(a_listing(folder_id, 1, "doc-1"))
+
+    cache.invalidate({"a*", "a b", "[a]"})
+
+    still_cached = {folder_id for folder_id in odd if cache.get(folder_id, 1) is not None}
+    assert still_cached == {"a?", "a#1", "x.y:z", "a"}
+    assert client.exists(f"{key_prefix}listing:x.y:z") == 1
+
+
+def test_a_cached_listing_expires_after_the_ttl(
+    cache: ValkeyListingCache, client: valkey.Valkey, key_prefix: str
+) -> None:
+    cache.put(a_listing("folder-1", 1, "doc-1"))
+
+    assert 0 < cast(int, client.ttl(f"{key_prefix}listing:folder-1")) <= TTL_SECONDS
+
+
+def test_an_unreadable_entry_is_a_miss(
+    cache: ValkeyListingCache, client: valkey.Valkey, key_prefix: str
+) -> None:
+    client.hset(f"{key_prefix}listing:folder-1", mapping={"version": "3", "body": b"[99]"})
+
+    assert cache.get("folder-1", 3) is None
+
+
+def test_a_listing_of_another_folder_under_the_key_is_a_miss(
+    cache: ValkeyListingCache, client: valkey.Valkey, key_prefix: str
+) -> None:
+    cache.put(a_listing("folder-2", 3, "doc-1"))
+    client.copy(f"{key_prefix}listing:folder-2", f"{key_prefix}listing:folder-1")
+
+    assert cache.get("folder-1", 3) is None
