@@ -1,0 +1,130 @@
+"""The relay's own connections, outside the pool: the leadership lock and the LISTEN for commits."""
+
+from __future__ import annotations
+
+import contextlib
+from types import TracebackType
+from typing import Any, Self
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import Engine
+
+from adapters.postgres.engine import libpq_conninfo
+
+OUTBOX_CHANNEL = "docfleet_outbox"
+"""Units of work that wrote outbox rows notify this channel when they commit."""
+
+RELAY_LOCK_KEY = 0x646F_6366_7265_6C79  # "docfrely": the advisory lock the publishing relay holds
+
+
+def _dedicated_connection(engine: Engine) -> psycopg.Connection[Any]:
+    """A connection of its own, outside the pool: its session ends, and its locks go, when it closes.
+
+    TCP keepalives make a dead network show up as an error within about half a minute.
+    """
+    return psycopg.connect(
+        libpq_conninfo(engine.url),
+        autocommit=True,
+        connect_timeout=10,
+        keepalives=1,
+        keepalives_idle=10,
+        keepalives_interval=5,
+        keepalives_count=3,
+    )
+
+
+class RelayLeadership:
+    """A session-level advisory lock on a dedicated connection: its holder is the one publishing relay.
+
+    Losing the connection loses the lock, so the holder checks ``still_leader()`` before each batch.
+    """
+
+    def __init__(self, engine: Engine, *, lock_key: int = RELAY_LOCK_KEY) -> None:
+        self._engine = engine
+        self._lock_key = lock_key
+        self._connection: psycopg.Connection[Any] | None = None
+        self._held = False
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+    def acquire(self) -> bool:
+        """Takes the lock if it is free; never waits."""
+        if self._held:
+            return self.still_leader()
+        if self._connection is None or self._connection.closed:
+            self._connection = _dedicated_connection(self._engine)
+        row = self._connection.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key,)).fetchone()
+        self._held = bool(row and row[0])
+        return self._held
+
+    def still_leader(self) -> bool:
+        """One round trip: is the lock still held by this connection's session?"""
+        if not self._held or self._connection is None:
+            return False
+        try:
+            row = self._connection.execute(_HOLDS_LOCK, (self._lock_key,)).fetchone()
+        except psycopg.Error:
+            self.release()
+            return False
+        return bool(row and row[0])
+
+    def release(self) -> None:
+        """Frees the lock and closes the connection; a broken connection has freed it already.
+
+        The unlock is explicit because a closing session frees its locks only once the server has
+        noticed, a moment later.
+        """
+        connection, held = self._connection, self._held
+        self._connection, self._held = None, False
+        if connection is None:
+            return
+        with contextlib.suppress(psycopg.Error):
+            if held and not connection.closed:
+                connection.execute("SELECT pg_advisory_unlock(%s)", (self._lock_key,))
+        connection.close()
+
+
+_HOLDS_LOCK = """
+    SELECT EXISTS (
+        SELECT 1 FROM pg_locks
+        WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND objsubid = 1
+          AND ((classid::bigint << 32) | objid::bigint) = %s
+    )
+"""
+
+
+_MAX_DRAIN_READS = 100
+
+
+class OutboxListener:
+    """LISTENs on the outbox channel on a dedicated connection, so the relay sleeps until a commit.
+
+    A lost connection raises from ``wait``; the relay then opens a new listener.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._connection = _dedicated_connection(engine)
+        self._connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(OUTBOX_CHANNEL)))
+
+    def wait(self, timeout: float) -> bool:
+        """True as soon as a notification arrives, False after ``timeout`` seconds without one.
+
+        Notifications already queued are consumed with the first, since one fetch covers them all.
+        """
+        # Each generator runs to its end: it holds the connection's lock while suspended.
+        if not list(self._connection.notifies(timeout=timeout, stop_after=1)):
+            return False
+        for _ in range(_MAX_DRAIN_READS):
+            if not list(self._connection.notifies(timeout=0)):
+                break
+        return True
+
+    def close(self) -> None:
+        self._connection.close()

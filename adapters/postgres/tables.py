@@ -1,0 +1,147 @@
+"""The schema as SQLAlchemy Core tables, for building statements. The migrations alone create it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+    literal_column,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+
+metadata = MetaData()
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", Text, primary_key=True),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("org_id", Text, ForeignKey("organizations.id", name="fk_memberships_org"), nullable=False),
+    Column("user_id", Text, nullable=False),
+    PrimaryKeyConstraint("org_id", "user_id", name="pk_memberships"),
+)
+
+folders = Table(
+    "folders",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("org_id", Text, ForeignKey("organizations.id", name="fk_folders_org"), nullable=False),
+    Column("parent_id", Text, nullable=True),
+    Column("name", Text, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("listing_version", BigInteger, nullable=False, server_default=text("0")),
+    UniqueConstraint("id", "org_id", name="uq_folders_id_org"),
+    # A parent is a folder of the same organization.
+    ForeignKeyConstraint(
+        ["parent_id", "org_id"], ["folders.id", "folders.org_id"], name="fk_folders_parent_same_org"
+    ),
+    # The sibling-name index reads a missing parent as '', so no folder may have that id.
+    CheckConstraint("id <> ''", name="ck_folders_id_not_blank"),
+)
+Index(
+    "uq_folders_sibling_name",
+    folders.c.org_id,
+    func.coalesce(folders.c.parent_id, literal_column("''")),
+    folders.c.name,
+    unique=True,
+)
+Index("ix_folders_path", folders.c.path, postgresql_ops={"path": "text_pattern_ops"})
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("org_id", Text, ForeignKey("organizations.id", name="fk_documents_org"), nullable=False),
+    Column("folder_id", Text, nullable=False),
+    Column("owner_id", Text, nullable=False),
+    Column("uploaded_by", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("mime_type", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("blob_uri", Text, nullable=False),
+    Column("tags", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    ForeignKeyConstraint(
+        ["folder_id", "org_id"], ["folders.id", "folders.org_id"], name="fk_documents_folder_same_org"
+    ),
+    CheckConstraint("version > 0", name="ck_documents_version_positive"),
+)
+Index(
+    "ix_documents_listing",
+    documents.c.org_id,
+    documents.c.folder_id,
+    documents.c.created_at.desc(),
+    documents.c.id.desc(),
+)
+
+access_policies = Table(
+    "access_policies",
+    metadata,
+    Column(
+        "document_id", Text, ForeignKey("documents.id", name="fk_access_policies_document"), nullable=False
+    ),
+    Column("user_id", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    PrimaryKeyConstraint("document_id", "user_id", name="pk_access_policies"),
+    CheckConstraint("role IN ('viewer', 'editor', 'owner')", name="ck_access_policies_role"),
+)
+Index("ix_access_policies_user", access_policies.c.user_id)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("message_id", Text, primary_key=True),
+    Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", Uuid(as_uuid=False), nullable=False),
+    Column("type", Text, nullable=False),
+    Column("routing_key", Text, nullable=False),
+    Column("org_id", Text, nullable=True),
+    Column("document_id", Text, nullable=True),
+    Column("payload", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("published_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("event_id", name="uq_outbox_event_id"),
+)
+Index("ix_outbox_unpublished", outbox.c.seq, postgresql_where=outbox.c.published_at.is_(None))
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("event_id", Uuid(as_uuid=False), nullable=False),
+    Column("type", Text, nullable=False),
+    Column("routing_key", Text, nullable=False),
+    Column("org_id", Text, nullable=True),
+    Column("document_id", Text, nullable=True),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("event_id", name="pk_audit_log"),
+)
+Index("ix_audit_log_org_occurred", audit_log.c.org_id, audit_log.c.occurred_at)

@@ -1,0 +1,136 @@
+"""A folder's listing: its documents newest first, each with the users holding a role on it, in one query."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event
+
+from adapters.postgres.engine import create_engine
+from adapters.postgres.unit_of_work import SqlUnitOfWork
+from domain.listing import ListedDocument
+from domain.model import Document, DocumentContent, Folder
+from domain.roles import Role
+from tests.conftest import IdMaker
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = create_engine(database_url, pool_size=2)
+    yield engine
+    engine.dispose()
+
+
+def _folder(new_id: IdMaker, org_id: str, name: str) -> Folder:
+    return Folder.create(
+        folder_id=new_id("folder"), org_id=org_id, name=name, parent=None, created_by="alice", now=T0
+    )
+
+
+def _document(doc_id: str, folder: Folder, created_at: datetime) -> Document:
+    content = DocumentContent(f"{doc_id}.txt", "text/plain", f"s3://bucket/{doc_id}", ("x",))
+    return Document.first_version(
+        doc_id=doc_id,
+        org_id=folder.org_id,
+        folder_id=folder.id,
+        owner_id="alice",
+        content=content,
+        now=created_at,
+    )
+
+
+def _store(engine: Engine, folders: list[Folder], grants: dict[Document, list[tuple[str, Role]]]) -> None:
+    with SqlUnitOfWork(engine, None) as uow:
+        uow.members.add(folders[0].org_id, "alice")
+        for folder in folders:
+            uow.folders.add(folder)
+        for document, roles in grants.items():
+            uow.documents.save(document)
+            for user_id, role in roles:
+                uow.policies.put(document, user_id, role)
+        uow.commit()
+
+
+def _listing_of(engine: Engine, folder_id: str) -> tuple[Folder, list[ListedDocument]]:
+    with SqlUnitOfWork(engine, None) as uow:
+        folder = uow.folders.get(folder_id)
+        assert folder is not None
+        return folder, list(uow.documents.listing(folder).entries)
+
+
+def test_documents_come_newest_first_with_their_readers(engine: Engine, new_id: IdMaker) -> None:
+    reports = _folder(new_id, new_id("org"), "Reports")
+    oldest, middle, newest = (_document(new_id("doc"), reports, T0 + timedelta(minutes=n)) for n in range(3))
+    same_moment = _document(f"{newest.id}-b", reports, newest.created_at)
+    _store(
+        engine,
+        [reports],
+        {
+            middle: [("alice", Role.OWNER), ("bob", Role.VIEWER), ("carol", Role.EDITOR)],
+            newest: [("alice", Role.OWNER)],
+            oldest: [],
+            same_moment: [("bob", Role.OWNER)],
+        },
+    )
+    folder, entries = _listing_of(engine, reports.id)
+    assert entries == [
+        ListedDocument(same_moment, frozenset({"bob"})),
+        ListedDocument(newest, frozenset({"alice"})),
+        ListedDocument(middle, frozenset({"alice", "bob", "carol"})),
+        ListedDocument(oldest, frozenset()),
+    ]
+    assert folder.listing_version == 1
+
+
+def test_a_listing_holds_only_its_folder_of_its_organization(engine: Engine, new_id: IdMaker) -> None:
+    org_id = new_id("org")
+    reports, archive = _folder(new_id, org_id, "Reports"), _folder(new_id, org_id, "Archive")
+    in_reports, in_archive = _document(new_id("doc"), reports, T0), _document(new_id("doc"), archive, T0)
+    _store(engine, [reports, archive], {in_reports: [("alice", Role.OWNER)], in_archive: []})
+    _, entries = _listing_of(engine, reports.id)
+    assert [entry.document for entry in entries] == [in_reports]
+    forged = dataclasses.replace(reports, org_id=new_id("org"))
+    with SqlUnitOfWork(engine, None) as uow:
+        assert uow.documents.listing(forged).entries == ()
+
+
+def test_a_listing_carries_the_version_of_the_folder_it_was_read_for(engine: Engine, new_id: IdMaker) -> None:
+    reports = _folder(new_id, new_id("org"), "Reports")
+    _store(engine, [reports], {})
+    with SqlUnitOfWork(engine, None) as uow:
+        listing = uow.documents.listing(dataclasses.replace(reports, listing_version=7))
+    assert (listing.folder_id, listing.org_id, listing.version, listing.entries) == (
+        reports.id,
+        reports.org_id,
+        7,
+        (),
+    )
+
+
+def test_a_listing_is_one_query(engine: Engine, new_id: IdMaker) -> None:
+    reports = _folder(new_id, new_id("org"), "Reports")
+    documents = {
+        _document(new_id("doc"), reports, T0 + timedelta(n)): [("alice", Role.OWNER)] for n in range(5)
+    }
+    _store(engine, [reports], documents)
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    with SqlUnitOfWork(engine, None) as uow:
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            listing = uow.documents.listing(reports)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+    assert len(listing.entries) == 5
+    assert len(statements) == 1

@@ -1,0 +1,175 @@
+"""What the relay reads and holds: outbox records, the leadership lock, and the commit notifications."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text, update
+
+from adapters.event_codec import routing_key, to_wire
+from adapters.postgres.engine import create_engine
+from adapters.postgres.outbox import OutboxListener, OutboxRecord, OutboxStore, RelayLeadership
+from adapters.postgres.tables import outbox
+from adapters.postgres.unit_of_work import SqlUnitOfWork
+from domain.events import DocumentShared, Event, MemberAdded
+from tests.conftest import IdMaker
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = create_engine(database_url, pool_size=2)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def store(engine: Engine) -> OutboxStore:
+    """The store, with every row other tests left unpublished marked published first."""
+    store = OutboxStore(engine)
+    while pending := store.fetch_unpublished(1000):
+        store.mark_published([record.seq for record in pending])
+    return store
+
+
+@pytest.fixture
+def lock_key() -> int:
+    """A lock of this test's own, so a relay running against the same database is not disturbed."""
+    return secrets.randbits(62)
+
+
+def _commit(engine: Engine, *events: Event) -> None:
+    with SqlUnitOfWork(engine, None) as uow:
+        for event in events:
+            uow.record(event)
+        uow.commit()
+
+
+def _shared(new_id: IdMaker) -> DocumentShared:
+    return DocumentShared(
+        org_id=new_id("org"), doc_id=new_id("doc"), shared_by="alice", shared_with="bob", role="editor"
+    )
+
+
+def test_unpublished_records_come_in_seq_order(engine: Engine, store: OutboxStore, new_id: IdMaker) -> None:
+    shared, added = _shared(new_id), MemberAdded(org_id=new_id("org"), user_id="bob")
+    _commit(engine, shared, added)
+    records = store.fetch_unpublished(10)
+    assert [record.event_id for record in records] == [shared.event_id, added.event_id]
+    assert records[0].seq < records[1].seq
+    first = records[0]
+    assert first == OutboxRecord(
+        seq=first.seq,
+        event_id=shared.event_id,
+        type="DocumentShared",
+        routing_key=routing_key(shared),
+        document_id=shared.doc_id,
+        payload=to_wire(shared),
+        created_at=first.created_at,
+    )
+    assert first.created_at.utcoffset() is not None
+    assert records[1].document_id is None
+    assert store.fetch_unpublished(1) == records[:1]
+
+
+def test_published_records_are_not_fetched_again(engine: Engine, store: OutboxStore, new_id: IdMaker) -> None:
+    events = [_shared(new_id) for _ in range(3)]
+    _commit(engine, *events)
+    assert store.pending_count() == 3
+    first, second, third = store.fetch_unpublished(10)
+    store.mark_published([first.seq, third.seq])
+    store.mark_published([])
+    assert store.fetch_unpublished(10) == [second]
+    assert store.pending_count() == 1
+
+
+def test_the_age_of_the_oldest_pending_record(engine: Engine, store: OutboxStore, new_id: IdMaker) -> None:
+    assert store.oldest_pending_age_seconds() is None
+    assert store.pending_count() == 0
+    older, newer = _shared(new_id), _shared(new_id)
+    _commit(engine, older)
+    _commit(engine, newer)
+    with engine.begin() as connection:
+        connection.execute(
+            update(outbox)
+            .where(outbox.c.event_id == older.event_id)
+            .values(created_at=text("now() - interval '90 seconds'"))
+        )
+    age = store.oldest_pending_age_seconds()
+    assert age is not None
+    assert 89 <= age < 120
+
+
+def test_one_relay_leads_at_a_time(engine: Engine, lock_key: int) -> None:
+    with (
+        RelayLeadership(engine, lock_key=lock_key) as first,
+        RelayLeadership(engine, lock_key=lock_key) as second,
+    ):
+        assert first.acquire()
+        assert first.acquire()  # asking again while leading changes nothing
+        assert not second.acquire()
+        assert first.still_leader()
+        assert not second.still_leader()
+        first.release()
+        assert not first.still_leader()
+        assert second.acquire()
+        assert not first.acquire()
+        assert second.still_leader()
+
+
+def test_leaving_the_block_frees_the_lock(engine: Engine, lock_key: int) -> None:
+    with RelayLeadership(engine, lock_key=lock_key) as first:
+        assert first.acquire()
+    with RelayLeadership(engine, lock_key=lock_key) as second:
+        assert second.acquire()
+
+
+def test_a_lost_connection_loses_the_leadership(engine: Engine, lock_key: int) -> None:
+    with (
+        RelayLeadership(engine, lock_key=lock_key) as first,
+        RelayLeadership(engine, lock_key=lock_key) as second,
+    ):
+        assert first.acquire()
+        _terminate_holder_of(engine, lock_key)
+        assert not first.still_leader()
+        assert second.acquire()
+        assert not first.acquire()
+
+
+def _terminate_holder_of(engine: Engine, lock_key: int) -> None:
+    query = text(
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = :key"
+    )
+    with engine.connect() as connection:
+        assert connection.execute(query, {"key": lock_key}).scalars().all() == [True]
+
+
+def test_the_listener_wakes_on_a_commit_that_recorded_events(engine: Engine, new_id: IdMaker) -> None:
+    listener = OutboxListener(engine)
+    try:
+        assert not listener.wait(0.2)
+        with SqlUnitOfWork(engine, None) as uow:
+            assert uow.members.contains(new_id("org"), "alice") is False
+            uow.commit()
+        assert not listener.wait(0.3)
+        _commit(engine, _shared(new_id))
+        assert listener.wait(5)
+    finally:
+        listener.close()
+
+
+def test_the_listener_wakes_once_for_notifications_that_piled_up(engine: Engine, new_id: IdMaker) -> None:
+    listener = OutboxListener(engine)
+    try:
+        for _ in range(3):
+            _commit(engine, _shared(new_id))
+        time.sleep(0.2)  # the relay was busy publishing meanwhile
+        assert listener.wait(5)
+        assert not listener.wait(0.3)
+    finally:
+        listener.close()

@@ -1,0 +1,110 @@
+"""The schema: built by the migrations alone, and equal to the tables the adapter queries."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect
+
+from adapters.postgres.engine import PSYCOPG_DRIVER, create_engine, normalize_url
+from adapters.postgres.migrations import is_at_head, upgrade_to_head
+from adapters.postgres.tables import metadata
+from tests.support.services import throwaway_database
+
+pytestmark = pytest.mark.integration
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = create_engine(database_url, pool_size=2)
+    yield engine
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://u@h:5432/db", "postgresql+psycopg://u@h:5432/db", "postgres://u@h/db"]
+)
+def test_urls_are_normalized_to_psycopg_3(url: str) -> None:
+    assert normalize_url(url).drivername == PSYCOPG_DRIVER
+    assert create_engine(url).url.drivername == PSYCOPG_DRIVER
+
+
+@pytest.mark.parametrize("url", ["postgresql+psycopg2://u@h/db", "mysql://u@h/db", "sqlite://"])
+def test_other_drivers_are_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="postgresql"):
+        normalize_url(url)
+
+
+def test_the_migrations_build_the_schema_the_tables_describe(engine: Engine, database_url: str) -> None:
+    assert is_at_head(database_url)
+    with engine.connect() as connection:
+        assert set(inspect(connection).get_table_names()) >= set(metadata.tables) | {"alembic_version"}
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "compare_server_default": True}
+        )
+        assert compare_metadata(context, metadata) == []
+
+
+def test_a_fresh_database_reaches_head_once_and_stays_there(database_url: str) -> None:
+    with throwaway_database(database_url) as fresh:
+        assert not is_at_head(fresh)
+        upgrade_to_head(fresh)
+        upgrade_to_head(fresh)
+        assert is_at_head(fresh)
+
+
+_UPGRADE_ON_GO = """
+import sys
+from adapters.postgres.migrations import upgrade_to_head
+print("ready", flush=True)
+sys.stdin.readline()
+upgrade_to_head(sys.argv[1])
+"""
+
+
+def test_workers_starting_at_once_upgrade_in_turn(database_url: str) -> None:
+    """Processes, as workers are, started together once all are ready."""
+    with throwaway_database(database_url) as fresh:
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-c", _UPGRADE_ON_GO, fresh],
+                cwd=REPO_ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        try:
+            for worker in workers:
+                assert worker.stdout is not None
+                assert worker.stdout.readline() == "ready\n"
+            for worker in workers:
+                assert worker.stdin is not None
+                worker.stdin.write("go\n")
+                worker.stdin.flush()
+            errors = [worker.communicate(timeout=60)[1] for worker in workers]
+        finally:
+            for worker in workers:
+                worker.kill()
+        assert [worker.returncode for worker in workers] == [0, 0, 0], errors
+        assert is_at_head(fresh)
+
+
+def test_migrating_leaves_the_application_logging_alone(database_url: str) -> None:
+    app_logger = logging.getLogger("docfleet.migration_test")
+    root_handlers = list(logging.getLogger().handlers)
+    with throwaway_database(database_url) as fresh:
+        upgrade_to_head(fresh)
+    assert not app_logger.disabled
+    assert logging.getLogger().handlers == root_handlers

@@ -1,0 +1,115 @@
+"""Helpers for the Postgres adapter tests (no tests here): seeding through the adapter, and probes."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, select, text
+
+from adapters.postgres.tables import folders, inbox
+from adapters.postgres.unit_of_work import SqlUnitOfWork
+from domain.commands import AddMember, Command, CreateFolder, UploadDocument
+from domain.events import DocumentUploaded
+from domain.model import Document, DocumentContent, Folder
+from domain.ports import UnitOfWorkFactory
+from domain.use_cases.dispatch import Outcome, execute
+from tests.conftest import IdMaker
+
+NOW = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+
+
+def seed_folder(engine: Engine, new_id: IdMaker, *, now: datetime = NOW) -> Folder:
+    """A new organization with member "alice", who created its root folder "Reports"."""
+    org_id = new_id("org")
+    folder = Folder.create(
+        folder_id=new_id("folder"), org_id=org_id, name="Reports", parent=None, created_by="alice", now=now
+    )
+    with SqlUnitOfWork(engine, None) as uow:
+        uow.members.add(org_id, "alice")
+        uow.folders.add(folder)
+        uow.commit()
+    return folder
+
+
+def first_version(
+    new_id: IdMaker, folder: Folder, *, tags: tuple[str, ...] = ("q1", "finance"), now: datetime = NOW
+) -> Document:
+    content = DocumentContent("report.pdf", "application/pdf", "s3://bucket/report", tags)
+    return Document.first_version(
+        doc_id=new_id("doc"),
+        org_id=folder.org_id,
+        folder_id=folder.id,
+        owner_id="alice",
+        content=content,
+        now=now,
+    )
+
+
+def uploaded(document: Document) -> DocumentUploaded:
+    return DocumentUploaded(
+        org_id=document.org_id,
+        doc_id=document.id,
+        owner_id=document.owner_id,
+        uploaded_by=document.uploaded_by,
+        folder_id=document.folder_id,
+        version=document.version,
+        name=document.name,
+        mime_type=document.mime_type,
+    )
+
+
+def listing_version(engine: Engine, folder_id: str) -> int:
+    query = select(folders.c.listing_version).where(folders.c.id == folder_id)
+    with engine.connect() as connection:
+        return int(connection.execute(query).scalar_one())
+
+
+def inbox_has(engine: Engine, message_id: str) -> bool:
+    query = select(inbox.c.message_id).where(inbox.c.message_id == message_id)
+    with engine.connect() as connection:
+        return connection.scalar(query) is not None
+
+
+def wait_until_blocked(engine: Engine, statement_start: str) -> None:
+    """Returns once a session of this database waits on a lock while running the given statement."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock' AND query LIKE :pattern"
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            if connection.scalar(query, {"pattern": f"{statement_start}%"}):
+                return
+        time.sleep(0.02)
+    pytest.fail(f"no session waited on a lock running {statement_start!r}")
+
+
+def run(new_uow: UnitOfWorkFactory, new_id: IdMaker, command: Command, actor: str = "alice") -> Outcome:
+    """Runs the command as a message of its own, as a worker would."""
+    return execute(command, message_id=new_id("msg"), actor=actor, new_uow=new_uow)
+
+
+def org_with_folder(new_uow: UnitOfWorkFactory, new_id: IdMaker) -> tuple[str, str]:
+    """Through the use cases: members "alice" and "bob", and alice's root folder "Reports"."""
+    org_id, folder_id = new_id("org"), new_id("folder")
+    for user_id in ("alice", "bob"):
+        assert run(new_uow, new_id, AddMember(org_id=org_id, user_id=user_id)) is Outcome.APPLIED
+    command = CreateFolder(folder_id=folder_id, org_id=org_id, name="Reports", created_by="alice")
+    assert run(new_uow, new_id, command) is Outcome.APPLIED
+    return org_id, folder_id
+
+
+def upload_command(org_id: str, folder_id: str, doc_id: str, name: str = "q1.pdf") -> UploadDocument:
+    return UploadDocument(
+        doc_id=doc_id,
+        org_id=org_id,
+        folder_id=folder_id,
+        owner_id="alice",
+        name=name,
+        mime_type="application/pdf",
+        blob_uri=f"s3://bucket/{doc_id}/{name}",
+        tags=("finance",),
+    )

@@ -1,0 +1,199 @@
+"""The unit of work: state, outbox rows and the inbox row commit together; the cache hears only of commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, select
+
+from adapters.event_codec import routing_key, to_wire
+from adapters.postgres.engine import create_engine
+from adapters.postgres.tables import outbox
+from adapters.postgres.unit_of_work import SqlUnitOfWork, unit_of_work_factory
+from domain.errors import AlreadyApplied
+from domain.events import DocumentShared, Event, MemberAdded
+from domain.model import Document
+from domain.roles import Role
+from tests.conftest import IdMaker
+from tests.integration.test_postgres_support import (
+    first_version,
+    inbox_has,
+    listing_version,
+    seed_folder,
+    uploaded,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = create_engine(database_url, pool_size=4)
+    yield engine
+    engine.dispose()
+
+
+def _outbox_rows(engine: Engine, *events: Event) -> list[dict[str, object]]:
+    ids = [event.event_id for event in events]
+    query = select(outbox).where(outbox.c.event_id.in_(ids)).order_by(outbox.c.seq)
+    with engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def test_a_commit_raises_the_listing_version_of_each_changed_folder_once(
+    engine: Engine, new_id: IdMaker
+) -> None:
+    folder, untouched = seed_folder(engine, new_id), seed_folder(engine, new_id)
+    with SqlUnitOfWork(engine, None) as uow:
+        first, second = first_version(new_id, folder), first_version(new_id, folder)
+        uow.documents.save(first)
+        uow.documents.save(second)
+        uow.policies.put(first, "alice", Role.OWNER)
+        uow.commit()
+    assert listing_version(engine, folder.id) == 1
+    with SqlUnitOfWork(engine, None) as uow:
+        uow.policies.put(second, "bob", Role.VIEWER)
+        uow.commit()
+    assert listing_version(engine, folder.id) == 2
+    with SqlUnitOfWork(engine, None) as uow:
+        uow.policies.remove(first, "alice")
+        uow.policies.remove(first, "nobody")
+        uow.commit()
+    assert listing_version(engine, folder.id) == 3
+    with SqlUnitOfWork(engine, None) as uow:
+        uow.policies.remove(first, "nobody")
+        uow.commit()
+    assert listing_version(engine, folder.id) == 3
+    assert listing_version(engine, untouched.id) == 0
+
+
+def _save_then_fail(engine: Engine, document: Document, event: Event) -> None:
+    with SqlUnitOfWork(engine, None) as uow:
+        uow.documents.save(document)
+        uow.record(event)
+        raise RuntimeError("boom")
+
+
+def test_a_rollback_leaves_no_trace(engine: Engine, new_id: IdMaker) -> None:
+    folder = seed_folder(engine, new_id)
+    document, message_id = first_version(new_id, folder), new_id("msg")
+    event = uploaded(document)
+    with SqlUnitOfWork(engine, message_id) as uow:
+        uow.documents.save(document)
+        uow.record(event)
+    with pytest.raises(RuntimeError, match="boom"):
+        _save_then_fail(engine, document, event)
+    with SqlUnitOfWork(engine, None) as uow:
+        assert uow.documents.get(document.id) is None
+    assert listing_version(engine, folder.id) == 0
+    assert _outbox_rows(engine, event) == []
+    assert not inbox_has(engine, message_id)
+
+
+def test_an_explicit_rollback_ends_the_unit_of_work(engine: Engine, new_id: IdMaker) -> None:
+    folder = seed_folder(engine, new_id)
+    document = first_version(new_id, folder)
+    with SqlUnitOfWork(engine, None) as uow:
+        uow.documents.save(document)
+        uow.rollback()
+        with pytest.raises(RuntimeError, match="not open"):
+            uow.commit()
+    assert listing_version(engine, folder.id) == 0
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_events_become_outbox_rows_in_order_with_their_wire_payload(engine: Engine, new_id: IdMaker) -> None:
+    folder = seed_folder(engine, new_id)
+    document = first_version(new_id, folder)
+    upload_event = uploaded(document)
+    shared = DocumentShared(
+        org_id=folder.org_id, doc_id=document.id, shared_by="alice", shared_with="bob", role="viewer"
+    )
+    events: list[Event] = [upload_event, shared, MemberAdded(org_id=folder.org_id, user_id="bob")]
+    with SqlUnitOfWork(engine, None) as uow:
+        uow.documents.save(document)
+        for event in events:
+            uow.record(event)
+        uow.commit()
+    rows = _outbox_rows(engine, *events)
+    assert [row["event_id"] for row in rows] == [event.event_id for event in events]
+    for row, event in zip(rows, events, strict=True):
+        assert row["payload"] == to_wire(event)
+        assert (row["type"], row["routing_key"]) == (event.type, routing_key(event))
+        assert (row["org_id"], row["document_id"]) == (event.org_id, event.document_id)
+        assert row["published_at"] is None
+
+
+def test_a_failed_commit_writes_nothing_and_tells_the_cache_nothing(engine: Engine, new_id: IdMaker) -> None:
+    folder = seed_folder(engine, new_id)
+    document = first_version(new_id, folder)
+    calls: list[tuple[set[str], set[str]]] = []
+    unknown = Event(org_id=folder.org_id)  # no routing key: the outbox row cannot be written
+    with SqlUnitOfWork(engine, None, lambda f, d: calls.append((f, d))) as uow:
+        uow.documents.save(document)
+        uow.record(unknown)
+        with pytest.raises(KeyError):
+            uow.commit()
+    assert calls == []
+    assert listing_version(engine, folder.id) == 0
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_on_committed_hears_the_changed_ids_after_the_commit(engine: Engine, new_id: IdMaker) -> None:
+    folder = seed_folder(engine, new_id)
+    document = first_version(new_id, folder)
+    heard: list[tuple[set[str], set[str], int]] = []
+
+    def on_committed(folder_ids: set[str], document_ids: set[str]) -> None:
+        heard.append((folder_ids, document_ids, listing_version(engine, folder.id)))
+
+    new_uow = unit_of_work_factory(engine, on_committed)
+    with new_uow(None) as uow:
+        uow.documents.save(document)
+        uow.policies.put(document, "alice", Role.OWNER)
+        assert heard == []
+        uow.commit()
+    with new_uow(None) as uow:
+        assert uow.members.contains(folder.org_id, "alice")
+        uow.commit()
+    with new_uow(None) as uow:
+        uow.policies.put(document, "bob", Role.VIEWER)
+    assert heard == [({folder.id}, {document.id}, 1)]
+
+
+def test_a_message_applied_before_is_refused_on_entry(engine: Engine, new_id: IdMaker) -> None:
+    message_id = new_id("msg")
+    with SqlUnitOfWork(engine, message_id) as uow:
+        uow.commit()
+    with pytest.raises(AlreadyApplied) as refused, SqlUnitOfWork(engine, message_id):
+        pytest.fail("the body of a duplicate must not run")
+    assert refused.value.message_id == message_id
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    with SqlUnitOfWork(engine, new_id("msg")) as uow:
+        uow.commit()
+
+
+def test_a_commit_costs_a_statement_per_kind_of_write(engine: Engine, new_id: IdMaker) -> None:
+    folder = seed_folder(engine, new_id)
+    document = first_version(new_id, folder)
+    statements: list[str] = []
+
+    def note(*args: Any) -> None:
+        statements.append(" ".join(args[2].split()[:3]))
+
+    with SqlUnitOfWork(engine, None) as uow:
+        uow.documents.save(document)
+        for n in range(5):
+            uow.record(MemberAdded(org_id=folder.org_id, user_id=f"user-{n}"))
+        event.listen(engine, "before_cursor_execute", note)
+        try:
+            uow.commit()
+        finally:
+            event.remove(engine, "before_cursor_execute", note)
+    assert [statement.split("(")[0] for statement in statements] == [
+        "UPDATE folders SET",
+        "INSERT INTO outbox",
+        "SELECT pg_notify",
+    ]
