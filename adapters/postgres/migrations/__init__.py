@@ -1,0 +1,65 @@
+"""Alembic migrations, shipped inside the package and driven from code: no alembic.ini is needed.
+
+The ``alembic.ini`` beside the package serves the ``alembic`` command line only (new revisions).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from psycopg import sql
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from adapters.postgres.engine import create_single_use_engine, libpq_conninfo
+
+# Serializes concurrent upgrades, e.g. several workers starting at once, on one transaction-level lock.
+_UPGRADE_LOCK_KEY = 0x646F_6366_6D69_6772  # "docfmigr"
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).resolve().parent))
+    return config
+
+
+def create_database_if_missing(database_url: str) -> bool:
+    """Creates the database the URL names when the server has none of that name; True if it did."""
+    name = make_url(database_url).database
+    if not name:
+        raise ValueError("the database URL names no database")
+    admin = libpq_conninfo(make_url(database_url).set(database="postgres"))
+    with psycopg.connect(admin, autocommit=True, connect_timeout=10) as connection:
+        found = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if found is None:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return found is None
+
+
+def upgrade_to_head(database_url: str) -> None:
+    """Applies every migration not yet applied, in one transaction."""
+    config = alembic_config()
+    engine = create_single_use_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    finally:
+        engine.dispose()
+
+
+def is_at_head(database_url: str) -> bool:
+    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    engine = create_single_use_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+    return current == heads
