@@ -51,6 +51,8 @@ class Folder:
     ) -> Folder:
         if not name.strip():
             raise InvalidRequest("a folder name cannot be blank")
+        if "/" in folder_id:
+            raise InvalidRequest("a folder id cannot contain '/': it separates the ids of a folder's path")
         parent_path = parent.path if parent is not None else "/"
         return cls(
             id=folder_id,

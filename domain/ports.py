@@ -28,7 +28,9 @@ class FolderRepository(Protocol):
 
 
 class DocumentRepository(Protocol):
-    def get(self, document_id: str) -> Document | None: ...
+    def get(self, document_id: str) -> Document | None:
+        """The document, held for the rest of the unit of work: rules that read several rows of one
+        document (the last owner, the next version number) stay true when units of work race."""
 
     def save(self, document: Document) -> None:
         """Inserts a first version or replaces the stored one with a later version."""

@@ -118,3 +118,11 @@ def test_a_folder_id_taken_by_a_different_folder_is_a_conflict() -> None:
 def test_a_blank_folder_name_is_invalid() -> None:
     with pytest.raises(InvalidRequest):
         _create(_db(), "root", "   ")
+
+
+def test_a_folder_id_with_a_slash_is_refused_because_it_would_corrupt_paths() -> None:
+    from domain.errors import InvalidRequest
+    from domain.model import Folder, utc_now
+
+    with pytest.raises(InvalidRequest, match="cannot contain '/'"):
+        Folder.create(folder_id="a/b", org_id="o", name="n", parent=None, created_by="u", now=utc_now())
