@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install services migrate lint test test-fast run bench schemas clean
+.PHONY: install services migrate lint test test-unit test-integration test-e2e run demo tail schemas clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,16 +25,29 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy domain adapters workers
 
 test: install services lint
 	$(BIN)/python -m scripts.check_migrations
 	$(BIN)/pytest
 
-test-fast: install
-	$(BIN)/pytest tests/unit
+test-unit: install
+	$(BIN)/pytest -m "not integration and not e2e"
+
+test-integration: install services
+	$(BIN)/pytest -m integration
+
+test-e2e: install services
+	$(BIN)/pytest -m e2e
 
 run: install services migrate
 	$(BIN)/honcho start -f Procfile worker relay
+
+demo: install
+	$(BIN)/docfleet demo
+
+tail: install
+	$(BIN)/docfleet events tail
 
 schemas: install
 	$(BIN)/python -m workers.schemas

@@ -12,20 +12,27 @@ from typing import Any
 
 import structlog
 
-_URL_PASSWORD = re.compile(
-    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<secret>[^@/\s]+)@"
-)
+# user:password@ in a URL. The password runs to the last "@" before the next blank, so a password that
+# contains "@" is hidden whole.
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<secret>\S*)@")
 
 
 def redact(text: str) -> str:
     return _URL_PASSWORD.sub(r"\g<scheme>\g<user>:***@", text)
 
 
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return type(value)(_redacted(item) for item in value)
+    return value
+
+
 def redact_credentials(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    for key, value in event_dict.items():
-        if isinstance(value, str):
-            event_dict[key] = redact(value)
-    return event_dict
+    return {key: _redacted(value) for key, value in event_dict.items()}
 
 
 def configure_logging(level: str = "INFO", *, json_lines: bool | None = None) -> None:

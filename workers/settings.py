@@ -20,6 +20,11 @@ class Settings:
     cache_ttl_seconds: int
     result_ttl_ms: int
     log_level: str
+    metrics_enabled: bool
+    worker_metrics_port: int
+    relay_metrics_port: int
+    audit_metrics_port: int
+    audit_queue: str
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -32,4 +37,11 @@ class Settings:
             cache_ttl_seconds=_int("CACHE_TTL_SECONDS", 3600),
             result_ttl_ms=_int("RESULT_TTL_MS", 60_000),
             log_level=env("LOG_LEVEL", "INFO"),
+            metrics_enabled=env("METRICS_ENABLED", "true").strip().lower() in ("1", "true", "yes", "on"),
+            # A Procfile runner (honcho) hands each process a PORT of its own: with several worker fleets
+            # on one host (`honcho start -c worker=3`) each then serves its metrics on a port of its own.
+            worker_metrics_port=_int("WORKER_METRICS_PORT", _int("PORT", 9191)),
+            relay_metrics_port=_int("RELAY_METRICS_PORT", 9192),
+            audit_metrics_port=_int("AUDIT_METRICS_PORT", 9193),
+            audit_queue=env("AUDIT_QUEUE", "docfleet.audit"),
         )

@@ -1,0 +1,1 @@
+"""RabbitMQ adapters: the publisher of domain events on ``doc.events`` and a subscription to it."""

@@ -1,0 +1,24 @@
+"""Connection parameters shared by every RabbitMQ connection docfleet opens itself."""
+
+from __future__ import annotations
+
+import pika
+
+HEARTBEAT_SECONDS = 30
+BLOCKED_CONNECTION_TIMEOUT_SECONDS = 60.0
+EVENTS_EXCHANGE_TYPE = "topic"  # doc.events (adapters.event_codec.EVENTS_EXCHANGE), durable
+
+
+def connection_parameters(amqp_url: str, *, name: str) -> pika.URLParameters:
+    """The URL's parameters with a heartbeat, a bound on resource-alarm blocking, and a connection name.
+
+    Options given in the URL's query string (``?heartbeat=...``) win over these defaults.
+    """
+    params = pika.URLParameters(amqp_url)
+    query = amqp_url.partition("?")[2]
+    if "heartbeat=" not in query:
+        params.heartbeat = HEARTBEAT_SECONDS
+    if "blocked_connection_timeout=" not in query:
+        params.blocked_connection_timeout = BLOCKED_CONNECTION_TIMEOUT_SECONDS
+    params.client_properties = {"connection_name": name, "product": "docfleet"}
+    return params

@@ -1,0 +1,103 @@
+"""A temporary tap on ``doc.events``: a server-named exclusive queue bound to routing-key patterns.
+
+The queue exists only while the subscription is open; events published before it was bound are not seen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+import pika
+import pika.exceptions
+
+from adapters.event_codec import EVENTS_EXCHANGE
+from adapters.rabbitmq.connection import EVENTS_EXCHANGE_TYPE, connection_parameters
+
+
+@dataclass(frozen=True)
+class ReceivedEvent:
+    routing_key: str
+    message_id: str | None
+    type: str | None
+    content_type: str | None
+    delivery_mode: int | None
+    body: bytes
+
+    def payload(self) -> dict[str, Any]:
+        """The body as JSON; raises ``ValueError`` if it is not a JSON object."""
+        decoded = json.loads(self.body)
+        if not isinstance(decoded, dict):
+            raise ValueError("the event body is not a JSON object")
+        return decoded
+
+
+class EventSubscription:
+    """Receives the events whose routing key matches one of ``patterns`` (topic syntax: ``*`` and ``#``)."""
+
+    def __init__(self, amqp_url: str, patterns: Sequence[str], *, name: str = "docfleet-tap") -> None:
+        self._received: deque[ReceivedEvent] = deque()
+        self._connection = pika.BlockingConnection(connection_parameters(amqp_url, name=name))
+        try:
+            self._channel = self._connection.channel()
+            self._channel.exchange_declare(EVENTS_EXCHANGE, EVENTS_EXCHANGE_TYPE, durable=True)
+            declared = self._channel.queue_declare("", exclusive=True, auto_delete=True)
+            self.queue: str = declared.method.queue
+            for pattern in patterns:
+                self._channel.queue_bind(self.queue, EVENTS_EXCHANGE, routing_key=pattern)
+            self._channel.basic_consume(self.queue, self._on_message, auto_ack=True)
+        except BaseException:
+            self.close()
+            raise
+
+    def next_event(self, timeout: float) -> ReceivedEvent | None:
+        """The next event, waiting up to ``timeout`` seconds for one; None if none came."""
+        deadline = time.monotonic() + timeout
+        while not self._received:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self._connection.process_data_events(time_limit=min(remaining, 1.0))
+        return self._received.popleft()
+
+    def collect(self, timeout: float, *, count: int | None = None) -> list[ReceivedEvent]:
+        """Events received within ``timeout`` seconds, returning early once ``count`` have come."""
+        deadline = time.monotonic() + timeout
+        events: list[ReceivedEvent] = []
+        while count is None or len(events) < count:
+            event = self.next_event(max(0.0, deadline - time.monotonic()))
+            if event is None:
+                break
+            events.append(event)
+        return events
+
+    def close(self) -> None:
+        if self._connection.is_open:
+            with contextlib.suppress(pika.exceptions.AMQPError):
+                self._connection.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _on_message(self, _channel: Any, method: Any, properties: Any, body: bytes) -> None:
+        self._received.append(
+            ReceivedEvent(
+                routing_key=method.routing_key,
+                message_id=properties.message_id,
+                type=properties.type,
+                content_type=properties.content_type,
+                delivery_mode=properties.delivery_mode,
+                body=body,
+            )
+        )

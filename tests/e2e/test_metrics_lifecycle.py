@@ -1,0 +1,71 @@
+"""The fleet's metrics directory is its run's own and goes with it; METRICS_ENABLED=false serves nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_metrics_support import metrics_fleet, scrape, value, wait_for
+from tests.support.services import default_settings, throwaway_key_prefix, throwaway_vhost
+from workers.metrics.fleet_run import ROOT_NAME
+from workers.settings import Settings
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def settings(database_url: str) -> Iterator[Settings]:
+    base = default_settings()
+    with throwaway_vhost(base.amqp_url) as amqp_url, throwaway_key_prefix(base.valkey_url) as prefix:
+        yield dataclasses.replace(base, database_url=database_url, amqp_url=amqp_url, cache_prefix=prefix)
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait(10)
+    return process.pid
+
+
+def test_the_run_directory_replaces_stale_ones_holds_the_runs_members_and_goes_with_the_fleet(
+    settings: Settings, tmp_path: Path
+) -> None:
+    stale = tmp_path / "tmp" / ROOT_NAME / f"{_dead_pid()}-0123456789abcdef"
+    stale.mkdir(parents=True)
+    (stale / "counter_1.db").write_bytes(b"")
+
+    with metrics_fleet(settings, tmp_path) as fleet:
+        wait_for(lambda: _processes(fleet.worker_port) == 2, what="two worker processes counted")
+        [run_dir] = fleet.run_dirs()
+        members = sorted(path.name for path in run_dir.glob(".member-*"))
+        counter_files = sorted(path.name for path in run_dir.glob("counter_*.db"))
+
+    assert not stale.exists(), "a run whose parent is gone is removed"
+    parent_pid, _, token = run_dir.name.partition("-")
+    assert parent_pid.isdigit()
+    assert len(token) == 16
+    assert len(members) == 3, "two worker processes and the process that serves their metrics"
+    assert len(counter_files) == 2
+    assert fleet.run_dirs() == [], "the last process out removed the run's directory"
+
+
+def test_with_metrics_disabled_nothing_listens_and_no_directory_is_made(
+    settings: Settings, tmp_path: Path
+) -> None:
+    with metrics_fleet(settings, tmp_path, enabled=False) as fleet:
+        for port in (fleet.worker_port, fleet.relay_port):
+            with pytest.raises(urllib.error.URLError):
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2)
+        assert not (fleet.tmpdir / ROOT_NAME).exists()
+
+
+def _processes(port: int) -> float:
+    try:
+        return value(scrape(port), "docfleet_worker_processes")
+    except OSError:
+        return 0.0

@@ -1,0 +1,39 @@
+"""The fleet stops on SIGTERM, as `make run` is stopped and as a container is, within 30 seconds."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.fleet import STOP_WITHIN_S, running_fleet, stop_fleet, wait_until_ready
+from workers.settings import Settings
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_fleet_stops_within_30_seconds_of_sigterm_even_while_busy(
+    fleet_settings: Settings, tmp_path: Path
+) -> None:
+    from workers.actors import declare_on
+    from workers.broker import build_broker
+
+    with running_fleet(fleet_settings, tmp_path) as process:
+        wait_until_ready(process, fleet_settings.amqp_url, tmp_path / "fleet.log")
+        broker = build_broker(fleet_settings)
+        add_member = declare_on(broker)["add_member"]
+        org = f"org-{uuid.uuid4().hex[:8]}"
+        for n in range(200):
+            add_member.send(org_id=org, user_id=f"user-{n}")
+        broker.close()
+        time.sleep(0.5)  # let the worker get busy with them
+        seconds = stop_fleet(process)
+
+    assert seconds <= STOP_WITHIN_S
+    log = (tmp_path / "fleet.log").read_text(errors="replace")
+    assert "Killing worker process" not in log, "a worker was killed instead of stopping gracefully"
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process.pid, 0)  # nothing of the fleet is left behind

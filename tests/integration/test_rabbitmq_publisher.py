@@ -1,0 +1,138 @@
+"""The event publisher and the event subscription against a real RabbitMQ."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pika
+import pytest
+from structlog.testing import capture_logs
+
+from adapters.event_codec import EVENTS_EXCHANGE
+from adapters.rabbitmq.publisher import EventPublisher, PublishError
+from adapters.rabbitmq.subscription import EventSubscription
+from adapters.rabbitmq.wire import encode_body
+from tests.integration.test_relay_support import close_connections_named
+from tests.support.services import default_settings, throwaway_vhost
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass(frozen=True)
+class Record:
+    routing_key: str
+    type: str
+    event_id: str
+    payload: dict[str, Any]
+
+
+def record(routing_key: str, **fields: Any) -> Record:
+    event_id = str(uuid.uuid4())
+    body = {"role": "viewer", "org_id": "org-1", "schema_version": 1, "type": "DocumentShared", **fields}
+    return Record(routing_key, "DocumentShared", event_id, {**body, "event_id": event_id})
+
+
+@pytest.fixture(scope="module")
+def vhost_url() -> Iterator[str]:
+    """A vhost of this module's own: only its tests' temporary queues are ever bound to doc.events there."""
+    with throwaway_vhost(default_settings().amqp_url) as url:
+        yield url
+
+
+def test_a_batch_arrives_in_order_with_its_properties_and_compact_body(vhost_url: str) -> None:
+    batch = [record("document.shared.viewer", n=n) for n in range(300)]
+    with EventSubscription(vhost_url, ["document.shared.*"]) as tap, EventPublisher(vhost_url) as publisher:
+        publisher.publish(batch)
+        received = tap.collect(10.0, count=len(batch))
+
+    assert [event.message_id for event in received] == [r.event_id for r in batch]
+    first = received[0]
+    assert (first.routing_key, first.type, first.content_type, first.delivery_mode) == (
+        "document.shared.viewer",
+        "DocumentShared",
+        "application/json",
+        2,
+    )
+    assert first.body == encode_body(batch[0].payload)
+    assert json.loads(first.body) == batch[0].payload
+
+
+def test_the_body_starts_with_the_common_fields_and_has_no_spaces() -> None:
+    body = encode_body({"role": "viewer", "org_id": "o", "type": "DocumentShared", "event_id": "e"})
+
+    assert body == b'{"event_id":"e","type":"DocumentShared","org_id":"o","role":"viewer"}'
+
+
+def test_events_exchange_is_a_durable_topic_exchange(vhost_url: str) -> None:
+    EventPublisher(vhost_url).close()
+    connection = pika.BlockingConnection(pika.URLParameters(vhost_url))
+    try:  # a declaration with other properties than the existing exchange's would close the channel
+        connection.channel().exchange_declare(EVENTS_EXCHANGE, "topic", durable=True)
+    finally:
+        connection.close()
+
+
+def test_an_unroutable_event_counts_as_published_with_a_warning(vhost_url: str) -> None:
+    nobody = record("member.added")
+    routed = record("document.shared.viewer")
+    with (
+        EventSubscription(vhost_url, ["document.shared.*"]) as tap,
+        EventPublisher(vhost_url) as publisher,
+        capture_logs() as logs,
+    ):
+        publisher.publish([nobody, routed])
+        received = tap.collect(10.0, count=1)
+
+    assert [event.message_id for event in received] == [routed.event_id]
+    warnings = [entry for entry in logs if entry["event"] == "event had no subscriber"]
+    assert [(w["routing_key"], w["event_id"]) for w in warnings] == [("member.added", nobody.event_id)]
+
+
+def test_connecting_to_nothing_fails_quickly_with_a_publish_error() -> None:
+    started = time.monotonic()
+    with pytest.raises(PublishError, match="cannot connect"):
+        EventPublisher("amqp://guest:guest@127.0.0.1:1/%2F", timeout=10.0)
+
+    assert time.monotonic() - started < 10.0
+
+
+def test_a_connection_closed_by_the_server_fails_the_next_publish(vhost_url: str) -> None:
+    name = f"publisher-test-{uuid.uuid4().hex[:8]}"
+    publisher = EventPublisher(vhost_url, name=name)
+    try:
+        publisher.publish([record("document.shared.viewer")])
+        assert close_connections_named(name) == 1
+        with pytest.raises(PublishError, match="lost"):
+            _keep_alive_for(publisher, 10.0)
+        with pytest.raises(PublishError):
+            publisher.publish([record("document.shared.viewer")])
+    finally:
+        publisher.close()
+
+
+def test_a_subscription_sees_only_its_patterns_and_its_queue_goes_with_it(vhost_url: str) -> None:
+    with EventPublisher(vhost_url) as publisher:
+        with EventSubscription(vhost_url, ["document.#"]) as tap:
+            publisher.publish([record("member.added"), record("document.uploaded")])
+            received = tap.collect(5.0, count=1)  # published second: had the first been routed, it came first
+            received += tap.collect(0.3)
+            queue = tap.queue
+        connection = pika.BlockingConnection(pika.URLParameters(vhost_url))
+        channel = connection.channel()
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker, match="NOT_FOUND"):
+            channel.queue_declare(queue, passive=True)
+        connection.close()
+
+    assert [event.routing_key for event in received] == ["document.uploaded"]
+
+
+def _keep_alive_for(publisher: EventPublisher, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        publisher.keepalive()
+        time.sleep(0.1)

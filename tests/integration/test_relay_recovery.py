@@ -1,0 +1,96 @@
+"""The relay goes on when RabbitMQ or Postgres drops its connections: it reconnects, publishes the rest."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+
+import pytest
+from sqlalchemy import Engine, text
+
+from adapters.rabbitmq.subscription import EventSubscription
+from domain.events import Event
+from tests.integration.test_relay_support import (
+    close_connections_named,
+    commit_events,
+    engine_for,
+    published_at,
+    running_relay,
+    uploaded,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def test_after_rabbitmq_closes_its_connection_the_relay_reconnects_and_publishes_the_rest(
+    database_url: str, amqp_url: str
+) -> None:
+    org, doc = f"org-{uuid.uuid4().hex[:8]}", f"doc-{uuid.uuid4().hex[:8]}"
+    events = [uploaded(org, doc, version) for version in range(1, 5)]
+    with (
+        engine_for(database_url) as engine,
+        EventSubscription(amqp_url, ["document.uploaded"]) as tap,
+        running_relay(database_url, amqp_url) as relay,
+    ):
+        commit_events(engine, events[:2])
+        before = _versions(tap, org, 2)
+        _wait_until_marked(engine, events[:2])
+        assert close_connections_named(relay.name) == 1
+        commit_events(engine, events[2:])
+        after = _versions(tap, org, 2)
+
+    assert before == [1, 2]
+    assert after == [3, 4]
+
+
+def test_after_postgres_drops_its_connections_the_relay_reconnects_and_publishes_the_rest(
+    database_url: str, amqp_url: str
+) -> None:
+    org, doc = f"org-{uuid.uuid4().hex[:8]}", f"doc-{uuid.uuid4().hex[:8]}"
+    events = [uploaded(org, doc, version) for version in range(1, 5)]
+    with (
+        engine_for(database_url) as engine,
+        EventSubscription(amqp_url, ["document.uploaded"]) as tap,
+        running_relay(database_url, amqp_url),
+    ):
+        commit_events(engine, events[:2])
+        before = _versions(tap, org, 2)
+        _wait_until_marked(engine, events[:2])
+        assert _terminate_other_sessions(engine) >= 2, "the relay's lock and LISTEN sessions were ended"
+        commit_events(engine, events[2:])
+        after = _versions(tap, org, 2)
+
+    assert before == [1, 2]
+    assert after == [3, 4]
+
+
+def _versions(tap: EventSubscription, org: str, count: int, timeout: float = 30.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    versions: list[int] = []
+    while len(versions) < count and time.monotonic() < deadline:
+        event = tap.next_event(deadline - time.monotonic())
+        if event is not None and event.payload().get("org_id") == org:
+            versions.append(int(event.payload()["version"]))
+    return versions
+
+
+def _wait_until_marked(engine: Engine, events: Sequence[Event], timeout: float = 10.0) -> None:
+    """Waits for the batch to be marked published, so the test's disruption cannot cause a redelivery."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        marks = published_at(engine, [event.event_id for event in events])
+        if len(marks) == len(events) and all(mark is not None for mark in marks.values()):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the relay did not mark the published events")
+
+
+def _terminate_other_sessions(engine: Engine) -> int:
+    """Ends every other session on the test database, as a Postgres restart or failover would."""
+    statement = text(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    with engine.begin() as connection:
+        return int(connection.scalar(statement) or 0)

@@ -1,0 +1,175 @@
+"""The Procfile, docker-compose.yml and Dockerfile agree with each other and with the settings docfleet reads.
+
+No Docker engine is needed: the files are parsed, not run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from dramatiq.cli import make_argument_parser
+
+from workers.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+_SHELL_VAR = re.compile(r"\$\{(?P<name>[A-Z_][A-Z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+
+
+class _RecordingEnviron(dict[str, str]):
+    """An empty environment that remembers every name looked up in it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            self.read.add(key)
+        return super().__contains__(key)
+
+
+@pytest.fixture
+def settings_names(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """The environment variables ``Settings.from_env`` reads, found by watching it read them."""
+    environ = _RecordingEnviron()
+    monkeypatch.setattr(os, "environ", environ)
+    Settings.from_env()
+    assert environ.read, "Settings.from_env read no environment variable"
+    # PORT is the Procfile runner's, a fallback for WORKER_METRICS_PORT; compose sets the latter.
+    return environ.read - {"PORT"}
+
+
+@pytest.fixture(scope="module")
+def procfile() -> dict[str, str]:
+    entries = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, command = line.partition(":")
+            entries[name.strip()] = command.strip()
+    return entries
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def _app_services(compose: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The services that run docfleet's own image, as opposed to Postgres, Valkey and RabbitMQ."""
+    for name, service in compose["services"].items():
+        if "build" in service:
+            yield name, service
+
+
+def _shell_command(service: Mapping[str, Any]) -> str:
+    """The command as a shell would run it: ``sh -c "exec ..."`` unwrapped and ``$$`` unescaped."""
+    command = service["command"]
+    if isinstance(command, str):
+        command = shlex.split(command)
+    if command[:2] == ["sh", "-c"]:
+        return str(command[2]).replace("$$", "$").removeprefix("exec ").strip()
+    return shlex.join(command)
+
+
+def test_the_procfile_runs_the_worker_and_the_relay(procfile: dict[str, str]) -> None:
+    assert set(procfile) >= {"worker", "relay"}
+    assert procfile["relay"] == "docfleet relay"
+
+
+def test_the_worker_command_is_one_dramatiq_accepts(procfile: dict[str, str]) -> None:
+    command = _SHELL_VAR.sub(lambda match: match.group("default") or "1", procfile["worker"])
+    program, *args = shlex.split(command)
+    assert program == "dramatiq"
+    parsed = make_argument_parser().parse_args(args)  # type: ignore[no-untyped-call]
+    assert parsed.broker == "workers.actors"
+    assert "${WORKER_PROCESSES:-" in procfile["worker"]
+    assert "${WORKER_THREADS:-" in procfile["worker"]
+
+
+def test_the_relay_command_exists_in_the_cli() -> None:
+    from typer.main import get_command
+
+    from workers.cli import app
+
+    assert {"relay", "migrate"} <= set(get_command(app).commands)  # type: ignore[attr-defined]
+
+
+def test_compose_has_the_infrastructure_with_healthchecks(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["postgres"]["image"] == "postgres:16"
+    assert services["valkey"]["image"].startswith("valkey/valkey:8")
+    assert services["rabbitmq"]["image"].startswith("rabbitmq:3-management")
+    for name in ("postgres", "valkey", "rabbitmq"):
+        assert services[name]["healthcheck"]["test"], f"{name} has no healthcheck"
+
+
+def test_compose_runs_the_procfile_commands(compose: dict[str, Any], procfile: dict[str, str]) -> None:
+    services = compose["services"]
+    assert _shell_command(services["worker"]) == procfile["worker"]
+    assert _shell_command(services["relay"]) == procfile["relay"]
+    assert _shell_command(services["migrate"]) == "docfleet migrate"
+
+
+def test_worker_and_relay_start_after_a_successful_migration_and_restart(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name in ("worker", "relay"):
+        depends_on = services[name]["depends_on"]
+        assert depends_on["migrate"]["condition"] == "service_completed_successfully"
+        assert depends_on["valkey"]["condition"] == "service_healthy"
+        assert depends_on["rabbitmq"]["condition"] == "service_healthy"
+        assert services[name]["restart"] == "unless-stopped"
+
+
+def test_app_services_set_exactly_the_variables_docfleet_reads(
+    compose: dict[str, Any], procfile: dict[str, str], settings_names: set[str]
+) -> None:
+    procfile_names = {match.group("name") for match in _SHELL_VAR.finditer(" ".join(procfile.values()))}
+    app_services = dict(_app_services(compose))
+    assert set(app_services) == {"migrate", "worker", "relay", "audit"}
+    for name, service in app_services.items():
+        environment = set(service["environment"])
+        assert environment <= settings_names | procfile_names, f"{name} sets variables nobody reads"
+        assert settings_names <= environment, f"{name} leaves settings at their localhost defaults"
+    worker_command_names = set(_SHELL_VAR.findall(_shell_command(app_services["worker"])))
+    assert {name for name, _ in worker_command_names} <= set(app_services["worker"]["environment"])
+
+
+def test_the_audit_consumer_is_a_procfile_entry_and_an_opt_in_compose_service(
+    compose: dict[str, Any], procfile: dict[str, str]
+) -> None:
+    audit = compose["services"]["audit"]
+    assert procfile["audit"] == "docfleet audit"
+    assert _shell_command(audit) == procfile["audit"]
+    assert audit["profiles"] == ["audit"]
+    assert audit["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert audit["restart"] == "unless-stopped"
+
+
+def test_compose_uses_no_host_interpolation(compose: dict[str, Any]) -> None:
+    """``${...}`` would be filled from the host's shell; the containers' variables are set explicitly."""
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert not re.search(r"(?<!\$)\$\{", text)
+
+
+def test_the_image_is_python_311_slim_with_docfleet_installed() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.MULTILINE)
+    assert re.search(r"^RUN pip install (--no-deps )?\.", dockerfile, re.MULTILINE)

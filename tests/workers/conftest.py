@@ -1,0 +1,30 @@
+"""Fixtures of the worker tests: an Application over the in-memory fakes, and a fleet running it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.unit.fakes import FOLDER, ORG, FakeDatabase, FakeListingCache
+from tests.workers.support import Fleet, running_fleet
+from workers.bootstrap import Application
+
+ALICE, BOB, CAROL = "alice", "bob", "carol"
+
+
+@pytest.fixture
+def db() -> FakeDatabase:
+    """Alice, Bob and Carol are members of ORG, which has the folder FOLDER."""
+    return FakeDatabase().with_member(ALICE, BOB, CAROL, org=ORG).with_folder(FOLDER, org=ORG)
+
+
+@pytest.fixture
+def application(db: FakeDatabase) -> Application:
+    return Application(new_uow=db.uow_factory(), listing_cache=FakeListingCache())
+
+
+@pytest.fixture
+def fleet(application: Application) -> Iterator[Fleet]:
+    with running_fleet(application) as fleet:
+        yield fleet

@@ -1,0 +1,108 @@
+"""The broker module: one RabbitMQ broker with docfleet's middleware, JSON only, connecting to nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pika
+from dramatiq.middleware import Retries
+
+from workers.broker import ScreeningRabbitmqBroker, build_broker, with_heartbeat
+from workers.middleware import EnvelopeEncoder, Outcomes
+from workers.settings import Settings
+
+EXPECTED_ORDER = [
+    "ProcessLogging",
+    "GracefulStop",
+    "Metrics",
+    "LogContext",
+    "Resources",
+    "Outcomes",
+    "SizeLimit",
+    "AgeLimit",
+    "TimeLimit",
+    "ShutdownNotifications",
+    "Callbacks",
+    "Pipelines",
+    "Retries",
+    "CurrentMessage",
+    "Results",
+]
+
+
+def test_the_broker_is_rabbitmq_with_confirms_a_heartbeat_and_docfleet_middleware_first() -> None:
+    broker = build_broker(Settings.from_env())
+
+    assert isinstance(broker, ScreeningRabbitmqBroker)
+    assert broker.confirm_delivery is True
+    assert isinstance(broker.parameters, pika.URLParameters)
+    assert broker.parameters.heartbeat == 30
+    assert [type(m).__name__ for m in broker.middleware] == EXPECTED_ORDER
+    names = [type(m) for m in broker.middleware]
+    assert names.index(Outcomes) < names.index(Retries)  # so Outcomes sees what Retries decided
+
+
+def test_a_heartbeat_is_added_to_the_url_unless_it_has_one() -> None:
+    assert (
+        with_heartbeat("amqp://guest:guest@host:5672/%2F") == "amqp://guest:guest@host:5672/%2F?heartbeat=30"
+    )
+    assert with_heartbeat("amqp://host/vh?heartbeat=5&x=1") == "amqp://host/vh?heartbeat=5&x=1"
+
+
+def _run(code: str, **env: str) -> dict[str, object]:
+    completed = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+        check=True,
+    )
+    return dict(json.loads(completed.stdout.strip().splitlines()[-1]))
+
+
+def test_importing_the_actors_opens_no_connection() -> None:
+    result = _run(
+        """
+        import json, socket
+        attempts = []
+        real_connect = socket.socket.connect
+        def spy(self, address):
+            attempts.append(repr(address))
+            return real_connect(self, address)
+        socket.socket.connect = spy
+        socket.socket.connect_ex = spy
+        import dramatiq, workers.actors
+        print(json.dumps({"attempts": attempts, "broker": type(dramatiq.get_broker()).__name__,
+                          "encoder": type(dramatiq.get_encoder()).__name__,
+                          "actors": sorted(dramatiq.get_broker().actors)}))
+        """
+    )
+
+    assert result["attempts"] == []
+    assert result["broker"] == "ScreeningRabbitmqBroker"
+    assert result["encoder"] == EnvelopeEncoder.__name__
+    assert result["actors"] == [
+        "add_member",
+        "create_folder",
+        "list_folder",
+        "revoke_access",
+        "share_document",
+        "upload_document",
+    ]
+
+
+def test_the_environment_can_ask_for_a_stub_broker() -> None:
+    result = _run(
+        """
+        import json, dramatiq, workers.actors
+        print(json.dumps({"broker": type(dramatiq.get_broker()).__name__}))
+        """,
+        DOCFLEET_BROKER="stub",
+    )
+
+    assert result["broker"] == "StubBroker"

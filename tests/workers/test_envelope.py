@@ -1,0 +1,138 @@
+"""The envelope encoder: JSON only, a strict envelope, oversized bodies marked; and the consumer screen."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import dramatiq
+import pytest
+from structlog.testing import capture_logs
+
+from workers.contract import MAX_MESSAGE_BYTES
+from workers.middleware.envelope import OVERSIZE_OPTION, EnvelopeEncoder, UnreadableMessage, admit
+
+ENVELOPE: dict[str, Any] = {
+    "queue_name": "documents",
+    "actor_name": "add_member",
+    "args": [],
+    "kwargs": {"org_id": "acme", "user_id": "alice"},
+    "options": {},
+    "message_id": "6f1c0c4e-8a4e-4a8e-9c61-1f1f0e0d2b7a",
+    "message_timestamp": 1714566600000,
+}
+
+
+def body(**changes: Any) -> bytes:
+    return json.dumps({**ENVELOPE, **changes}).encode()
+
+
+def test_a_well_formed_envelope_decodes_unchanged() -> None:
+    assert EnvelopeEncoder().decode(body()) == ENVELOPE
+
+
+def test_a_message_encoded_by_dramatiq_decodes_again_with_its_retry_bookkeeping() -> None:
+    message: dramatiq.Message[Any] = dramatiq.Message(
+        queue_name="documents.DQ",
+        actor_name="add_member",
+        args=(),
+        kwargs={"org_id": "acme", "user_id": "\u00e9\U0001f4c4"},
+        options={"retries": 2, "traceback": "Traceback ...", "requeue_timestamp": 1, "eta": 2},
+    )
+    encoder = EnvelopeEncoder()
+    assert encoder.decode(encoder.encode(message.asdict())) == {**message.asdict(), "args": []}
+
+
+UNREADABLE: list[tuple[bytes, str]] = [
+    (b"\xff\xfe not utf-8", "body: is not UTF-8 text"),
+    (b"", "body: is not JSON"),
+    (b"{not json", "body: is not JSON"),
+    (b'["documents", "add_member"]', "body: must be a JSON object"),
+    (b'{"a": NaN}', "NaN is not a JSON number"),
+    (b"[" * 100_000 + b"]" * 100_000, "body: is not JSON"),
+    (body()[:-1] + b', "kwargs": {}}', "a key appears twice"),
+    (body(kwargs={"org_id": "acme"}).replace(b'"acme"', b'"acme", "org_id": "evil"'), "a key appears twice"),
+    (body(queue_name="default"), "queue_name: input should be"),
+    (body(actor_name="add.member"), "actor_name:"),
+    (body(actor_name="a" * 65), "actor_name:"),
+    (body(actor_name=7), "actor_name: input should be a valid string, not a number"),
+    (body(args={"0": "acme"}), "args: input should be a valid list"),
+    (body(kwargs=["acme", "alice"]), "kwargs: input should be a valid dictionary"),
+    (body(options={"throws": "x"}), "options.throws: is not a field"),
+    (body(options={"pipe_target": {}}), "options.pipe_target: is not a field"),
+    (body(options={"max_retries": 100}), "options.max_retries: is not a field"),
+    (body(options={"retries": "3"}), "options.retries: input should be a valid integer"),
+    (body(options={"retries": -1}), "options.retries: input should be greater than or equal to 0"),
+    (body(options={OVERSIZE_OPTION: 1}), f"options.{OVERSIZE_OPTION}: is not a field"),
+    (body(options=[]), "options: "),
+    (body(message_id="a b"), "message_id: must be 1 to 128 characters"),
+    (body(message_id=None), "message_id:"),
+    (body(message_timestamp="now"), "message_timestamp:"),
+    (body(extra=1), "extra: is not a field"),
+    (json.dumps({k: v for k, v in ENVELOPE.items() if k != "kwargs"}).encode(), "kwargs: is required"),
+]
+
+
+@pytest.mark.parametrize(("data", "problem"), UNREADABLE)
+def test_anything_but_a_well_formed_envelope_is_unreadable(data: bytes, problem: str) -> None:
+    with pytest.raises(UnreadableMessage) as raised:
+        EnvelopeEncoder().decode(data)
+
+    assert problem in "; ".join(raised.value.problems)
+
+
+def test_an_unreadable_envelope_still_names_its_message_id_when_it_can() -> None:
+    with pytest.raises(UnreadableMessage) as raised:
+        EnvelopeEncoder().decode(body(options={"throws": "x"}))
+    assert raised.value.message_id == ENVELOPE["message_id"]
+
+    with pytest.raises(UnreadableMessage) as raised:
+        EnvelopeEncoder().decode(body(message_id="*"))
+    assert raised.value.message_id is None
+
+
+def test_a_body_over_the_limit_is_marked_for_the_size_limit() -> None:
+    padding = "x" * MAX_MESSAGE_BYTES
+    data = body(kwargs={"org_id": "acme", "user_id": "alice", "padding": padding})
+
+    fields = EnvelopeEncoder().decode(data)
+
+    assert fields["options"] == {OVERSIZE_OPTION: len(data)}
+    assert fields["kwargs"]["padding"] == padding
+
+
+def test_a_body_of_exactly_the_limit_is_not_marked() -> None:
+    base = len(body(kwargs={"pad": ""}))
+    data = body(kwargs={"pad": "x" * (MAX_MESSAGE_BYTES - base)})
+    assert len(data) == MAX_MESSAGE_BYTES
+
+    assert EnvelopeEncoder().decode(data)["options"] == {}
+
+
+def test_the_screen_admits_a_message_on_its_own_queue_or_its_delay_queue() -> None:
+    assert admit(body(), "documents")
+    assert admit(body(queue_name="documents.DQ"), "documents.DQ")
+    assert admit(body(queue_name="documents"), "documents.DQ")
+
+
+def test_the_screen_refuses_with_one_line_a_message_naming_another_queue() -> None:
+    with capture_logs() as logs:
+        assert not admit(body(queue_name="documents-queries"), "documents")
+
+    [line] = logs
+    assert line["outcome"] == "invalid"
+    assert line["message_id"] == ENVELOPE["message_id"]
+    assert "queue_name: is 'documents-queries' but the message came from 'documents'" in line["problems"][0]
+
+
+def test_the_screen_refuses_with_one_line_an_unreadable_body() -> None:
+    with capture_logs() as logs:
+        assert not admit(b"\x00garbage", "documents")
+
+    [line] = logs
+    assert (line["event"], line["queue"], line["size"]) == (
+        "unreadable message dead-lettered",
+        "documents",
+        8,
+    )
+    assert line["problems"] == ["body: is not JSON (Expecting value: line 1 column 1 (char 0))"]

@@ -1,0 +1,65 @@
+"""Log lines: JSON off a terminal, a console on one, and never a password from a URL."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+import structlog
+
+from workers.logging import configure_logging, redact
+
+SECRET = "s3cr@t-pw"
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("amqp://guest:guest@127.0.0.1:5672/%2F", "amqp://guest:***@127.0.0.1:5672/%2F"),
+        (f"postgresql+psycopg://app:{SECRET}@db/docfleet", "postgresql+psycopg://app:***@db/docfleet"),
+        ("redis://:pw@valkey:6379/0 then amqp://u:p@mq/", "redis://:***@valkey:6379/0 then amqp://u:***@mq/"),
+        ("https://example.com/a@b and no credentials", "https://example.com/a@b and no credentials"),
+    ],
+)
+def test_passwords_in_urls_are_replaced(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+def test_lines_off_a_terminal_are_json_and_carry_no_password(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", json_lines=True)
+    url = f"amqp://docfleet:{SECRET}@mq:5672/%2F"
+    structlog.get_logger("docfleet.test").info(
+        "connecting", url=url, nested={"urls": [url], "pair": (url, 1)}
+    )
+    logging.getLogger("pika").warning("lost %s", url)
+
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+
+    assert [line["event"] for line in lines] == ["connecting", "lost amqp://docfleet:***@mq:5672/%2F"]
+    assert lines[0]["url"] == "amqp://docfleet:***@mq:5672/%2F"
+    assert lines[0]["nested"]["urls"] == ["amqp://docfleet:***@mq:5672/%2F"]
+    assert SECRET not in json.dumps(lines)
+
+
+def test_lines_on_a_terminal_are_readable_text(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", json_lines=False)
+    structlog.get_logger("docfleet.test").info("applied", message_id="m-1")
+
+    text = capsys.readouterr().err
+
+    assert "applied" in text
+    assert "message_id" in text
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text.splitlines()[0])

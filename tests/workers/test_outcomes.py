@@ -1,0 +1,229 @@
+"""Each outcome of a command, through the broker, middleware and actors, on a StubBroker over the fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import OperationalError
+from structlog.contextvars import merge_contextvars
+from structlog.testing import capture_logs
+
+from domain.events import CommandRejected, DocumentShared, DocumentUploaded, FolderCreated, ShareDenied
+from domain.ports import UnitOfWork
+from tests.unit.fakes import FOLDER, ORG, FakeDatabase, FakeListingCache
+from tests.workers.conftest import ALICE, BOB, CAROL
+from tests.workers.support import QUICK, Fleet, running_fleet
+from workers.bootstrap import Application
+from workers.contract import MAX_MESSAGE_BYTES
+
+UPLOAD = {
+    "doc_id": "d1",
+    "org_id": ORG,
+    "folder_id": FOLDER,
+    "owner_id": ALICE,
+    "name": "Q3 report.pdf",
+    "mime_type": "application/pdf",
+    "blob_uri": "s3://blobs/d1/v1",
+    "tags": ["finance"],
+}
+
+
+def outcome_lines(logs: Sequence[Mapping[str, Any]], message_id: str) -> list[Mapping[str, Any]]:
+    return [line for line in logs if line.get("message_id") == message_id and "outcome" in line]
+
+
+def test_an_applied_command_commits_state_and_event_and_is_acked(fleet: Fleet, db: FakeDatabase) -> None:
+    with capture_logs() as logs:
+        message = fleet.send("upload_document", **UPLOAD)
+        fleet.settle()
+
+    assert db.documents["d1"].name == "Q3 report.pdf"
+    assert [type(event) for event in db.events] == [DocumentUploaded]
+    assert message.message_id in db.applied_message_ids
+    assert fleet.dead_letters() == []
+    [line] = outcome_lines(logs, message.message_id)
+    assert line["outcome"] == "applied"
+    assert line["actor"] == "upload_document"
+
+
+def test_a_duplicate_message_id_has_one_effect_and_one_event(fleet: Fleet, db: FakeDatabase) -> None:
+    message = fleet.message("upload_document", **UPLOAD)
+    with capture_logs() as logs:
+        fleet.broker.enqueue(message)
+        fleet.settle()
+        fleet.broker.enqueue(message)
+        fleet.settle()
+
+    assert len(db.events_of(DocumentUploaded)) == 1
+    assert db.documents["d1"].version == 1
+    assert [line["outcome"] for line in outcome_lines(logs, message.message_id)] == ["applied", "duplicate"]
+    assert fleet.dead_letters() == []
+
+
+def test_an_invalid_command_is_dead_lettered_at_once_with_a_rejection(fleet: Fleet, db: FakeDatabase) -> None:
+    before = db.state()
+    hostile = {**UPLOAD, "name": "x\x00y", "mime_type": "pdf", "blob_uri": "javascript:alert(1)", "size": 3}
+    with capture_logs(processors=[merge_contextvars]) as logs:
+        message = fleet.send("upload_document", **hostile)
+        fleet.settle()
+
+    [dead] = fleet.dead_letters()
+    assert dead.message_id == message.message_id
+    assert "retries" not in dead.options  # never retried
+    assert db.state() == before
+    [rejected] = db.events
+    assert isinstance(rejected, CommandRejected)
+    assert (rejected.reason, rejected.message_id, rejected.actor) == (
+        "invalid",
+        message.message_id,
+        "upload_document",
+    )
+    assert (rejected.org_id, rejected.doc_id) == (ORG, "d1")
+    for field in ("name", "mime_type", "blob_uri", "size"):
+        assert f"{field}:" in rejected.detail
+    [line] = [line for line in logs if line.get("message_id") == message.message_id]
+    assert line["outcome"] == "invalid"
+    assert line["actor"] == "upload_document"
+    assert [problem.split(":")[0] for problem in line["problems"]] == [
+        "name",
+        "mime_type",
+        "blob_uri",
+        "size",
+    ]
+    assert "x\x00y" not in str(line)
+
+
+def test_positional_arguments_make_a_message_invalid(fleet: Fleet, db: FakeDatabase) -> None:
+    message = fleet.send("add_member", ORG, "dave")
+    fleet.settle()
+
+    assert [m.message_id for m in fleet.dead_letters()] == [message.message_id]
+    [rejected] = db.events_of(CommandRejected)
+    assert rejected.detail.startswith("args: positional arguments are not accepted")
+
+
+def test_a_message_over_the_size_limit_is_invalid(fleet: Fleet, db: FakeDatabase) -> None:
+    with capture_logs() as logs:
+        message = fleet.send("add_member", org_id=ORG, user_id="dave", padding="x" * MAX_MESSAGE_BYTES)
+        fleet.settle()
+
+    assert [m.message_id for m in fleet.dead_letters()] == [message.message_id]
+    assert "dave" not in db.members[ORG]
+    [rejected] = db.events_of(CommandRejected)
+    assert rejected.reason == "invalid"
+    assert "over the limit of 262144 bytes" in rejected.detail
+    [line] = outcome_lines(logs, message.message_id)
+    assert line["outcome"] == "invalid"
+
+
+def test_an_unknown_actor_is_dead_lettered_with_a_rejection(fleet: Fleet, db: FakeDatabase) -> None:
+    with capture_logs() as logs:
+        message = fleet.send("delete_everything", org_id=ORG)
+        fleet.settle()
+
+    assert [m.message_id for m in fleet.dead_letters()] == [message.message_id]
+    [rejected] = db.events_of(CommandRejected)
+    assert (rejected.actor, rejected.reason, rejected.org_id) == ("delete_everything", "invalid", ORG)
+    assert "there is no actor named 'delete_everything'" in rejected.detail
+    [line] = outcome_lines(logs, message.message_id)
+    assert line["outcome"] == "invalid"
+
+
+def test_a_share_refused_by_the_rules_is_acked_with_share_denied(fleet: Fleet, db: FakeDatabase) -> None:
+    db.with_document("d1", owner=ALICE, viewers=[BOB])
+    with capture_logs() as logs:
+        message = fleet.send("share_document", doc_id="d1", shared_by=BOB, shared_with=CAROL, role="viewer")
+        fleet.settle()
+
+    assert fleet.dead_letters() == []
+    [denied] = db.events
+    assert isinstance(denied, ShareDenied)
+    assert denied.reason == "permission_denied"
+    assert db.role_of("d1", CAROL) is None
+    [line] = outcome_lines(logs, message.message_id)
+    assert (line["outcome"], line["reason"]) == ("refused", "permission_denied")
+
+
+def test_a_refused_command_other_than_share_is_acked_with_command_rejected(
+    fleet: Fleet, db: FakeDatabase
+) -> None:
+    db.with_document("d1", owner=ALICE)
+    message = fleet.send("revoke_access", doc_id="d1", revoked_by=ALICE, user_id=ALICE)
+    fleet.settle()
+
+    assert fleet.dead_letters() == []
+    [rejected] = db.events
+    assert isinstance(rejected, CommandRejected)
+    assert (rejected.reason, rejected.message_id, rejected.doc_id) == ("last_owner", message.message_id, "d1")
+
+
+def test_not_found_is_retried_then_dead_lettered_with_a_rejection(fleet: Fleet, db: FakeDatabase) -> None:
+    with capture_logs() as logs:
+        message = fleet.send(
+            "share_document", doc_id="ghost", shared_by=ALICE, shared_with=BOB, role="viewer"
+        )
+        fleet.settle()
+
+    [dead] = fleet.dead_letters()
+    assert dead.message_id == message.message_id
+    [rejected] = db.events
+    assert isinstance(rejected, CommandRejected)
+    assert (rejected.reason, rejected.doc_id, rejected.org_id) == ("not_found", "ghost", None)
+    lines = outcome_lines(logs, message.message_id)
+    assert [line["outcome"] for line in lines] == ["retrying"] * QUICK.not_found_retries + ["dead_lettered"]
+    assert lines[-1]["reason"] == "not_found"
+    assert lines[-1]["attempt"] == QUICK.not_found_retries + 1
+
+
+def test_a_command_whose_folder_arrives_later_is_applied_on_a_retry(fleet: Fleet, db: FakeDatabase) -> None:
+    upload = fleet.send("upload_document", **{**UPLOAD, "folder_id": "later"})
+    fleet.send("create_folder", folder_id="later", org_id=ORG, name="Later", created_by=ALICE)
+    fleet.settle()
+
+    assert fleet.dead_letters() == []
+    assert {type(event) for event in db.events} == {FolderCreated, DocumentUploaded}
+    assert upload.message_id in db.applied_message_ids
+
+
+def test_a_fault_is_retried_then_dead_lettered_without_an_event(db: FakeDatabase) -> None:
+    def unavailable(message_id: str | None) -> UnitOfWork:
+        raise OperationalError("connect", {}, ConnectionRefusedError("postgres is down"))
+
+    broken = Application(new_uow=unavailable, listing_cache=FakeListingCache())
+    with running_fleet(broken) as fleet, capture_logs() as logs:
+        message = fleet.send("add_member", org_id=ORG, user_id="dave")
+        fleet.settle()
+        [dead] = fleet.dead_letters()
+
+    assert dead.message_id == message.message_id
+    assert db.events == []
+    lines = outcome_lines(logs, message.message_id)
+    assert [line["outcome"] for line in lines] == ["retrying"] * QUICK.fault_retries + ["dead_lettered"]
+    assert lines[-1]["reason"] == "fault"
+    assert lines[-1]["rejection"] is None  # a fault leaves the message replayable: no rejection
+
+
+def test_one_message_at_a_time_per_thread_keeps_its_own_log_context(application: Application) -> None:
+    with running_fleet(application, threads=4) as fleet, capture_logs(processors=[merge_contextvars]) as logs:
+        sent = {
+            fleet.send("add_member", org_id=ORG, user_id=f"user-{n}").message_id: f"user-{n}"
+            for n in range(40)
+        }
+        fleet.settle()
+
+    applied = [line for line in logs if line.get("outcome") == "applied"]
+    assert len(applied) == 40
+    assert all(line["user_id"] == sent[line["message_id"]] for line in applied)
+
+
+@pytest.mark.parametrize("role", ["viewer", "editor", "owner"])
+def test_a_share_is_applied_for_each_role(fleet: Fleet, db: FakeDatabase, role: str) -> None:
+    db.with_document("d1", owner=ALICE)
+    fleet.send("share_document", doc_id="d1", shared_by=ALICE, shared_with=BOB, role=role)
+    fleet.settle()
+
+    [shared] = db.events
+    assert isinstance(shared, DocumentShared)
+    assert shared.role == role

@@ -1,0 +1,152 @@
+"""The JSON Schemas on disk are current, and every event as the codec writes it matches its schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import domain.events
+from adapters.event_codec import routing_key, to_wire
+from domain.events import (
+    AccessRevoked,
+    CommandRejected,
+    DocumentShared,
+    DocumentUploaded,
+    Event,
+    FolderCreated,
+    MemberAdded,
+    ShareDenied,
+)
+from tests.workers.test_contract import GOOD
+from workers.contract_events import EVENTS
+from workers.schemas import SCHEMAS_DIR, generated, main, stale
+
+SAMPLES: list[Event] = [
+    MemberAdded(org_id="acme", user_id="alice"),
+    FolderCreated(org_id="acme", folder_id="f1", parent_id=None, name="Reports", created_by="alice"),
+    FolderCreated(org_id="acme", folder_id="f2", parent_id="f1", name="2024", created_by="alice"),
+    DocumentUploaded(
+        org_id="acme",
+        doc_id="d1",
+        owner_id="alice",
+        uploaded_by="bob",
+        folder_id="f1",
+        version=2,
+        name="Q3.pdf",
+        mime_type="application/pdf",
+    ),
+    DocumentShared(org_id="acme", doc_id="d1", shared_by="alice", shared_with="bob", role="editor"),
+    AccessRevoked(org_id="acme", doc_id="d1", revoked_by="alice", user_id="bob"),
+    ShareDenied(
+        org_id="acme", doc_id="d1", shared_by="bob", shared_with="eve", role="owner", reason="escalation"
+    ),
+    CommandRejected(
+        org_id="acme", doc_id="d1", message_id="m1", actor="revoke_access", reason="last_owner", detail="x"
+    ),
+    CommandRejected(
+        org_id=None, message_id="m2", actor="nope", reason="invalid", detail="actor: no such actor"
+    ),
+]
+
+
+def test_the_schema_files_are_current() -> None:
+    assert stale() == [], "run `python -m workers.schemas` and commit schemas/"
+
+
+def test_the_check_mode_reports_a_stale_or_leftover_file(tmp_path: Path) -> None:
+    assert main(["--out", str(tmp_path)]) == 0
+    assert main(["--out", str(tmp_path), "--check"]) == 0
+    (tmp_path / "commands" / "add_member.json").write_text("{}")
+    (tmp_path / "events" / "Gone.json").write_text("{}")
+
+    assert main(["--out", str(tmp_path), "--check"]) == 1
+    assert stale(tmp_path) == ["commands/add_member.json", "events/Gone.json"]
+
+
+def test_every_domain_event_type_has_a_schema() -> None:
+    types = {cls.__name__ for cls in vars(domain.events).values() if _is_event_type(cls)}
+    assert types == set(EVENTS)
+    assert {type(event).__name__ for event in SAMPLES} == types
+
+
+def _is_event_type(value: object) -> bool:
+    return (
+        isinstance(value, type)
+        and issubclass(value, Event)
+        and not value.__name__.startswith("_")
+        and value is not Event
+    )
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=lambda event: type(event).__name__)
+def test_the_wire_form_of_each_event_matches_its_model(event: Event) -> None:
+    model, key = EVENTS[event.type]
+    wire = json.loads(json.dumps(to_wire(event)))
+
+    model.model_validate(wire, strict=True)
+    assert set(wire) == set(model.model_fields)
+    assert routing_key(event) == key.replace("<role>", str(getattr(event, "role", ""))).replace(
+        "<actor_name>", str(getattr(event, "actor", ""))
+    )
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=lambda event: type(event).__name__)
+def test_the_wire_form_of_each_event_validates_against_its_schema_file(event: Event) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema: dict[str, Any] = json.loads((SCHEMAS_DIR / "events" / f"{event.type}.json").read_text())
+
+    jsonschema.Draft202012Validator(schema).validate(json.loads(json.dumps(to_wire(event))))
+
+
+def test_each_schema_names_its_dialect_and_title() -> None:
+    for path, text in generated().items():
+        schema = json.loads(text)
+        assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema", path
+        assert schema["title"], path
+
+
+@pytest.mark.parametrize(("actor", "kwargs"), [(actor, kwargs) for actor, kwargs, _ in GOOD])
+def test_every_valid_message_also_validates_against_the_published_schema(
+    actor: str, kwargs: dict[str, Any]
+) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((SCHEMAS_DIR / "commands" / f"{actor}.json").read_text())
+
+    jsonschema.Draft202012Validator(schema).validate(kwargs)
+
+
+@pytest.mark.parametrize(
+    ("actor", "kwargs"),
+    [
+        ("add_member", {"org_id": "acme"}),
+        ("add_member", {"org_id": "acme", "user_id": 1}),
+        ("add_member", {"org_id": "a*b", "user_id": "bob"}),
+        ("add_member", {"org_id": "acme", "user_id": "bob", "extra": 1}),
+        ("share_document", {"doc_id": "d1", "shared_by": "a", "shared_with": "b", "role": "admin"}),
+        ("list_folder", {"folder_id": "f1", "requested_by": "a", "limit": 0}),
+    ],
+)
+def test_the_published_schema_rejects_what_the_contract_rejects(actor: str, kwargs: dict[str, Any]) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((SCHEMAS_DIR / "commands" / f"{actor}.json").read_text())
+
+    assert not jsonschema.Draft202012Validator(schema).is_valid(kwargs)
+
+
+def test_the_envelope_schema_accepts_a_message_as_python_producers_send_it() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    import dramatiq
+
+    message: dramatiq.Message[Any] = dramatiq.Message(
+        queue_name="documents",
+        actor_name="add_member",
+        args=(),
+        kwargs={"org_id": "a", "user_id": "b"},
+        options={},
+    )
+    schema = json.loads((SCHEMAS_DIR / "envelope.json").read_text())
+
+    jsonschema.Draft202012Validator(schema).validate(json.loads(message.encode()))

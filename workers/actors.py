@@ -1,0 +1,121 @@
+"""The actors: each validates its message, builds the domain command, hands it to the Application.
+
+Run a worker with ``dramatiq workers.actors``; produce from Python with e.g. ``add_member.send(...)``.
+Every argument is a keyword argument; docs/contract.md describes them, and each outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dramatiq
+from dramatiq.middleware import CurrentMessage
+
+from domain.errors import NotFound, Refused
+from workers.broker import broker
+from workers.contract import COMMANDS_QUEUE, QUERIES_QUEUE, InvalidMessage, parse_command, parse_query
+from workers.contract_events import page_result, refusal_result
+from workers.middleware import RetryPolicy, current_application, note_outcome
+
+COMMAND_RETRIES = RetryPolicy(not_found_retries=8, fault_retries=20)
+QUERY_RETRIES = RetryPolicy(not_found_retries=0, fault_retries=3)
+
+COMMAND_OPTIONS: dict[str, Any] = {
+    "broker": broker,
+    "queue_name": COMMANDS_QUEUE,
+    "max_retries": COMMAND_RETRIES.max_retries,
+    "retry_when": COMMAND_RETRIES,  # takes precedence over max_retries: see RetryPolicy
+    "min_backoff": 100,  # ms, doubled per retry, jittered
+    "max_backoff": 2_000,  # ms
+    "time_limit": 30_000,  # ms
+    "throws": (InvalidMessage,),  # failed at once, never retried
+}
+QUERY_OPTIONS: dict[str, Any] = {
+    **COMMAND_OPTIONS,
+    "queue_name": QUERIES_QUEUE,
+    "max_retries": QUERY_RETRIES.max_retries,
+    "retry_when": QUERY_RETRIES,
+    "max_backoff": 1_000,
+    "time_limit": 10_000,
+    "store_results": True,  # for result_ttl (Settings.result_ttl_ms), in Valkey
+}
+
+
+@dramatiq.actor(actor_name="add_member", **COMMAND_OPTIONS)
+def add_member(*args: Any, **kwargs: Any) -> None:
+    perform("add_member", args, kwargs)
+
+
+@dramatiq.actor(actor_name="create_folder", **COMMAND_OPTIONS)
+def create_folder(*args: Any, **kwargs: Any) -> None:
+    perform("create_folder", args, kwargs)
+
+
+@dramatiq.actor(actor_name="upload_document", **COMMAND_OPTIONS)
+def upload_document(*args: Any, **kwargs: Any) -> None:
+    perform("upload_document", args, kwargs)
+
+
+@dramatiq.actor(actor_name="share_document", **COMMAND_OPTIONS)
+def share_document(*args: Any, **kwargs: Any) -> None:
+    perform("share_document", args, kwargs)
+
+
+@dramatiq.actor(actor_name="revoke_access", **COMMAND_OPTIONS)
+def revoke_access(*args: Any, **kwargs: Any) -> None:
+    perform("revoke_access", args, kwargs)
+
+
+@dramatiq.actor(actor_name="list_folder", **QUERY_OPTIONS)
+def list_folder(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    return answer("list_folder", args, kwargs)
+
+
+ACTORS: tuple[dramatiq.Actor[..., Any], ...] = (
+    add_member,
+    create_folder,
+    upload_document,
+    share_document,
+    revoke_access,
+    list_folder,
+)
+
+
+def perform(actor: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Applies a command once per message id; NotFound and faults propagate to Retries."""
+    command = parse_command(actor, args, kwargs)
+    verdict = current_application().handle(command, message_id=current_message_id(), actor=actor)
+    explained = {"reason": verdict.reason, "detail": verdict.detail} if verdict.reason else {}
+    note_outcome(verdict.outcome.value, **explained)
+
+
+def answer(actor: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """One page of a folder; a refused query (not a member, bad cursor, no such folder) is an answer too."""
+    query = parse_query(actor, args, kwargs)
+    try:
+        page = current_application().list_folder(query)
+    except (Refused, NotFound) as refusal:
+        note_outcome("refused", reason=refusal.code, detail=refusal.message)
+        return refusal_result(refusal.code, refusal.message)
+    note_outcome("answered", documents=len(page.documents))
+    return page_result(page)
+
+
+def current_message_id() -> str:
+    message = CurrentMessage.get_current_message()
+    if message is None:
+        raise RuntimeError("no current message: actors run inside a worker with CurrentMessage")
+    return message.message_id
+
+
+def declare_on(other: dramatiq.Broker, **overrides: Any) -> dict[str, dramatiq.Actor[..., Any]]:
+    """The same actors declared on another broker, options overridden (tests shorten the backoffs)."""
+    return {
+        actor.actor_name: dramatiq.actor(
+            actor_name=actor.actor_name,
+            queue_name=actor.queue_name,
+            broker=other,
+            **{**actor.options, **overrides},
+        )(actor.fn)
+        for actor in ACTORS
+    }

@@ -1,0 +1,157 @@
+"""The composition root: the one place that builds the adapters and hands them to the use cases.
+
+A worker process opens one ``Application`` when it boots (``workers.middleware.Resources``) and closes it
+when it stops. Nothing here connects on construction: the engine and the Valkey client fill their pools
+on first use. Every method is safe to call from several threads at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, cast
+
+import structlog
+
+from domain.commands import Command, ListFolderDocuments
+from domain.events import CommandRejected, Event, ShareDenied
+from domain.listing import DocumentPage
+from domain.ports import DocumentCache, ListingCache, UnitOfWork, UnitOfWorkFactory
+from domain.use_cases.dispatch import Outcome, execute, record_outcome
+from domain.use_cases.list_folder_documents import list_folder_documents
+from workers.settings import Settings
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How a command ended, and why when it was refused."""
+
+    outcome: Outcome
+    reason: str | None = None
+    detail: str | None = None
+
+
+class Application:
+    """The use cases, wired to their adapters."""
+
+    def __init__(
+        self,
+        *,
+        new_uow: UnitOfWorkFactory,
+        listing_cache: ListingCache,
+        document_cache: DocumentCache | None = None,
+        closers: Sequence[Callable[[], object]] = (),
+    ) -> None:
+        """From given parts: tests pass fakes; ``closers`` run, in order, on ``close()``."""
+        self.new_uow = new_uow
+        self.listing_cache = listing_cache
+        self.document_cache = document_cache
+        self._closers = tuple(closers)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, threads: int = 8) -> Application:
+        """Postgres pooled for ``threads`` worker threads; Valkey caches, invalidated after each commit."""
+        from adapters.postgres.engine import create_engine
+        from adapters.postgres.unit_of_work import unit_of_work_factory
+        from adapters.valkey.client import connect
+        from adapters.valkey.document_cache import ValkeyDocumentCache
+        from adapters.valkey.guard import CacheGuard
+        from adapters.valkey.listing_cache import ValkeyListingCache
+        from workers.metrics.cache import counted_listings, counting_outage
+
+        engine = create_engine(settings.database_url, pool_size=threads)
+        client = connect(settings.valkey_url, max_connections=2 * threads)
+        guard = CacheGuard(client, outage=counting_outage())
+        prefix, ttl = settings.cache_prefix, settings.cache_ttl_seconds
+        listings = counted_listings(ValkeyListingCache(client, prefix, ttl, guard=guard))
+        documents = ValkeyDocumentCache(client, prefix, ttl, guard=guard)
+
+        def on_committed(folder_ids: set[str], document_ids: set[str]) -> None:
+            listings.invalidate(folder_ids)
+            documents.invalidate(document_ids)
+
+        return cls(
+            new_uow=unit_of_work_factory(engine, on_committed),
+            listing_cache=listings,
+            document_cache=documents,
+            closers=(engine.dispose, client.close),
+        )
+
+    def execute(self, command: Command, *, message_id: str, actor: str) -> Outcome:
+        """Runs the command once per message id: applied, a duplicate, or refused (its event committed)."""
+        return self.handle(command, message_id=message_id, actor=actor).outcome
+
+    def handle(self, command: Command, *, message_id: str, actor: str) -> Verdict:
+        """As ``execute``, with the reason and detail of a refusal. NotFound and faults propagate."""
+        tap = _RefusalTap(self.new_uow)
+        outcome = execute(command, message_id=message_id, actor=actor, new_uow=tap)
+        refusal = tap.refusal
+        if outcome is Outcome.REFUSED and refusal is not None:
+            return Verdict(outcome, refusal.reason, refusal.detail)
+        return Verdict(outcome)
+
+    def list_folder(self, query: ListFolderDocuments) -> DocumentPage:
+        """One page of the folder for the requester; raises Refused or NotFound when it may not be read."""
+        return list_folder_documents(query, self.new_uow(None), self.listing_cache)
+
+    def reject(
+        self,
+        message_id: str,
+        actor: str,
+        reason: str,
+        detail: str,
+        org_id: str | None = None,
+        doc_id: str | None = None,
+    ) -> Outcome:
+        """Commits a CommandRejected with the message's inbox row: REFUSED, or DUPLICATE if already there."""
+        event = CommandRejected(
+            org_id=org_id, doc_id=doc_id, message_id=message_id, actor=actor, reason=reason, detail=detail
+        )
+        return record_outcome(event, message_id, self.new_uow)
+
+    def close(self) -> None:
+        for close in self._closers:
+            try:
+                close()
+            except Exception as error:  # one failed close must not keep the others open
+                structlog.get_logger("docfleet.worker").warning("close_failed", error=repr(error))
+
+
+class _RefusalTap:
+    """A unit-of-work factory that remembers the refusal event a use case run records."""
+
+    def __init__(self, new_uow: UnitOfWorkFactory) -> None:
+        self._new_uow = new_uow
+        self.refusal: ShareDenied | CommandRejected | None = None
+
+    def __call__(self, message_id: str | None) -> UnitOfWork:
+        return cast(UnitOfWork, _TappedUnitOfWork(self._new_uow(message_id), self))
+
+    def saw(self, event: Event) -> None:
+        if isinstance(event, ShareDenied | CommandRejected):
+            self.refusal = event
+
+
+class _TappedUnitOfWork:
+    """Forwards everything to the unit of work it wraps, showing the tap each recorded event."""
+
+    def __init__(self, inner: UnitOfWork, tap: _RefusalTap) -> None:
+        self._inner = inner
+        self._tap = tap
+
+    def __enter__(self) -> _TappedUnitOfWork:
+        self._inner.__enter__()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._inner.__exit__(exc_type, exc, tb)
+
+    def record(self, event: Event) -> None:
+        self._tap.saw(event)
+        self._inner.record(event)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)

@@ -1,0 +1,152 @@
+"""The Dramatiq broker of a docfleet process, built and set as the global broker on first import.
+
+Import this module before any actor (``workers.actors`` does). ``DOCFLEET_BROKER=stub`` builds a
+StubBroker instead of the RabbitMQ one, for wiring tests. Building connects to nothing: RabbitMQ,
+Postgres and Valkey are reached on first use, Postgres and Valkey only once a worker boots.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import dramatiq
+import valkey
+from dramatiq.brokers.rabbitmq import RabbitmqBroker, _RabbitmqConsumer
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.encoder import JSONEncoder
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    CurrentMessage,
+    Middleware,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
+from dramatiq.results import Results
+from dramatiq.results.backend import ResultBackend
+from dramatiq.results.backends.redis import RedisBackend
+
+from workers.bootstrap import Application
+from workers.contract import COMMANDS_QUEUE, QUERIES_QUEUE
+from workers.metrics.worker import note_unreadable
+from workers.middleware import (
+    EnvelopeEncoder,
+    OpenApplication,
+    Resources,
+    admit,
+    docfleet_middleware,
+    quiet_replaced_lines,
+)
+from workers.settings import Settings
+
+BROKER_ENV = "DOCFLEET_BROKER"
+HEARTBEAT_SECONDS = 30
+DEFAULT_TIME_LIMIT_MS = 60_000
+
+
+def build_broker(
+    settings: Settings,
+    *,
+    stub: bool = False,
+    open_application: OpenApplication | None = None,
+    results_backend: ResultBackend | None = None,
+) -> dramatiq.Broker:
+    """A broker with docfleet's middleware, then Dramatiq's; JSON messages only (never pickle)."""
+    dramatiq.set_encoder(EnvelopeEncoder())
+    quiet_replaced_lines([COMMANDS_QUEUE, QUERIES_QUEUE])
+    resources = Resources(open_application or _opener(settings))
+    backend = results_backend or results_backend_for(settings)
+    middleware = [
+        *docfleet_middleware(
+            resources,
+            log_level=None if stub else settings.log_level,
+            metrics=settings.metrics_enabled and not stub,
+        ),
+        *standard_middleware(backend, settings.result_ttl_ms),
+    ]
+    if stub:
+        return StubBroker(middleware=middleware)
+    return ScreeningRabbitmqBroker(
+        url=with_heartbeat(settings.amqp_url), confirm_delivery=True, middleware=middleware
+    )
+
+
+def standard_middleware(backend: ResultBackend, result_ttl_ms: int) -> list[Middleware]:
+    """Dramatiq's middleware, in its default order, then CurrentMessage and Results.
+
+    Retries retries nothing unless the actor says so: every docfleet actor declares its own policy.
+    """
+    return [
+        AgeLimit(),
+        TimeLimit(time_limit=DEFAULT_TIME_LIMIT_MS),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        Retries(max_retries=0),
+        CurrentMessage(),
+        Results(backend=backend, result_ttl=result_ttl_ms),  # type: ignore[no-untyped-call]
+    ]
+
+
+def results_backend_for(settings: Settings) -> ResultBackend:
+    """Query results in Valkey under ``<cache_prefix>results:<queue>:<actor>:<message_id>``."""
+    client = valkey.Valkey.from_url(settings.valkey_url, socket_connect_timeout=5)
+    return RedisBackend(  # type: ignore[no-untyped-call]
+        client=client,
+        namespace=f"{settings.cache_prefix}results",
+        encoder=JSONEncoder(),
+        use_namespace_prefix_keys=True,
+    )
+
+
+def with_heartbeat(amqp_url: str, seconds: int = HEARTBEAT_SECONDS) -> str:
+    """The URL with a heartbeat, unless it sets one already."""
+    parts = urlsplit(amqp_url)
+    query = parse_qsl(parts.query)
+    if not any(name == "heartbeat" for name, _ in query):
+        query.append(("heartbeat", str(seconds)))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _opener(settings: Settings) -> OpenApplication:
+    def open_application(threads: int) -> Application:
+        return Application.from_settings(settings, threads=threads)
+
+    return open_application
+
+
+class _ScreeningConsumer(_RabbitmqConsumer):
+    """Dead-letters, with one clear line, a delivery that is not a docfleet envelope or names another queue.
+
+    Dramatiq would log an undecodable body with its traceback, and would ack a message naming another
+    queue on that queue's channel, where its delivery tag is unknown: it would never be acked.
+    """
+
+    def __init__(self, broker: RabbitmqBroker, queue_name: str, prefetch: int, timeout: int) -> None:
+        super().__init__(broker, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]
+        self.iterator = self._screened(self.iterator)
+
+    def _screened(self, deliveries: Any) -> Any:
+        for method, properties, body in deliveries:
+            if method is not None and not admit(body, self.queue_name):
+                self._nack(method.delivery_tag)  # type: ignore[no-untyped-call]
+                note_unreadable(self.queue_name)
+                yield None, None, None
+            else:
+                yield method, properties, body
+
+
+class ScreeningRabbitmqBroker(RabbitmqBroker):
+    @property
+    def consumer_class(self) -> type[_RabbitmqConsumer]:
+        return _ScreeningConsumer
+
+
+broker = build_broker(Settings.from_env(), stub=os.environ.get(BROKER_ENV) == "stub")
+if isinstance(broker, StubBroker):
+    broker.emit_after("process_boot")
+dramatiq.set_broker(broker)

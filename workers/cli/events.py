@@ -1,0 +1,57 @@
+"""``docfleet events tail``: the events published on doc.events, one line each."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from adapters.rabbitmq.subscription import EventSubscription, ReceivedEvent
+from workers.cli.failures import load_settings
+from workers.cli.output import command_group
+
+events_app = command_group("Watch the events docfleet publishes on the doc.events exchange.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(events_app, name="events")
+
+
+@events_app.command("tail")
+def tail(
+    pattern: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pattern", "-p", metavar="PATTERN", help="Routing-key pattern, repeatable [default: #]"
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print each event's JSON body as it came.")] = False,
+    count: Annotated[int | None, typer.Option(min=1, help="Stop after this many events.")] = None,
+) -> None:
+    """Print the events published on doc.events from now on, one line each, until Ctrl-C.
+
+    \b
+    Examples:
+      docfleet events tail
+      docfleet events tail --pattern 'document.#' --json
+    """
+    with EventSubscription(load_settings().amqp_url, pattern or ["#"], name="docfleet-tail") as tap:
+        seen = 0
+        try:
+            while count is None or seen < count:
+                event = tap.next_event(1.0)
+                if event is not None:
+                    typer.echo(event.body.decode(errors="replace") if as_json else one_line(event))
+                    seen += 1
+        except KeyboardInterrupt:
+            return
+
+
+def one_line(event: ReceivedEvent) -> str:
+    """``occurred_at routing_key field=value ...``: every field of the event but its timestamp and type."""
+    try:
+        body = event.payload()
+    except ValueError:
+        return f"- {event.routing_key} (not a JSON object, {len(event.body)} bytes)"
+    fields = " ".join(f"{key}={value}" for key, value in body.items() if key not in ("occurred_at", "type"))
+    return f"{body.get('occurred_at', '-')} {event.routing_key} type={event.type} {fields}"

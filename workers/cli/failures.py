@@ -1,0 +1,117 @@
+"""Expected failures of a command, each told in one line with its exit code: a service down, a bad argument,
+a refusal. Anything else is a bug and keeps its traceback."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from urllib.parse import urlsplit
+
+from workers.settings import Settings
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1  # a service unreachable, a message not taken, no answer in time, nothing found
+    USAGE = 2  # a bad option, argument, input file or setting: nothing was done
+    REFUSED = 3  # docfleet answered no: not a member, no such folder, a malformed cursor
+    INCOMPLETE = 4  # done in part: lines rejected or not taken, dead letters left in place
+    UNHEALTHY = 5  # a health check failed
+    INTERRUPTED = 130
+
+
+class CliError(Exception):
+    """An expected failure, told in one line."""
+
+    def __init__(self, message: str, exit_code: ExitCode = ExitCode.FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def load_settings() -> Settings:
+    """The settings, with the URLs checked: a bad one is told in one line before anything connects."""
+    try:
+        settings = Settings.from_env()
+    except ValueError as error:
+        raise CliError(f"invalid setting: {error}", ExitCode.USAGE) from None
+    _check_url("DATABASE_URL", settings.database_url, ("postgresql+psycopg", "postgresql", "postgres"))
+    _check_url("AMQP_URL", settings.amqp_url, ("amqp", "amqps"))
+    _check_url("VALKEY_URL", settings.valkey_url, ("redis", "rediss", "valkey", "valkeys", "unix"))
+    return settings
+
+
+def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:
+    try:
+        parts = urlsplit(url)
+        located = bool(parts.hostname) or parts.scheme == "unix"
+        valid = parts.scheme in schemes and located and (parts.port is None or parts.port > 0)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise CliError(
+            f"invalid {name}: expected a URL such as {schemes[0]}://user@host:port/name", ExitCode.USAGE
+        )
+
+
+def explain(error: Exception) -> tuple[str, ExitCode] | None:
+    """One line and an exit code for a failure the user can act on; None for anything else."""
+    from workers.client import ClientError, InvalidArguments, QueryRefused
+
+    if isinstance(error, CliError):
+        return _one_line(str(error)), error.exit_code
+    if isinstance(error, InvalidArguments):
+        return _one_line(str(error)), ExitCode.USAGE
+    if isinstance(error, QueryRefused):
+        return _one_line(str(error)), ExitCode.REFUSED
+    if isinstance(error, ClientError):
+        return _one_line(str(error)), ExitCode.FAILED
+    service = service_failure(error)
+    return None if service is None else (service, ExitCode.FAILED)
+
+
+def service_failure(error: BaseException) -> str | None:
+    """``<service> at host:port/name: what happened`` when ``error`` is a service's, else None."""
+    import dramatiq.errors
+    import pika.exceptions
+    import psycopg
+    import valkey.exceptions
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from adapters.rabbitmq.publisher import PublishError
+
+    try:
+        settings = Settings.from_env()
+    except ValueError:
+        return None
+    if isinstance(error, SQLAlchemyError | psycopg.Error):
+        return f"Postgres at {where(settings.database_url)}: {first_line(error)}"
+    broker_error = getattr(dramatiq.errors, "BrokerConnectionError", None) or dramatiq.errors.ConnectionError
+    if isinstance(error, pika.exceptions.AMQPError | PublishError | broker_error):
+        return f"RabbitMQ at {where(settings.amqp_url)}: {first_line(error)}"
+    if isinstance(error, valkey.exceptions.ValkeyError):
+        return f"Valkey at {where(settings.valkey_url)}: {first_line(error)}"
+    return None
+
+
+def describe(error: Exception) -> str | None:
+    """One line for a failure the user can fix; None for anything else (a bug keeps its traceback)."""
+    explained = explain(error)
+    return None if explained is None else explained[0]
+
+
+def where(url: str) -> str:
+    """host:port/path of a service URL, without its credentials."""
+    try:
+        parts = urlsplit(url)
+        return f"{parts.hostname}:{parts.port or '-'}{parts.path}"
+    except ValueError:
+        return "(a malformed URL)"
+
+
+def first_line(error: BaseException) -> str:
+    cause = getattr(error, "orig", None) or error
+    text = str(cause).strip() or (repr(cause.args[0]) if cause.args else "")
+    return text.splitlines()[0] if text else type(cause).__name__
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) if "\n" in text or "\r" in text else text

@@ -1,0 +1,90 @@
+"""Running the fleet: ``docfleet migrate``, ``docfleet relay`` and ``docfleet demo``."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from typing import Annotated, Any
+
+import typer
+
+from workers.cli.failures import load_settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(migrate)
+    app.command()(relay)
+    app.command()(demo)
+
+
+def migrate() -> None:
+    """Create the database if it is missing and bring its schema to the latest version; idempotent.
+
+    \b
+    Example:
+      DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/docfleet docfleet migrate
+    """
+    from adapters.postgres.migrations import create_database_if_missing, upgrade_to_head
+
+    database_url = load_settings().database_url
+    if create_database_if_missing(database_url):
+        typer.echo("created the database")
+    upgrade_to_head(database_url)
+    typer.echo("database schema is up to date")
+
+
+def relay(
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Events per publish round.")] = 500,
+    poll_interval: Annotated[
+        float, typer.Option(min=0.05, help="Seconds between looks at the outbox when no NOTIFY comes.")
+    ] = 1.0,
+) -> None:
+    """Publish committed events from the outbox to RabbitMQ, in order, until SIGTERM or Ctrl-C.
+
+    Several relays may run at once: one publishes, the others stand by. While Postgres or RabbitMQ is
+    unreachable it logs, waits and tries again.
+
+    \b
+    Example:
+      docfleet relay --batch-size 500
+    """
+    from workers.logging import configure_logging
+    from workers.relay import RelayOptions, run_relay
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    run_relay(settings, stop, options=RelayOptions(batch_size=batch_size, poll_interval=poll_interval))
+
+
+def demo(
+    timeout: Annotated[float, typer.Option(min=1.0, help="Seconds to wait for each step's event.")] = 30.0,
+) -> None:
+    """Send a small scenario to the running fleet and print the events it produces.
+
+    Adds two members to a new organization, creates a folder, uploads a document and shares it, each
+    step awaited through its event on doc.events; then prints the DocumentShared event.
+
+    \b
+    Example (with `make run` going in another terminal):
+      docfleet demo
+    """
+    from adapters.rabbitmq.subscription import EventSubscription
+    from workers.cli.demo import PATTERNS, run_demo
+    from workers.client import DocfleetClient
+
+    settings = load_settings()
+    with (
+        EventSubscription(settings.amqp_url, PATTERNS, name="docfleet-demo") as tap,
+        DocfleetClient.from_settings(settings, name="docfleet-demo") as client,
+    ):
+
+        def send(actor_name: str, kwargs: dict[str, Any]) -> None:
+            client.send(actor_name, kwargs)
+
+        shared = run_demo(send, tap, timeout, typer.echo)
+    typer.echo("DocumentShared received:")
+    typer.echo(json.dumps(shared.payload(), indent=2))

@@ -1,0 +1,289 @@
+"""The message contract: each actor's keyword arguments, as strict pydantic models, and their parsing.
+
+These models are the single source of the actors' validation and of the JSON Schemas in ``schemas/``
+(``python -m workers.schemas``). Validation is strict: no coercion (1 is not "1"), no unknown field, and
+every problem of a message is listed at once, in words a person can act on. See docs/contract.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from domain.commands import (
+    AddMember,
+    Command,
+    CreateFolder,
+    ListFolderDocuments,
+    RevokeAccess,
+    ShareDocument,
+    UploadDocument,
+)
+from domain.listing import MAX_PAGE_SIZE
+from domain.roles import Role
+
+COMMANDS_QUEUE = "documents"
+QUERIES_QUEUE = "documents-queries"
+MAX_MESSAGE_BYTES = 256 * 1024
+MAX_TAGS = 50
+MAX_PROBLEMS = 20
+BLOB_URI_SCHEMES = ("s3", "gs", "az", "https")
+ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+MIME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$"
+BLOB_URI_PATTERN = (
+    rf"^({'|'.join(BLOB_URI_SCHEMES)})://[A-Za-z0-9][A-Za-z0-9.-]{{0,252}}(:[0-9]{{1,5}})?"
+    r"(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})*)+$"
+)
+_ID = re.compile(ID_PATTERN)
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_HELP = {
+    ID_PATTERN: "must be 1 to 128 characters, each a letter, a digit or one of _ . : -",
+    MIME_PATTERN: "must be a media type such as application/pdf: type/subtype, no parameters",
+    BLOB_URI_PATTERN: "must be an absolute URI s3://, gs://, az:// or https://bucket-or-host/path, in ASCII",
+}
+_JSON_TYPES = {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "an array"}
+
+
+class InvalidMessage(Exception):
+    """A message that can never be carried out as sent: it is dead-lettered at once, never retried."""
+
+    def __init__(self, actor: str, problems: Sequence[str]) -> None:
+        self.actor = actor
+        self.problems = tuple(problems)
+        super().__init__(f"invalid {actor} message: " + "; ".join(self.problems))
+
+
+def _safe_text(value: str) -> str:
+    unsafe = _UNSAFE.search(value)
+    if unsafe is not None:
+        char = unsafe.group()
+        kind = "a lone surrogate" if "\ud800" <= char <= "\udfff" else "a control character"
+        kind = "a bidirectional control" if "\u202a" <= char <= "\u2069" else kind
+        raise ValueError(f"must not contain {kind} (U+{ord(char):04X})")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _safe_blob_path(uri: str) -> str:
+    segments = unquote(urlsplit(uri).path).split("/")
+    if any(segment in (".", "..") for segment in segments):
+        raise ValueError("must not contain '.' or '..' path segments, encoded or not")
+    if any(_UNSAFE.search(segment) or "\\" in segment for segment in segments):
+        raise ValueError("must not encode control characters or backslashes")
+    if not any(segments):
+        raise ValueError("must name an object: a non-empty path after the bucket or host")
+    return uri
+
+
+_TEXT_RULES = "no control characters, bidirectional controls (U+202A-U+202E, U+2066-U+2069), lone surrogates"
+Id = Annotated[
+    str, StringConstraints(pattern=ID_PATTERN), Field(description="1 to 128 of A-Z a-z 0-9 _ . : -")
+]
+Name = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=255),
+    AfterValidator(_safe_text),
+    Field(description=f"1 to 255 characters, not blank; {_TEXT_RULES}."),
+]
+Tag = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    AfterValidator(_safe_text),
+    Field(description=f"1 to 64 characters, not blank; {_TEXT_RULES}."),
+]
+MimeType = Annotated[
+    str, StringConstraints(pattern=MIME_PATTERN), Field(description="type/subtype (RFC 6838), no parameters")
+]
+BlobUri = Annotated[
+    str,
+    StringConstraints(max_length=2048, pattern=BLOB_URI_PATTERN),
+    AfterValidator(_safe_blob_path),
+    Field(description="Where the bytes are; no userinfo, query, fragment, '.' or '..' segment."),
+]
+
+
+def _distinct(tags: list[str]) -> list[str]:
+    if len(set(tags)) != len(tags):
+        raise ValueError("must not repeat a tag")
+    return tags
+
+
+class _Kwargs(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    def to_domain(self) -> Command | ListFolderDocuments:
+        raise NotImplementedError
+
+
+class AddMemberKwargs(_Kwargs):
+    """Makes user_id a member of org_id; the organization exists from its first member on."""
+
+    org_id: Id
+    user_id: Id
+
+    def to_domain(self) -> AddMember:
+        return AddMember(**self.model_dump())
+
+
+class CreateFolderKwargs(_Kwargs):
+    """Creates a folder at the root of the organization, or under parent_id; created_by must be a member."""
+
+    folder_id: Id
+    org_id: Id
+    name: Name
+    parent_id: Id | None = None
+    created_by: Id
+
+    def to_domain(self) -> CreateFolder:
+        return CreateFolder(**self.model_dump())
+
+
+class UploadDocumentKwargs(_Kwargs):
+    """Uploads version 1 of a new document, owned by owner_id (the uploading user), or a new version."""
+
+    doc_id: Id
+    org_id: Id
+    folder_id: Id
+    owner_id: Id
+    name: Name
+    mime_type: MimeType
+    blob_uri: BlobUri
+    tags: Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_distinct)] = []
+
+    def to_domain(self) -> UploadDocument:
+        return UploadDocument(**{**self.model_dump(), "tags": tuple(self.tags)})
+
+
+class ShareDocumentKwargs(_Kwargs):
+    """Grants role on doc_id to shared_with, a member of the document's organization."""
+
+    doc_id: Id
+    shared_by: Id
+    shared_with: Id
+    role: Literal["viewer", "editor", "owner"]
+
+    def to_domain(self) -> ShareDocument:
+        return ShareDocument(**{**self.model_dump(), "role": Role(self.role)})
+
+
+class RevokeAccessKwargs(_Kwargs):
+    """Removes user_id's role on doc_id; the last owner of a document cannot be removed."""
+
+    doc_id: Id
+    revoked_by: Id
+    user_id: Id
+
+    def to_domain(self) -> RevokeAccess:
+        return RevokeAccess(**self.model_dump())
+
+
+class ListFolderKwargs(_Kwargs):
+    """Lists, newest first, the documents of folder_id that requested_by may view, one page at a time."""
+
+    folder_id: Id
+    requested_by: Id
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = 100
+    cursor: Annotated[str | None, Field(max_length=1024, description="A next_cursor, unchanged.")] = None
+
+    def to_domain(self) -> ListFolderDocuments:
+        return ListFolderDocuments(**self.model_dump())
+
+
+COMMANDS: dict[str, type[_Kwargs]] = {
+    "add_member": AddMemberKwargs,
+    "create_folder": CreateFolderKwargs,
+    "upload_document": UploadDocumentKwargs,
+    "share_document": ShareDocumentKwargs,
+    "revoke_access": RevokeAccessKwargs,
+}
+QUERIES: dict[str, type[_Kwargs]] = {"list_folder": ListFolderKwargs}
+ACTOR_KWARGS: dict[str, type[_Kwargs]] = {**COMMANDS, **QUERIES}
+ID_FIELDS: tuple[str, ...] = ("org_id", "doc_id", "folder_id", "parent_id", "user_id", "owner_id")
+ID_FIELDS += ("created_by", "shared_by", "shared_with", "revoked_by", "requested_by")
+
+
+def queue_of(actor_name: str) -> str:
+    return QUERIES_QUEUE if actor_name in QUERIES else COMMANDS_QUEUE
+
+
+def is_id(value: object) -> bool:
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
+def ids_in(kwargs: object) -> dict[str, str]:
+    """The well-formed ids among a message's kwargs, safe to log or to put in a rejection event."""
+    if not isinstance(kwargs, Mapping):
+        return {}
+    return {name: kwargs[name] for name in ID_FIELDS if is_id(kwargs.get(name))}
+
+
+def parse_command(actor_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Command:
+    command = parse(actor_name, args, kwargs)
+    if isinstance(command, ListFolderDocuments):
+        raise InvalidMessage(actor_name, [f"actor: {actor_name} is a query, not a command"])
+    return command
+
+
+def parse_query(actor_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> ListFolderDocuments:
+    query = parse(actor_name, args, kwargs)
+    if not isinstance(query, ListFolderDocuments):
+        raise InvalidMessage(actor_name, [f"actor: {actor_name} is a command, not a query"])
+    return query
+
+
+def parse(actor_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Command | ListFolderDocuments:
+    """The domain command or query a message asks for, or ``InvalidMessage`` listing every problem."""
+    model = ACTOR_KWARGS.get(actor_name)
+    if model is None:
+        raise InvalidMessage(actor_name, [f"actor: there is no actor named {actor_name[:64]!r}"])
+    problems = [f"args: positional arguments are not accepted ({len(args)} given)"] if args else []
+    try:
+        validated = model.model_validate(kwargs)
+    except ValidationError as error:
+        problems += problems_of(error)
+    if problems:
+        raise InvalidMessage(actor_name, cap(problems))
+    return validated.to_domain()
+
+
+def cap(problems: list[str]) -> list[str]:
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    return [*problems[:MAX_PROBLEMS], f"... and {len(problems) - MAX_PROBLEMS} more problems"]
+
+
+def problems_of(error: ValidationError) -> list[str]:
+    """Each problem pydantic found, as ``field: what is wrong``, never echoing the value."""
+    return [_problem(detail) for detail in error.errors(include_url=False)]
+
+
+def _problem(detail: Any) -> str:
+    where = ".".join(_location(part) for part in detail["loc"]) or "kwargs"
+    kind, context = detail["type"], detail.get("ctx", {})
+    if kind == "missing":
+        return f"{where}: is required"
+    if kind == "extra_forbidden":
+        return f"{where}: is not a field of this actor"
+    if kind == "string_pattern_mismatch":
+        return f"{where}: {_HELP.get(context.get('pattern'), detail['msg'])}"
+    if kind in ("value_error", "assertion_error"):
+        return f"{where}: {context.get('error', detail['msg'])}"
+    if kind == "string_unicode":
+        return f"{where}: must be valid Unicode text (no lone surrogates)"
+    if kind == "model_type":
+        return f"{where}: must be a JSON object of keyword arguments"
+    message = f"{where}: {detail['msg'][0].lower()}{detail['msg'][1:]}"
+    if kind.endswith("_type"):
+        value = detail.get("input")
+        return f"{message}, not {_JSON_TYPES.get(type(value), 'null' if value is None else 'an object')}"
+    return message
+
+
+def _location(part: str | int) -> str:
+    text = str(part)
+    return text if re.fullmatch(r"[a-z_0-9]{1,32}", text) else repr(text[:32])

@@ -1,0 +1,173 @@
+"""What docfleet sends out, as pydantic models: the events on ``doc.events``, the result of ``list_folder``.
+
+The event models describe exactly what ``adapters.event_codec.to_wire`` produces (a test holds them to it);
+``python -m workers.schemas`` turns them into ``schemas/events/<Type>.json``. Events carry metadata only.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from domain.listing import DocumentPage
+from domain.model import Document
+
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+RFC3339_UTC_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$"
+REASONS = "invalid, not_found, not_a_member, permission_denied, cross_organization, escalation, last_owner, "
+REASONS += "conflict"
+
+Timestamp = Annotated[
+    str, StringConstraints(pattern=RFC3339_UTC_PATTERN), Field(description="RFC 3339, in UTC (Z).")
+]
+Reason = Annotated[str, Field(description=f"A machine-readable code: {REASONS}; more may be added.")]
+
+
+def rfc3339(moment: datetime) -> str:
+    """The one timestamp format docfleet emits, as the event codec writes ``occurred_at``."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    event_id: Annotated[str, StringConstraints(pattern=UUID_PATTERN), Field(description="Deduplicate on it.")]
+    schema_version: Literal[1]
+    occurred_at: Timestamp
+
+
+class _OrgEvent(_Event):
+    org_id: str
+
+
+class _DocumentEvent(_OrgEvent):
+    document_id: str
+
+
+class MemberAdded(_OrgEvent):
+    """A user became a member of an organization (the organization exists from its first member on)."""
+
+    type: Literal["MemberAdded"]
+    user_id: str
+
+
+class FolderCreated(_OrgEvent):
+    """A folder was created; parent_id is null for a folder at the root of the organization."""
+
+    type: Literal["FolderCreated"]
+    folder_id: str
+    parent_id: str | None
+    name: str
+    created_by: str
+
+
+class DocumentUploaded(_DocumentEvent):
+    """A version of a document was stored: version 1 creates it, later versions replace its metadata."""
+
+    type: Literal["DocumentUploaded"]
+    owner_id: str
+    uploaded_by: str
+    folder_id: str
+    version: Annotated[int, Field(ge=1)]
+    name: str
+    mime_type: str
+
+
+class DocumentShared(_DocumentEvent):
+    """A user was granted a role on a document (or had its role changed)."""
+
+    type: Literal["DocumentShared"]
+    shared_by: str
+    shared_with: str
+    role: Literal["viewer", "editor", "owner"]
+
+
+class AccessRevoked(_DocumentEvent):
+    """A user's role on a document was removed."""
+
+    type: Literal["AccessRevoked"]
+    revoked_by: str
+    user_id: str
+
+
+class ShareDenied(_DocumentEvent):
+    """A share_document command was refused by the rules; nothing changed."""
+
+    type: Literal["ShareDenied"]
+    shared_by: str
+    shared_with: str
+    role: Literal["viewer", "editor", "owner"]
+    reason: Reason
+    detail: str
+
+
+class CommandRejected(_Event):
+    """A command was refused by the rules, found invalid, or gave up waiting for what it names."""
+
+    type: Literal["CommandRejected"]
+    org_id: Annotated[str | None, Field(description="Null when the organization cannot be known.")]
+    document_id: str | None
+    message_id: Annotated[str, Field(description="The rejected message's message_id.")]
+    actor: Annotated[str, Field(description="The rejected message's actor_name.")]
+    reason: Reason
+    detail: Annotated[str, Field(description="For people: what was wrong, e.g. each invalid field.")]
+
+
+EVENTS: dict[str, tuple[type[_Event], str]] = {
+    "MemberAdded": (MemberAdded, "member.added"),
+    "FolderCreated": (FolderCreated, "folder.created"),
+    "DocumentUploaded": (DocumentUploaded, "document.uploaded"),
+    "DocumentShared": (DocumentShared, "document.shared.<role>"),
+    "AccessRevoked": (AccessRevoked, "document.access_revoked"),
+    "ShareDenied": (ShareDenied, "document.share_denied"),
+    "CommandRejected": (CommandRejected, "command.rejected.<actor_name>"),
+}
+
+
+class DocumentView(BaseModel):
+    """A document as list_folder returns it: metadata and where the bytes are, never the bytes."""
+
+    id: str
+    org_id: str
+    folder_id: str
+    owner_id: str
+    name: str
+    mime_type: str
+    version: Annotated[int, Field(ge=1)]
+    blob_uri: str
+    tags: list[str]
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def of(cls, document: Document) -> DocumentView:
+        return cls(
+            **{name: getattr(document, name) for name in cls.model_fields if not name.endswith("_at")},
+            created_at=rfc3339(document.created_at),
+            updated_at=rfc3339(document.updated_at),
+        )
+
+
+class QueryError(BaseModel):
+    reason: Reason
+    detail: str
+
+
+class ListFolderResult(BaseModel):
+    """The result of list_folder; error is present only when the query was refused (documents is then [])."""
+
+    documents: list[DocumentView]
+    next_cursor: Annotated[str | None, Field(description="Pass it back for the next page; null at the end.")]
+    error: QueryError | None = None
+
+
+def page_result(page: DocumentPage) -> dict[str, Any]:
+    views = [DocumentView.of(document) for document in page.documents]
+    return ListFolderResult(documents=views, next_cursor=page.next_cursor).model_dump(exclude={"error"})
+
+
+def refusal_result(reason: str, detail: str) -> dict[str, Any]:
+    error = QueryError(reason=reason, detail=detail)
+    return ListFolderResult(documents=[], next_cursor=None, error=error).model_dump()

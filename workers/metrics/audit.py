@@ -1,0 +1,42 @@
+"""The audit consumer's metrics, served by its own process on ``AUDIT_METRICS_PORT``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import CollectorRegistry, Counter
+
+from workers.metrics.exposition import serving
+from workers.settings import Settings
+
+
+class AuditMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry = registry or CollectorRegistry()
+        self.recorded = Counter(
+            "docfleet_audit_events_recorded",
+            "Events written to audit_log (committed, then acked).",
+            registry=registry,
+        )
+        self.duplicates = Counter(
+            "docfleet_audit_duplicates_skipped",
+            "Deliveries of an event already in audit_log (redelivered or sent twice): acked, not rewritten.",
+            registry=registry,
+        )
+        self.dead_lettered = Counter(
+            "docfleet_audit_dead_lettered",
+            "Malformed events moved to the audit queue's dead-letter queue (<AUDIT_QUEUE>.XQ).",
+            registry=registry,
+        )
+
+
+@contextmanager
+def audit_metrics(settings: Settings) -> Iterator[AuditMetrics]:
+    """The consumer's metrics, served on ``audit_metrics_port`` inside the block when metrics are enabled."""
+    metrics = AuditMetrics()
+    if not settings.metrics_enabled:
+        yield metrics
+        return
+    with serving(metrics.registry, settings.audit_metrics_port, component="audit"):
+        yield metrics

@@ -1,0 +1,81 @@
+"""The worker fleet's metrics. Built once per worker process, after ``FleetRun.join`` (multiprocess mode).
+
+None is registered in a registry: the exposition process reads every worker's values from the run's
+directory (``MultiProcessCollector``) and serves their sum.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+MESSAGE_LABELS = ("queue", "actor")
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class WorkerMetrics:
+    def __init__(self) -> None:
+        self.processed = Counter(
+            "docfleet_messages_processed",
+            "Deliveries a worker processed (each attempt of a retried message counts), by queue and actor.",
+            MESSAGE_LABELS,
+            registry=None,
+        )
+        self.failed = Counter(
+            "docfleet_messages_failed",
+            "Attempts that ended in an error (invalid, not found, fault), by queue and actor.",
+            MESSAGE_LABELS,
+            registry=None,
+        )
+        self.retried = Counter(
+            "docfleet_messages_retried",
+            "Failed attempts that were scheduled to be tried again, by queue and actor.",
+            MESSAGE_LABELS,
+            registry=None,
+        )
+        self.dead_lettered = Counter(
+            "docfleet_messages_dead_lettered",
+            "Messages moved to the dead-letter queue (<queue>.XQ), by queue and actor.",
+            MESSAGE_LABELS,
+            registry=None,
+        )
+        self.outcomes = Counter(
+            "docfleet_message_outcomes",
+            "Outcomes of messages (applied, duplicate, refused, answered, invalid, retrying, dead_lettered).",
+            ("actor", "outcome"),
+            registry=None,
+        )
+        self.duration = Histogram(
+            "docfleet_message_duration_seconds",
+            "Time a worker spent processing a message, by queue and actor.",
+            MESSAGE_LABELS,
+            buckets=DURATION_BUCKETS,
+            registry=None,
+        )
+        self.in_progress = Gauge(
+            "docfleet_messages_in_progress",
+            "Messages being processed right now, by queue and actor.",
+            MESSAGE_LABELS,
+            multiprocess_mode="livesum",
+            registry=None,
+        )
+        self._define_cache_and_process_metrics()
+
+    def _define_cache_and_process_metrics(self) -> None:
+        self.cache_lookups = Counter(
+            "docfleet_cache_lookups",
+            "Cache lookups by cache and result (hit or miss; a degraded lookup is a miss too).",
+            ("cache", "result"),
+            registry=None,
+        )
+        self.cache_degraded = Counter(
+            "docfleet_cache_degraded_calls",
+            "Cache calls answered by their fallback because Valkey was unavailable (or cooling down).",
+            registry=None,
+        )
+        self.processes = Gauge(
+            "docfleet_worker_processes",
+            "Worker processes running (each live process counts 1).",
+            multiprocess_mode="livesum",
+            registry=None,
+        )
+        self.processes.set(1)

@@ -1,0 +1,64 @@
+"""HTTP exposition: a ``/metrics`` server for the lifetime of a ``with`` block, never fatal to the process;
+and the process the worker fleet forks to serve the sum of its workers' metrics.
+
+A port that is taken (another fleet on the same machine, a developer's ``make run``) is logged and the
+process runs on without metrics: metrics must never be the reason a worker or relay does not start.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import structlog
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from workers.logging import configure_logging
+from workers.metrics.fleet_run import FleetRun
+from workers.settings import Settings
+
+BIND_ADDRESS = "0.0.0.0"  # scraped from outside the container or host
+_STOP_TIMEOUT_S = 5.0
+
+
+@contextmanager
+def serving(registry: CollectorRegistry, port: int, *, component: str) -> Iterator[bool]:
+    """Serves ``registry`` on ``port`` inside the block; yields whether the server is up."""
+    log = structlog.get_logger("docfleet.metrics")
+    try:
+        server, thread = start_http_server(port, addr=BIND_ADDRESS, registry=registry)
+    except OSError as error:
+        log.warning("metrics server not started", component=component, port=port, error=str(error))
+        yield False
+        return
+    log.info("metrics server started", component=component, port=port)
+    try:
+        yield True
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(_STOP_TIMEOUT_S)
+
+
+def serve_worker_metrics() -> int:
+    """Runs in the process Dramatiq forks for the middleware (``Metrics.forks``): serves, on
+    ``WORKER_METRICS_PORT``, the sum of the metrics of every worker process of this run, until SIGTERM."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # a second SIGTERM (honcho, then Dramatiq) changes nothing
+        signal.signal(signum, lambda *_: stop.set())
+    run = FleetRun.current()
+    run.join()
+    try:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(run.path))  # type: ignore[no-untyped-call]
+        with serving(registry, settings.worker_metrics_port, component="worker") as up:
+            while up and not stop.wait(0.5):
+                pass
+    finally:
+        run.leave()
+    return 0

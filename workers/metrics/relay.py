@@ -1,0 +1,131 @@
+"""The relay's metrics, served by the relay process itself on ``RELAY_METRICS_PORT``.
+
+Events published per routing key; and, from the relay that holds the leadership only, the outbox backlog
+(``pending``) and the publish lag (the age of the oldest pending event), refreshed as it loops. A relay on
+standby reports ``docfleet_relay_leader 0`` and no outbox gauges, so the outbox is never counted twice.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter as Tally
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from adapters.rabbitmq.wire import PublishableEvent
+from workers.contract import ACTOR_KWARGS
+from workers.metrics.exposition import serving
+from workers.settings import Settings
+
+REJECTED_PREFIX = "command.rejected."
+DEFAULT_REFRESH_SECONDS = 1.0
+
+
+class OutboxBacklog(Protocol):
+    """What the gauges read (``adapters.postgres.outbox.OutboxStore``)."""
+
+    def pending_count(self) -> int: ...
+
+    def oldest_pending_age_seconds(self) -> float | None: ...
+
+
+def routing_key_label(routing_key: str) -> str:
+    """The routing key, except that a rejection of an actor docfleet does not have (a producer's typo, or
+    a hostile name) is ``command.rejected.other``: label values stay a small, known set."""
+    if routing_key.startswith(REJECTED_PREFIX) and routing_key[len(REJECTED_PREFIX) :] not in ACTOR_KWARGS:
+        return f"{REJECTED_PREFIX}other"
+    return routing_key
+
+
+class RelayMetrics:
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        refresh_every: float = DEFAULT_REFRESH_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.registry = registry = registry or CollectorRegistry()
+        self._published = Counter(
+            "docfleet_relay_events_published",
+            "Events the relay published on doc.events and RabbitMQ confirmed, by routing key.",
+            ["routing_key"],
+            registry=registry,
+        )
+        self._outbox = _OutboxCollector()
+        registry.register(self._outbox)
+        self._refresh_every = refresh_every
+        self._clock = clock
+        self._refreshed_at: float | None = None
+
+    def published(self, records: Sequence[PublishableEvent]) -> None:
+        for label, count in Tally(routing_key_label(record.routing_key) for record in records).items():
+            self._published.labels(label).inc(count)
+
+    def refresh_outbox(self, backlog: OutboxBacklog) -> None:
+        """Reads the backlog, at most once per ``refresh_every`` seconds however fast the relay loops."""
+        now = self._clock()
+        if self._refreshed_at is not None and now - self._refreshed_at < self._refresh_every:
+            return
+        self._refreshed_at = now
+        self._outbox.update(backlog.pending_count(), backlog.oldest_pending_age_seconds() or 0.0)
+
+    @contextmanager
+    def leading(self) -> Iterator[None]:
+        """Around the time this relay leads: the outbox gauges are its own only meanwhile."""
+        self._outbox.lead(True)
+        self._refreshed_at = None
+        try:
+            yield
+        finally:
+            self._outbox.lead(False)
+
+
+class _OutboxCollector(Collector):
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._leading = False
+        self._backlog: tuple[int, float] | None = None
+
+    def lead(self, leading: bool) -> None:
+        with self._lock:
+            self._leading, self._backlog = leading, None
+
+    def update(self, pending: int, oldest_age_s: float) -> None:
+        with self._lock:
+            if self._leading:
+                self._backlog = (pending, oldest_age_s)
+
+    def collect(self) -> Iterable[Metric]:
+        with self._lock:
+            leading, backlog = self._leading, self._backlog
+        yield GaugeMetricFamily(
+            "docfleet_relay_leader", "1 while this relay leads (publishes), 0 on standby.", value=int(leading)
+        )
+        if backlog is not None:
+            pending, oldest = backlog
+            yield GaugeMetricFamily(
+                "docfleet_relay_outbox_pending", "Outbox events not yet published.", pending
+            )
+            yield GaugeMetricFamily(
+                "docfleet_relay_outbox_oldest_pending_age_seconds",
+                "Publish lag: the age of the oldest unpublished outbox event (0 when none is pending).",
+                value=oldest,
+            )
+
+
+@contextmanager
+def relay_metrics(settings: Settings) -> Iterator[RelayMetrics]:
+    """The relay's metrics, served on ``relay_metrics_port`` inside the block when metrics are enabled."""
+    metrics = RelayMetrics(CollectorRegistry())
+    if not settings.metrics_enabled:
+        yield metrics
+        return
+    with serving(metrics.registry, settings.relay_metrics_port, component="relay"):
+        yield metrics

@@ -1,0 +1,79 @@
+"""The worker process's metrics: installed when the process boots, gone when it stops.
+
+Light to import (prometheus_client is loaded by ``install``): ``workers.broker`` imports this module in
+every process that builds a broker, producers included, and only booted worker processes install.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from workers.metrics.fleet_run import FleetRun
+
+if TYPE_CHECKING:
+    from workers.metrics.definitions import WorkerMetrics
+
+UNKNOWN_ACTOR = "unknown"
+"""The ``actor`` label of a message whose actor docfleet does not have, or that has no readable actor."""
+
+
+@dataclass(frozen=True)
+class _Installed:
+    metrics: WorkerMetrics
+    run: FleetRun
+
+
+_lock = threading.Lock()
+_installed: _Installed | None = None
+
+
+def install() -> WorkerMetrics:
+    """Joins the fleet run's metrics directory and builds this process's metrics there (idempotent)."""
+    global _installed
+    with _lock:
+        if _installed is None:
+            run = FleetRun.current()
+            run.join()
+            _use_multiprocess_values()
+            from workers.metrics.definitions import WorkerMetrics
+
+            _installed = _Installed(WorkerMetrics(), run)
+        return _installed.metrics
+
+
+def current() -> WorkerMetrics | None:
+    """This process's metrics, or None where none were installed (metrics off, not a worker process)."""
+    installed = _installed
+    return None if installed is None else installed.metrics
+
+
+def uninstall() -> None:
+    """Marks this process dead for the live gauges, and leaves the run (the last one out cleans up)."""
+    global _installed
+    with _lock:
+        installed, _installed = _installed, None
+    if installed is not None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(os.getpid(), str(installed.run.path))  # type: ignore[no-untyped-call]
+        installed.run.leave()
+
+
+def note_unreadable(queue: str) -> None:
+    """A delivery dead-lettered before it reached an actor: not a docfleet envelope, or the wrong queue."""
+    metrics = current()
+    if metrics is not None:
+        metrics.dead_lettered.labels(queue, UNKNOWN_ACTOR).inc()
+        metrics.outcomes.labels(UNKNOWN_ACTOR, "invalid").inc()
+
+
+def _use_multiprocess_values() -> None:
+    """prometheus_client picks its value class when first imported; if anything imported it before the
+    run's directory was set, switch it now, before the first metric is built."""
+    from prometheus_client import values
+
+    if not getattr(values.ValueClass, "_multiprocess", False):
+        values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]

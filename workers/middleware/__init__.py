@@ -1,0 +1,50 @@
+"""docfleet's cross-cutting concerns, each a Dramatiq middleware; ``docfleet_middleware`` lists them in order.
+
+Registered before Dramatiq's own (``workers.broker``), so that their ``after_*`` hooks run after Retries.
+"""
+
+from __future__ import annotations
+
+from dramatiq.middleware import Middleware
+
+from workers.middleware.envelope import EnvelopeEncoder, SizeLimit, UnreadableMessage, admit
+from workers.middleware.log_context import LogContext, ProcessLogging
+from workers.middleware.metrics import Metrics
+from workers.middleware.outcomes import Outcomes, note_outcome, quiet_replaced_lines
+from workers.middleware.resources import OpenApplication, Resources, current_application
+from workers.middleware.retries import RetryPolicy, failure_kind
+from workers.middleware.signals import GracefulStop
+
+__all__ = [
+    "EnvelopeEncoder",
+    "GracefulStop",
+    "LogContext",
+    "Metrics",
+    "OpenApplication",
+    "Outcomes",
+    "ProcessLogging",
+    "Resources",
+    "RetryPolicy",
+    "SizeLimit",
+    "UnreadableMessage",
+    "admit",
+    "current_application",
+    "docfleet_middleware",
+    "failure_kind",
+    "note_outcome",
+    "quiet_replaced_lines",
+]
+
+
+def docfleet_middleware(
+    resources: Resources, *, log_level: str | None = None, metrics: bool = False
+) -> list[Middleware]:
+    """Logging context first (every later line carries it), then resources, outcomes, the size limit.
+
+    ``log_level`` set: structlog is configured in each worker process after it boots. ``metrics``: each
+    worker process counts into the fleet's Prometheus metrics, served by a process Dramatiq forks.
+    """
+    outcomes = Outcomes(resources)
+    boot: list[Middleware] = [] if log_level is None else [ProcessLogging(log_level)]
+    counting: list[Middleware] = [Metrics()] if metrics else []
+    return [*boot, GracefulStop(), *counting, LogContext(), resources, outcomes, SizeLimit(outcomes)]

@@ -1,0 +1,143 @@
+"""The Dramatiq envelope: its JSON encoder (never pickle), strict about the envelope, and the size limit.
+
+A body that is not a well-formed envelope cannot be tied to a message id, so it is dead-lettered by the
+consumer with one log line and no event. An envelope that is well formed but larger than the limit is
+marked here and dead-lettered by ``SizeLimit`` as an invalid message, with its CommandRejected.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+import dramatiq
+import structlog
+from dramatiq.encoder import JSONEncoder, MessageData
+from dramatiq.errors import DecodeError
+from dramatiq.middleware import Middleware, SkipMessage
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from workers.contract import MAX_MESSAGE_BYTES, Id, is_id, problems_of
+from workers.middleware.outcomes import Outcomes
+
+ACTOR_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+OVERSIZE_OPTION = "docfleet_oversize_bytes"
+QueueName = Literal["documents", "documents-queries", "documents.DQ", "documents-queries.DQ"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", hide_input_in_errors=True)
+
+
+class Options(_Strict):
+    """Dramatiq's bookkeeping on the copies it re-enqueues for a retry; a producer sends {}."""
+
+    retries: Annotated[int, Field(ge=0)] = 0
+    traceback: str = ""
+    requeue_timestamp: int = 0
+    eta: int = 0
+
+
+class Envelope(_Strict):
+    """A Dramatiq message as it travels on RabbitMQ: one UTF-8 JSON object with exactly these fields."""
+
+    queue_name: Annotated[QueueName, Field(description="The queue it is published to (.DQ: retries only).")]
+    actor_name: Annotated[str, StringConstraints(pattern=ACTOR_NAME_PATTERN)]
+    args: Annotated[list[Any], Field(description="Always []: positional arguments make a message invalid.")]
+    kwargs: Annotated[dict[str, Any], Field(description="The actor's arguments: schemas/commands/.")]
+    options: Options
+    message_id: Annotated[Id, Field(description="Unique per message (a UUID): the idempotency key.")]
+    message_timestamp: Annotated[int, Field(ge=0, description="When it was first sent, in ms since 1970.")]
+
+
+class UnreadableMessage(DecodeError):
+    """A body that is not a docfleet envelope; ``message_id`` is set when one could still be read."""
+
+    def __init__(self, problems: list[str], message_id: str | None = None) -> None:
+        super().__init__("; ".join(problems), b"", None)  # type: ignore[no-untyped-call]
+        self.problems = problems
+        self.message_id = message_id
+
+
+class EnvelopeEncoder(JSONEncoder):
+    """Dramatiq's JSON encoding; decoding rejects anything but a well-formed envelope, and marks one whose
+    body exceeds ``MAX_MESSAGE_BYTES`` for ``SizeLimit``."""
+
+    def decode(self, data: bytes) -> MessageData:
+        fields = _json_object(data)
+        message_id = fields.get("message_id") if is_id(fields.get("message_id")) else None
+        try:
+            Envelope.model_validate(fields)
+        except ValidationError as error:
+            raise UnreadableMessage(problems_of(error), message_id) from None
+        if len(data) > MAX_MESSAGE_BYTES:
+            fields["options"] = {**fields["options"], OVERSIZE_OPTION: len(data)}
+        return fields
+
+
+def _json_object(data: bytes) -> dict[str, Any]:
+    try:
+        fields = json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise UnreadableMessage(["body: is not UTF-8 text"]) from None
+    except (ValueError, RecursionError) as error:
+        raise UnreadableMessage([f"body: is not JSON ({str(error)[:120]})"]) from None
+    if not isinstance(fields, dict):
+        raise UnreadableMessage(["body: must be a JSON object, the Dramatiq envelope"])
+    return fields
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a key appears twice in one object")
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def admit(body: bytes, consumed_from: str) -> bool:
+    """Whether a delivery may go to the workers; if not, logs why (the caller dead-letters it)."""
+    try:
+        message = dramatiq.Message.decode(body)
+    except DecodeError as error:
+        cause = error.error
+        if isinstance(cause, UnreadableMessage):
+            _dead_letter(consumed_from, body, cause.message_id, cause.problems)
+        else:
+            _dead_letter(consumed_from, body, None, [f"body: {type(cause).__name__}"])
+        return False
+    if message.queue_name.removesuffix(".DQ") != consumed_from.removesuffix(".DQ"):
+        problem = f"queue_name: is {message.queue_name!r} but the message came from {consumed_from!r}"
+        _dead_letter(consumed_from, body, message.message_id, [problem])
+        return False
+    return True
+
+
+def _dead_letter(queue: str, body: bytes, message_id: str | None, problems: list[str]) -> None:
+    structlog.get_logger("docfleet.worker").warning(
+        "unreadable message dead-lettered",
+        outcome="invalid",
+        message_id=message_id,
+        queue=queue,
+        size=len(body),
+        problems=problems,
+    )
+
+
+class SizeLimit(Middleware):
+    """Dead-letters, as an invalid message, an envelope whose body was larger than the limit."""
+
+    def __init__(self, outcomes: Outcomes) -> None:
+        self._outcomes = outcomes
+
+    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
+        size = message.options.get(OVERSIZE_OPTION)
+        if size is None:
+            return
+        problem = f"message: the body is {size} bytes, over the limit of {MAX_MESSAGE_BYTES} bytes"
+        self._outcomes.invalid(message, [problem])
+        message.fail()
+        raise SkipMessage(problem)

@@ -1,0 +1,183 @@
+"""One outcome line per message, and the CommandRejected events of messages that will never be applied.
+
+Outcomes: applied, duplicate, refused (with reason), answered (a query), invalid → dead-lettered,
+retrying, dead-lettered after retries. A rejection event is committed, with the message's inbox row, for an
+invalid command, an unknown actor and a NotFound that outlived its retries; a query writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import dramatiq
+import structlog
+from dramatiq.middleware import Middleware
+
+from domain.errors import NotFound
+from workers.contract import QUERIES, ids_in
+from workers.middleware.resources import Resources
+from workers.middleware.retries import failure_kind
+
+MAX_DETAIL = 2000
+
+
+@dataclass(frozen=True)
+class _Noted:
+    outcome: str
+    fields: dict[str, Any]
+
+
+_noted: ContextVar[_Noted | None] = ContextVar("docfleet_outcome", default=None)
+
+
+def note_outcome(outcome: str, **fields: Any) -> None:
+    """Called by an actor before it returns: what became of the message (applied, refused, ...) and why."""
+    _noted.set(_Noted(outcome, fields))
+
+
+def _log() -> Any:
+    return structlog.get_logger("docfleet.worker")
+
+
+class Outcomes(Middleware):
+    """Runs after Dramatiq's Retries (it is registered before it), so it knows whether a message retries."""
+
+    def __init__(self, resources: Resources) -> None:
+        self._resources = resources
+
+    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
+        _noted.set(None)
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: dramatiq.MessageProxy,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        if exception is None:
+            self._completed(message)
+        elif failure_kind(exception) == "invalid":
+            self.invalid(message, getattr(exception, "problems", (str(exception),)))
+        elif message.failed:
+            self._gave_up(message, exception)
+        else:
+            self._retrying(message, exception)
+
+    def before_nack(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
+        if message.actor_name not in broker.actors:
+            self.invalid(message, [f"actor: there is no actor named {message.actor_name!r}"])
+
+    def invalid(self, message: dramatiq.MessageProxy, problems: Sequence[str]) -> None:
+        """Logs the one line of an invalid message and records its rejection (commands only)."""
+        recorded = None
+        if message.actor_name not in QUERIES:
+            recorded = self._reject(message, "invalid", "; ".join(problems))
+        _log().warning(
+            "invalid message dead-lettered",
+            outcome="invalid",
+            message_id=message.message_id,
+            actor=message.actor_name,
+            queue=message.queue_name,
+            problems=list(problems),
+            rejection=recorded,
+        )
+
+    def _completed(self, message: dramatiq.MessageProxy) -> None:
+        noted = _noted.get() or _Noted("completed", {})
+        _log().info(
+            noted.outcome,
+            outcome=noted.outcome,
+            message_id=message.message_id,
+            actor=message.actor_name,
+            **noted.fields,
+        )
+
+    def _retrying(self, message: dramatiq.MessageProxy, exception: BaseException) -> None:
+        kind = failure_kind(exception)
+        _log().log(
+            logging.INFO if kind == "not_found" else logging.WARNING,
+            "retrying",
+            outcome="retrying",
+            message_id=message.message_id,
+            actor=message.actor_name,
+            reason=kind,
+            attempt=message.options.get("retries", 0),
+            detail=_detail(exception),
+        )
+
+    def _gave_up(self, message: dramatiq.MessageProxy, exception: BaseException) -> None:
+        kind, recorded = failure_kind(exception), None
+        if isinstance(exception, NotFound) and message.actor_name not in QUERIES:
+            ids = {"org_id": exception.org_id, "doc_id": exception.document_id}
+            recorded = self._reject(message, "not_found", exception.message, **ids)
+        _log().error(
+            "dead-lettered after retries",
+            outcome="dead_lettered",
+            message_id=message.message_id,
+            actor=message.actor_name,
+            reason=kind,
+            attempt=message.options.get("retries", 0),
+            detail=_detail(exception),
+            rejection=recorded,
+        )
+
+    def _reject(self, message: dramatiq.MessageProxy, reason: str, detail: str, **ids: str | None) -> str:
+        """Commits the CommandRejected; says whether it was recorded, already there, or not recorded."""
+        known = ids_in(message.kwargs)
+        try:
+            outcome = self._resources.application().reject(
+                message.message_id,
+                message.actor_name,
+                reason,
+                detail[:MAX_DETAIL],
+                org_id=ids.get("org_id") or known.get("org_id"),
+                doc_id=ids.get("doc_id") or known.get("doc_id"),
+            )
+        except Exception as error:
+            _log().error("rejection not recorded", message_id=message.message_id, error=repr(error)[:300])
+            return "failed"
+        return "duplicate" if outcome == "duplicate" else "recorded"
+
+
+def _detail(exception: BaseException) -> str:
+    return f"{type(exception).__name__}: {exception}"[:MAX_DETAIL]
+
+
+_REPLACED = frozenset(
+    {
+        "Failed to process message %s with expected exception %s.",  # an invalid message
+        "Message %s was skipped.",  # an oversized message
+        "Aborting message %r.",
+        "Retrying message %r in %d milliseconds.",
+        "Retries exceeded for message %r.",
+        "Received message for undefined actor %r. Moving it to the DLQ.",
+    }
+)
+_UNHANDLED = "Failed to process message %s with unhandled exception."
+
+
+class _ReplacedByOutcomeLines(logging.Filter):
+    """Drops Dramatiq's own lines about what an outcome line already says; they would repeat the whole
+    message, hostile fields included. A NotFound is expected: its traceback is not logged either."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg in _REPLACED:
+            return False
+        exception = record.exc_info[1] if record.exc_info else None
+        return not (record.msg == _UNHANDLED and isinstance(exception, NotFound))
+
+
+def quiet_replaced_lines(queues: Sequence[str]) -> None:
+    """Installs the filter on the Dramatiq loggers concerned (idempotent)."""
+    names = ["dramatiq.worker.WorkerThread", "dramatiq.middleware.retries.Retries"]
+    names += [f"dramatiq.worker.ConsumerThread({queue}{dq})" for queue in queues for dq in ("", ".DQ")]
+    for name in names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, _ReplacedByOutcomeLines) for existing in logger.filters):
+            logger.addFilter(_ReplacedByOutcomeLines())

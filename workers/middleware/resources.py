@@ -1,0 +1,68 @@
+"""The per-process resources: one ``Application`` per worker process, lent to each message's actor."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+import dramatiq
+from dramatiq.middleware import Middleware
+
+from workers.bootstrap import Application
+
+OpenApplication = Callable[[int], Application]
+"""Builds the Application for a worker of that many threads."""
+
+_lent: ContextVar[Application | None] = ContextVar("docfleet_application", default=None)
+
+
+class Resources(Middleware):
+    """Opens the Application when the worker boots and closes it once the worker has stopped.
+
+    ``after_worker_shutdown`` rather than ``before``: Dramatiq lets the messages in progress finish between
+    the two, and they still need their connections. The Application itself is safe to share between the
+    worker's threads; the lock only guards opening, closing and reading the reference.
+    """
+
+    def __init__(self, open_application: OpenApplication) -> None:
+        self._open = open_application
+        self._lock = threading.Lock()
+        self._application: Application | None = None
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        with self._lock:
+            if self._application is None:
+                self._application = self._open(worker.worker_threads)
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        with self._lock:
+            application, self._application = self._application, None
+        if application is not None:
+            application.close()
+
+    def application(self) -> Application:
+        with self._lock:
+            application = self._application
+        if application is None:
+            raise RuntimeError("the worker has not booted: no Application is open")
+        return application
+
+    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
+        with self._lock:
+            _lent.set(self._application)
+
+    def after_process_message(self, broker: dramatiq.Broker, message: Any, **_: Any) -> None:
+        _lent.set(None)
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
+        _lent.set(None)
+
+
+def current_application() -> Application:
+    """The Application of the worker running the current message; for actors only."""
+    application = _lent.get()
+    if application is None:
+        raise RuntimeError("no Application: actors run inside a booted docfleet worker")
+    return application

@@ -1,0 +1,193 @@
+"""The outbox relay: publishes committed events on ``doc.events``, in ``seq`` order, at least once.
+
+Several instances may run at once: the one holding ``RelayLeadership`` (a Postgres advisory lock) publishes,
+the others stand by and retry every second. One publisher at a time is what keeps each document's events in
+the order their changes committed. A batch is marked published only after RabbitMQ confirmed all of it, so a
+crash between the two publishes the batch again (consumers deduplicate on the event id).
+
+The leader sleeps on LISTEN/NOTIFY (units of work notify when they commit outbox rows), with a polling
+fallback. RabbitMQ or Postgres errors are logged, then the relay backs off (bounded, exponential) and starts
+over with new connections. Setting ``stop_event`` (SIGTERM, SIGINT) lets the current batch finish.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from threading import Event
+from typing import Protocol
+
+import psycopg
+import structlog
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from adapters.postgres.engine import create_engine
+from adapters.postgres.outbox import OutboxListener, OutboxStore, RelayLeadership
+from adapters.rabbitmq.publisher import EventPublisher, PublishError
+from adapters.rabbitmq.wire import PublishableEvent
+from workers.metrics.relay import RelayMetrics, relay_metrics
+from workers.settings import Settings
+
+log = structlog.get_logger("docfleet.relay")
+
+RECOVERABLE_ERRORS: tuple[type[BaseException], ...] = (PublishError, SQLAlchemyError, psycopg.Error, OSError)
+
+
+class Publisher(Protocol):
+    def publish(self, records: Sequence[PublishableEvent]) -> None: ...
+
+    def keepalive(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RelayOptions:
+    batch_size: int = 500
+    poll_interval: float = 1.0
+    """Seconds the leader sleeps when no NOTIFY comes, before it looks at the outbox anyway."""
+    standby_retry: float = 1.0
+    backoff_initial: float = 0.5
+    backoff_max: float = 15.0
+    publish_timeout: float = 10.0
+    stats_interval: float = 60.0
+
+
+class Backoff:
+    """Bounded exponential delays: initial, twice that, ... up to ``maximum``; ``reset`` after a success."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self._initial, self._maximum = initial, maximum
+        self._next = initial
+
+    def next_delay(self) -> float:
+        delay, self._next = self._next, min(self._next * 2, self._maximum)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self._initial
+
+
+def run_relay(
+    settings: Settings,
+    stop_event: Event,
+    *,
+    options: RelayOptions | None = None,
+    publisher_factory: Callable[[], Publisher] | None = None,
+) -> None:
+    """Runs until ``stop_event`` is set; returns once the batch in flight, if any, is marked published."""
+    opts = options or RelayOptions()
+    factory = publisher_factory or (lambda: EventPublisher(settings.amqp_url, timeout=opts.publish_timeout))
+    engine = create_engine(settings.database_url, pool_size=2)
+    try:
+        with relay_metrics(settings) as metrics:
+            Relay(engine, factory, stop_event, opts, metrics).run()
+    finally:
+        engine.dispose()
+
+
+class Relay:
+    def __init__(
+        self,
+        engine: Engine,
+        publisher_factory: Callable[[], Publisher],
+        stop: Event,
+        options: RelayOptions,
+        metrics: RelayMetrics | None = None,
+    ) -> None:
+        self._engine = engine
+        self._new_publisher = publisher_factory
+        self._stop = stop
+        self._options = options
+        self._metrics = metrics or RelayMetrics()
+        self._store = OutboxStore(engine)
+        self._backoff = Backoff(options.backoff_initial, options.backoff_max)
+        self._published_since_stats = 0
+        self._stats_due = time.monotonic() + options.stats_interval
+
+    def run(self) -> None:
+        log.info("relay started", batch_size=self._options.batch_size)
+        while not self._stop.is_set():
+            try:
+                with RelayLeadership(self._engine) as leadership:
+                    if self._wait_for_leadership(leadership):
+                        with self._metrics.leading():
+                            self._lead(leadership)
+            except RECOVERABLE_ERRORS as exc:
+                delay = self._backoff.next_delay()
+                log.warning("relay error, starting over", error=_describe(exc), retry_in_s=delay)
+                self._stop.wait(delay)
+        log.info("relay stopped")
+
+    def _wait_for_leadership(self, leadership: RelayLeadership) -> bool:
+        standing_by = False
+        while not self._stop.is_set():
+            if leadership.acquire():
+                log.info("relay is the leader")
+                return True
+            if not standing_by:
+                log.info("another relay is the leader, standing by")
+                standing_by = True
+            self._stop.wait(self._options.standby_retry)
+        return False
+
+    def _lead(self, leadership: RelayLeadership) -> None:
+        listener = OutboxListener(self._engine)
+        try:
+            publisher = self._new_publisher()
+            try:
+                self._pump(leadership, listener, publisher)
+            finally:
+                publisher.close()
+        finally:
+            listener.close()
+
+    def _pump(self, leadership: RelayLeadership, listener: OutboxListener, publisher: Publisher) -> None:
+        while not self._stop.is_set():
+            if not leadership.still_leader():
+                log.warning("relay lost its leadership")
+                return
+            self._metrics.refresh_outbox(self._store)
+            if self._publish_batch(publisher) < self._options.batch_size:
+                listener.wait(self._options.poll_interval)
+                publisher.keepalive()
+            self._backoff.reset()
+            self._log_stats_when_due()
+
+    def _publish_batch(self, publisher: Publisher) -> int:
+        records = self._store.fetch_unpublished(self._options.batch_size)
+        if not records:
+            return 0
+        started = time.monotonic()
+        publisher.publish(records)
+        self._store.mark_published([record.seq for record in records])
+        self._metrics.published(records)
+        self._published_since_stats += len(records)
+        log.info(
+            "published events",
+            count=len(records),
+            first_seq=records[0].seq,
+            last_seq=records[-1].seq,
+            duration_ms=round((time.monotonic() - started) * 1000, 1),
+        )
+        return len(records)
+
+    def _log_stats_when_due(self) -> None:
+        if time.monotonic() < self._stats_due:
+            return
+        self._stats_due = time.monotonic() + self._options.stats_interval
+        log.info(
+            "outbox status",
+            published=self._published_since_stats,
+            pending=self._store.pending_count(),
+            oldest_pending_age_s=self._store.oldest_pending_age_seconds(),
+        )
+        self._published_since_stats = 0
+
+
+def _describe(exc: BaseException) -> str:
+    """The error's type and first line: enough to act on, without a multi-line driver message."""
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
