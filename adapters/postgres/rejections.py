@@ -1,0 +1,72 @@
+"""What Postgres knows of a message id: whether it was used up, and the CommandRejected recorded for it.
+
+For operators looking at dead letters: the inbox holds every message id that had its outcome (applied,
+refused, rejected), so sending that id again is a duplicate; the outbox keeps the CommandRejected event,
+with its reason and detail, of each rejected one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+
+from adapters.postgres.mappers import as_utc
+from adapters.postgres.tables import inbox, outbox
+
+LOOKUP_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class RecordedRejection:
+    message_id: str
+    actor: str
+    reason: str
+    detail: str
+    recorded_at: datetime
+
+
+class MessageHistory:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def rejections(self, message_ids: Collection[str]) -> dict[str, RecordedRejection]:
+        """The CommandRejected recorded for each of the ids that has one, by message id."""
+        found: dict[str, RecordedRejection] = {}
+        message_id = outbox.c.payload["message_id"].astext
+        for chunk in _chunks(message_ids):
+            query = select(outbox.c.payload, outbox.c.created_at).where(
+                outbox.c.type == "CommandRejected", message_id.in_(chunk)
+            )
+            with self._engine.connect() as connection:
+                for row in connection.execute(query):
+                    rejection = _rejection(row.payload, row.created_at)
+                    found[rejection.message_id] = rejection
+        return found
+
+    def used_ids(self, message_ids: Collection[str]) -> set[str]:
+        """The ids that already had their outcome: a message sent again with one is a duplicate."""
+        used: set[str] = set()
+        for chunk in _chunks(message_ids):
+            query = select(inbox.c.message_id).where(inbox.c.message_id.in_(chunk))
+            with self._engine.connect() as connection:
+                used.update(connection.scalars(query))
+        return used
+
+
+def _rejection(payload: dict[str, str], created_at: datetime) -> RecordedRejection:
+    return RecordedRejection(
+        message_id=str(payload.get("message_id")),
+        actor=str(payload.get("actor", "")),
+        reason=str(payload.get("reason", "")),
+        detail=str(payload.get("detail", "")),
+        recorded_at=as_utc(created_at),
+    )
+
+
+def _chunks(message_ids: Collection[str]) -> Iterator[list[str]]:
+    ids = sorted(set(message_ids))
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        yield ids[start : start + LOOKUP_CHUNK]

@@ -1,0 +1,167 @@
+"""Dead-letter queues, inspected and emptied without ever losing a message.
+
+Every message is taken with ``basic.get`` and manual acknowledgement: browsing keeps what it took unacked
+and gives it all back (``basic.nack``, requeue) before returning, so the queue is as it was. Moving a
+message publishes the copy with a publisher confirm and acks the original only after the confirm: a crash
+in between leaves both, never neither (the copy's message id makes the second one a duplicate). Anything
+still unacked when the connection closes, for any reason, goes back to its queue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+import pika
+import pika.exceptions
+
+from adapters.rabbitmq.connection import connection_parameters
+from adapters.rabbitmq.wire import CONTENT_TYPE
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    queue: str
+    body: bytes
+    died_in: str | None  # the queue it was dead-lettered from (x-death)
+    death_reason: str | None  # rejected, expired, maxlen, delivery_limit (x-death)
+    died_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Relocation:
+    """Where a dead letter goes back to, and the body it goes back with."""
+
+    queue: str
+    body: bytes
+    message_id: str
+
+
+Decide = Callable[[DeadLetter], Relocation | None]
+
+
+class DeadLetterQueues:
+    """One connection, one confirm-mode channel. Not thread-safe."""
+
+    def __init__(self, amqp_url: str, *, name: str = "docfleet-dlq") -> None:
+        self._connection = pika.BlockingConnection(connection_parameters(amqp_url, name=name))
+        try:
+            self._channel = self._connection.channel()
+            self._channel.confirm_delivery()
+        except BaseException:
+            self.close()
+            raise
+
+    def count(self, queue: str) -> int | None:
+        """How many messages are ready in the queue; None when there is no such queue."""
+        probe = self._connection.channel()  # a 404 closes the channel it happens on: not the main one
+        try:
+            declared = probe.queue_declare(queue, passive=True)
+        except pika.exceptions.ChannelClosedByBroker as error:
+            if error.reply_code == 404:
+                return None
+            raise
+        probe.close()
+        return int(declared.method.message_count)
+
+    def browse(
+        self, queue: str, *, limit: int | None = None, until: Callable[[DeadLetter], bool] | None = None
+    ) -> list[DeadLetter]:
+        """The first ``limit`` messages (all when None), stopping after one that ``until`` accepts;
+        every one of them stays in the queue, in its place. [] when there is no such queue."""
+        seen: list[DeadLetter] = []
+        if self.count(queue) is None:
+            return seen
+        try:
+            while limit is None or len(seen) < limit:
+                taken = self._take(queue)
+                if taken is None:
+                    break
+                seen.append(taken[1])
+                if until is not None and until(taken[1]):
+                    break
+        finally:
+            self._give_back()
+        return seen
+
+    def move(self, queue: str, decide: Decide) -> int:
+        """Offers each message present now to ``decide``; moves those it relocates, leaves the others.
+
+        Returns how many moved. Messages that arrive meanwhile are not offered.
+        """
+        moved = 0
+        try:
+            for _ in range(self.count(queue) or 0):
+                taken = self._take(queue)
+                if taken is None:
+                    break
+                tag, letter = taken
+                relocation = decide(letter)
+                if relocation is not None:
+                    self._publish(relocation)
+                    self._channel.basic_ack(tag)
+                    moved += 1
+        finally:
+            self._give_back()
+        return moved
+
+    def purge(self, queue: str) -> int:
+        """Deletes every message of the queue; how many there were (0 when there is no such queue)."""
+        if self.count(queue) is None:
+            return 0
+        return int(self._channel.queue_purge(queue).method.message_count)
+
+    def close(self) -> None:
+        if self._connection.is_open:
+            with contextlib.suppress(pika.exceptions.AMQPError):
+                self._connection.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _take(self, queue: str) -> tuple[int, DeadLetter] | None:
+        method, properties, body = self._channel.basic_get(queue, auto_ack=False)
+        if method is None:
+            return None
+        return method.delivery_tag, _dead_letter(queue, properties, body)
+
+    def _give_back(self) -> None:
+        if self._channel.is_open:
+            self._channel.basic_nack(delivery_tag=0, multiple=True, requeue=True)
+
+    def _publish(self, relocation: Relocation) -> None:
+        """Raises ``pika.exceptions.UnroutableError`` or ``NackError`` unless RabbitMQ took the copy."""
+        properties = pika.BasicProperties(
+            message_id=relocation.message_id,
+            content_type=CONTENT_TYPE,
+            delivery_mode=pika.DeliveryMode.Persistent,
+        )
+        self._channel.basic_publish("", relocation.queue, relocation.body, properties, mandatory=True)
+
+
+def _dead_letter(queue: str, properties: Any, body: bytes) -> DeadLetter:
+    deaths = (properties.headers or {}).get("x-death") or [{}]
+    latest = deaths[0] if isinstance(deaths, list) and isinstance(deaths[0], dict) else {}
+    died_at = latest.get("time")
+    return DeadLetter(
+        queue=queue,
+        body=body,
+        died_in=_text(latest.get("queue")),
+        death_reason=_text(latest.get("reason")),
+        died_at=died_at if isinstance(died_at, datetime) else None,
+    )
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return value if isinstance(value, str) else None

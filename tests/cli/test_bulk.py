@@ -1,0 +1,99 @@
+"""``docfleet bulk``: every line validated first, bad lines told by number with nothing sent, then
+confirmed batches with progress and a summary."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from tests.cli.support import bodies, ready_count, run
+from workers.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+def write_lines(path: Path, lines: Sequence[object]) -> Path:
+    path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines))
+    return path
+
+
+def member(n: int) -> dict[str, object]:
+    return {"actor": "add_member", "kwargs": {"org_id": "bulk-org", "user_id": f"user-{n}"}}
+
+
+def test_a_few_thousand_lines_are_all_sent_with_a_summary(settings: Settings, tmp_path: Path) -> None:
+    file = write_lines(tmp_path / "members.jsonl", [member(n) for n in range(3000)])
+
+    result = run(settings, "bulk", str(file), "--batch-size", "200")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("sent 3000, rejected 0, failed 0 in ")
+    assert "messages/s" in result.stdout
+    [progress] = [line for line in result.stderr.splitlines() if line.startswith("sending")]
+    assert "3000/3000" in progress
+    assert "msg/s" in progress
+    assert ready_count(settings.amqp_url, "documents") == 3000
+
+
+def test_bad_lines_are_told_by_number_and_nothing_is_sent(settings: Settings, tmp_path: Path) -> None:
+    lines: list[object] = [
+        member(1),
+        "{not json",
+        member(3),
+        {"actor": "add_member", "kwargs": {"org_id": "a b"}},
+    ]
+    lines += ["", {"actor": "launch", "kwargs": {}}, member(7), {"actor": "add_member", "kwargs": {}, "x": 1}]
+    file = write_lines(tmp_path / "mixed.jsonl", lines)
+
+    result = run(settings, "bulk", str(file))
+
+    assert result.exit_code == 2
+    told = [line for line in result.stderr.splitlines() if not line.startswith("checking")]
+    assert told[0].startswith("line 2: not JSON")
+    assert told[1] == (
+        "line 4: add_member: org_id: must be 1 to 128 characters, each a letter, a digit or one of _ . : -; "
+        "user_id: is required"
+    )
+    assert told[2] == "line 6: launch: actor: there is no actor named 'launch'"
+    assert told[3].startswith("line 8: unknown field 'x'")
+    assert told[4] == "docfleet: 4 invalid lines: nothing sent (fix them, or pass --skip-invalid)"
+    assert not ready_count(settings.amqp_url, "documents")
+
+
+def test_skip_invalid_sends_the_valid_lines_and_exits_4(settings: Settings, tmp_path: Path) -> None:
+    file = write_lines(tmp_path / "mixed.jsonl", [member(1), "[]", member(3)])
+
+    result = run(settings, "bulk", str(file), "--skip-invalid")
+
+    assert result.exit_code == 4
+    assert "line 2: must be a JSON object" in result.stderr
+    assert result.stdout.startswith("sent 2, rejected 1, failed 0 in ")
+    assert [body["kwargs"]["user_id"] for body in bodies(settings.amqp_url, "documents")] == [
+        "user-1",
+        "user-3",
+    ]
+
+
+def test_given_message_ids_are_kept_and_a_repeated_one_is_rejected(
+    settings: Settings, tmp_path: Path
+) -> None:
+    lines = [{**member(1), "message_id": "bulk-1"}, {**member(2), "message_id": "bulk-1"}]
+    file = write_lines(tmp_path / "ids.jsonl", lines)
+
+    rejected = run(settings, "bulk", str(file))
+    sent = run(settings, "bulk", str(write_lines(tmp_path / "one.jsonl", lines[:1])))
+
+    assert rejected.exit_code == 2
+    assert "line 2: message_id: already given on line 1" in rejected.stderr
+    assert sent.exit_code == 0, sent.output
+    assert [body["message_id"] for body in bodies(settings.amqp_url, "documents")] == ["bulk-1"]
+
+
+def test_a_missing_file_is_a_usage_error(settings: Settings, tmp_path: Path) -> None:
+    result = run(settings, "bulk", str(tmp_path / "absent.jsonl"))
+
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr

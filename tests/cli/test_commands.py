@@ -1,0 +1,169 @@
+"""The one-command subcommands and ``folder ls`` through the CLI, on the real services."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.cli.support import bodies, is_member, one_line_error, ready_count, run, wait_for
+from tests.conftest import IdMaker
+from workers.settings import Settings
+
+COMMANDS = [
+    ["member", "add"],
+    ["folder", "create"],
+    ["folder", "ls"],
+    ["upload"],
+    ["share"],
+    ["revoke"],
+    ["bulk"],
+    ["dlq", "ls"],
+    ["dlq", "show"],
+    ["dlq", "replay"],
+    ["dlq", "purge"],
+    ["outbox", "status"],
+    ["health"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_each_command_explains_itself_with_an_example(command: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from workers.cli import app
+
+    result = CliRunner().invoke(app, [*command, "--help"])
+
+    assert result.exit_code == 0
+    assert "Example" in result.stdout
+    assert f"docfleet {' '.join(command)}" in result.stdout
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("args", "actor", "kwargs"),
+    [
+        (["member", "add", "acme", "alice"], "add_member", {"org_id": "acme", "user_id": "alice"}),
+        (
+            ["folder", "create", "f-1", "--org", "acme", "--name", "Reports", "--by", "alice"],
+            "create_folder",
+            {
+                "folder_id": "f-1",
+                "org_id": "acme",
+                "name": "Reports",
+                "parent_id": None,
+                "created_by": "alice",
+            },
+        ),
+        (
+            ["share", "doc-1", "--by", "alice", "--with", "bob", "--role", "editor"],
+            "share_document",
+            {"doc_id": "doc-1", "shared_by": "alice", "shared_with": "bob", "role": "editor"},
+        ),
+        (
+            ["revoke", "doc-1", "--by", "alice", "--user", "bob"],
+            "revoke_access",
+            {"doc_id": "doc-1", "revoked_by": "alice", "user_id": "bob"},
+        ),
+    ],
+)
+def test_a_command_is_sent_and_its_message_id_printed(
+    settings: Settings, args: list[str], actor: str, kwargs: dict[str, object]
+) -> None:
+    result = run(settings, *args)
+
+    assert result.exit_code == 0, result.output
+    [sent] = bodies(settings.amqp_url, "documents")
+    assert result.stdout == f"{sent['message_id']}\n"
+    assert (sent["actor_name"], sent["kwargs"]) == (actor, kwargs)
+
+
+@pytest.mark.integration
+def test_upload_sends_tags_and_a_given_message_id(settings: Settings) -> None:
+    args = ["upload", "doc-9", "--org", "acme", "--folder", "f-1", "--owner", "alice", "--name", "a b.pdf"]
+    args += [
+        "--mime-type",
+        "application/pdf",
+        "--blob-uri",
+        "s3://bucket/doc-9.pdf",
+        "--tag",
+        "x",
+        "--tag",
+        "y",
+    ]
+    result = run(settings, *args, "--message-id", "upload-doc-9")
+
+    assert result.exit_code == 0, result.output
+    [sent] = bodies(settings.amqp_url, "documents")
+    assert (result.stdout, sent["message_id"]) == ("upload-doc-9\n", "upload-doc-9")
+    assert sent["kwargs"]["tags"] == ["x", "y"]
+
+
+@pytest.mark.integration
+def test_an_invalid_argument_is_one_line_exit_2_and_nothing_is_sent(settings: Settings) -> None:
+    args = ["upload", "doc-9", "--org", "acme", "--folder", "f-1", "--owner", "alice", "--name", "a.pdf"]
+    result = run(settings, *args, "--mime-type", "application/pdf", "--blob-uri", "http://host/a.pdf")
+
+    assert result.exit_code == 2
+    line = one_line_error(result)
+    assert "invalid upload_document arguments: blob_uri: must be an absolute URI" in line
+    assert not ready_count(settings.amqp_url, "documents")
+
+
+@pytest.mark.integration
+def test_rabbitmq_down_is_one_line_exit_1(settings: Settings) -> None:
+    result = run(settings, "member", "add", "acme", "alice", AMQP_URL="amqp://guest:guest@127.0.0.1:1/%2F")
+
+    assert result.exit_code == 1
+    line = one_line_error(result)
+    assert "RabbitMQ at 127.0.0.1:1" in line
+    assert "guest:guest" not in line
+
+
+def test_an_unknown_role_is_a_usage_error() -> None:
+    from typer.testing import CliRunner
+
+    from workers.cli import app
+
+    result = CliRunner().invoke(app, ["share", "doc-1", "--by", "a", "--with", "b", "--role", "admin"])
+
+    assert result.exit_code == 2
+    assert "'admin' is not one of" in result.stderr
+
+
+def add_folder_with_a_document(settings: Settings, org: str, folder: str) -> None:
+    """alice, a member of org, creates the folder and uploads doc-ls into it, each step through the CLI."""
+    assert run(settings, "member", "add", org, "alice").exit_code == 0
+    wait_for(lambda: is_member(settings.database_url, org, "alice"), what="alice's membership")
+    created = run(settings, "folder", "create", folder, "--org", org, "--name", "R", "--by", "alice")
+    assert created.exit_code == 0, created.output
+    upload = ["upload", "doc-ls", "--org", org, "--folder", folder, "--owner", "alice"]
+    upload += ["--name", "[draft] plan.pdf", "--mime-type", "text/plain", "--blob-uri", "s3://b/plan"]
+    assert run(settings, *upload).exit_code == 0
+
+
+@pytest.mark.integration
+def test_folder_ls_prints_a_table_or_json_and_a_refusal_exits_3(
+    settings: Settings, worker: None, new_id: IdMaker
+) -> None:
+    folder = new_id("folder")
+    add_folder_with_a_document(settings, new_id("org"), folder)
+
+    listed = wait_for(
+        lambda: (
+            (result := run(settings, "folder", "ls", folder, "--as", "alice")).exit_code == 0
+            and "doc-ls" in result.stdout
+            and result
+        ),
+        what="the document in the listing",
+    )
+    as_json = json.loads(run(settings, "folder", "ls", folder, "--as", "alice", "--json").stdout)
+    refused = run(settings, "folder", "ls", folder, "--as", "mallory")
+
+    assert "[draft] plan.pdf" in listed.stdout
+    assert "1 documents in" in listed.stdout
+    assert [document["id"] for document in as_json["documents"]] == ["doc-ls"]
+    assert as_json["next_cursor"] is None
+    assert refused.exit_code == 3
+    assert "refused (not_a_member)" in one_line_error(refused)

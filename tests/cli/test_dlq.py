@@ -1,0 +1,116 @@
+"""``docfleet dlq``: dead letters listed with their reason and left in place, shown, replayed, purged."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.cli.support import (
+    bodies,
+    encoded,
+    envelope,
+    is_member,
+    one_line_error,
+    publish_raw,
+    ready_count,
+    run,
+    wait_for,
+)
+from tests.conftest import IdMaker
+from workers.settings import Settings
+
+pytestmark = pytest.mark.integration
+TRACEBACK = "Traceback (most recent call last):\n  ...\npsycopg.OperationalError: connection refused\n"
+
+
+def dead_letters(settings: Settings, queue: str = "documents.XQ") -> list[dict[str, Any]]:
+    result = run(settings, "dlq", "ls", "--json")
+    assert result.exit_code == 0, result.output
+    listed: dict[str, list[dict[str, Any]]] = json.loads(result.stdout)
+    return listed[queue]
+
+
+def two_dead_letters(settings: Settings, org: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An invalid command, dead-lettered by the worker, and a command dead-lettered after faults (put
+    straight into documents.XQ, as Dramatiq leaves one after its last retry)."""
+    invalid = envelope("add_member", {"org_id": "not an id", "user_id": "alice"})
+    faulted = envelope("add_member", {"org_id": org, "user_id": "bob"}, retries=20, traceback=TRACEBACK)
+    publish_raw(settings.amqp_url, "documents", encoded(invalid))
+    publish_raw(settings.amqp_url, "documents.XQ", encoded(faulted))
+    wait_for(lambda: ready_count(settings.amqp_url, "documents.XQ") == 2, what="two dead letters")
+    return invalid, faulted
+
+
+def test_a_round_trip_through_a_worker(settings: Settings, worker: None, new_id: IdMaker) -> None:
+    org = new_id("org")
+    invalid, faulted = two_dead_letters(settings, org)
+
+    listed = {letter["message_id"]: letter for letter in dead_letters(settings)}
+    assert listed[invalid["message_id"]]["reason"].startswith("invalid: org_id: must be 1 to 128 characters")
+    assert listed[faulted["message_id"]]["reason"] == (
+        "failed after 20 retries, last: psycopg.OperationalError: connection refused"
+    )
+    assert ready_count(settings.amqp_url, "documents.XQ") == 2  # listing left them in place
+
+    shown = json.loads(run(settings, "dlq", "show", faulted["message_id"]).stdout)
+    assert (shown["replayable"], shown["body"]["kwargs"]) == (True, faulted["kwargs"])
+
+    replayed = run(settings, "dlq", "replay", "--all")
+    assert replayed.exit_code == 4
+    assert f"replayed {faulted['message_id']} (add_member) to documents" in replayed.stdout
+    assert f"left {invalid['message_id']}: message id already used (invalid: org_id" in replayed.stderr
+    assert "1 replayed, 1 left, 0 not found" in replayed.stdout
+    wait_for(lambda: is_member(settings.database_url, org, "bob"), what="the replayed command applied")
+    assert [letter["message_id"] for letter in dead_letters(settings)] == [invalid["message_id"]]
+
+    refused = run(settings, "dlq", "purge")
+    assert refused.exit_code == 2
+    assert "this deletes 1 dead letters for good: pass --yes" in one_line_error(refused)
+    purged = run(settings, "dlq", "purge", "--yes")
+    assert "purged 1 from documents.XQ" in purged.stdout
+    assert ready_count(settings.amqp_url, "documents.XQ") == 0
+
+
+def test_replay_strips_retry_bookkeeping_and_keeps_the_message_id(settings: Settings) -> None:
+    faulted = envelope("add_member", {"org_id": "acme", "user_id": "bob"}, retries=3, traceback=TRACEBACK)
+    publish_raw(settings.amqp_url, "documents.XQ", encoded(faulted))
+
+    replayed = run(settings, "dlq", "replay", faulted["message_id"])
+
+    assert replayed.exit_code == 0, replayed.output
+    [sent] = bodies(settings.amqp_url, "documents")
+    assert sent == {**faulted, "options": {}}
+    assert ready_count(settings.amqp_url, "documents.XQ") == 0
+
+
+def test_unreadable_and_unknown_dead_letters(settings: Settings) -> None:
+    query = envelope(
+        "list_folder", {"folder_id": "f", "requested_by": "bob", "limit": 0}, "documents-queries"
+    )
+    publish_raw(settings.amqp_url, "documents.XQ", b"\xff not json")
+    publish_raw(settings.amqp_url, "documents-queries.XQ", encoded(query))
+
+    commands, queries = dead_letters(settings), dead_letters(settings, "documents-queries.XQ")
+    replayed = run(settings, "dlq", "replay", query["message_id"], "no-such-id")
+    missing = run(settings, "dlq", "show", "no-such-id")
+
+    assert [(letter["message_id"], letter["reason"]) for letter in commands] == [
+        (None, "unreadable: body: is not UTF-8 text")
+    ]
+    assert queries[0]["reason"].startswith("invalid: limit: input should be greater than or equal to 1")
+    assert replayed.exit_code == 4
+    assert f"left {query['message_id']}: invalid: limit" in replayed.stderr
+    assert "not found: no-such-id" in replayed.stderr
+    assert missing.exit_code == 1
+    assert "no dead letter with message id 'no-such-id'" in one_line_error(missing)
+    assert ready_count(settings.amqp_url, "documents.XQ") == 1
+    assert ready_count(settings.amqp_url, "documents-queries.XQ") == 1
+
+
+def test_replay_needs_ids_or_all_but_not_both(settings: Settings) -> None:
+    neither, both = run(settings, "dlq", "replay"), run(settings, "dlq", "replay", "x", "--all")
+
+    assert (neither.exit_code, both.exit_code) == (2, 2)
+    assert "by message id, or pass --all" in one_line_error(neither)

@@ -1,0 +1,123 @@
+"""``docfleet health`` and ``docfleet outbox status`` on a database of the test's own."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, insert
+
+from tests.cli.support import one_line_error, run
+from tests.support.services import default_settings, throwaway_database
+from workers.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def own_settings(settings: Settings, fresh_database_url: str) -> Settings:
+    return dataclasses.replace(settings, database_url=fresh_database_url)
+
+
+def add_outbox_rows(database_url: str, *, pending_ages: list[float], published_ages: list[float]) -> None:
+    """Outbox rows created that many seconds ago, unpublished, or published that many seconds ago."""
+    from adapters.postgres.engine import create_single_use_engine
+    from adapters.postgres.tables import outbox
+
+    rows = [{"created_at": func.now() - timedelta(seconds=age), "published_at": None} for age in pending_ages]
+    rows += [
+        {"created_at": func.now(), "published_at": func.now() - timedelta(seconds=age)}
+        for age in published_ages
+    ]
+    engine = create_single_use_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            for row in rows:
+                event = {"event_id": str(uuid.uuid4()), "type": "MemberAdded", "routing_key": "member.added"}
+                connection.execute(insert(outbox).values(**event, payload={}, **row))
+    finally:
+        engine.dispose()
+
+
+def checks(result_stdout: str) -> dict[str, bool]:
+    return {check["name"]: check["ok"] for check in json.loads(result_stdout)}
+
+
+def test_health_is_0_when_everything_holds(own_settings: Settings) -> None:
+    table = run(own_settings, "health")
+    as_json = run(own_settings, "health", "--json")
+
+    assert table.exit_code == 0, table.output
+    for name in ("Postgres", "schema", "relay lag", "Valkey", "RabbitMQ"):
+        assert name in table.stdout
+    assert "FAILED" not in table.stdout
+    assert checks(as_json.stdout) == dict.fromkeys(
+        ("Postgres", "schema", "relay lag", "Valkey", "RabbitMQ"), True
+    )
+
+
+def test_an_unreachable_rabbitmq_fails_health_on_its_one_line(own_settings: Settings) -> None:
+    result = run(own_settings, "health", AMQP_URL="amqp://guest:guest@127.0.0.1:1/%2F")
+
+    assert result.exit_code == 5
+    [row] = [line for line in result.stdout.splitlines() if "RabbitMQ" in line]
+    assert "FAILED" in row
+    assert "127.0.0.1:1" in row
+    assert "guest:guest" not in result.stdout
+
+
+def test_a_malformed_amqp_url_is_one_line_exit_2(own_settings: Settings) -> None:
+    result = run(own_settings, "health", AMQP_URL="http://127.0.0.1:5672/")
+
+    assert result.exit_code == 2
+    assert "invalid AMQP_URL" in one_line_error(result)
+
+
+def test_a_database_without_the_schema_fails_health() -> None:
+    with throwaway_database(default_settings().database_url) as empty:
+        result = run(dataclasses.replace(default_settings(), database_url=empty), "health", "--json")
+
+    assert result.exit_code == 5
+    assert checks(result.stdout) == {
+        "Postgres": True,
+        "schema": False,
+        "relay lag": False,
+        "Valkey": True,
+        "RabbitMQ": True,
+    }
+
+
+def test_relay_lag_over_the_limit_fails_health(own_settings: Settings) -> None:
+    add_outbox_rows(own_settings.database_url, pending_ages=[120.0, 5.0], published_ages=[])
+
+    lagging = run(own_settings, "health", "--max-relay-lag", "60", "--json")
+    tolerated = run(own_settings, "health", "--max-relay-lag", "600", "--json")
+
+    assert (lagging.exit_code, tolerated.exit_code) == (5, 0)
+    assert not checks(lagging.stdout)["relay lag"]
+
+
+def test_outbox_status_counts_pending_and_recently_published_events(own_settings: Settings) -> None:
+    add_outbox_rows(
+        own_settings.database_url, pending_ages=[90.0, 1.0], published_ages=[5.0, 10.0, 30.0, 600.0]
+    )
+
+    as_json = run(own_settings, "outbox", "status", "--json")
+    table = run(own_settings, "outbox", "status")
+
+    status = json.loads(as_json.stdout)
+    assert (status["pending"], status["published_last_minute"]) == (2, 3)
+    assert 89.0 <= status["oldest_pending_age_seconds"] < 150.0
+    assert status["published_per_second"] == 0.05
+    assert "pending events" in table.stdout
+    assert "3 (0.1/s)" in table.stdout
+
+
+def test_outbox_status_with_postgres_down_is_one_line_exit_1(own_settings: Settings) -> None:
+    result = run(own_settings, "outbox", "status", DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:1/x")
+
+    assert result.exit_code == 1
+    assert "Postgres at 127.0.0.1:1/x" in one_line_error(result)

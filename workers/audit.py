@@ -1,0 +1,187 @@
+"""``docfleet audit``: the reference consumer of doc.events, writing every event once into ``audit_log``.
+
+The pattern for a consumer of docfleet's events (docs/audit-consumer.md): a durable queue of its own
+(``AUDIT_QUEUE``) bound to ``doc.events`` with ``#``; manual acks and a bounded prefetch; each batch written
+in one transaction with ``ON CONFLICT (event_id) DO NOTHING``, and its messages acked only after that
+commit, so a crash between the two redelivers them and the second write changes nothing. A malformed
+event is dead-lettered to ``<AUDIT_QUEUE>.XQ`` with a log line, never redelivered forever. RabbitMQ or
+Postgres unavailable: it logs, backs off (bounded, exponential) and reconnects; what was not acked comes
+again. Setting ``stop`` (SIGTERM) commits and acks the batch in hand, then it returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from threading import Event
+from typing import Any
+
+import pika
+import pika.exceptions
+import psycopg
+import structlog
+from sqlalchemy import Engine
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+
+from adapters.postgres.audit_log import AuditEvent, record_events
+from adapters.postgres.engine import create_engine
+from adapters.rabbitmq.connection import connection_parameters
+from workers.audit_wire import Delivery, MalformedEvent, dead_letter_queue, declare_audit_queue, parse_event
+from workers.metrics.audit import AuditMetrics, audit_metrics
+from workers.relay import Backoff
+from workers.settings import Settings
+
+log = structlog.get_logger("docfleet.audit")
+
+RECOVERABLE_ERRORS: tuple[type[BaseException], ...] = (
+    pika.exceptions.AMQPError,
+    SQLAlchemyError,
+    psycopg.Error,
+    OSError,
+)
+REFUSED_BY_POSTGRES = (DataError, IntegrityError)
+Record = Callable[[Engine, Sequence[AuditEvent]], int]
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    batch_size: int = 100
+    prefetch: int = 200
+    """Unacked deliveries RabbitMQ lets this consumer hold; bounds a batch too."""
+    batch_wait: float = 0.2
+    """Seconds a batch may wait to fill up before it is written."""
+    backoff_initial: float = 0.5
+    backoff_max: float = 15.0
+
+
+def run_audit(
+    settings: Settings, stop: Event, *, options: AuditOptions | None = None, record: Record = record_events
+) -> None:
+    """Runs until ``stop`` is set; ``record`` writes a batch (tests wrap it to crash after a commit)."""
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        with audit_metrics(settings) as metrics:
+            AuditConsumer(settings, engine, stop, options or AuditOptions(), metrics, record).run()
+    finally:
+        engine.dispose()
+
+
+class AuditConsumer:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        stop: Event,
+        options: AuditOptions,
+        metrics: AuditMetrics,
+        record: Record = record_events,
+    ) -> None:
+        self._amqp_url, self._queue = settings.amqp_url, settings.audit_queue
+        self._engine, self._stop, self._options = engine, stop, options
+        self._metrics, self._record = metrics, record
+        self._backoff = Backoff(options.backoff_initial, options.backoff_max)
+        self._pending: list[Delivery] = []
+        self._first_at = 0.0
+
+    def run(self) -> None:
+        log.info("audit consumer started", queue=self._queue)
+        while not self._stop.is_set():
+            try:
+                self._session()
+            except RECOVERABLE_ERRORS as error:
+                delay = self._backoff.next_delay()
+                log.warning("audit consumer error, reconnecting", error=_describe(error), retry_in_s=delay)
+                self._stop.wait(delay)
+        log.info("audit consumer stopped")
+
+    def _session(self) -> None:
+        connection = pika.BlockingConnection(connection_parameters(self._amqp_url, name="docfleet-audit"))
+        try:
+            channel = connection.channel()
+            declare_audit_queue(channel, self._queue)
+            channel.basic_qos(prefetch_count=self._options.prefetch)
+            channel.basic_consume(self._queue, self._on_delivery)
+            log.info("audit consumer connected", queue=self._queue, prefetch=self._options.prefetch)
+            self._pump(connection, channel)
+        finally:
+            self._pending = []  # not acked: RabbitMQ delivers them again once this connection is gone
+            with contextlib.suppress(*RECOVERABLE_ERRORS):
+                if connection.is_open:
+                    connection.close()
+
+    def _pump(self, connection: Any, channel: Any) -> None:
+        while not self._stop.is_set():
+            connection.process_data_events(time_limit=self._options.batch_wait)
+            if self._pending and self._batch_due():
+                self._flush(channel)
+                self._backoff.reset()
+        if self._pending:  # stopping: finish the batch in hand
+            self._flush(channel)
+
+    def _batch_due(self) -> bool:
+        full = len(self._pending) >= self._options.batch_size
+        return full or time.monotonic() - self._first_at >= self._options.batch_wait
+
+    def _on_delivery(self, _channel: Any, method: Any, properties: Any, body: bytes) -> None:
+        if not self._pending:
+            self._first_at = time.monotonic()
+        self._pending.append(Delivery(method.delivery_tag, method.routing_key, properties.message_id, body))
+
+    def _flush(self, channel: Any) -> None:
+        """Writes the batch in one transaction, then acks it; malformed events are dead-lettered."""
+        deliveries, self._pending = self._pending, []
+        events: list[tuple[Delivery, AuditEvent]] = []
+        for delivery in deliveries:
+            try:
+                events.append((delivery, parse_event(delivery.body, delivery.routing_key)))
+            except MalformedEvent as problem:
+                self._dead_letter(channel, delivery, str(problem))
+        stored = self._store(channel, events)
+        if stored:
+            channel.basic_ack(delivery_tag=max(stored), multiple=True)  # the others are settled already
+
+    def _store(self, channel: Any, events: list[tuple[Delivery, AuditEvent]]) -> list[int]:
+        """The delivery tags of the events now in the table (new or already there)."""
+        if not events:
+            return []
+        try:
+            self._count(len(events), self._record(self._engine, [event for _, event in events]))
+        except REFUSED_BY_POSTGRES:
+            return self._store_each(channel, events)
+        return [delivery.tag for delivery, _ in events]
+
+    def _store_each(self, channel: Any, events: list[tuple[Delivery, AuditEvent]]) -> list[int]:
+        """Postgres refused the batch for one of its events: one transaction per event finds which."""
+        stored = []
+        for delivery, event in events:
+            try:
+                self._count(1, self._record(self._engine, [event]))
+            except REFUSED_BY_POSTGRES as error:
+                self._dead_letter(channel, delivery, f"refused by Postgres: {_describe(error)}")
+                continue
+            stored.append(delivery.tag)
+        return stored
+
+    def _count(self, delivered: int, inserted: int) -> None:
+        self._metrics.recorded.inc(inserted)
+        self._metrics.duplicates.inc(delivered - inserted)
+        log.info("recorded events", recorded=inserted, duplicates=delivered - inserted)
+
+    def _dead_letter(self, channel: Any, delivery: Delivery, problem: str) -> None:
+        channel.basic_nack(delivery_tag=delivery.tag, requeue=False)
+        self._metrics.dead_lettered.inc()
+        log.warning(
+            "malformed event dead-lettered",
+            queue=dead_letter_queue(self._queue),
+            routing_key=delivery.routing_key[:255],
+            message_id=(delivery.message_id or "")[:128],
+            size=len(delivery.body),
+            problem=problem[:500],
+        )
+
+
+def _describe(error: BaseException) -> str:
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {first_line}" if first_line else type(error).__name__

@@ -1,0 +1,118 @@
+"""The audit consumer's side of RabbitMQ: its queue, and what it accepts as an event.
+
+An event has the common fields of docs/contract.md §6 and can be stored as is. Anything else is malformed,
+and dead-lettered: not UTF-8 JSON, not an object, no UUID ``event_id``, no ``type``, an ``org_id`` or
+``document_id`` that is neither a string nor null, an ``occurred_at`` that is not an RFC 3339 time with its
+offset, a ``NaN`` or an infinite number, text Postgres cannot hold. Fields the consumer does not know are
+kept, in the payload.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from adapters.event_codec import EVENTS_EXCHANGE
+from adapters.postgres.audit_log import AuditEvent, UnstorableEvent
+from adapters.rabbitmq.connection import EVENTS_EXCHANGE_TYPE
+
+
+class MalformedEvent(ValueError):
+    """The delivery is not an event this consumer can store: it goes to the dead-letter queue."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    tag: int
+    routing_key: str
+    message_id: str | None
+    body: bytes
+
+
+def dead_letter_queue(queue: str) -> str:
+    return f"{queue}.XQ"
+
+
+def declare_audit_queue(channel: Any, queue: str) -> None:
+    """The exchange as the relay declares it; the queue, dead-lettering to ``<queue>.XQ``, bound to ``#``."""
+    channel.exchange_declare(EVENTS_EXCHANGE, EVENTS_EXCHANGE_TYPE, durable=True)
+    channel.queue_declare(dead_letter_queue(queue), durable=True)
+    arguments = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": dead_letter_queue(queue)}
+    channel.queue_declare(queue, durable=True, arguments=arguments)
+    channel.queue_bind(queue, EVENTS_EXCHANGE, routing_key="#")
+
+
+def parse_event(body: bytes, routing_key: str) -> AuditEvent:
+    payload = _json_object(body)
+    try:
+        return AuditEvent(
+            event_id=_event_id(payload.get("event_id")),
+            type=_required_text(payload, "type"),
+            routing_key=routing_key,
+            org_id=_text(payload, "org_id"),
+            document_id=_text(payload, "document_id"),
+            occurred_at=_timestamp(payload.get("occurred_at")),
+            payload=payload,
+        )
+    except (UnstorableEvent, RecursionError) as problem:
+        raise MalformedEvent(str(problem) or "nested too deeply") from None
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        decoded = json.loads(body.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
+    except (UnicodeDecodeError, ValueError, RecursionError) as problem:
+        raise MalformedEvent(f"body: not UTF-8 JSON ({str(problem)[:200]})") from None
+    if not isinstance(decoded, dict):
+        raise MalformedEvent("body: not a JSON object")
+    return decoded
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text[:40]} is out of range")
+    return number
+
+
+def _event_id(value: object) -> str:
+    if not isinstance(value, str):
+        raise MalformedEvent("event_id: missing, or not a string")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise MalformedEvent("event_id: not a UUID") from None
+
+
+def _required_text(payload: dict[str, Any], field: str) -> str:
+    value = payload.get(field)
+    if not isinstance(value, str) or not value:
+        raise MalformedEvent(f"{field}: a non-empty string expected")
+    return value
+
+
+def _text(payload: dict[str, Any], field: str) -> str | None:
+    value = payload.get(field)
+    if value is not None and not isinstance(value, str):
+        raise MalformedEvent(f"{field}: a string or null expected")
+    return value
+
+
+def _timestamp(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise MalformedEvent("occurred_at: missing, or not a string")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise MalformedEvent("occurred_at: not an RFC 3339 time") from None
+    if moment.tzinfo is None:
+        raise MalformedEvent("occurred_at: no UTC offset")
+    return moment

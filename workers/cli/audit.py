@@ -1,0 +1,39 @@
+"""``docfleet audit``: the reference consumer of doc.events (docs/audit-consumer.md)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from workers.cli.failures import load_settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(audit)
+
+
+def audit(
+    batch_size: Annotated[int, typer.Option(min=1, max=1000, help="Events written per transaction.")] = 100,
+) -> None:
+    """Record every event published on doc.events in the audit_log table, once each, until SIGTERM.
+
+    Consumes its own durable queue (AUDIT_QUEUE, bound to every routing key); a malformed event goes to
+    <AUDIT_QUEUE>.XQ. While Postgres or RabbitMQ is unreachable it logs, waits and tries again. Run
+    `docfleet migrate` first: the audit_log table comes with the migrations.
+
+    \b
+    Example:
+      docfleet audit --batch-size 100
+    """
+    from workers.audit import AuditOptions, run_audit
+    from workers.logging import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    run_audit(settings, stop, options=AuditOptions(batch_size=batch_size, prefetch=2 * batch_size))

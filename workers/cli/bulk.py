@@ -1,0 +1,160 @@
+"""``docfleet bulk FILE.jsonl``: every line checked first, then sent in confirmed batches, with progress."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from workers.cli.failures import CliError, ExitCode, load_settings
+from workers.cli.output import console
+
+if TYPE_CHECKING:
+    from adapters.rabbitmq.queue_publisher import OutgoingMessage
+    from workers.cli.bulk_input import Scan
+    from workers.client import DocfleetClient
+
+LISTED = 20  # lines told one by one; the others are counted
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(bulk)
+
+
+def bulk(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A .jsonl file.")],
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Send the valid lines even if some are not.")
+    ] = False,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Messages per confirmed batch.")] = 500,
+) -> None:
+    """Send many commands from a JSON Lines file: one {"actor": ..., "kwargs": {...}} object a line.
+
+    Every line is validated first; if any is invalid, each one is told by its number and nothing is sent
+    (exit 2), unless --skip-invalid. A line may carry a "message_id": sending the file again is then safe.
+    Ends with what was sent, rejected and failed, and the send rate; exit 4 if any line was not sent.
+
+    \b
+    Example:
+      echo '{"actor": "add_member", "kwargs": {"org_id": "acme", "user_id": "alice"}}' > members.jsonl
+      docfleet bulk members.jsonl
+    """
+    from workers.client import DocfleetClient
+
+    settings = load_settings()
+    found = _checked(file)
+    _tell_rejected(found)
+    if found.rejected and not skip_invalid:
+        message = f"{found.rejected} invalid lines: nothing sent (fix them, or pass --skip-invalid)"
+        raise CliError(message, ExitCode.USAGE)
+    with DocfleetClient.from_settings(settings, name="docfleet-bulk") as client:
+        outcome = _send_all(client, file, found.valid, batch_size)
+    outcome.rejected = found.rejected
+    _tell_failed(outcome)
+    typer.echo(outcome.summary())
+    if outcome.rejected or outcome.failed:
+        raise typer.Exit(ExitCode.INCOMPLETE)
+
+
+@dataclass
+class Outcome:
+    sent: int = 0
+    rejected: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        rate = self.sent / self.seconds if self.seconds > 0 else 0.0
+        counts = f"sent {self.sent}, rejected {self.rejected}, failed {self.failed}"
+        return f"{counts} in {self.seconds:.1f} s ({rate:,.0f} messages/s)"
+
+
+class RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("- msg/s" if speed is None else f"{speed:,.0f} msg/s")
+
+
+def _checked(file: Path) -> Scan:
+    from workers.cli.bulk_input import scan
+
+    with Progress(
+        TextColumn("checking"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=console(stderr=True),
+    ) as progress:
+        task = progress.add_task("checking", total=file.stat().st_size)
+        return scan(file, lambda size: progress.advance(task, size))
+
+
+def _send_all(client: DocfleetClient, file: Path, total: int, batch_size: int) -> Outcome:
+    from workers.cli.bulk_input import Line, lines
+
+    outcome = Outcome()
+    batch: list[tuple[int, OutgoingMessage]] = []
+    columns = (BarColumn(), MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    started = time.monotonic()
+    with Progress(TextColumn("sending"), *columns, console=console(stderr=True)) as progress:
+        task = progress.add_task("sending", total=total)
+        for item in lines(file):
+            if isinstance(item, Line):
+                batch.append((item.number, item.prepared()))
+            if len(batch) >= batch_size:
+                progress.advance(task, _send_batch(client, batch, outcome))
+        if batch:
+            progress.advance(task, _send_batch(client, batch, outcome))
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def _send_batch(client: DocfleetClient, batch: list[tuple[int, OutgoingMessage]], outcome: Outcome) -> int:
+    from workers.client import NotSent
+
+    try:
+        undelivered = client.send_prepared([message for _, message in batch])
+    except NotSent as error:
+        sent_before = f"{outcome.sent} sent before it"
+        raise CliError(
+            f"stopped at line {batch[0][0]}, its batch not confirmed ({sent_before}): {error}"
+        ) from None
+    lines_of = {message.message_id: number for number, message in batch}
+    for refusal in undelivered:
+        outcome.failed += 1
+        if len(outcome.failures) < LISTED:
+            outcome.failures.append(f"line {lines_of.get(refusal.message_id)}: {refusal.why}")
+    outcome.sent += len(batch) - len(undelivered)
+    count = len(batch)
+    batch.clear()
+    return count
+
+
+def _tell_rejected(found: Scan) -> None:
+    for rejection in found.told:
+        typer.echo(f"line {rejection.number}: {rejection.why}", err=True)
+    if found.rejected > len(found.told):
+        typer.echo(f"... and {found.rejected - len(found.told)} more invalid lines", err=True)
+
+
+def _tell_failed(outcome: Outcome) -> None:
+    for failure in outcome.failures:
+        typer.echo(failure, err=True)
+    if outcome.failed > len(outcome.failures):
+        typer.echo(f"... and {outcome.failed - len(outcome.failures)} more lines not taken", err=True)

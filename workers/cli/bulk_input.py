@@ -1,0 +1,124 @@
+"""The input of ``docfleet bulk``: a JSON Lines file, one message a line, read as a stream.
+
+A line is ``{"actor": "<actor>", "kwargs": {...}}``, with an optional ``"message_id"`` (the idempotency
+key: give one to make sending the file again safe). Blank lines are skipped; line numbers count them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from adapters.rabbitmq.queue_publisher import OutgoingMessage
+from workers.client import InvalidArguments, validate
+from workers.client.envelopes import encode
+
+LINE_FIELDS = frozenset({"actor", "kwargs", "message_id"})
+LISTED = 20  # bad lines told one by one; the others are counted (as ``bulk.LISTED``)
+
+
+class LineRejected(Exception):
+    def __init__(self, number: int, why: str) -> None:
+        super().__init__(f"line {number}: {why}")
+        self.number = number
+        self.why = why
+
+
+@dataclass(frozen=True)
+class Line:
+    number: int
+    actor: str
+    kwargs: dict[str, Any]
+    message_id: str | None
+
+    def prepared(self) -> OutgoingMessage:
+        """The message; the line was validated when it was read."""
+        return encode(self.actor, self.kwargs, self.message_id)
+
+
+@dataclass
+class Scan:
+    """What a first pass over the file found: the lines to send, the lines rejected (the first few told)."""
+
+    valid: int = 0
+    rejected: int = 0
+    told: list[LineRejected] = field(default_factory=list)
+
+    def reject(self, rejection: LineRejected) -> None:
+        self.rejected += 1
+        if len(self.told) < LISTED:
+            self.told.append(rejection)
+
+
+def lines(path: Path, on_bytes: Callable[[int], None] = lambda _: None) -> Iterator[Line | LineRejected]:
+    """Each non-blank line, validated as a worker would validate it, or why it is rejected; a message id
+    given twice rejects the second line (it would be a duplicate, applied never)."""
+    first_seen: dict[str, int] = {}
+    with path.open("rb") as stream:
+        for number, raw in enumerate(stream, start=1):
+            on_bytes(len(raw))
+            try:
+                line = parse_line(number, raw)
+            except LineRejected as rejection:
+                yield rejection
+                continue
+            if line is not None and line.message_id is not None:
+                earlier = first_seen.setdefault(line.message_id, number)
+                if earlier != number:
+                    yield LineRejected(number, f"message_id: already given on line {earlier}")
+                    continue
+            if line is not None:
+                yield line
+
+
+def scan(path: Path, on_bytes: Callable[[int], None] = lambda _: None) -> Scan:
+    """Validates every line, holding none of them."""
+    found = Scan()
+    for item in lines(path, on_bytes):
+        if isinstance(item, LineRejected):
+            found.reject(item)
+        else:
+            found.valid += 1
+    return found
+
+
+def parse_line(number: int, raw: bytes) -> Line | None:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise LineRejected(number, "not UTF-8 text") from None
+    if not text.strip():
+        return None
+    try:
+        fields = json.loads(text, parse_constant=_no_constant)
+    except ValueError as error:
+        raise LineRejected(number, f"not JSON ({str(error)[:80]})") from None
+    line = _line(number, fields)
+    try:
+        validate(line.actor, line.kwargs, line.message_id)
+    except InvalidArguments as invalid:
+        raise LineRejected(number, f"{invalid.actor}: " + "; ".join(invalid.problems)) from None
+    return line
+
+
+def _line(number: int, fields: object) -> Line:
+    if not isinstance(fields, dict):
+        raise LineRejected(number, 'must be a JSON object: {"actor": ..., "kwargs": {...}}')
+    unknown = sorted(set(fields) - LINE_FIELDS)
+    if unknown:
+        raise LineRejected(number, f"unknown field {unknown[0][:40]!r} (expected actor, kwargs, message_id)")
+    actor, kwargs, message_id = fields.get("actor"), fields.get("kwargs"), fields.get("message_id")
+    if not isinstance(actor, str):
+        raise LineRejected(number, "actor: must be a string naming an actor, e.g. add_member")
+    if not isinstance(kwargs, dict):
+        raise LineRejected(number, "kwargs: must be a JSON object of the actor's arguments")
+    if message_id is not None and not isinstance(message_id, str):
+        raise LineRejected(number, "message_id: must be a string")
+    return Line(number, actor, kwargs, message_id)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")

@@ -1,0 +1,113 @@
+"""What a dead letter is, why it died, and whether it can be replayed as it is.
+
+The reason comes, in this order, from: the body itself when it is not a readable envelope; the
+CommandRejected recorded for its message id (invalid, not_found after its retries, ...); the contract's own
+validation, run again here (an invalid query records nothing); the traceback Dramatiq kept in ``options``
+for a message that was retried (a fault); otherwise it is unknown here, and the worker's log line for the
+message id tells it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from adapters.postgres.rejections import RecordedRejection
+from adapters.rabbitmq.dead_letters import DeadLetter, Relocation
+from workers.contract import COMMANDS_QUEUE, QUERIES_QUEUE, InvalidMessage, parse
+from workers.middleware.envelope import EnvelopeEncoder, UnreadableMessage
+
+ORIGINS = {f"{queue}.XQ": queue for queue in (COMMANDS_QUEUE, QUERIES_QUEUE)}
+"""Each dead-letter queue and the queue its messages came from (Dramatiq's ``<queue>.XQ``)."""
+
+History = Callable[[str], tuple[bool, RecordedRejection | None]]
+"""For a message id: whether it was used (it has an inbox row), and its recorded rejection if any."""
+
+
+@dataclass(frozen=True)
+class Inspected:
+    queue: str
+    message_id: str | None
+    actor: str | None
+    retries: int
+    died_at: datetime | None
+    reason: str
+    replay: Relocation | None
+    not_replayable: str | None
+    envelope: dict[str, Any] | None
+
+    def summary(self) -> dict[str, Any]:
+        fields = ("queue", "message_id", "actor", "retries", "died_at", "reason", "not_replayable")
+        return {name: getattr(self, name) for name in fields}
+
+
+def message_id_of(letter: DeadLetter) -> str | None:
+    try:
+        return str(EnvelopeEncoder().decode(letter.body)["message_id"])
+    except UnreadableMessage as unreadable:
+        return unreadable.message_id
+
+
+def inspect(letter: DeadLetter, history: History) -> Inspected:
+    envelope, unreadable, message_id = _read(letter)
+    used, rejection = history(message_id) if message_id is not None else (False, None)
+    invalid = _invalid(envelope) if envelope is not None else None
+    options = envelope["options"] if envelope is not None else {}
+    reason = (
+        unreadable or _recorded(rejection) or invalid or _fault(options) or "unknown: see the worker's log"
+    )
+    blocked = unreadable or (f"message id already used ({reason})" if used else None) or invalid
+    return Inspected(
+        queue=letter.queue,
+        message_id=message_id,
+        actor=envelope["actor_name"] if envelope is not None else None,
+        retries=int(options.get("retries", 0)),
+        died_at=letter.died_at,
+        reason=reason,
+        replay=None if blocked or envelope is None else _replay_copy(envelope, ORIGINS[letter.queue]),
+        not_replayable=f"{blocked}: fix it and send it with a new message id" if blocked else None,
+        envelope=envelope,
+    )
+
+
+def _read(letter: DeadLetter) -> tuple[dict[str, Any] | None, str | None, str | None]:
+    """The envelope (None if unreadable), why it is unreadable, and its message id if one can be read."""
+    try:
+        envelope = dict(EnvelopeEncoder().decode(letter.body))
+    except UnreadableMessage as error:
+        return None, "unreadable: " + "; ".join(error.problems), error.message_id
+    origin = ORIGINS.get(letter.queue)
+    if envelope["queue_name"].removesuffix(".DQ") != origin:
+        problem = f"unreadable: queue_name is {envelope['queue_name']!r} but it died in {letter.queue!r}"
+        return None, problem, envelope["message_id"]
+    return envelope, None, envelope["message_id"]
+
+
+def _recorded(rejection: RecordedRejection | None) -> str | None:
+    return None if rejection is None else f"{rejection.reason}: {rejection.detail}"
+
+
+def _invalid(envelope: dict[str, Any]) -> str | None:
+    try:
+        parse(envelope["actor_name"], envelope["args"], envelope["kwargs"])
+    except InvalidMessage as invalid:
+        return "invalid: " + "; ".join(invalid.problems)
+    return None
+
+
+def _fault(options: dict[str, Any]) -> str | None:
+    lines = [line for line in str(options.get("traceback", "")).splitlines() if line.strip()]
+    if not lines:
+        return None
+    return f"failed after {options.get('retries', 0)} retries, last: {lines[-1].strip()[:300]}"
+
+
+def _replay_copy(envelope: dict[str, Any], origin: str) -> Relocation:
+    """The message as first sent: same message id, its original queue, no retry bookkeeping."""
+    copy = {**envelope, "queue_name": origin, "options": {}}
+    return Relocation(
+        queue=origin, body=json.dumps(copy, separators=(",", ":")).encode(), message_id=copy["message_id"]
+    )

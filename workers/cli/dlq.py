@@ -1,0 +1,184 @@
+"""``docfleet dlq``: the dead letters of documents.XQ and documents-queries.XQ, listed, shown, replayed,
+purged. Listing and showing give every message back to its queue, in its place."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from workers.cli.failures import CliError, ExitCode, load_settings
+from workers.cli.output import add_row, command_group, console, print_json, table
+
+if TYPE_CHECKING:
+    from adapters.rabbitmq.dead_letters import DeadLetter, DeadLetterQueues, Relocation
+    from workers.cli.dead_letters import Inspected
+
+dlq_app = command_group("Dead letters: the messages that will not be applied as sent (docs/contract.md §8).")
+
+
+class Origin(StrEnum):
+    documents = "documents"
+    documents_queries = "documents-queries"
+
+
+QueueOption = Annotated[
+    Origin | None, typer.Option("--queue", help="Only the dead letters of this queue [default: both].")
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(dlq_app, name="dlq")
+
+
+def dead_letter_queues(origin: Origin | None) -> list[str]:
+    """Dramatiq's ``<queue>.XQ`` of each queue asked for."""
+    return [f"{queue.value}.XQ" for queue in Origin if origin is None or origin == queue]
+
+
+@contextmanager
+def opened() -> Iterator[DeadLetterQueues]:
+    from adapters.rabbitmq.dead_letters import DeadLetterQueues
+
+    with DeadLetterQueues(load_settings().amqp_url, name="docfleet-dlq") as queues:
+        yield queues
+
+
+@dlq_app.command("ls")
+def list_dead_letters(
+    queue: QueueOption = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many per queue, oldest first.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print them as JSON.")] = False,
+) -> None:
+    """List dead letters with why each one died, leaving them in place.
+
+    \b
+    Examples:
+      docfleet dlq ls
+      docfleet dlq ls --queue documents --limit 20 --json
+    """
+    from workers.cli.dead_letters import inspect
+    from workers.cli.dlq_history import history_for
+
+    found: dict[str, tuple[int, list[Inspected]]] = {}
+    with history_for(load_settings(), strict=False) as history, opened() as queues:
+        for xq in dead_letter_queues(queue):
+            letters = queues.browse(xq, limit=limit)
+            found[xq] = (queues.count(xq) or 0, [inspect(letter, history) for letter in letters])
+    if as_json:
+        print_json({xq: [item.summary() for item in items] for xq, (_, items) in found.items()})
+        return
+    out = console()
+    for xq, (count, items) in found.items():
+        grid = table("message id", "actor", "retries", "dead since", "reason", title=f"{xq}: {count}")
+        for item in items:
+            add_row(grid, [item.message_id, item.actor, item.retries, item.died_at, item.reason])
+        out.print(grid if items else f"{xq}: 0")
+        if count > len(items):
+            out.print(f"(the first {len(items)} of {count}: --limit to see more)")
+
+
+@dlq_app.command("show")
+def show_dead_letter(
+    message_id: Annotated[str, typer.Argument(metavar="ID", help="The message id of the dead letter.")],
+    queue: QueueOption = None,
+) -> None:
+    """Show one dead letter: why it died, whether it can be replayed, and its body; it stays in place.
+
+    \b
+    Example:
+      docfleet dlq show 9d7e1c55-0a4b-4e8f-b1c2-6a3d5e7f9b02
+    """
+    from workers.cli.dead_letters import inspect, message_id_of
+    from workers.cli.dlq_history import history_for
+
+    with history_for(load_settings(), strict=False) as history, opened() as queues:
+        for xq in dead_letter_queues(queue):
+            letters = queues.browse(xq, until=lambda letter: message_id_of(letter) == message_id)
+            if letters and message_id_of(letters[-1]) == message_id:
+                item = inspect(letters[-1], history)
+                body = letters[-1].body.decode(errors="replace")
+                print_json(
+                    {**item.summary(), "replayable": item.replay is not None, "body": item.envelope or body}
+                )
+                return
+    raise CliError(f"no dead letter with message id {message_id!r}")
+
+
+@dlq_app.command("replay")
+def replay(
+    message_ids: Annotated[
+        list[str] | None, typer.Argument(metavar="[ID]...", help="The dead letters.")
+    ] = None,
+    replay_all: Annotated[
+        bool, typer.Option("--all", help="Every dead letter that can be replayed.")
+    ] = False,
+    queue: QueueOption = None,
+) -> None:
+    """Put dead letters back on the queue they came from, with their message id and fresh retries.
+
+    Only a message whose id was never used can be replayed (one dead-lettered after faults); the others
+    (invalid, rejected, unreadable) stay, each told with why: fix and send them with a new message id.
+    Exit 4 if any stays or is not found.
+
+    \b
+    Examples:
+      docfleet dlq replay 9d7e1c55-0a4b-4e8f-b1c2-6a3d5e7f9b02
+      docfleet dlq replay --all --queue documents
+    """
+    if bool(message_ids) == replay_all:
+        raise CliError(
+            "name the dead letters to replay by message id, or pass --all (not both)", ExitCode.USAGE
+        )
+    from workers.cli.dead_letters import inspect
+    from workers.cli.dlq_history import history_for
+
+    wanted = set(message_ids or ())
+    replayed: list[Inspected] = []
+    left: list[Inspected] = []
+
+    def decide(letter: DeadLetter) -> Relocation | None:
+        item = inspect(letter, history)
+        if not replay_all and item.message_id not in wanted:
+            return None
+        (replayed if item.replay is not None else left).append(item)
+        return item.replay
+
+    with history_for(load_settings(), strict=True) as history, opened() as queues:
+        for xq in dead_letter_queues(queue):
+            queues.move(xq, decide)
+    _tell_replay(replayed, left, wanted - {item.message_id for item in [*replayed, *left]})
+
+
+def _tell_replay(replayed: list[Inspected], left: list[Inspected], missing: set[str]) -> None:
+    for item in replayed:
+        typer.echo(f"replayed {item.message_id} ({item.actor}) to {item.queue.removesuffix('.XQ')}")
+    for item in left:
+        typer.echo(f"left {item.message_id or '(no message id)'}: {item.not_replayable}", err=True)
+    for message_id in sorted(missing):
+        typer.echo(f"not found: {message_id}", err=True)
+    typer.echo(f"{len(replayed)} replayed, {len(left)} left, {len(missing)} not found")
+    if left or missing:
+        raise typer.Exit(ExitCode.INCOMPLETE)
+
+
+@dlq_app.command("purge")
+def purge(
+    yes: Annotated[bool, typer.Option("--yes", help="Yes, delete them for good.")] = False,
+    queue: QueueOption = None,
+) -> None:
+    """Delete every dead letter (of both queues, or of --queue) for good.
+
+    \b
+    Example:
+      docfleet dlq purge --queue documents-queries --yes
+    """
+    with opened() as queues:
+        if not yes:
+            count = sum(queues.count(xq) or 0 for xq in dead_letter_queues(queue))
+            raise CliError(f"this deletes {count} dead letters for good: pass --yes", ExitCode.USAGE)
+        for xq in dead_letter_queues(queue):
+            typer.echo(f"purged {queues.purge(xq)} from {xq}")

@@ -1,0 +1,48 @@
+"""What Postgres knows of a dead letter's message id, for ``docfleet dlq``: used or not, rejected why."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+
+from adapters.postgres.rejections import MessageHistory, RecordedRejection
+from workers.cli.failures import service_failure
+from workers.settings import Settings
+
+
+class HistoryLookup:
+    """``lookup(message_id)`` → (used, rejection). Not strict: once Postgres fails, says so on stderr once
+    and answers (False, None) from then on; strict: the failure propagates."""
+
+    def __init__(self, history: MessageHistory, *, strict: bool) -> None:
+        self._history = history
+        self._strict = strict
+        self._unavailable = False
+
+    def __call__(self, message_id: str) -> tuple[bool, RecordedRejection | None]:
+        if self._unavailable:
+            return False, None
+        try:
+            if not self._history.used_ids([message_id]):
+                return False, None
+            return True, self._history.rejections([message_id]).get(message_id)
+        except Exception as error:
+            told = service_failure(error)
+            if self._strict or told is None:
+                raise
+            typer.echo(f"docfleet: {told}: recorded rejections are not shown", err=True)
+            self._unavailable = True
+            return False, None
+
+
+@contextmanager
+def history_for(settings: Settings, *, strict: bool) -> Iterator[HistoryLookup]:
+    from adapters.postgres.engine import create_engine
+
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        yield HistoryLookup(MessageHistory(engine), strict=strict)
+    finally:
+        engine.dispose()

@@ -1,0 +1,87 @@
+"""``docfleet folder create`` and ``docfleet folder ls``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from workers.cli.commands import MessageIdOption, send_one
+from workers.cli.failures import load_settings
+from workers.cli.output import add_row, command_group, console, print_json, table
+
+if TYPE_CHECKING:
+    from workers.contract_events import ListFolderResult
+
+folder_app = command_group("Folders: create one, list the documents of one.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(folder_app, name="folder")
+
+
+@folder_app.command("create")
+def create_folder(
+    folder_id: Annotated[str, typer.Argument(help="The new folder's id.")],
+    org: Annotated[str, typer.Option(help="Its organization.")],
+    name: Annotated[str, typer.Option(help="Its name, unique among its siblings.")],
+    by: Annotated[str, typer.Option("--by", help="Who creates it: a member of ORG.")],
+    parent: Annotated[str | None, typer.Option(help="The parent folder [default: the root].")] = None,
+    message_id: MessageIdOption = None,
+) -> None:
+    """Create a folder at the root of an organization, or under --parent; prints the message id.
+
+    \b
+    Example:
+      docfleet folder create f-reports --org acme --name Reports --by alice
+    """
+    kwargs = {"folder_id": folder_id, "org_id": org, "name": name, "parent_id": parent, "created_by": by}
+    send_one("create_folder", kwargs, message_id)
+
+
+@folder_app.command("ls")
+def list_folder(
+    folder_id: Annotated[str, typer.Argument(metavar="FOLDER", help="The folder.")],
+    requested_by: Annotated[str, typer.Option("--as", help="Whose view: only documents they may see.")],
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Documents per page.")] = 50,
+    cursor: Annotated[str | None, typer.Option(help="The next_cursor a previous page gave.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    timeout: Annotated[float, typer.Option(min=1.0, help="Seconds to wait for the answer.")] = 10.0,
+) -> None:
+    """List one page of a folder's documents, newest first, as a user sees it.
+
+    Sends list_folder and waits for a worker's answer. A refusal (not a member, no such folder, a
+    malformed cursor) exits with 3.
+
+    \b
+    Examples:
+      docfleet folder ls f-reports --as bob --limit 20
+      docfleet folder ls f-reports --as bob --cursor MjAyNC0wNS0w... --json
+    """
+    from workers.client import DocfleetClient, validate
+
+    kwargs = {"folder_id": folder_id, "requested_by": requested_by, "limit": limit, "cursor": cursor}
+    validate("list_folder", kwargs)
+    with DocfleetClient.from_settings(load_settings(), name="docfleet-cli") as client:
+        page = client.list_folder(
+            folder_id=folder_id, requested_by=requested_by, limit=limit, cursor=cursor, timeout=timeout
+        )
+    if as_json:
+        print_json(page.model_dump(mode="json", exclude={"error"}))
+        return
+    show_page(page, folder_id, requested_by)
+
+
+def show_page(page: ListFolderResult, folder_id: str, requested_by: str) -> None:
+    out = console()
+    grid = table("document", "name", "version", "media type", "owner", "tags", "updated")
+    for document in page.documents:
+        row = [document.id, document.name, document.version, document.mime_type, document.owner_id]
+        add_row(grid, [*row, ", ".join(document.tags), document.updated_at])
+    if page.documents:
+        out.print(grid)
+    out.print(f"{len(page.documents)} documents in {folder_id} visible to {requested_by}")
+    if page.next_cursor is not None:
+        out.print(
+            f"next page: docfleet folder ls {folder_id} --as {requested_by} --cursor {page.next_cursor}"
+        )

@@ -1,0 +1,130 @@
+"""``docfleet health``: each service reachable, the schema at head, the relay keeping up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Annotated
+
+import typer
+
+from workers.cli.failures import ExitCode, first_line, load_settings, where
+from workers.cli.output import add_row, console, print_json, table
+from workers.settings import Settings
+
+PROBE_TIMEOUT_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(health)
+
+
+def health(
+    max_relay_lag: Annotated[
+        float, typer.Option(min=0.0, help="Seconds the oldest unpublished event may wait.")
+    ] = 30.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
+) -> None:
+    """Check Postgres, Valkey and RabbitMQ are reachable, the schema is at head and the relay keeps up.
+
+    Exit 0 only when every check holds, 5 otherwise.
+
+    \b
+    Example:
+      docfleet health --max-relay-lag 60
+    """
+    checks = run_checks(load_settings(), max_relay_lag)
+    if as_json:
+        print_json([asdict(check) for check in checks])
+    else:
+        grid = table("check", "status", "detail")
+        for check in checks:
+            add_row(grid, [check.name, "ok" if check.ok else "FAILED", check.detail])
+        console().print(grid)
+    if not all(check.ok for check in checks):
+        raise typer.Exit(ExitCode.UNHEALTHY)
+
+
+def run_checks(settings: Settings, max_relay_lag: float) -> list[Check]:
+    database = settings.database_url
+    postgres = _check("Postgres", database, lambda: _postgres(database))
+    if postgres.ok:
+        schema = _check("schema", database, lambda: _schema(database))
+        lag = _check("relay lag", database, lambda: _relay_lag(database, max_relay_lag))
+    else:
+        schema, lag = (
+            Check(name, False, "not checked: Postgres is unreachable") for name in ("schema", "relay lag")
+        )
+    valkey = _check("Valkey", settings.valkey_url, lambda: _valkey(settings.valkey_url))
+    rabbitmq = _check("RabbitMQ", settings.amqp_url, lambda: _rabbitmq(settings.amqp_url))
+    return [postgres, schema, lag, valkey, rabbitmq]
+
+
+def _check(name: str, url: str, probe: Callable[[], tuple[bool, str]]) -> Check:
+    try:
+        ok, detail = probe()
+    except Exception as error:  # a failed probe is the answer, whatever it raised
+        return Check(name, False, f"{where(url)}: {first_line(error)}")
+    return Check(name, ok, detail)
+
+
+def _postgres(database_url: str) -> tuple[bool, str]:
+    import psycopg
+
+    from adapters.postgres.engine import libpq_conninfo
+
+    with psycopg.connect(libpq_conninfo(database_url), connect_timeout=PROBE_TIMEOUT_SECONDS) as connection:
+        version = connection.execute("SHOW server_version").fetchone()
+    return True, f"{where(database_url)} reachable (server {version[0] if version else '?'})"
+
+
+def _schema(database_url: str) -> tuple[bool, str]:
+    from adapters.postgres.migrations import is_at_head
+
+    if is_at_head(database_url):
+        return True, "at the latest migration"
+    return False, "behind the latest migration: run docfleet migrate"
+
+
+def _relay_lag(database_url: str, max_relay_lag: float) -> tuple[bool, str]:
+    from workers.cli.outbox import read_status
+
+    found = read_status(database_url)
+    age = found.oldest_pending_age_seconds
+    if age is None:
+        return True, "no event waits to be published"
+    waiting = f"{found.pending} events waiting, the oldest for {age:.1f} s (limit {max_relay_lag:g} s)"
+    return age <= max_relay_lag, waiting + ("" if age <= max_relay_lag else ": is a relay running?")
+
+
+def _valkey(valkey_url: str) -> tuple[bool, str]:
+    import valkey
+
+    client = valkey.Valkey.from_url(
+        valkey_url, socket_connect_timeout=PROBE_TIMEOUT_SECONDS, socket_timeout=PROBE_TIMEOUT_SECONDS
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
+    return True, f"{where(valkey_url)} reachable"
+
+
+def _rabbitmq(amqp_url: str) -> tuple[bool, str]:
+    import pika
+
+    from adapters.rabbitmq.connection import connection_parameters
+
+    parameters = connection_parameters(amqp_url, name="docfleet-health")
+    parameters.socket_timeout = parameters.stack_timeout = PROBE_TIMEOUT_SECONDS
+    parameters.connection_attempts = 1
+    connection = pika.BlockingConnection(parameters)
+    connection.close()
+    return True, f"{where(amqp_url)} reachable"

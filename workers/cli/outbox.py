@@ -1,0 +1,68 @@
+"""``docfleet outbox status``: what waits in the outbox, for how long, and how fast the relay publishes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+from workers.cli.failures import load_settings
+from workers.cli.output import add_row, command_group, console, print_json, table
+
+outbox_app = command_group("The transactional outbox, emptied onto doc.events by the relay.")
+WINDOW = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    pending: int
+    oldest_pending_age_seconds: float | None
+    published_last_minute: int
+
+    @property
+    def published_per_second(self) -> float:
+        return self.published_last_minute / WINDOW.total_seconds()
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(outbox_app, name="outbox")
+
+
+def read_status(database_url: str) -> OutboxStatus:
+    from adapters.postgres.engine import create_single_use_engine
+    from adapters.postgres.outbox import OutboxStore
+    from adapters.postgres.outbox_throughput import published_within
+
+    engine = create_single_use_engine(database_url)
+    try:
+        store = OutboxStore(engine)
+        return OutboxStatus(
+            pending=store.pending_count(),
+            oldest_pending_age_seconds=store.oldest_pending_age_seconds(),
+            published_last_minute=published_within(engine, WINDOW),
+        )
+    finally:
+        engine.dispose()
+
+
+@outbox_app.command("status")
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False) -> None:
+    """Show the events waiting to be published, the oldest one's age, and the relay's recent throughput.
+
+    \b
+    Example:
+      docfleet outbox status
+    """
+    found = read_status(load_settings().database_url)
+    if as_json:
+        print_json({**asdict(found), "published_per_second": round(found.published_per_second, 2)})
+        return
+    age = found.oldest_pending_age_seconds
+    grid = table("outbox", "value")
+    add_row(grid, ["pending events", found.pending])
+    add_row(grid, ["oldest pending", "-" if age is None else f"{age:.1f} s ago"])
+    published = f"{found.published_last_minute} ({found.published_per_second:.1f}/s)"
+    add_row(grid, ["published in the last minute", published])
+    console().print(grid)

@@ -1,0 +1,180 @@
+"""``DocfleetClient``: one typed method per docfleet command, and ``list_folder`` with its answer.
+
+Each method validates its arguments with the workers' own pydantic models (``workers.contract``) before
+anything is sent, publishes with a publisher confirm, and returns the message id. Producers in other
+languages follow docs/contract.md instead.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, Literal, Self
+from urllib.parse import urlsplit
+
+from adapters.rabbitmq.queue_publisher import OutgoingMessage, PublishError, QueuePublisher, Undelivered
+from workers.client.envelopes import contract_queues, prepare
+from workers.client.errors import ClientError, NotSent
+from workers.client.results import results_backend, wait_for_page
+from workers.contract_events import ListFolderResult
+from workers.settings import Settings
+
+Role = Literal["viewer", "editor", "owner"]
+
+
+class DocfleetClient:
+    """Thread-safe: sends from several threads take turns on one RabbitMQ connection, opened on the first
+    send (and again after it is lost); waiting for a list_folder answer does not hold the others up.
+
+    ``message_id`` (every method): the idempotency key, a new UUID by default. Sending again with the same
+    id, e.g. after a ``NotSent`` for a lost connection, is safe: the copy is a duplicate, applied once.
+    """
+
+    def __init__(
+        self,
+        amqp_url: str,
+        *,
+        valkey_url: str | None = None,
+        cache_prefix: str = "docfleet:",
+        confirm_timeout: float = 30.0,
+        name: str = "docfleet-client",
+    ) -> None:
+        self._amqp_url = amqp_url
+        self._valkey_url = valkey_url
+        self._cache_prefix = cache_prefix
+        self._confirm_timeout = confirm_timeout
+        self._name = name
+        self._lock = threading.Lock()
+        self._publisher: QueuePublisher | None = None
+        self._backend: Any = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> DocfleetClient:
+        """A client for the services the workers use (``Settings.from_env()``: the same variables)."""
+        return cls(
+            settings.amqp_url, valkey_url=settings.valkey_url, cache_prefix=settings.cache_prefix, **options
+        )
+
+    def add_member(self, *, org_id: str, user_id: str, message_id: str | None = None) -> str:
+        return self.send("add_member", {"org_id": org_id, "user_id": user_id}, message_id=message_id)
+
+    def create_folder(
+        self,
+        *,
+        folder_id: str,
+        org_id: str,
+        name: str,
+        created_by: str,
+        parent_id: str | None = None,
+        message_id: str | None = None,
+    ) -> str:
+        kwargs = {"folder_id": folder_id, "org_id": org_id, "name": name, "parent_id": parent_id}
+        return self.send("create_folder", {**kwargs, "created_by": created_by}, message_id=message_id)
+
+    def upload_document(
+        self,
+        *,
+        doc_id: str,
+        org_id: str,
+        folder_id: str,
+        owner_id: str,
+        name: str,
+        mime_type: str,
+        blob_uri: str,
+        tags: Sequence[str] = (),
+        message_id: str | None = None,
+    ) -> str:
+        kwargs = {"doc_id": doc_id, "org_id": org_id, "folder_id": folder_id, "owner_id": owner_id}
+        kwargs |= {"name": name, "mime_type": mime_type, "blob_uri": blob_uri}
+        return self.send("upload_document", {**kwargs, "tags": list(tags)}, message_id=message_id)
+
+    def share_document(
+        self, *, doc_id: str, shared_by: str, shared_with: str, role: Role, message_id: str | None = None
+    ) -> str:
+        kwargs = {"doc_id": doc_id, "shared_by": shared_by, "shared_with": shared_with, "role": role}
+        return self.send("share_document", kwargs, message_id=message_id)
+
+    def revoke_access(
+        self, *, doc_id: str, revoked_by: str, user_id: str, message_id: str | None = None
+    ) -> str:
+        kwargs = {"doc_id": doc_id, "revoked_by": revoked_by, "user_id": user_id}
+        return self.send("revoke_access", kwargs, message_id=message_id)
+
+    def list_folder(
+        self,
+        *,
+        folder_id: str,
+        requested_by: str,
+        limit: int = 100,
+        cursor: str | None = None,
+        timeout: float = 10.0,
+        message_id: str | None = None,
+    ) -> ListFolderResult:
+        """One page of the folder, newest first; ``QueryRefused``, ``QueryTimeout`` or ``QueryFailed``."""
+        if self._valkey_url is None:
+            raise ClientError("list_folder waits for its answer in Valkey: give the client a valkey_url")
+        kwargs = {"folder_id": folder_id, "requested_by": requested_by, "limit": limit, "cursor": cursor}
+        sent = self.send("list_folder", kwargs, message_id=message_id)
+        with self._lock:
+            if self._backend is None:
+                self._backend = results_backend(self._valkey_url, self._cache_prefix)
+            backend = self._backend
+        return wait_for_page(backend, sent, timeout)
+
+    def send(self, actor: str, kwargs: Mapping[str, Any], *, message_id: str | None = None) -> str:
+        """Any actor by name: validated, sent, confirmed; its message id. ``InvalidArguments`` or
+        ``NotSent`` otherwise."""
+        message = prepare(actor, kwargs, message_id)
+        for undelivered in self.send_prepared([message]):
+            raise NotSent(f"RabbitMQ did not take message {undelivered.message_id}: {undelivered.why}")
+        return message.message_id
+
+    def send_prepared(self, messages: Sequence[OutgoingMessage]) -> list[Undelivered]:
+        """Publishes messages made by ``workers.client.prepare`` in one go; those RabbitMQ did not take.
+
+        A lost connection is retried once on a new one, with the same message ids; then ``NotSent``.
+        """
+        with self._lock:
+            try:
+                return self._connected().publish(messages)
+            except PublishError:
+                self._drop_publisher()
+            try:
+                return self._connected().publish(messages)
+            except PublishError as error:
+                self._drop_publisher()
+                raise NotSent(f"RabbitMQ at {_where(self._amqp_url)}: {error}") from None
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop_publisher()
+            backend, self._backend = self._backend, None
+        if backend is not None:
+            backend.client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _connected(self) -> QueuePublisher:
+        if self._publisher is None:
+            self._publisher = QueuePublisher(
+                self._amqp_url, declare=contract_queues(), timeout=self._confirm_timeout, name=self._name
+            )
+        return self._publisher
+
+    def _drop_publisher(self) -> None:
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            publisher.close()
+
+
+def _where(url: str) -> str:
+    """host:port/vhost of an AMQP URL, without its credentials."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 5672}{parts.path}"

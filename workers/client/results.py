@@ -1,0 +1,59 @@
+"""Waiting in Valkey for the answer to a list_folder message, where the Results middleware puts it."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import dramatiq
+import valkey
+from dramatiq.encoder import JSONEncoder
+from dramatiq.results import ResultFailure, ResultTimeout
+from dramatiq.results.backends.redis import RedisBackend
+from pydantic import ValidationError
+
+from workers.client.errors import QueryFailed, QueryRefused, QueryTimeout
+from workers.contract import QUERIES_QUEUE
+from workers.contract_events import ListFolderResult
+
+
+def results_backend(valkey_url: str, cache_prefix: str) -> RedisBackend:
+    """The backend the workers store results with (``workers.broker.results_backend_for``): the same keys,
+    ``<cache_prefix>results:<queue>:<actor>:<message_id>``; a test holds the two to the same key."""
+    client = valkey.Valkey.from_url(valkey_url, socket_connect_timeout=5)
+    return RedisBackend(  # type: ignore[no-untyped-call]
+        client=client,
+        namespace=f"{cache_prefix}results",
+        encoder=JSONEncoder(),
+        use_namespace_prefix_keys=True,
+    )
+
+
+def wait_for_page(backend: RedisBackend, message_id: str, timeout: float) -> ListFolderResult:
+    """The page answering the list_folder message ``message_id``; raises ``QueryRefused`` for a refusal,
+    ``QueryTimeout`` when no answer came within ``timeout`` seconds, ``QueryFailed`` for a failure."""
+    message: dramatiq.Message[Any] = dramatiq.Message(
+        queue_name=QUERIES_QUEUE,
+        actor_name="list_folder",
+        args=(),
+        kwargs={},
+        options={},
+        message_id=message_id,
+    )
+    whole_seconds = max(1, math.ceil(timeout))  # the backend waits in whole seconds
+    try:
+        answer = backend.get_result(message, block=True, timeout=whole_seconds * 1000)  # type: ignore[no-untyped-call]
+    except ResultTimeout:
+        raise QueryTimeout(
+            f"no answer to list_folder {message_id} within {whole_seconds} s: is a worker running?"
+        ) from None
+    except ResultFailure as failure:
+        raise QueryFailed(f"list_folder {message_id} failed in the worker: {failure}") from None
+    try:
+        page = ListFolderResult.model_validate(answer)
+    except ValidationError as error:
+        problems = f"{error.error_count()} fields differ from the contract"
+        raise QueryFailed(f"the answer to list_folder {message_id} is not a page: {problems}") from None
+    if page.error is not None:
+        raise QueryRefused(page.error.reason, page.error.detail)
+    return page
