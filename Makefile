@@ -40,8 +40,9 @@ test-integration: install services
 test-e2e: install services
 	$(BIN)/pytest -m e2e
 
+# The Procfile's commands (dramatiq, docfleet) are the venv's: put it first on PATH for them.
 run: install services migrate
-	$(BIN)/honcho start -f Procfile worker relay
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile worker relay
 
 demo: install
 	$(BIN)/docfleet demo
