@@ -122,7 +122,17 @@ def test_the_screen_refuses_with_one_line_a_message_naming_another_queue() -> No
     [line] = logs
     assert line["outcome"] == "invalid"
     assert line["message_id"] == ENVELOPE["message_id"]
+    assert line["actor"] == ENVELOPE["actor_name"]
     assert "queue_name: is 'documents-queries' but the message came from 'documents'" in line["problems"][0]
+
+
+def test_the_screen_names_the_message_and_actor_of_an_envelope_with_a_forbidden_option() -> None:
+    with capture_logs() as logs:
+        assert not admit(body(options={"throws": "x"}), "documents")
+
+    [line] = logs
+    assert (line["message_id"], line["actor"]) == (ENVELOPE["message_id"], ENVELOPE["actor_name"])
+    assert any("options" in problem for problem in line["problems"])
 
 
 def test_the_screen_refuses_with_one_line_an_unreadable_body() -> None:

@@ -53,10 +53,11 @@ class Envelope(_Strict):
 class UnreadableMessage(DecodeError):
     """A body that is not a docfleet envelope; ``message_id`` is set when one could still be read."""
 
-    def __init__(self, problems: list[str], message_id: str | None = None) -> None:
+    def __init__(self, problems: list[str], message_id: str | None = None, actor: str | None = None) -> None:
         super().__init__("; ".join(problems), b"", None)  # type: ignore[no-untyped-call]
         self.problems = problems
         self.message_id = message_id
+        self.actor = actor
 
 
 class EnvelopeEncoder(JSONEncoder):
@@ -66,10 +67,11 @@ class EnvelopeEncoder(JSONEncoder):
     def decode(self, data: bytes) -> MessageData:
         fields = _json_object(data)
         message_id = fields.get("message_id") if is_id(fields.get("message_id")) else None
+        actor = fields.get("actor_name") if is_id(fields.get("actor_name")) else None
         try:
             Envelope.model_validate(fields)
         except ValidationError as error:
-            raise UnreadableMessage(problems_of(error), message_id) from None
+            raise UnreadableMessage(problems_of(error), message_id, actor) from None
         if len(data) > MAX_MESSAGE_BYTES:
             fields["options"] = {**fields["options"], OVERSIZE_OPTION: len(data)}
         return fields
@@ -105,22 +107,25 @@ def admit(body: bytes, consumed_from: str) -> bool:
     except DecodeError as error:
         cause = error.error
         if isinstance(cause, UnreadableMessage):
-            _dead_letter(consumed_from, body, cause.message_id, cause.problems)
+            _dead_letter(consumed_from, body, cause.problems, cause.message_id, cause.actor)
         else:
-            _dead_letter(consumed_from, body, None, [f"body: {type(cause).__name__}"])
+            _dead_letter(consumed_from, body, [f"body: {type(cause).__name__}"])
         return False
     if message.queue_name.removesuffix(".DQ") != consumed_from.removesuffix(".DQ"):
         problem = f"queue_name: is {message.queue_name!r} but the message came from {consumed_from!r}"
-        _dead_letter(consumed_from, body, message.message_id, [problem])
+        _dead_letter(consumed_from, body, [problem], message.message_id, message.actor_name)
         return False
     return True
 
 
-def _dead_letter(queue: str, body: bytes, message_id: str | None, problems: list[str]) -> None:
+def _dead_letter(
+    queue: str, body: bytes, problems: list[str], message_id: str | None = None, actor: str | None = None
+) -> None:
     structlog.get_logger("docfleet.worker").warning(
         "unreadable message dead-lettered",
         outcome="invalid",
         message_id=message_id,
+        actor=actor,
         queue=queue,
         size=len(body),
         problems=problems,
