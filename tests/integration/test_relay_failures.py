@@ -1,0 +1,108 @@
+"""An unconfirmed batch stays in the outbox and goes out later; polling finds rows without NOTIFY."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+
+import pytest
+from sqlalchemy import Engine
+
+from adapters.postgres.mappers import outbox_values
+from adapters.postgres.tables import outbox
+from adapters.rabbitmq.confirmed_channel import PublishError
+from adapters.rabbitmq.wire import PublishableEvent
+from domain.events import Event
+from tests.integration.test_relay_support import (
+    RecordingPublisher,
+    commit_events,
+    engine_for,
+    published_at,
+    relay_settings,
+    uploaded,
+)
+from workers.relay import RelayOptions, run_relay
+
+pytestmark = pytest.mark.integration
+
+
+class FailingOnce(RecordingPublisher):
+    """Refuses its first batch as a nack or a lost connection would, after nothing was confirmed."""
+
+    failures = 0
+
+    def publish(self, records: Sequence[PublishableEvent]) -> None:
+        if FailingOnce.failures == 0:
+            FailingOnce.failures += 1
+            raise PublishError("RabbitMQ refused the batch (test)")
+        super().publish(records)
+
+
+def _relay(
+    database_url: str, amqp_url: str, published: list[str], publisher: type[RecordingPublisher]
+) -> tuple[threading.Event, threading.Thread]:
+    stop = threading.Event()
+    name = f"relay-test-{uuid.uuid4().hex[:8]}"
+    thread = threading.Thread(
+        target=run_relay,
+        args=(relay_settings(database_url, amqp_url), stop),
+        kwargs={
+            "options": RelayOptions(poll_interval=0.5, backoff_initial=0.1, backoff_max=0.5),
+            "publisher_factory": lambda: publisher(amqp_url, name, published),
+        },
+        daemon=True,
+    )
+    thread.start()
+    return stop, thread
+
+
+def _wait_until_published(engine: Engine, events: Sequence[Event], timeout: float) -> dict[str, object]:
+    ids = [event.event_id for event in events]
+    deadline = time.monotonic() + timeout
+    marks = published_at(engine, ids)
+    while any(marks.get(i) is None for i in ids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        marks = published_at(engine, ids)
+    return marks
+
+
+def test_a_batch_that_was_not_confirmed_stays_pending_and_is_published_on_the_next_attempt(
+    database_url: str, amqp_url: str
+) -> None:
+    FailingOnce.failures = 0
+    org, doc = f"org-{uuid.uuid4().hex[:8]}", f"doc-{uuid.uuid4().hex[:8]}"
+    events = [uploaded(org, doc, version) for version in range(1, 4)]
+    published: list[str] = []
+    with engine_for(database_url) as engine:
+        commit_events(engine, events)
+        stop, thread = _relay(database_url, amqp_url, published, FailingOnce)
+        try:
+            marks = _wait_until_published(engine, events, timeout=20.0)
+        finally:
+            stop.set()
+            thread.join(30)
+
+    assert FailingOnce.failures == 1, "the first batch was refused"
+    assert all(marks[event.event_id] is not None for event in events)
+    assert [i for i in published if i in marks] == [event.event_id for event in events]
+
+
+def test_a_row_committed_without_notify_is_found_by_polling(database_url: str, amqp_url: str) -> None:
+    org, doc = f"org-{uuid.uuid4().hex[:8]}", f"doc-{uuid.uuid4().hex[:8]}"
+    event = uploaded(org, doc)
+    published: list[str] = []
+    with engine_for(database_url) as engine:
+        stop, thread = _relay(database_url, amqp_url, published, RecordingPublisher)
+        try:
+            time.sleep(1.0)  # the relay is idle, waiting on LISTEN
+            with engine.begin() as connection:  # no pg_notify: only the polling fallback can see it
+                connection.execute(outbox.insert(), [outbox_values(event)])
+            marks = _wait_until_published(engine, [event], timeout=10.0)
+        finally:
+            stop.set()
+            thread.join(30)
+
+    assert marks[event.event_id] is not None
+    assert event.event_id in published
