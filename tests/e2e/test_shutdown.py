@@ -33,7 +33,36 @@ def test_the_fleet_stops_within_30_seconds_of_sigterm_even_while_busy(
         seconds = stop_fleet(process)
 
     assert seconds <= STOP_WITHIN_S
+    applied, waiting = _members_of(fleet_settings.database_url, org), _ready_in(fleet_settings, "documents")
+    assert applied + waiting == 200, "every command was either applied or is back on its queue"
     log = (tmp_path / "fleet.log").read_text(errors="replace")
     assert "Killing worker process" not in log, "a worker was killed instead of stopping gracefully"
+    assert "sending SIGKILL" not in log, "the supervisor had to kill what did not stop in time"
     with pytest.raises(ProcessLookupError):
         os.killpg(process.pid, 0)  # nothing of the fleet is left behind
+
+
+def _members_of(database_url: str, org_id: str) -> int:
+    from sqlalchemy import func, select
+
+    from adapters.postgres.engine import create_single_use_engine
+    from adapters.postgres.tables import memberships
+
+    engine = create_single_use_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            query = select(func.count()).select_from(memberships).where(memberships.c.org_id == org_id)
+            return int(connection.scalar(query) or 0)
+    finally:
+        engine.dispose()
+
+
+def _ready_in(settings: Settings, queue: str) -> int:
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(settings.amqp_url))
+    try:
+        declared = connection.channel().queue_declare(queue=queue, passive=True)
+        return int(declared.method.message_count)
+    finally:
+        connection.close()
