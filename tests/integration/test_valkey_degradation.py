@@ -31,18 +31,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def live(valkey_url: str) -> Iterator[valkey.Valkey]:
-    with closing(connect(valkey_url)) as client:
-        yield client
-
-
-@pytest.fixture
-def dead() -> Iterator[valkey.Valkey]:
-    with closing(connect(NOTHING_LISTENS)) as client:
-        yield client
-
-
-@pytest.fixture
 def stalling_server() -> Iterator[StallingServer]:
     server = StallingServer()
     yield server

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import closing
-
 import pytest
 import valkey
 from structlog.testing import capture_logs
 
-from adapters.valkey.client import connect
 from adapters.valkey.document_cache import ValkeyDocumentCache
 from adapters.valkey.guard import CacheGuard
 from adapters.valkey.listing_cache import ValkeyListingCache
 from domain.listing import FolderListing
 from tests.integration.test_valkey_support import (
-    NOTHING_LISTENS,
     TTL_SECONDS,
     Clock,
     Switchable,
@@ -24,18 +19,6 @@ from tests.integration.test_valkey_support import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def live(valkey_url: str) -> Iterator[valkey.Valkey]:
-    with closing(connect(valkey_url)) as client:
-        yield client
-
-
-@pytest.fixture
-def dead() -> Iterator[valkey.Valkey]:
-    with closing(connect(NOTHING_LISTENS)) as client:
-        yield client
 
 
 def test_failed_invalidations_are_applied_before_valkey_is_read_again(
