@@ -36,6 +36,7 @@ from workers.metrics.worker import note_unreadable
 from workers.middleware import (
     EnvelopeEncoder,
     OpenApplication,
+    Outcomes,
     Resources,
     admit,
     docfleet_middleware,
@@ -128,11 +129,13 @@ class _ScreeningConsumer(_RabbitmqConsumer):
 
     def __init__(self, broker: RabbitmqBroker, queue_name: str, prefetch: int, timeout: int) -> None:
         super().__init__(broker, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]
+        outcomes = next((m for m in broker.middleware if isinstance(m, Outcomes)), None)
+        self._reject = outcomes.reject_unreadable if outcomes is not None else None
         self.iterator = self._screened(self.iterator)
 
     def _screened(self, deliveries: Any) -> Any:
         for method, properties, body in deliveries:
-            if method is not None and not admit(body, self.queue_name):
+            if method is not None and not admit(body, self.queue_name, self._reject):
                 self._nack(method.delivery_tag)  # type: ignore[no-untyped-call]
                 note_unreadable(self.queue_name)
                 yield None, None, None

@@ -109,12 +109,22 @@ def test_a_plain_amqp_producer_gets_applied_or_dead_lettered(channel: Any, db: F
     assert "dave" in db.members["acme"]
     assert "eve" not in db.members["acme"]
     rejected = {event.message_id: event for event in db.events_of(CommandRejected)}
-    assert set(rejected) == {unknown["message_id"], invalid["message_id"]}
+    # A command whose envelope still names its message id and actor is rejected like an invalid one;
+    # a query (the misrouted list_folder) and an unreadable body get no event.
+    assert set(rejected) == {unknown["message_id"], invalid["message_id"], forbidden_option["message_id"]}
     assert rejected[unknown["message_id"]].actor == "delete_everything"
+    assert rejected[forbidden_option["message_id"]].reason == "invalid"
+    assert "options" in rejected[forbidden_option["message_id"]].detail
     assert rejected[invalid["message_id"]].detail == "user_id: input should be a valid string, not a number"
     unreadable = [line for line in logs if line.get("event") == "unreadable message dead-lettered"]
     assert {line["message_id"] for line in unreadable} == {
         misrouted["message_id"],
         forbidden_option["message_id"],
         None,
+    }
+    rejections = {line["message_id"]: line["rejection"] for line in unreadable}
+    assert rejections == {
+        misrouted["message_id"]: None,
+        forbidden_option["message_id"]: "recorded",
+        None: None,
     }

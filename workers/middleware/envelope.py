@@ -8,6 +8,7 @@ marked here and dead-lettered by ``SizeLimit`` as an invalid message, with its C
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import dramatiq
@@ -100,27 +101,40 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def admit(body: bytes, consumed_from: str) -> bool:
-    """Whether a delivery may go to the workers; if not, logs why (the caller dead-letters it)."""
+RejectUnreadable = Callable[[str, str, str], str | None]
+"""Records a CommandRejected for (message_id, actor, detail); says whether it was recorded."""
+
+
+def admit(body: bytes, consumed_from: str, reject: RejectUnreadable | None = None) -> bool:
+    """Whether a delivery may go to the workers; if not, logs why (the caller dead-letters it) and, where
+    the envelope still names its message id and actor, has ``reject`` record the rejection first."""
     try:
         message = dramatiq.Message.decode(body)
     except DecodeError as error:
         cause = error.error
         if isinstance(cause, UnreadableMessage):
-            _dead_letter(consumed_from, body, cause.problems, cause.message_id, cause.actor)
+            _dead_letter(consumed_from, body, cause.problems, cause.message_id, cause.actor, reject)
         else:
             _dead_letter(consumed_from, body, [f"body: {type(cause).__name__}"])
         return False
     if message.queue_name.removesuffix(".DQ") != consumed_from.removesuffix(".DQ"):
         problem = f"queue_name: is {message.queue_name!r} but the message came from {consumed_from!r}"
-        _dead_letter(consumed_from, body, [problem], message.message_id, message.actor_name)
+        _dead_letter(consumed_from, body, [problem], message.message_id, message.actor_name, reject)
         return False
     return True
 
 
 def _dead_letter(
-    queue: str, body: bytes, problems: list[str], message_id: str | None = None, actor: str | None = None
+    queue: str,
+    body: bytes,
+    problems: list[str],
+    message_id: str | None = None,
+    actor: str | None = None,
+    reject: RejectUnreadable | None = None,
 ) -> None:
+    rejection = None
+    if reject is not None and message_id is not None and actor is not None:
+        rejection = reject(message_id, actor, "; ".join(problems))
     structlog.get_logger("docfleet.worker").warning(
         "unreadable message dead-lettered",
         outcome="invalid",
@@ -129,6 +143,7 @@ def _dead_letter(
         queue=queue,
         size=len(body),
         problems=problems,
+        rejection=rejection,
     )
 
 

@@ -88,6 +88,10 @@ class Outcomes(Middleware):
             rejection=recorded,
         )
 
+    def reject_unreadable(self, message_id: str, actor: str, detail: str) -> str | None:
+        """Rejects an envelope the consumer dead-lettered before a worker saw it (commands only)."""
+        return None if actor in QUERIES else self._record(message_id, actor, "invalid", detail)
+
     def _completed(self, message: dramatiq.MessageProxy) -> None:
         noted = _noted.get() or _Noted("completed", {})
         _log().info(
@@ -128,19 +132,26 @@ class Outcomes(Middleware):
         )
 
     def _reject(self, message: dramatiq.MessageProxy, reason: str, detail: str, **ids: str | None) -> str:
-        """Commits the CommandRejected; says whether it was recorded, already there, or not recorded."""
         known = ids_in(message.kwargs)
+        org_id, doc_id = ids.get("org_id") or known.get("org_id"), ids.get("doc_id") or known.get("doc_id")
+        return self._record(message.message_id, message.actor_name, reason, detail, org_id, doc_id)
+
+    def _record(
+        self,
+        message_id: str,
+        actor: str,
+        reason: str,
+        detail: str,
+        org_id: str | None = None,
+        doc_id: str | None = None,
+    ) -> str:
+        """Commits the CommandRejected; says whether it was recorded, already there, or not recorded."""
         try:
             outcome = self._resources.application().reject(
-                message.message_id,
-                message.actor_name,
-                reason,
-                detail[:MAX_DETAIL],
-                org_id=ids.get("org_id") or known.get("org_id"),
-                doc_id=ids.get("doc_id") or known.get("doc_id"),
+                message_id, actor, reason, detail[:MAX_DETAIL], org_id=org_id, doc_id=doc_id
             )
         except Exception as error:
-            _log().error("rejection not recorded", message_id=message.message_id, error=repr(error)[:300])
+            _log().error("rejection not recorded", message_id=message_id, error=repr(error)[:300])
             return "failed"
         return "duplicate" if outcome == "duplicate" else "recorded"
 
