@@ -28,29 +28,34 @@ def _db() -> FakeDatabase:
 
 def test_a_member_creates_a_root_folder_with_a_materialized_path() -> None:
     db = _db()
-    _create(db, "root", "Projects")
-    folder = db.folders["root"]
-    assert (folder.org_id, folder.name, folder.parent_id, folder.path) == (ORG, "Projects", None, "/root/")
+    _create(db, "projects", "Projects")
+    folder = db.folders["projects"]
+    assert (folder.org_id, folder.name, folder.parent_id, folder.path) == (
+        ORG,
+        "Projects",
+        None,
+        "/projects/",
+    )
     assert folder.created_by == "alice"
     assert folder.created_at.utcoffset() is not None
     [event] = db.events_of(FolderCreated)
-    assert (event.org_id, event.folder_id, event.parent_id, event.name) == (ORG, "root", None, "Projects")
+    assert (event.org_id, event.folder_id, event.parent_id, event.name) == (ORG, "projects", None, "Projects")
 
 
 def test_a_subfolder_path_extends_its_parents_path() -> None:
     db = _db()
-    _create(db, "root", "Projects")
-    _create(db, "child", "2024", parent="root")
+    _create(db, "projects", "Projects")
+    _create(db, "child", "2024", parent="projects")
     _create(db, "grandchild", "Q1", parent="child")
-    assert db.folders["child"].path == "/root/child/"
-    assert db.folders["grandchild"].path == "/root/child/grandchild/"
+    assert db.folders["child"].path == "/projects/child/"
+    assert db.folders["grandchild"].path == "/projects/child/grandchild/"
     assert db.folders["grandchild"].parent_id == "child"
 
 
 def test_a_non_member_cannot_create_a_folder() -> None:
     db = _db().with_member("mallory", org=OTHER_ORG)
     with pytest.raises(NotAMember):
-        _create(db, "root", "Projects", by="mallory")
+        _create(db, "projects", "Projects", by="mallory")
     assert db.folders == {}
     assert db.events == []
 
@@ -71,10 +76,10 @@ def test_a_parent_in_another_organization_is_refused() -> None:
 
 def test_sibling_folders_cannot_share_a_name() -> None:
     db = _db()
-    _create(db, "root", "Projects")
-    _create(db, "a", "2024", parent="root")
+    _create(db, "projects", "Projects")
+    _create(db, "a", "2024", parent="projects")
     with pytest.raises(Conflict):
-        _create(db, "b", "2024", parent="root")
+        _create(db, "b", "2024", parent="projects")
     assert "b" not in db.folders
 
 
@@ -98,10 +103,10 @@ def test_the_same_name_is_allowed_under_different_parents_and_in_other_organizat
 
 def test_asking_for_the_same_folder_again_is_a_no_op() -> None:
     db = _db()
-    _create(db, "root", "Projects")
+    _create(db, "projects", "Projects")
     before = db.state()
     uow = db.uow()
-    create_folder(CreateFolder(folder_id="root", org_id=ORG, name="Projects", created_by="alice"), uow)
+    create_folder(CreateFolder(folder_id="projects", org_id=ORG, name="Projects", created_by="alice"), uow)
     assert uow.committed
     assert db.state() == before
     assert len(db.events_of(FolderCreated)) == 1
@@ -109,15 +114,15 @@ def test_asking_for_the_same_folder_again_is_a_no_op() -> None:
 
 def test_a_folder_id_taken_by_a_different_folder_is_a_conflict() -> None:
     db = _db()
-    _create(db, "root", "Projects")
+    _create(db, "projects", "Projects")
     with pytest.raises(Conflict, match="already taken"):
-        _create(db, "root", "Archive")
-    assert db.folders["root"].name == "Projects"
+        _create(db, "projects", "Archive")
+    assert db.folders["projects"].name == "Projects"
 
 
 def test_a_blank_folder_name_is_invalid() -> None:
     with pytest.raises(InvalidRequest):
-        _create(_db(), "root", "   ")
+        _create(_db(), "projects", "   ")
 
 
 def test_a_folder_id_with_a_slash_is_refused_because_it_would_corrupt_paths() -> None:
