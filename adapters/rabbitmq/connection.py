@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from types import TracebackType
+from typing import Self
+
 import pika
+import pika.exceptions
 
 HEARTBEAT_SECONDS = 30
 BLOCKED_CONNECTION_TIMEOUT_SECONDS = 60.0
@@ -22,3 +27,22 @@ def connection_parameters(amqp_url: str, *, name: str) -> pika.URLParameters:
         params.blocked_connection_timeout = BLOCKED_CONNECTION_TIMEOUT_SECONDS
     params.client_properties = {"connection_name": name, "product": "docfleet"}
     return params
+
+
+class BlockingConnectionOwner:
+    """Closes its pika ``BlockingConnection`` on ``close()`` or on leaving a ``with`` block."""
+
+    _connection: pika.BlockingConnection
+
+    def close(self) -> None:
+        if self._connection.is_open:
+            with contextlib.suppress(pika.exceptions.AMQPError):
+                self._connection.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

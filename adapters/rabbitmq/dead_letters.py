@@ -9,17 +9,15 @@ still unacked when the connection closes, for any reason, goes back to its queue
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import pika
 import pika.exceptions
 
-from adapters.rabbitmq.connection import connection_parameters
+from adapters.rabbitmq.connection import BlockingConnectionOwner, connection_parameters
 from adapters.rabbitmq.wire import CONTENT_TYPE
 
 
@@ -44,7 +42,7 @@ class Relocation:
 Decide = Callable[[DeadLetter], Relocation | None]
 
 
-class DeadLetterQueues:
+class DeadLetterQueues(BlockingConnectionOwner):
     """One connection, one confirm-mode channel. Not thread-safe."""
 
     def __init__(self, amqp_url: str, *, name: str = "docfleet-dlq") -> None:
@@ -114,19 +112,6 @@ class DeadLetterQueues:
         if self.count(queue) is None:
             return 0
         return int(self._channel.queue_purge(queue).method.message_count)
-
-    def close(self) -> None:
-        if self._connection.is_open:
-            with contextlib.suppress(pika.exceptions.AMQPError):
-                self._connection.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def _take(self, queue: str) -> tuple[int, DeadLetter] | None:
         method, properties, body = self._channel.basic_get(queue, auto_ack=False)

@@ -5,20 +5,18 @@ The queue exists only while the subscription is open; events published before it
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import pika
 import pika.exceptions
 
 from adapters.event_codec import EVENTS_EXCHANGE
-from adapters.rabbitmq.connection import EVENTS_EXCHANGE_TYPE, connection_parameters
+from adapters.rabbitmq.connection import EVENTS_EXCHANGE_TYPE, BlockingConnectionOwner, connection_parameters
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,7 @@ class ReceivedEvent:
         return decoded
 
 
-class EventSubscription:
+class EventSubscription(BlockingConnectionOwner):
     """Receives the events whose routing key matches one of ``patterns`` (topic syntax: ``*`` and ``#``)."""
 
     def __init__(self, amqp_url: str, patterns: Sequence[str], *, name: str = "docfleet-tap") -> None:
@@ -76,19 +74,6 @@ class EventSubscription:
                 break
             events.append(event)
         return events
-
-    def close(self) -> None:
-        if self._connection.is_open:
-            with contextlib.suppress(pika.exceptions.AMQPError):
-                self._connection.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def _on_message(self, _channel: Any, method: Any, properties: Any, body: bytes) -> None:
         self._received.append(
