@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install services migrate lint test test-unit test-integration test-e2e run demo tail schemas clean
+.PHONY: install services migrate lint test test-unit test-integration test-e2e run bench demo tail schemas clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ test-e2e: install services
 # The Procfile's commands (dramatiq, docfleet) are the venv's: put it first on PATH for them.
 run: install services migrate
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile worker relay
+
+# Not part of `make test`: figures, not checks. BENCH_ARGS=--quick for a short run.
+bench: install services
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 demo: install
 	$(BIN)/docfleet demo

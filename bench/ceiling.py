@@ -1,0 +1,46 @@
+"""Measurement 1: the framework ceiling, a no-op actor drained by a Dramatiq worker of the same shape."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import valkey
+
+from bench.load import publish_noops
+from bench.noop_names import COUNTER, QUEUE
+from bench.options import Options
+from bench.procs import BIN, environment, started, tail, wait_for_consumers
+from bench.stats import Sample, steady_rate
+from workers.settings import Settings
+
+POLL_S = 0.02
+
+
+def measure_ceiling(settings: Settings, options: Options, workdir: Path, run: int) -> dict[str, float]:
+    """Pre-loads ``options.messages`` no-ops, starts the worker, samples the completion counter."""
+    client = valkey.Valkey.from_url(settings.valkey_url)
+    counter = f"{settings.cache_prefix}{COUNTER}"
+    client.delete(counter)
+    publish_noops(settings.amqp_url, options.messages)
+    command = [str(BIN / "dramatiq"), "bench.noop", "--processes", str(options.processes)]
+    command += ["--threads", str(options.threads)]
+    env = environment(settings, options.processes, options.threads, options.prefetch)
+    log = workdir / f"noop-{run}.log"
+    with started(command, env, log) as process:
+        wait_for_consumers(process, settings.amqp_url, QUEUE, log)
+        samples = _sample(client, counter, options.messages, log)
+    client.close()  # type: ignore[no-untyped-call]
+    rate = steady_rate(samples, options.messages)
+    return {"ceiling_per_s": rate, "ceiling_messages": float(options.messages)}
+
+
+def _sample(client: valkey.Valkey, counter: str, total: int, log: Path) -> list[Sample]:
+    started_at = time.monotonic()
+    samples: list[Sample] = []
+    while not samples or samples[-1][1] < total:
+        if time.monotonic() - started_at > 60 + total / 50:
+            raise RuntimeError(f"the no-op worker did not finish:\n{tail(log)}")
+        samples.append((time.monotonic(), int(client.get(counter) or 0)))  # type: ignore[arg-type]
+        time.sleep(POLL_S)
+    return samples

@@ -1,0 +1,118 @@
+"""Measurements 2, 3 and 5 on one start of the fleet as ``make run`` starts it (honcho, the Procfile)."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from bench.latency import measure_latency
+from bench.load import publish, shares, uploads
+from bench.options import Options
+from bench.procs import BIN, environment, free_port, rss_kib, started, tail, wait_for_consumers, worker_pids
+from bench.seed import upload_folders
+from bench.stats import from_timestamps, steady_rate
+from workers.client import DocfleetClient
+from workers.contract import COMMANDS_QUEUE
+from workers.settings import Settings
+
+
+def latency_recipients(options: Options, prefix: str) -> list[str]:
+    count = math.ceil(options.latency_rate * options.latency_seconds / options.messages)
+    return [f"{prefix}-lat-{index}" for index in range(count)]
+
+
+def measure_fleet(settings: Settings, options: Options, workdir: Path, prefix: str) -> dict[str, float]:
+    """Pre-loads N uploads then N shares, starts the fleet, measures both rates from the inbox, then the
+    latency, then tops up with uploads until ``memory_messages`` were processed and reads RSS again."""
+    n, folders = options.messages, upload_folders(prefix, options.folders)
+    database = make_url(settings.database_url).set(drivername="postgresql").render_as_string(False)
+    with DocfleetClient(settings.amqp_url, name="docfleet-bench") as client:
+        publish(client, uploads(prefix, folders, n))
+        publish(client, shares(prefix, n))
+        log = workdir / f"fleet-{prefix}.log"
+        with started(_honcho(workdir), _fleet_env(settings, options), log) as process:
+            _wait_ready(process, settings.amqp_url, log)
+            pids = worker_pids(process.pid, options.processes, "workers.actors")
+            figures = {"rss_boot_kib": float(sum(rss_kib(pid) for pid in pids))}
+            _wait_count(database, f"{prefix}-up-%", max(1, n // 10), log)
+            figures["rss_start_kib"] = float(sum(rss_kib(pid) for pid in pids))
+            figures |= _rates(database, prefix, n, log)
+            documents = [f"{prefix}-{index}" for index in range(n)]
+            recipients = latency_recipients(options, prefix)
+            figures |= measure_latency(
+                settings, documents, recipients, options.latency_rate, options.latency_seconds
+            )
+            figures |= _memory(client, database, options, prefix, pids, log, 2 * n + figures["latency_sent"])
+    return figures
+
+
+def _honcho(workdir: Path) -> list[str]:
+    empty_env_file = workdir / "empty.env"  # so that a developer's .env cannot redirect the fleet
+    empty_env_file.write_text("")
+    return [str(BIN / "honcho"), "start", "-f", "Procfile", "-e", str(empty_env_file), "worker", "relay"]
+
+
+def _fleet_env(settings: Settings, options: Options) -> dict[str, str]:
+    env = environment(settings, options.processes, options.threads, options.prefetch)
+    env["LOG_LEVEL"] = "INFO"  # the product's default; the relay's leadership line is needed
+    env["PORT"] = str(free_port())
+    return env
+
+
+def _wait_ready(process: subprocess.Popen[bytes], amqp_url: str, log: Path) -> None:
+    wait_for_consumers(process, amqp_url, COMMANDS_QUEUE, log)
+    deadline = time.monotonic() + 60.0
+    while b"relay is the leader" not in log.read_bytes():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the relay did not lead within 60 s:\n{tail(log)}")
+        time.sleep(0.1)
+
+
+def _rates(database: str, prefix: str, n: int, log: Path) -> dict[str, float]:
+    rates: dict[str, float] = {}
+    for kind, name in (("up", "upload_per_s"), ("sh", "share_per_s")):
+        _wait_count(database, f"{prefix}-{kind}-%", n, log)
+        rates[name] = steady_rate(from_timestamps(_processed_at(database, f"{prefix}-{kind}-%")), n)
+    return rates
+
+
+def _memory(
+    client: DocfleetClient,
+    database: str,
+    options: Options,
+    prefix: str,
+    pids: list[int],
+    log: Path,
+    processed: float,
+) -> dict[str, float]:
+    remaining = max(0, options.memory_messages - int(processed))
+    if remaining:
+        publish(client, uploads(f"{prefix}m", upload_folders(prefix, options.folders), remaining))
+        _wait_count(database, f"{prefix}m-up-%", remaining, log)
+    end = float(sum(rss_kib(pid) for pid in pids))
+    return {"rss_end_kib": end, "memory_messages": processed + remaining}
+
+
+def _count(database: str, pattern: str) -> int:
+    with psycopg.connect(database) as conn:
+        row = conn.execute("SELECT count(*) FROM inbox WHERE message_id LIKE %s", (pattern,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _processed_at(database: str, pattern: str) -> list[float]:
+    query = "SELECT extract(epoch FROM processed_at)::float8 FROM inbox WHERE message_id LIKE %s"
+    with psycopg.connect(database) as conn:
+        return [float(row[0]) for row in conn.execute(query, (pattern,))]
+
+
+def _wait_count(database: str, pattern: str, target: int, log: Path) -> None:
+    deadline = time.monotonic() + 120.0 + target / 20
+    while (done := _count(database, pattern)) < target:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{done} of {target} {pattern} processed in time:\n{tail(log)}")
+        time.sleep(0.1)

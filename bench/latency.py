@@ -1,0 +1,62 @@
+"""Measurement 3: share → DocumentShared latency at a fixed offered load, seen on a tap on doc.events."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from adapters.rabbitmq.subscription import EventSubscription
+from bench.load import share_kwargs
+from bench.stats import percentile
+from workers.client import DocfleetClient, prepare
+from workers.settings import Settings
+
+Key = tuple[str, str]  # (document_id, shared_with)
+
+
+def measure_latency(
+    settings: Settings, documents: list[str], recipients: list[str], rate: float, seconds: float
+) -> dict[str, float]:
+    """Shares sent one by one at ``rate`` per second for ``seconds``; each matched to its event by
+    (document, recipient), the send time kept here. Latency = arrival minus the moment before publishing."""
+    pairs = [(doc, user) for user in recipients for doc in documents][: int(rate * seconds)]
+    sent: dict[Key, float] = {}
+    with EventSubscription(settings.amqp_url, ["document.shared.*"], name="docfleet-bench-tap") as tap:
+        sender = threading.Thread(target=_send_paced, args=(settings, pairs, rate, sent), daemon=True)
+        sender.start()
+        arrivals = _receive(tap, len(pairs), timeout=seconds + 60.0)
+        sender.join()
+    latencies = [(arrivals[key] - sent[key]) * 1000 for key in arrivals if key in sent]
+    return {
+        "latency_p50_ms": percentile(latencies, 0.50),
+        "latency_p95_ms": percentile(latencies, 0.95),
+        "latency_p99_ms": percentile(latencies, 0.99),
+        "latency_sent": float(len(pairs)),
+        "latency_received": float(len(latencies)),
+    }
+
+
+def _send_paced(settings: Settings, pairs: list[Key], rate: float, sent: dict[Key, float]) -> None:
+    with DocfleetClient(settings.amqp_url, name="docfleet-bench-paced") as client:
+        start = time.monotonic()
+        for index, (doc, user) in enumerate(pairs):
+            delay = start + index / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            message = prepare("share_document", share_kwargs(doc, user))
+            sent[(doc, user)] = time.monotonic()
+            if client.send_prepared([message]):
+                raise RuntimeError(f"RabbitMQ refused the share of {doc} with {user}")
+
+
+def _receive(tap: EventSubscription, count: int, timeout: float) -> dict[Key, float]:
+    arrivals: dict[Key, float] = {}
+    deadline = time.monotonic() + timeout
+    while len(arrivals) < count and time.monotonic() < deadline:
+        event = tap.next_event(max(0.0, deadline - time.monotonic()))
+        if event is None:
+            break
+        body = event.payload()
+        if body.get("type") == "DocumentShared":
+            arrivals[(body["document_id"], body["shared_with"])] = time.monotonic()
+    return arrivals

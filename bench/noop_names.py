@@ -1,0 +1,5 @@
+"""Names shared by the no-op actor (``bench.noop``) and the harness, which must not import the actor."""
+
+QUEUE = "bench-noop"
+ACTOR = "bench_noop"
+COUNTER = "bench:noop:done"

@@ -1,0 +1,152 @@
+"""Processes the harness starts: their environment, readiness, worker pids, resident memory, stopping."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import pika
+
+from workers.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+STOP_WITHIN_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def environment(settings: Settings, processes: int, threads: int, prefetch: int) -> dict[str, str]:
+    """This process's environment pointed at the throwaway resources, with the fleet shape."""
+    return {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "DATABASE_URL": settings.database_url,
+        "VALKEY_URL": settings.valkey_url,
+        "AMQP_URL": settings.amqp_url,
+        "CACHE_PREFIX": settings.cache_prefix,
+        "LOG_LEVEL": "WARNING",
+        "WORKER_PROCESSES": str(processes),
+        "WORKER_THREADS": str(threads),
+        "dramatiq_queue_prefetch": str(prefetch),
+        "RELAY_METRICS_PORT": str(free_port()),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+@contextmanager
+def started(command: Sequence[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Runs ``command`` in its own session from the repository root; SIGTERM (then SIGKILL) at exit."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            list(command), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            yield process
+        finally:
+            stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(STOP_WITHIN_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
+def consumer_count(amqp_url: str, queue: str) -> int:
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        declared = connection.channel().queue_declare(queue, passive=True)
+        return int(declared.method.consumer_count)
+    finally:
+        connection.close()
+
+
+def wait_for_consumers(process: subprocess.Popen[bytes], amqp_url: str, queue: str, log: Path) -> None:
+    deadline = time.monotonic() + 90.0
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{log.name}: exited with {process.returncode}:\n{tail(log)}")
+        if consumer_count(amqp_url, queue) > 0:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{log.name}: no consumer on {queue} within 90 s:\n{tail(log)}")
+
+
+def tail(log: Path, lines: int = 30) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def worker_pids(root_pid: int, processes: int, module: str) -> list[int]:
+    """The Dramatiq worker processes under ``root_pid``: the first ``processes`` children of its main
+    process (the first Dramatiq process met going down the tree); the fork processes, e.g. the metrics
+    server, start after them."""
+    main = next((pid for pid in _descendants(root_pid) if _is_dramatiq(pid, module)), None)
+    if main is None:
+        return []
+    children = [pid for pid in _children(main) if _is_dramatiq(pid, module) or "spawn_main" in _cmdline(pid)]
+    return sorted(children, key=lambda pid: (_start_time(pid), pid))[:processes]
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _is_dramatiq(pid: int, module: str) -> bool:
+    """A Python process running ``dramatiq <module>`` (not the shell honcho starts it with)."""
+    cmdline = _cmdline(pid)
+    try:
+        executable = os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return False
+    return "python" in Path(executable).name and "dramatiq" in cmdline and module in cmdline
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    for child in _children(pid):
+        found += [child, *_descendants(child)]
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        tasks = Path(f"/proc/{pid}/task").iterdir()
+        text = " ".join((task / "children").read_text() for task in tasks)
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _start_time(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rsplit(")", 1)[1].split()[19])

@@ -1,0 +1,98 @@
+"""The figures against the issue's targets: a rich table on the terminal, the raw figures as JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.options import Options
+from bench.stats import median
+
+Figures = Mapping[str, float]
+
+
+class Row(NamedTuple):
+    label: str
+    value: Callable[[Figures], float]
+    unit: str
+    target: str
+    met: Callable[[float], bool] | None
+
+
+def _ratio(name: str) -> Callable[[Figures], float]:
+    return lambda f: f[name] / f["ceiling_per_s"] if f["ceiling_per_s"] else math.nan
+
+
+def _growth(f: Figures) -> float:
+    return 100.0 * (f["rss_end_kib"] / f["rss_start_kib"] - 1) if f["rss_start_kib"] else math.nan
+
+
+ROWS = (
+    Row("no-op ceiling", lambda f: f["ceiling_per_s"], "msg/s", "", None),
+    Row("upload throughput", lambda f: f["upload_per_s"], "msg/s", "", None),
+    Row("upload / ceiling", _ratio("upload_per_s"), "x", "≥ 0.60", lambda v: v >= 0.60),
+    Row("share throughput", lambda f: f["share_per_s"], "msg/s", "", None),
+    Row("share / ceiling", _ratio("share_per_s"), "x", "≥ 0.50", lambda v: v >= 0.50),
+    Row("share → event p50", lambda f: f["latency_p50_ms"], "ms", "≤ 10", lambda v: v <= 10),
+    Row("share → event p95", lambda f: f["latency_p95_ms"], "ms", "", None),
+    Row("share → event p99", lambda f: f["latency_p99_ms"], "ms", "≤ 50", lambda v: v <= 50),
+    Row("listing 1,000 from database", lambda f: f["listing_database_ms"], "ms", "", None),
+    Row("listing 1,000 from cache", lambda f: f["listing_cache_ms"], "ms", "", None),
+    Row("cache speed-up", lambda f: f["listing_speedup"], "x", "≥ 5", lambda v: v >= 5),
+    Row("worker RSS at start (sum)", lambda f: f["rss_start_kib"] / 1024, "MiB", "", None),
+    Row("worker RSS at end (sum)", lambda f: f["rss_end_kib"] / 1024, "MiB", "", None),
+    Row("worker memory growth", _growth, "%", "≤ 10", lambda v: v <= 10),
+)
+
+
+def medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {key: median([run[key] for run in runs if key in run]) for key in runs[0]}
+
+
+def render(options: Options, summary: Figures, wall_s: float) -> Table:
+    shape = f"{options.processes} processes x {options.threads} threads, prefetch {options.prefetch}"
+    title = f"docfleet benchmark: median of {options.runs} run(s), {shape}, {wall_s:.0f} s"
+    table = Table(title=title)
+    for column in ("measure", "value", "unit", "target", "met"):
+        table.add_column(column, justify="right" if column == "value" else "left")
+    for row in ROWS:
+        value = row.value(summary)
+        met = "" if row.met is None else ("[green]yes[/]" if row.met(value) else "[red]no[/]")
+        table.add_row(row.label, f"{value:,.2f}", row.unit, row.target, met)
+    return table
+
+
+def targets(summary: Figures) -> dict[str, bool]:
+    return {row.label: row.met(row.value(summary)) for row in ROWS if row.met is not None}
+
+
+def write_json(
+    path: Path, options: Options, runs: list[dict[str, float]], summary: Figures, wall_s: float
+) -> None:
+    document: dict[str, Any] = {
+        "options": asdict(options),
+        "machine": {"cpus": _cpus(), "python": platform.python_version(), "system": platform.platform()},
+        "wall_seconds": wall_s,
+        "runs": runs,
+        "median": dict(summary),
+        "targets_met": targets(summary),
+    }
+    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+
+
+def show(table: Table) -> None:
+    Console().print(table)
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 0

@@ -1,0 +1,49 @@
+"""Steady-state rates, percentiles and medians."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+
+Sample = tuple[float, int]  # (seconds, completions so far)
+
+
+def steady_rate(samples: Sequence[Sample], total: int, low: float = 0.1, high: float = 0.9) -> float:
+    """Completions per second between ``low`` and ``high`` of ``total`` (boot and tail excluded)."""
+    start, end = crossing(samples, low * total), crossing(samples, high * total)
+    if end <= start:
+        return float("nan")
+    return (high - low) * total / (end - start)
+
+
+def crossing(samples: Sequence[Sample], count: float) -> float:
+    """When the count reached ``count``, interpolated between the samples around it."""
+    previous = samples[0]
+    for sample in samples:
+        if sample[1] >= count:
+            if sample[1] == previous[1]:
+                return sample[0]
+            share = (count - previous[1]) / (sample[1] - previous[1])
+            return previous[0] + share * (sample[0] - previous[0])
+        previous = sample
+    return samples[-1][0]
+
+
+def from_timestamps(times: Sequence[float]) -> list[Sample]:
+    """One sample per completion, from the completion times."""
+    ordered = sorted(times)
+    return [(ordered[0], 0), *((moment, index + 1) for index, moment in enumerate(ordered))]
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """Nearest-rank percentile (``share`` in 0..1)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(share * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def median(values: Sequence[float]) -> float:
+    present = [value for value in values if value == value]  # drops NaN
+    return statistics.median(present) if present else float("nan")
