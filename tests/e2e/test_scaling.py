@@ -34,6 +34,14 @@ def _two_free_ports() -> int:
     raise AssertionError("no two consecutive free ports")
 
 
+def _serves_metrics(port: int) -> bool:
+    try:
+        scrape(port)
+    except OSError:  # URLError included: the fleet's metrics process is not listening yet
+        return False
+    return True
+
+
 def _processed(port: int) -> float:
     labels = {"queue": "documents", "actor": "add_member"}
     return value(scrape(port), "docfleet_messages_processed_total", **labels)
@@ -55,6 +63,7 @@ def test_two_worker_fleets_share_the_queue_and_each_serves_its_metrics(
         )
         try:
             wait_for(lambda: consumers(fleet_settings.amqp_url).get("documents", 0) >= 2, 60, "two fleets")
+            wait_for(lambda: _serves_metrics(base) and _serves_metrics(base + 1), 60, "both metrics ports")
             from workers.client import DocfleetClient
 
             org = f"org-{uuid.uuid4().hex[:8]}"
