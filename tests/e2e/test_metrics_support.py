@@ -90,20 +90,26 @@ def metrics_fleet(settings: Settings, workdir: Path, *, enabled: bool = True) ->
             command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        _wait_until_ready(process, fleet)
+        _wait_until_ready(process, fleet, metrics=enabled)
         yield fleet
     finally:
         seconds = stop_fleet(process)
         assert seconds <= STOP_WITHIN_S, f"the fleet took {seconds:.1f} s to stop; see {fleet.log}"
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], fleet: MetricsFleet, timeout: float = 60.0) -> None:
+def _wait_until_ready(
+    process: subprocess.Popen[bytes], fleet: MetricsFleet, *, metrics: bool, timeout: float = 60.0
+) -> None:
+    """Both worker processes consume, the relay leads and, with metrics on, both endpoints answer: a
+    fleet registers its consumers before its metrics process listens."""
+
     def ready() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"the fleet exited with {process.returncode}:\n{tail(fleet.log)}")
         counts = consumers(fleet.settings.amqp_url)
         both = all(counts.get(queue, 0) == 2 for queue in QUEUES)
-        return both and b"relay is the leader" in fleet.log.read_bytes()
+        serving = not metrics or (_answers(fleet.worker_port) and _answers(fleet.relay_port))
+        return both and b"relay is the leader" in fleet.log.read_bytes() and serving
 
     wait_for(ready, timeout, f"the fleet to be ready:\n{tail(fleet.log)}")
 
@@ -114,6 +120,14 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30.0, what: str = "
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.2)
+
+
+def _answers(port: int) -> bool:
+    try:
+        scrape(port)
+    except OSError:
+        return False
+    return True
 
 
 def scrape(port: int) -> Samples:
