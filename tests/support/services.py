@@ -18,11 +18,14 @@ def unique_name(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
 
 
+TEST_PREFIX = "docfleet_test"
+
+
 @contextmanager
-def throwaway_database(base_url: str) -> Iterator[str]:
+def throwaway_database(base_url: str, prefix: str = TEST_PREFIX) -> Iterator[str]:
     """Creates an empty database beside the one ``base_url`` names; yields its SQLAlchemy URL."""
     url = make_url(base_url)
-    name = unique_name("docfleet_test")
+    name = unique_name(prefix)
     admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -34,27 +37,26 @@ def throwaway_database(base_url: str) -> Iterator[str]:
 
 
 @contextmanager
-def throwaway_key_prefix(valkey_url: str) -> Iterator[str]:
-    prefix = f"{unique_name('docfleet_test')}:"
+def throwaway_key_prefix(valkey_url: str, prefix: str = TEST_PREFIX) -> Iterator[str]:
+    key_prefix = f"{unique_name(prefix)}:"
     try:
-        yield prefix
+        yield key_prefix
     finally:
         client = valkey.Valkey.from_url(valkey_url)
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        keys = list(client.scan_iter(match=f"{key_prefix}*", count=1000))
+        for start in range(0, len(keys), 1000):  # bounded commands, however many keys a run wrote
+            client.delete(*keys[start : start + 1000])
+        client.close()  # type: ignore[no-untyped-call]
 
 
 @contextmanager
-def throwaway_vhost(amqp_url: str) -> Iterator[str]:
+def throwaway_vhost(amqp_url: str, prefix: str = TEST_PREFIX) -> Iterator[str]:
     """A RabbitMQ virtual host of its own, so queue and exchange names stay those of the contract."""
-    vhost = unique_name("docfleet_test")
+    vhost = unique_name(prefix)
     _rabbitmqctl("add_vhost", vhost)
-    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    base = amqp_url.rsplit("/", 1)[0]
     try:
-        yield f"{base}/{vhost}"
+        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        yield f"{amqp_url.rsplit('/', 1)[0]}/{vhost}"
     finally:
         _rabbitmqctl("delete_vhost", vhost)
 
