@@ -17,7 +17,7 @@ import structlog
 from domain.commands import Command, ListFolderDocuments
 from domain.events import CommandRejected, Event, ShareDenied
 from domain.listing import DocumentPage
-from domain.ports import DocumentCache, ListingCache, UnitOfWork, UnitOfWorkFactory
+from domain.ports import ListingCache, UnitOfWork, UnitOfWorkFactory
 from domain.use_cases.dispatch import Outcome, execute, record_outcome
 from domain.use_cases.list_folder_documents import list_folder_documents
 from workers.settings import Settings
@@ -40,13 +40,11 @@ class Application:
         *,
         new_uow: UnitOfWorkFactory,
         listing_cache: ListingCache,
-        document_cache: DocumentCache | None = None,
         closers: Sequence[Callable[[], object]] = (),
     ) -> None:
         """From given parts: tests pass fakes; ``closers`` run, in order, on ``close()``."""
         self.new_uow = new_uow
         self.listing_cache = listing_cache
-        self.document_cache = document_cache
         self._closers = tuple(closers)
 
     @classmethod
@@ -55,7 +53,6 @@ class Application:
         from adapters.postgres.engine import create_engine
         from adapters.postgres.unit_of_work import unit_of_work_factory
         from adapters.valkey.client import connect
-        from adapters.valkey.document_cache import ValkeyDocumentCache
         from adapters.valkey.guard import CacheGuard
         from adapters.valkey.listing_cache import ValkeyListingCache
         from workers.metrics.cache import counted_listings, counting_outage
@@ -65,16 +62,14 @@ class Application:
         guard = CacheGuard(client, outage=counting_outage())
         prefix, ttl = settings.cache_prefix, settings.cache_ttl_seconds
         listings = counted_listings(ValkeyListingCache(client, prefix, ttl, guard=guard))
-        documents = ValkeyDocumentCache(client, prefix, ttl, guard=guard)
 
+        # Only listings are read through the cache; documents are cached as entries of their listing.
         def on_committed(folder_ids: set[str], document_ids: set[str]) -> None:
             listings.invalidate(folder_ids)
-            documents.invalidate(document_ids)
 
         return cls(
             new_uow=unit_of_work_factory(engine, on_committed),
             listing_cache=listings,
-            document_cache=documents,
             closers=(engine.dispose, client.close),
         )
 
