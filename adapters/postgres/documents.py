@@ -1,21 +1,44 @@
-from __future__ import annotations
+"""Documents: the latest version of each, and a folder's listing with every reader."""
 
-from sqlalchemy import Connection, func, select
-from sqlalchemy.dialects.postgresql import insert
+from __future__ import annotations
 
 from adapters.postgres.changes import Changes
 from adapters.postgres.errors import StaleDocumentVersion
-from adapters.postgres.mappers import document_from_row, document_values, listed_document_from_row
-from adapters.postgres.tables import access_policies, documents
+from adapters.postgres.mappers import (
+    DOCUMENT_COLUMNS,
+    document_from_row,
+    document_values,
+    listed_document_from_row,
+    qualified,
+)
+from adapters.postgres.session import PgSession
 from domain.listing import FolderListing
 from domain.model import Document, Folder
 
-_REPLACED_ON_NEW_VERSION = ("uploaded_by", "name", "mime_type", "version", "blob_uri", "tags", "updated_at")
+# FOR NO KEY UPDATE leaves the key alone: inserting policies that refer to the document is not blocked.
+_GET_LOCKED = f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = %s FOR NO KEY UPDATE"
+_INSERT_FIRST_VERSION = (
+    f"INSERT INTO documents ({DOCUMENT_COLUMNS}) VALUES"
+    " (%(id)s, %(org_id)s, %(folder_id)s, %(owner_id)s, %(uploaded_by)s, %(name)s, %(mime_type)s,"
+    " %(version)s, %(blob_uri)s, %(tags)s, %(created_at)s, %(updated_at)s)"
+)
+_STORE_LATER_VERSION = (
+    "UPDATE documents SET uploaded_by = %(uploaded_by)s, name = %(name)s, mime_type = %(mime_type)s,"
+    " version = %(version)s, blob_uri = %(blob_uri)s, tags = %(tags)s, updated_at = %(updated_at)s"
+    " WHERE id = %(id)s AND version < %(version)s RETURNING id"
+)
+_LISTING = (
+    f"SELECT {qualified('d', DOCUMENT_COLUMNS)},"
+    " array_agg(p.user_id) FILTER (WHERE p.user_id IS NOT NULL) AS readers"
+    " FROM documents d LEFT JOIN access_policies p ON p.document_id = d.id"
+    " WHERE d.org_id = %s AND d.folder_id = %s"
+    " GROUP BY d.id ORDER BY d.created_at DESC, d.id DESC"
+)
 
 
 class SqlDocumentRepository:
-    def __init__(self, connection: Connection, changes: Changes) -> None:
-        self._connection = connection
+    def __init__(self, session: PgSession, changes: Changes) -> None:
+        self._session = session
         self._changes = changes
 
     def get(self, document_id: str) -> Document | None:
@@ -23,36 +46,26 @@ class SqlDocumentRepository:
 
         Units of work on one document run one after the other, so a rule checked against its policies
         (e.g. "never remove the last owner") still holds at commit, and its outbox rows are numbered in
-        the order their changes committed. The lock leaves the key alone: inserting policies that refer
-        to the document is not blocked.
+        the order their changes committed.
         """
-        # key_share=True renders FOR NO KEY UPDATE.
-        query = select(documents).where(documents.c.id == document_id).with_for_update(key_share=True)
-        row = self._connection.execute(query).one_or_none()
+        row = self._session.one(_GET_LOCKED, (document_id,))
         return None if row is None else document_from_row(row)
 
     def save(self, document: Document) -> None:
-        """Inserts a first version, or replaces the stored one when ``document`` is a later version."""
+        """Inserts a first version, or replaces the stored one when ``document`` is a later version.
+
+        A first version is sent without waiting: if another unit of work inserted the document first,
+        the commit fails with ``StaleDocumentVersion`` and nothing is written.
+        """
         values = document_values(document)
-        statement = insert(documents).values(**values)
-        statement = statement.on_conflict_do_update(
-            index_elements=[documents.c.id],
-            set_={column: statement.excluded[column] for column in _REPLACED_ON_NEW_VERSION},
-            where=documents.c.version < statement.excluded.version,
-        )
-        if self._connection.scalar(statement.returning(documents.c.id)) is None:
+        if document.version == 1:
+            self._session.send(_INSERT_FIRST_VERSION, values)
+        elif self._session.one(_STORE_LATER_VERSION, values) is None:
             raise StaleDocumentVersion(document.id, document.version)
         self._changes.document_changed(document)
 
     def listing(self, folder: Folder) -> FolderListing:
         """Every document of the folder with its readers, in one query."""
-        readers = func.array_agg(access_policies.c.user_id).filter(access_policies.c.user_id.is_not(None))
-        query = (
-            select(documents, readers.label("readers"))
-            .select_from(documents.outerjoin(access_policies))
-            .where(documents.c.org_id == folder.org_id, documents.c.folder_id == folder.id)
-            .group_by(documents.c.id)
-            .order_by(documents.c.created_at.desc(), documents.c.id.desc())
-        )
-        entries = [listed_document_from_row(row) for row in self._connection.execute(query)]
+        rows = self._session.all(_LISTING, (folder.org_id, folder.id))
+        entries = [listed_document_from_row(row) for row in rows]
         return FolderListing.newest_first(folder.id, folder.org_id, folder.listing_version, entries)

@@ -24,12 +24,14 @@ def libpq_conninfo(database_url: str | URL) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def create_engine(database_url: str, *, pool_size: int = 10) -> Engine:
+def create_engine(database_url: str, *, pool_size: int = 10, pre_ping: bool = True) -> Engine:
     """A pooled engine for ``pool_size`` threads, each running its own units of work.
 
-    Connections are checked before use (a restarted server costs one failed ping, not a failed command),
-    recycled every half hour, give up connecting after 10 seconds, and their sessions use UTC. The URL's
-    own ``options`` or ``connect_timeout`` win over these defaults.
+    With ``pre_ping``, connections are checked before use (a restarted server costs one failed ping, not a
+    failed command); without, that ping's round trip is saved and a broken connection fails its first use
+    (the unit of work then discards it, and the message is retried). Connections are recycled every half
+    hour, give up connecting after 10 seconds, and their sessions use UTC. The URL's own ``options`` or
+    ``connect_timeout`` win over these defaults.
     """
     url = normalize_url(database_url)
     defaults = {"options": "-c timezone=UTC", "connect_timeout": 10}
@@ -40,7 +42,7 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> Engine:
         max_overflow=pool_size,
         pool_timeout=30,
         pool_recycle=1800,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         pool_use_lifo=True,
         connect_args=connect_args,
     )

@@ -1,29 +1,34 @@
+"""Folders: the tree each organization's documents live in."""
+
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, literal_column, select
-
-from adapters.postgres.mappers import folder_from_row, folder_values
-from adapters.postgres.tables import folders
+from adapters.postgres.mappers import FOLDER_COLUMNS, folder_from_row, folder_values
+from adapters.postgres.session import PgSession
 from domain.model import Folder
+
+_GET = f"SELECT {FOLDER_COLUMNS} FROM folders WHERE id = %s"
+# The same expression as the unique sibling-name index, so the index serves the lookup.
+_SIBLING_NAMED = (
+    f"SELECT {FOLDER_COLUMNS} FROM folders WHERE org_id = %s AND coalesce(parent_id, '') = %s AND name = %s"
+)
+_ADD = (
+    f"INSERT INTO folders ({FOLDER_COLUMNS}) VALUES"
+    " (%(id)s, %(org_id)s, %(parent_id)s, %(name)s, %(path)s, %(created_by)s, %(created_at)s,"
+    " %(listing_version)s)"
+)
 
 
 class SqlFolderRepository:
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
+    def __init__(self, session: PgSession) -> None:
+        self._session = session
 
     def get(self, folder_id: str) -> Folder | None:
-        row = self._connection.execute(select(folders).where(folders.c.id == folder_id)).one_or_none()
+        row = self._session.one(_GET, (folder_id,))
         return None if row is None else folder_from_row(row)
 
     def sibling_named(self, org_id: str, parent_id: str | None, name: str) -> Folder | None:
-        # The same expression as the unique sibling-name index, so the index serves the lookup.
-        query = select(folders).where(
-            folders.c.org_id == org_id,
-            func.coalesce(folders.c.parent_id, literal_column("''")) == (parent_id or ""),
-            folders.c.name == name,
-        )
-        row = self._connection.execute(query).one_or_none()
+        row = self._session.one(_SIBLING_NAMED, (org_id, parent_id or "", name))
         return None if row is None else folder_from_row(row)
 
     def add(self, folder: Folder) -> None:
-        self._connection.execute(folders.insert().values(**folder_values(folder)))
+        self._session.send(_ADD, folder_values(folder))

@@ -5,12 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row
-
 from adapters.event_codec import routing_key, to_wire
 from domain.events import Event
 from domain.listing import ListedDocument
 from domain.model import Document, Folder
+
+FOLDER_COLUMNS = "id, org_id, parent_id, name, path, created_by, created_at, listing_version"
+DOCUMENT_COLUMNS = (
+    "id, org_id, folder_id, owner_id, uploaded_by, name, mime_type, version, blob_uri, tags, created_at,"
+    " updated_at"
+)
+
+
+def qualified(alias: str, columns: str) -> str:
+    """``d.id, d.org_id`` out of ``id, org_id``."""
+    return ", ".join(f"{alias}.{column.strip()}" for column in columns.split(","))
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -18,7 +27,7 @@ def as_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def folder_from_row(row: Row[Any]) -> Folder:
+def folder_from_row(row: Any) -> Folder:
     return Folder(
         id=row.id,
         org_id=row.org_id,
@@ -44,7 +53,7 @@ def folder_values(folder: Folder) -> dict[str, Any]:
     }
 
 
-def document_from_row(row: Row[Any]) -> Document:
+def document_from_row(row: Any) -> Document:
     return Document(
         id=row.id,
         org_id=row.org_id,
@@ -78,7 +87,7 @@ def document_values(document: Document) -> dict[str, Any]:
     }
 
 
-def listed_document_from_row(row: Row[Any]) -> ListedDocument:
+def listed_document_from_row(row: Any) -> ListedDocument:
     """A document row carrying a ``readers`` array: every user holding a role on it."""
     return ListedDocument(document_from_row(row), frozenset(row.readers or ()))
 

@@ -1,44 +1,37 @@
+"""Access policies: the role each user holds on a document."""
+
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
-from sqlalchemy.dialects.postgresql import insert
-
 from adapters.postgres.changes import Changes
-from adapters.postgres.tables import access_policies
+from adapters.postgres.session import PgSession
 from domain.model import Document
 from domain.roles import Role
 
+_ROLE_OF = "SELECT role FROM access_policies WHERE document_id = %s AND user_id = %s"
+_OWNERS_OF = "SELECT user_id FROM access_policies WHERE document_id = %s AND role = 'owner'"
+_PUT = (
+    "INSERT INTO access_policies (document_id, user_id, role) VALUES (%s, %s, %s)"
+    " ON CONFLICT (document_id, user_id) DO UPDATE SET role = excluded.role"
+)
+_REMOVE = "DELETE FROM access_policies WHERE document_id = %s AND user_id = %s RETURNING user_id"
+
 
 class SqlPolicyRepository:
-    def __init__(self, connection: Connection, changes: Changes) -> None:
-        self._connection = connection
+    def __init__(self, session: PgSession, changes: Changes) -> None:
+        self._session = session
         self._changes = changes
 
     def role_of(self, document_id: str, user_id: str) -> Role | None:
-        query = select(access_policies.c.role).where(
-            access_policies.c.document_id == document_id, access_policies.c.user_id == user_id
-        )
-        role = self._connection.scalar(query)
+        role = self._session.scalar(_ROLE_OF, (document_id, user_id))
         return None if role is None else Role(role)
 
     def owners_of(self, document_id: str) -> frozenset[str]:
-        query = select(access_policies.c.user_id).where(
-            access_policies.c.document_id == document_id, access_policies.c.role == Role.OWNER.value
-        )
-        return frozenset(self._connection.scalars(query))
+        return frozenset(row.user_id for row in self._session.all(_OWNERS_OF, (document_id,)))
 
     def put(self, document: Document, user_id: str, role: Role) -> None:
-        statement = insert(access_policies).values(document_id=document.id, user_id=user_id, role=role.value)
-        statement = statement.on_conflict_do_update(
-            index_elements=[access_policies.c.document_id, access_policies.c.user_id],
-            set_={"role": statement.excluded.role},
-        )
-        self._connection.execute(statement)
+        self._session.send(_PUT, (document.id, user_id, role.value))
         self._changes.document_changed(document)
 
     def remove(self, document: Document, user_id: str) -> None:
-        statement = access_policies.delete().where(
-            access_policies.c.document_id == document.id, access_policies.c.user_id == user_id
-        )
-        if self._connection.execute(statement).rowcount:
+        if self._session.one(_REMOVE, (document.id, user_id)) is not None:
             self._changes.document_changed(document)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+import psycopg
+from psycopg.types.json import Jsonb
+from sqlalchemy import Engine
+from sqlalchemy.pool import PoolProxiedConnection
 
 from adapters.postgres.changes import Changes
 from adapters.postgres.documents import SqlDocumentRepository
@@ -16,8 +18,7 @@ from adapters.postgres.mappers import outbox_values
 from adapters.postgres.members import SqlMemberRepository
 from adapters.postgres.outbox import OUTBOX_CHANNEL
 from adapters.postgres.policies import SqlPolicyRepository
-from adapters.postgres.tables import folders, inbox, outbox
-from domain.errors import AlreadyApplied
+from adapters.postgres.session import PgSession
 from domain.events import Event
 from domain.ports import (
     DocumentRepository,
@@ -28,13 +29,23 @@ from domain.ports import (
     UnitOfWorkFactory,
 )
 
+_CLAIM = "INSERT INTO inbox (message_id) VALUES (%s)"
+_RAISE_LISTING_VERSIONS = "UPDATE folders SET listing_version = listing_version + 1 WHERE id = ANY(%s)"
+_WRITE_OUTBOX = (
+    "INSERT INTO outbox (event_id, type, routing_key, org_id, document_id, payload)"
+    " VALUES (%s, %s, %s, %s, %s, %s)"
+)
+_NOTIFY = "SELECT pg_notify(%s, '')"
+
 OnCommitted = Callable[[set[str], set[str]], None]
 """Called after a commit with the ids of the folders and of the documents it changed."""
 
 
 class SqlUnitOfWork:
-    """``domain.ports.UnitOfWork`` on a connection of its own, checked out on entry.
+    """``domain.ports.UnitOfWork`` on a pooled psycopg connection of its own, checked out on entry.
 
+    The message's inbox row is claimed on entry and travels with the first read, so a duplicate fails
+    there (or at commit, if the body reads nothing) with ``AlreadyApplied`` before it decides anything.
     ``commit`` and ``rollback`` both end it and return the connection; ``on_committed`` is called after a
     commit that changed documents or policies (documents whose policies changed count as changed), never
     after a rollback or a failed commit. Not shared between threads: each runs units of work of its own.
@@ -51,22 +62,28 @@ class SqlUnitOfWork:
         self._engine = engine
         self._message_id = message_id
         self._on_committed = on_committed
-        self._connection: Connection | None = None
+        self._pooled: PoolProxiedConnection | None = None
+        self._pipeline: Any = None
+        self._session: PgSession | None = None
         self._events: list[Event] = []
         self._changes = Changes()
 
     def __enter__(self) -> Self:
-        if self._connection is not None:
+        if self._session is not None:
             raise RuntimeError("the unit of work is already open")
-        connection = self._engine.connect()
+        pooled = self._engine.raw_connection()
         try:
-            connection.begin()
+            connection = _psycopg(pooled)
+            self._pipeline = connection.pipeline()
+            self._pipeline.__enter__()
+            session = PgSession(connection, self._message_id)
             if self._message_id is not None:
-                _claim(connection, self._message_id)
+                session.send(_CLAIM, (self._message_id,))
         except BaseException:
-            connection.close()
+            self._pooled = pooled
+            self._finish(failed=True)
             raise
-        self._start(connection)
+        self._start(pooled, session)
         return self
 
     def __exit__(
@@ -75,78 +92,86 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._finish()
+        self._finish(failed=exc is not None)
 
     def record(self, event: Event) -> None:
-        self._require_connection()
+        self._require_session()
         self._events.append(event)
 
     def commit(self) -> None:
-        connection = self._require_connection()
+        session = self._require_session()
         changes, events = self._changes, self._events
-        _raise_listing_versions(connection, changes.folder_ids)
-        _write_outbox(connection, events)
-        connection.commit()
-        self._finish()
+        try:
+            if changes.folder_ids:
+                session.send(_RAISE_LISTING_VERSIONS, (sorted(changes.folder_ids),))
+            if events:
+                session.send_many(_WRITE_OUTBOX, [_outbox_row(event) for event in events])
+                session.send(_NOTIFY, (OUTBOX_CHANNEL,))
+            session.commit()
+        except BaseException:
+            self._finish(failed=True)
+            raise
+        self._finish(failed=False)
         if self._on_committed is not None and changes:
             self._on_committed(set(changes.folder_ids), set(changes.document_ids))
 
     def rollback(self) -> None:
-        self._require_connection().rollback()
-        self._finish()
+        self._require_session()
+        self._finish(failed=True)
 
-    def _start(self, connection: Connection) -> None:
-        self._connection = connection
+    def _start(self, pooled: PoolProxiedConnection, session: PgSession) -> None:
+        self._pooled, self._session = pooled, session
         self._events = []
         self._changes = Changes()
-        self.members = SqlMemberRepository(connection)
-        self.folders = SqlFolderRepository(connection)
-        self.documents = SqlDocumentRepository(connection, self._changes)
-        self.policies = SqlPolicyRepository(connection, self._changes)
+        self.members = SqlMemberRepository(session)
+        self.folders = SqlFolderRepository(session)
+        self.documents = SqlDocumentRepository(session, self._changes)
+        self.policies = SqlPolicyRepository(session, self._changes)
 
-    def _finish(self) -> None:
-        """Returns the connection to the pool; a transaction still open there is rolled back."""
-        connection, self._connection = self._connection, None
+    def _finish(self, *, failed: bool) -> None:
+        """Leaves pipeline mode, rolls back what is still open and returns the connection to the pool;
+        a connection that broke is discarded rather than returned."""
+        pooled, self._pooled, self._session = self._pooled, None, None
+        pipeline, self._pipeline = self._pipeline, None
         self._events = []
         self._changes = Changes()
-        if connection is not None:
+        if pooled is None:
+            return
+        connection = _psycopg(pooled)
+        try:
+            if pipeline is not None:
+                pipeline.__exit__(None, None, None)
+            if failed:
+                connection.rollback()
+        except Exception:  # a failed sync or rollback leaves the connection in no known state
             connection.close()
+        if connection.broken or connection.closed:
+            pooled.invalidate()
+        pooled.close()
 
-    def _require_connection(self) -> Connection:
-        if self._connection is None:
+    def _require_session(self) -> PgSession:
+        if self._session is None:
             raise RuntimeError("the unit of work is not open: use it in a `with` block, before commit")
-        return self._connection
+        return self._session
 
 
-def _claim(connection: Connection, message_id: str) -> None:
-    """Records the message in the inbox, or raises ``AlreadyApplied`` if it is there.
+def _psycopg(pooled: PoolProxiedConnection) -> psycopg.Connection[Any]:
+    connection = pooled.driver_connection
+    if not isinstance(connection, psycopg.Connection):
+        raise TypeError(f"expected a psycopg connection, the pool gave {type(connection).__name__}")
+    return connection
 
-    A concurrent unit of work for the same message waits here until the first one ends, then sees its
-    row (it committed) or claims the message itself (it rolled back).
-    """
-    statement = (
-        insert(inbox).values(message_id=message_id).on_conflict_do_nothing().returning(inbox.c.message_id)
+
+def _outbox_row(event: Event) -> tuple[Any, ...]:
+    values = outbox_values(event)
+    return (
+        values["event_id"],
+        values["type"],
+        values["routing_key"],
+        values["org_id"],
+        values["document_id"],
+        Jsonb(values["payload"]),
     )
-    if connection.scalar(statement) is None:
-        connection.rollback()
-        raise AlreadyApplied(message_id)
-
-
-def _raise_listing_versions(connection: Connection, folder_ids: set[str]) -> None:
-    if folder_ids:
-        connection.execute(
-            update(folders)
-            .where(folders.c.id.in_(sorted(folder_ids)))
-            .values(listing_version=folders.c.listing_version + 1)
-        )
-
-
-def _write_outbox(connection: Connection, events: list[Event]) -> None:
-    """One multi-row INSERT for all the events, then one NOTIFY, delivered to listeners at commit."""
-    if not events:
-        return
-    connection.execute(outbox.insert().values([outbox_values(event) for event in events]))
-    connection.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))
 
 
 def unit_of_work_factory(engine: Engine, on_committed: OnCommitted | None = None) -> UnitOfWorkFactory:

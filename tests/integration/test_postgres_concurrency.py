@@ -83,7 +83,7 @@ def test_units_of_work_on_one_document_run_one_after_the_other(engine: Engine, n
         assert bob_revokes_alice.documents.get(document.id) == document
         assert bob_revokes_alice.policies.owners_of(document.id) == {"alice", "bob"}
         concurrent = pool.submit(revoke_access, alice_revokes_bob, SqlUnitOfWork(engine, None))
-        wait_until_blocked(engine, "SELECT documents.")
+        wait_until_blocked(engine, "SELECT id, org_id, folder_id")
         bob_revokes_alice.policies.remove(document, "alice")
         bob_revokes_alice.commit()
         with pytest.raises(PermissionDenied):

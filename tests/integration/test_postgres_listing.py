@@ -5,10 +5,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 
 from adapters.postgres.engine import create_engine
 from adapters.postgres.unit_of_work import SqlUnitOfWork
@@ -16,6 +15,7 @@ from domain.listing import ListedDocument
 from domain.model import Document, DocumentContent, Folder
 from domain.roles import Role
 from tests.conftest import IdMaker
+from tests.integration.test_postgres_support import record_statements
 
 pytestmark = pytest.mark.integration
 
@@ -115,22 +115,14 @@ def test_a_listing_carries_the_version_of_the_folder_it_was_read_for(engine: Eng
     )
 
 
-def test_a_listing_is_one_query(engine: Engine, new_id: IdMaker) -> None:
+def test_a_listing_is_one_query(engine: Engine, new_id: IdMaker, monkeypatch: pytest.MonkeyPatch) -> None:
     reports = _folder(new_id, new_id("org"), "Reports")
     documents = {
         _document(new_id("doc"), reports, T0 + timedelta(n)): [("alice", Role.OWNER)] for n in range(5)
     }
     _store(engine, [reports], documents)
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
     with SqlUnitOfWork(engine, None) as uow:
-        event.listen(engine, "before_cursor_execute", count)
-        try:
-            listing = uow.documents.listing(reports)
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
+        statements = record_statements(monkeypatch)
+        listing = uow.documents.listing(reports)
     assert len(listing.entries) == 5
-    assert len(statements) == 1
+    assert statements == [("all", "SELECT d.id, d.org_id,")]

@@ -122,7 +122,7 @@ def test_saving_a_version_already_stored_writes_nothing(engine: Engine, new_id: 
     folder = seed_folder(engine, new_id, now=MOMENT)
     first = _saved(engine, first_version(new_id, folder, now=MOMENT))
     rival = DocumentContent("rival.pdf", "application/pdf", "s3://bucket/rival")
-    with SqlUnitOfWork(engine, None) as uow, pytest.raises(StaleDocumentVersion):
+    with SqlUnitOfWork(engine, None) as uow:
         uow.documents.save(
             Document.first_version(
                 doc_id=first.id,
@@ -133,6 +133,8 @@ def test_saving_a_version_already_stored_writes_nothing(engine: Engine, new_id: 
                 now=MOMENT,
             )
         )
+        with pytest.raises(StaleDocumentVersion):
+            uow.commit()  # a first version is sent without waiting: the commit reports the rival
     with SqlUnitOfWork(engine, None) as uow:
         assert uow.documents.get(first.id) == first
 

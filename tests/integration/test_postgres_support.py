@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, text
 
+from adapters.postgres.session import PgSession
 from adapters.postgres.tables import folders, inbox
 from adapters.postgres.unit_of_work import SqlUnitOfWork
 from domain.commands import AddMember, Command, CreateFolder, UploadDocument
@@ -113,3 +115,23 @@ def upload_command(org_id: str, folder_id: str, doc_id: str, name: str = "q1.pdf
         blob_uri=f"s3://bucket/{doc_id}/{name}",
         tags=("finance",),
     )
+
+
+def record_statements(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """From now on, each statement a unit of work runs, as (how: send, send_many, one, all or commit, its
+    first three words). A ``send`` is queued; only ``one``, ``all`` and ``commit`` wait for the server."""
+    statements: list[tuple[str, str]] = []
+
+    def recording(method_name: str) -> Any:
+        method = getattr(PgSession, method_name)
+
+        def record(session: PgSession, *args: Any) -> Any:
+            sql = args[0] if args else ""
+            statements.append((method_name, " ".join(sql.split()[:3]).split("(")[0].strip()))
+            return method(session, *args)
+
+        return record
+
+    for name in ("send", "send_many", "one", "all", "commit"):
+        monkeypatch.setattr(PgSession, name, recording(name))
+    return statements

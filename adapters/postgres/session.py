@@ -1,0 +1,87 @@
+"""The psycopg connection of one unit of work, in pipeline mode.
+
+Statements are sent as they come and a round trip is paid only when a result is read: the inbox claim
+travels with the first read, and every write, the outbox rows, the NOTIFY and the COMMIT travel together.
+Hot statements are plain SQL strings, prepared by psycopg on the server after a few uses, so no statement
+is built or compiled per message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import psycopg
+from psycopg import errors
+from psycopg.rows import namedtuple_row
+
+from adapters.postgres.errors import StaleDocumentVersion
+from domain.errors import AlreadyApplied
+
+Params = Sequence[Any] | dict[str, Any]
+INBOX_KEY = "inbox_pkey"
+DOCUMENTS_KEY = "documents_pkey"
+
+
+class PgSession:
+    """Runs statements on one psycopg connection inside one transaction (pipeline mode)."""
+
+    def __init__(self, connection: psycopg.Connection[Any], message_id: str | None) -> None:
+        self.connection = connection
+        self._message_id = message_id
+
+    def send(self, sql: str, params: Params = ()) -> None:
+        """Queues a statement whose result is not needed; a failure surfaces at the next read or commit."""
+        with self._translated():
+            self.connection.execute(sql, params, prepare=True)
+
+    def send_many(self, sql: str, rows: Iterable[Params]) -> None:
+        with self._translated():
+            self.connection.cursor().executemany(sql, rows)
+
+    def one(self, sql: str, params: Params = ()) -> Any | None:
+        """The first row of the result (attributes named as the columns), or None."""
+        with self._translated():
+            cursor = self.connection.cursor(row_factory=namedtuple_row)
+            return cursor.execute(sql, params, prepare=True).fetchone()
+
+    def all(self, sql: str, params: Params = ()) -> list[Any]:
+        with self._translated():
+            cursor = self.connection.cursor(row_factory=namedtuple_row)
+            return cursor.execute(sql, params, prepare=True).fetchall()
+
+    def scalar(self, sql: str, params: Params = ()) -> Any | None:
+        row = self.one(sql, params)
+        return None if row is None else row[0]
+
+    def commit(self) -> None:
+        with self._translated():
+            self.connection.commit()
+
+    def _translated(self) -> _Translation:
+        return _Translation(self._message_id)
+
+
+class _Translation:
+    """Turns the unique violations that mean something to the domain into its errors."""
+
+    def __init__(self, message_id: str | None) -> None:
+        self._message_id = message_id
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if not isinstance(exc, errors.UniqueViolation):
+            return
+        constraint = exc.diag.constraint_name
+        if constraint == INBOX_KEY and self._message_id is not None:
+            raise AlreadyApplied(self._message_id) from exc
+        if constraint == DOCUMENTS_KEY:
+            raise StaleDocumentVersion(_key_of(exc.diag.message_detail or ""), version=1) from exc
+
+
+def _key_of(detail: str) -> str:
+    """``doc-1`` out of Postgres's ``Key (id)=(doc-1) already exists.``"""
+    _, _, rest = detail.partition(")=(")
+    return rest.rpartition(") already exists")[0] or detail
