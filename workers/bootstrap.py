@@ -57,7 +57,8 @@ class Application:
         from adapters.valkey.listing_cache import ValkeyListingCache
         from workers.metrics.cache import counted_listings, counting_outage
 
-        engine = create_engine(settings.database_url, pool_size=threads)
+        # No ping per checkout: a connection broken by a restart fails one message, which is retried.
+        engine = create_engine(settings.database_url, pool_size=threads, pre_ping=False)
         client = connect(settings.valkey_url, max_connections=2 * threads)
         guard = CacheGuard(client, outage=counting_outage())
         prefix, ttl = settings.cache_prefix, settings.cache_ttl_seconds
