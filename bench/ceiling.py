@@ -14,25 +14,28 @@ from bench.procs import BIN, environment, started, tail, wait_for_consumers
 from bench.stats import Sample, steady_rate
 from workers.settings import Settings
 
-POLL_S = 0.02
+POLL_S = 0.01
+MIN_MESSAGES = 20_000  # a few seconds of no-ops at least, so that the 10-90 % window spans many samples
 
 
 def measure_ceiling(settings: Settings, options: Options, workdir: Path, run: int) -> dict[str, float]:
-    """Pre-loads ``options.messages`` no-ops, starts the worker, samples the completion counter."""
+    """Pre-loads ``options.messages`` no-ops (at least ``MIN_MESSAGES``), starts the worker, samples the
+    completion counter."""
+    total = max(options.messages, MIN_MESSAGES)
     client = valkey.Valkey.from_url(settings.valkey_url)
     counter = f"{settings.cache_prefix}{COUNTER}"
     client.delete(counter)
-    publish_noops(settings.amqp_url, options.messages)
+    publish_noops(settings.amqp_url, total)
     command = [str(BIN / "dramatiq"), "bench.noop", "--processes", str(options.processes)]
     command += ["--threads", str(options.threads)]
     env = environment(settings, options.processes, options.threads, options.prefetch)
     log = workdir / f"noop-{run}.log"
     with started(command, env, log) as process:
         wait_for_consumers(process, settings.amqp_url, QUEUE, log)
-        samples = _sample(client, counter, options.messages, log)
+        samples = _sample(client, counter, total, log)
     client.close()  # type: ignore[no-untyped-call]
-    rate = steady_rate(samples, options.messages)
-    return {"ceiling_per_s": rate, "ceiling_messages": float(options.messages)}
+    rate = steady_rate(samples, total)
+    return {"ceiling_per_s": rate, "ceiling_messages": float(total)}
 
 
 def _sample(client: valkey.Valkey, counter: str, total: int, log: Path) -> list[Sample]:

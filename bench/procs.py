@@ -118,7 +118,9 @@ def _is_dramatiq(pid: int, module: str) -> bool:
         executable = os.readlink(f"/proc/{pid}/exe")
     except OSError:
         return False
-    return "python" in Path(executable).name and "dramatiq" in cmdline and module in cmdline
+    # argv[1] is the script: ``dramatiq``, not e.g. ``docfleet supervise -- dramatiq ...`` above it.
+    script = cmdline.split(" ")[1] if cmdline.count(" ") else ""
+    return "python" in Path(executable).name and Path(script).name == "dramatiq" and module in cmdline
 
 
 def _descendants(pid: int) -> list[int]:
