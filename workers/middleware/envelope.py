@@ -18,7 +18,7 @@ from dramatiq.errors import DecodeError
 from dramatiq.middleware import Middleware, SkipMessage
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from workers.contract import MAX_MESSAGE_BYTES, Id, is_id, problems_of
+from workers.contract import ACTOR_KWARGS, MAX_MESSAGE_BYTES, Id, is_id, problems_of, queue_of
 from workers.middleware.outcomes import Outcomes
 
 ACTOR_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
@@ -119,6 +119,11 @@ def admit(body: bytes, consumed_from: str, reject: RejectUnreadable | None = Non
         return False
     if message.queue_name.removesuffix(".DQ") != consumed_from.removesuffix(".DQ"):
         problem = f"queue_name: is {message.queue_name!r} but the message came from {consumed_from!r}"
+        _dead_letter(consumed_from, body, [problem], message.message_id, message.actor_name, reject)
+        return False
+    home, arrived_on = queue_of(message.actor_name), consumed_from.removesuffix(".DQ")
+    if message.actor_name in ACTOR_KWARGS and home != arrived_on:
+        problem = f"actor: {message.actor_name} is consumed from {home!r}, not {arrived_on!r}"
         _dead_letter(consumed_from, body, [problem], message.message_id, message.actor_name, reject)
         return False
     return True
