@@ -80,7 +80,8 @@ def run_relay(
     """Runs until ``stop_event`` is set; returns once the batch in flight, if any, is marked published."""
     opts = options or RelayOptions()
     factory = publisher_factory or (lambda: EventPublisher(settings.amqp_url, timeout=opts.publish_timeout))
-    engine = create_engine(settings.database_url, pool_size=2)
+    # No ping per checkout: a broken connection fails one cycle; the relay starts over after its back-off.
+    engine = create_engine(settings.database_url, pool_size=2, pre_ping=False)
     try:
         with relay_metrics(settings) as metrics:
             Relay(engine, factory, stop_event, opts, metrics).run()
