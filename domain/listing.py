@@ -48,9 +48,7 @@ class FolderListing:
         return cls(folder_id, org_id, version, tuple(ordered))
 
     def page_for(self, user_id: str, limit: int, cursor: str | None) -> DocumentPage:
-        if not 1 <= limit <= MAX_PAGE_SIZE:
-            raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
-        after = decode_cursor(cursor) if cursor is not None else None
+        after = page_position(limit, cursor)
         visible = (
             entry
             for entry in self.entries
@@ -62,6 +60,13 @@ class FolderListing:
                 return DocumentPage(tuple(e.document for e in page), encode_cursor(page[-1].sort_key))
             page.append(entry)
         return DocumentPage(tuple(e.document for e in page), None)
+
+
+def page_position(limit: int, cursor: str | None) -> tuple[datetime, str] | None:
+    """Where a page of ``limit`` documents starts; raises ``InvalidRequest`` for a bad limit or cursor."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
+    return decode_cursor(cursor) if cursor is not None else None
 
 
 def encode_cursor(position: tuple[datetime, str]) -> str:

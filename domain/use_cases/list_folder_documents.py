@@ -2,13 +2,16 @@ from __future__ import annotations
 
 from domain.commands import ListFolderDocuments
 from domain.errors import FolderNotFound
-from domain.listing import DocumentPage
+from domain.listing import DocumentPage, page_position
 from domain.ports import ListingCache, UnitOfWork
 from domain.use_cases.guards import require_member
 
 
 def list_folder_documents(query: ListFolderDocuments, uow: UnitOfWork, cache: ListingCache) -> DocumentPage:
-    """Cache first, database on a miss; either way the same membership check and access filter."""
+    """Cache first, database on a miss; either way the same membership check and access filter.
+
+    A bad limit or cursor is refused before anything is read, so it cannot even fill the cache."""
+    page_position(query.limit, query.cursor)
     with uow:
         folder = uow.folders.get(query.folder_id)
         if folder is None:

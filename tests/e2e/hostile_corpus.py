@@ -7,7 +7,6 @@ import pickle
 from tests.e2e.hostile_messages import (
     COMMANDS,
     DOC,
-    FOLDER,
     MALLORY,
     ORG,
     QUERIES,
@@ -132,7 +131,7 @@ QUERY_ARGUMENTS = [
     invalid(
         "cursor_over_1024", "list_folder", listing(cursor="c" * 1025), "cursor: string should have at most"
     ),
-    refused_query("forged_cursor", listing(cursor="MjAyNHxkb2M"), "invalid", caches=FOLDER),
+    refused_query("forged_cursor", listing(cursor="MjAyNHxkb2M"), "invalid"),
     refused_query("non_member_lists", listing(requested_by=MALLORY), "not_a_member"),
 ]
 

@@ -31,7 +31,6 @@ class Hostile:
     """A query's stored answer: the error reason of a refusal, or the failure type of an invalid query."""
     message_id: str | None = None
     """The message id its log line names: None where the body cannot be read that far."""
-    caches: str | None = None
     """A folder whose listing a query by a member may read through the cache before it is refused."""
 
 
@@ -91,12 +90,10 @@ def listing(**changes: Any) -> dict[str, Any]:
     return {"folder_id": FOLDER, "requested_by": ALICE, **changes}
 
 
-def refused_query(name: str, kwargs: dict[str, Any], reason: str, caches: str | None = None) -> Hostile:
+def refused_query(name: str, kwargs: dict[str, Any], reason: str) -> Hostile:
     fields = envelope("list_folder", kwargs)
     body, message_id = encoded(fields), fields["message_id"]
-    return Hostile(
-        name, QUERIES, body, "refused", reason, answer=reason, message_id=message_id, caches=caches
-    )
+    return Hostile(name, QUERIES, body, "refused", reason, answer=reason, message_id=message_id)
 
 
 def refused_command(name: str, actor: str, kwargs: dict[str, Any], reason: str) -> Hostile:
