@@ -17,7 +17,7 @@ from domain.model import Document
 MAX_PAGE_SIZE = 1000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ListedDocument:
     document: Document
     readers: frozenset[str]
@@ -27,13 +27,13 @@ class ListedDocument:
         return (self.document.created_at, self.document.id)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DocumentPage:
     documents: tuple[Document, ...]
     next_cursor: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FolderListing:
     folder_id: str
     org_id: str

@@ -19,7 +19,7 @@ def _require_aware(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Membership:
     org_id: str
     user_id: str
@@ -68,7 +68,7 @@ class Folder:
         return (self.org_id, self.name, self.parent_id) == (org_id, name, parent_id)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DocumentContent:
     """What an upload says about the file; the bytes themselves live behind ``blob_uri``."""
 
@@ -78,7 +78,7 @@ class DocumentContent:
     tags: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Document:
     id: str
     org_id: str
@@ -134,7 +134,7 @@ class Document:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AccessPolicy:
     document_id: str
     user_id: str
