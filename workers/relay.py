@@ -166,7 +166,7 @@ class Relay:
         self._store.mark_published([record.seq for record in records])
         self._metrics.published(records)
         self._published_since_stats += len(records)
-        log.info(
+        log.debug(  # one line a batch is too many at INFO; "outbox status" sums them up every minute
             "published events",
             count=len(records),
             first_seq=records[0].seq,
