@@ -20,6 +20,9 @@ from workers.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 _SHELL_VAR = re.compile(r"\$\{(?P<name>[A-Z_][A-Z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+# Under honcho a crashed worker or relay is restarted by `docfleet supervise`; under compose, by the
+# restart policy, so the services run the supervised command itself.
+SUPERVISED = "docfleet supervise -- "
 
 
 class _RecordingEnviron(dict[str, str]):
@@ -88,13 +91,20 @@ def _shell_command(service: Mapping[str, Any]) -> str:
     return shlex.join(command)
 
 
-def test_the_procfile_runs_the_worker_and_the_relay(procfile: dict[str, str]) -> None:
+def _unsupervised(command: str) -> str:
+    assert command.startswith(SUPERVISED), f"{command!r} does not run under `docfleet supervise`"
+    return command.removeprefix(SUPERVISED)
+
+
+def test_the_procfile_runs_the_worker_and_the_relay_supervised(procfile: dict[str, str]) -> None:
     assert set(procfile) >= {"worker", "relay"}
-    assert procfile["relay"] == "docfleet relay"
+    assert procfile["relay"] == f"{SUPERVISED}docfleet relay"
+    assert _unsupervised(procfile["worker"]).startswith("dramatiq ")
 
 
 def test_the_worker_command_is_one_dramatiq_accepts(procfile: dict[str, str]) -> None:
-    command = _SHELL_VAR.sub(lambda match: match.group("default") or "1", procfile["worker"])
+    worker = _unsupervised(procfile["worker"])
+    command = _SHELL_VAR.sub(lambda match: match.group("default") or "1", worker)
     program, *args = shlex.split(command)
     assert program == "dramatiq"
     parsed = make_argument_parser().parse_args(args)  # type: ignore[no-untyped-call]
@@ -103,12 +113,12 @@ def test_the_worker_command_is_one_dramatiq_accepts(procfile: dict[str, str]) ->
     assert "${WORKER_THREADS:-" in procfile["worker"]
 
 
-def test_the_relay_command_exists_in_the_cli() -> None:
+def test_the_relay_and_supervise_commands_exist_in_the_cli() -> None:
     from typer.main import get_command
 
     from workers.cli import app
 
-    assert {"relay", "migrate"} <= set(get_command(app).commands)  # type: ignore[attr-defined]
+    assert {"relay", "migrate", "supervise"} <= set(get_command(app).commands)  # type: ignore[attr-defined]
 
 
 def test_compose_has_the_infrastructure_with_healthchecks(compose: dict[str, Any]) -> None:
@@ -122,8 +132,8 @@ def test_compose_has_the_infrastructure_with_healthchecks(compose: dict[str, Any
 
 def test_compose_runs_the_procfile_commands(compose: dict[str, Any], procfile: dict[str, str]) -> None:
     services = compose["services"]
-    assert _shell_command(services["worker"]) == procfile["worker"]
-    assert _shell_command(services["relay"]) == procfile["relay"]
+    assert _shell_command(services["worker"]) == _unsupervised(procfile["worker"])
+    assert _shell_command(services["relay"]) == _unsupervised(procfile["relay"])
     assert _shell_command(services["migrate"]) == "docfleet migrate"
 
 

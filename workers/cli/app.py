@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from workers.cli import audit, bulk, commands, dlq, events, fleet, folders, health, outbox
+from workers.cli import audit, bulk, commands, dlq, events, fleet, folders, health, outbox, supervise
 from workers.cli.failures import ExitCode, explain
 from workers.cli.output import Registrar
 
@@ -23,7 +23,18 @@ try:
 except ImportError:  # typer releases that use click itself
     from click import ClickException as _UsageProblem  # type: ignore[assignment]
 
-COMMAND_MODULES: tuple[Registrar, ...] = (fleet, events, commands, folders, bulk, dlq, outbox, health, audit)
+COMMAND_MODULES: tuple[Registrar, ...] = (
+    fleet,
+    events,
+    commands,
+    folders,
+    bulk,
+    dlq,
+    outbox,
+    health,
+    audit,
+    supervise,
+)
 
 
 class DocfleetGroup(TyperGroup):

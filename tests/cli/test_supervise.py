@@ -1,0 +1,82 @@
+"""``docfleet supervise``: restarts a failed command, not a clean one, and stops with it on SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.e2e.fleet import BIN
+
+# Appends a line to STARTS on each start; then exits with the code its start number maps to (argv[3:],
+# the last one for later starts); "kill" kills itself; "wait" writes "ready" to MARKS, then waits for
+# SIGTERM and exits 0 on it, after writing "SIGTERM" there.
+CHILD = """
+import signal, sys, time
+from pathlib import Path
+starts, marks = Path(sys.argv[1]), Path(sys.argv[2])
+with starts.open("a") as out:
+    out.write("start\\n")
+count = len(starts.read_text().splitlines())
+plan = sys.argv[3:]
+step = plan[min(count, len(plan)) - 1]
+if step == "wait":
+    signal.signal(signal.SIGTERM, lambda *_: (marks.write_text("SIGTERM"), sys.exit(0)))
+    marks.write_text("ready")
+    while True:
+        time.sleep(0.05)
+if step == "kill":
+    signal.raise_signal(signal.SIGKILL)
+sys.exit(int(step))
+"""
+
+
+def _supervise(tmp_path: Path, *plan: str) -> subprocess.Popen[bytes]:
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    child = [sys.executable, str(script), str(tmp_path / "starts"), str(tmp_path / "marks"), *plan]
+    command = [str(BIN / "docfleet"), "supervise", "--backoff-initial", "0.05", "--backoff-max", "0.2", "--"]
+    return subprocess.Popen([*command, *child], stderr=subprocess.PIPE)
+
+
+def _starts(tmp_path: Path) -> int:
+    path = tmp_path / "starts"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def test_a_failed_or_killed_command_is_restarted_until_it_exits_cleanly(tmp_path: Path) -> None:
+    process = _supervise(tmp_path, "3", "kill", "1", "0")
+    _, log = process.communicate(timeout=60)
+
+    assert process.returncode == 0
+    assert _starts(tmp_path) == 4
+    assert log.count(b"supervised command started") == 4
+    assert log.count(b"supervised command failed") == 3
+    assert b'"code": 137' in log, "a child killed by SIGKILL is reported as a shell would: 128 + 9"
+
+
+def test_a_clean_exit_is_not_restarted(tmp_path: Path) -> None:
+    process = _supervise(tmp_path, "0")
+    _, log = process.communicate(timeout=60)
+
+    assert process.returncode == 0
+    assert _starts(tmp_path) == 1
+    assert b'"restart": false' in log
+
+
+def test_sigterm_is_forwarded_and_the_supervisor_exits_with_the_child_without_restarting(
+    tmp_path: Path,
+) -> None:
+    process = _supervise(tmp_path, "wait")
+    marks, deadline = tmp_path / "marks", time.monotonic() + 30
+    while not (marks.exists() and marks.read_text() == "ready") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, log = process.communicate(timeout=30)
+
+    assert process.returncode == 0
+    assert (tmp_path / "marks").read_text() == "SIGTERM"
+    assert _starts(tmp_path) == 1
+    assert b"forwarding signal" in log

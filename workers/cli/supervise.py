@@ -1,0 +1,99 @@
+"""``docfleet supervise -- COMMAND...``: keeps one command running, as the Procfile's worker and relay.
+
+Dramatiq's parent process exits as soon as one of its worker processes dies, and honcho then stops the
+whole fleet. The supervisor runs the command as its child and starts it again whenever it exits abnormally
+(a non-zero code or a signal), after a capped exponential backoff that starts over once the child has run
+for a while. SIGTERM and SIGINT are forwarded to the child; the supervisor then waits for it and exits
+with its code, without restarting it. A clean exit (code 0) ends the supervisor with code 0.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from types import FrameType
+from typing import Annotated
+
+import structlog
+import typer
+
+log = structlog.get_logger("docfleet.supervise")
+
+SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def register(app: typer.Typer) -> None:
+    app.command(context_settings=SETTINGS)(supervise)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    initial: float = 0.5
+    maximum: float = 10.0
+    healthy_after: float = 30.0
+    """A child that ran this many seconds before exiting is restarted after ``initial`` again."""
+
+
+def supervise(
+    command: Annotated[list[str], typer.Argument(help="The command to run, after `--`.")],
+    backoff_initial: Annotated[float, typer.Option(min=0.0, help="Seconds before the first restart.")] = 0.5,
+    backoff_max: Annotated[float, typer.Option(min=0.0, help="The longest wait between restarts.")] = 10.0,
+) -> None:
+    """Run COMMAND, restart it whenever it fails, forward SIGTERM and SIGINT to it; exit with its code.
+
+    \b
+    Example (the Procfile's relay):
+      docfleet supervise -- docfleet relay
+    """
+    from workers.cli.failures import load_settings
+    from workers.logging import configure_logging
+
+    configure_logging(load_settings().log_level)
+    raise typer.Exit(Supervisor(command, Backoff(backoff_initial, max(backoff_initial, backoff_max))).run())
+
+
+class Supervisor:
+    def __init__(self, command: list[str], backoff: Backoff) -> None:
+        self._command = command
+        self._backoff = backoff
+        self._stopping = threading.Event()
+        self._child: subprocess.Popen[bytes] | None = None
+
+    def run(self) -> int:
+        """Runs the command until it exits cleanly or a stop signal came; the child's last exit code."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._forward)
+        delay = self._backoff.initial
+        while True:
+            started = time.monotonic()
+            code = self._run_once()
+            ran_for = time.monotonic() - started
+            if code == 0 or self._stopping.is_set():
+                log.info("supervised command exited", code=code, ran_for_s=round(ran_for, 1), restart=False)
+                return code
+            if ran_for >= self._backoff.healthy_after:
+                delay = self._backoff.initial
+            log.warning(
+                "supervised command failed", code=code, ran_for_s=round(ran_for, 1), restart_in_s=delay
+            )
+            if self._stopping.wait(delay):
+                return code
+            delay = min(delay * 2, self._backoff.maximum)
+
+    def _run_once(self) -> int:
+        self._child = subprocess.Popen(self._command)
+        log.info("supervised command started", pid=self._child.pid, command=self._command)
+        if self._stopping.is_set():  # a signal came while the child was being started
+            self._child.send_signal(signal.SIGTERM)
+        code = self._child.wait()
+        return 128 - code if code < 0 else code  # killed by signal N: 128 + N, as a shell reports it
+
+    def _forward(self, signum: int, _frame: FrameType | None) -> None:
+        self._stopping.set()
+        child = self._child
+        if child is not None and child.poll() is None:
+            log.info("forwarding signal", signal=signal.Signals(signum).name, pid=child.pid)
+            child.send_signal(signum)
