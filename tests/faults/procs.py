@@ -1,0 +1,104 @@
+"""The fleet's processes, found through /proc: honcho's descendants, Dramatiq's main process, the relay."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+
+def children(pid: int) -> list[int]:
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        text = " ".join((task / "children").read_text() for task in tasks)
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
+
+
+def descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    for child in children(pid):
+        found += [child, *descendants(child)]
+    return found
+
+
+def argv(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+    except OSError:
+        return []
+
+
+def _program(args: list[str]) -> list[str]:
+    """The arguments from the program on: a Python interpreter running a script is skipped."""
+    if args and Path(args[0]).name.startswith("python"):
+        return args[1:]
+    return args
+
+
+def is_dramatiq_main(pid: int) -> bool:
+    """Dramatiq's main process (its worker processes are forked from it, with the same command line)."""
+    program = _program(argv(pid))
+    parent_program = _program(argv(_parent(pid)))
+    return bool(program) and Path(program[0]).name == "dramatiq" and program != parent_program
+
+
+def is_relay(pid: int) -> bool:
+    """The relay itself (``docfleet relay`` or a test wrapper), not the supervisor that runs it."""
+    program = _program(argv(pid))
+    if not program or "supervise" in program:
+        return False
+    return program[-1] == "relay" or "tests.faults.hooks.relay_pause" in program
+
+
+def _parent(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def kill(pid: int) -> None:
+    """SIGKILL, then waits until the process is gone (or a zombie its parent has yet to reap)."""
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.02)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def local_tcp_ports(pid: int) -> set[int]:
+    """The local ports of the TCP sockets ``pid`` holds open (its Postgres connections among them)."""
+    links = [_link(fd) for fd in _entries(Path(f"/proc/{pid}/fd"))]
+    inodes = {link[len("socket:[") : -1] for link in links if link.startswith("socket:[")}
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            columns = line.split()
+            if columns[9] in inodes:
+                ports.add(int(columns[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def _entries(directory: Path) -> list[Path]:
+    try:
+        return list(directory.iterdir())
+    except OSError:
+        return []
+
+
+def _link(path: Path) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:  # closed in the meantime
+        return ""
