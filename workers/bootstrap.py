@@ -40,10 +40,13 @@ class Application:
         *,
         new_uow: UnitOfWorkFactory,
         listing_cache: ListingCache,
+        new_reader: Callable[[], UnitOfWork] | None = None,
         closers: Sequence[Callable[[], object]] = (),
     ) -> None:
-        """From given parts: tests pass fakes; ``closers`` run, in order, on ``close()``."""
+        """From given parts: tests pass fakes. Queries read through ``new_reader`` (``new_uow(None)`` if
+        not given); ``closers`` run, in order, on ``close()``."""
         self.new_uow = new_uow
+        self.new_reader = new_reader or (lambda: new_uow(None))
         self.listing_cache = listing_cache
         self._closers = tuple(closers)
 
@@ -51,7 +54,7 @@ class Application:
     def from_settings(cls, settings: Settings, *, threads: int = 8) -> Application:
         """Postgres pooled for ``threads`` worker threads; Valkey caches, invalidated after each commit."""
         from adapters.postgres.engine import create_engine
-        from adapters.postgres.unit_of_work import unit_of_work_factory
+        from adapters.postgres.unit_of_work import read_only_unit_of_work_factory, unit_of_work_factory
         from adapters.valkey.client import connect
         from adapters.valkey.guard import CacheGuard
         from adapters.valkey.listing_cache import ValkeyListingCache
@@ -71,6 +74,7 @@ class Application:
         return cls(
             new_uow=unit_of_work_factory(engine, on_committed),
             listing_cache=listings,
+            new_reader=read_only_unit_of_work_factory(engine),
             closers=(engine.dispose, client.close),
         )
 
@@ -89,7 +93,7 @@ class Application:
 
     def list_folder(self, query: ListFolderDocuments) -> DocumentPage:
         """One page of the folder for the requester; raises Refused or NotFound when it may not be read."""
-        return list_folder_documents(query, self.new_uow(None), self.listing_cache)
+        return list_folder_documents(query, self.new_reader(), self.listing_cache)
 
     def reject(
         self,

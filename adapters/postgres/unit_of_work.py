@@ -57,10 +57,20 @@ class SqlUnitOfWork:
     policies: PolicyRepository
 
     def __init__(
-        self, engine: Engine, message_id: str | None, on_committed: OnCommitted | None = None
+        self,
+        engine: Engine,
+        message_id: str | None,
+        on_committed: OnCommitted | None = None,
+        *,
+        read_only: bool = False,
     ) -> None:
+        """``read_only``: for queries, each statement on its own (no transaction to begin and roll back,
+        a round trip saved); ``commit`` is refused."""
+        if read_only and message_id is not None:
+            raise ValueError("a read-only unit of work claims no message")
         self._engine = engine
         self._message_id = message_id
+        self._read_only = read_only
         self._on_committed = on_committed
         self._pooled: PoolProxiedConnection | None = None
         self._pipeline: Any = None
@@ -74,6 +84,7 @@ class SqlUnitOfWork:
         pooled = self._engine.raw_connection()
         try:
             connection = _psycopg(pooled)
+            connection.autocommit = self._read_only
             self._pipeline = connection.pipeline()
             self._pipeline.__enter__()
             session = PgSession(connection, self._message_id)
@@ -100,6 +111,8 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         session = self._require_session()
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         changes, events = self._changes, self._events
         try:
             if changes.folder_ids:
@@ -143,6 +156,7 @@ class SqlUnitOfWork:
                 pipeline.__exit__(None, None, None)
             if failed:
                 connection.rollback()
+            connection.autocommit = False
         except Exception:  # a failed sync or rollback leaves the connection in no known state
             connection.close()
         if connection.broken or connection.closed:
@@ -172,6 +186,11 @@ def _outbox_row(event: Event) -> tuple[Any, ...]:
         values["document_id"],
         Jsonb(values["payload"]),
     )
+
+
+def read_only_unit_of_work_factory(engine: Engine) -> Callable[[], UnitOfWork]:
+    """Units of work for queries: see ``SqlUnitOfWork``'s ``read_only``."""
+    return lambda: SqlUnitOfWork(engine, None, read_only=True)
 
 
 def unit_of_work_factory(engine: Engine, on_committed: OnCommitted | None = None) -> UnitOfWorkFactory:

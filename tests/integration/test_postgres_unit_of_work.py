@@ -192,3 +192,25 @@ def test_a_commit_is_one_round_trip_with_a_statement_per_kind_of_write(
         ("send", "SELECT pg_notify"),
         ("commit", ""),
     ]
+
+
+def test_a_read_only_unit_of_work_reads_without_a_transaction_and_cannot_commit(
+    engine: Engine, new_id: IdMaker
+) -> None:
+    folder = seed_folder(engine, new_id)
+    engine.dispose()  # one pooled connection below, so the write after the reader reuses it
+    with SqlUnitOfWork(engine, None, read_only=True) as reader:
+        assert reader.folders.get(folder.id) == folder
+        assert reader.members.contains(folder.org_id, "alice")
+        with pytest.raises(RuntimeError, match="read-only"):
+            reader.commit()
+    with SqlUnitOfWork(engine, None) as writer:  # the reader's connection is transactional again
+        writer.members.add(folder.org_id, "bob")
+        writer.rollback()
+    with SqlUnitOfWork(engine, None, read_only=True) as reader:
+        assert not reader.members.contains(folder.org_id, "bob")
+
+
+def test_a_read_only_unit_of_work_claims_no_message(engine: Engine) -> None:
+    with pytest.raises(ValueError, match="claims no message"):
+        SqlUnitOfWork(engine, "msg-1", read_only=True)
