@@ -16,6 +16,7 @@ from workers.broker import broker
 from workers.contract import COMMANDS_QUEUE, QUERIES_QUEUE, InvalidMessage, parse_command, parse_query
 from workers.contract_events import page_result, refusal_result
 from workers.middleware import RetryPolicy, current_application, note_outcome
+from workers.middleware.answers import store_answer
 
 COMMAND_RETRIES = RetryPolicy(not_found_retries=8, fault_retries=20)
 QUERY_RETRIES = RetryPolicy(not_found_retries=0, fault_retries=3)
@@ -90,22 +91,31 @@ def perform(actor: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
 
 
 def answer(actor: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """One page of a folder; a refused query (not a member, bad cursor, no such folder) is an answer too."""
+    """One page of a folder; a refused query (not a member, bad cursor, no such folder) is an answer too.
+
+    The answer is stored before the actor returns: if it cannot be, the query fails and is retried."""
     query = parse_query(actor, args, kwargs)
     try:
         page = current_application().list_folder(query)
     except (Refused, NotFound) as refusal:
+        store_answer(current_message(), refusal_result(refusal.code, refusal.message))
         note_outcome("refused", reason=refusal.code, detail=refusal.message)
         return refusal_result(refusal.code, refusal.message)
+    result = page_result(page)
+    store_answer(current_message(), result)
     note_outcome("answered", documents=len(page.documents))
-    return page_result(page)
+    return result
 
 
 def current_message_id() -> str:
+    return current_message().message_id
+
+
+def current_message() -> dramatiq.Message[Any]:
     message = CurrentMessage.get_current_message()
     if message is None:
         raise RuntimeError("no current message: actors run inside a worker with CurrentMessage")
-    return message.message_id
+    return message
 
 
 def declare_on(other: dramatiq.Broker, **overrides: Any) -> dict[str, dramatiq.Actor[..., Any]]:

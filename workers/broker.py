@@ -26,7 +26,6 @@ from dramatiq.middleware import (
     ShutdownNotifications,
     TimeLimit,
 )
-from dramatiq.results import Results
 from dramatiq.results.backend import ResultBackend
 from dramatiq.results.backends.redis import RedisBackend
 
@@ -42,6 +41,7 @@ from workers.middleware import (
     docfleet_middleware,
     quiet_replaced_lines,
 )
+from workers.middleware.answers import AnswersBeforeAck
 from workers.settings import Settings
 
 BROKER_ENV = "DOCFLEET_BROKER"
@@ -77,7 +77,8 @@ def build_broker(
 
 
 def standard_middleware(backend: ResultBackend, result_ttl_ms: int) -> list[Middleware]:
-    """Dramatiq's middleware, in its default order, then CurrentMessage and Results.
+    """Dramatiq's middleware, in its default order, then CurrentMessage and Results (answers stored by
+    the query actor itself, before the ack: ``workers.middleware.answers``).
 
     Retries retries nothing unless the actor says so: every docfleet actor declares its own policy.
     """
@@ -89,7 +90,7 @@ def standard_middleware(backend: ResultBackend, result_ttl_ms: int) -> list[Midd
         Pipelines(),
         Retries(max_retries=0),
         CurrentMessage(),
-        Results(backend=backend, result_ttl=result_ttl_ms),  # type: ignore[no-untyped-call]
+        AnswersBeforeAck(backend=backend, result_ttl=result_ttl_ms),  # type: ignore[no-untyped-call]
     ]
 
 

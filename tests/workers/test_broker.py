@@ -30,7 +30,7 @@ EXPECTED_ORDER = [
     "Pipelines",
     "Retries",
     "CurrentMessage",
-    "Results",
+    "AnswersBeforeAck",
 ]
 
 

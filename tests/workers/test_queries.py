@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+import valkey
+from dramatiq.encoder import JSONEncoder
 from dramatiq.results import ResultFailure
+from dramatiq.results.backends.stub import StubBackend
 
 from tests.unit.fakes import FOLDER, FakeDatabase
 from tests.workers.conftest import ALICE, BOB
-from tests.workers.support import Fleet
+from tests.workers.support import Fleet, running_fleet
+from workers.bootstrap import Application
+from workers.contract import QUERIES_QUEUE
 from workers.contract_events import ListFolderResult
 
 
@@ -89,3 +95,32 @@ def test_an_invalid_query_fails_at_once_and_writes_nothing(fleet: Fleet, db: Fak
     fleet.settle()
     assert [m.message_id for m in fleet.dead_letters("documents-queries")] == [message.message_id]
     assert db.events == []
+
+
+class _UnavailableAtFirst(StubBackend):
+    """A results store that cannot take the first ``failures`` answers, as Valkey while it is down."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__(encoder=JSONEncoder())
+        self.failures = failures
+
+    def store_result(self, message: Any, result: Any, ttl: int) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise valkey.exceptions.ConnectionError("Valkey is unavailable")
+        super().store_result(message, result, ttl)
+
+
+def test_an_answer_that_cannot_be_stored_is_retried_until_it_is(application: Application) -> None:
+    backend = _UnavailableAtFirst(failures=2)
+    with running_fleet(application, backend=backend) as fleet:
+        result = fleet.result(fleet.send("list_folder", folder_id=FOLDER, requested_by=ALICE))
+    assert result == {"documents": [], "next_cursor": None}
+    assert backend.failures == 0
+
+
+def test_an_answer_that_can_never_be_stored_is_dead_lettered_not_acked(application: Application) -> None:
+    with running_fleet(application, backend=_UnavailableAtFirst(failures=100)) as fleet:
+        fleet.send("list_folder", folder_id=FOLDER, requested_by=ALICE)
+        fleet.settle()
+        assert len(fleet.dead_letters(QUERIES_QUEUE)) == 1

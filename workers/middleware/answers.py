@@ -1,0 +1,52 @@
+"""Query answers stored before the message is acked, so that an answer that cannot be stored is a failure.
+
+Dramatiq's Results middleware stores an actor's return value after the actor returned, where a failure
+(Valkey unavailable) is only logged: the message would be acked, logged as answered, and its answer lost.
+Here the actor stores the answer itself (``store_answer``), so such a failure is the actor's own: retried
+on the query's schedule, then dead-lettered, with a log line saying so.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Any
+
+import dramatiq
+from dramatiq.results import Results
+
+_processing: ContextVar[tuple[AnswersBeforeAck, dramatiq.Broker] | None] = ContextVar(
+    "docfleet_answers_store", default=None
+)
+
+
+class AnswersBeforeAck(Results):
+    """Results, except for a successful answer, which ``store_answer`` has stored already. Failures and
+    skipped messages are stored as Results stores them, for the producer's ``get_result`` to raise."""
+
+    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
+        _processing.set((self, broker))
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: dramatiq.MessageProxy,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        _processing.set(None)
+
+    def store_answer(self, broker: dramatiq.Broker, message: dramatiq.Message[Any], answer: Any) -> None:
+        actor = broker.get_actor(message.actor_name)
+        ttl = message.options.get("result_ttl", actor.options.get("result_ttl", self.result_ttl))
+        self.backend.store_result(message, answer, ttl)
+
+
+def store_answer(message: dramatiq.Message[Any], answer: Any) -> None:
+    """Stores ``answer`` as the result of the message this thread is processing, on the broker that
+    delivered it; raises if the results backend cannot take it."""
+    processing = _processing.get()
+    if processing is None:
+        raise RuntimeError("no message in process on a broker with AnswersBeforeAck")
+    middleware, broker = processing
+    middleware.store_answer(broker, message, answer)
