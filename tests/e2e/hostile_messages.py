@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 SUFFIX = uuid.uuid4().hex[:8]
@@ -140,3 +140,13 @@ def odd_uploads() -> list[dict[str, Any]]:
         )
         for n, name in enumerate(ODD_NAMES)
     ]
+
+
+def renamed(hostile: Hostile) -> Hostile:
+    """The same message under a new message id: tests share a database, and an id seen before by its
+    inbox would make the message a duplicate."""
+    if hostile.message_id is None:
+        return hostile
+    message_id = str(uuid.uuid4())
+    body = hostile.body.replace(hostile.message_id.encode(), message_id.encode())
+    return replace(hostile, body=body, message_id=message_id)

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from tests.e2e.fleet import running_fleet, wait_until_ready
 from tests.e2e.hostile_corpus import CORPUS
-from tests.e2e.hostile_messages import Hostile, encoded, envelope, invalid
+from tests.e2e.hostile_messages import Hostile, encoded, envelope, invalid, renamed
 from tests.e2e.hostile_probe import Cache, FleetLog, Queues, wait_for
 from tests.support.services import TEST_PREFIX, default_settings, throwaway_vhost, unique_name
 from workers.settings import Settings
@@ -120,7 +120,7 @@ def test_no_password_of_any_url_appears_in_the_fleets_output(
     with running_fleet(settings, tmp_path) as process:
         wait_until_ready(process, settings.amqp_url, log.path)
         with closing(Queues(settings.amqp_url)) as queues:
-            _provoke_rejections(queues, log, [entry for entry in CORPUS if entry.name in PROVOKED])
+            _provoke_rejections(queues, log, [renamed(entry) for entry in CORPUS if entry.name in PROVOKED])
             _provoke_a_valkey_outage(queues, log, settings, private_valkey[0])
         _rabbitmqctl("close_all_connections", "-p", vhost_of(settings.amqp_url), "provoked by a test")
         with closing(Queues(settings.amqp_url)) as queues:  # the fleet reconnects, then goes on
