@@ -8,7 +8,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, insert
+from sqlalchemy import func, insert, select
 
 from tests.cli.support import one_line_error, run
 from tests.support.services import default_settings, throwaway_database
@@ -121,3 +121,37 @@ def test_outbox_status_with_postgres_down_is_one_line_exit_1(own_settings: Setti
 
     assert result.exit_code == 1
     assert "Postgres at 127.0.0.1:1/x" in one_line_error(result)
+
+
+def outbox_rows(database_url: str) -> tuple[int, int]:
+    """(unpublished, published) rows in the outbox."""
+    from adapters.postgres.engine import create_single_use_engine
+    from adapters.postgres.tables import outbox
+
+    engine = create_single_use_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            pending = outbox.c.published_at.is_(None)
+            rows = connection.execute(select(pending, func.count()).group_by(pending)).all()
+            counts = {bool(row[0]): int(row[1]) for row in rows}
+    finally:
+        engine.dispose()
+    return counts.get(True, 0), counts.get(False, 0)
+
+
+def test_prune_deletes_only_the_rows_published_before_the_retention(own_settings: Settings) -> None:
+    day = 86_400.0
+    add_outbox_rows(own_settings.database_url, pending_ages=[30 * day], published_ages=[8 * day, 9 * day, 60])
+
+    result = run(own_settings, "outbox", "prune", "--older-than", "7d", "--batch-size", "1")
+
+    assert result.exit_code == 0, result.output
+    assert "deleted 2 published outbox rows" in result.stdout
+    assert outbox_rows(own_settings.database_url) == (1, 1)
+
+
+def test_prune_refuses_an_age_it_cannot_read(own_settings: Settings) -> None:
+    result = run(own_settings, "outbox", "prune", "--older-than", "a week")
+
+    assert result.exit_code == 2
+    assert "7d" in result.output

@@ -1,7 +1,9 @@
-"""``docfleet outbox status``: what waits in the outbox, for how long, and how fast the relay publishes."""
+"""``docfleet outbox status``: what waits in the outbox, for how long, and how fast the relay publishes;
+``docfleet outbox prune``: deleting published rows past their retention."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -66,3 +68,42 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print it as JSO
     published = f"{found.published_last_minute} ({found.published_per_second:.1f}/s)"
     add_row(grid, ["published in the last minute", published])
     console().print(grid)
+
+
+_DURATION = re.compile(r"^(?P<amount>\d+)(?P<unit>[smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_age(value: str) -> timedelta:
+    """``7d``, ``12h``, ``30m`` or ``90s``."""
+    found = _DURATION.match(value.strip())
+    if found is None:
+        raise typer.BadParameter(f"expected a number and s, m, h or d (e.g. 7d), got {value!r}")
+    return timedelta(**{_UNITS[found["unit"]]: int(found["amount"])})
+
+
+@outbox_app.command("prune")
+def prune(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Delete rows published longer ago than this: 7d, 12h, 30m.")
+    ] = "7d",
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows deleted per transaction.")] = 10_000,
+) -> None:
+    """Delete the outbox rows published longer ago than --older-than; unpublished rows are kept.
+
+    Published rows are history only: the relay never reads them again. Run it daily, e.g. from cron.
+
+    \b
+    Example:
+      docfleet outbox prune --older-than 7d
+    """
+    from adapters.postgres.engine import create_single_use_engine
+    from adapters.postgres.outbox_retention import prune_published
+
+    age = parse_age(older_than)
+    engine = create_single_use_engine(load_settings().database_url)
+    try:
+        deleted = prune_published(engine, age, batch_size=batch_size)
+    finally:
+        engine.dispose()
+    typer.echo(f"deleted {deleted} published outbox rows older than {older_than}")
