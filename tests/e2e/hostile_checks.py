@@ -41,7 +41,8 @@ def check_answer(hostile: Hostile, probe: Probe) -> str | None:
     return probe.cache.result_key(hostile.message_id)
 
 
-def check_keys(hostile: Hostile, probe: Probe, before: Before, answer_key: str | None) -> None:
+def check_keys(probe: Probe, before: Before, answer_key: str | None) -> None:
+    """No new Valkey key under the prefix, but the query's answer where there is one."""
     written = probe.cache.stored_keys() - before.keys
     assert answer_key is None or answer_key in written
     assert written <= {answer_key}
