@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import Engine
 
 from tests.support.services import (
     default_settings,
@@ -23,6 +24,16 @@ def database_url() -> Iterator[str]:
     with throwaway_database(default_settings().database_url) as url:
         upgrade_to_head(url)
         yield url
+
+
+@pytest.fixture(scope="module")
+def engine(database_url: str) -> Iterator[Engine]:
+    """A pooled engine on the run's database for the module's tests: 8 connections, 16 with overflow."""
+    from adapters.postgres.engine import create_engine
+
+    engine = create_engine(database_url, pool_size=8)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ from sqlalchemy import Engine
 from structlog.testing import capture_logs
 
 from adapters.postgres.audit_log import AuditEvent, record_events
-from adapters.postgres.engine import create_engine
 from tests.integration.test_audit_support import (
     Recording,
     audit_settings,
@@ -30,13 +29,6 @@ from workers.audit_wire import dead_letter_queue
 from workers.settings import Settings
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = create_engine(database_url, pool_size=2)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

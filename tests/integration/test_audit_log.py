@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -12,7 +11,7 @@ from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import DataError
 
 from adapters.postgres.audit_log import AuditEvent, UnstorableEvent, record_events
-from adapters.postgres.engine import create_engine, create_single_use_engine
+from adapters.postgres.engine import create_single_use_engine
 from adapters.postgres.migrations import alembic_config
 from adapters.postgres.tables import audit_log
 from tests.integration.test_audit_support import row_counts
@@ -21,13 +20,6 @@ from tests.support.services import throwaway_database
 pytestmark = pytest.mark.integration
 
 OCCURRED = datetime(2024, 5, 1, 12, 28, 0, 123456, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = create_engine(database_url, pool_size=2)
-    yield engine
-    engine.dispose()
 
 
 def audit_event(event_id: str | None = None, **fields: object) -> AuditEvent:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
-from adapters.postgres.engine import create_engine
 from tests.conftest import IdMaker
 from tests.integration.authorization_support import (
     Scene,
@@ -22,9 +20,7 @@ from tests.integration.authorization_support import (
     share,
     upload,
 )
-from tests.workers.support import Fleet, running_fleet
-from workers.bootstrap import Application
-from workers.broker import results_backend_for
+from tests.workers.support import Fleet, wired_fleet, wired_settings
 from workers.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -32,23 +28,13 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def settings(database_url: str, valkey_url: str, key_prefix: str) -> Settings:
-    return dataclasses.replace(
-        Settings.from_env(), database_url=database_url, valkey_url=valkey_url, cache_prefix=key_prefix
-    )
+    return wired_settings(database_url, valkey_url, key_prefix)
 
 
 @pytest.fixture
 def fleet(settings: Settings) -> Iterator[Fleet]:
-    application = Application.from_settings(settings, threads=2)
-    with running_fleet(application, backend=results_backend_for(settings), threads=2) as fleet:
+    with wired_fleet(settings, threads=2) as fleet:
         yield fleet
-
-
-@pytest.fixture(scope="module")
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = create_engine(database_url, pool_size=1)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

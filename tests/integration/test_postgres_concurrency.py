@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import Engine
 
-from adapters.postgres.engine import create_engine
 from adapters.postgres.unit_of_work import SqlUnitOfWork, unit_of_work_factory
 from domain.commands import RevokeAccess
 from domain.errors import AlreadyApplied, PermissionDenied
@@ -28,13 +26,6 @@ from tests.integration.test_postgres_support import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = create_engine(database_url, pool_size=8)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

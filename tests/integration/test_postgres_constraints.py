@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,20 +9,12 @@ import pytest
 from sqlalchemy import Engine, Table
 from sqlalchemy.exc import IntegrityError
 
-from adapters.postgres.engine import create_engine
 from adapters.postgres.tables import access_policies, documents, folders, memberships, organizations
 from tests.conftest import IdMaker
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = create_engine(database_url, pool_size=2)
-    yield engine
-    engine.dispose()
 
 
 def _insert(engine: Engine, table: Table, **values: Any) -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
 
-from adapters.postgres.engine import create_engine
 from adapters.postgres.unit_of_work import SqlUnitOfWork
 from domain.listing import ListedDocument
 from domain.model import Document, DocumentContent, Folder
@@ -20,13 +18,6 @@ from tests.integration.test_postgres_support import record_statements
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = create_engine(database_url, pool_size=2)
-    yield engine
-    engine.dispose()
 
 
 def _folder(new_id: IdMaker, org_id: str, name: str) -> Folder:

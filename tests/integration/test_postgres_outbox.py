@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, text, update
 
 from adapters.event_codec import routing_key, to_wire
-from adapters.postgres.engine import create_engine
 from adapters.postgres.outbox import OutboxListener, OutboxRecord, OutboxStore, RelayLeadership
 from adapters.postgres.tables import outbox
 from adapters.postgres.unit_of_work import SqlUnitOfWork
@@ -18,13 +16,6 @@ from domain.events import DocumentShared, Event, MemberAdded
 from tests.conftest import IdMaker
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = create_engine(database_url, pool_size=2)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -20,13 +19,6 @@ pytestmark = pytest.mark.integration
 
 PARIS_SUMMER = timezone(timedelta(hours=2))
 MOMENT = datetime(2024, 5, 1, 14, 30, 15, 123456, tzinfo=PARIS_SUMMER)
-
-
-@pytest.fixture(scope="module")
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = create_engine(database_url, pool_size=2)
-    yield engine
-    engine.dispose()
 
 
 def _saved(engine: Engine, document: Document) -> Document:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import Engine, select
 
 from adapters.event_codec import routing_key, to_wire
-from adapters.postgres.engine import create_engine
 from adapters.postgres.tables import outbox
 from adapters.postgres.unit_of_work import SqlUnitOfWork, unit_of_work_factory
 from domain.errors import AlreadyApplied
@@ -26,13 +23,6 @@ from tests.integration.test_postgres_support import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = create_engine(database_url, pool_size=4)
-    yield engine
-    engine.dispose()
 
 
 def _outbox_rows(engine: Engine, *events: Event) -> list[dict[str, object]]:

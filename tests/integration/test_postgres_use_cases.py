@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import Engine, select
 
-from adapters.postgres.engine import create_engine
 from adapters.postgres.tables import outbox
 from adapters.postgres.unit_of_work import unit_of_work_factory
 from domain.commands import (
@@ -25,13 +22,6 @@ from tests.conftest import IdMaker
 from tests.integration.test_postgres_support import inbox_has, org_with_folder, run, upload_command
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = create_engine(database_url, pool_size=8)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from dramatiq.results.backends.stub import StubBackend
 
 from workers.actors import declare_on
 from workers.bootstrap import Application
-from workers.broker import build_broker
+from workers.broker import build_broker, results_backend_for
 from workers.contract import COMMANDS_QUEUE, QUERIES_QUEUE
 from workers.middleware import RetryPolicy
 from workers.settings import Settings
@@ -70,6 +71,22 @@ def running_fleet(
     finally:
         worker.stop()
         broker.close()
+
+
+def wired_settings(database_url: str, valkey_url: str, key_prefix: str) -> Settings:
+    """The environment's settings, pointed at the test's database and Valkey key prefix."""
+    return dataclasses.replace(
+        Settings.from_env(), database_url=database_url, valkey_url=valkey_url, cache_prefix=key_prefix
+    )
+
+
+@contextmanager
+def wired_fleet(settings: Settings, *, threads: int) -> Iterator[Fleet]:
+    """A fleet over the Application ``from_settings`` builds (real Postgres and Valkey), results in Valkey;
+    the worker closes the Application when it stops."""
+    application = Application.from_settings(settings, threads=threads)
+    with running_fleet(application, backend=results_backend_for(settings), threads=threads) as fleet:
+        yield fleet
 
 
 def new_message_id() -> str:

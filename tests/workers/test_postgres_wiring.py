@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -11,12 +10,9 @@ import pytest
 import valkey
 from sqlalchemy import Engine, func, select
 
-from adapters.postgres.engine import create_engine
 from adapters.postgres.tables import inbox, outbox
 from tests.conftest import IdMaker
-from tests.workers.support import Fleet, running_fleet
-from workers.bootstrap import Application
-from workers.broker import results_backend_for
+from tests.workers.support import Fleet, wired_fleet, wired_settings
 from workers.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -24,23 +20,13 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def settings(database_url: str, valkey_url: str, key_prefix: str) -> Settings:
-    return dataclasses.replace(
-        Settings.from_env(), database_url=database_url, valkey_url=valkey_url, cache_prefix=key_prefix
-    )
+    return wired_settings(database_url, valkey_url, key_prefix)
 
 
 @pytest.fixture
 def fleet(settings: Settings) -> Iterator[Fleet]:
-    application = Application.from_settings(settings, threads=4)
-    with running_fleet(application, backend=results_backend_for(settings), threads=4) as fleet:
+    with wired_fleet(settings, threads=4) as fleet:
         yield fleet
-
-
-@pytest.fixture(scope="module")
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = create_engine(database_url, pool_size=1)
-    yield engine
-    engine.dispose()
 
 
 def events(engine: Engine, **where: str) -> list[dict[str, Any]]:
