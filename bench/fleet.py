@@ -13,9 +13,10 @@ from sqlalchemy.engine import make_url
 from bench.latency import measure_latency
 from bench.load import publish, shares, uploads
 from bench.options import Options
-from bench.procs import BIN, environment, free_port, rss_kib, started, tail, wait_for_consumers, worker_pids
+from bench.procs import BIN, environment, rss_kib, started, tail, wait_for_consumers, worker_pids
 from bench.seed import upload_folders
 from bench.stats import from_timestamps, steady_rate
+from tests.support.processes import free_port
 from workers.client import DocfleetClient
 from workers.contract import COMMANDS_QUEUE
 from workers.settings import Settings

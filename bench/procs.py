@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,19 +11,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-import pika
-
+from tests.support.processes import argv, children, descendants, free_port, is_dramatiq_main, runs_dramatiq
+from tests.support.rabbitmq import consumer_count
 from workers.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 STOP_WITHIN_S = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def environment(settings: Settings, processes: int, threads: int, prefetch: int) -> dict[str, str]:
@@ -69,15 +62,6 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(10)
 
 
-def consumer_count(amqp_url: str, queue: str) -> int:
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        declared = connection.channel().queue_declare(queue, passive=True)
-        return int(declared.method.consumer_count)
-    finally:
-        connection.close()
-
-
 def wait_for_consumers(process: subprocess.Popen[bytes], amqp_url: str, queue: str, log: Path) -> None:
     deadline = time.monotonic() + 90.0
     while time.monotonic() < deadline:
@@ -97,11 +81,11 @@ def worker_pids(root_pid: int, processes: int, module: str) -> list[int]:
     """The Dramatiq worker processes under ``root_pid``: the first ``processes`` children of its main
     process (the first Dramatiq process met going down the tree); the fork processes, e.g. the metrics
     server, start after them."""
-    main = next((pid for pid in _descendants(root_pid) if _is_dramatiq(pid, module)), None)
+    main = next((pid for pid in descendants(root_pid) if is_dramatiq_main(pid) and module in argv(pid)), None)
     if main is None:
         return []
-    children = [pid for pid in _children(main) if _is_dramatiq(pid, module) or "spawn_main" in _cmdline(pid)]
-    return sorted(children, key=lambda pid: (_start_time(pid), pid))[:processes]
+    forked = [pid for pid in children(main) if runs_dramatiq(pid) or "spawn_main" in " ".join(argv(pid))]
+    return sorted(forked, key=lambda pid: (_start_time(pid), pid))[:processes]
 
 
 def rss_kib(pid: int) -> int:
@@ -109,41 +93,6 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
-
-
-def _is_dramatiq(pid: int, module: str) -> bool:
-    """A Python process running ``dramatiq <module>`` (not the shell honcho starts it with)."""
-    cmdline = _cmdline(pid)
-    try:
-        executable = os.readlink(f"/proc/{pid}/exe")
-    except OSError:
-        return False
-    # argv[1] is the script: ``dramatiq``, not e.g. ``docfleet supervise -- dramatiq ...`` above it.
-    script = cmdline.split(" ")[1] if cmdline.count(" ") else ""
-    return "python" in Path(executable).name and Path(script).name == "dramatiq" and module in cmdline
-
-
-def _descendants(pid: int) -> list[int]:
-    found: list[int] = []
-    for child in _children(pid):
-        found += [child, *_descendants(child)]
-    return found
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        tasks = Path(f"/proc/{pid}/task").iterdir()
-        text = " ".join((task / "children").read_text() for task in tasks)
-    except OSError:
-        return []
-    return [int(child) for child in text.split()]
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def _start_time(pid: int) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from tests.e2e.fleet import running_fleet, wait_until_ready
 from tests.e2e.hostile_corpus import CORPUS
 from tests.e2e.hostile_messages import Hostile, encoded, envelope, invalid, renamed
 from tests.e2e.hostile_probe import Cache, FleetLog, Queues, wait_for
+from tests.support.processes import free_port
 from tests.support.services import TEST_PREFIX, default_settings, throwaway_vhost, unique_name
 from workers.settings import Settings
 
@@ -32,12 +32,6 @@ PROVOKED = ("not_json", "unknown_actor", "forbidden_option", "sql_in_id", "non_m
 
 def secret(kind: str) -> str:
     return f"{kind}-pw-{uuid.uuid4().hex}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

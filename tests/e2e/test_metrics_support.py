@@ -4,7 +4,6 @@ ports, its metrics directory under the test's own TMPDIR, and scrapes of its end
 from __future__ import annotations
 
 import dataclasses
-import socket
 import subprocess
 import time
 import urllib.request
@@ -20,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.postgres.migrations import upgrade_to_head
 from tests.e2e.fleet import BIN, ROOT, STOP_WITHIN_S, consumers, fleet_environment, stop_fleet, tail
+from tests.support.processes import free_port
 from tests.support.services import default_settings, throwaway_database, throwaway_key_prefix, throwaway_vhost
 from workers.metrics.fleet_run import ROOT_NAME
 from workers.settings import Settings
@@ -52,12 +52,6 @@ def own_services() -> Iterator[Settings]:
     ):
         upgrade_to_head(database_url)
         yield dataclasses.replace(base, database_url=database_url, amqp_url=amqp_url, cache_prefix=prefix)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager

@@ -14,13 +14,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pika
-import pika.exceptions
-
 from tests.e2e.fleet import BIN, ROOT, fleet_environment, stop_fleet, tail
 from tests.faults.hooks.files import HOOKS_DIR_ENV
 from tests.faults.hooks.names import TRIGGERS
-from tests.faults.procs import children, descendants, is_dramatiq_main, is_relay
+from tests.faults.procs import is_relay
+from tests.support.processes import children, descendants, is_dramatiq_main
+from tests.support.rabbitmq import consumer_count
 from workers.settings import Settings
 
 WORKER_MODULE = "workers.actors"
@@ -89,20 +88,6 @@ class Fleet:
                 return
             time.sleep(0.3)
         raise AssertionError(f"the fleet was not ready within {timeout} s:\n{tail(self.log)}")
-
-
-def consumer_count(amqp_url: str, queue: str) -> int:
-    try:
-        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    except pika.exceptions.AMQPError:
-        return 0
-    try:
-        return int(connection.channel().queue_declare(queue, passive=True).method.consumer_count)
-    except pika.exceptions.ChannelClosedByBroker:
-        return 0
-    finally:
-        if connection.is_open:
-            connection.close()
 
 
 @contextmanager

@@ -7,58 +7,15 @@ import signal
 import time
 from pathlib import Path
 
-
-def children(pid: int) -> list[int]:
-    try:
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
-        text = " ".join((task / "children").read_text() for task in tasks)
-    except OSError:
-        return []
-    return [int(child) for child in text.split()]
-
-
-def descendants(pid: int) -> list[int]:
-    found: list[int] = []
-    for child in children(pid):
-        found += [child, *descendants(child)]
-    return found
-
-
-def argv(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
-    except OSError:
-        return []
-
-
-def _program(args: list[str]) -> list[str]:
-    """The arguments from the program on: a Python interpreter running a script is skipped."""
-    if args and Path(args[0]).name.startswith("python"):
-        return args[1:]
-    return args
-
-
-def is_dramatiq_main(pid: int) -> bool:
-    """Dramatiq's main process (its worker processes are forked from it, with the same command line)."""
-    program = _program(argv(pid))
-    parent_program = _program(argv(_parent(pid)))
-    return bool(program) and Path(program[0]).name == "dramatiq" and program != parent_program
+from tests.support.processes import program
 
 
 def is_relay(pid: int) -> bool:
     """The relay itself (``docfleet relay`` or a test wrapper), not the supervisor that runs it."""
-    program = _program(argv(pid))
-    if not program or "supervise" in program:
+    found = program(pid)
+    if not found or "supervise" in found:
         return False
-    return program[-1] == "relay" or "tests.faults.hooks.relay_pause" in program
-
-
-def _parent(pid: int) -> int:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0
-    return int(stat.rsplit(")", 1)[1].split()[1])
+    return found[-1] == "relay" or "tests.faults.hooks.relay_pause" in found
 
 
 def kill(pid: int) -> None:

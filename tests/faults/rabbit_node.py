@@ -14,7 +14,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support.processes import free_port
 
 SERVICE_USER = "rabbitmq"
 
@@ -38,12 +39,6 @@ class PrivateNode:
         subprocess.run(
             ["rabbitmqctl", "-q", "-n", self.name, *args], check=True, capture_output=True, timeout=timeout
         )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def skip_unless_possible() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import valkey
 
-from tests.faults.rabbit_node import free_port
+from tests.support.processes import free_port
 
 
 class PrivateValkey:

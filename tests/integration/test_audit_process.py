@@ -18,16 +18,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from adapters.postgres.engine import create_engine
 from tests.integration.test_audit_support import (
     audit_settings,
-    consumers,
     delete_queues,
     event_body,
-    free_port,
     publish,
     publish_events,
     queue_depth,
     row_counts,
     wait_for,
 )
+from tests.support.processes import free_port
+from tests.support.rabbitmq import consumer_count
 from workers.audit_wire import dead_letter_queue
 from workers.settings import Settings
 
@@ -57,7 +57,9 @@ def audit_process(settings: Settings, log_path: Path) -> Iterator[subprocess.Pop
             [str(BIN / "docfleet"), "audit"], env=_environment(settings), stdout=log, stderr=subprocess.STDOUT
         )
     try:
-        wait_for(lambda: process.poll() is not None or consumers(settings.amqp_url, settings.audit_queue) > 0)
+        wait_for(
+            lambda: process.poll() is not None or consumer_count(settings.amqp_url, settings.audit_queue) > 0
+        )
         assert process.poll() is None, log_path.read_text()
         yield process
     finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 import threading
 import time
 import uuid
@@ -20,6 +19,7 @@ from adapters.event_codec import EVENTS_EXCHANGE
 from adapters.postgres.audit_log import AuditEvent, record_events
 from adapters.postgres.tables import audit_log
 from adapters.rabbitmq.connection import EVENTS_EXCHANGE_TYPE
+from tests.support.rabbitmq import consumer_count
 from workers.audit import AuditOptions, Record, run_audit
 from workers.audit_wire import dead_letter_queue
 from workers.settings import Settings
@@ -64,7 +64,7 @@ def running_audit(
     thread.start()
     try:
         if wait_ready:
-            wait_for(lambda: consumers(settings.amqp_url, settings.audit_queue) > 0, what="the consumer")
+            wait_for(lambda: consumer_count(settings.amqp_url, settings.audit_queue) > 0, what="the consumer")
         yield thread
     finally:
         stop.set()
@@ -111,18 +111,6 @@ def queue_depth(amqp_url: str, queue: str) -> int:
         connection.close()
 
 
-def consumers(amqp_url: str, queue: str) -> int:
-    """The queue's consumer count; 0 while it does not exist."""
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        return int(connection.channel().queue_declare(queue, passive=True).method.consumer_count)
-    except pika.exceptions.ChannelClosedByBroker:
-        return 0
-    finally:
-        if connection.is_open:
-            connection.close()
-
-
 def drain(amqp_url: str, queue: str) -> list[bytes]:
     """Every message ready in the queue, acked (so removed)."""
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
@@ -163,9 +151,3 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30.0, what: str = "
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

@@ -1,0 +1,21 @@
+"""RabbitMQ probes shared by the tests that wait on a consumer."""
+
+from __future__ import annotations
+
+import pika
+import pika.exceptions
+
+
+def consumer_count(amqp_url: str, queue: str) -> int:
+    """The queue's consumer count; 0 while the queue does not exist or RabbitMQ does not answer."""
+    try:
+        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    except pika.exceptions.AMQPError:
+        return 0
+    try:
+        return int(connection.channel().queue_declare(queue, passive=True).method.consumer_count)
+    except pika.exceptions.ChannelClosedByBroker:
+        return 0
+    finally:
+        if connection.is_open:
+            connection.close()
