@@ -98,9 +98,10 @@ def answer(actor: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[st
     try:
         page = current_application().list_folder(query)
     except (Refused, NotFound) as refusal:
-        store_answer(current_message(), refusal_result(refusal.code, refusal.message))
+        refused = refusal_result(refusal.code, refusal.message)
+        store_answer(current_message(), refused)
         note_outcome("refused", reason=refusal.code, detail=refusal.message)
-        return refusal_result(refusal.code, refusal.message)
+        return refused
     result = page_result(page)
     store_answer(current_message(), result)
     note_outcome("answered", documents=len(page.documents))

@@ -8,7 +8,8 @@ is built or compiled per message.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -58,27 +59,18 @@ class PgSession:
         with self._translated():
             self.connection.commit()
 
-    def _translated(self) -> _Translation:
-        return _Translation(self._message_id)
-
-
-class _Translation:
-    """Turns the unique violations that mean something to the domain into its errors."""
-
-    def __init__(self, message_id: str | None) -> None:
-        self._message_id = message_id
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if not isinstance(exc, errors.UniqueViolation):
-            return
-        constraint = exc.diag.constraint_name
-        if constraint == INBOX_KEY and self._message_id is not None:
-            raise AlreadyApplied(self._message_id) from exc
-        if constraint == DOCUMENTS_KEY:
-            raise StaleDocumentVersion(_key_of(exc.diag.message_detail or ""), version=1) from exc
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Turns the unique violations that mean something to the domain into its errors."""
+        try:
+            yield
+        except errors.UniqueViolation as error:
+            constraint = error.diag.constraint_name
+            if constraint == INBOX_KEY and self._message_id is not None:
+                raise AlreadyApplied(self._message_id) from error
+            if constraint == DOCUMENTS_KEY:
+                raise StaleDocumentVersion(_key_of(error.diag.message_detail or ""), version=1) from error
+            raise
 
 
 def _key_of(detail: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, Self
 
@@ -73,7 +74,7 @@ class SqlUnitOfWork:
         self._read_only = read_only
         self._on_committed = on_committed
         self._pooled: PoolProxiedConnection | None = None
-        self._pipeline: Any = None
+        self._pipeline: AbstractContextManager[psycopg.Pipeline] | None = None
         self._session: PgSession | None = None
         self._events: list[Event] = []
         self._changes = Changes()
@@ -133,9 +134,8 @@ class SqlUnitOfWork:
         self._finish(failed=True)
 
     def _start(self, pooled: PoolProxiedConnection, session: PgSession) -> None:
+        """Events and changes start empty: ``__init__`` and every ``_finish`` leave them so."""
         self._pooled, self._session = pooled, session
-        self._events = []
-        self._changes = Changes()
         self.members = SqlMemberRepository(session)
         self.folders = SqlFolderRepository(session)
         self.documents = SqlDocumentRepository(session, self._changes)
