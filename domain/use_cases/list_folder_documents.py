@@ -11,7 +11,7 @@ def list_folder_documents(query: ListFolderDocuments, uow: UnitOfWork, cache: Li
     """Cache first, database on a miss; either way the same membership check and access filter.
 
     A bad limit or cursor is refused before anything is read, so it cannot even fill the cache."""
-    page_position(query.limit, query.cursor)
+    after = page_position(query.limit, query.cursor)
     with uow:
         folder = uow.folders.get(query.folder_id)
         if folder is None:
@@ -21,4 +21,4 @@ def list_folder_documents(query: ListFolderDocuments, uow: UnitOfWork, cache: Li
         if listing is None:
             listing = uow.documents.listing(folder)
             cache.put(listing)
-    return listing.page_for(query.requested_by, query.limit, query.cursor)
+    return listing.page_for(query.requested_by, query.limit, after)
