@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.e2e.fleet import fleet_environment
 from tests.support.processes import argv, children, descendants, free_port, is_dramatiq_main, runs_dramatiq
 from tests.support.rabbitmq import consumer_count
 from workers.settings import Settings
@@ -23,18 +24,12 @@ STOP_WITHIN_S = 30.0
 def environment(settings: Settings, processes: int, threads: int, prefetch: int) -> dict[str, str]:
     """This process's environment pointed at the throwaway resources, with the fleet shape."""
     return {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "DATABASE_URL": settings.database_url,
-        "VALKEY_URL": settings.valkey_url,
-        "AMQP_URL": settings.amqp_url,
-        "CACHE_PREFIX": settings.cache_prefix,
+        **fleet_environment(settings),
         "LOG_LEVEL": "WARNING",
         "WORKER_PROCESSES": str(processes),
         "WORKER_THREADS": str(threads),
         "dramatiq_queue_prefetch": str(prefetch),
         "RELAY_METRICS_PORT": str(free_port()),
-        "PYTHONUNBUFFERED": "1",
     }
 
 

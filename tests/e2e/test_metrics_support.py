@@ -3,7 +3,6 @@ ports, its metrics directory under the test's own TMPDIR, and scrapes of its end
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import time
 import urllib.request
@@ -17,10 +16,9 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from adapters.postgres.migrations import upgrade_to_head
 from tests.e2e.fleet import BIN, ROOT, STOP_WITHIN_S, consumers, fleet_environment, stop_fleet, tail
 from tests.support.processes import free_port
-from tests.support.services import default_settings, throwaway_database, throwaway_key_prefix, throwaway_vhost
+from tests.support.services import default_settings, throwaway_settings
 from workers.metrics.fleet_run import ROOT_NAME
 from workers.settings import Settings
 
@@ -44,14 +42,8 @@ class MetricsFleet:
 @contextmanager
 def own_services() -> Iterator[Settings]:
     """A database, vhost and key prefix of the caller's own: the relay then publishes only what it causes."""
-    base = default_settings()
-    with (
-        throwaway_database(base.database_url) as database_url,
-        throwaway_vhost(base.amqp_url) as amqp_url,
-        throwaway_key_prefix(base.valkey_url) as prefix,
-    ):
-        upgrade_to_head(database_url)
-        yield dataclasses.replace(base, database_url=database_url, amqp_url=amqp_url, cache_prefix=prefix)
+    with throwaway_settings(default_settings()) as settings:
+        yield settings
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from typing import Protocol
 import pytest
 
 from tests.faults.ledger import Ledger
-from tests.support.services import default_settings, throwaway_database, throwaway_key_prefix, throwaway_vhost
+from tests.support.services import default_settings, throwaway_settings
 from workers.settings import Settings
 
 LEDGER_LINES = pytest.StashKey[list[str]]()
@@ -23,18 +23,8 @@ class Report(Protocol):
 def fault_settings() -> Iterator[Settings]:
     """A migrated database, a vhost and a key prefix for this scenario alone: its ledger counts its own
     rows, and terminating "every backend of the database" touches no one else's."""
-    from adapters.postgres.migrations import upgrade_to_head
-
-    base = default_settings()
-    with (
-        throwaway_database(base.database_url) as database_url,
-        throwaway_vhost(base.amqp_url) as amqp_url,
-        throwaway_key_prefix(base.valkey_url) as prefix,
-    ):
-        upgrade_to_head(database_url)
-        yield dataclasses.replace(
-            base, database_url=database_url, amqp_url=amqp_url, cache_prefix=prefix, log_level="INFO"
-        )
+    with throwaway_settings(default_settings()) as settings:
+        yield dataclasses.replace(settings, log_level="INFO")
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -67,3 +68,17 @@ def _rabbitmqctl(*args: str) -> None:
 
 def default_settings() -> Settings:
     return Settings.from_env()
+
+
+@contextmanager
+def throwaway_settings(base: Settings, prefix: str = TEST_PREFIX) -> Iterator[Settings]:
+    """``base`` pointed at a new migrated database, a new vhost and a new key prefix; all removed after."""
+    from adapters.postgres.migrations import upgrade_to_head
+
+    with (
+        throwaway_database(base.database_url, prefix) as database_url,
+        throwaway_vhost(base.amqp_url, prefix) as amqp_url,
+        throwaway_key_prefix(base.valkey_url, prefix) as key_prefix,
+    ):
+        upgrade_to_head(database_url)
+        yield dataclasses.replace(base, database_url=database_url, amqp_url=amqp_url, cache_prefix=key_prefix)
