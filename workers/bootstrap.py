@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
 from typing import Any, cast
 
@@ -20,6 +21,8 @@ from domain.listing import DocumentPage
 from domain.ports import ListingCache, UnitOfWork, UnitOfWorkFactory
 from domain.use_cases.dispatch import Outcome, execute, record_outcome
 from domain.use_cases.list_folder_documents import list_folder_documents
+from workers.batching import Job, OpenBatch, run_together
+from workers.group_commit import GroupCommit
 from workers.settings import Settings
 
 
@@ -42,17 +45,31 @@ class Application:
         listing_cache: ListingCache,
         new_reader: Callable[[], UnitOfWork] | None = None,
         closers: Sequence[Callable[[], object]] = (),
+        open_batch: OpenBatch | None = None,
+        batched: tuple[type[Command], ...] = (),
+        max_batch: int = 8,
     ) -> None:
         """From given parts: tests pass fakes. Queries read through ``new_reader`` (``new_uow(None)`` if
-        not given); ``closers`` run, in order, on ``close()``."""
+        not given); ``closers`` run, in order, on ``close()``. With ``open_batch``, commands of the
+        ``batched`` types that threads run at the same moment share transactions (group commit), up to
+        ``max_batch`` at a time; a ``max_batch`` below 2 turns that off."""
         self.new_uow = new_uow
         self.new_reader = new_reader or (lambda: new_uow(None))
         self.listing_cache = listing_cache
         self._closers = tuple(closers)
+        self._batched = batched
+        self._group_commit: GroupCommit[Job, Verdict] | None = None
+        if open_batch is not None and batched and max_batch >= 2:
+            self._group_commit = GroupCommit(
+                run_together=partial(run_together, open_batch=open_batch, handle_with=self._handle_with),
+                run_alone=partial(self._handle_with, self.new_uow),
+                max_batch=max_batch,
+            )
 
     @classmethod
     def from_settings(cls, settings: Settings, *, threads: int = 8) -> Application:
         """Postgres pooled for ``threads`` worker threads; Valkey caches, invalidated after each commit."""
+        from adapters.postgres.batch import BATCHED_COMMANDS, BatchKeys, SqlBatch
         from adapters.postgres.engine import create_engine
         from adapters.postgres.unit_of_work import read_only_unit_of_work_factory, unit_of_work_factory
         from adapters.valkey.client import connect
@@ -71,11 +88,17 @@ class Application:
         def on_committed(folder_ids: set[str], document_ids: set[str]) -> None:
             listings.invalidate(folder_ids)
 
+        def open_batch(jobs: Sequence[Job]) -> SqlBatch:
+            return SqlBatch(engine, BatchKeys.of((job.message_id, job.command) for job in jobs), on_committed)
+
         return cls(
             new_uow=unit_of_work_factory(engine, on_committed),
             listing_cache=listings,
             new_reader=read_only_unit_of_work_factory(engine),
             closers=(engine.dispose, client.close),
+            open_batch=open_batch,
+            batched=BATCHED_COMMANDS,
+            max_batch=settings.group_commit_max_batch or threads,
         )
 
     def execute(self, command: Command, *, message_id: str, actor: str) -> Outcome:
@@ -84,8 +107,14 @@ class Application:
 
     def handle(self, command: Command, *, message_id: str, actor: str) -> Verdict:
         """As ``execute``, with the reason and detail of a refusal. NotFound and faults propagate."""
-        tap = _RefusalTap(self.new_uow)
-        outcome = execute(command, message_id=message_id, actor=actor, new_uow=tap)
+        job = Job(command, message_id, actor)
+        if self._group_commit is not None and isinstance(command, self._batched):
+            return self._group_commit.run(job)
+        return self._handle_with(self.new_uow, job)
+
+    def _handle_with(self, new_uow: UnitOfWorkFactory, job: Job) -> Verdict:
+        tap = _RefusalTap(new_uow)
+        outcome = execute(job.command, message_id=job.message_id, actor=job.actor, new_uow=tap)
         refusal = tap.refusal
         if outcome is Outcome.REFUSED and refusal is not None:
             return Verdict(outcome, refusal.reason, refusal.detail)

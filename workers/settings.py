@@ -25,6 +25,7 @@ class Settings:
     relay_metrics_port: int
     audit_metrics_port: int
     audit_queue: str
+    group_commit_max_batch: int = 0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -44,4 +45,6 @@ class Settings:
             relay_metrics_port=_int("RELAY_METRICS_PORT", 9192),
             audit_metrics_port=_int("AUDIT_METRICS_PORT", 9193),
             audit_queue=env("AUDIT_QUEUE", "docfleet.audit"),
+            # Commands sharing one transaction at most; 0: as many as the worker has threads, 1: none.
+            group_commit_max_batch=_int("GROUP_COMMIT_MAX_BATCH", 0),
         )

@@ -8,7 +8,7 @@ is built or compiled per message.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -50,6 +50,18 @@ class PgSession:
         with self._translated():
             cursor = self.connection.cursor(row_factory=namedtuple_row)
             return cursor.execute(sql, params, prepare=True).fetchall()
+
+    def later(self, sql: str, params: Params = ()) -> Callable[[], list[Any]]:
+        """Sends a query now and reads its rows when called: queries sent together share a round trip."""
+        with self._translated():
+            cursor = self.connection.cursor(row_factory=namedtuple_row)
+            cursor.execute(sql, params, prepare=True)
+
+        def rows() -> list[Any]:
+            with self._translated():
+                return cursor.fetchall()
+
+        return rows
 
     def scalar(self, sql: str, params: Params = ()) -> Any | None:
         row = self.one(sql, params)

@@ -106,6 +106,15 @@ class SqlUnitOfWork:
     ) -> None:
         self._finish(failed=exc is not None)
 
+    @property
+    def session(self) -> PgSession:
+        """The open transaction, for adapters that extend the unit of work (``SqlBatch``)."""
+        return self._require_session()
+
+    def claim(self, message_id: str) -> None:
+        """Records one more message id in the inbox with this transaction (a batch's messages)."""
+        self._require_session().send(_CLAIM, (message_id,))
+
     def record(self, event: Event) -> None:
         self._require_session()
         self._events.append(event)

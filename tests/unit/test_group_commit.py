@@ -1,0 +1,117 @@
+"""Group commit's hand-over between threads, with jobs that are plain strings."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+
+import pytest
+
+from workers.group_commit import GroupCommit
+
+
+class Recorder:
+    """Runs jobs the way a batch would, remembering every batch and every lone run."""
+
+    def __init__(self, fail_batches: bool = False) -> None:
+        self.batches: list[list[str]] = []
+        self.alone: list[str] = []
+        self._fail_batches = fail_batches
+        self._lock = threading.Lock()
+
+    def run_together(self, jobs: Sequence[str]) -> list[str | Exception]:
+        with self._lock:
+            self.batches.append(list(jobs))
+        if self._fail_batches:
+            raise RuntimeError("the batch could not commit")
+        return [ValueError(job) if job.startswith("bad") else f"{job}: together" for job in jobs]
+
+    def run_alone(self, job: str) -> str:
+        with self._lock:
+            self.alone.append(job)
+        return f"{job}: alone"
+
+
+@contextmanager
+def batch_under_way(group: GroupCommit[str, str], waiting: int) -> Iterator[None]:
+    """Holds the group as if a batch were running until ``waiting`` jobs wait for the next one."""
+    with group._changed:
+        group._leaders = 1
+    yield
+    deadline = time.monotonic() + 5
+    while len(group._waiting) < waiting:
+        assert time.monotonic() < deadline, "the jobs never queued"
+        time.sleep(0.001)
+    with group._changed:
+        group._leaders = 0
+        group._changed.notify_all()
+
+
+def submit_all(group: GroupCommit[str, str], pool: ThreadPoolExecutor, jobs: list[str]) -> list[Future[str]]:
+    return [pool.submit(group.run, job) for job in jobs]
+
+
+def test_a_lone_job_runs_alone_at_once() -> None:
+    recorder = Recorder()
+    group = GroupCommit(recorder.run_together, recorder.run_alone, max_batch=8)
+    assert group.run("upload-1") == "upload-1: alone"
+    assert recorder.batches == []
+
+
+def test_jobs_waiting_at_the_same_moment_share_one_batch() -> None:
+    recorder = Recorder()
+    group = GroupCommit(recorder.run_together, recorder.run_alone, max_batch=8)
+    jobs = [f"upload-{n}" for n in range(5)]
+    with ThreadPoolExecutor(5) as pool:
+        with batch_under_way(group, waiting=5):
+            futures = submit_all(group, pool, jobs)
+        results = [future.result(timeout=5) for future in futures]
+    assert results == [f"{job}: together" for job in jobs]
+    assert len(recorder.batches) == 1
+    assert sorted(recorder.batches[0]) == jobs
+    assert recorder.alone == []
+
+
+def test_a_batch_holds_at_most_max_batch_jobs() -> None:
+    recorder = Recorder()
+    group = GroupCommit(recorder.run_together, recorder.run_alone, max_batch=2)
+    jobs = [f"share-{n}" for n in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        with batch_under_way(group, waiting=4):
+            futures = submit_all(group, pool, jobs)
+        assert [future.result(timeout=5) for future in futures] == [f"{job}: together" for job in jobs]
+    assert sorted(len(batch) for batch in recorder.batches) == [2, 2]
+    assert sorted(job for batch in recorder.batches for job in batch) == jobs
+
+
+def test_the_exception_of_one_job_is_raised_in_its_own_thread_only() -> None:
+    recorder = Recorder()
+    group = GroupCommit(recorder.run_together, recorder.run_alone, max_batch=8)
+    with ThreadPoolExecutor(3) as pool:
+        with batch_under_way(group, waiting=3):
+            futures = submit_all(group, pool, ["upload-1", "bad-2", "upload-3"])
+        with pytest.raises(ValueError, match="bad-2"):
+            futures[1].result(timeout=5)
+        assert futures[0].result(timeout=5) == "upload-1: together"
+        assert futures[2].result(timeout=5) == "upload-3: together"
+
+
+def test_when_a_batch_fails_each_job_runs_again_alone() -> None:
+    recorder = Recorder(fail_batches=True)
+    group = GroupCommit(recorder.run_together, recorder.run_alone, max_batch=8)
+    jobs = ["upload-1", "upload-2", "upload-3"]
+    with ThreadPoolExecutor(3) as pool:
+        with batch_under_way(group, waiting=3):
+            futures = submit_all(group, pool, jobs)
+        assert [future.result(timeout=5) for future in futures] == [f"{job}: alone" for job in jobs]
+    assert len(recorder.batches) == 1
+    assert sorted(recorder.alone) == jobs
+
+
+def test_a_batch_needs_room_for_two_jobs() -> None:
+    recorder = Recorder()
+    with pytest.raises(ValueError, match="at least two"):
+        GroupCommit(recorder.run_together, recorder.run_alone, max_batch=1)

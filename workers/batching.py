@@ -1,0 +1,58 @@
+"""Commands of one worker process run in shared transactions: the group commit's wiring to the use cases.
+
+``run_together`` runs each job's use case in a unit of work of one batch, then commits the batch. A job
+that finds something missing (``NotFound``) fails alone and is retried like any other; any other
+exception fails the whole batch, whose jobs then run again each on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol, Self, TypeVar
+
+from domain.commands import Command
+from domain.errors import NotFound
+from domain.ports import UnitOfWork, UnitOfWorkFactory
+
+
+@dataclass(frozen=True)
+class Job:
+    command: Command
+    message_id: str
+    actor: str
+
+
+class CommandBatch(Protocol):
+    """One transaction for several messages (``adapters.postgres.batch.SqlBatch``)."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    def new_uow(self, message_id: str | None) -> UnitOfWork: ...
+
+    def commit(self) -> None: ...
+
+
+OpenBatch = Callable[[Sequence[Job]], CommandBatch]
+Verdict = TypeVar("Verdict")
+
+
+def run_together(
+    jobs: Sequence[Job],
+    open_batch: OpenBatch,
+    handle_with: Callable[[UnitOfWorkFactory, Job], Verdict],
+) -> list[Verdict | Exception]:
+    results: list[Verdict | Exception] = []
+    with open_batch(jobs) as batch:
+        for job in jobs:
+            try:
+                results.append(handle_with(batch.new_uow, job))
+            except NotFound as missing:  # read from the snapshot: the transaction is sound
+                results.append(missing)
+        batch.commit()
+    return results

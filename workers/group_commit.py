@@ -1,0 +1,130 @@
+"""Group commit: the commands a worker process's threads are running at the same moment share one
+transaction.
+
+Each thread hands its command over and waits. While fewer than ``max_leaders`` batches are under way, an
+arriving thread leads at once: it takes its own command and the oldest waiting ones (up to
+``max_batch``) and runs them, together or, when it found nobody waiting, alone. Commands arriving while
+every leader is busy wait and form the next batch. So a lone command runs at once, with nothing added
+to its latency, and under load each transaction carries as many commands as were waiting. Every thread
+returns only after the transaction holding its command has committed, so its message is acked after
+the commit. When a batch cannot commit, each thread runs its own command again, on its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import structlog
+
+Job = TypeVar("Job")
+Result = TypeVar("Result")
+
+
+@dataclass(eq=False)
+class _Ticket(Generic[Job, Result]):
+    job: Job
+    taken: bool = False  # into a leader's batch
+    settled: bool = False
+    alone: bool = False
+    result: Result | None = None
+    error: Exception | None = None
+
+
+class GroupCommit(Generic[Job, Result]):
+    """Runs jobs of concurrent threads in batches; safe to share between the threads of a process.
+
+    ``run_together`` returns, in order, each job's result or the exception that job alone raised; if it
+    raises, no job of the batch took effect. ``run_alone`` runs one job in a transaction of its own.
+    """
+
+    def __init__(
+        self,
+        run_together: Callable[[Sequence[Job]], Sequence[Result | Exception]],
+        run_alone: Callable[[Job], Result],
+        max_batch: int,
+        max_leaders: int = 1,
+    ) -> None:
+        if max_batch < 2:
+            raise ValueError("a batch holds at least two jobs; run them alone instead")
+        if max_leaders < 1:
+            raise ValueError("at least one batch must be able to run")
+        self._run_together = run_together
+        self._run_alone = run_alone
+        self._max_batch = max_batch
+        self._max_leaders = max_leaders
+        self._changed = threading.Condition()
+        self._waiting: deque[_Ticket[Job, Result]] = deque()
+        self._leaders = 0
+
+    def run(self, job: Job) -> Result:
+        ticket: _Ticket[Job, Result] = _Ticket(job)
+        batch = self._wait_or_lead(ticket)
+        if batch is not None:
+            try:
+                self._run_batch(batch)
+            finally:
+                with self._changed:
+                    for unsettled in (member for member in batch if not member.settled):
+                        unsettled.alone = unsettled.settled = True  # interrupted: each runs alone
+                    self._leaders -= 1
+                    self._changed.notify_all()
+        if ticket.alone:  # its batch failed
+            return self._run_alone(job)
+        if ticket.error is not None:
+            raise ticket.error
+        return ticket.result  # type: ignore[return-value]  # settled without error: a result
+
+    def _wait_or_lead(self, ticket: _Ticket[Job, Result]) -> list[_Ticket[Job, Result]] | None:
+        """None once another thread's batch settled the ticket; else the batch this thread leads."""
+        with self._changed:
+            self._waiting.append(ticket)
+            try:
+                while not ticket.settled and (ticket.taken or self._leaders >= self._max_leaders):
+                    self._changed.wait()
+            except BaseException:  # interrupted (a time limit): nobody waits for the job any more
+                if ticket in self._waiting:
+                    self._waiting.remove(ticket)
+                raise
+            if ticket.settled:
+                return None
+            self._leaders += 1
+            self._waiting.remove(ticket)
+            batch = [ticket]
+            while self._waiting and len(batch) < self._max_batch:
+                batch.append(self._waiting.popleft())
+            for taken in batch:
+                taken.taken = True
+            return batch
+
+    def _run_batch(self, batch: list[_Ticket[Job, Result]]) -> None:
+        """Settles every ticket; a lone job runs alone here, so that jobs arriving meanwhile wait."""
+        if len(batch) == 1:
+            self._run_lone(batch[0])
+            return
+        try:
+            outcomes = self._run_together([ticket.job for ticket in batch])
+        except Exception as error:
+            structlog.get_logger("docfleet.worker").warning(
+                "batch_failed", size=len(batch), error=repr(error), then="each message runs on its own"
+            )
+            for ticket in batch:
+                ticket.alone = True
+        else:
+            for ticket, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, Exception):
+                    ticket.error = outcome
+                else:
+                    ticket.result = outcome
+        for ticket in batch:
+            ticket.settled = True
+
+    def _run_lone(self, ticket: _Ticket[Job, Result]) -> None:
+        try:
+            ticket.result = self._run_alone(ticket.job)
+        except Exception as error:
+            ticket.error = error
+        ticket.settled = True
