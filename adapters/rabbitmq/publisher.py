@@ -9,11 +9,13 @@ consumers deduplicate on ``message_id``, which is the event id).
 
 Unroutable events (published with ``mandatory``, returned because no queue is bound to their routing
 key) count as published: nobody subscribed to them. Retrying them would stall the relay behind one
-routing key nobody listens to, forever; a warning names the routing key and the event id instead.
+routing key nobody listens to, forever; one warning per batch counts them by routing key and names
+their event ids (the first ``NAMED_UNROUTABLE``) instead, so that a flood of them is not a flood of lines.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,6 +28,8 @@ from adapters.rabbitmq.connection import EVENTS_EXCHANGE_TYPE
 from adapters.rabbitmq.wire import PublishableEvent, encode_body, message_properties
 
 log = structlog.get_logger(__name__)
+
+NAMED_UNROUTABLE = 20
 
 
 class EventPublisher(ConfirmedChannel[PublishableEvent]):
@@ -41,10 +45,18 @@ class EventPublisher(ConfirmedChannel[PublishableEvent]):
         self._nacked.clear()
         self._returned.clear()
         self._send_and_confirm(records)
-        for routing_key, event_id in self._returned:
-            log.warning("event had no subscriber", routing_key=routing_key, event_id=event_id)
+        if self._returned:
+            self._warn_unroutable()
         if self._nacked:
             raise PublishError(f"RabbitMQ refused {len(self._nacked)} of {len(records)} events")
+
+    def _warn_unroutable(self) -> None:
+        log.warning(
+            "events had no subscriber",
+            count=len(self._returned),
+            routing_keys=dict(Counter(routing_key for routing_key, _ in self._returned)),
+            event_ids=[event_id for _, event_id in self._returned[:NAMED_UNROUTABLE]],
+        )
 
     def keepalive(self) -> None:
         """Answers heartbeats and notices a closed connection while idle; raises ``PublishError`` then."""

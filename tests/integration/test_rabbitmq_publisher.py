@@ -14,7 +14,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from adapters.event_codec import EVENTS_EXCHANGE
-from adapters.rabbitmq.publisher import EventPublisher, PublishError
+from adapters.rabbitmq.publisher import NAMED_UNROUTABLE, EventPublisher, PublishError
 from adapters.rabbitmq.subscription import EventSubscription
 from adapters.rabbitmq.wire import encode_body
 from tests.integration.test_relay_support import close_connections_named
@@ -89,8 +89,22 @@ def test_an_unroutable_event_counts_as_published_with_a_warning(vhost_url: str) 
         received = tap.collect(10.0, count=1)
 
     assert [event.message_id for event in received] == [routed.event_id]
-    warnings = [entry for entry in logs if entry["event"] == "event had no subscriber"]
-    assert [(w["routing_key"], w["event_id"]) for w in warnings] == [("member.added", nobody.event_id)]
+    warnings = [entry for entry in logs if entry["event"] == "events had no subscriber"]
+    assert [(w["count"], w["routing_keys"], w["event_ids"]) for w in warnings] == [
+        (1, {"member.added": 1}, [nobody.event_id])
+    ]
+
+
+def test_unroutable_events_of_one_batch_make_one_warning(vhost_url: str) -> None:
+    nobody = [record("member.added") for _ in range(NAMED_UNROUTABLE + 5)] + [record("folder.created")]
+    with EventPublisher(vhost_url) as publisher, capture_logs() as logs:
+        publisher.publish(nobody)
+
+    warnings = [entry for entry in logs if entry["event"] == "events had no subscriber"]
+    assert len(warnings) == 1
+    assert warnings[0]["count"] == len(nobody)
+    assert warnings[0]["routing_keys"] == {"member.added": NAMED_UNROUTABLE + 5, "folder.created": 1}
+    assert warnings[0]["event_ids"] == [event.event_id for event in nobody[:NAMED_UNROUTABLE]]
 
 
 def test_connecting_to_nothing_fails_quickly_with_a_publish_error() -> None:
