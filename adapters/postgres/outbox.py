@@ -6,11 +6,15 @@ keeps each document's events in the order their changes committed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, func, select, update
+import psycopg
+from psycopg.rows import namedtuple_row
+from sqlalchemy import Engine, func, select
 
 from adapters.postgres.mappers import as_utc
 from adapters.postgres.relay_connections import (
@@ -42,7 +46,7 @@ class OutboxRecord:
     created_at: datetime
 
 
-def _record_from_row(row: Row[Any]) -> OutboxRecord:
+def _record_from_row(row: Any) -> OutboxRecord:
     return OutboxRecord(
         seq=row.seq,
         event_id=str(row.event_id),
@@ -55,6 +59,12 @@ def _record_from_row(row: Row[Any]) -> OutboxRecord:
 
 
 _unpublished = outbox.c.published_at.is_(None)
+# Fixed strings, prepared on the server: the relay runs them for every batch, often of one event.
+_FETCH = (
+    f"SELECT {', '.join(field.name for field in fields(OutboxRecord))} FROM outbox"
+    " WHERE published_at IS NULL ORDER BY seq LIMIT %s"
+)
+_MARK = "UPDATE outbox SET published_at = now() WHERE seq = ANY(%s) AND published_at IS NULL"
 
 
 class OutboxStore:
@@ -63,17 +73,33 @@ class OutboxStore:
 
     def fetch_unpublished(self, limit: int) -> list[OutboxRecord]:
         """The oldest unpublished records, in ``seq`` order."""
-        columns = [outbox.c[field.name] for field in fields(OutboxRecord)]
-        query = select(*columns).where(_unpublished).order_by(outbox.c.seq).limit(limit)
-        with self._engine.connect() as connection:
-            return [_record_from_row(row) for row in connection.execute(query)]
+        with self._autocommit() as connection:
+            cursor = connection.cursor(row_factory=namedtuple_row)
+            return [_record_from_row(row) for row in cursor.execute(_FETCH, (limit,), prepare=True)]
 
     def mark_published(self, seqs: list[int]) -> None:
         if not seqs:
             return
-        statement = update(outbox).where(outbox.c.seq.in_(seqs), _unpublished).values(published_at=func.now())
-        with self._engine.begin() as connection:
-            connection.execute(statement)
+        with self._autocommit() as connection:
+            connection.execute(_MARK, (seqs,), prepare=True)
+
+    @contextmanager
+    def _autocommit(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection running each statement as a transaction of its own: one round trip."""
+        pooled = self._engine.raw_connection()
+        connection = pooled.driver_connection
+        if not isinstance(connection, psycopg.Connection):
+            pooled.close()
+            raise TypeError(f"expected a psycopg connection, the pool gave {type(connection).__name__}")
+        try:
+            connection.autocommit = True
+            yield connection
+        finally:
+            if connection.broken or connection.closed:
+                pooled.invalidate()
+            else:
+                connection.autocommit = False
+            pooled.close()
 
     def pending_count(self) -> int:
         with self._engine.connect() as connection:
