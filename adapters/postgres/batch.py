@@ -83,6 +83,7 @@ class SqlBatch:
         self._keys = keys
         self._transaction = SqlUnitOfWork(engine, None, on_committed)
         self._snapshot: Snapshot | None = None
+        self._claimed: list[str] = []
         self._failed = False
 
     def __enter__(self) -> Self:
@@ -104,6 +105,10 @@ class SqlBatch:
             raise RuntimeError("a batch's units of work are opened for its messages, inside `with`")
         return BatchedUnitOfWork(self._transaction, self._snapshot, message_id, self)
 
+    def claim(self, message_id: str) -> None:
+        """The message committed its unit of work: its inbox row goes with the batch's commit."""
+        self._claimed.append(message_id)
+
     def fail(self) -> None:
         """Called when a message's writes did not all go out: the batch must not commit."""
         self._failed = True
@@ -112,6 +117,8 @@ class SqlBatch:
         if self._failed:
             self._transaction.rollback()
             raise BatchFailed("a message's writes failed part way")
+        if self._claimed:
+            self._transaction.claim(self._claimed)
         self._transaction.commit()
 
     def _read_snapshot(self) -> Snapshot:

@@ -24,6 +24,8 @@ _Read = TypeVar("_Read")
 
 
 class _Batch(Protocol):
+    def claim(self, message_id: str) -> None: ...
+
     def fail(self) -> None: ...
 
 
@@ -96,9 +98,9 @@ class BatchedUnitOfWork:
         self._events.append(event)
 
     def commit(self) -> None:
-        """Sends the message's inbox row and writes into the batch's transaction (not waiting)."""
+        """Sends the message's writes into the batch's transaction (not waiting); its inbox row goes
+        with the batch's commit."""
         try:
-            self._transaction.claim(self._message_id)
             for write in self._writes:
                 write()
             for event in self._events:
@@ -106,6 +108,7 @@ class BatchedUnitOfWork:
         except BaseException:
             self._batch.fail()
             raise
+        self._batch.claim(self._message_id)
         self._merge_into_snapshot()
         self._writes, self._events = [], []
 

@@ -8,7 +8,7 @@ is built or compiled per message.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -35,10 +35,6 @@ class PgSession:
         """Queues a statement whose result is not needed; a failure surfaces at the next read or commit."""
         with self._translated():
             self.connection.execute(sql, params, prepare=True)
-
-    def send_many(self, sql: str, rows: Iterable[Params]) -> None:
-        with self._translated():
-            self.connection.cursor().executemany(sql, rows)
 
     def one(self, sql: str, params: Params = ()) -> Any | None:
         """The first row of the result (attributes named as the columns), or None."""

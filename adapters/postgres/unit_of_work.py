@@ -32,10 +32,15 @@ from domain.ports import (
 
 _CLAIM = "INSERT INTO inbox (message_id) VALUES (%s)"
 _RAISE_LISTING_VERSIONS = "UPDATE folders SET listing_version = listing_version + 1 WHERE id = ANY(%s)"
+# Every event of the transaction in one statement, numbered (seq) in the order they were recorded.
 _WRITE_OUTBOX = (
     "INSERT INTO outbox (event_id, type, routing_key, org_id, document_id, payload)"
-    " VALUES (%s, %s, %s, %s, %s, %s)"
+    " SELECT event_id, type, routing_key, org_id, document_id, payload FROM unnest("
+    "%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[])"
+    " WITH ORDINALITY AS recorded (event_id, type, routing_key, org_id, document_id, payload, position)"
+    " ORDER BY position"
 )
+_CLAIM_MANY = "INSERT INTO inbox (message_id) SELECT unnest(%s::text[])"
 _NOTIFY = "SELECT pg_notify(%s, '')"
 
 OnCommitted = Callable[[set[str], set[str]], None]
@@ -111,9 +116,9 @@ class SqlUnitOfWork:
         """The open transaction, for adapters that extend the unit of work (``SqlBatch``)."""
         return self._require_session()
 
-    def claim(self, message_id: str) -> None:
-        """Records one more message id in the inbox with this transaction (a batch's messages)."""
-        self._require_session().send(_CLAIM, (message_id,))
+    def claim(self, message_ids: list[str]) -> None:
+        """Records more message ids in the inbox with this transaction (a batch's messages)."""
+        self._require_session().send(_CLAIM_MANY, (message_ids,))
 
     def record(self, event: Event) -> None:
         self._require_session()
@@ -128,7 +133,7 @@ class SqlUnitOfWork:
             if changes.folder_ids:
                 session.send(_RAISE_LISTING_VERSIONS, (sorted(changes.folder_ids),))
             if events:
-                session.send_many(_WRITE_OUTBOX, [_outbox_row(event) for event in events])
+                session.send(_WRITE_OUTBOX, _outbox_columns(events))
                 session.send(_NOTIFY, (OUTBOX_CHANNEL,))
             session.commit()
         except BaseException:
@@ -185,16 +190,13 @@ def _psycopg(pooled: PoolProxiedConnection) -> psycopg.Connection[Any]:
     return connection
 
 
-def _outbox_row(event: Event) -> tuple[Any, ...]:
-    values = outbox_values(event)
-    return (
-        values["event_id"],
-        values["type"],
-        values["routing_key"],
-        values["org_id"],
-        values["document_id"],
-        Jsonb(values["payload"]),
+def _outbox_columns(events: list[Event]) -> tuple[list[Any], ...]:
+    """The outbox rows of ``events`` as one array per column."""
+    rows = [outbox_values(event) for event in events]
+    columns: tuple[list[Any], ...] = tuple(
+        [row[name] for row in rows] for name in ("event_id", "type", "routing_key", "org_id", "document_id")
     )
+    return (*columns, [Jsonb(row["payload"]) for row in rows])
 
 
 def read_only_unit_of_work_factory(engine: Engine) -> Callable[[], UnitOfWork]:

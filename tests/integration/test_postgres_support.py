@@ -118,7 +118,7 @@ def upload_command(org_id: str, folder_id: str, doc_id: str, name: str = "q1.pdf
 
 
 def record_statements(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    """From now on, each statement a unit of work runs, as (how: send, send_many, one, all or commit, its
+    """From now on, each statement a unit of work runs, as (how: send, one, all or commit, its
     first three words). A ``send`` is queued; only ``one``, ``all`` and ``commit`` wait for the server."""
     statements: list[tuple[str, str]] = []
 
@@ -132,6 +132,6 @@ def record_statements(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 
         return record
 
-    for name in ("send", "send_many", "one", "all", "commit"):
+    for name in ("send", "one", "all", "commit"):
         monkeypatch.setattr(PgSession, name, recording(name))
     return statements

@@ -178,10 +178,14 @@ def test_a_commit_is_one_round_trip_with_a_statement_per_kind_of_write(
         uow.commit()
     assert statements == [
         ("send", "UPDATE folders SET"),
-        ("send_many", "INSERT INTO outbox"),
+        ("send", "INSERT INTO outbox"),
         ("send", "SELECT pg_notify"),
         ("commit", ""),
     ]
+    query = select(outbox.c.payload["user_id"].astext).where(outbox.c.org_id == folder.org_id)
+    with engine.connect() as connection:
+        recorded = list(connection.scalars(query.order_by(outbox.c.seq)))
+    assert recorded == [f"user-{n}" for n in range(5)]  # numbered in the order they were recorded
 
 
 def test_a_read_only_unit_of_work_reads_without_a_transaction_and_cannot_commit(
