@@ -146,3 +146,26 @@ def test_the_screen_refuses_with_one_line_an_unreadable_body() -> None:
         8,
     )
     assert line["problems"] == ["body: is not JSON (Expecting value: line 1 column 1 (char 0))"]
+
+
+def test_the_second_decode_of_the_same_body_reads_it_only_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workers.middleware import envelope
+
+    parsed: list[bytes] = []
+    parse = envelope._json_object
+
+    def counting(data: bytes) -> dict[str, Any]:
+        parsed.append(data)
+        return parse(data)
+
+    monkeypatch.setattr(envelope, "_json_object", counting)
+    encoder, delivered = EnvelopeEncoder(), body()
+    screened, handed_on = encoder.decode(delivered), encoder.decode(delivered)
+    assert screened == handed_on == ENVELOPE
+    assert handed_on["options"] is not screened["options"]  # Dramatiq's retry bookkeeping stays its own
+    assert len(parsed) == 1
+    assert encoder.decode(delivered) == ENVELOPE  # a third decode of it is a delivery again: read anew
+    assert len(parsed) == 2
+    assert encoder.decode(body(message_id="7f1c0c4e-8a4e-4a8e-9c61-1f1f0e0d2b7a"))["message_id"].startswith(
+        "7f"
+    )

@@ -8,6 +8,7 @@ marked here and dead-lettered by ``SizeLimit`` as an invalid message, with its C
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -63,9 +64,25 @@ class UnreadableMessage(DecodeError):
 
 class EnvelopeEncoder(JSONEncoder):
     """Dramatiq's JSON encoding; decoding rejects anything but a well-formed envelope, and marks one whose
-    body exceeds ``MAX_MESSAGE_BYTES`` for ``SizeLimit``."""
+    body exceeds ``MAX_MESSAGE_BYTES`` for ``SizeLimit``.
+
+    The consumer decodes each delivery twice, once to screen it (``admit``) and once in Dramatiq, right
+    after, in the same thread: the second decode of the same body is served from a per-thread memo.
+    """
+
+    def __init__(self) -> None:
+        self._last = threading.local()
 
     def decode(self, data: bytes) -> MessageData:
+        last_body, last_fields = getattr(self._last, "decoded", (None, None))
+        if last_body is data and last_fields is not None:
+            self._last.decoded = (None, None)
+            return {**last_fields, "options": dict(last_fields["options"])}
+        fields = self._decoded(data)
+        self._last.decoded = (data, fields)
+        return fields
+
+    def _decoded(self, data: bytes) -> MessageData:
         fields = _json_object(data)
         message_id = fields.get("message_id") if is_id(fields.get("message_id")) else None
         actor = fields.get("actor_name") if is_id(fields.get("actor_name")) else None
