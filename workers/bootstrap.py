@@ -48,6 +48,7 @@ class Application:
         open_batch: OpenBatch | None = None,
         batched: tuple[type[Command], ...] = (),
         max_batch: int = 8,
+        on_transaction: Callable[[int, str], None] | None = None,
     ) -> None:
         """From given parts: tests pass fakes. Queries read through ``new_reader`` (``new_uow(None)`` if
         not given); ``closers`` run, in order, on ``close()``. With ``open_batch``, commands of the
@@ -64,6 +65,7 @@ class Application:
                 run_together=partial(run_together, open_batch=open_batch, handle_with=self._handle_with),
                 run_alone=partial(self._handle_with, self.new_uow),
                 max_batch=max_batch,
+                on_transaction=on_transaction,
             )
 
     @classmethod
@@ -76,6 +78,7 @@ class Application:
         from adapters.valkey.guard import CacheGuard
         from adapters.valkey.listing_cache import ValkeyListingCache
         from workers.metrics.cache import counted_listings, counting_outage
+        from workers.metrics.group_commit import counting_transactions
 
         # No ping per checkout: a connection broken by a restart fails one message, which is retried.
         engine = create_engine(settings.database_url, pool_size=threads, pre_ping=False)
@@ -99,6 +102,7 @@ class Application:
             open_batch=open_batch,
             batched=BATCHED_COMMANDS,
             max_batch=settings.group_commit_max_batch or threads,
+            on_transaction=counting_transactions(),
         )
 
     def execute(self, command: Command, *, message_id: str, actor: str) -> Outcome:

@@ -47,7 +47,10 @@ class GroupCommit(Generic[Job, Result]):
         run_alone: Callable[[Job], Result],
         max_batch: int,
         max_leaders: int = 1,
+        on_transaction: Callable[[int, str], None] | None = None,
     ) -> None:
+        """``on_transaction(jobs, how)`` hears of every transaction: ``alone`` (one job), ``together``
+        (a batch that committed) or ``failed`` (a batch rolled back, whose jobs then run alone)."""
         if max_batch < 2:
             raise ValueError("a batch holds at least two jobs; run them alone instead")
         if max_leaders < 1:
@@ -59,6 +62,7 @@ class GroupCommit(Generic[Job, Result]):
         self._changed = threading.Condition()
         self._waiting: deque[_Ticket[Job, Result]] = deque()
         self._leaders = 0
+        self._on_transaction = on_transaction or (lambda _jobs, _how: None)
 
     def run(self, job: Job) -> Result:
         ticket: _Ticket[Job, Result] = _Ticket(job)
@@ -73,6 +77,7 @@ class GroupCommit(Generic[Job, Result]):
                     self._leaders -= 1
                     self._changed.notify_all()
         if ticket.alone:  # its batch failed
+            self._on_transaction(1, "alone")
             return self._run_alone(job)
         if ticket.error is not None:
             raise ticket.error
@@ -108,12 +113,14 @@ class GroupCommit(Generic[Job, Result]):
         try:
             outcomes = self._run_together([ticket.job for ticket in batch])
         except Exception as error:
+            self._on_transaction(len(batch), "failed")
             structlog.get_logger("docfleet.worker").warning(
                 "batch_failed", size=len(batch), error=repr(error), then="each message runs on its own"
             )
             for ticket in batch:
                 ticket.alone = True
         else:
+            self._on_transaction(len(batch), "together")
             for ticket, outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, Exception):
                     ticket.error = outcome
@@ -123,6 +130,7 @@ class GroupCommit(Generic[Job, Result]):
             ticket.settled = True
 
     def _run_lone(self, ticket: _Ticket[Job, Result]) -> None:
+        self._on_transaction(1, "alone")
         try:
             ticket.result = self._run_alone(ticket.job)
         except Exception as error:

@@ -194,3 +194,40 @@ def test_a_command_that_outlives_its_retries_counts_each_attempt_then_one_dead_l
     assert message_deltas(before, after, **labels) == {"processed": 9, "failed": 9, "retried": 8, "dead": 1}
     assert delta(before, after, OUTCOMES, actor="revoke_access", outcome="retrying") == 8
     assert delta(before, after, OUTCOMES, actor="revoke_access", outcome="dead_lettered") == 1
+
+
+def test_group_commit_counts_every_upload_in_exactly_one_transaction(
+    fleet: MetricsFleet, client: Client
+) -> None:
+    org, folder = f"org-{uuid.uuid4().hex[:8]}", f"f-{uuid.uuid4().hex[:8]}"
+    client.perform("add_member", "MemberAdded", org_id=org, user_id="alice")
+    client.perform(
+        "create_folder", "FolderCreated", folder_id=folder, org_id=org, name="F", created_by="alice"
+    )
+    before = scrape(fleet.worker_port)
+    uploads = 40
+    for index in range(uploads):
+        client.send(
+            "upload_document",
+            doc_id=f"{folder}-d{index}",
+            org_id=org,
+            folder_id=folder,
+            owner_id="alice",
+            name=f"d{index}.pdf",
+            mime_type="application/pdf",
+            blob_uri=f"s3://bucket/{folder}/d{index}.pdf",
+            tags=[],
+        )
+    applied = {"actor": "upload_document", "outcome": "applied"}
+    wait_for(lambda: delta(before, scrape(fleet.worker_port), OUTCOMES, **applied) >= uploads, what="uploads")
+    after = scrape(fleet.worker_port)
+    carried = {how: delta(before, after, "docfleet_group_commit_commands_sum", how=how) for how in HOWS}
+    transactions = {
+        how: delta(before, after, "docfleet_group_commit_commands_count", how=how) for how in HOWS
+    }
+    assert carried["alone"] + carried["together"] == uploads
+    assert carried["failed"] == transactions["failed"] == 0
+    assert transactions["alone"] + transactions["together"] <= uploads
+
+
+HOWS = ("alone", "together", "failed")

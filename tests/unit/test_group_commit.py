@@ -19,6 +19,7 @@ class Recorder:
     def __init__(self, fail_batches: bool = False) -> None:
         self.batches: list[list[str]] = []
         self.alone: list[str] = []
+        self.transactions: list[tuple[int, str]] = []
         self._fail_batches = fail_batches
         self._lock = threading.Lock()
 
@@ -28,6 +29,10 @@ class Recorder:
         if self._fail_batches:
             raise RuntimeError("the batch could not commit")
         return [ValueError(job) if job.startswith("bad") else f"{job}: together" for job in jobs]
+
+    def heard(self, jobs: int, how: str) -> None:
+        with self._lock:
+            self.transactions.append((jobs, how))
 
     def run_alone(self, job: str) -> str:
         with self._lock:
@@ -56,14 +61,15 @@ def submit_all(group: GroupCommit[str, str], pool: ThreadPoolExecutor, jobs: lis
 
 def test_a_lone_job_runs_alone_at_once() -> None:
     recorder = Recorder()
-    group = GroupCommit(recorder.run_together, recorder.run_alone, max_batch=8)
+    group = GroupCommit(recorder.run_together, recorder.run_alone, max_batch=8, on_transaction=recorder.heard)
     assert group.run("upload-1") == "upload-1: alone"
     assert recorder.batches == []
+    assert recorder.transactions == [(1, "alone")]
 
 
 def test_jobs_waiting_at_the_same_moment_share_one_batch() -> None:
     recorder = Recorder()
-    group = GroupCommit(recorder.run_together, recorder.run_alone, max_batch=8)
+    group = GroupCommit(recorder.run_together, recorder.run_alone, max_batch=8, on_transaction=recorder.heard)
     jobs = [f"upload-{n}" for n in range(5)]
     with ThreadPoolExecutor(5) as pool:
         with batch_under_way(group, waiting=5):
@@ -73,6 +79,7 @@ def test_jobs_waiting_at_the_same_moment_share_one_batch() -> None:
     assert len(recorder.batches) == 1
     assert sorted(recorder.batches[0]) == jobs
     assert recorder.alone == []
+    assert recorder.transactions == [(5, "together")]
 
 
 def test_a_batch_holds_at_most_max_batch_jobs() -> None:
@@ -89,7 +96,7 @@ def test_a_batch_holds_at_most_max_batch_jobs() -> None:
 
 def test_the_exception_of_one_job_is_raised_in_its_own_thread_only() -> None:
     recorder = Recorder()
-    group = GroupCommit(recorder.run_together, recorder.run_alone, max_batch=8)
+    group = GroupCommit(recorder.run_together, recorder.run_alone, max_batch=8, on_transaction=recorder.heard)
     with ThreadPoolExecutor(3) as pool:
         with batch_under_way(group, waiting=3):
             futures = submit_all(group, pool, ["upload-1", "bad-2", "upload-3"])
@@ -101,7 +108,7 @@ def test_the_exception_of_one_job_is_raised_in_its_own_thread_only() -> None:
 
 def test_when_a_batch_fails_each_job_runs_again_alone() -> None:
     recorder = Recorder(fail_batches=True)
-    group = GroupCommit(recorder.run_together, recorder.run_alone, max_batch=8)
+    group = GroupCommit(recorder.run_together, recorder.run_alone, max_batch=8, on_transaction=recorder.heard)
     jobs = ["upload-1", "upload-2", "upload-3"]
     with ThreadPoolExecutor(3) as pool:
         with batch_under_way(group, waiting=3):
@@ -109,6 +116,7 @@ def test_when_a_batch_fails_each_job_runs_again_alone() -> None:
         assert [future.result(timeout=5) for future in futures] == [f"{job}: alone" for job in jobs]
     assert len(recorder.batches) == 1
     assert sorted(recorder.alone) == jobs
+    assert sorted(recorder.transactions) == [(1, "alone")] * 3 + [(3, "failed")]
 
 
 def test_a_batch_needs_room_for_two_jobs() -> None:

@@ -72,6 +72,13 @@ class WorkerMetrics:
             "Cache calls answered by their fallback because Valkey was unavailable (or cooling down).",
             registry=None,
         )
+        self.group_commits = Histogram(
+            "docfleet_group_commit_commands",
+            "Commands per transaction of group commit, by how it ran (alone, together, failed).",
+            ("how",),
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=None,
+        )
         self.processes = Gauge(
             "docfleet_worker_processes",
             "Worker processes running (each live process counts 1).",
