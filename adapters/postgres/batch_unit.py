@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
+from adapters.postgres.batch_repositories import BatchDocuments, BatchFolders, BatchMembers, BatchPolicies
 from adapters.postgres.unit_of_work import SqlUnitOfWork
 from domain.errors import AlreadyApplied
 from domain.events import Event
-from domain.listing import FolderListing
 from domain.model import Document, Folder
 from domain.ports import DocumentRepository, FolderRepository, MemberRepository, PolicyRepository
 from domain.roles import Role
@@ -68,10 +67,10 @@ class BatchedUnitOfWork:
         self.added_folders: dict[str, Folder] = {}
         self.saved_documents: dict[str, Document] = {}
         self.changed_policies: dict[tuple[str, str], Role | None] = {}
-        self.members = _Members(self, transaction, snapshot)
-        self.folders = _Folders(self, transaction, snapshot)
-        self.documents = _Documents(self, transaction, snapshot)
-        self.policies = _Policies(self, transaction, snapshot)
+        self.members = BatchMembers(self, transaction, snapshot)
+        self.folders = BatchFolders(self, transaction, snapshot)
+        self.documents = BatchDocuments(self, transaction, snapshot)
+        self.policies = BatchPolicies(self, transaction, snapshot)
 
     def __enter__(self) -> Self:
         if self._message_id in self._snapshot.applied_before | self._snapshot.applied_here:
@@ -129,95 +128,3 @@ class BatchedUnitOfWork:
                 roles.pop(user_id, None)
             else:
                 roles[user_id] = role
-
-
-class _Members:
-    def __init__(self, unit: BatchedUnitOfWork, transaction: SqlUnitOfWork, snapshot: Snapshot) -> None:
-        self._unit, self._transaction, self._snapshot = unit, transaction, snapshot
-
-    def contains(self, org_id: str, user_id: str) -> bool:
-        key = (org_id, user_id)
-        if key in self._unit.added_members or key in self._snapshot.members:
-            return True
-        if user_id in self._snapshot.member_users and org_id in self._snapshot.member_orgs:
-            return False
-        return self._unit.read(self._transaction.members.contains, org_id, user_id)
-
-    def add(self, org_id: str, user_id: str) -> None:
-        self._unit.hold(partial(self._transaction.members.add, org_id, user_id))
-        self._unit.added_members.add((org_id, user_id))
-
-
-class _Folders:
-    def __init__(self, unit: BatchedUnitOfWork, transaction: SqlUnitOfWork, snapshot: Snapshot) -> None:
-        self._unit, self._transaction, self._snapshot = unit, transaction, snapshot
-
-    def get(self, folder_id: str) -> Folder | None:
-        if folder_id in self._unit.added_folders:
-            return self._unit.added_folders[folder_id]
-        if folder_id in self._snapshot.folders:
-            return self._snapshot.folders[folder_id]
-        return self._unit.read(self._transaction.folders.get, folder_id)
-
-    def sibling_named(self, org_id: str, parent_id: str | None, name: str) -> Folder | None:
-        for folder in self._unit.added_folders.values():
-            if folder.org_id == org_id and folder.parent_id == parent_id and folder.name == name:
-                return folder
-        return self._unit.read(self._transaction.folders.sibling_named, org_id, parent_id, name)
-
-    def add(self, folder: Folder) -> None:
-        self._unit.hold(partial(self._transaction.folders.add, folder))
-        self._unit.added_folders[folder.id] = folder
-
-
-class _Documents:
-    def __init__(self, unit: BatchedUnitOfWork, transaction: SqlUnitOfWork, snapshot: Snapshot) -> None:
-        self._unit, self._transaction, self._snapshot = unit, transaction, snapshot
-
-    def get(self, document_id: str) -> Document | None:
-        """Documents of the snapshot were locked when the batch read them; others are locked now."""
-        if document_id in self._unit.saved_documents:
-            return self._unit.saved_documents[document_id]
-        if document_id in self._snapshot.documents:
-            return self._snapshot.documents[document_id]
-        return self._unit.read(self._transaction.documents.get, document_id)
-
-    def save(self, document: Document) -> None:
-        self._unit.hold(partial(self._transaction.documents.save, document))
-        self._unit.saved_documents[document.id] = document
-
-    def listing(self, folder: Folder) -> FolderListing:
-        return self._unit.read(self._transaction.documents.listing, folder)
-
-
-class _Policies:
-    def __init__(self, unit: BatchedUnitOfWork, transaction: SqlUnitOfWork, snapshot: Snapshot) -> None:
-        self._unit, self._transaction, self._snapshot = unit, transaction, snapshot
-
-    def role_of(self, document_id: str, user_id: str) -> Role | None:
-        changed = self._unit.changed_policies
-        if (document_id, user_id) in changed:
-            return changed[document_id, user_id]
-        roles = self._snapshot.policies.get(document_id)
-        if roles is not None:
-            return roles.get(user_id)
-        return self._unit.read(self._transaction.policies.role_of, document_id, user_id)
-
-    def owners_of(self, document_id: str) -> frozenset[str]:
-        roles = self._snapshot.policies.get(document_id)
-        if roles is not None:
-            owners = {user_id for user_id, role in roles.items() if role is Role.OWNER}
-        else:
-            owners = set(self._unit.read(self._transaction.policies.owners_of, document_id))
-        for (changed_document, user_id), role in self._unit.changed_policies.items():
-            if changed_document == document_id:
-                (owners.add if role is Role.OWNER else owners.discard)(user_id)
-        return frozenset(owners)
-
-    def put(self, document: Document, user_id: str, role: Role) -> None:
-        self._unit.hold(partial(self._transaction.policies.put, document, user_id, role))
-        self._unit.changed_policies[document.id, user_id] = role
-
-    def remove(self, document: Document, user_id: str) -> None:
-        self._unit.hold(partial(self._transaction.policies.remove, document, user_id))
-        self._unit.changed_policies[document.id, user_id] = None

@@ -1,0 +1,113 @@
+"""The repositories of a message's unit of work in a batch: its own changes first, then the batch's
+snapshot, then (for what the snapshot does not hold) the batch's transaction. Writes are held by the unit
+of work until it commits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import TYPE_CHECKING, TypeVar
+
+from adapters.postgres.unit_of_work import SqlUnitOfWork
+from domain.listing import FolderListing
+from domain.model import Document, Folder
+from domain.roles import Role
+
+if TYPE_CHECKING:
+    from adapters.postgres.batch_unit import BatchedUnitOfWork, Snapshot
+
+_Entity = TypeVar("_Entity")
+
+
+class _View:
+    """A repository of one message's unit of work: its own changes, then the snapshot, then the database."""
+
+    def __init__(self, unit: BatchedUnitOfWork, transaction: SqlUnitOfWork, snapshot: Snapshot) -> None:
+        self._unit, self._transaction, self._snapshot = unit, transaction, snapshot
+
+    def _first_of(
+        self,
+        key: str,
+        own: Mapping[str, _Entity],
+        known: Mapping[str, _Entity | None],
+        live: Callable[[str], _Entity | None],
+    ) -> _Entity | None:
+        if key in own:
+            return own[key]
+        if key in known:
+            return known[key]
+        return self._unit.read(live, key)
+
+
+class BatchMembers(_View):
+    def contains(self, org_id: str, user_id: str) -> bool:
+        key = (org_id, user_id)
+        if key in self._unit.added_members or key in self._snapshot.members:
+            return True
+        if user_id in self._snapshot.member_users and org_id in self._snapshot.member_orgs:
+            return False
+        return self._unit.read(self._transaction.members.contains, org_id, user_id)
+
+    def add(self, org_id: str, user_id: str) -> None:
+        self._unit.hold(partial(self._transaction.members.add, org_id, user_id))
+        self._unit.added_members.add((org_id, user_id))
+
+
+class BatchFolders(_View):
+    def get(self, folder_id: str) -> Folder | None:
+        unit, known = self._unit, self._snapshot.folders
+        return self._first_of(folder_id, unit.added_folders, known, self._transaction.folders.get)
+
+    def sibling_named(self, org_id: str, parent_id: str | None, name: str) -> Folder | None:
+        for folder in self._unit.added_folders.values():
+            if folder.org_id == org_id and folder.parent_id == parent_id and folder.name == name:
+                return folder
+        return self._unit.read(self._transaction.folders.sibling_named, org_id, parent_id, name)
+
+    def add(self, folder: Folder) -> None:
+        self._unit.hold(partial(self._transaction.folders.add, folder))
+        self._unit.added_folders[folder.id] = folder
+
+
+class BatchDocuments(_View):
+    def get(self, document_id: str) -> Document | None:
+        """Documents of the snapshot were locked when the batch read them; others are locked now."""
+        unit, known = self._unit, self._snapshot.documents
+        return self._first_of(document_id, unit.saved_documents, known, self._transaction.documents.get)
+
+    def save(self, document: Document) -> None:
+        self._unit.hold(partial(self._transaction.documents.save, document))
+        self._unit.saved_documents[document.id] = document
+
+    def listing(self, folder: Folder) -> FolderListing:
+        return self._unit.read(self._transaction.documents.listing, folder)
+
+
+class BatchPolicies(_View):
+    def role_of(self, document_id: str, user_id: str) -> Role | None:
+        changed = self._unit.changed_policies
+        if (document_id, user_id) in changed:
+            return changed[document_id, user_id]
+        roles = self._snapshot.policies.get(document_id)
+        if roles is not None:
+            return roles.get(user_id)
+        return self._unit.read(self._transaction.policies.role_of, document_id, user_id)
+
+    def owners_of(self, document_id: str) -> frozenset[str]:
+        roles = self._snapshot.policies.get(document_id)
+        if roles is not None:
+            owners = {user_id for user_id, role in roles.items() if role is Role.OWNER}
+        else:
+            owners = set(self._unit.read(self._transaction.policies.owners_of, document_id))
+        for (changed_document, user_id), role in self._unit.changed_policies.items():
+            if changed_document == document_id:
+                (owners.add if role is Role.OWNER else owners.discard)(user_id)
+        return frozenset(owners)
+
+    def put(self, document: Document, user_id: str, role: Role) -> None:
+        self._unit.hold(partial(self._transaction.policies.put, document, user_id, role))
+        self._unit.changed_policies[document.id, user_id] = role
+
+    def remove(self, document: Document, user_id: str) -> None:
+        self._unit.hold(partial(self._transaction.policies.remove, document, user_id))
+        self._unit.changed_policies[document.id, user_id] = None
