@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import psycopg
 from sqlalchemy import Engine, NullPool, make_url
 from sqlalchemy import create_engine as _sa_create_engine
 from sqlalchemy.engine import URL
+from sqlalchemy.pool import PoolProxiedConnection
 
 PSYCOPG_DRIVER = "postgresql+psycopg"
 _ACCEPTED_DRIVERS = frozenset({"postgres", "postgresql", PSYCOPG_DRIVER})
@@ -51,3 +55,26 @@ def create_engine(database_url: str, *, pool_size: int = 10, pre_ping: bool = Tr
 def create_single_use_engine(database_url: str) -> Engine:
     """An engine without a pool, for one-off work such as migrations."""
     return _sa_create_engine(normalize_url(database_url), poolclass=NullPool)
+
+
+def psycopg_connection(pooled: PoolProxiedConnection) -> psycopg.Connection[Any]:
+    """The psycopg connection behind a connection checked out with ``engine.raw_connection()``."""
+    connection = pooled.driver_connection
+    if not isinstance(connection, psycopg.Connection):
+        raise TypeError(f"expected a psycopg connection, the pool gave {type(connection).__name__}")
+    return connection
+
+
+def return_to_pool(pooled: PoolProxiedConnection, *, rollback: bool) -> None:
+    """Gives a raw checkout back to the pool out of autocommit, rolled back first if ``rollback``; a
+    connection that broke, or is left in no known state, is discarded rather than returned."""
+    connection = psycopg_connection(pooled)
+    try:
+        if rollback:
+            connection.rollback()
+        connection.autocommit = False
+    except Exception:  # a failed rollback leaves the connection in no known state
+        connection.close()
+    if connection.broken or connection.closed:
+        pooled.invalidate()
+    pooled.close()

@@ -16,6 +16,7 @@ import psycopg
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Engine, func, select
 
+from adapters.postgres.engine import psycopg_connection, return_to_pool
 from adapters.postgres.mappers import as_utc
 from adapters.postgres.relay_connections import (
     OUTBOX_CHANNEL,
@@ -87,19 +88,12 @@ class OutboxStore:
     def _autocommit(self) -> Iterator[psycopg.Connection[Any]]:
         """A pooled connection running each statement as a transaction of its own: one round trip."""
         pooled = self._engine.raw_connection()
-        connection = pooled.driver_connection
-        if not isinstance(connection, psycopg.Connection):
-            pooled.close()
-            raise TypeError(f"expected a psycopg connection, the pool gave {type(connection).__name__}")
         try:
+            connection = psycopg_connection(pooled)
             connection.autocommit = True
             yield connection
         finally:
-            if connection.broken or connection.closed:
-                pooled.invalidate()
-            else:
-                connection.autocommit = False
-            pooled.close()
+            return_to_pool(pooled, rollback=False)
 
     def pending_count(self) -> int:
         with self._engine.connect() as connection:

@@ -14,6 +14,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 
 from adapters.postgres.changes import Changes
 from adapters.postgres.documents import SqlDocumentRepository
+from adapters.postgres.engine import psycopg_connection, return_to_pool
 from adapters.postgres.folders import SqlFolderRepository
 from adapters.postgres.mappers import outbox_values
 from adapters.postgres.members import SqlMemberRepository
@@ -89,7 +90,7 @@ class SqlUnitOfWork:
             raise RuntimeError("the unit of work is already open")
         pooled = self._engine.raw_connection()
         try:
-            connection = _psycopg(pooled)
+            connection = psycopg_connection(pooled)
             connection.autocommit = self._read_only
             self._pipeline = connection.pipeline()
             self._pipeline.__enter__()
@@ -164,30 +165,17 @@ class SqlUnitOfWork:
         self._changes = Changes()
         if pooled is None:
             return
-        connection = _psycopg(pooled)
         try:
             if pipeline is not None:
                 pipeline.__exit__(None, None, None)
-            if failed:
-                connection.rollback()
-            connection.autocommit = False
-        except Exception:  # a failed sync or rollback leaves the connection in no known state
-            connection.close()
-        if connection.broken or connection.closed:
-            pooled.invalidate()
-        pooled.close()
+        except Exception:  # a failed sync leaves the connection in no known state
+            psycopg_connection(pooled).close()
+        return_to_pool(pooled, rollback=failed)
 
     def _require_session(self) -> PgSession:
         if self._session is None:
             raise RuntimeError("the unit of work is not open: use it in a `with` block, before commit")
         return self._session
-
-
-def _psycopg(pooled: PoolProxiedConnection) -> psycopg.Connection[Any]:
-    connection = pooled.driver_connection
-    if not isinstance(connection, psycopg.Connection):
-        raise TypeError(f"expected a psycopg connection, the pool gave {type(connection).__name__}")
-    return connection
 
 
 def _outbox_columns(events: list[Event]) -> tuple[list[Any], ...]:
