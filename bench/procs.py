@@ -12,7 +12,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.e2e.fleet import fleet_environment
-from tests.support.processes import argv, children, descendants, free_port, is_dramatiq_main, runs_dramatiq
+from tests.support.processes import (
+    argv,
+    children,
+    descendants,
+    free_port,
+    is_dramatiq_main,
+    runs_dramatiq,
+    stat_field,
+)
 from tests.support.rabbitmq import consumer_count
 from workers.settings import Settings
 
@@ -91,8 +99,4 @@ def rss_kib(pid: int) -> int:
 
 
 def _start_time(pid: int) -> int:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    return stat_field(pid, 19)

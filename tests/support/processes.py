@@ -56,8 +56,14 @@ def is_dramatiq_main(pid: int) -> bool:
 
 
 def parent(pid: int) -> int:
+    return stat_field(pid, 1)
+
+
+def stat_field(pid: int, index: int) -> int:
+    """A numeric field of ``/proc/<pid>/stat`` counted from the state (0), after the command name,
+    which may itself hold spaces and parentheses; 0 once the process is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return 0
-    return int(stat.rsplit(")", 1)[1].split()[1])
+    return int(stat.rsplit(")", 1)[1].split()[index])
