@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -100,9 +101,9 @@ def _memory(
     return {"rss_end_kib": end, "memory_messages": processed + remaining}
 
 
-def _count(database: str, pattern: str) -> int:
+def _count(database: str, query: str, params: tuple[str, ...] = ()) -> int:
     with psycopg.connect(database) as conn:
-        row = conn.execute("SELECT count(*) FROM inbox WHERE message_id LIKE %s", (pattern,)).fetchone()
+        row = conn.execute(query, params).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -113,23 +114,24 @@ def _processed_at(database: str, pattern: str) -> list[float]:
 
 
 def _wait_outbox_drained(database: str, log: Path) -> None:
-    deadline = time.monotonic() + 300.0
-    query = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
-    while True:
-        with psycopg.connect(database) as conn:
-            row = conn.execute(query).fetchone()
-        if not row or not row[0]:
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{row[0]} events still unpublished after 300 s:\n{tail(log)}")
-        time.sleep(0.5)
+    unpublished = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+    _poll(lambda: _count(database, unpublished), lambda left: left == 0, 300.0, log, "events unpublished")
 
 
 def _wait_count(database: str, pattern: str, target: int, log: Path) -> None:
-    """Polls twice a second: the count scans the inbox, and the fleet shares the CPU with it. The rates
-    come from ``processed_at``, so how soon the end is noticed does not change them."""
-    deadline = time.monotonic() + 120.0 + target / 20
-    while (done := _count(database, pattern)) < target:
+    processed = "SELECT count(*) FROM inbox WHERE message_id LIKE %s"
+    seconds = 120.0 + target / 20
+    done = f"of {target} {pattern} processed"
+    _poll(lambda: _count(database, processed, (pattern,)), lambda n: n >= target, seconds, log, done)
+
+
+def _poll(
+    count: Callable[[], int], enough: Callable[[int], bool], seconds: float, log: Path, what: str
+) -> None:
+    """Polls twice a second: the counts scan their tables, and the fleet shares the CPU with them. The
+    rates come from ``processed_at``, so how soon the end is noticed does not change them."""
+    deadline = time.monotonic() + seconds
+    while not enough(found := count()):
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{done} of {target} {pattern} processed in time:\n{tail(log)}")
+            raise RuntimeError(f"{found} {what} after {seconds:.0f} s:\n{tail(log)}")
         time.sleep(0.5)
