@@ -123,26 +123,28 @@ class SqlBatch:
 
     def _read_snapshot(self) -> Snapshot:
         keys, session = self._keys, self._transaction.session
+        document_ids = sorted(keys.document_ids)
         applied = session.later(_APPLIED_BEFORE, (keys.message_ids,))
         members = session.later(
-            _MEMBERSHIPS,
-            {"users": sorted(keys.users), "orgs": sorted(keys.orgs), "docs": sorted(keys.document_ids)},
+            _MEMBERSHIPS, {"users": sorted(keys.users), "orgs": sorted(keys.orgs), "docs": document_ids}
         )
         folders = session.later(_FOLDERS, (sorted(keys.folder_ids),))
-        documents = session.later(_DOCUMENTS_LOCKED, (sorted(keys.document_ids),))
-        policies = session.later(_POLICIES, (sorted(keys.document_ids),))
-        snapshot = Snapshot(applied_before={row.message_id for row in applied()})
-        snapshot.member_users = set(keys.users)
-        snapshot.member_orgs = set(keys.orgs)
-        snapshot.members = {(row.org_id, row.user_id) for row in members()}
-        snapshot.folders = dict.fromkeys(keys.folder_ids)
+        documents = session.later(_DOCUMENTS_LOCKED, (document_ids,))
+        policies = session.later(_POLICIES, (document_ids,))
+        snapshot = Snapshot(
+            applied_before={row.message_id for row in applied()},
+            member_users=set(keys.users),
+            member_orgs=set(keys.orgs),
+            members={(row.org_id, row.user_id) for row in members()},
+            folders=dict.fromkeys(keys.folder_ids),
+            documents=dict.fromkeys(keys.document_ids),
+            policies={document_id: {} for document_id in keys.document_ids},
+        )
         snapshot.folders.update((row.id, folder_from_row(row)) for row in folders())
-        snapshot.documents = dict.fromkeys(keys.document_ids)
         for row in documents():
             document = document_from_row(row)
             snapshot.documents[document.id] = document
             snapshot.member_orgs.add(document.org_id)
-        snapshot.policies = {document_id: {} for document_id in keys.document_ids}
         for row in policies():
             snapshot.policies[row.document_id][row.user_id] = Role(row.role)
         return snapshot

@@ -73,7 +73,10 @@ class BatchedUnitOfWork:
         self.policies = BatchPolicies(self, transaction, snapshot)
 
     def __enter__(self) -> Self:
-        if self._message_id in self._snapshot.applied_before | self._snapshot.applied_here:
+        if (
+            self._message_id in self._snapshot.applied_before
+            or self._message_id in self._snapshot.applied_here
+        ):
             raise AlreadyApplied(self._message_id)
         return self
 
