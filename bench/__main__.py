@@ -8,6 +8,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from bench.ceiling import measure_ceiling
@@ -26,15 +27,17 @@ def one_run(settings: Settings, options: Options, workdir: Path, run: int) -> di
     print(f"run {run + 1}/{options.runs}: ceiling", file=sys.stderr, flush=True)
     figures = measure_ceiling(settings, options, workdir, run)
     app = Application.from_settings(settings, threads=1)
+    valkey_only = Application.from_settings(replace(settings, listing_memory_documents=0), threads=1)
     try:
         prepare_run(app, prefix, latency_recipients(options, prefix), options.folders)
         print(f"run {run + 1}/{options.runs}: fleet", file=sys.stderr, flush=True)
         figures |= measure_fleet(settings, options, workdir, prefix)
         print(f"run {run + 1}/{options.runs}: listing", file=sys.stderr, flush=True)
         folder = fill_listing_folder(app, prefix, options.listing_size)
-        figures |= measure_listing(app, folder, options.listing_size, options.listing_repeats)
+        figures |= measure_listing(app, valkey_only, folder, options.listing_size, options.listing_repeats)
     finally:
         app.close()
+        valkey_only.close()
     return figures
 
 

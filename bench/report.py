@@ -47,6 +47,8 @@ ROWS = (
     Row("listing 1,000 from database", lambda f: f["listing_database_ms"], "ms", "", None),
     Row("listing 1,000 from cache", lambda f: f["listing_cache_ms"], "ms", "", None),
     Row("cache speed-up", lambda f: f["listing_speedup"], "x", "≥ 5", lambda v: v >= 5),
+    Row("  of which from Valkey alone", lambda f: f["listing_valkey_ms"], "ms", "", None),
+    Row("  Valkey alone speed-up", lambda f: f["listing_valkey_speedup"], "x", "", None),
     Row("worker RSS at start (sum)", lambda f: f["rss_start_kib"] / 1024, "MiB", "", None),
     Row("worker RSS at end (sum)", lambda f: f["rss_end_kib"] / 1024, "MiB", "", None),
     Row("worker memory growth", _growth, "%", "≤ 10", lambda v: v <= 10),

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 
@@ -24,6 +24,11 @@ from domain.use_cases.list_folder_documents import list_folder_documents
 from workers.batching import Job, OpenBatch, run_together
 from workers.group_commit import GroupCommit
 from workers.settings import Settings
+
+if TYPE_CHECKING:
+    import valkey
+
+    from adapters.valkey.guard import CacheGuard
 
 
 @dataclass(frozen=True)
@@ -76,16 +81,14 @@ class Application:
         from adapters.postgres.unit_of_work import read_only_unit_of_work_factory, unit_of_work_factory
         from adapters.valkey.client import connect
         from adapters.valkey.guard import CacheGuard
-        from adapters.valkey.listing_cache import ValkeyListingCache
-        from workers.metrics.cache import counted_listings, counting_outage
+        from workers.metrics.cache import counting_outage
         from workers.metrics.group_commit import counting_transactions
 
         # No ping per checkout: a connection broken by a restart fails one message, which is retried.
         engine = create_engine(settings.database_url, pool_size=threads, pre_ping=False)
         client = connect(settings.valkey_url, max_connections=2 * threads)
         guard = CacheGuard(client, outage=counting_outage())
-        prefix, ttl = settings.cache_prefix, settings.cache_ttl_seconds
-        listings = counted_listings(ValkeyListingCache(client, prefix, ttl, guard=guard))
+        listings = _listing_cache(settings, client, guard)
 
         # Only listings are read through the cache; documents are cached as entries of their listing.
         def on_committed(folder_ids: set[str], document_ids: set[str]) -> None:
@@ -188,3 +191,16 @@ class _TappedUnitOfWork:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+
+def _listing_cache(settings: Settings, client: valkey.Valkey, guard: CacheGuard) -> ListingCache:
+    """Valkey, shared by the fleet, behind this process's decoded listings unless those are turned off."""
+    from adapters.valkey.listing_cache import ValkeyListingCache
+    from adapters.valkey.near_listings import NearListingCache
+    from workers.metrics.cache import counted_listings
+
+    prefix, ttl = settings.cache_prefix, settings.cache_ttl_seconds
+    listings: ListingCache = ValkeyListingCache(client, prefix, ttl, guard=guard)
+    if settings.listing_memory_documents > 0:
+        listings = NearListingCache(listings, settings.listing_memory_documents)
+    return counted_listings(listings)

@@ -26,6 +26,7 @@ class Settings:
     audit_metrics_port: int
     audit_queue: str
     group_commit_max_batch: int = 0
+    listing_memory_documents: int = 20_000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -47,4 +48,6 @@ class Settings:
             audit_queue=env("AUDIT_QUEUE", "docfleet.audit"),
             # Commands sharing one transaction at most; 0: as many as the worker has threads, 1: none.
             group_commit_max_batch=_int("GROUP_COMMIT_MAX_BATCH", 0),
+            # Documents of decoded listings each worker process keeps in front of Valkey; 0: none.
+            listing_memory_documents=_int("LISTING_MEMORY_DOCUMENTS", 20_000),
         )

@@ -21,6 +21,7 @@ FIGURES = (
     "latency_p99_ms",
     "listing_database_ms",
     "listing_cache_ms",
+    "listing_valkey_ms",
     "rss_start_kib",
     "rss_end_kib",
 )

@@ -1,0 +1,75 @@
+"""Listings this process has decoded, kept in front of the shared Valkey cache.
+
+A listing is asked for by (folder, version) and the version comes from Postgres, so a listing kept
+here can be served to any reader who asks for that same version: it was built from a state at least
+as new as that version, exactly as the Valkey entry it came from. No cross-process invalidation is
+needed. A change made elsewhere raises the version, and the entry kept here stops matching.
+
+Only the newest version of each folder is kept. The cache is bounded by the number of documents it
+holds, and the folder least recently used leaves first. Worker threads share one instance, so every
+access takes the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from domain.listing import FolderListing
+from domain.ports import ListingCache
+
+
+class NearListingCache:
+    """A ``ListingCache`` holding decoded listings in memory, in front of ``shared``."""
+
+    def __init__(self, shared: ListingCache, max_documents: int) -> None:
+        self._shared = shared
+        self._max_documents = max_documents
+        self._listings: OrderedDict[str, FolderListing] = OrderedDict()
+        self._documents = 0
+        self._lock = threading.Lock()
+
+    def get(self, folder_id: str, version: int) -> FolderListing | None:
+        with self._lock:
+            kept = self._listings.get(folder_id)
+            if kept is not None and kept.version == version:
+                self._listings.move_to_end(folder_id)
+                return kept
+        listing = self._shared.get(folder_id, version)
+        if listing is not None:
+            self._keep(listing)
+        return listing
+
+    def put(self, listing: FolderListing) -> None:
+        self._shared.put(listing)
+        self._keep(listing)
+
+    def invalidate(self, folder_ids: set[str]) -> None:
+        with self._lock:
+            for folder_id in folder_ids:
+                self._drop(folder_id)
+        self._shared.invalidate(folder_ids)
+
+    def held_documents(self) -> int:
+        with self._lock:
+            return self._documents
+
+    def _keep(self, listing: FolderListing) -> None:
+        size = len(listing.entries)
+        if size > self._max_documents:
+            return
+        with self._lock:
+            kept = self._listings.get(listing.folder_id)
+            if kept is not None and kept.version > listing.version:
+                return
+            self._drop(listing.folder_id)
+            self._listings[listing.folder_id] = listing
+            self._documents += size
+            while self._documents > self._max_documents:
+                _, oldest = self._listings.popitem(last=False)
+                self._documents -= len(oldest.entries)
+
+    def _drop(self, folder_id: str) -> None:
+        dropped = self._listings.pop(folder_id, None)
+        if dropped is not None:
+            self._documents -= len(dropped.entries)

@@ -1,0 +1,139 @@
+"""The in-process tier of the listing cache: exact versions only, bounded, and shared safely by threads."""
+
+from __future__ import annotations
+
+import threading
+
+from adapters.valkey.near_listings import NearListingCache
+from domain.listing import FolderListing, ListedDocument
+from domain.model import Document
+from tests.unit.fakes import EPOCH, FakeListingCache
+
+
+def _listing(folder_id: str, version: int, size: int = 2) -> FolderListing:
+    entries = [
+        ListedDocument(
+            Document(
+                f"{folder_id}-d{i}",
+                "acme",
+                folder_id,
+                "alice",
+                "a.pdf",
+                "application/pdf",
+                1,
+                "s3://b/a.pdf",
+                (),
+                EPOCH,
+                EPOCH,
+            ),
+            frozenset({"alice"}),
+        )
+        for i in range(size)
+    ]
+    return FolderListing.newest_first(folder_id, "acme", version, entries)
+
+
+def test_a_listing_read_from_the_shared_cache_is_then_served_from_memory() -> None:
+    shared = FakeListingCache()
+    shared.put(_listing("f1", 3))
+    near = NearListingCache(shared, max_documents=100)
+
+    first = near.get("f1", 3)
+    second = near.get("f1", 3)
+
+    assert first is not None
+    assert second is first
+    assert (shared.hits, shared.misses) == (1, 0)
+
+
+def test_another_version_is_asked_of_the_shared_cache_and_the_newer_one_is_kept() -> None:
+    shared = FakeListingCache()
+    near = NearListingCache(shared, max_documents=100)
+    near.put(_listing("f1", 3))
+    shared.put(_listing("f1", 4))
+
+    assert near.get("f1", 4) is not None
+    assert near.get("f1", 3) is None  # version 3 was replaced here, and in the shared cache
+    assert shared.misses == 1
+
+
+def test_an_older_listing_never_replaces_a_newer_one() -> None:
+    shared = FakeListingCache()
+    near = NearListingCache(shared, max_documents=100)
+    near.put(_listing("f1", 5))
+    near.put(_listing("f1", 4))
+    shared.invalidate({"f1"})
+
+    kept = near.get("f1", 5)
+    assert kept is not None
+    assert kept.version == 5
+
+
+def test_invalidating_drops_the_folder_here_and_in_the_shared_cache() -> None:
+    shared = FakeListingCache()
+    near = NearListingCache(shared, max_documents=100)
+    near.put(_listing("f1", 1))
+
+    near.invalidate({"f1"})
+
+    assert near.get("f1", 1) is None
+    assert shared.listings == {}
+    assert near.held_documents() == 0
+
+
+def test_the_folder_least_recently_used_leaves_first_when_the_bound_is_passed() -> None:
+    shared = FakeListingCache()
+    near = NearListingCache(shared, max_documents=6)
+    for folder in ("f1", "f2", "f3"):
+        near.put(_listing(folder, 1, size=2))
+    near.get("f1", 1)  # f2 is now the least recently used
+
+    near.put(_listing("f4", 1, size=2))
+    shared.listings.clear()
+
+    assert [near.get(folder, 1) is not None for folder in ("f1", "f2", "f3", "f4")] == [
+        True,
+        False,
+        True,
+        True,
+    ]
+    assert near.held_documents() == 6
+
+
+def test_a_listing_larger_than_the_bound_is_not_kept_in_memory() -> None:
+    shared = FakeListingCache()
+    near = NearListingCache(shared, max_documents=3)
+
+    near.put(_listing("f1", 1, size=4))
+
+    assert near.held_documents() == 0
+    assert shared.listings["f1"].version == 1
+
+
+class _ForgetfulCache(FakeListingCache):
+    """Keeps nothing: every listing read back below comes from memory."""
+
+    def put(self, listing: FolderListing) -> None:
+        pass
+
+
+def test_threads_putting_and_reading_keep_the_count_of_held_documents_exact() -> None:
+    near = NearListingCache(_ForgetfulCache(), max_documents=50)
+    listings = [_listing(f"f{i % 13}", version, size=1 + i % 4) for i, version in enumerate(range(400))]
+
+    def work(offset: int) -> None:
+        for listing in listings[offset::4]:
+            near.put(listing)
+            near.get(listing.folder_id, listing.version)
+            if listing.version % 7 == 0:
+                near.invalidate({listing.folder_id})
+
+    threads = [threading.Thread(target=work, args=(offset,)) for offset in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    held = [near.get(f"f{i}", version) for i in range(13) for version in range(400)]
+    assert near.held_documents() == sum(len(listing.entries) for listing in held if listing is not None)
+    assert near.held_documents() <= 50
