@@ -3,11 +3,12 @@ transaction.
 
 Each thread hands its command over and waits. While fewer than ``max_leaders`` batches are under way, an
 arriving thread leads at once: it takes its own command and the oldest waiting ones (up to
-``max_batch``) and runs them, together or, when it found nobody waiting, alone. Commands arriving while
+``max_batch``) and runs them as one batch, which may hold its command alone. Commands arriving while
 every leader is busy wait and form the next batch. So a lone command runs at once, with nothing added
-to its latency, and under load each transaction carries as many commands as were waiting. Every thread
-returns only after the transaction holding its command has committed, so its message is acked after
-the commit. When a batch cannot commit, each thread runs its own command again, on its own.
+to its latency (and through the batch's path, which reads everything it needs in one round trip), and
+under load each transaction carries as many commands as were waiting. Every thread returns only after
+the transaction holding its command has committed, so its message is acked after the commit. When a
+batch cannot commit, each thread runs its own command again, on its own.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class GroupCommit(Generic[Job, Result]):
         on_transaction: Callable[[int, str], None] | None = None,
     ) -> None:
         """``on_transaction(jobs, how)`` hears of every transaction: ``alone`` (one job), ``together``
-        (a batch that committed) or ``failed`` (a batch rolled back, whose jobs then run alone)."""
+        (several jobs that committed) or ``failed`` (a batch rolled back, whose jobs then run alone)."""
         if max_batch < 2:
             raise ValueError("a batch holds at least two jobs; run them alone instead")
         if max_leaders < 1:
@@ -106,10 +107,7 @@ class GroupCommit(Generic[Job, Result]):
             return batch
 
     def _run_batch(self, batch: list[_Ticket[Job, Result]]) -> None:
-        """Settles every ticket; a lone job runs alone here, so that jobs arriving meanwhile wait."""
-        if len(batch) == 1:
-            self._run_lone(batch[0])
-            return
+        """Settles every ticket; jobs arriving meanwhile wait for the next batch."""
         try:
             outcomes = self._run_together([ticket.job for ticket in batch])
         except Exception as error:
@@ -120,7 +118,7 @@ class GroupCommit(Generic[Job, Result]):
             for ticket in batch:
                 ticket.alone = True
         else:
-            self._on_transaction(len(batch), "together")
+            self._on_transaction(len(batch), "together" if len(batch) > 1 else "alone")
             for ticket, outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, Exception):
                     ticket.error = outcome
@@ -128,11 +126,3 @@ class GroupCommit(Generic[Job, Result]):
                     ticket.result = outcome
         for ticket in batch:
             ticket.settled = True
-
-    def _run_lone(self, ticket: _Ticket[Job, Result]) -> None:
-        self._on_transaction(1, "alone")
-        try:
-            ticket.result = self._run_alone(ticket.job)
-        except Exception as error:
-            ticket.error = error
-        ticket.settled = True

@@ -128,7 +128,7 @@ class SqlBatch:
         members = session.later(
             _MEMBERSHIPS, {"users": sorted(keys.users), "orgs": sorted(keys.orgs), "docs": document_ids}
         )
-        folders = session.later(_FOLDERS, (sorted(keys.folder_ids),))
+        folders = session.later(_FOLDERS, (sorted(keys.folder_ids),)) if keys.folder_ids else list
         documents = session.later(_DOCUMENTS_LOCKED, (document_ids,))
         policies = session.later(_POLICIES, (document_ids,))
         snapshot = Snapshot(

@@ -59,12 +59,21 @@ def submit_all(group: GroupCommit[str, str], pool: ThreadPoolExecutor, jobs: lis
     return [pool.submit(group.run, job) for job in jobs]
 
 
-def test_a_lone_job_runs_alone_at_once() -> None:
+def test_a_lone_job_runs_at_once_as_a_batch_of_one() -> None:
     recorder = Recorder()
     group = GroupCommit(recorder.run_together, recorder.run_alone, max_batch=8, on_transaction=recorder.heard)
-    assert group.run("upload-1") == "upload-1: alone"
-    assert recorder.batches == []
+    assert group.run("upload-1") == "upload-1: together"
+    assert recorder.batches == [["upload-1"]]
+    assert recorder.alone == []
     assert recorder.transactions == [(1, "alone")]
+
+
+def test_a_lone_job_whose_batch_fails_runs_again_on_its_own() -> None:
+    recorder = Recorder(fail_batches=True)
+    group = GroupCommit(recorder.run_together, recorder.run_alone, max_batch=8, on_transaction=recorder.heard)
+    assert group.run("upload-1") == "upload-1: alone"
+    assert recorder.alone == ["upload-1"]
+    assert recorder.transactions == [(1, "failed"), (1, "alone")]
 
 
 def test_jobs_waiting_at_the_same_moment_share_one_batch() -> None:
