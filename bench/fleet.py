@@ -1,4 +1,4 @@
-"""Measurements 2, 3 and 5 on one start of the fleet as ``make run`` starts it (honcho, the Procfile)."""
+"""Measurements 2, 3 and 5 on one start of the fleet: the Procfile's worker and relay (``bench.procfile``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from sqlalchemy.engine import make_url
 from bench.latency import measure_latency
 from bench.load import publish, shares, uploads
 from bench.options import Options
-from bench.procs import BIN, environment, rss_kib, started, tail, wait_for_consumers, worker_pids
+from bench.procfile import fleet_command
+from bench.procs import environment, rss_kib, started, tail, wait_for_consumers, worker_pids
 from bench.seed import upload_folders
 from bench.stats import from_timestamps, steady_rate
 from tests.support.processes import free_port
@@ -36,9 +37,10 @@ def measure_fleet(settings: Settings, options: Options, workdir: Path, prefix: s
     with DocfleetClient(settings.amqp_url, name="docfleet-bench") as client:
         publish(client, uploads(prefix, folders, n))
         publish(client, shares(prefix, n))
-        log = workdir / f"fleet-{prefix}.log"
-        with started(_honcho(workdir), _fleet_env(settings, options), log) as process:
-            _wait_ready(process, settings.amqp_url, log)
+        command, logs = fleet_command(["worker", "relay"], workdir, f"fleet-{prefix}")
+        log = logs["worker"]
+        with started(command, _fleet_env(settings, options), workdir / f"fleet-{prefix}.log") as process:
+            _wait_ready(process, settings.amqp_url, log, logs["relay"])
             pids = worker_pids(process.pid, options.processes, "workers.actors")
             figures = {"rss_boot_kib": float(sum(rss_kib(pid) for pid in pids))}
             _wait_count(database, f"{prefix}-up-%", max(1, n // 10), log)
@@ -54,12 +56,6 @@ def measure_fleet(settings: Settings, options: Options, workdir: Path, prefix: s
     return figures
 
 
-def _honcho(workdir: Path) -> list[str]:
-    empty_env_file = workdir / "empty.env"  # so that a developer's .env cannot redirect the fleet
-    empty_env_file.write_text("")
-    return [str(BIN / "honcho"), "start", "-f", "Procfile", "-e", str(empty_env_file), "worker", "relay"]
-
-
 def _fleet_env(settings: Settings, options: Options) -> dict[str, str]:
     env = environment(settings, options.processes, options.threads, options.prefetch)
     env["LOG_LEVEL"] = "INFO"  # the product's default; the relay's leadership line is needed
@@ -67,12 +63,12 @@ def _fleet_env(settings: Settings, options: Options) -> dict[str, str]:
     return env
 
 
-def _wait_ready(process: subprocess.Popen[bytes], amqp_url: str, log: Path) -> None:
+def _wait_ready(process: subprocess.Popen[bytes], amqp_url: str, log: Path, relay_log: Path) -> None:
     wait_for_consumers(process, amqp_url, COMMANDS_QUEUE, log)
     deadline = time.monotonic() + 60.0
-    while b"relay is the leader" not in log.read_bytes():
+    while b"relay is the leader" not in relay_log.read_bytes():
         if time.monotonic() > deadline:
-            raise RuntimeError(f"the relay did not lead within 60 s:\n{tail(log)}")
+            raise RuntimeError(f"the relay did not lead within 60 s:\n{tail(relay_log)}")
         time.sleep(0.1)
 
 
