@@ -139,31 +139,29 @@ class Relay:
         try:
             publisher = self._new_publisher()
             try:
-                self._pump(leadership, listener, publisher)
+                self._pump(OutboxStore(self._engine, leadership), listener, publisher)
             finally:
                 publisher.close()
         finally:
             listener.close()
 
-    def _pump(self, leadership: RelayLeadership, listener: OutboxListener, publisher: Publisher) -> None:
+    def _pump(self, leader_store: OutboxStore, listener: OutboxListener, publisher: Publisher) -> None:
+        """Each batch is read on the leadership's connection: once it is lost, the read raises."""
         while not self._stop.is_set():
-            if not leadership.still_leader():
-                log.warning("relay lost its leadership")
-                return
             self._metrics.refresh_outbox(self._store)
-            if self._publish_batch(publisher) < self._options.batch_size:
+            if self._publish_batch(leader_store, publisher) < self._options.batch_size:
                 listener.wait(self._options.poll_interval)
                 publisher.keepalive()
             self._backoff.reset()
             self._log_stats_when_due()
 
-    def _publish_batch(self, publisher: Publisher) -> int:
-        records = self._store.fetch_unpublished(self._options.batch_size)
+    def _publish_batch(self, store: OutboxStore, publisher: Publisher) -> int:
+        records = store.fetch_unpublished(self._options.batch_size)
         if not records:
             return 0
         started = time.monotonic()
         publisher.publish(records)
-        self._store.mark_published([record.seq for record in records])
+        store.mark_published([record.seq for record in records])
         self._metrics.published(records)
         self._published_since_stats += len(records)
         log.debug(  # one line a batch is too many at INFO; "outbox status" sums them up every minute

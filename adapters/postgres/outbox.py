@@ -69,8 +69,12 @@ _MARK = "UPDATE outbox SET published_at = now() WHERE seq = ANY(%s) AND publishe
 
 
 class OutboxStore:
-    def __init__(self, engine: Engine) -> None:
+    """The outbox rows. Given the relay's ``leadership``, it reads and marks them on the connection that
+    holds the lock: each batch is then fetched only while this relay leads, with no round trip to check."""
+
+    def __init__(self, engine: Engine, leadership: RelayLeadership | None = None) -> None:
         self._engine = engine
+        self._leadership = leadership
 
     def fetch_unpublished(self, limit: int) -> list[OutboxRecord]:
         """The oldest unpublished records, in ``seq`` order."""
@@ -86,7 +90,11 @@ class OutboxStore:
 
     @contextmanager
     def _autocommit(self) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection running each statement as a transaction of its own: one round trip."""
+        """A connection running each statement as a transaction of its own: one round trip. The leader's
+        own when there is a leadership (it raises once that connection is lost), else a pooled one."""
+        if self._leadership is not None:
+            yield self._leadership.connection()
+            return
         pooled = self._engine.raw_connection()
         try:
             connection = psycopg_connection(pooled)

@@ -34,10 +34,15 @@ def _dedicated_connection(engine: Engine) -> psycopg.Connection[Any]:
     )
 
 
+class NotLeading(psycopg.OperationalError):
+    """The relay was asked for the leader's connection without holding the lock."""
+
+
 class RelayLeadership:
     """A session-level advisory lock on a dedicated connection: its holder is the one publishing relay.
 
-    Losing the connection loses the lock, so the holder checks ``still_leader()`` before each batch.
+    Losing the connection loses the lock. The holder reads and marks the outbox on ``connection()``, so a
+    lost lock fails the next statement: no batch is fetched, so none is published, without it.
     """
 
     def __init__(self, engine: Engine, *, lock_key: int = RELAY_LOCK_KEY) -> None:
@@ -63,6 +68,12 @@ class RelayLeadership:
         row = self._connection.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key,)).fetchone()
         self._held = bool(row and row[0])
         return self._held
+
+    def connection(self) -> psycopg.Connection[Any]:
+        """The connection holding the lock (autocommit); raises ``NotLeading`` unless this relay leads."""
+        if not self._held or self._connection is None:
+            raise NotLeading("this relay does not hold the leadership")
+        return self._connection
 
     def still_leader(self) -> bool:
         """One round trip: is the lock still held by this connection's session?"""

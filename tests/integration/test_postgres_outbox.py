@@ -5,11 +5,13 @@ from __future__ import annotations
 import secrets
 import time
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, text, update
 
 from adapters.event_codec import routing_key, to_wire
 from adapters.postgres.outbox import OutboxListener, OutboxRecord, OutboxStore, RelayLeadership
+from adapters.postgres.relay_connections import NotLeading
 from adapters.postgres.tables import outbox
 from adapters.postgres.unit_of_work import SqlUnitOfWork
 from domain.events import DocumentShared, Event, MemberAdded
@@ -129,6 +131,29 @@ def test_a_lost_connection_loses_the_leadership(engine: Engine, lock_key: int) -
         assert not first.still_leader()
         assert second.acquire()
         assert not first.acquire()
+
+
+def test_the_leaders_store_reads_nothing_once_its_leadership_is_lost(
+    engine: Engine, lock_key: int, store: OutboxStore
+) -> None:
+    with RelayLeadership(engine, lock_key=lock_key) as leadership:
+        assert leadership.acquire()
+        leaders_store = OutboxStore(engine, leadership)
+        assert leaders_store.fetch_unpublished(10) == store.fetch_unpublished(10)
+        _terminate_holder_of(engine, lock_key)
+        with pytest.raises(psycopg.OperationalError):
+            leaders_store.fetch_unpublished(10)
+
+
+def test_a_store_of_a_relay_standing_by_refuses_to_read(engine: Engine, lock_key: int) -> None:
+    with (
+        RelayLeadership(engine, lock_key=lock_key) as first,
+        RelayLeadership(engine, lock_key=lock_key) as second,
+    ):
+        assert first.acquire()
+        assert not second.acquire()
+        with pytest.raises(NotLeading):
+            OutboxStore(engine, second).fetch_unpublished(10)
 
 
 def _terminate_holder_of(engine: Engine, lock_key: int) -> None:
