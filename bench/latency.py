@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import threading
+import multiprocessing
 import time
+from multiprocessing.connection import Connection
 
 from adapters.rabbitmq.subscription import EventSubscription
 from bench.load import share_kwargs
@@ -20,12 +21,19 @@ def measure_latency(
     """Shares sent one by one at ``rate`` per second for ``seconds``; each matched to its event by
     (document, recipient), the send time kept here. Latency = arrival minus the moment before publishing."""
     pairs = [(doc, user) for user in recipients for doc in documents][: int(rate * seconds)]
-    sent: dict[Key, float] = {}
+    # The sender is a process of its own, so that sending and receiving never wait on one GIL; both
+    # read the same system-wide monotonic clock.
+    spawn = multiprocessing.get_context("spawn")
+    reader, writer = spawn.Pipe(duplex=False)
     with EventSubscription(settings.amqp_url, ["document.shared.*"], name="docfleet-bench-tap") as tap:
-        sender = threading.Thread(target=_send_paced, args=(settings, pairs, rate, sent), daemon=True)
+        sender = spawn.Process(target=_send_paced, args=(settings, pairs, rate, writer), daemon=True)
         sender.start()
+        writer.close()  # the sender's copy is the only one left: its exit ends the pipe
         arrivals = _receive(tap, len(pairs), timeout=seconds + 60.0)
+        sent = _sent_times(reader)
         sender.join()
+    if sender.exitcode != 0:
+        raise RuntimeError(f"the paced sender failed (exit code {sender.exitcode}): see its traceback above")
     latencies = [(arrivals[key] - sent[key]) * 1000 for key in arrivals if key in sent]
     return {
         "latency_p50_ms": percentile(latencies, 0.50),
@@ -36,7 +44,24 @@ def measure_latency(
     }
 
 
-def _send_paced(settings: Settings, pairs: list[Key], rate: float, sent: dict[Key, float]) -> None:
+def _send_paced(settings: Settings, pairs: list[Key], rate: float, answer: Connection) -> None:
+    """In the sender's process: sends, then answers with the moment each share was sent."""
+    sent: dict[Key, float] = {}
+    try:
+        _send_each(settings, pairs, rate, sent)
+    finally:
+        answer.send(sent)
+
+
+def _sent_times(reader: Connection) -> dict[Key, float]:
+    try:
+        sent: dict[Key, float] = reader.recv()
+    except EOFError:
+        raise RuntimeError("the paced sender exited without saying when it sent each share") from None
+    return sent
+
+
+def _send_each(settings: Settings, pairs: list[Key], rate: float, sent: dict[Key, float]) -> None:
     with DocfleetClient(settings.amqp_url, name="docfleet-bench-paced") as client:
         start = time.monotonic()
         for index, (doc, user) in enumerate(pairs):
