@@ -42,7 +42,12 @@ _WRITE_OUTBOX = (
     " ORDER BY position"
 )
 _CLAIM_MANY = "INSERT INTO inbox (message_id) SELECT unnest(%s::text[])"
-_NOTIFY = "SELECT pg_notify(%s, '')"
+# The events, the relay's wake-up call and, when documents changed, their folders' new listing versions,
+# in one statement: every sub-statement of a WITH runs, read or not.
+_PUBLISH = f"WITH written AS ({_WRITE_OUTBOX}) SELECT pg_notify(%s, '')"
+_PUBLISH_AND_RAISE = (
+    f"WITH raised AS ({_RAISE_LISTING_VERSIONS}), written AS ({_WRITE_OUTBOX}) SELECT pg_notify(%s, '')"
+)
 
 OnCommitted = Callable[[set[str], set[str]], None]
 """Called after a commit with the ids of the folders and of the documents it changed."""
@@ -131,11 +136,7 @@ class SqlUnitOfWork:
             raise RuntimeError("a read-only unit of work cannot commit")
         changes, events = self._changes, self._events
         try:
-            if changes.folder_ids:
-                session.send(_RAISE_LISTING_VERSIONS, (sorted(changes.folder_ids),))
-            if events:
-                session.send(_WRITE_OUTBOX, _outbox_columns(events))
-                session.send(_NOTIFY, (OUTBOX_CHANNEL,))
+            _send_changes(session, sorted(changes.folder_ids), events)
             session.commit()
         except BaseException:
             self._finish(failed=True)
@@ -176,6 +177,15 @@ class SqlUnitOfWork:
         if self._session is None:
             raise RuntimeError("the unit of work is not open: use it in a `with` block, before commit")
         return self._session
+
+
+def _send_changes(session: PgSession, folder_ids: list[str], events: list[Event]) -> None:
+    if events:
+        raised = (folder_ids,) if folder_ids else ()
+        statement = _PUBLISH_AND_RAISE if folder_ids else _PUBLISH
+        session.send(statement, (*raised, *_outbox_columns(events), OUTBOX_CHANNEL))
+    elif folder_ids:
+        session.send(_RAISE_LISTING_VERSIONS, (folder_ids,))
 
 
 def _outbox_columns(events: list[Event]) -> tuple[list[Any], ...]:

@@ -165,7 +165,7 @@ def test_a_message_applied_before_is_refused_at_its_first_read(engine: Engine, n
         uow.commit()
 
 
-def test_a_commit_is_one_round_trip_with_a_statement_per_kind_of_write(
+def test_a_commit_is_one_round_trip_with_one_statement_for_versions_events_and_wake_up(
     engine: Engine, new_id: IdMaker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = seed_folder(engine, new_id)
@@ -176,12 +176,8 @@ def test_a_commit_is_one_round_trip_with_a_statement_per_kind_of_write(
             uow.record(MemberAdded(org_id=folder.org_id, user_id=f"user-{n}"))
         statements = record_statements(monkeypatch)
         uow.commit()
-    assert statements == [
-        ("send", "UPDATE folders SET"),
-        ("send", "INSERT INTO outbox"),
-        ("send", "SELECT pg_notify"),
-        ("commit", ""),
-    ]
+    assert statements == [("send", "WITH raised AS"), ("commit", "")]
+    assert listing_version(engine, folder.id) == 1
     query = select(outbox.c.payload["user_id"].astext).where(outbox.c.org_id == folder.org_id)
     with engine.connect() as connection:
         recorded = list(connection.scalars(query.order_by(outbox.c.seq)))
