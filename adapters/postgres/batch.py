@@ -19,6 +19,7 @@ from typing import Self
 
 from sqlalchemy import Engine
 
+from adapters.postgres.arrays import text_array
 from adapters.postgres.batch_unit import BatchedUnitOfWork, Snapshot
 from adapters.postgres.mappers import DOCUMENT_COLUMNS, FOLDER_COLUMNS, document_from_row, folder_from_row
 from adapters.postgres.unit_of_work import OnCommitted, SqlUnitOfWork
@@ -28,16 +29,16 @@ from domain.roles import Role
 BATCHED_COMMANDS = (UploadDocument, ShareDocument, RevokeAccess)
 """The commands a batch loads the reads of; others run on their own."""
 
-_APPLIED_BEFORE = "SELECT message_id FROM inbox WHERE message_id = ANY(%s)"
+_APPLIED_BEFORE = "SELECT message_id FROM inbox WHERE message_id = ANY(%s::text[])"
 _MEMBERSHIPS = (
-    "SELECT org_id, user_id FROM memberships WHERE user_id = ANY(%(users)s)"
-    " AND (org_id = ANY(%(orgs)s) OR org_id IN (SELECT org_id FROM documents WHERE id = ANY(%(docs)s)))"
+    "SELECT org_id, user_id FROM memberships WHERE user_id = ANY(%(users)s::text[]) AND (org_id ="
+    " ANY(%(orgs)s::text[]) OR org_id IN (SELECT org_id FROM documents WHERE id = ANY(%(docs)s::text[])))"
 )
-_FOLDERS = f"SELECT {FOLDER_COLUMNS} FROM folders WHERE id = ANY(%s)"
+_FOLDERS = f"SELECT {FOLDER_COLUMNS} FROM folders WHERE id = ANY(%s::text[])"
 _DOCUMENTS_LOCKED = (
-    f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"
+    f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = ANY(%s::text[]) ORDER BY id FOR NO KEY UPDATE"
 )
-_POLICIES = "SELECT document_id, user_id, role FROM access_policies WHERE document_id = ANY(%s)"
+_POLICIES = "SELECT document_id, user_id, role FROM access_policies WHERE document_id = ANY(%s::text[])"
 
 
 class BatchFailed(Exception):
@@ -123,12 +124,12 @@ class SqlBatch:
 
     def _read_snapshot(self) -> Snapshot:
         keys, session = self._keys, self._transaction.session
-        document_ids = sorted(keys.document_ids)
-        applied = session.later(_APPLIED_BEFORE, (keys.message_ids,))
-        members = session.later(
-            _MEMBERSHIPS, {"users": sorted(keys.users), "orgs": sorted(keys.orgs), "docs": document_ids}
-        )
-        folders = session.later(_FOLDERS, (sorted(keys.folder_ids),)) if keys.folder_ids else list
+        document_ids = text_array(sorted(keys.document_ids))
+        applied = session.later(_APPLIED_BEFORE, (text_array(keys.message_ids),))
+        users, orgs = text_array(sorted(keys.users)), text_array(sorted(keys.orgs))
+        members = session.later(_MEMBERSHIPS, {"users": users, "orgs": orgs, "docs": document_ids})
+        folder_ids = text_array(sorted(keys.folder_ids))
+        folders = session.later(_FOLDERS, (folder_ids,)) if keys.folder_ids else list
         documents = session.later(_DOCUMENTS_LOCKED, (document_ids,))
         policies = session.later(_POLICIES, (document_ids,))
         snapshot = Snapshot(

@@ -16,6 +16,7 @@ import psycopg
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Engine, func, select
 
+from adapters.postgres.arrays import bigint_array
 from adapters.postgres.engine import psycopg_connection, return_to_pool
 from adapters.postgres.mappers import as_utc
 from adapters.postgres.relay_connections import (
@@ -65,7 +66,7 @@ _FETCH = (
     f"SELECT {', '.join(field.name for field in fields(OutboxRecord))} FROM outbox"
     " WHERE published_at IS NULL ORDER BY seq LIMIT %s"
 )
-_MARK = "UPDATE outbox SET published_at = now() WHERE seq = ANY(%s) AND published_at IS NULL"
+_MARK = "UPDATE outbox SET published_at = now() WHERE seq = ANY(%s::bigint[]) AND published_at IS NULL"
 
 
 class OutboxStore:
@@ -86,7 +87,7 @@ class OutboxStore:
         if not seqs:
             return
         with self._autocommit() as connection:
-            connection.execute(_MARK, (seqs,), prepare=True)
+            connection.execute(_MARK, (bigint_array(seqs),), prepare=True)
 
     @contextmanager
     def _autocommit(self) -> Iterator[psycopg.Connection[Any]]:

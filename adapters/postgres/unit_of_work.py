@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 import psycopg
-from psycopg.types.json import Jsonb
 from sqlalchemy import Engine
 from sqlalchemy.pool import PoolProxiedConnection
 
+from adapters.postgres.arrays import text_array
 from adapters.postgres.changes import Changes
 from adapters.postgres.documents import SqlDocumentRepository
 from adapters.postgres.engine import psycopg_connection, return_to_pool
@@ -32,7 +33,9 @@ from domain.ports import (
 )
 
 _CLAIM = "INSERT INTO inbox (message_id) VALUES (%s)"
-_RAISE_LISTING_VERSIONS = "UPDATE folders SET listing_version = listing_version + 1 WHERE id = ANY(%s)"
+_RAISE_LISTING_VERSIONS = (
+    "UPDATE folders SET listing_version = listing_version + 1 WHERE id = ANY(%s::text[])"
+)
 # Every event of the transaction in one statement, numbered (seq) in the order they were recorded.
 _WRITE_OUTBOX = (
     "INSERT INTO outbox (event_id, type, routing_key, org_id, document_id, payload)"
@@ -124,7 +127,7 @@ class SqlUnitOfWork:
 
     def claim(self, message_ids: list[str]) -> None:
         """Records more message ids in the inbox with this transaction (a batch's messages)."""
-        self._require_session().send(_CLAIM_MANY, (message_ids,))
+        self._require_session().send(_CLAIM_MANY, (text_array(message_ids),))
 
     def record(self, event: Event) -> None:
         self._require_session()
@@ -181,20 +184,21 @@ class SqlUnitOfWork:
 
 def _send_changes(session: PgSession, folder_ids: list[str], events: list[Event]) -> None:
     if events:
-        raised = (folder_ids,) if folder_ids else ()
+        raised = (text_array(folder_ids),) if folder_ids else ()
         statement = _PUBLISH_AND_RAISE if folder_ids else _PUBLISH
         session.send(statement, (*raised, *_outbox_columns(events), OUTBOX_CHANNEL))
     elif folder_ids:
-        session.send(_RAISE_LISTING_VERSIONS, (folder_ids,))
+        session.send(_RAISE_LISTING_VERSIONS, (text_array(folder_ids),))
 
 
-def _outbox_columns(events: list[Event]) -> tuple[list[Any], ...]:
-    """The outbox rows of ``events`` as one array per column."""
+def _outbox_columns(events: list[Event]) -> tuple[str, ...]:
+    """The outbox rows of ``events`` as one array literal per column."""
     rows = [outbox_values(event) for event in events]
-    columns: tuple[list[Any], ...] = tuple(
-        [row[name] for row in rows] for name in ("event_id", "type", "routing_key", "org_id", "document_id")
+    columns = tuple(
+        text_array(row[name] for row in rows)
+        for name in ("event_id", "type", "routing_key", "org_id", "document_id")
     )
-    return (*columns, [Jsonb(row["payload"]) for row in rows])
+    return (*columns, text_array(json.dumps(row["payload"]) for row in rows))
 
 
 def read_only_unit_of_work_factory(engine: Engine) -> Callable[[], UnitOfWork]:
