@@ -11,6 +11,11 @@ from sqlalchemy.engine import URL
 from sqlalchemy.pool import PoolProxiedConnection
 
 PSYCOPG_DRIVER = "postgresql+psycopg"
+# Statements are prepared once per connection, but planned on every execution with their parameters: a
+# generic plan made while a table was nearly empty (a new deployment, a benchmark) scans the whole table
+# once it has grown, until the next ANALYZE. Measured on 20,000 documents: 2,000 shares took 7.4 s with
+# the generic plans made at the start, 1.7 s planned each time.
+SESSION_OPTIONS = "-c timezone=UTC -c plan_cache_mode=force_custom_plan"
 _ACCEPTED_DRIVERS = frozenset({"postgres", "postgresql", PSYCOPG_DRIVER})
 
 
@@ -34,11 +39,11 @@ def create_engine(database_url: str, *, pool_size: int = 10, pre_ping: bool = Tr
     With ``pre_ping``, connections are checked before use (a restarted server costs one failed ping, not a
     failed command); without, that ping's round trip is saved and a broken connection fails its first use
     (the unit of work then discards it, and the message is retried). Connections are recycled every half
-    hour, give up connecting after 10 seconds, and their sessions use UTC. The URL's own ``options`` or
-    ``connect_timeout`` win over these defaults.
+    hour, give up connecting after 10 seconds, and their sessions use UTC and custom plans
+    (``SESSION_OPTIONS``). The URL's own ``options`` or ``connect_timeout`` win over these defaults.
     """
     url = normalize_url(database_url)
-    defaults = {"options": "-c timezone=UTC", "connect_timeout": 10}
+    defaults = {"options": SESSION_OPTIONS, "connect_timeout": 10}
     connect_args = {name: value for name, value in defaults.items() if name not in url.query}
     return _sa_create_engine(
         url,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from adapters.event_codec import routing_key, to_wire
 from adapters.postgres.tables import outbox
@@ -204,3 +204,9 @@ def test_a_read_only_unit_of_work_reads_without_a_transaction_and_cannot_commit(
 def test_a_read_only_unit_of_work_claims_no_message(engine: Engine) -> None:
     with pytest.raises(ValueError, match="claims no message"):
         SqlUnitOfWork(engine, "msg-1", read_only=True)
+
+
+def test_pooled_sessions_plan_each_statement_with_its_parameters(engine: Engine) -> None:
+    """A plan cached while a table was nearly empty would go on scanning it whole once it has grown."""
+    with engine.connect() as connection:
+        assert connection.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
