@@ -9,16 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from domain.commands import (
-    AddMember,
-    Command,
-    CreateFolder,
-    ListFolderDocuments,
-    ShareDocument,
-    UploadDocument,
-)
+from domain.commands import AddMember, Command, CreateFolder, ListFolderDocuments, ShareDocument
 from domain.roles import Role
 from domain.use_cases.dispatch import Outcome
+from tests.integration.test_postgres_support import upload_command
 from workers.bootstrap import Application
 from workers.settings import Settings
 
@@ -42,34 +36,24 @@ def _apply(app: Application, command: Command) -> None:
     assert app.execute(command, message_id=str(uuid.uuid4()), actor="test") is Outcome.APPLIED
 
 
-def _upload(doc_id: str, org: str, folder: str, owner: str) -> UploadDocument:
-    return UploadDocument(
-        doc_id=doc_id,
-        org_id=org,
-        folder_id=folder,
-        owner_id=owner,
-        name=f"{doc_id}.pdf",
-        mime_type="application/pdf",
-        blob_uri=f"s3://bucket/{doc_id}.pdf",
-    )
-
-
 def test_a_change_committed_by_another_process_is_listed_at_once(
     processes: tuple[Application, Application],
 ) -> None:
     reader, writer = processes
-    org, owner, friend, folder = (f"{kind}-{uuid.uuid4().hex[:8]}" for kind in ("org", "u", "v", "f"))
+    org, folder = (f"{kind}-{uuid.uuid4().hex[:8]}" for kind in ("org", "f"))
+    owner, friend = "alice", "bob"  # the owner of every upload_command
     for user in (owner, friend):
         _apply(writer, AddMember(org_id=org, user_id=user))
     _apply(writer, CreateFolder(folder_id=folder, org_id=org, name="n", created_by=owner))
-    _apply(writer, _upload("d1", org, folder, owner))
+    first, second = f"{folder}-d1", f"{folder}-d2"
+    _apply(writer, upload_command(org, folder, first))
     as_owner = ListFolderDocuments(folder_id=folder, requested_by=owner)
     as_friend = ListFolderDocuments(folder_id=folder, requested_by=friend)
-    assert [d.id for d in reader.list_folder(as_owner).documents] == ["d1"]
+    assert [d.id for d in reader.list_folder(as_owner).documents] == [first]
     assert reader.list_folder(as_friend).documents == ()
 
-    _apply(writer, _upload("d2", org, folder, owner))
-    _apply(writer, ShareDocument(doc_id="d1", shared_by=owner, shared_with=friend, role=Role.VIEWER))
+    _apply(writer, upload_command(org, folder, second))
+    _apply(writer, ShareDocument(doc_id=first, shared_by=owner, shared_with=friend, role=Role.VIEWER))
 
-    assert sorted(d.id for d in reader.list_folder(as_owner).documents) == ["d1", "d2"]
-    assert [d.id for d in reader.list_folder(as_friend).documents] == ["d1"]
+    assert sorted(d.id for d in reader.list_folder(as_owner).documents) == sorted([first, second])
+    assert [d.id for d in reader.list_folder(as_friend).documents] == [first]
