@@ -183,12 +183,12 @@ class SqlUnitOfWork:
 
 
 def _send_changes(session: PgSession, folder_ids: list[str], events: list[Event]) -> None:
+    raised = (text_array(folder_ids),) if folder_ids else ()
     if events:
-        raised = (text_array(folder_ids),) if folder_ids else ()
-        statement = _PUBLISH_AND_RAISE if folder_ids else _PUBLISH
+        statement = _PUBLISH_AND_RAISE if raised else _PUBLISH
         session.send(statement, (*raised, *_outbox_columns(events), OUTBOX_CHANNEL))
-    elif folder_ids:
-        session.send(_RAISE_LISTING_VERSIONS, (text_array(folder_ids),))
+    elif raised:
+        session.send(_RAISE_LISTING_VERSIONS, raised)
 
 
 def _outbox_columns(events: list[Event]) -> tuple[str, ...]:
