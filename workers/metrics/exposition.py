@@ -7,13 +7,16 @@ process runs on without metrics: metrics must never be the reason a worker or re
 
 from __future__ import annotations
 
+import glob
+import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import structlog
 from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from workers.logging import configure_logging
@@ -22,6 +25,28 @@ from workers.settings import Settings
 
 BIND_ADDRESS = "0.0.0.0"  # scraped from outside the container or host
 _STOP_TIMEOUT_S = 5.0
+
+
+class SettledFilesCollector(MultiProcessCollector):
+    """Sums the run's metric files, leaving out any a process has created but not yet sized.
+
+    prometheus_client creates a process's file and only then sizes it, so a scrape at that moment read
+    zero bytes and failed as a whole (HTTP 500, every process's metrics lost with it); a process killed
+    in that moment leaves the empty file for good. An empty file holds nothing yet, so leaving it out
+    loses nothing. (prometheus/client_python#1199, unfixed in 0.26.)
+    """
+
+    def collect(self) -> Iterable[Metric]:
+        files = [path for path in glob.glob(os.path.join(self._path, "*.db")) if _has_content(path)]
+        merged: Iterable[Metric] = self.merge(files, accumulate=True)  # type: ignore[no-untyped-call]
+        return merged
+
+
+def _has_content(path: str) -> bool:
+    try:
+        return os.path.getsize(path) > 0
+    except FileNotFoundError:  # its process left between the listing and now
+        return False
 
 
 @contextmanager
@@ -55,7 +80,7 @@ def serve_worker_metrics() -> int:
     run.join()
     try:
         registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=str(run.path))  # type: ignore[no-untyped-call]
+        SettledFilesCollector(registry, path=str(run.path))  # type: ignore[no-untyped-call]
         with serving(registry, settings.worker_metrics_port, component="worker") as up:
             while up and not stop.wait(0.5):
                 pass
