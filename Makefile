@@ -25,7 +25,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/mypy domain adapters workers
+	$(BIN)/mypy .
 
 test: install services lint
 	$(BIN)/python -m scripts.check_migrations

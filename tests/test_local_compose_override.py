@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _override() -> dict[str, Any]:
     loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.local.yml").read_text())
-    return loaded["services"]
+    services: dict[str, Any] = loaded["services"]
+    return services
 
 
 def _published_port(service: dict[str, Any]) -> int:

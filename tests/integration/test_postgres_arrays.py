@@ -16,7 +16,7 @@ from adapters.postgres.engine import libpq_conninfo
 pytestmark = pytest.mark.integration
 
 # Postgres text holds any character but NUL.
-TEXTS = st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)))
+TEXTS = st.text(alphabet=st.characters(exclude_characters="\x00", exclude_categories=["Cs"]))
 
 
 @pytest.fixture(scope="module")

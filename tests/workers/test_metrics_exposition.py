@@ -14,10 +14,10 @@ from workers.metrics.exposition import SettledFilesCollector
 
 
 def _write_counter(directory: Path, pid: int, value: float) -> None:
-    counts = MmapedDict(str(directory / f"counter_{pid}.db"))
+    counts = MmapedDict(str(directory / f"counter_{pid}.db"))  # type: ignore[no-untyped-call]
     key = mmap_key("docfleet_test_total", "docfleet_test_total", ["actor"], ["add_member"], "A test count.")
-    counts.write_value(key, value, 0.0)
-    counts.close()
+    counts.write_value(key, value, 0.0)  # type: ignore[no-untyped-call]
+    counts.close()  # type: ignore[no-untyped-call]
 
 
 def _an_empty_file_as_a_process_creates_it(directory: Path, pid: int) -> None:
