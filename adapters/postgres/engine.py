@@ -71,11 +71,12 @@ def psycopg_connection(pooled: PoolProxiedConnection) -> psycopg.Connection[Any]
 
 
 def return_to_pool(pooled: PoolProxiedConnection, *, rollback: bool) -> None:
-    """Gives a raw checkout back to the pool out of autocommit, rolled back first if ``rollback``; a
-    connection that broke, or is left in no known state, is discarded rather than returned."""
+    """Gives a raw checkout back to the pool out of autocommit, rolled back first if ``rollback`` or if
+    a transaction is still open (a unit of work left without commit); a connection that broke, or is
+    left in no known state, is discarded rather than returned."""
     connection = psycopg_connection(pooled)
     try:
-        if rollback:
+        if rollback or connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             connection.rollback()
         connection.autocommit = False
     except Exception:  # a failed rollback leaves the connection in no known state

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, event, select, text
 
 from adapters.event_codec import routing_key, to_wire
 from adapters.postgres.tables import outbox
@@ -80,6 +80,29 @@ def test_a_rollback_leaves_no_trace(engine: Engine, new_id: IdMaker) -> None:
     assert listing_version(engine, folder.id) == 0
     assert _outbox_rows(engine, event) == []
     assert not inbox_has(engine, message_id)
+
+
+def test_a_unit_of_work_left_without_commit_gives_its_connection_back_rolled_back(
+    engine: Engine, new_id: IdMaker
+) -> None:
+    """Not discarded: changing autocommit inside the open transaction used to fail, which closed it."""
+    folder = seed_folder(engine, new_id)
+    with SqlUnitOfWork(engine, None) as uow:  # the pool holds a connection from here on
+        uow.folders.get(folder.id)
+    connects: list[object] = []
+
+    def count(*_: object) -> None:
+        connects.append(None)
+
+    event.listen(engine, "connect", count)
+    try:
+        for _ in range(3):
+            with SqlUnitOfWork(engine, None) as uow:
+                uow.documents.save(first_version(new_id, folder))
+    finally:
+        event.remove(engine, "connect", count)
+    assert connects == []
+    assert listing_version(engine, folder.id) == 0
 
 
 def test_an_explicit_rollback_ends_the_unit_of_work(engine: Engine, new_id: IdMaker) -> None:
