@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from datetime import datetime
 from multiprocessing.connection import Connection
+
+import psycopg
+from sqlalchemy.engine import make_url
 
 from adapters.rabbitmq.subscription import EventSubscription
 from bench.load import share_kwargs
@@ -13,6 +17,16 @@ from workers.client import DocfleetClient, prepare
 from workers.settings import Settings
 
 Key = tuple[str, str]  # (document_id, shared_with)
+Sent = tuple[float, float]  # (monotonic, wall clock) moments of one send
+
+
+class Arrival:
+    """An event on the tap: when it arrived (monotonic and wall clock), its id and when it was handled."""
+
+    def __init__(self, payload: dict[str, object]) -> None:
+        self.at, self.wall = time.monotonic(), time.time()
+        self.event_id = str(payload["event_id"])
+        self.handled = datetime.fromisoformat(str(payload["occurred_at"])).timestamp()
 
 
 def measure_latency(
@@ -34,34 +48,63 @@ def measure_latency(
         sender.join()
     if sender.exitcode != 0:
         raise RuntimeError(f"the paced sender failed (exit code {sender.exitcode}): see its traceback above")
-    latencies = [(arrivals[key] - sent[key]) * 1000 for key in arrivals if key in sent]
+    latencies = [(arrivals[key].at - sent[key][0]) * 1000 for key in arrivals if key in sent]
     return {
         "latency_p50_ms": percentile(latencies, 0.50),
         "latency_p95_ms": percentile(latencies, 0.95),
         "latency_p99_ms": percentile(latencies, 0.99),
         "latency_sent": float(len(pairs)),
         "latency_received": float(len(latencies)),
+    } | _hops(settings, sent, arrivals)
+
+
+def _hops(settings: Settings, sent: dict[Key, Sent], arrivals: dict[Key, Arrival]) -> dict[str, float]:
+    """Where the latency goes, by wall clock (one machine, one clock), the median of each hop: sent to
+    handled by a worker (the event's ``occurred_at``), handled to marked published by the relay (after
+    RabbitMQ confirmed it), published to arrival on the tap."""
+    published = _published_at(settings, [arrival.event_id for arrival in arrivals.values()])
+    to_handled, to_published, to_arrival = [], [], []
+    for key, arrival in arrivals.items():
+        if key in sent and arrival.event_id in published:
+            marked = published[arrival.event_id]
+            to_handled.append((arrival.handled - sent[key][1]) * 1000)
+            to_published.append((marked - arrival.handled) * 1000)
+            to_arrival.append((arrival.wall - marked) * 1000)
+    return {
+        "latency_to_handled_p50_ms": percentile(to_handled, 0.50),
+        "latency_to_published_p50_ms": percentile(to_published, 0.50),
+        "latency_to_arrival_p50_ms": percentile(to_arrival, 0.50),
     }
+
+
+def _published_at(settings: Settings, event_ids: list[str]) -> dict[str, float]:
+    database = make_url(settings.database_url).set(drivername="postgresql").render_as_string(False)
+    query = (
+        "SELECT event_id::text, extract(epoch FROM published_at)::float8 FROM outbox WHERE event_id = ANY(%s)"
+    )
+    with psycopg.connect(database) as connection:
+        rows = connection.execute(query, (event_ids,)).fetchall()
+    return {event_id: moment for event_id, moment in rows if moment is not None}
 
 
 def _send_paced(settings: Settings, pairs: list[Key], rate: float, answer: Connection) -> None:
     """In the sender's process: sends, then answers with the moment each share was sent."""
-    sent: dict[Key, float] = {}
+    sent: dict[Key, Sent] = {}
     try:
         _send_each(settings, pairs, rate, sent)
     finally:
         answer.send(sent)
 
 
-def _sent_times(reader: Connection) -> dict[Key, float]:
+def _sent_times(reader: Connection) -> dict[Key, Sent]:
     try:
-        sent: dict[Key, float] = reader.recv()
+        sent: dict[Key, Sent] = reader.recv()
     except EOFError:
         raise RuntimeError("the paced sender exited without saying when it sent each share") from None
     return sent
 
 
-def _send_each(settings: Settings, pairs: list[Key], rate: float, sent: dict[Key, float]) -> None:
+def _send_each(settings: Settings, pairs: list[Key], rate: float, sent: dict[Key, Sent]) -> None:
     with DocfleetClient(settings.amqp_url, name="docfleet-bench-paced") as client:
         start = time.monotonic()
         for index, (doc, user) in enumerate(pairs):
@@ -69,13 +112,13 @@ def _send_each(settings: Settings, pairs: list[Key], rate: float, sent: dict[Key
             if delay > 0:
                 time.sleep(delay)
             message = prepare("share_document", share_kwargs(doc, user))
-            sent[(doc, user)] = time.monotonic()
+            sent[(doc, user)] = (time.monotonic(), time.time())
             if client.send_prepared([message]):
                 raise RuntimeError(f"RabbitMQ refused the share of {doc} with {user}")
 
 
-def _receive(tap: EventSubscription, count: int, timeout: float) -> dict[Key, float]:
-    arrivals: dict[Key, float] = {}
+def _receive(tap: EventSubscription, count: int, timeout: float) -> dict[Key, Arrival]:
+    arrivals: dict[Key, Arrival] = {}
     deadline = time.monotonic() + timeout
     while len(arrivals) < count and time.monotonic() < deadline:
         event = tap.next_event(max(0.0, deadline - time.monotonic()))
@@ -83,5 +126,5 @@ def _receive(tap: EventSubscription, count: int, timeout: float) -> dict[Key, fl
             break
         body = event.payload()
         if body.get("type") == "DocumentShared":
-            arrivals[(body["document_id"], body["shared_with"])] = time.monotonic()
+            arrivals[(body["document_id"], body["shared_with"])] = Arrival(body)
     return arrivals
