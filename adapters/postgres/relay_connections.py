@@ -18,13 +18,21 @@ OUTBOX_CHANNEL = "docfleet_outbox"
 RELAY_LOCK_KEY = 0x646F_6366_7265_6C79  # "docfrely": the advisory lock the publishing relay holds
 
 
-def _dedicated_connection(engine: Engine) -> psycopg.Connection[Any]:
+# The leader's marks do not wait for their WAL to reach the disk. A mark lost with a crash of Postgres
+# (the last fraction of a second of them) only makes the next leader publish those events again, which
+# the relay already does after its own crash between confirm and mark: consumers deduplicate on the
+# event id. Every other write, the units of work's above all, still waits for the disk.
+_MARKS_NOT_WAITED = "-c synchronous_commit=off"
+
+
+def _dedicated_connection(engine: Engine, options: str = "") -> psycopg.Connection[Any]:
     """A connection of its own, outside the pool: its session ends, and its locks go, when it closes.
 
     TCP keepalives make a dead network show up as an error within about half a minute.
     """
     return psycopg.connect(
         libpq_conninfo(engine.url),
+        options=options,
         autocommit=True,
         connect_timeout=10,
         keepalives=1,
@@ -64,7 +72,7 @@ class RelayLeadership:
         if self._held:
             return self.still_leader()
         if self._connection is None or self._connection.closed:
-            self._connection = _dedicated_connection(self._engine)
+            self._connection = _dedicated_connection(self._engine, _MARKS_NOT_WAITED)
         row = self._connection.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key,)).fetchone()
         self._held = bool(row and row[0])
         return self._held

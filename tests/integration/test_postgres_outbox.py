@@ -114,6 +114,15 @@ def test_one_relay_leads_at_a_time(engine: Engine, lock_key: int) -> None:
         assert second.still_leader()
 
 
+def test_only_the_leaders_marks_skip_waiting_for_the_disk(engine: Engine, lock_key: int) -> None:
+    """Losing a mark republishes its events, which consumers deduplicate; a unit of work must wait."""
+    with RelayLeadership(engine, lock_key=lock_key) as leadership:
+        assert leadership.acquire()
+        assert leadership.connection().execute("SHOW synchronous_commit").fetchone() == ("off",)
+    with engine.connect() as pooled:
+        assert pooled.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+
+
 def test_leaving_the_block_frees_the_lock(engine: Engine, lock_key: int) -> None:
     with RelayLeadership(engine, lock_key=lock_key) as first:
         assert first.acquire()
