@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
+from bench.cpu import cpu_use, fleet_groups
 from bench.latency import measure_latency
 from bench.load import publish, shares, uploads
 from bench.options import Options
@@ -49,9 +50,11 @@ def measure_fleet(settings: Settings, options: Options, workdir: Path, prefix: s
             _wait_outbox_drained(database, log)  # the latency is measured at 200/s, not behind a backlog
             documents = [f"{prefix}-{index}" for index in range(n)]
             recipients = latency_recipients(options, prefix)
-            figures |= measure_latency(
-                settings, documents, recipients, options.latency_rate, options.latency_seconds
-            )
+            with cpu_use(fleet_groups(process.pid, pids)) as cpu:
+                figures |= measure_latency(
+                    settings, documents, recipients, options.latency_rate, options.latency_seconds
+                )
+            figures |= cpu.per_message("latency", figures["latency_received"])
             figures |= _memory(client, database, options, prefix, pids, log, 2 * n + figures["latency_sent"])
     return figures
 

@@ -1,0 +1,79 @@
+"""Where the CPU goes during a measurement: each part of the fleet and each service, per message, from
+the user and system time ``/proc`` keeps for every process (clock ticks, 10 ms each on Linux)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.support.processes import argv, descendants, program, stat_field
+
+Groups = dict[str, list[int]]
+_UTIME, _STIME = 11, 12  # fields of /proc/<pid>/stat counted from the state
+
+
+def fleet_groups(fleet_pid: int, worker_pids: list[int]) -> Groups:
+    """The worker processes, the relay (not its supervisor), and every process of Postgres, RabbitMQ
+    and the Valkey-protocol server on the machine (their background work counts too)."""
+    relay = [pid for pid in descendants(fleet_pid) if _is_relay(pid)]
+    services: Groups = {"postgres": [], "rabbitmq": [], "valkey": []}
+    for pid in (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()):
+        name = _service_of(pid)
+        if name is not None:
+            services[name].append(pid)
+    return {"workers": worker_pids, "relay": relay, **services}
+
+
+class CpuUse:
+    def __init__(self, groups: Groups) -> None:
+        self._groups = groups
+        self._start = {pid: _ticks(pid) for pids in groups.values() for pid in pids}
+        self._end: dict[int, int] = {}
+
+    def stop(self) -> None:
+        self._end = {pid: _ticks(pid) for pid in self._start}
+
+    def per_message(self, measure: str, messages: float) -> dict[str, float]:
+        """``cpu_<measure>_<group>_ms``: CPU milliseconds per message; a process gone by the end is
+        left out (its time is no longer in /proc)."""
+        tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+        figures: dict[str, float] = {}
+        for name, pids in self._groups.items():
+            ticks = sum(self._end[pid] - self._start[pid] for pid in pids if self._end.get(pid))
+            figures[f"cpu_{measure}_{name}_ms"] = ticks * tick_ms / messages if messages else float("nan")
+        return figures
+
+
+@contextmanager
+def cpu_use(groups: Groups) -> Iterator[CpuUse]:
+    use = CpuUse(groups)
+    try:
+        yield use
+    finally:
+        use.stop()
+
+
+def _ticks(pid: int) -> int:
+    return stat_field(pid, _UTIME) + stat_field(pid, _STIME)
+
+
+def _is_relay(pid: int) -> bool:
+    args = program(pid)
+    return len(args) == 2 and Path(args[0]).name == "docfleet" and args[1] == "relay"
+
+
+def _service_of(pid: int) -> str | None:
+    args = argv(pid)
+    first = args[0] if args else ""
+    if first.startswith("postgres"):  # the server's processes retitle themselves "postgres: ..."
+        return "postgres"
+    if Path(first.split()[0] if first else "").name.startswith("beam"):
+        return "rabbitmq"
+    if first.startswith(("redis-server", "valkey-server")) or Path(first).name in (
+        "redis-server",
+        "valkey-server",
+    ):
+        return "valkey"
+    return None
