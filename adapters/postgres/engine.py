@@ -70,13 +70,13 @@ def psycopg_connection(pooled: PoolProxiedConnection) -> psycopg.Connection[Any]
     return connection
 
 
-def return_to_pool(pooled: PoolProxiedConnection, *, rollback: bool) -> None:
-    """Gives a raw checkout back to the pool out of autocommit, rolled back first if ``rollback`` or if
-    a transaction is still open (a unit of work left without commit); a connection that broke, or is
-    left in no known state, is discarded rather than returned."""
+def return_to_pool(pooled: PoolProxiedConnection) -> None:
+    """Gives a raw checkout back to the pool out of autocommit, rolled back first if a transaction is
+    still open (a failure, or a unit of work left without commit); a connection that broke, or is left
+    in no known state, is discarded rather than returned."""
     connection = psycopg_connection(pooled)
     try:
-        if rollback or connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        if connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             connection.rollback()
         connection.autocommit = False
     except Exception:  # a failed rollback leaves the connection in no known state

@@ -102,7 +102,7 @@ class OutboxStore:
             connection.autocommit = True
             yield connection
         finally:
-            return_to_pool(pooled, rollback=False)
+            return_to_pool(pooled)
 
     def pending_count(self) -> int:
         with self._engine.connect() as connection:

@@ -107,7 +107,7 @@ class SqlUnitOfWork:
                 session.send(_CLAIM, (self._message_id,))
         except BaseException:
             self._pooled = pooled
-            self._finish(failed=True)
+            self._finish()
             raise
         self._start(pooled, session)
         return self
@@ -118,7 +118,7 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._finish(failed=exc is not None)
+        self._finish()
 
     @property
     def session(self) -> PgSession:
@@ -141,16 +141,14 @@ class SqlUnitOfWork:
         try:
             _send_changes(session, sorted(changes.folder_ids), events)
             session.commit()
-        except BaseException:
-            self._finish(failed=True)
-            raise
-        self._finish(failed=False)
+        finally:
+            self._finish()
         if self._on_committed is not None and changes:
             self._on_committed(set(changes.folder_ids), set(changes.document_ids))
 
     def rollback(self) -> None:
         self._require_session()
-        self._finish(failed=True)
+        self._finish()
 
     def _start(self, pooled: PoolProxiedConnection, session: PgSession) -> None:
         """Events and changes start empty: ``__init__`` and every ``_finish`` leave them so."""
@@ -160,7 +158,7 @@ class SqlUnitOfWork:
         self.documents = SqlDocumentRepository(session, self._changes)
         self.policies = SqlPolicyRepository(session, self._changes)
 
-    def _finish(self, *, failed: bool) -> None:
+    def _finish(self) -> None:
         """Leaves pipeline mode, rolls back what is still open and returns the connection to the pool;
         a connection that broke is discarded rather than returned."""
         pooled, self._pooled, self._session = self._pooled, None, None
@@ -174,7 +172,7 @@ class SqlUnitOfWork:
                 pipeline.__exit__(None, None, None)
         except Exception:  # a failed sync leaves the connection in no known state
             psycopg_connection(pooled).close()
-        return_to_pool(pooled, rollback=failed)
+        return_to_pool(pooled)
 
     def _require_session(self) -> PgSession:
         if self._session is None:
