@@ -65,15 +65,15 @@ def _is_relay(pid: int) -> bool:
 
 
 def _service_of(pid: int) -> str | None:
+    """By the program's name: Postgres retitles its processes "postgres: ...", Redis "redis-server
+    host:port"; RabbitMQ runs in Erlang's ``beam.smp``."""
     args = argv(pid)
-    first = args[0] if args else ""
-    if first.startswith("postgres"):  # the server's processes retitle themselves "postgres: ..."
+    words = args[0].split() if args else []
+    name = Path(words[0]).name if words else ""
+    if name.startswith("postgres"):
         return "postgres"
-    if Path(first.split()[0] if first else "").name.startswith("beam"):
+    if name.startswith("beam"):
         return "rabbitmq"
-    if first.startswith(("redis-server", "valkey-server")) or Path(first).name in (
-        "redis-server",
-        "valkey-server",
-    ):
+    if name in ("redis-server", "valkey-server"):
         return "valkey"
     return None

@@ -44,22 +44,23 @@ def measure_latency(
         sender.join()
     if sender.exitcode != 0:
         raise RuntimeError(f"the paced sender failed (exit code {sender.exitcode}): see its traceback above")
-    latencies = [(arrivals[key].at - sent[key][0]) * 1000 for key in arrivals if key in sent]
+    matched = [(sent[key], arrival) for key, arrival in arrivals.items() if key in sent]
+    latencies = [(arrival.at - moments[0]) * 1000 for moments, arrival in matched]
     return {
         "latency_p50_ms": percentile(latencies, 0.50),
         "latency_p95_ms": percentile(latencies, 0.95),
         "latency_p99_ms": percentile(latencies, 0.99),
         "latency_sent": float(len(pairs)),
         "latency_received": float(len(latencies)),
-    } | _hops(sent, arrivals)
+    } | _hops(matched)
 
 
-def _hops(sent: dict[Key, Sent], arrivals: dict[Key, Arrival]) -> dict[str, float]:
+def _hops(matched: list[tuple[Sent, Arrival]]) -> dict[str, float]:
     """Where the latency goes, by wall clock (one machine, one clock), the median of each hop: sent to
     handled by a worker (the event's ``occurred_at``: consumed, its transaction's reads done), then
     handled to received on the tap (the commit, the relay's read, publish and confirm, RabbitMQ)."""
-    to_handled = [(arrival.handled - sent[key][1]) * 1000 for key, arrival in arrivals.items() if key in sent]
-    to_arrival = [(arrival.wall - arrival.handled) * 1000 for key, arrival in arrivals.items() if key in sent]
+    to_handled = [(arrival.handled - moments[1]) * 1000 for moments, arrival in matched]
+    to_arrival = [(arrival.wall - arrival.handled) * 1000 for _, arrival in matched]
     return {
         "latency_to_handled_p50_ms": percentile(to_handled, 0.50),
         "latency_handled_to_arrival_p50_ms": percentile(to_arrival, 0.50),
