@@ -5,8 +5,9 @@ commands name: which of its message ids the inbox already holds, the memberships
 their folders, their documents (locked, in id order, so two batches never wait on each other in a
 cycle) and those documents' policies. Each message then runs its use case in a ``BatchedUnitOfWork``
 that answers reads from that snapshot and holds its writes until it commits; a message that is refused
-or fails leaves nothing behind. Committed messages' writes, inbox rows and events go out pipelined, and
-the batch commits them all at once. Anything the database refuses fails the whole batch, which is then
+or fails leaves nothing behind. Committed messages' documents and policies go out as the batch commits,
+one statement per table (``BatchWrites``), pipelined with their inbox rows and events, and the batch
+commits them all at once. Anything the database refuses fails the whole batch, which is then
 rolled back: the caller runs each message again on its own.
 """
 
@@ -21,6 +22,7 @@ from sqlalchemy import Engine
 
 from adapters.postgres.arrays import text_array
 from adapters.postgres.batch_unit import BatchedUnitOfWork, Snapshot
+from adapters.postgres.batch_writes import BatchWrites
 from adapters.postgres.mappers import DOCUMENT_COLUMNS, FOLDER_COLUMNS, document_from_row, folder_from_row
 from adapters.postgres.unit_of_work import OnCommitted, SqlUnitOfWork
 from domain.commands import Command, RevokeAccess, ShareDocument, UploadDocument
@@ -85,6 +87,7 @@ class SqlBatch:
         self._transaction = SqlUnitOfWork(engine, None, on_committed)
         self._snapshot: Snapshot | None = None
         self._claimed: list[str] = []
+        self._writes = BatchWrites()
         self._failed = False
 
     def __enter__(self) -> Self:
@@ -104,7 +107,7 @@ class SqlBatch:
     def new_uow(self, message_id: str | None) -> BatchedUnitOfWork:
         if self._snapshot is None or message_id is None:
             raise RuntimeError("a batch's units of work are opened for its messages, inside `with`")
-        return BatchedUnitOfWork(self._transaction, self._snapshot, message_id, self)
+        return BatchedUnitOfWork(self._transaction, self._snapshot, message_id, self, self._writes)
 
     def claim(self, message_id: str) -> None:
         """The message committed its unit of work: its inbox row goes with the batch's commit."""
@@ -118,6 +121,7 @@ class SqlBatch:
         if self._failed:
             self._transaction.rollback()
             raise BatchFailed("a message's writes failed part way")
+        self._writes.send(self._transaction)
         if self._claimed:
             self._transaction.claim(self._claimed)
         self._transaction.commit()

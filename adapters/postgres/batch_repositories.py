@@ -1,6 +1,6 @@
 """The repositories of a message's unit of work in a batch: its own changes first, then the batch's
 snapshot, then (for what the snapshot does not hold) the batch's transaction. Writes are held by the unit
-of work until it commits."""
+of work until it commits; its documents and policies then go to the batch's ``BatchWrites``."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ class BatchDocuments(_View):
         return self._first_of(document_id, unit.saved_documents, known, self._transaction.documents.get)
 
     def save(self, document: Document) -> None:
-        self._unit.hold(partial(self._transaction.documents.save, document))
+        self._unit.hold(partial(self._unit.writes.save_document, document))
         self._unit.saved_documents[document.id] = document
 
     def listing(self, folder: Folder) -> FolderListing:
@@ -105,9 +105,9 @@ class BatchPolicies(_View):
         return frozenset(owners)
 
     def put(self, document: Document, user_id: str, role: Role) -> None:
-        self._unit.hold(partial(self._transaction.policies.put, document, user_id, role))
+        self._unit.hold(partial(self._unit.writes.change_role, document, user_id, role))
         self._unit.changed_policies[document.id, user_id] = role
 
     def remove(self, document: Document, user_id: str) -> None:
-        self._unit.hold(partial(self._transaction.policies.remove, document, user_id))
+        self._unit.hold(partial(self._unit.writes.change_role, document, user_id, None))
         self._unit.changed_policies[document.id, user_id] = None

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
 from adapters.postgres.batch_repositories import BatchDocuments, BatchFolders, BatchMembers, BatchPolicies
+from adapters.postgres.batch_writes import BatchWrites
 from adapters.postgres.unit_of_work import SqlUnitOfWork
 from domain.errors import AlreadyApplied
 from domain.events import Event
@@ -55,9 +56,16 @@ class BatchedUnitOfWork:
     policies: PolicyRepository
 
     def __init__(
-        self, transaction: SqlUnitOfWork, snapshot: Snapshot, message_id: str, batch: _Batch
+        self,
+        transaction: SqlUnitOfWork,
+        snapshot: Snapshot,
+        message_id: str,
+        batch: _Batch,
+        writes: BatchWrites,
     ) -> None:
+        """The message's documents and policies go to the batch's ``writes`` as it commits."""
         self._transaction = transaction
+        self.writes = writes
         self._snapshot = snapshot
         self._message_id = message_id
         self._batch = batch

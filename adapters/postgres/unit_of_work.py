@@ -125,6 +125,12 @@ class SqlUnitOfWork:
         """The open transaction, for adapters that extend the unit of work (``SqlBatch``)."""
         return self._require_session()
 
+    @property
+    def changes(self) -> Changes:
+        """What the transaction changed so far, for writes an extension sends itself (``BatchWrites``)."""
+        self._require_session()
+        return self._changes
+
     def claim(self, message_ids: list[str]) -> None:
         """Records more message ids in the inbox with this transaction (a batch's messages)."""
         self._require_session().send(_CLAIM_MANY, (text_array(message_ids),))

@@ -1,0 +1,129 @@
+"""A batch's documents and policies, written one statement per table: each row as its last change left it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine
+
+from adapters.postgres.batch import BatchKeys, SqlBatch
+from adapters.postgres.batch_writes import BatchWrites
+from adapters.postgres.unit_of_work import SqlUnitOfWork, unit_of_work_factory
+from domain.commands import Command, RevokeAccess, ShareDocument, UploadDocument
+from domain.model import Document, DocumentContent
+from domain.roles import Role
+from domain.use_cases.dispatch import Outcome, execute
+from tests.conftest import IdMaker
+from tests.integration.test_postgres_support import org_with_folder, record_statements, upload_command
+
+pytestmark = pytest.mark.integration
+
+ODD_TAGS = ("a,b", 'say "hi"', "{braces}", "back\\slash", "ünï", "NULL", "")
+MOMENT = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+
+
+def _document(org_id: str, folder_id: str, doc_id: str, tags: tuple[str, ...]) -> Document:
+    content = DocumentContent(f"{doc_id}.pdf", "application/pdf", f"s3://b/{doc_id}", tags)
+    return Document.first_version(
+        doc_id=doc_id, org_id=org_id, folder_id=folder_id, owner_id="alice", content=content, now=MOMENT
+    )
+
+
+def _send_and_commit(engine: Engine, writes: BatchWrites, heard: list[set[str]] | None = None) -> None:
+    on_committed = None if heard is None else (lambda folders, _documents: heard.append(folders))
+    with SqlUnitOfWork(engine, None, on_committed) as transaction:
+        writes.send(transaction)
+        transaction.commit()
+
+
+def _stored(engine: Engine, doc_id: str) -> tuple[Document | None, dict[str, Role]]:
+    with unit_of_work_factory(engine)(None) as uow:
+        document = uow.documents.get(doc_id)
+        roles = {
+            user: role for user in ("alice", "bob", "carol") if (role := uow.policies.role_of(doc_id, user))
+        }
+    return document, roles
+
+
+def test_documents_created_together_read_back_as_written(engine: Engine, new_id: IdMaker) -> None:
+    org_id, folder_id = org_with_folder(unit_of_work_factory(engine), new_id)
+    plain = _document(org_id, folder_id, new_id("doc"), ("finance",))
+    odd = _document(org_id, folder_id, new_id("doc"), ODD_TAGS)
+    untagged = _document(org_id, folder_id, new_id("doc"), ())
+    content = DocumentContent("v2.pdf", "text/plain", "s3://b/v2", ("two",))
+    second = untagged.next_version(content=content, uploaded_by="bob", now=MOMENT.replace(microsecond=7))
+    writes, heard = BatchWrites(), list[set[str]]()
+    for document in (plain, odd, untagged, second):  # the second version replaces the first
+        writes.save_document(document)
+
+    _send_and_commit(engine, writes, heard)
+
+    assert [_stored(engine, document.id)[0] for document in (plain, odd, second)] == [plain, odd, second]
+    assert heard == [{folder_id}]
+
+
+def test_roles_changed_together_end_as_each_ones_last_change(engine: Engine, new_id: IdMaker) -> None:
+    org_id, folder_id = org_with_folder(unit_of_work_factory(engine), new_id)
+    first, second = (_document(org_id, folder_id, new_id("doc"), ()) for _ in range(2))
+    before = BatchWrites()
+    for document in (first, second):
+        before.save_document(document)
+        before.change_role(document, "alice", Role.OWNER)
+        before.change_role(document, "carol", Role.VIEWER)
+    _send_and_commit(engine, before)
+
+    writes = BatchWrites()
+    writes.change_role(first, "bob", Role.EDITOR)
+    writes.change_role(first, "bob", Role.OWNER)
+    writes.change_role(second, "bob", Role.VIEWER)
+    writes.change_role(second, "bob", None)  # given, then taken back: never stored
+    writes.change_role(first, "carol", None)
+    writes.change_role(second, "carol", None)
+    _send_and_commit(engine, writes)
+
+    assert _stored(engine, first.id)[1] == {"alice": Role.OWNER, "bob": Role.OWNER}
+    assert _stored(engine, second.id)[1] == {"alice": Role.OWNER}
+
+
+def test_a_batch_writes_each_table_once_and_decides_as_one_by_one(
+    engine: Engine, new_id: IdMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    together, alone = (_many_documents(engine, new_id) for _ in range(2))
+    alone_results = [_run(unit_of_work_factory(engine), message) for message in alone]
+    statements = record_statements(monkeypatch)
+
+    with SqlBatch(engine, BatchKeys.of(together)) as batch:
+        together_results = [_run(batch.new_uow, message) for message in together]
+        batch.commit()
+
+    assert together_results == alone_results == [Outcome.APPLIED] * len(together)
+    writes = [sql for _, sql in statements if sql.endswith((" documents", " access_policies"))]
+    assert writes == ["INSERT INTO documents", "INSERT INTO access_policies", "DELETE FROM access_policies"]
+    roles = [
+        _stored(engine, upload.doc_id)[1] for _, upload in together[:3] if isinstance(upload, UploadDocument)
+    ]
+    assert roles == [{"alice": Role.OWNER, "bob": Role.EDITOR}] + [{"alice": Role.OWNER}] * 2
+    assert roles == [
+        _stored(engine, upload.doc_id)[1] for _, upload in alone[:3] if isinstance(upload, UploadDocument)
+    ]
+
+
+def _many_documents(engine: Engine, new_id: IdMaker) -> list[tuple[str, Command]]:
+    """Three uploads by alice, each shared with bob twice; then two of the shares revoked."""
+    org_id, folder_id = org_with_folder(unit_of_work_factory(engine), new_id)
+    uploads = [upload_command(org_id, folder_id, new_id("doc")) for _ in range(3)]
+    shares: list[Command] = [
+        ShareDocument(doc_id=upload.doc_id, shared_by="alice", shared_with="bob", role=role)
+        for role in (Role.VIEWER, Role.EDITOR)
+        for upload in uploads
+    ]
+    revokes = [
+        RevokeAccess(doc_id=upload.doc_id, revoked_by="alice", user_id="bob") for upload in uploads[1:]
+    ]
+    return [(new_id("msg"), command) for command in (*uploads, *shares, *revokes)]
+
+
+def _run(new_uow: object, message: tuple[str, Command]) -> Outcome:
+    message_id, command = message
+    return execute(command, message_id=message_id, actor="t", new_uow=new_uow)  # type: ignore[arg-type]
