@@ -1,13 +1,14 @@
-"""The document and policy writes of a batch's committed messages, sent when the batch commits: one
-statement per table for the rows several messages wrote, where each message would send its own.
+"""The document and policy writes of a batch's committed messages, folded into the batch's commit
+statement (``commit_statement``): one part per table for the rows several messages wrote, where each
+message used to send statements of its own.
 
 Each row is written once, in the state the last message left it: a document is inserted at its latest
-version when the batch created it, and a policy is upserted, or deleted, by its last change. Documents go
-first, so the policies that refer to them find them. A single row goes through the repository's own
-statement, so a lone command's transaction is what it was.
+version when the batch created it, and a policy is upserted, or deleted, by its last change.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from adapters.postgres.arrays import bigint_array, text_array
 from adapters.postgres.mappers import DOCUMENT_COLUMNS
@@ -15,7 +16,7 @@ from adapters.postgres.unit_of_work import SqlUnitOfWork
 from domain.model import Document
 from domain.roles import Role
 
-_INSERT_FIRST_VERSIONS = (
+_INSERT_DOCUMENTS = (
     f"INSERT INTO documents ({DOCUMENT_COLUMNS})"
     " SELECT id, org_id, folder_id, owner_id, uploaded_by, name, mime_type, version, blob_uri, tags::text[],"
     " created_at, updated_at FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
@@ -50,25 +51,35 @@ class BatchWrites:
         self._roles[document.id, user_id] = (document, user_id, role)
 
     def send(self, transaction: SqlUnitOfWork) -> None:
-        """Queues the statements in the transaction; what the database refuses fails at its commit.
-        Documents stored before the batch get their later version one by one, each checked as ever."""
+        """Folds the writes into the transaction's commit statement; documents stored before the batch
+        get their later version now, one by one, each checked as ever."""
         created = [doc for doc in self._documents.values() if doc.id in self._created]
-        _insert_first_versions(transaction, created)
+        if created:
+            transaction.write_at_commit("documents", _INSERT_DOCUMENTS, _document_columns(created))
         for document in self._documents.values():
             if document.id not in self._created:
                 transaction.documents.save(document)
-        changes = self._roles.values()
-        _put_roles(transaction, [(doc, user, role) for doc, user, role in changes if role is not None])
-        _remove_roles(transaction, [(doc, user) for doc, user, role in changes if role is None])
+        _fold_roles(transaction, list(self._roles.values()))
+        for document in (*created, *(doc for doc, _, _ in self._roles.values())):
+            transaction.changes.document_changed(document)
 
 
-def _insert_first_versions(transaction: SqlUnitOfWork, documents: list[Document]) -> None:
-    """The documents the batch created, each at its latest version (a later one replaces the first)."""
-    if not documents:
-        return
-    if len(documents) == 1 and documents[0].version == 1:
-        transaction.documents.save(documents[0])
-        return
+def _fold_roles(transaction: SqlUnitOfWork, changes: list[tuple[Document, str, Role | None]]) -> None:
+    puts = [(doc.id, user, role.value) for doc, user, role in changes if role is not None]
+    if puts:
+        transaction.write_at_commit("roles", _PUT_ROLES, _columns(puts))
+    removals = [(doc.id, user) for doc, user, role in changes if role is None]
+    if removals:
+        transaction.write_at_commit("revoked", _REMOVE_ROLES, _columns(removals))
+
+
+def _columns(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    """Rows as one array literal per column."""
+    return [text_array(column) for column in zip(*rows, strict=True)]
+
+
+def _document_columns(documents: list[Document]) -> list[str]:
+    """One array literal per column; each document at its latest version (a later one replaces the first)."""
     columns = [
         text_array([getattr(document, name) for document in documents])
         for name in ("id", "org_id", "folder_id", "owner_id", "uploaded_by", "name", "mime_type")
@@ -78,30 +89,4 @@ def _insert_first_versions(transaction: SqlUnitOfWork, documents: list[Document]
     columns.append(text_array(text_array(document.tags) for document in documents))
     for moment in ("created_at", "updated_at"):
         columns.append(text_array(getattr(document, moment).isoformat() for document in documents))
-    transaction.session.send(_INSERT_FIRST_VERSIONS, columns)
-    for document in documents:
-        transaction.changes.document_changed(document)
-
-
-def _put_roles(transaction: SqlUnitOfWork, puts: list[tuple[Document, str, Role]]) -> None:
-    if len(puts) < 2:
-        for document, user_id, role in puts:
-            transaction.policies.put(document, user_id, role)
-        return
-    ids = text_array(document.id for document, _, _ in puts)
-    users = text_array(user_id for _, user_id, _ in puts)
-    roles = text_array(role.value for _, _, role in puts)
-    transaction.session.send(_PUT_ROLES, (ids, users, roles))
-    for document, _, _ in puts:
-        transaction.changes.document_changed(document)
-
-
-def _remove_roles(transaction: SqlUnitOfWork, removals: list[tuple[Document, str]]) -> None:
-    if len(removals) < 2:
-        for document, user_id in removals:
-            transaction.policies.remove(document, user_id)
-        return
-    ids, users = text_array(d.id for d, _ in removals), text_array(user for _, user in removals)
-    transaction.session.send(_REMOVE_ROLES, (ids, users))
-    for document, _ in removals:
-        transaction.changes.document_changed(document)
+    return columns

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import psycopg
 from sqlalchemy import Engine
@@ -14,12 +13,11 @@ from sqlalchemy.pool import PoolProxiedConnection
 
 from adapters.postgres.arrays import text_array
 from adapters.postgres.changes import Changes
+from adapters.postgres.commit_statement import Part, send_last_writes
 from adapters.postgres.documents import SqlDocumentRepository
 from adapters.postgres.engine import psycopg_connection, return_to_pool
 from adapters.postgres.folders import SqlFolderRepository
-from adapters.postgres.mappers import outbox_values
 from adapters.postgres.members import SqlMemberRepository
-from adapters.postgres.outbox import OUTBOX_CHANNEL
 from adapters.postgres.policies import SqlPolicyRepository
 from adapters.postgres.session import PgSession
 from domain.events import Event
@@ -33,24 +31,7 @@ from domain.ports import (
 )
 
 _CLAIM = "INSERT INTO inbox (message_id) VALUES (%s)"
-_RAISE_LISTING_VERSIONS = (
-    "UPDATE folders SET listing_version = listing_version + 1 WHERE id = ANY(%s::text[])"
-)
-# Every event of the transaction in one statement, numbered (seq) in the order they were recorded.
-_WRITE_OUTBOX = (
-    "INSERT INTO outbox (event_id, type, routing_key, org_id, document_id, payload)"
-    " SELECT event_id, type, routing_key, org_id, document_id, payload FROM unnest("
-    "%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[])"
-    " WITH ORDINALITY AS recorded (event_id, type, routing_key, org_id, document_id, payload, position)"
-    " ORDER BY position"
-)
 _CLAIM_MANY = "INSERT INTO inbox (message_id) SELECT unnest(%s::text[])"
-# The events, the relay's wake-up call and, when documents changed, their folders' new listing versions,
-# in one statement: every sub-statement of a WITH runs, read or not.
-_PUBLISH = f"WITH written AS ({_WRITE_OUTBOX}) SELECT pg_notify(%s, '')"
-_PUBLISH_AND_RAISE = (
-    f"WITH raised AS ({_RAISE_LISTING_VERSIONS}), written AS ({_WRITE_OUTBOX}) SELECT pg_notify(%s, '')"
-)
 
 OnCommitted = Callable[[set[str], set[str]], None]
 """Called after a commit with the ids of the folders and of the documents it changed."""
@@ -91,6 +72,7 @@ class SqlUnitOfWork:
         self._pipeline: AbstractContextManager[psycopg.Pipeline] | None = None
         self._session: PgSession | None = None
         self._events: list[Event] = []
+        self._last_writes: list[Part] = []
         self._changes = Changes()
 
     def __enter__(self) -> Self:
@@ -133,7 +115,12 @@ class SqlUnitOfWork:
 
     def claim(self, message_ids: list[str]) -> None:
         """Records more message ids in the inbox with this transaction (a batch's messages)."""
-        self._require_session().send(_CLAIM_MANY, (text_array(message_ids),))
+        self.write_at_commit("claimed", _CLAIM_MANY, (text_array(message_ids),))
+
+    def write_at_commit(self, name: str, statement: str, params: Sequence[Any]) -> None:
+        """A data-modifying statement sent as a part named ``name`` of the commit's statement."""
+        self._require_session()
+        self._last_writes.append((name, statement, params))
 
     def record(self, event: Event) -> None:
         self._require_session()
@@ -145,7 +132,7 @@ class SqlUnitOfWork:
             raise RuntimeError("a read-only unit of work cannot commit")
         changes, events = self._changes, self._events
         try:
-            _send_changes(session, sorted(changes.folder_ids), events)
+            send_last_writes(session, self._last_writes, sorted(changes.folder_ids), events)
             session.commit()
         finally:
             self._finish()
@@ -170,6 +157,7 @@ class SqlUnitOfWork:
         pooled, self._pooled, self._session = self._pooled, None, None
         pipeline, self._pipeline = self._pipeline, None
         self._events = []
+        self._last_writes = []
         self._changes = Changes()
         if pooled is None:
             return
@@ -184,25 +172,6 @@ class SqlUnitOfWork:
         if self._session is None:
             raise RuntimeError("the unit of work is not open: use it in a `with` block, before commit")
         return self._session
-
-
-def _send_changes(session: PgSession, folder_ids: list[str], events: list[Event]) -> None:
-    raised = (text_array(folder_ids),) if folder_ids else ()
-    if events:
-        statement = _PUBLISH_AND_RAISE if raised else _PUBLISH
-        session.send(statement, (*raised, *_outbox_columns(events), OUTBOX_CHANNEL))
-    elif raised:
-        session.send(_RAISE_LISTING_VERSIONS, raised)
-
-
-def _outbox_columns(events: list[Event]) -> tuple[str, ...]:
-    """The outbox rows of ``events`` as one array literal per column."""
-    rows = [outbox_values(event) for event in events]
-    columns = tuple(
-        text_array(row[name] for row in rows)
-        for name in ("event_id", "type", "routing_key", "org_id", "document_id")
-    )
-    return (*columns, text_array(json.dumps(row["payload"]) for row in rows))
 
 
 def read_only_unit_of_work_factory(engine: Engine) -> Callable[[], UnitOfWork]:

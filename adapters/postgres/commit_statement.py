@@ -1,0 +1,64 @@
+"""A transaction's last writes as one statement, sent with its COMMIT: one round trip, one statement.
+
+Each write is a named part of a ``WITH``, and every data-modifying part of a ``WITH`` runs whether or
+not anything reads it. The parts see the same snapshot, so none may depend on another's rows, but the
+foreign keys are checked once the whole statement has run: a policy may refer to a document inserted by
+another part. When the transaction recorded events, the statement ends by waking the relay.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from adapters.postgres.arrays import text_array
+from adapters.postgres.mappers import outbox_values
+from adapters.postgres.outbox import OUTBOX_CHANNEL
+from adapters.postgres.session import PgSession
+from domain.events import Event
+
+Part = tuple[str, str, Sequence[Any]]  # (name, data-modifying statement, its parameters)
+
+RAISE_LISTING_VERSIONS = "UPDATE folders SET listing_version = listing_version + 1 WHERE id = ANY(%s::text[])"
+# Every event of the transaction in one statement, numbered (seq) in the order they were recorded.
+_WRITE_OUTBOX = (
+    "INSERT INTO outbox (event_id, type, routing_key, org_id, document_id, payload)"
+    " SELECT event_id, type, routing_key, org_id, document_id, payload FROM unnest("
+    "%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[])"
+    " WITH ORDINALITY AS recorded (event_id, type, routing_key, org_id, document_id, payload, position)"
+    " ORDER BY position"
+)
+
+
+def send_last_writes(
+    session: PgSession, parts: Sequence[Part], folder_ids: list[str], events: list[Event]
+) -> None:
+    """``parts``, then the folders' new listing versions and the events, as one statement (or none)."""
+    every = list(parts)
+    if folder_ids:
+        every.append(("raised", RAISE_LISTING_VERSIONS, (text_array(folder_ids),)))
+    if events:
+        every.append(("written", _WRITE_OUTBOX, _outbox_columns(events)))
+    if not every:
+        return
+    if len(every) == 1 and not events:
+        _, statement, params = every[0]
+        session.send(statement, params)
+        return
+    parts_sql = ", ".join(f"{name} AS ({statement})" for name, statement, _ in every)
+    params = [param for _, _, part_params in every for param in part_params]
+    if events:
+        session.send(f"WITH {parts_sql} SELECT pg_notify(%s, '')", [*params, OUTBOX_CHANNEL])
+    else:
+        session.send(f"WITH {parts_sql} SELECT NULL", params)
+
+
+def _outbox_columns(events: list[Event]) -> tuple[str, ...]:
+    """The outbox rows of ``events`` as one array literal per column."""
+    rows = [outbox_values(event) for event in events]
+    columns = tuple(
+        text_array(row[name] for row in rows)
+        for name in ("event_id", "type", "routing_key", "org_id", "document_id")
+    )
+    return (*columns, text_array(json.dumps(row["payload"]) for row in rows))
