@@ -15,6 +15,7 @@ their event ids (the first ``NAMED_UNROUTABLE``) instead, so that a flood of the
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,6 +31,7 @@ from adapters.rabbitmq.wire import PublishableEvent, encode_body, message_proper
 log = structlog.get_logger(__name__)
 
 NAMED_UNROUTABLE = 20
+KEEPALIVE_EVERY_S = 1.0
 
 
 class EventPublisher(ConfirmedChannel[PublishableEvent]):
@@ -38,6 +40,7 @@ class EventPublisher(ConfirmedChannel[PublishableEvent]):
     def __init__(self, amqp_url: str, *, timeout: float = 30.0, name: str = "docfleet-relay") -> None:
         self._nacked: list[str] = []
         self._returned: list[tuple[str, str]] = []
+        self._loop_ran_at = time.monotonic()
         super().__init__(amqp_url, timeout=timeout, name=name)
 
     def publish(self, records: Sequence[PublishableEvent]) -> None:
@@ -45,6 +48,7 @@ class EventPublisher(ConfirmedChannel[PublishableEvent]):
         self._nacked.clear()
         self._returned.clear()
         self._send_and_confirm(records)
+        self._loop_ran_at = time.monotonic()
         if self._returned:
             self._warn_unroutable()
         if self._nacked:
@@ -59,12 +63,18 @@ class EventPublisher(ConfirmedChannel[PublishableEvent]):
         )
 
     def keepalive(self) -> None:
-        """Answers heartbeats and notices a closed connection while idle; raises ``PublishError`` then."""
-        if self._failure is None:
+        """Answers heartbeats and notices a closed connection while idle; raises ``PublishError`` then.
+
+        The I/O loop runs at most once per ``KEEPALIVE_EVERY_S``, counting the publishes' own runs: a
+        relay woken for every event would otherwise run it twice per event (each run of pika's loop
+        sets up and tears down its poller), while heartbeats come tens of seconds apart."""
+        now = time.monotonic()
+        if self._failure is None and now - self._loop_ran_at >= KEEPALIVE_EVERY_S:
             ioloop = self._connection.ioloop
             timer = ioloop.call_later(0, ioloop.stop)
             ioloop.start()
             ioloop.remove_timeout(timer)
+            self._loop_ran_at = now
         self._raise_if_broken()
 
     def _declare_topology(self, channel: Any, then: Callable[[], None]) -> None:

@@ -14,6 +14,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from adapters.event_codec import EVENTS_EXCHANGE
+from adapters.rabbitmq import publisher as publisher_module
 from adapters.rabbitmq.publisher import NAMED_UNROUTABLE, EventPublisher, PublishError
 from adapters.rabbitmq.subscription import EventSubscription
 from adapters.rabbitmq.wire import encode_body
@@ -143,6 +144,28 @@ def test_a_subscription_sees_only_its_patterns_and_its_queue_goes_with_it(vhost_
         connection.close()
 
     assert [event.routing_key for event in received] == ["document.uploaded"]
+
+
+def test_keepalive_runs_the_io_loop_only_when_nothing_ran_it_for_a_while(
+    vhost_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with EventPublisher(vhost_url) as publisher:
+        ioloop, runs = publisher._connection.ioloop, list[float]()
+        start = ioloop.start
+
+        def counted_start() -> None:
+            runs.append(time.monotonic())
+            start()
+
+        monkeypatch.setattr(ioloop, "start", counted_start)
+        publisher.publish([record("member.added")])
+        after_publish = len(runs)
+        for _ in range(5):
+            publisher.keepalive()
+        assert len(runs) == after_publish  # the publish just answered whatever had come in
+        monkeypatch.setattr(publisher_module, "KEEPALIVE_EVERY_S", 0.0)
+        publisher.keepalive()
+        assert len(runs) == after_publish + 1
 
 
 def _keep_alive_for(publisher: EventPublisher, seconds: float) -> None:
