@@ -51,7 +51,12 @@ def configure_logging(level: str = "INFO", *, json_lines: bool | None = None) ->
         structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=True)
     )
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # A line below the level is dropped before any processor runs, not after all of them.
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
