@@ -5,10 +5,10 @@ commands name: which of its message ids the inbox already holds, the memberships
 their folders, their documents (locked, in id order, so two batches never wait on each other in a
 cycle) and those documents' policies. Each message then runs its use case in a ``BatchedUnitOfWork``
 that answers reads from that snapshot and holds its writes until it commits; a message that is refused
-or fails leaves nothing behind. Committed messages' documents and policies go out as the batch commits,
-one statement per table (``BatchWrites``), pipelined with their inbox rows and events, and the batch
-commits them all at once. Anything the database refuses fails the whole batch, which is then
-rolled back: the caller runs each message again on its own.
+or fails leaves nothing behind. Committed messages' documents, policies, inbox rows and events are
+written by one statement (``BatchWrites``, ``commit_statement``), sent with the batch's COMMIT. Anything
+the database refuses fails the whole batch, which is then rolled back: the caller runs each message
+again on its own.
 """
 
 from __future__ import annotations
