@@ -1,14 +1,14 @@
 """Group commit: the units of work of several messages in one transaction, their reads loaded up front.
 
 A batch opens one ``SqlUnitOfWork`` (no message of its own) and, in one round trip, reads what its
-commands name: which of its message ids the inbox already holds, the memberships of the users they name,
-their folders, their documents (locked, in id order, so two batches never wait on each other in a
-cycle) and those documents' policies. Each message then runs its use case in a ``BatchedUnitOfWork``
-that answers reads from that snapshot and holds its writes until it commits; a message that is refused
-or fails leaves nothing behind. Committed messages' documents, policies, inbox rows and events are
-written by one statement (``BatchWrites``, ``commit_statement``), sent with the batch's COMMIT. Anything
-the database refuses fails the whole batch, which is then rolled back: the caller runs each message
-again on its own.
+commands name: their documents (locked, in id order, so two batches never wait on each other in a cycle),
+their folders, then in one statement, run once the locks are held, which of its message ids the inbox
+already holds, the memberships of the users they name and the documents' policies. Each message then runs
+its use case in a ``BatchedUnitOfWork`` that answers reads from that snapshot and holds its writes until
+it commits; a message that is refused or fails leaves nothing behind. Committed messages' documents,
+policies, inbox rows and events are written by one statement (``BatchWrites``, ``commit_statement``), sent
+with the batch's COMMIT. Anything the database refuses fails the whole batch, which is then rolled back:
+the caller runs each message again on its own.
 """
 
 from __future__ import annotations
@@ -31,16 +31,20 @@ from domain.roles import Role
 BATCHED_COMMANDS = (UploadDocument, ShareDocument, RevokeAccess)
 """The commands a batch loads the reads of; others run on their own."""
 
-_APPLIED_BEFORE = "SELECT message_id FROM inbox WHERE message_id = ANY(%s::text[])"
-_MEMBERSHIPS = (
-    "SELECT org_id, user_id FROM memberships WHERE user_id = ANY(%(users)s::text[]) AND (org_id ="
-    " ANY(%(orgs)s::text[]) OR org_id IN (SELECT org_id FROM documents WHERE id = ANY(%(docs)s::text[])))"
-)
 _FOLDERS = f"SELECT {FOLDER_COLUMNS} FROM folders WHERE id = ANY(%s::text[])"
 _DOCUMENTS_LOCKED = (
     f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = ANY(%s::text[]) ORDER BY id FOR NO KEY UPDATE"
 )
-_POLICIES = "SELECT document_id, user_id, role FROM access_policies WHERE document_id = ANY(%s::text[])"
+# Sent after the lock, so that it sees what the transactions it waited for committed. One row of arrays:
+# the message ids already applied, the (org, user) memberships, the (document, user, role) policies.
+_AFTER_LOCKING = (
+    "SELECT ARRAY(SELECT message_id FROM inbox WHERE message_id = ANY(%(messages)s::text[])) AS applied,"
+    " ARRAY(SELECT ARRAY[org_id, user_id] FROM memberships WHERE user_id = ANY(%(users)s::text[])"
+    " AND (org_id = ANY(%(orgs)s::text[])"
+    " OR org_id IN (SELECT org_id FROM documents WHERE id = ANY(%(docs)s::text[])))) AS members,"
+    " ARRAY(SELECT ARRAY[document_id, user_id, role] FROM access_policies"
+    " WHERE document_id = ANY(%(docs)s::text[])) AS policies"
+)
 
 
 class BatchFailed(Exception):
@@ -129,27 +133,35 @@ class SqlBatch:
     def _read_snapshot(self) -> Snapshot:
         keys, session = self._keys, self._transaction.session
         document_ids = text_array(sorted(keys.document_ids))
-        applied = session.later(_APPLIED_BEFORE, (text_array(keys.message_ids),))
-        users, orgs = text_array(sorted(keys.users)), text_array(sorted(keys.orgs))
-        members = session.later(_MEMBERSHIPS, {"users": users, "orgs": orgs, "docs": document_ids})
+        documents = session.later(_DOCUMENTS_LOCKED, (document_ids,))
         folder_ids = text_array(sorted(keys.folder_ids))
         folders = session.later(_FOLDERS, (folder_ids,)) if keys.folder_ids else list
-        documents = session.later(_DOCUMENTS_LOCKED, (document_ids,))
-        policies = session.later(_POLICIES, (document_ids,))
+        rest = session.later(_AFTER_LOCKING, _after_locking_params(keys, document_ids))
         snapshot = Snapshot(
-            applied_before={row.message_id for row in applied()},
+            applied_before=set(),
             member_users=set(keys.users),
             member_orgs=set(keys.orgs),
-            members={(row.org_id, row.user_id) for row in members()},
             folders=dict.fromkeys(keys.folder_ids),
             documents=dict.fromkeys(keys.document_ids),
             policies={document_id: {} for document_id in keys.document_ids},
         )
-        snapshot.folders.update((row.id, folder_from_row(row)) for row in folders())
         for row in documents():
             document = document_from_row(row)
             snapshot.documents[document.id] = document
             snapshot.member_orgs.add(document.org_id)
-        for row in policies():
-            snapshot.policies[row.document_id][row.user_id] = Role(row.role)
+        snapshot.folders.update((row.id, folder_from_row(row)) for row in folders())
+        (applied, members, policies) = rest()[0]
+        snapshot.applied_before.update(applied)
+        snapshot.members.update((org_id, user_id) for org_id, user_id in members)
+        for document_id, user_id, role in policies:
+            snapshot.policies[document_id][user_id] = Role(role)
         return snapshot
+
+
+def _after_locking_params(keys: BatchKeys, document_ids: str) -> dict[str, str]:
+    return {
+        "messages": text_array(keys.message_ids),
+        "users": text_array(sorted(keys.users)),
+        "orgs": text_array(sorted(keys.orgs)),
+        "docs": document_ids,
+    }

@@ -1,7 +1,9 @@
-"""A batch's documents and policies, written in its commit statement: each row as its last change left it."""
+"""A batch's reads and writes: policies read once its documents are locked, and every row written in its
+commit statement as its last change left it."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -15,7 +17,12 @@ from domain.model import Document, DocumentContent
 from domain.roles import Role
 from domain.use_cases.dispatch import Outcome, execute
 from tests.conftest import IdMaker
-from tests.integration.test_postgres_support import org_with_folder, record_statements, upload_command
+from tests.integration.test_postgres_support import (
+    org_with_folder,
+    record_statements,
+    upload_command,
+    wait_until_blocked,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -107,6 +114,37 @@ def test_a_batch_sends_its_writes_in_one_statement_and_decides_as_one_by_one(
     assert roles == [
         _stored(engine, upload.doc_id)[1] for _, upload in alone[:3] if isinstance(upload, UploadDocument)
     ]
+
+
+def test_a_batch_reads_the_policies_its_documents_have_once_it_holds_their_locks(
+    engine: Engine, new_id: IdMaker
+) -> None:
+    """Two owners revoking each other at once, one of them in a batch, must not leave no owner."""
+    org_id, folder_id = org_with_folder(unit_of_work_factory(engine), new_id)
+    document = _document(org_id, folder_id, new_id("doc"), ())
+    writes = BatchWrites()
+    writes.save_document(document)
+    for owner in ("alice", "bob"):
+        writes.change_role(document, owner, Role.OWNER)
+    _send_and_commit(engine, writes)
+    alice_revokes_bob = (new_id("msg"), RevokeAccess(doc_id=document.id, revoked_by="alice", user_id="bob"))
+
+    with ThreadPoolExecutor(1) as pool, SqlUnitOfWork(engine, None) as bob_revokes_alice:
+        assert bob_revokes_alice.documents.get(document.id) == document  # locked until it commits
+        batch = pool.submit(_run_in_a_batch, engine, alice_revokes_bob)
+        wait_until_blocked(engine, "SELECT id, org_id, folder_id")
+        bob_revokes_alice.policies.remove(document, "alice")
+        bob_revokes_alice.commit()
+        assert batch.result(timeout=10) is Outcome.REFUSED  # alice is no longer an owner
+
+    assert _stored(engine, document.id)[1] == {"bob": Role.OWNER}
+
+
+def _run_in_a_batch(engine: Engine, message: tuple[str, Command]) -> Outcome:
+    with SqlBatch(engine, BatchKeys.of([message])) as batch:
+        outcome = _run(batch.new_uow, message)
+        batch.commit()
+    return outcome
 
 
 def _many_documents(engine: Engine, new_id: IdMaker) -> list[tuple[str, Command]]:
