@@ -15,7 +15,6 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from threading import Event
 from typing import Any
 
 import pika
@@ -32,6 +31,7 @@ from workers.audit_wire import Delivery, MalformedEvent, dead_letter_queue, decl
 from workers.metrics.audit import AuditMetrics, audit_metrics
 from workers.relay import Backoff
 from workers.settings import Settings
+from workers.stopping import StopFlag
 
 log = structlog.get_logger("docfleet.audit")
 
@@ -57,7 +57,7 @@ class AuditOptions:
 
 
 def run_audit(
-    settings: Settings, stop: Event, *, options: AuditOptions | None = None, record: Record = record_events
+    settings: Settings, stop: StopFlag, *, options: AuditOptions | None = None, record: Record = record_events
 ) -> None:
     """Runs until ``stop`` is set; ``record`` writes a batch (tests wrap it to crash after a commit)."""
     engine = create_engine(settings.database_url, pool_size=1)
@@ -73,7 +73,7 @@ class AuditConsumer:
         self,
         settings: Settings,
         engine: Engine,
-        stop: Event,
+        stop: StopFlag,
         options: AuditOptions,
         metrics: AuditMetrics,
         record: Record = record_events,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from threading import Event
 from typing import Protocol
 
 import psycopg
@@ -29,6 +28,7 @@ from adapters.rabbitmq.publisher import EventPublisher, PublishError
 from adapters.rabbitmq.wire import PublishableEvent
 from workers.metrics.relay import RelayMetrics, relay_metrics
 from workers.settings import Settings
+from workers.stopping import StopFlag
 
 log = structlog.get_logger("docfleet.relay")
 
@@ -72,7 +72,7 @@ class Backoff:
 
 def run_relay(
     settings: Settings,
-    stop_event: Event,
+    stop_event: StopFlag,
     *,
     options: RelayOptions | None = None,
     publisher_factory: Callable[[], Publisher] | None = None,
@@ -94,7 +94,7 @@ class Relay:
         self,
         engine: Engine,
         publisher_factory: Callable[[], Publisher],
-        stop: Event,
+        stop: StopFlag,
         options: RelayOptions,
         metrics: RelayMetrics | None = None,
     ) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from typing import Annotated
 
 import typer
@@ -30,10 +28,9 @@ def audit(
     """
     from workers.audit import AuditOptions, run_audit
     from workers.logging import configure_logging
+    from workers.stopping import SignalStop
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = SignalStop().install()
     run_audit(settings, stop, options=AuditOptions(batch_size=batch_size, prefetch=2 * batch_size))

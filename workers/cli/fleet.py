@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
-import threading
 from typing import Annotated, Any
 
 import typer
@@ -51,12 +49,11 @@ def relay(
     """
     from workers.logging import configure_logging
     from workers.relay import RelayOptions, run_relay
+    from workers.stopping import SignalStop
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = SignalStop().install()
     run_relay(settings, stop, options=RelayOptions(batch_size=batch_size, poll_interval=poll_interval))
 
 

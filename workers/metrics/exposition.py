@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import glob
 import os
-import signal
-import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -22,6 +20,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from workers.logging import configure_logging
 from workers.metrics.fleet_run import FleetRun
 from workers.settings import Settings
+from workers.stopping import SignalStop
 
 BIND_ADDRESS = "0.0.0.0"  # scraped from outside the container or host
 _STOP_TIMEOUT_S = 5.0
@@ -73,9 +72,7 @@ def serve_worker_metrics() -> int:
     ``WORKER_METRICS_PORT``, the sum of the metrics of every worker process of this run, until SIGTERM."""
     settings = Settings.from_env()
     configure_logging(settings.log_level)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):  # a second SIGTERM (honcho, then Dramatiq) changes nothing
-        signal.signal(signum, lambda *_: stop.set())
+    stop = SignalStop().install()  # a second SIGTERM (the process group's, then Dramatiq's) changes nothing
     run = FleetRun.current()
     run.join()
     try:

@@ -1,0 +1,52 @@
+"""The stop flag that SIGTERM and SIGINT set without taking a lock."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from workers.stopping import SignalStop
+
+
+@pytest.fixture
+def usr1_handler_restored() -> Iterator[None]:
+    previous = signal.getsignal(signal.SIGUSR1)
+    yield
+    signal.signal(signal.SIGUSR1, previous)
+
+
+def test_wait_times_out_unset_and_returns_at_once_when_set() -> None:
+    stop = SignalStop()
+    started = time.monotonic()
+    assert stop.wait(0.12) is False
+    assert time.monotonic() - started >= 0.12
+    stop.set()
+    assert stop.wait(10.0) is True
+    assert stop.is_set()
+
+
+def test_a_thread_sees_the_flag_another_thread_set() -> None:
+    stop = SignalStop()
+    setter = threading.Timer(0.1, stop.set)
+    setter.start()
+    assert stop.wait(10.0) is True
+    setter.join()
+
+
+@pytest.mark.usefixtures("usr1_handler_restored")
+def test_signals_set_it_even_many_at_once_while_the_main_thread_waits() -> None:
+    stop = SignalStop().install([signal.SIGUSR1])
+
+    def signal_many_times() -> None:
+        for _ in range(50):
+            os.kill(os.getpid(), signal.SIGUSR1)
+
+    sender = threading.Timer(0.05, signal_many_times)
+    sender.start()
+    assert stop.wait(10.0) is True
+    sender.join()
