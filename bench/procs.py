@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -55,14 +56,41 @@ def started(command: Sequence[str], env: dict[str, str], log: Path) -> Iterator[
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(STOP_WITHIN_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
+    """SIGTERM to the process's group, then waits until every process of it has exited, so that nothing
+    of a fleet outlives its run (nor its throwaway resources); SIGKILL to those left after STOP_WITHIN_S."""
+    _signal_group(process.pid, signal.SIGTERM)
+    if not _wait_for_group(process.pid, STOP_WITHIN_S):
+        _signal_group(process.pid, signal.SIGKILL)
+        _wait_for_group(process.pid, 10.0)
+    process.wait(10)
+
+
+def _signal_group(pgid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the group is gone already
+        os.killpg(pgid, signum)
+
+
+def _wait_for_group(pgid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _group_running(pgid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _group_running(pgid: int) -> bool:
+    """Whether a process of the group still runs; a zombie has exited, whoever reaps it."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
 
 
 def wait_for_consumers(process: subprocess.Popen[bytes], amqp_url: str, queue: str, log: Path) -> None:
