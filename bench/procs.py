@@ -19,6 +19,7 @@ from tests.support.processes import (
     descendants,
     free_port,
     is_dramatiq_main,
+    running,
     runs_dramatiq,
     stat_field,
 )
@@ -28,6 +29,7 @@ from workers.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 STOP_WITHIN_S = 30.0
+_PGRP = 2  # field of /proc/<pid>/stat counted from the state
 
 
 def environment(settings: Settings, processes: int, threads: int, prefetch: int) -> dict[str, str]:
@@ -80,17 +82,9 @@ def _wait_for_group(pgid: int, seconds: float) -> bool:
 
 
 def _group_running(pgid: int) -> bool:
-    """Whether a process of the group still runs; a zombie has exited, whoever reaps it."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False
+    """Whether a process of the group still runs."""
+    pids = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+    return any(running(pid) and stat_field(pid, _PGRP) == pgid for pid in pids)
 
 
 def wait_for_consumers(process: subprocess.Popen[bytes], amqp_url: str, queue: str, log: Path) -> None:

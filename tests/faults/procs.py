@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from tests.support.processes import program
+from tests.support.processes import program, running
 
 
 def is_relay(pid: int) -> bool:
@@ -22,16 +22,8 @@ def kill(pid: int) -> None:
     """SIGKILL, then waits until the process is gone (or a zombie its parent has yet to reap)."""
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and running(pid):
         time.sleep(0.02)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def local_tcp_ports(pid: int) -> set[int]:

@@ -59,11 +59,23 @@ def parent(pid: int) -> int:
     return stat_field(pid, 1)
 
 
-def stat_field(pid: int, index: int) -> int:
-    """A numeric field of ``/proc/<pid>/stat`` counted from the state (0), after the command name,
-    which may itself hold spaces and parentheses; 0 once the process is gone."""
+def stat_fields(pid: int) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` from the state (0) on, after the command name, which may
+    itself hold spaces and parentheses; none once the process is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return 0
-    return int(stat.rsplit(")", 1)[1].split()[index])
+        return []
+    return stat.rsplit(")", 1)[1].split()
+
+
+def stat_field(pid: int, index: int) -> int:
+    """A numeric field of ``/proc/<pid>/stat`` counted from the state (0); 0 once the process is gone."""
+    fields = stat_fields(pid)
+    return int(fields[index]) if fields else 0
+
+
+def running(pid: int) -> bool:
+    """Whether the process exists and has not exited (a zombie has, whoever is yet to reap it)."""
+    fields = stat_fields(pid)
+    return bool(fields) and fields[0] != "Z"
