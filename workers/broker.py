@@ -8,12 +8,10 @@ Postgres and Valkey are reached on first use, Postgres and Valkey only once a wo
 from __future__ import annotations
 
 import os
-from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dramatiq
 import valkey
-from dramatiq.brokers.rabbitmq import RabbitmqBroker, _RabbitmqConsumer
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.encoder import JSONEncoder
 from dramatiq.middleware import (
@@ -30,14 +28,12 @@ from dramatiq.results.backend import ResultBackend
 from dramatiq.results.backends.redis import RedisBackend
 
 from workers.bootstrap import Application
+from workers.consumer import ScreeningRabbitmqBroker
 from workers.contract import COMMANDS_QUEUE, QUERIES_QUEUE
-from workers.metrics.worker import note_unreadable
 from workers.middleware import (
     EnvelopeEncoder,
     OpenApplication,
-    Outcomes,
     Resources,
-    admit,
     docfleet_middleware,
     quiet_replaced_lines,
 )
@@ -119,35 +115,6 @@ def _opener(settings: Settings) -> OpenApplication:
         return Application.from_settings(settings, threads=threads)
 
     return open_application
-
-
-class _ScreeningConsumer(_RabbitmqConsumer):
-    """Dead-letters, with one clear line, a delivery that is not a docfleet envelope or names another queue.
-
-    Dramatiq would log an undecodable body with its traceback, and would ack a message naming another
-    queue on that queue's channel, where its delivery tag is unknown: it would never be acked.
-    """
-
-    def __init__(self, broker: RabbitmqBroker, queue_name: str, prefetch: int, timeout: int) -> None:
-        super().__init__(broker, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]
-        outcomes = next((m for m in broker.middleware if isinstance(m, Outcomes)), None)
-        self._reject = outcomes.reject_unreadable if outcomes is not None else None
-        self.iterator = self._screened(self.iterator)
-
-    def _screened(self, deliveries: Any) -> Any:
-        for method, properties, body in deliveries:
-            if method is not None and not admit(body, self.queue_name, self._reject):
-                self._nack(method.delivery_tag)  # type: ignore[no-untyped-call]
-                note_unreadable(self.queue_name)
-                yield None, None, None
-            else:
-                yield method, properties, body
-
-
-class ScreeningRabbitmqBroker(RabbitmqBroker):
-    @property
-    def consumer_class(self) -> type[_RabbitmqConsumer]:
-        return _ScreeningConsumer
 
 
 broker = build_broker(Settings.from_env(), stub=os.environ.get(BROKER_ENV) == "stub")

@@ -11,7 +11,8 @@ import textwrap
 import pika
 from dramatiq.middleware import Retries
 
-from workers.broker import ScreeningRabbitmqBroker, build_broker, with_heartbeat
+from workers.broker import build_broker, with_heartbeat
+from workers.consumer import ScreeningRabbitmqBroker
 from workers.middleware import EnvelopeEncoder, Outcomes
 from workers.settings import Settings
 
