@@ -9,14 +9,14 @@ consumers deduplicate on ``message_id``, which is the event id).
 
 Unroutable events (published with ``mandatory``, returned because no queue is bound to their routing
 key) count as published: nobody subscribed to them. Retrying them would stall the relay behind one
-routing key nobody listens to, forever; one warning per batch counts them by routing key and names
-their event ids (the first ``NAMED_UNROUTABLE``) instead, so that a flood of them is not a flood of lines.
+routing key nobody listens to, forever; a warning counts them by routing key and names their event ids
+instead, at once the first time and then at most once a minute (``adapters.rabbitmq.unroutable``), so
+that a flood of them is not a flood of lines.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,20 +26,28 @@ from adapters.event_codec import EVENTS_EXCHANGE
 from adapters.rabbitmq.confirmed_channel import ConfirmedChannel
 from adapters.rabbitmq.confirmed_channel import PublishError as PublishError  # raised here
 from adapters.rabbitmq.connection import EVENTS_EXCHANGE_TYPE
+from adapters.rabbitmq.unroutable import WARN_EVERY_S, UnroutableWarnings
 from adapters.rabbitmq.wire import PublishableEvent, encode_body, message_properties
 
 log = structlog.get_logger(__name__)
 
-NAMED_UNROUTABLE = 20
 KEEPALIVE_EVERY_S = 1.0
 
 
 class EventPublisher(ConfirmedChannel[PublishableEvent]):
     """One connection and one confirm-mode channel; not thread-safe: use it from one thread."""
 
-    def __init__(self, amqp_url: str, *, timeout: float = 30.0, name: str = "docfleet-relay") -> None:
+    def __init__(
+        self,
+        amqp_url: str,
+        *,
+        timeout: float = 30.0,
+        name: str = "docfleet-relay",
+        unroutable_warning_every_s: float = WARN_EVERY_S,
+    ) -> None:
         self._nacked: list[str] = []
         self._returned: list[tuple[str, str]] = []
+        self._unroutable = UnroutableWarnings(unroutable_warning_every_s)
         self._loop_ran_at = time.monotonic()
         super().__init__(amqp_url, timeout=timeout, name=name)
 
@@ -49,18 +57,13 @@ class EventPublisher(ConfirmedChannel[PublishableEvent]):
         self._returned.clear()
         self._send_and_confirm(records)
         self._loop_ran_at = time.monotonic()
-        if self._returned:
-            self._warn_unroutable()
+        self._unroutable.add(self._returned)
         if self._nacked:
             raise PublishError(f"RabbitMQ refused {len(self._nacked)} of {len(records)} events")
 
-    def _warn_unroutable(self) -> None:
-        log.warning(
-            "events had no subscriber",
-            count=len(self._returned),
-            routing_keys=dict(Counter(routing_key for routing_key, _ in self._returned)),
-            event_ids=[event_id for _, event_id in self._returned[:NAMED_UNROUTABLE]],
-        )
+    def close(self) -> None:
+        self._unroutable.warn_now()
+        super().close()
 
     def keepalive(self) -> None:
         """Answers heartbeats and notices a closed connection while idle; raises ``PublishError`` then.
@@ -75,6 +78,7 @@ class EventPublisher(ConfirmedChannel[PublishableEvent]):
             ioloop.start()
             ioloop.remove_timeout(timer)
             self._loop_ran_at = now
+        self._unroutable.warn_when_due()
         self._raise_if_broken()
 
     def _declare_topology(self, channel: Any, then: Callable[[], None]) -> None:

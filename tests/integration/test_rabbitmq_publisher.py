@@ -15,8 +15,9 @@ from structlog.testing import capture_logs
 
 from adapters.event_codec import EVENTS_EXCHANGE
 from adapters.rabbitmq import publisher as publisher_module
-from adapters.rabbitmq.publisher import NAMED_UNROUTABLE, EventPublisher, PublishError
+from adapters.rabbitmq.publisher import EventPublisher, PublishError
 from adapters.rabbitmq.subscription import EventSubscription
+from adapters.rabbitmq.unroutable import NAMED_UNROUTABLE
 from adapters.rabbitmq.wire import encode_body
 from tests.integration.test_relay_support import close_connections_named
 from tests.support.services import default_settings, throwaway_vhost
@@ -173,3 +174,22 @@ def _keep_alive_for(publisher: EventPublisher, seconds: float) -> None:
     while time.monotonic() < deadline:
         publisher.keepalive()
         time.sleep(0.1)
+
+
+def test_unroutable_events_after_the_first_warning_are_summed_and_logged_once_due(vhost_url: str) -> None:
+    first, later = record("member.added"), [record("folder.created") for _ in range(3)]
+    with EventPublisher(vhost_url, unroutable_warning_every_s=0.3) as publisher, capture_logs() as logs:
+        publisher.publish([first])
+        publisher.publish(later[:2])
+        publisher.publish(later[2:])
+        before_due = [entry for entry in logs if entry["event"] == "events had no subscriber"]
+        time.sleep(0.4)
+        publisher.keepalive()
+
+    warnings = [entry for entry in logs if entry["event"] == "events had no subscriber"]
+    assert [w["count"] for w in before_due] == [1]
+    assert [(w["count"], w["routing_keys"]) for w in warnings] == [
+        (1, {"member.added": 1}),
+        (3, {"folder.created": 3}),
+    ]
+    assert warnings[1]["event_ids"] == [event.event_id for event in later]
