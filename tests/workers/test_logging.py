@@ -63,3 +63,33 @@ def test_lines_on_a_terminal_are_readable_text(capsys: pytest.CaptureFixture[str
     assert "message_id" in text
     with pytest.raises(json.JSONDecodeError):
         json.loads(text.splitlines()[0])
+
+
+class _Counting(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_docfleet_lines_skip_the_standard_library_and_keep_their_fields(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("INFO", json_lines=True)
+    counting = _Counting()
+    logging.getLogger().addHandler(counting)
+    structlog.get_logger("docfleet.worker").info("applied", outcome="applied", message_id="m-1")
+    structlog.get_logger("docfleet.worker").debug("below the level")
+    logging.getLogger("dramatiq").info("a library's line")
+
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+
+    assert [record.getMessage() for record in counting.records] == ["a library's line"]
+    assert [(line["event"], line["level"], line["logger"]) for line in lines] == [
+        ("applied", "info", "docfleet.worker"),
+        ("a library's line", "info", "dramatiq"),
+    ]
+    assert lines[0]["message_id"] == "m-1"
+    assert lines[0]["timestamp"].endswith("Z")
