@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import select
+import sys
 from collections.abc import Iterator
 
 import pytest
 import structlog
 
-from workers.logging import configure_logging, redact
+from workers.logging import ShortLinesDirect, configure_logging, redact, worker_lines_stream
 
 SECRET = "s3cr@t-pw"
 
@@ -93,3 +96,36 @@ def test_docfleet_lines_skip_the_standard_library_and_keep_their_fields(
     ]
     assert lines[0]["message_id"] == "m-1"
     assert lines[0]["timestamp"].endswith("Z")
+
+
+class _Stream(io.StringIO):
+    flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        super().flush()
+
+
+def test_a_worker_writes_short_lines_itself_and_relays_long_ones_through_dramatiq() -> None:
+    direct, relayed = _Stream(), _Stream()
+    stream = ShortLinesDirect(direct, relayed)
+    short, ascii_at_the_limit = "x" * 80 + "\n", "a" * (select.PIPE_BUF - 1) + "\n"
+    too_long, wide = "b" * select.PIPE_BUF + "\n", "é" * (select.PIPE_BUF // 2) + "\n"
+
+    for line in (short, ascii_at_the_limit, too_long, wide):
+        stream.write(line)
+    stream.flush()
+
+    assert direct.getvalue() == short + ascii_at_the_limit
+    assert relayed.getvalue() == too_long + wide
+    assert direct.flushes == 1
+
+
+def test_only_a_process_whose_stderr_was_replaced_writes_past_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    pipe = _Stream()
+    monkeypatch.setattr(sys, "stderr", sys.__stderr__)
+    assert worker_lines_stream() is sys.__stderr__
+    monkeypatch.setattr(sys, "stderr", pipe)
+    assert isinstance(worker_lines_stream(), ShortLinesDirect)
+    monkeypatch.setattr(sys, "argv", ["dramatiq", "workers.actors", "--log-file", "fleet.log"])
+    assert worker_lines_stream() is pipe

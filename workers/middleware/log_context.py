@@ -7,7 +7,7 @@ import structlog
 from dramatiq.middleware import Middleware
 
 from workers.contract import ids_in
-from workers.logging import configure_logging
+from workers.logging import configure_logging, worker_lines_stream
 
 
 class LogContext(Middleware):
@@ -39,4 +39,4 @@ class ProcessLogging(Middleware):
         self.level = level
 
     def after_process_boot(self, broker: dramatiq.Broker) -> None:
-        configure_logging(self.level)
+        configure_logging(self.level, own_lines_to=worker_lines_stream())
