@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from bench.ceiling import measure_ceiling
+from bench.ceiling import measure_ceilings
 from bench.fleet import latency_recipients, measure_fleet
 from bench.listing import measure_listing
 from bench.options import Options, parse_args
@@ -25,7 +25,7 @@ from workers.settings import Settings
 def one_run(settings: Settings, options: Options, workdir: Path, run: int) -> dict[str, float]:
     prefix = f"r{run}"
     print(f"run {run + 1}/{options.runs}: ceiling", file=sys.stderr, flush=True)
-    figures = measure_ceiling(settings, options, workdir, run)
+    figures = measure_ceilings(settings, options, workdir, run)
     app = Application.from_settings(settings, threads=1)
     valkey_only = Application.from_settings(replace(settings, listing_memory_documents=0), threads=1)
     try:

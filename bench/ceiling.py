@@ -8,7 +8,7 @@ from pathlib import Path
 import valkey
 
 from bench.load import publish_noops
-from bench.noop_names import COUNTER, QUEUE
+from bench.noop_names import CONSUMER_ENV, COUNTER, QUEUE
 from bench.options import Options
 from bench.procs import BIN, environment, started, tail, wait_for_consumers
 from bench.stats import Sample, steady_rate
@@ -18,7 +18,18 @@ POLL_S = 0.01
 MIN_MESSAGES = 20_000  # a few seconds of no-ops at least, so that the 10-90 % window spans many samples
 
 
-def measure_ceiling(settings: Settings, options: Options, workdir: Path, run: int) -> dict[str, float]:
+def measure_ceilings(settings: Settings, options: Options, workdir: Path, run: int) -> dict[str, float]:
+    """The ceiling of the targets, Dramatiq's own consumer (``ceiling_per_s``), then for comparison the
+    same no-op acking as docfleet's workers do (``ceiling_coalescing_acks_per_s``)."""
+    figures = measure_ceiling(settings, options, workdir, run)
+    coalescing = measure_ceiling(settings, options, workdir, run, consumer="coalescing")
+    figures["ceiling_coalescing_acks_per_s"] = coalescing["ceiling_per_s"]
+    return figures
+
+
+def measure_ceiling(
+    settings: Settings, options: Options, workdir: Path, run: int, consumer: str = "dramatiq"
+) -> dict[str, float]:
     """Pre-loads ``options.messages`` no-ops (at least ``MIN_MESSAGES``), starts the worker, samples the
     completion counter."""
     total = max(options.messages, MIN_MESSAGES)
@@ -29,7 +40,8 @@ def measure_ceiling(settings: Settings, options: Options, workdir: Path, run: in
     command = [str(BIN / "dramatiq"), "bench.noop", "--processes", str(options.processes)]
     command += ["--threads", str(options.threads)]
     env = environment(settings, options.processes, options.threads, options.prefetch)
-    log = workdir / f"noop-{run}.log"
+    env[CONSUMER_ENV] = consumer
+    log = workdir / f"noop-{consumer}-{run}.log"
     with started(command, env, log) as process:
         wait_for_consumers(process, settings.amqp_url, QUEUE, log)
         samples = _sample(client, counter, total, log)

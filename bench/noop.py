@@ -1,6 +1,8 @@
 """The framework ceiling: a no-op actor that counts its completions with one Valkey INCR.
 
-Loaded by ``dramatiq bench.noop``; reads AMQP_URL, VALKEY_URL and CACHE_PREFIX like the workers do.
+Loaded by ``dramatiq bench.noop``; reads AMQP_URL, VALKEY_URL and CACHE_PREFIX like the workers do, and
+``BENCH_NOOP_CONSUMER``: ``coalescing`` acks as docfleet's workers do, for comparison; the ceiling the
+targets are measured against is Dramatiq's own consumer.
 """
 
 from __future__ import annotations
@@ -9,13 +11,22 @@ import os
 
 import dramatiq
 import valkey
-from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.rabbitmq import RabbitmqBroker, _RabbitmqConsumer
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
 
-from bench.noop_names import ACTOR, COUNTER, QUEUE
+from bench.noop_names import ACTOR, CONSUMER_ENV, COUNTER, QUEUE
+from workers.consumer import CoalescingAcksConsumer
+
+
+class CoalescingAcksBroker(RabbitmqBroker):
+    @property
+    def consumer_class(self) -> type[_RabbitmqConsumer]:
+        return CoalescingAcksConsumer
+
 
 _settings = os.environ.get
-broker = RabbitmqBroker(
+broker_class = CoalescingAcksBroker if _settings(CONSUMER_ENV) == "coalescing" else RabbitmqBroker
+broker = broker_class(
     url=_settings("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"),
     confirm_delivery=True,
     middleware=[AgeLimit(), TimeLimit(), ShutdownNotifications(), Callbacks(), Pipelines(), Retries()],

@@ -37,6 +37,7 @@ def _growth(f: Figures) -> float:
 
 ROWS = (
     Row("no-op ceiling", lambda f: f["ceiling_per_s"], "msg/s", "", None),
+    Row("  no-op acking as the fleet does", lambda f: f["ceiling_coalescing_acks_per_s"], "msg/s", "", None),
     Row("upload throughput", lambda f: f["upload_per_s"], "msg/s", "", None),
     Row("upload / ceiling", _ratio("upload_per_s"), "x", "≥ 0.60", lambda v: v >= 0.60),
     Row("share throughput", lambda f: f["share_per_s"], "msg/s", "", None),

@@ -16,25 +16,18 @@ from workers.middleware import Outcomes, admit
 _CONNECTION_ERRORS = (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError)
 
 
-class ScreeningConsumer(_RabbitmqConsumer):
-    """Dead-letters, with one clear line, a delivery that is not a docfleet envelope or names another
-    queue; sends the acks of messages finished together in one write.
-
-    Dramatiq would log an undecodable body with its traceback, and would ack a message naming another
-    queue on that queue's channel, where its delivery tag is unknown: it would never be acked.
+class CoalescingAcksConsumer(_RabbitmqConsumer):
+    """Dramatiq's consumer, sending the acks of messages finished together in one write.
 
     Dramatiq hands each ack to the connection's thread as a callback of its own, and pika writes and
     polls the socket once per ack: with group commit a batch's acks arrive together, and that was a
-    fifth of a worker process's time. Here the acks finished while no flush is due wait in a list, and
-    one callback buffers them all for one write. Each is still sent only once its message's work has
-    committed, and one by one (never ``multiple``), so a nack can never be swept up with them.
+    fifth of a worker process's time. Here the acks finished while a callback is due wait in a list,
+    and that one callback buffers them all for one write. Each is still sent only once its message's
+    work has committed, and one by one (never ``multiple``), so a nack can never be swept up with them.
     """
 
     def __init__(self, broker: RabbitmqBroker, queue_name: str, prefetch: int, timeout: int) -> None:
         super().__init__(broker, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]
-        outcomes = next((m for m in broker.middleware if isinstance(m, Outcomes)), None)
-        self._reject = outcomes.reject_unreadable if outcomes is not None else None
-        self.iterator = self._screened(self.iterator)
         self._acks_lock = threading.Lock()
         self._acks: list[int] = []
 
@@ -62,6 +55,21 @@ class ScreeningConsumer(_RabbitmqConsumer):
         channel = self.channel._impl  # pika's own channel: its basic_ack buffers, never polls
         for tag in tags:
             channel.basic_ack(delivery_tag=tag)
+
+
+class ScreeningConsumer(CoalescingAcksConsumer):
+    """Dead-letters, with one clear line, a delivery that is not a docfleet envelope or names another
+    queue.
+
+    Dramatiq would log an undecodable body with its traceback, and would ack a message naming another
+    queue on that queue's channel, where its delivery tag is unknown: it would never be acked.
+    """
+
+    def __init__(self, broker: RabbitmqBroker, queue_name: str, prefetch: int, timeout: int) -> None:
+        super().__init__(broker, queue_name, prefetch, timeout)
+        outcomes = next((m for m in broker.middleware if isinstance(m, Outcomes)), None)
+        self._reject = outcomes.reject_unreadable if outcomes is not None else None
+        self.iterator = self._screened(self.iterator)
 
     def _screened(self, deliveries: Any) -> Any:
         for method, properties, body in deliveries:

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = (
     "ceiling_per_s",
+    "ceiling_coalescing_acks_per_s",
     "upload_per_s",
     "share_per_s",
     "latency_p50_ms",
