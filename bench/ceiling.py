@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import valkey
 
+from bench.cpu import CpuWindow, fleet_groups
 from bench.load import publish_noops
 from bench.noop_names import CONSUMER_ENV, COUNTER, QUEUE
 from bench.options import Options
 from bench.procs import BIN, environment, started, tail, wait_for_consumers
 from bench.stats import Sample, steady_rate
+from tests.support.processes import children
 from workers.settings import Settings
 
 POLL_S = 0.01
@@ -44,18 +47,22 @@ def measure_ceiling(
     log = workdir / f"noop-{consumer}-{run}.log"
     with started(command, env, log) as process:
         wait_for_consumers(process, settings.amqp_url, QUEUE, log)
-        samples = _sample(client, counter, total, log)
+        window = CpuWindow(fleet_groups(process.pid, children(process.pid)), total)
+        samples = _sample(client, counter, total, log, window.observe)
     client.close()  # type: ignore[no-untyped-call]
     rate = steady_rate(samples, total)
-    return {"ceiling_per_s": rate, "ceiling_messages": float(total)}
+    return {"ceiling_per_s": rate, "ceiling_messages": float(total)} | window.per_message("noop")
 
 
-def _sample(client: valkey.Valkey, counter: str, total: int, log: Path) -> list[Sample]:
+def _sample(
+    client: valkey.Valkey, counter: str, total: int, log: Path, observe: Callable[[int], None]
+) -> list[Sample]:
     started_at = time.monotonic()
     samples: list[Sample] = []
     while not samples or samples[-1][1] < total:
         if time.monotonic() - started_at > 60 + total / 50:
             raise RuntimeError(f"the no-op worker did not finish:\n{tail(log)}")
         samples.append((time.monotonic(), int(client.get(counter) or 0)))  # type: ignore[arg-type]
+        observe(samples[-1][1])
         time.sleep(POLL_S)
     return samples

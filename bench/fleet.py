@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
-from bench.cpu import cpu_use, fleet_groups
+from bench.cpu import CpuWindow, Groups, cpu_use, fleet_groups
 from bench.latency import measure_latency
 from bench.load import publish, shares, uploads
 from bench.options import Options
@@ -46,7 +46,7 @@ def measure_fleet(settings: Settings, options: Options, workdir: Path, prefix: s
             figures = {"rss_boot_kib": float(sum(rss_kib(pid) for pid in pids))}
             _wait_count(database, f"{prefix}-up-%", max(1, n // 10), log)
             figures["rss_start_kib"] = float(sum(rss_kib(pid) for pid in pids))
-            figures |= _rates(database, prefix, n, log)
+            figures |= _rates(database, prefix, n, log, fleet_groups(process.pid, pids))
             _wait_outbox_drained(database, log)  # the latency is measured at 200/s, not behind a backlog
             documents = [f"{prefix}-{index}" for index in range(n)]
             recipients = latency_recipients(options, prefix)
@@ -75,11 +75,17 @@ def _wait_ready(process: subprocess.Popen[bytes], amqp_url: str, log: Path, rela
         time.sleep(0.1)
 
 
-def _rates(database: str, prefix: str, n: int, log: Path) -> dict[str, float]:
+def _rates(database: str, prefix: str, n: int, log: Path, groups: Groups) -> dict[str, float]:
+    """Each rate, and the CPU each part used per message meanwhile (``cpu_uploads_*``, ``cpu_shares_*``:
+    from 10 % to 90 % of the messages, as far as the twice-a-second polling sees them)."""
     rates: dict[str, float] = {}
-    for kind, name in (("up", "upload_per_s"), ("sh", "share_per_s")):
-        _wait_count(database, f"{prefix}-{kind}-%", n, log)
-        rates[name] = steady_rate(from_timestamps(_processed_at(database, f"{prefix}-{kind}-%")), n)
+    for kind, name in (("up", "upload"), ("sh", "share")):
+        window = CpuWindow(groups, n)
+        _wait_count(database, f"{prefix}-{kind}-%", n, log, window.observe)
+        rates[f"{name}_per_s"] = steady_rate(
+            from_timestamps(_processed_at(database, f"{prefix}-{kind}-%")), n
+        )
+        rates |= window.per_message(f"{name}s")
     return rates
 
 
@@ -117,11 +123,20 @@ def _wait_outbox_drained(database: str, log: Path) -> None:
     _poll(lambda: _count(database, unpublished), lambda left: left == 0, 300.0, log, "events unpublished")
 
 
-def _wait_count(database: str, pattern: str, target: int, log: Path) -> None:
+def _wait_count(
+    database: str, pattern: str, target: int, log: Path, observe: Callable[[int], None] | None = None
+) -> None:
     processed = "SELECT count(*) FROM inbox WHERE message_id LIKE %s"
     seconds = 120.0 + target / 20
     done = f"of {target} {pattern} processed"
-    _poll(lambda: _count(database, processed, (pattern,)), lambda n: n >= target, seconds, log, done)
+
+    def count() -> int:
+        found = _count(database, processed, (pattern,))
+        if observe is not None:
+            observe(found)
+        return found
+
+    _poll(count, lambda n: n >= target, seconds, log, done)
 
 
 def _poll(

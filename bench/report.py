@@ -31,6 +31,14 @@ def _ratio(name: str) -> Callable[[Figures], float]:
     return lambda f: f[name] / f["ceiling_per_s"] if f["ceiling_per_s"] else math.nan
 
 
+PARTS = ("workers", "relay", "postgres", "rabbitmq", "valkey")
+
+
+def _cpu_all(measure: str) -> Callable[[Figures], float]:
+    """The machine's CPU per message during ``measure``: the fleet's processes and the services'."""
+    return lambda f: sum(f.get(f"cpu_{measure}_{part}_ms", math.nan) for part in PARTS)
+
+
 def _growth(f: Figures) -> float:
     return 100.0 * (f["rss_end_kib"] / f["rss_start_kib"] - 1) if f["rss_start_kib"] else math.nan
 
@@ -38,20 +46,26 @@ def _growth(f: Figures) -> float:
 ROWS = (
     Row("no-op ceiling", lambda f: f["ceiling_per_s"], "msg/s", "", None),
     Row("  no-op acking as the fleet does", lambda f: f["ceiling_coalescing_acks_per_s"], "msg/s", "", None),
+    Row("  CPU per no-op: Dramatiq workers", lambda f: f["cpu_noop_workers_ms"], "ms", "", None),
+    Row("  CPU per no-op: all", _cpu_all("noop"), "ms", "", None),
     Row("upload throughput", lambda f: f["upload_per_s"], "msg/s", "", None),
     Row("upload / ceiling", _ratio("upload_per_s"), "x", "≥ 0.60", lambda v: v >= 0.60),
+    Row("  CPU per upload: workers", lambda f: f["cpu_uploads_workers_ms"], "ms", "", None),
+    Row("  CPU per upload: all", _cpu_all("uploads"), "ms", "", None),
     Row("share throughput", lambda f: f["share_per_s"], "msg/s", "", None),
     Row("share / ceiling", _ratio("share_per_s"), "x", "≥ 0.50", lambda v: v >= 0.50),
+    Row("  CPU per share: workers", lambda f: f["cpu_shares_workers_ms"], "ms", "", None),
+    Row("  CPU per share: all", _cpu_all("shares"), "ms", "", None),
     Row("share → event p50", lambda f: f["latency_p50_ms"], "ms", "≤ 10", lambda v: v <= 10),
     Row("share → event p95", lambda f: f["latency_p95_ms"], "ms", "", None),
     Row("share → event p99", lambda f: f["latency_p99_ms"], "ms", "≤ 50", lambda v: v <= 50),
     Row("  p50 sent → handled", lambda f: f["latency_to_handled_p50_ms"], "ms", "", None),
     Row("  p50 handled → received", lambda f: f["latency_handled_to_arrival_p50_ms"], "ms", "", None),
-    Row("  CPU per share: workers", lambda f: f["cpu_latency_workers_ms"], "ms", "", None),
-    Row("  CPU per share: relay", lambda f: f["cpu_latency_relay_ms"], "ms", "", None),
-    Row("  CPU per share: Postgres", lambda f: f["cpu_latency_postgres_ms"], "ms", "", None),
-    Row("  CPU per share: RabbitMQ", lambda f: f["cpu_latency_rabbitmq_ms"], "ms", "", None),
-    Row("  CPU per share: Valkey", lambda f: f["cpu_latency_valkey_ms"], "ms", "", None),
+    Row("  CPU per share at 200/s: workers", lambda f: f["cpu_latency_workers_ms"], "ms", "", None),
+    Row("  CPU per share at 200/s: relay", lambda f: f["cpu_latency_relay_ms"], "ms", "", None),
+    Row("  CPU per share at 200/s: Postgres", lambda f: f["cpu_latency_postgres_ms"], "ms", "", None),
+    Row("  CPU per share at 200/s: RabbitMQ", lambda f: f["cpu_latency_rabbitmq_ms"], "ms", "", None),
+    Row("  CPU per share at 200/s: Valkey", lambda f: f["cpu_latency_valkey_ms"], "ms", "", None),
     Row("listing 1,000 from database", lambda f: f["listing_database_ms"], "ms", "", None),
     Row("listing 1,000 from cache", lambda f: f["listing_cache_ms"], "ms", "", None),
     Row("cache speed-up", lambda f: f["listing_speedup"], "x", "≥ 5", lambda v: v >= 5),
