@@ -77,15 +77,22 @@ def _wait_ready(process: subprocess.Popen[bytes], amqp_url: str, log: Path, rela
 
 def _rates(database: str, prefix: str, n: int, log: Path, groups: Groups) -> dict[str, float]:
     """Each rate, and the CPU each part used per message meanwhile (``cpu_uploads_*``, ``cpu_shares_*``:
-    from 10 % to 90 % of the messages, as far as the twice-a-second polling sees them)."""
+    from 10 % to 90 % of the messages, as the twice-a-second polling sees them). Both counts are polled
+    together: the shares may be under way before the last upload is done (one retried, say)."""
+    kinds = {"upload": f"{prefix}-up-%", "share": f"{prefix}-sh-%"}
+    windows = {kind: CpuWindow(groups, n) for kind in kinds}
+
+    def fewest_done() -> int:
+        counts = {kind: _count(database, _PROCESSED, (pattern,)) for kind, pattern in kinds.items()}
+        for kind, window in windows.items():
+            window.observe(counts[kind])
+        return min(counts.values())
+
+    _poll(fewest_done, lambda done: done >= n, 120.0 + n / 10, log, f"of {n} uploads and shares processed")
     rates: dict[str, float] = {}
-    for kind, name in (("up", "upload"), ("sh", "share")):
-        window = CpuWindow(groups, n)
-        _wait_count(database, f"{prefix}-{kind}-%", n, log, window.observe)
-        rates[f"{name}_per_s"] = steady_rate(
-            from_timestamps(_processed_at(database, f"{prefix}-{kind}-%")), n
-        )
-        rates |= window.per_message(f"{name}s")
+    for kind, pattern in kinds.items():
+        rates[f"{kind}_per_s"] = steady_rate(from_timestamps(_processed_at(database, pattern)), n)
+        rates |= windows[kind].per_message(f"{kind}s")
     return rates
 
 
@@ -106,6 +113,9 @@ def _memory(
     return {"rss_end_kib": end, "memory_messages": processed + remaining}
 
 
+_PROCESSED = "SELECT count(*) FROM inbox WHERE message_id LIKE %s"
+
+
 def _count(database: str, query: str, params: tuple[str, ...] = ()) -> int:
     with psycopg.connect(database) as conn:
         row = conn.execute(query, params).fetchone()
@@ -123,20 +133,10 @@ def _wait_outbox_drained(database: str, log: Path) -> None:
     _poll(lambda: _count(database, unpublished), lambda left: left == 0, 300.0, log, "events unpublished")
 
 
-def _wait_count(
-    database: str, pattern: str, target: int, log: Path, observe: Callable[[int], None] | None = None
-) -> None:
-    processed = "SELECT count(*) FROM inbox WHERE message_id LIKE %s"
+def _wait_count(database: str, pattern: str, target: int, log: Path) -> None:
     seconds = 120.0 + target / 20
     done = f"of {target} {pattern} processed"
-
-    def count() -> int:
-        found = _count(database, processed, (pattern,))
-        if observe is not None:
-            observe(found)
-        return found
-
-    _poll(count, lambda n: n >= target, seconds, log, done)
+    _poll(lambda: _count(database, _PROCESSED, (pattern,)), lambda n: n >= target, seconds, log, done)
 
 
 def _poll(
