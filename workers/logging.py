@@ -2,7 +2,7 @@
 
 Every line passes through ``redact_credentials`` so that a URL with a password never reaches a log.
 
-docfleet's own lines (structlog) are rendered and written by structlog alone: a line below the level
+docfleet's own lines are rendered by structlog and written by ``LineWriter``: a line below the level
 costs one method call, and one at the level skips the standard library's record, its search for the
 calling frame, its handler and the formatter's copy of the record, about half of a line's cost; a worker
 writes one for every message. The lines of libraries (Dramatiq, pika) still go through the standard
@@ -15,6 +15,7 @@ import logging
 import re
 import select
 import sys
+import threading
 from typing import Any, TextIO
 
 import structlog
@@ -44,22 +45,6 @@ def redact_credentials(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str,
     return {key: _redacted(value) for key, value in event_dict.items()}
 
 
-class _NamedWriteLogger(structlog.WriteLogger):
-    """structlog's line writer, with the name given to ``get_logger`` for the line's ``logger`` field."""
-
-    def __init__(self, name: str, file: TextIO | ShortLinesDirect) -> None:
-        super().__init__(file)  # type: ignore[arg-type]  # only write and flush are used
-        self.name = name
-
-
-class _NamedWriteLoggerFactory:
-    def __init__(self, file: TextIO | ShortLinesDirect) -> None:
-        self._file = file
-
-    def __call__(self, *args: Any) -> _NamedWriteLogger:
-        return _NamedWriteLogger(str(args[0]) if args else "", self._file)
-
-
 class ShortLinesDirect:
     """A Dramatiq worker process's stream for docfleet's lines: those short enough for one atomic write
     go straight to the stream the process was started with, the others through Dramatiq's pipe.
@@ -81,6 +66,40 @@ class ShortLinesDirect:
 
     def flush(self) -> None:
         self._direct.flush()
+
+
+class LineWriter:
+    """Writes each rendered line whole, and names its logger for the line's ``logger`` field.
+
+    The lock is shared by every writer of one stream, and reentrant: a signal handler that logs (the
+    worker's stop handlers do) while its own thread is in the middle of a line must not wait on a lock
+    that thread holds, as it would with structlog's own WriteLogger and its plain lock: a worker hung
+    that way on a third SIGTERM. The standard library's handlers take a reentrant lock too.
+    """
+
+    def __init__(self, name: str, stream: TextIO | ShortLinesDirect, lock: threading.RLock) -> None:
+        self.name, self._stream, self._lock = name, stream, lock
+
+    def msg(self, message: str) -> None:
+        with self._lock:
+            try:
+                self._stream.write(message + "\n")
+                self._stream.flush()
+            except (RuntimeError, OSError, ValueError):
+                # As the standard library's handlers do, a line that cannot be written is dropped rather
+                # than raised into the work that logged it: a handler's line written while its thread was
+                # inside the stream's own write ("reentrant call"), a closed stream, a broken pipe.
+                pass
+
+    log = debug = info = warn = warning = fatal = failure = err = error = critical = exception = msg
+
+
+class _LineWriterFactory:
+    def __init__(self, stream: TextIO | ShortLinesDirect) -> None:
+        self._stream, self._lock = stream, threading.RLock()
+
+    def __call__(self, *args: Any) -> LineWriter:
+        return LineWriter(str(args[0]) if args else "", self._stream, self._lock)
 
 
 def worker_lines_stream() -> TextIO | ShortLinesDirect:
@@ -113,7 +132,7 @@ def configure_logging(
     )
     structlog.configure(
         processors=[*shared, renderer],
-        logger_factory=_NamedWriteLoggerFactory(own_lines_to or sys.stderr),
+        logger_factory=_LineWriterFactory(own_lines_to or sys.stderr),
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         cache_logger_on_first_use=True,
     )

@@ -7,6 +7,7 @@ import json
 import logging
 import select
 import sys
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -129,3 +130,38 @@ def test_only_a_process_whose_stderr_was_replaced_writes_past_it(monkeypatch: py
     assert isinstance(worker_lines_stream(), ShortLinesDirect)
     monkeypatch.setattr(sys, "argv", ["dramatiq", "workers.actors", "--log-file", "fleet.log"])
     assert worker_lines_stream() is pipe
+
+
+def test_a_line_logged_while_its_own_thread_is_mid_line_does_not_wait_forever() -> None:
+    """As a stop signal's handler does when it interrupts its thread in the middle of a line."""
+    stream = _Stream()
+    configure_logging("INFO", json_lines=True, own_lines_to=stream)
+    log = structlog.get_logger("docfleet.worker")
+    outer = structlog.get_logger("docfleet.worker").bind()
+
+    def interrupted_mid_line() -> None:
+        log.info("first")  # the writer's lock is created by the first line
+        lock = structlog.get_config()["logger_factory"]._lock
+        with lock:  # the thread is inside a line's write
+            outer.info("from the signal handler")
+
+    thread = threading.Thread(target=interrupted_mid_line, daemon=True)
+    thread.start()
+    thread.join(timeout=5)
+
+    assert not thread.is_alive(), "the nested line waited on a lock its own thread held"
+    assert [json.loads(line)["event"] for line in stream.getvalue().splitlines()] == [
+        "first",
+        "from the signal handler",
+    ]
+
+
+class _Refusing(_Stream):
+    def write(self, text: str) -> int:
+        raise RuntimeError("reentrant call inside <_io.BufferedWriter name='<stderr>'>")
+
+
+def test_a_line_that_cannot_be_written_is_dropped_not_raised_into_the_work() -> None:
+    configure_logging("INFO", json_lines=True, own_lines_to=_Refusing())
+
+    structlog.get_logger("docfleet.worker").info("applied", message_id="m-1")
