@@ -53,21 +53,23 @@ class CpuWindow:
     def __init__(self, groups: Groups, total: int) -> None:
         self._groups, self._start_at, self._stop_at = groups, total // 10, total * 9 // 10
         self._use: CpuUse | None = None
-        self._counts: list[int] = []
+        self._first: int | None = None  # the count when the window opened
+        self._last: int | None = None  # and when it closed
 
     def observe(self, count: int) -> None:
-        if self._use is None and count >= self._start_at:
-            self._use, self._counts = CpuUse(self._groups), [count]
-        elif self._use is not None and len(self._counts) == 1 and count >= self._stop_at:
+        if self._use is None:
+            if count >= self._start_at:
+                self._use, self._first = CpuUse(self._groups), count
+        elif self._last is None and count >= self._stop_at:
             self._use.stop()
-            self._counts.append(count)
+            self._last = count
 
     def per_message(self, measure: str) -> dict[str, float]:
         """As ``CpuUse.per_message``; NaN for every group if the window was never closed (a run so short
         that one poll saw both ends)."""
-        if self._use is None or len(self._counts) < 2 or self._counts[1] == self._counts[0]:
+        if self._use is None or self._first is None or self._last is None or self._last == self._first:
             return {f"cpu_{measure}_{name}_ms": float("nan") for name in self._groups}
-        return self._use.per_message(measure, self._counts[1] - self._counts[0])
+        return self._use.per_message(measure, self._last - self._first)
 
 
 @contextmanager
