@@ -1,14 +1,18 @@
 """Group commit: the commands a worker process's threads are running at the same moment share one
 transaction.
 
-Each thread hands its command over and waits. While fewer than ``max_leaders`` batches are under way, an
-arriving thread leads at once: it takes its own command and the oldest waiting ones (up to
-``max_batch``) and runs them as one batch, which may hold its command alone. Commands arriving while
-every leader is busy wait and form the next batch. So a lone command runs at once, with nothing added
-to its latency (and through the batch's path, which reads everything it needs in one round trip), and
-under load each transaction carries as many commands as were waiting. Every thread returns only after
-the transaction holding its command has committed, so its message is acked after the commit. When a
-batch cannot commit, each thread runs its own command again, on its own.
+Each thread hands its command over. While fewer than ``max_leaders`` batches are under way, an arriving
+thread leads at once: it takes its own command and the oldest waiting ones (up to ``max_batch``) and
+runs them as one batch, which may hold its command alone. Commands arriving while every leader is busy
+wait and form the next batch: the leader that finishes hands the lead to the oldest of them. So a lone
+command runs at once, with nothing added to its latency (and through the batch's path, which reads
+everything it needs in one round trip), and under load each transaction carries as many commands as
+were waiting. Every thread returns only after the transaction holding its command has committed, so its
+message is acked after the commit. When a batch cannot commit, each thread runs its own command again,
+on its own.
+
+A waiting thread sleeps on a lock of its own, released only when its command is settled or the lead is
+handed to it: a finished batch wakes its own threads and the next leader, not every waiting thread.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import structlog
@@ -25,9 +29,17 @@ Job = TypeVar("Job")
 Result = TypeVar("Result")
 
 
+def _held_lock() -> threading.Lock:
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
+
+
 @dataclass(eq=False)
 class _Ticket(Generic[Job, Result]):
     job: Job
+    wake: threading.Lock = field(default_factory=_held_lock)  # released once, by whoever settles it
+    batch: list[_Ticket[Job, Result]] | None = None  # the batch it leads, when handed the lead
     taken: bool = False  # into a leader's batch
     settled: bool = False
     alone: bool = False
@@ -60,23 +72,19 @@ class GroupCommit(Generic[Job, Result]):
         self._run_alone = run_alone
         self._max_batch = max_batch
         self._max_leaders = max_leaders
-        self._changed = threading.Condition()
+        self._mutex = threading.Lock()
         self._waiting: deque[_Ticket[Job, Result]] = deque()
         self._leaders = 0
         self._on_transaction = on_transaction or (lambda _jobs, _how: None)
 
     def run(self, job: Job) -> Result:
         ticket: _Ticket[Job, Result] = _Ticket(job)
-        batch = self._wait_or_lead(ticket)
+        batch = self._lead_or_wait(ticket)
         if batch is not None:
             try:
                 self._run_batch(batch)
             finally:
-                with self._changed:
-                    for unsettled in (member for member in batch if not member.settled):
-                        unsettled.alone = unsettled.settled = True  # interrupted: each runs alone
-                    self._leaders -= 1
-                    self._changed.notify_all()
+                self._finish(batch)
         if ticket.alone:  # its batch failed
             self._on_transaction(1, "alone")
             return self._run_alone(job)
@@ -84,27 +92,52 @@ class GroupCommit(Generic[Job, Result]):
             raise ticket.error
         return ticket.result  # type: ignore[return-value]  # settled without error: a result
 
-    def _wait_or_lead(self, ticket: _Ticket[Job, Result]) -> list[_Ticket[Job, Result]] | None:
-        """None once another thread's batch settled the ticket; else the batch this thread leads."""
-        with self._changed:
+    def _lead_or_wait(self, ticket: _Ticket[Job, Result]) -> list[_Ticket[Job, Result]] | None:
+        """The batch this thread leads; None once another thread's batch settled the ticket."""
+        with self._mutex:
+            if self._leaders < self._max_leaders:
+                self._leaders += 1
+                return self._batch_led_by(ticket)
             self._waiting.append(ticket)
-            try:
-                while not ticket.settled and (ticket.taken or self._leaders >= self._max_leaders):
-                    self._changed.wait()
-            except BaseException:  # interrupted (a time limit): nobody waits for the job any more
-                if ticket in self._waiting:
-                    self._waiting.remove(ticket)
-                raise
-            if ticket.settled:
-                return None
-            self._leaders += 1
-            self._waiting.remove(ticket)
-            batch = [ticket]
-            while self._waiting and len(batch) < self._max_batch:
-                batch.append(self._waiting.popleft())
-            for taken in batch:
-                taken.taken = True
-            return batch
+        try:
+            ticket.wake.acquire()
+        except BaseException:  # interrupted (a time limit): nobody waits for the job any more
+            self._abandon(ticket)
+            raise
+        return ticket.batch
+
+    def _batch_led_by(self, ticket: _Ticket[Job, Result]) -> list[_Ticket[Job, Result]]:
+        """``ticket`` and the oldest waiting ones; called holding the mutex."""
+        batch = [ticket]
+        while self._waiting and len(batch) < self._max_batch:
+            batch.append(self._waiting.popleft())
+        for taken in batch:
+            taken.taken = True
+        return batch
+
+    def _finish(self, batch: list[_Ticket[Job, Result]]) -> None:
+        """Wakes the batch's other threads (each runs alone if the batch was interrupted) and hands
+        the lead to the oldest waiting ticket."""
+        for member in batch:
+            if not member.settled:
+                member.alone = member.settled = True
+        for member in batch[1:]:
+            member.wake.release()
+        with self._mutex:
+            self._leaders -= 1
+            if self._waiting and self._leaders < self._max_leaders:
+                self._leaders += 1
+                following = self._waiting.popleft()
+                following.batch = self._batch_led_by(following)
+                following.wake.release()
+
+    def _abandon(self, ticket: _Ticket[Job, Result]) -> None:
+        with self._mutex:
+            if ticket in self._waiting:
+                self._waiting.remove(ticket)
+                return
+        if ticket.batch is not None:  # handed the lead: its batch's threads must not wait forever
+            self._finish(ticket.batch)
 
     def _run_batch(self, batch: list[_Ticket[Job, Result]]) -> None:
         """Settles every ticket; jobs arriving meanwhile wait for the next batch."""

@@ -42,17 +42,20 @@ class Recorder:
 
 @contextmanager
 def batch_under_way(group: GroupCommit[str, str], waiting: int) -> Iterator[None]:
-    """Holds the group as if a batch were running until ``waiting`` jobs wait for the next one."""
-    with group._changed:
+    """Holds the group as if a batch were running until ``waiting`` jobs wait for the next one; then
+    that batch ends, and the lead passes to the oldest of them."""
+    with group._mutex:
         group._leaders = 1
     yield
+    wait_until_queued(group, waiting)
+    group._finish([])
+
+
+def wait_until_queued(group: GroupCommit[str, str], waiting: int) -> None:
     deadline = time.monotonic() + 5
     while len(group._waiting) < waiting:
         assert time.monotonic() < deadline, "the jobs never queued"
         time.sleep(0.001)
-    with group._changed:
-        group._leaders = 0
-        group._changed.notify_all()
 
 
 def submit_all(group: GroupCommit[str, str], pool: ThreadPoolExecutor, jobs: list[str]) -> list[Future[str]]:
@@ -132,3 +135,17 @@ def test_a_batch_needs_room_for_two_jobs() -> None:
     recorder = Recorder()
     with pytest.raises(ValueError, match="at least two"):
         GroupCommit(recorder.run_together, recorder.run_alone, max_batch=1)
+
+
+def test_waiting_jobs_form_batches_in_the_order_they_arrived() -> None:
+    recorder = Recorder()
+    group = GroupCommit(recorder.run_together, recorder.run_alone, max_batch=2)
+    jobs = [f"share-{n}" for n in range(5)]
+    with ThreadPoolExecutor(5) as pool:
+        with batch_under_way(group, waiting=len(jobs)):
+            futures = []
+            for queued, job in enumerate(jobs, start=1):
+                futures.append(pool.submit(group.run, job))
+                wait_until_queued(group, queued)
+        assert [future.result(timeout=5) for future in futures] == [f"{job}: together" for job in jobs]
+    assert recorder.batches == [jobs[0:2], jobs[2:4], jobs[4:5]]
