@@ -10,6 +10,7 @@ from dramatiq.broker import MessageProxy
 from dramatiq.brokers.rabbitmq import RabbitmqBroker, _RabbitmqConsumer
 from dramatiq.errors import ConnectionClosed
 
+from adapters.rabbitmq.vectored_writes import write_buffers_together
 from workers.metrics.worker import note_unreadable
 from workers.middleware import Outcomes, admit
 
@@ -22,12 +23,14 @@ class CoalescingAcksConsumer(_RabbitmqConsumer):
     Dramatiq hands each ack to the connection's thread as a callback of its own, and pika writes and
     polls the socket once per ack: with group commit a batch's acks arrive together, and that was a
     fifth of a worker process's time. Here the acks finished while a callback is due wait in a list,
-    and that one callback buffers them all for one write. Each is still sent only once its message's
-    work has committed, and one by one (never ``multiple``), so a nack can never be swept up with them.
+    that one callback buffers them all, and they leave in one write (``write_buffers_together``). Each
+    is still sent only once its message's work has committed, and one by one (never ``multiple``), so a
+    nack can never be swept up with them.
     """
 
     def __init__(self, broker: RabbitmqBroker, queue_name: str, prefetch: int, timeout: int) -> None:
         super().__init__(broker, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]
+        write_buffers_together(self.connection)
         self._acks_lock = threading.Lock()
         self._acks: list[int] = []
 

@@ -19,6 +19,7 @@ import pika
 import pika.exceptions
 
 from adapters.rabbitmq.connection import connection_parameters
+from adapters.rabbitmq.vectored_writes import write_buffers_together
 
 T = TypeVar("T")
 
@@ -138,6 +139,7 @@ class ConfirmedChannel(ABC, Generic[T]):
             self._connection.ioloop.stop()
 
     def _on_connection_open(self, connection: Any) -> None:
+        write_buffers_together(connection)  # a batch's publishes leave in one write
         connection.channel(on_open_callback=self._on_channel_open)
 
     def _on_channel_open(self, channel: Any) -> None:

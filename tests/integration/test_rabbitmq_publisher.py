@@ -18,6 +18,7 @@ from adapters.rabbitmq import publisher as publisher_module
 from adapters.rabbitmq.publisher import EventPublisher, PublishError
 from adapters.rabbitmq.subscription import EventSubscription
 from adapters.rabbitmq.unroutable import NAMED_UNROUTABLE
+from adapters.rabbitmq.vectored_writes import MAX_BUFFERS_PER_CALL, produce_together
 from adapters.rabbitmq.wire import encode_body
 from tests.integration.test_relay_support import close_connections_named
 from tests.support.services import default_settings, throwaway_vhost
@@ -47,8 +48,9 @@ def vhost_url() -> Iterator[str]:
 
 
 def test_a_batch_arrives_in_order_with_its_properties_and_compact_body(vhost_url: str) -> None:
-    batch = [record("document.shared.viewer", n=n) for n in range(300)]
+    batch = [record("document.shared.viewer", n=n) for n in range(MAX_BUFFERS_PER_CALL + 100)]
     with EventSubscription(vhost_url, ["document.shared.*"]) as tap, EventPublisher(vhost_url) as publisher:
+        assert publisher._connection._transport._produce.__func__ is produce_together  # one write a batch
         publisher.publish(batch)
         received = tap.collect(10.0, count=len(batch))
 

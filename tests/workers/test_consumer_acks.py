@@ -12,6 +12,7 @@ import pika
 import pytest
 from dramatiq.results.backends.stub import StubBackend
 
+from adapters.rabbitmq.vectored_writes import produce_together
 from workers.broker import build_broker
 from workers.consumer import ScreeningConsumer
 from workers.settings import Settings
@@ -134,3 +135,8 @@ def test_a_nack_among_acks_is_not_swept_up_by_them(consumer: ScreeningConsumer, 
     finally:
         connection.close()
     assert dead == 1
+
+
+def test_the_consumer_writes_what_it_buffered_together(consumer: ScreeningConsumer) -> None:
+    transport = consumer.connection._impl._transport
+    assert transport._produce.__func__ is produce_together
