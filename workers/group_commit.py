@@ -79,12 +79,12 @@ class GroupCommit(Generic[Job, Result]):
 
     def run(self, job: Job) -> Result:
         ticket: _Ticket[Job, Result] = _Ticket(job)
-        batch = self._lead_or_wait(ticket)
-        if batch is not None:
-            try:
-                self._run_batch(batch)
-            finally:
-                self._finish(batch)
+        try:
+            self._lead_or_wait(ticket)
+            if ticket.batch is not None:
+                self._run_batch(ticket.batch)
+        finally:
+            self._let_go(ticket)
         if ticket.alone:  # its batch failed
             self._on_transaction(1, "alone")
             return self._run_alone(job)
@@ -92,28 +92,35 @@ class GroupCommit(Generic[Job, Result]):
             raise ticket.error
         return ticket.result  # type: ignore[return-value]  # settled without error: a result
 
-    def _lead_or_wait(self, ticket: _Ticket[Job, Result]) -> list[_Ticket[Job, Result]] | None:
-        """The batch this thread leads; None once another thread's batch settled the ticket."""
+    def _lead_or_wait(self, ticket: _Ticket[Job, Result]) -> None:
+        """Returns once ``ticket.batch`` is the batch this thread leads, or another thread's batch
+        settled the ticket."""
         with self._mutex:
             if self._leaders < self._max_leaders:
-                self._leaders += 1
-                return self._batch_led_by(ticket)
+                self._lead(ticket)
+                return
             self._waiting.append(ticket)
-        try:
-            ticket.wake.acquire()
-        except BaseException:  # interrupted (a time limit): nobody waits for the job any more
-            self._abandon(ticket)
-            raise
-        return ticket.batch
+        ticket.wake.acquire()
 
-    def _batch_led_by(self, ticket: _Ticket[Job, Result]) -> list[_Ticket[Job, Result]]:
-        """``ticket`` and the oldest waiting ones; called holding the mutex."""
+    def _lead(self, ticket: _Ticket[Job, Result]) -> None:
+        """``ticket`` leads a batch of itself and the oldest waiting ones; called holding the mutex."""
         batch = [ticket]
         while self._waiting and len(batch) < self._max_batch:
             batch.append(self._waiting.popleft())
         for taken in batch:
             taken.taken = True
-        return batch
+        ticket.batch = batch
+        self._leaders += 1
+
+    def _let_go(self, ticket: _Ticket[Job, Result]) -> None:
+        """However ``run`` ended (an interruption, such as a time limit, included): a batch it led is
+        finished, and a ticket still waiting leaves the queue, since nobody waits for its job any more."""
+        if ticket.batch is not None:
+            self._finish(ticket.batch)
+        elif not ticket.taken:
+            with self._mutex:
+                if ticket in self._waiting:
+                    self._waiting.remove(ticket)
 
     def _finish(self, batch: list[_Ticket[Job, Result]]) -> None:
         """Wakes the batch's other threads (each runs alone if the batch was interrupted) and hands
@@ -126,18 +133,9 @@ class GroupCommit(Generic[Job, Result]):
         with self._mutex:
             self._leaders -= 1
             if self._waiting and self._leaders < self._max_leaders:
-                self._leaders += 1
                 following = self._waiting.popleft()
-                following.batch = self._batch_led_by(following)
+                self._lead(following)
                 following.wake.release()
-
-    def _abandon(self, ticket: _Ticket[Job, Result]) -> None:
-        with self._mutex:
-            if ticket in self._waiting:
-                self._waiting.remove(ticket)
-                return
-        if ticket.batch is not None:  # handed the lead: its batch's threads must not wait forever
-            self._finish(ticket.batch)
 
     def _run_batch(self, batch: list[_Ticket[Job, Result]]) -> None:
         """Settles every ticket; jobs arriving meanwhile wait for the next batch."""

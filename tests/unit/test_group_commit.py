@@ -13,6 +13,10 @@ import pytest
 from workers.group_commit import GroupCommit
 
 
+class Interrupted(BaseException):
+    """As Dramatiq's time limit interrupts a thread: not an Exception."""
+
+
 class Recorder:
     """Runs jobs the way a batch would, remembering every batch and every lone run."""
 
@@ -28,6 +32,8 @@ class Recorder:
             self.batches.append(list(jobs))
         if self._fail_batches:
             raise RuntimeError("the batch could not commit")
+        if any(job.startswith("interrupted") for job in jobs):
+            raise Interrupted(jobs)
         return [ValueError(job) if job.startswith("bad") else f"{job}: together" for job in jobs]
 
     def heard(self, jobs: int, how: str) -> None:
@@ -149,3 +155,20 @@ def test_waiting_jobs_form_batches_in_the_order_they_arrived() -> None:
                 wait_until_queued(group, queued)
         assert [future.result(timeout=5) for future in futures] == [f"{job}: together" for job in jobs]
     assert recorder.batches == [jobs[0:2], jobs[2:4], jobs[4:5]]
+
+
+def test_a_batch_interrupted_in_its_leader_lets_its_jobs_run_alone_and_the_group_go_on() -> None:
+    recorder = Recorder()
+    group = GroupCommit(recorder.run_together, recorder.run_alone, max_batch=8)
+    jobs = ["interrupted-1", "upload-2", "upload-3"]
+    with ThreadPoolExecutor(3) as pool:
+        with batch_under_way(group, waiting=len(jobs)):
+            futures = []
+            for queued, job in enumerate(jobs, start=1):  # the oldest, interrupted-1, leads them all
+                futures.append(pool.submit(group.run, job))
+                wait_until_queued(group, queued)
+        with pytest.raises(Interrupted):
+            futures[0].result(timeout=5)
+        assert [future.result(timeout=5) for future in futures[1:]] == ["upload-2: alone", "upload-3: alone"]
+    assert group.run("upload-4") == "upload-4: together"  # the lead was given back
+    assert recorder.batches == [jobs, ["upload-4"]]
