@@ -38,8 +38,8 @@ def _held_lock() -> threading.Lock:
 @dataclass(eq=False)
 class _Ticket(Generic[Job, Result]):
     job: Job
-    wake: threading.Lock = field(default_factory=_held_lock)  # released once, by whoever settles it
-    batch: list[_Ticket[Job, Result]] | None = None  # the batch it leads, when handed the lead
+    wake: threading.Lock = field(default_factory=_held_lock)  # released once: settled, or handed the lead
+    batch: list[_Ticket[Job, Result]] | None = None  # the batch it leads, if it leads one
     taken: bool = False  # into a leader's batch
     settled: bool = False
     alone: bool = False
