@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 import uuid
@@ -12,26 +11,12 @@ import pytest
 
 from tests.e2e.fleet import BIN, ROOT, consumers, fleet_environment, stop_fleet, tail
 from tests.e2e.test_metrics_support import scrape, value, wait_for
+from tests.support.processes import free_ports
 from workers.settings import Settings
 
 pytestmark = pytest.mark.e2e
 
 COMMANDS = 40
-
-
-def _two_free_ports() -> int:
-    """A base port such that it and the next one are free (honcho gives worker.N the port base + N - 1)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", base + 1))
-            except OSError:
-                continue
-        return base
-    raise AssertionError("no two consecutive free ports")
 
 
 def _serves_metrics(port: int) -> bool:
@@ -50,7 +35,7 @@ def _processed(port: int) -> float:
 def test_two_worker_fleets_share_the_queue_and_each_serves_its_metrics(
     fleet_settings: Settings, tmp_path: Path
 ) -> None:
-    base = _two_free_ports()
+    base = free_ports(2)  # honcho gives worker.N the port base + N - 1
     (tmp_path / "empty.env").write_text("")
     environment = {**fleet_environment(fleet_settings), "METRICS_ENABLED": "true", "TMPDIR": str(tmp_path)}
     environment.pop("WORKER_METRICS_PORT", None)

@@ -2,15 +2,47 @@
 
 from __future__ import annotations
 
+import random
 import socket
 from pathlib import Path
 
+_LOWEST_PORT = 20_000
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
 
 def free_port() -> int:
-    """A TCP port nobody listens on right now, on 127.0.0.1."""
+    """A TCP port nobody uses right now, on 127.0.0.1."""
+    return free_ports(1)
+
+
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive TCP ports nobody uses right now, on 127.0.0.1.
+
+    They are taken below the range the kernel hands out as the source ports of outgoing connections:
+    there, any connection opened before the port is bound (to Postgres, say) could take it first.
+    """
+    highest = _first_ephemeral_port() - count
+    for _ in range(200):
+        base = random.randint(_LOWEST_PORT, highest)
+        if all(_bindable(base + offset) for offset in range(count)):
+            return base
+    raise AssertionError(f"no {count} consecutive free ports between {_LOWEST_PORT} and {highest}")
+
+
+def _first_ephemeral_port() -> int:
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def children(pid: int) -> list[int]:
