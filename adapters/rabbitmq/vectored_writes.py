@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import types
 from collections import deque
+from itertools import islice
 from typing import Any
 
 from pika.adapters.utils.io_services_utils import _AsyncPlaintextTransport
@@ -48,14 +49,10 @@ def produce_together(transport: Any) -> None:
         if len(buffers) == 1:
             sent = transport._sock.send(buffers[0])
         else:
-            sent = transport._sock.sendmsg(list(_first(buffers, MAX_BUFFERS_PER_CALL)))
+            sent = transport._sock.sendmsg(list(islice(buffers, MAX_BUFFERS_PER_CALL)))
         transport._tx_buffered_byte_count -= sent
         if not _drop_sent(buffers, sent):
             return
-
-
-def _first(buffers: deque[bytes], count: int) -> Any:
-    return buffers if len(buffers) <= count else (buffers[index] for index in range(count))
 
 
 def _drop_sent(buffers: deque[bytes], sent: int) -> bool:

@@ -140,8 +140,8 @@ def test_a_line_logged_while_its_own_thread_is_mid_line_does_not_wait_forever() 
     outer = structlog.get_logger("docfleet.worker").bind()
 
     def interrupted_mid_line() -> None:
-        log.info("first")  # the writer's lock is created by the first line
-        lock = structlog.get_config()["logger_factory"]._lock
+        log.info("first")
+        lock = structlog.get_config()["logger_factory"]._lock  # shared by every writer of the stream
         with lock:  # the thread is inside a line's write
             outer.info("from the signal handler")
 
