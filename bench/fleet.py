@@ -18,7 +18,7 @@ from bench.options import Options
 from bench.procfile import fleet_command
 from bench.procs import environment, rss_kib, started, tail, wait_for_consumers, worker_pids
 from bench.seed import upload_folders
-from bench.stats import from_timestamps, steady_rate
+from bench.stats import from_timestamps, per_transaction, steady_rate
 from tests.support.processes import free_port
 from workers.client import DocfleetClient
 from workers.contract import COMMANDS_QUEUE
@@ -91,7 +91,9 @@ def _rates(database: str, prefix: str, n: int, log: Path, groups: Groups) -> dic
     _poll(fewest_done, lambda done: done >= n, 120.0 + n / 10, log, f"of {n} uploads and shares processed")
     rates: dict[str, float] = {}
     for kind, pattern in kinds.items():
-        rates[f"{kind}_per_s"] = steady_rate(from_timestamps(_processed_at(database, pattern)), n)
+        times = _processed_at(database, pattern)
+        rates[f"{kind}_per_s"] = steady_rate(from_timestamps(times), n)
+        rates[f"{kind}_commands_per_transaction"] = per_transaction(times)
         rates |= windows[kind].per_message(f"{kind}s")
     return rates
 

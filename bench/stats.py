@@ -35,6 +35,14 @@ def from_timestamps(times: Sequence[float]) -> list[Sample]:
     return [(ordered[0], 0), *((moment, index + 1) for index, moment in enumerate(ordered))]
 
 
+def per_transaction(times: Sequence[float], low: float = 0.1, high: float = 0.9) -> float:
+    """Completions per transaction between ``low`` and ``high`` of them, from their transactions' start
+    times (``inbox.processed_at`` is ``now()``, the same for every message a group commit carried)."""
+    ordered = sorted(times)
+    window = ordered[int(low * len(ordered)) : int(high * len(ordered))]
+    return len(window) / len(set(window)) if window else float("nan")
+
+
 def percentile(values: Sequence[float], share: float) -> float:
     """Nearest-rank percentile (``share`` in 0..1)."""
     if not values:

@@ -18,6 +18,8 @@ FIGURES = (
     "ceiling_coalescing_acks_per_s",
     "upload_per_s",
     "share_per_s",
+    "upload_commands_per_transaction",
+    "share_commands_per_transaction",
     "latency_p50_ms",
     "latency_p99_ms",
     "listing_database_ms",
