@@ -107,20 +107,23 @@ class GroupCommit(Generic[Job, Result]):
         batch = [ticket]
         while self._waiting and len(batch) < self._max_batch:
             batch.append(self._waiting.popleft())
+        ticket.batch = batch  # before ``taken``: a leader's ticket seen taken has its batch (``_let_go``)
         for taken in batch:
             taken.taken = True
-        ticket.batch = batch
         self._leaders += 1
 
     def _let_go(self, ticket: _Ticket[Job, Result]) -> None:
-        """However ``run`` ended (an interruption, such as a time limit, included): a batch it led is
-        finished, and a ticket still waiting leaves the queue, since nobody waits for its job any more."""
-        if ticket.batch is not None:
-            self._finish(ticket.batch)
-        elif not ticket.taken:
+        """However ``run`` ended (an interruption, such as a time limit, included): a ticket still
+        waiting leaves the queue, since nobody waits for its job any more, and a batch it led is
+        finished. A ticket not yet taken is looked for in the queue under the mutex, and its batch
+        only then: the lead may be handed to it until the moment it leaves the queue."""
+        if not ticket.taken:
             with self._mutex:
                 if ticket in self._waiting:
                     self._waiting.remove(ticket)
+                    return
+        if ticket.batch is not None:
+            self._finish(ticket.batch)
 
     def _finish(self, batch: list[_Ticket[Job, Result]]) -> None:
         """Wakes the batch's other threads (each runs alone if the batch was interrupted) and hands

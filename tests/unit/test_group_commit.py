@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from workers.group_commit import GroupCommit
+from workers.group_commit import GroupCommit, _Ticket
 
 
 class Interrupted(BaseException):
@@ -172,3 +172,38 @@ def test_a_batch_interrupted_in_its_leader_lets_its_jobs_run_alone_and_the_group
         assert [future.result(timeout=5) for future in futures[1:]] == ["upload-2: alone", "upload-3: alone"]
     assert group.run("upload-4") == "upload-4: together"  # the lead was given back
     assert recorder.batches == [jobs, ["upload-4"]]
+
+
+class LeadHandedOnEntry:
+    """The group's mutex; the first time it is taken, another thread's batch ends just before and hands
+    the lead to the oldest waiting ticket: the moment after an interrupted thread last looked at its
+    ticket and before it takes the mutex."""
+
+    def __init__(self, group: GroupCommit[str, str]) -> None:
+        self._group, self._lock, self._pending = group, group._mutex, True
+
+    def __enter__(self) -> None:
+        if self._pending:
+            self._pending = False
+            finishing = threading.Thread(target=self._group._finish, args=([],))
+            finishing.start()
+            finishing.join(timeout=5)
+        self._lock.acquire()
+
+    def __exit__(self, *_: object) -> None:
+        self._lock.release()
+
+
+def test_a_waiting_job_interrupted_as_the_lead_reaches_it_still_passes_the_lead_on() -> None:
+    recorder = Recorder()
+    group = GroupCommit(recorder.run_together, recorder.run_alone, max_batch=8)
+    ticket: _Ticket[str, str] = _Ticket("interrupted-1")
+    with group._mutex:
+        group._leaders = 1  # a batch under way, and the ticket waiting for the next one
+        group._waiting.append(ticket)
+    group._mutex = LeadHandedOnEntry(group)  # type: ignore[assignment]
+    group._let_go(ticket)  # as run() does once the ticket's wait is interrupted
+    assert ticket.batch == [ticket]  # it was handed the lead...
+    assert group._leaders == 0  # ...and gave it back, unused
+    assert ticket.alone
+    assert group.run("upload-2") == "upload-2: together"
