@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bench.ceiling import measure_ceilings
 from bench.fleet import latency_recipients, measure_fleet
+from bench.inprocess import measure_in_process
 from bench.listing import measure_listing
 from bench.options import Options, parse_args
 from bench.report import medians, render, show, write_json
@@ -32,6 +33,8 @@ def one_run(settings: Settings, options: Options, workdir: Path, run: int) -> di
         prepare_run(app, prefix, latency_recipients(options, prefix), options.folders)
         print(f"run {run + 1}/{options.runs}: fleet", file=sys.stderr, flush=True)
         figures |= measure_fleet(settings, options, workdir, prefix)
+        print(f"run {run + 1}/{options.runs}: in process", file=sys.stderr, flush=True)
+        figures |= measure_in_process(settings, options, prefix)
         print(f"run {run + 1}/{options.runs}: listing", file=sys.stderr, flush=True)
         folder = fill_listing_folder(app, prefix, options.listing_size)
         figures |= measure_listing(app, valkey_only, folder, options.listing_size, options.listing_repeats)

@@ -26,15 +26,16 @@ def measure_ceilings(settings: Settings, options: Options, workdir: Path, run: i
     same no-op acking as docfleet's workers do (``ceiling_coalescing_acks_per_s``)."""
     figures = measure_ceiling(settings, options, workdir, run)
     coalescing = measure_ceiling(settings, options, workdir, run, consumer="coalescing")
-    figures["ceiling_coalescing_acks_per_s"] = coalescing["ceiling_per_s"]
-    return figures
+    figures["ceiling_coalescing_acks_per_s"] = coalescing.pop("ceiling_per_s")
+    return figures | {key: value for key, value in coalescing.items() if key.startswith("cpu_")}
 
 
 def measure_ceiling(
     settings: Settings, options: Options, workdir: Path, run: int, consumer: str = "dramatiq"
 ) -> dict[str, float]:
     """Pre-loads ``options.messages`` no-ops (at least ``MIN_MESSAGES``), starts the worker, samples the
-    completion counter."""
+    completion counter. The CPU per no-op is ``cpu_noop_*`` for Dramatiq's consumer, else
+    ``cpu_noop_<consumer>_*``."""
     total = max(options.messages, MIN_MESSAGES)
     client = valkey.Valkey.from_url(settings.valkey_url)
     counter = f"{settings.cache_prefix}{COUNTER}"
@@ -51,7 +52,8 @@ def measure_ceiling(
         samples = _sample(client, counter, total, log, window.observe)
     client.close()  # type: ignore[no-untyped-call]
     rate = steady_rate(samples, total)
-    return {"ceiling_per_s": rate, "ceiling_messages": float(total)} | window.per_message("noop")
+    measure = "noop" if consumer == "dramatiq" else f"noop_{consumer}"
+    return {"ceiling_per_s": rate, "ceiling_messages": float(total)} | window.per_message(measure)
 
 
 def _sample(

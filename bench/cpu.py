@@ -18,22 +18,35 @@ def fleet_groups(fleet_pid: int, worker_pids: list[int]) -> Groups:
     """The worker processes, the relay (not its supervisor), and every process of Postgres, RabbitMQ
     and the Valkey-protocol server on the machine (their background work counts too)."""
     relay = [pid for pid in descendants(fleet_pid) if _is_relay(pid)]
+    return {"workers": worker_pids, "relay": relay, **service_groups()}
+
+
+def service_groups() -> Groups:
+    """Every process of Postgres, RabbitMQ and the Valkey-protocol server running now."""
     services: Groups = {"postgres": [], "rabbitmq": [], "valkey": []}
     for pid in (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()):
         name = _service_of(pid)
         if name is not None:
             services[name].append(pid)
-    return {"workers": worker_pids, "relay": relay, **services}
+    return services
 
 
 class CpuUse:
     def __init__(self, groups: Groups) -> None:
-        self._groups = groups
+        self._groups = {name: list(pids) for name, pids in groups.items()}
         self._start = {pid: _ticks(pid) for pids in groups.values() for pid in pids}
         self._end: dict[int, int] = {}
 
     def stop(self) -> None:
         self._end = {pid: _ticks(pid) for pid in self._start}
+
+    def include_new(self, groups: Groups) -> None:
+        """Counts processes of ``groups`` started since (a pool's new connections) from their start:
+        all their CPU time was used meanwhile. Call before ``stop``."""
+        for name, pids in groups.items():
+            new = [pid for pid in pids if pid not in self._start]
+            self._groups[name] = [*self._groups.get(name, []), *new]
+            self._start |= dict.fromkeys(new, 0)
 
     def per_message(self, measure: str, messages: float) -> dict[str, float]:
         """``cpu_<measure>_<group>_ms``: CPU milliseconds per message; a process gone by the end is

@@ -20,6 +20,11 @@ FIGURES = (
     "share_per_s",
     "upload_commands_per_transaction",
     "share_commands_per_transaction",
+    "cpu_noop_coalescing_workers_ms",
+    "cpu_inprocess_uploads_docfleet_ms",
+    "cpu_inprocess_uploads_postgres_ms",
+    "cpu_inprocess_shares_docfleet_ms",
+    "cpu_inprocess_shares_postgres_ms",
     "latency_p50_ms",
     "latency_p99_ms",
     "listing_database_ms",
@@ -42,3 +47,4 @@ def test_a_tiny_benchmark_run_measures_every_figure(tmp_path: Path) -> None:
     assert not missing, f"no finite figure for {missing}: {run}"
     assert run["latency_received"] == run["latency_sent"] > 0
     assert "upload / ceiling" in finished.stdout
+    assert "upload / ceiling at best" in finished.stdout

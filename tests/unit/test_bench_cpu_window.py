@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
 import time
 
-from bench.cpu import CpuWindow
+from bench.cpu import CpuUse, CpuWindow
+from tests.support.processes import stat_field
 
 
 def _burn(seconds: float) -> None:
@@ -36,3 +39,31 @@ def test_a_window_never_closed_gives_no_figure() -> None:
 
     assert all(math.isnan(value) for value in window.per_message("test").values())
     assert set(window.per_message("test")) == {"cpu_test_harness_ms", "cpu_test_other_ms"}
+
+
+def test_a_process_started_during_the_measurement_counts_from_its_start() -> None:
+    included, left_as_it_was = CpuUse({"services": []}), CpuUse({"services": []})
+    late = subprocess.Popen([sys.executable, "-c", BURN_HALF_A_SECOND + "\ntime.sleep(30)"])
+    try:
+        _wait_for_cpu(late.pid, seconds=0.4)
+        included.include_new({"services": [late.pid]})
+        for use in (included, left_as_it_was):
+            use.stop()
+    finally:
+        late.kill()
+        late.wait()
+
+    assert 400 <= included.per_message("test", messages=1)["cpu_test_services_ms"] <= 2_000
+    assert left_as_it_was.per_message("test", messages=1)["cpu_test_services_ms"] == 0
+
+
+BURN_HALF_A_SECOND = "import time\nuntil = time.process_time() + 0.5\nwhile time.process_time() < until: pass"
+
+
+def _wait_for_cpu(pid: int, seconds: float) -> None:
+    """Until the process has used ``seconds`` of CPU (clock ticks, as CpuUse reads them)."""
+    ticks = seconds * os.sysconf("SC_CLK_TCK")
+    deadline = time.monotonic() + 20
+    while stat_field(pid, 11) + stat_field(pid, 12) < ticks:
+        assert time.monotonic() < deadline, "the burner did not run"
+        time.sleep(0.02)
