@@ -47,4 +47,4 @@ def test_a_tiny_benchmark_run_measures_every_figure(tmp_path: Path) -> None:
     assert not missing, f"no finite figure for {missing}: {run}"
     assert run["latency_received"] == run["latency_sent"] > 0
     assert "upload / ceiling" in finished.stdout
-    assert "upload / ceiling at best" in finished.stdout
+    assert "upload / ceiling with the worker at best" in finished.stdout
