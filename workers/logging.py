@@ -12,6 +12,7 @@ library, with the same processors and the same renderer, to the same stream.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import select
 import sys
@@ -58,6 +59,22 @@ class ShortLinesDirect:
 
     def __init__(self, direct: TextIO, relayed: TextIO) -> None:
         self._direct, self._relayed = direct, relayed
+        self._fd = _file_descriptor(direct)
+        self._encoding = getattr(direct, "encoding", None) or "utf-8"
+
+    def write_whole(self, line: str) -> bool:
+        """Writes ``line`` with a ``write`` of its own, if it is short enough to be written whole, and
+        says whether it did. No buffer and no lock: a worker's seventeen threads each write their line
+        at once instead of queueing on a lock held across the system call (about 0.05 ms of a worker's
+        CPU per message under load)."""
+        if self._fd is None:
+            return False
+        data = line.encode(self._encoding, "backslashreplace")
+        if len(data) > select.PIPE_BUF:
+            return False
+        while data:  # a pipe takes such a line whole; a file only stops short when it cannot go on
+            data = data[os.write(self._fd, data) :]
+        return True
 
     def write(self, text: str) -> int:
         if len(text) <= select.PIPE_BUF // 4 or (text.isascii() and len(text) <= select.PIPE_BUF):
@@ -68,28 +85,39 @@ class ShortLinesDirect:
         self._direct.flush()
 
 
+def _file_descriptor(stream: TextIO) -> int | None:
+    try:
+        return stream.fileno()
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
+
+
 class LineWriter:
     """Writes each rendered line whole, and names its logger for the line's ``logger`` field.
 
-    The lock is shared by every writer of one stream, and reentrant: a signal handler that logs (the
-    worker's stop handlers do) while its own thread is in the middle of a line must not wait on a lock
-    that thread holds, as it would with structlog's own WriteLogger and its plain lock: a worker hung
-    that way on a third SIGTERM. The standard library's handlers take a reentrant lock too.
+    A line ``ShortLinesDirect`` can write whole takes no lock. Any other is written under a lock shared
+    by every writer of one stream, and reentrant: a signal handler that logs (the worker's stop handlers
+    do) while its own thread is in the middle of a line must not wait on a lock that thread holds, as it
+    would with structlog's own WriteLogger and its plain lock: a worker hung that way on a third SIGTERM.
+    The standard library's handlers take a reentrant lock too.
     """
 
     def __init__(self, name: str, stream: TextIO | ShortLinesDirect, lock: threading.RLock) -> None:
         self.name, self._stream, self._lock = name, stream, lock
 
     def msg(self, message: str) -> None:
-        with self._lock:
-            try:
-                self._stream.write(message + "\n")
+        line = message + "\n"
+        try:
+            if isinstance(self._stream, ShortLinesDirect) and self._stream.write_whole(line):
+                return
+            with self._lock:
+                self._stream.write(line)
                 self._stream.flush()
-            except (RuntimeError, OSError, ValueError):
-                # As the standard library's handlers do, a line that cannot be written is dropped rather
-                # than raised into the work that logged it: a handler's line written while its thread was
-                # inside the stream's own write ("reentrant call"), a closed stream, a broken pipe.
-                pass
+        except (RuntimeError, OSError, ValueError):
+            # As the standard library's handlers do, a line that cannot be written is dropped rather
+            # than raised into the work that logged it: a handler's line written while its thread was
+            # inside the stream's own write ("reentrant call"), a closed stream, a broken pipe.
+            pass
 
     log = debug = info = warn = warning = fatal = failure = err = error = critical = exception = msg
 
