@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 
 from bench.cpu import CpuUse, service_groups
-from bench.load import ORG, OWNER, READER
+from bench.load import OWNER, READER, upload_kwargs
 from bench.options import Options
 from bench.seed import upload_folders
 from domain.commands import Command, ShareDocument, UploadDocument
@@ -43,16 +43,7 @@ def measure_in_process(settings: Settings, options: Options, prefix: str) -> dic
 
 
 def _upload(doc_id: str, folder_id: str) -> UploadDocument:
-    return UploadDocument(
-        doc_id=doc_id,
-        org_id=ORG,
-        folder_id=folder_id,
-        owner_id=OWNER,
-        name=f"{doc_id}.pdf",
-        mime_type="application/pdf",
-        blob_uri=f"s3://bench/{doc_id}.pdf",
-        tags=("bench",),
-    )
+    return UploadDocument(**{**upload_kwargs(doc_id, folder_id), "tags": ("bench",)})
 
 
 def _share(doc_id: str) -> ShareDocument:

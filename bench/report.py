@@ -53,6 +53,37 @@ def ratio_at_best(measure: str) -> Callable[[Figures], float]:
     return ratio
 
 
+def _command_rows(noun: str, plural: str, target: float) -> tuple[Row, ...]:
+    """Throughput, its ratio to the ceiling against ``target``, and where its CPU goes: the rows of
+    uploads, or of shares."""
+
+    def figure(name: str) -> Callable[[Figures], float]:
+        return lambda f: f[name]
+
+    return (
+        Row(f"{noun} throughput", figure(f"{noun}_per_s"), "msg/s", "", None),
+        Row(f"{noun} / ceiling", _ratio(f"{noun}_per_s"), "x", f"≥ {target:.2f}", lambda v: v >= target),
+        Row(f"  CPU per {noun}: workers", figure(f"cpu_{plural}_workers_ms"), "ms", "", None),
+        Row(f"  CPU per {noun}: all", _cpu_all(plural), "ms", "", None),
+        Row(f"  {plural} per transaction", figure(f"{noun}_commands_per_transaction"), "", "", None),
+        Row(
+            f"  in process: CPU per {noun}, docfleet",
+            figure(f"cpu_inprocess_{plural}_docfleet_ms"),
+            "ms",
+            "",
+            None,
+        ),
+        Row(
+            f"  in process: CPU per {noun}, Postgres",
+            figure(f"cpu_inprocess_{plural}_postgres_ms"),
+            "ms",
+            "",
+            None,
+        ),
+        Row(f"  {noun} / ceiling with the worker at best", ratio_at_best(plural), "x", "", None),
+    )
+
+
 def _growth(f: Figures) -> float:
     return 100.0 * (f["rss_end_kib"] / f["rss_start_kib"] - 1) if f["rss_start_kib"] else math.nan
 
@@ -69,46 +100,8 @@ ROWS = (
         "",
         None,
     ),
-    Row("upload throughput", lambda f: f["upload_per_s"], "msg/s", "", None),
-    Row("upload / ceiling", _ratio("upload_per_s"), "x", "≥ 0.60", lambda v: v >= 0.60),
-    Row("  CPU per upload: workers", lambda f: f["cpu_uploads_workers_ms"], "ms", "", None),
-    Row("  CPU per upload: all", _cpu_all("uploads"), "ms", "", None),
-    Row("  uploads per transaction", lambda f: f["upload_commands_per_transaction"], "", "", None),
-    Row(
-        "  in process: CPU per upload, docfleet",
-        lambda f: f["cpu_inprocess_uploads_docfleet_ms"],
-        "ms",
-        "",
-        None,
-    ),
-    Row(
-        "  in process: CPU per upload, Postgres",
-        lambda f: f["cpu_inprocess_uploads_postgres_ms"],
-        "ms",
-        "",
-        None,
-    ),
-    Row("  upload / ceiling with the worker at best", ratio_at_best("uploads"), "x", "", None),
-    Row("share throughput", lambda f: f["share_per_s"], "msg/s", "", None),
-    Row("share / ceiling", _ratio("share_per_s"), "x", "≥ 0.50", lambda v: v >= 0.50),
-    Row("  CPU per share: workers", lambda f: f["cpu_shares_workers_ms"], "ms", "", None),
-    Row("  CPU per share: all", _cpu_all("shares"), "ms", "", None),
-    Row("  shares per transaction", lambda f: f["share_commands_per_transaction"], "", "", None),
-    Row(
-        "  in process: CPU per share, docfleet",
-        lambda f: f["cpu_inprocess_shares_docfleet_ms"],
-        "ms",
-        "",
-        None,
-    ),
-    Row(
-        "  in process: CPU per share, Postgres",
-        lambda f: f["cpu_inprocess_shares_postgres_ms"],
-        "ms",
-        "",
-        None,
-    ),
-    Row("  share / ceiling with the worker at best", ratio_at_best("shares"), "x", "", None),
+    *_command_rows("upload", "uploads", 0.60),
+    *_command_rows("share", "shares", 0.50),
     Row("share → event p50", lambda f: f["latency_p50_ms"], "ms", "≤ 10", lambda v: v <= 10),
     Row("share → event p95", lambda f: f["latency_p95_ms"], "ms", "", None),
     Row("share → event p99", lambda f: f["latency_p99_ms"], "ms", "≤ 50", lambda v: v <= 50),

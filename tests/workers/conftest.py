@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
+import structlog
 
 from tests.unit.fakes import FOLDER, ORG, FakeDatabase, FakeListingCache
 from tests.workers.support import Fleet, running_fleet
@@ -28,3 +30,14 @@ def application(db: FakeDatabase) -> Application:
 def fleet(application: Application) -> Iterator[Fleet]:
     with running_fleet(application) as fleet:
         yield fleet
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """The root logger's handlers and level, and structlog's defaults, as they were before the test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import os
 import select
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,14 +18,7 @@ from workers.logging import ShortLinesDirect, configure_logging
 THREADS, LINES_EACH = 16, 400
 
 
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def test_a_short_line_is_written_to_the_descriptor_and_a_long_one_is_left(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ import logging
 import select
 import sys
 import threading
-from collections.abc import Iterator
 
 import pytest
 import structlog
@@ -18,14 +17,7 @@ from workers.logging import ShortLinesDirect, configure_logging, redact, worker_
 SECRET = "s3cr@t-pw"
 
 
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 @pytest.mark.parametrize(
