@@ -67,19 +67,22 @@ class ShortLinesDirect:
         says whether it did. No buffer and no lock: a worker's seventeen threads each write their line
         at once instead of queueing on a lock held across the system call (about 0.05 ms of a worker's
         CPU per message under load)."""
-        if self._fd is None:
-            return False
-        data = line.encode(self._encoding, "backslashreplace")
-        if len(data) > select.PIPE_BUF:
+        data = self._one_write(line)
+        if self._fd is None or data is None:
             return False
         while data:  # a pipe takes such a line whole; a file only stops short when it cannot go on
             data = data[os.write(self._fd, data) :]
         return True
 
     def write(self, text: str) -> int:
-        if len(text) <= select.PIPE_BUF // 4 or (text.isascii() and len(text) <= select.PIPE_BUF):
+        if self._one_write(text) is not None:
             return self._direct.write(text)
         return self._relayed.write(text)
+
+    def _one_write(self, text: str) -> bytes | None:
+        """``text`` as the stream writes it, if that is short enough to be written whole."""
+        data = text.encode(self._encoding, "backslashreplace")
+        return data if len(data) <= select.PIPE_BUF else None
 
     def flush(self) -> None:
         self._direct.flush()
