@@ -15,6 +15,7 @@ from typing import Any
 import pika
 import pytest
 from dramatiq import Worker
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.encoder import JSONEncoder
 from dramatiq.results.backends.stub import StubBackend
 from structlog.testing import capture_logs
@@ -39,8 +40,8 @@ def channel(amqp_url: str, application: Application) -> Iterator[Any]:
     backend = StubBackend(encoder=JSONEncoder())
     broker = build_broker(settings, open_application=lambda _: application, results_backend=backend)
     declare_on(broker, min_backoff=1, max_backoff=5, retry_when=QUICK)
-    worker = Worker(broker, worker_timeout=50, worker_threads=1)
-    worker.start()
+    assert isinstance(broker, RabbitmqBroker)
+    broker.declare_queue("documents", ensure=True)
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
         producer = connection.channel()
@@ -48,12 +49,18 @@ def channel(amqp_url: str, application: Application) -> Iterator[Any]:
         # Declared as the contract says, the queue matches Dramatiq's: no PRECONDITION_FAILED.
         producer.queue_declare("documents", durable=True, arguments=DEAD_LETTER_ARGUMENTS)
         producer.queue_declare("documents.XQ", durable=True, arguments={"x-message-ttl": 604_800_000})
+        # Emptied before the worker starts: the vhost is the session's, and a message another test left
+        # would otherwise be consumed, and dead-lettered, after the purge.
         for queue in ("documents", "documents.DQ", "documents.XQ"):
             producer.queue_purge(queue)
-        yield producer
+        worker = Worker(broker, worker_timeout=50, worker_threads=1)
+        worker.start()
+        try:
+            yield producer
+        finally:
+            worker.stop()
     finally:
         connection.close()
-        worker.stop()
         broker.close()
 
 
