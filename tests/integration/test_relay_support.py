@@ -6,7 +6,7 @@ import dataclasses
 import subprocess
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, select
@@ -17,7 +17,7 @@ from adapters.postgres.unit_of_work import unit_of_work_factory
 from adapters.rabbitmq.publisher import EventPublisher
 from adapters.rabbitmq.wire import PublishableEvent
 from domain.events import DocumentUploaded, Event
-from workers.relay import RelayOptions, run_relay
+from workers.relay import Publisher, RelayOptions, run_relay
 from workers.settings import Settings
 
 STOP_TIMEOUT_S = 30.0
@@ -57,17 +57,22 @@ class RunningRelay:
 
 @contextmanager
 def running_relay(
-    database_url: str, amqp_url: str, options: RelayOptions | None = None
+    database_url: str,
+    amqp_url: str,
+    options: RelayOptions | None = None,
+    publisher: Callable[[RunningRelay], Publisher] | None = None,
 ) -> Iterator[RunningRelay]:
-    """A relay in a thread, publishing through a connection named uniquely; stopped and joined at exit."""
+    """A relay in a thread, publishing through a connection named uniquely (by default a
+    ``RecordingPublisher`` into ``relay.published``); stopped and joined at exit."""
     relay = RunningRelay(f"relay-test-{uuid.uuid4().hex[:8]}")
     settings = relay_settings(database_url, amqp_url)
+    new_publisher = publisher or (lambda r: RecordingPublisher(amqp_url, r.name, r.published))
     relay.thread = threading.Thread(
         target=run_relay,
         args=(settings, relay.stop),
         kwargs={
             "options": options or RelayOptions(poll_interval=0.5, backoff_max=2.0),
-            "publisher_factory": lambda: RecordingPublisher(amqp_url, relay.name, relay.published),
+            "publisher_factory": lambda: new_publisher(relay),
         },
         name=relay.name,
         daemon=True,

@@ -1,0 +1,124 @@
+"""How the relay drains a backlog: full batches, each written out whole and then confirmed with one wait.
+
+The property that keeps the relay fast, checked by counting rather than timing: a confirm-mode
+``BlockingChannel`` would wait for RabbitMQ once per message, so a wait would find one message in flight
+instead of the whole batch. Its speed is measured by ``make bench`` (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+
+import pika
+import pytest
+from sqlalchemy import Engine, func, select
+
+from adapters.event_codec import EVENTS_EXCHANGE
+from adapters.postgres.migrations import upgrade_to_head
+from adapters.postgres.tables import outbox
+from adapters.rabbitmq.connection import EVENTS_EXCHANGE_TYPE
+from adapters.rabbitmq.publisher import EventPublisher
+from adapters.rabbitmq.wire import PublishableEvent
+from tests.integration.test_relay_support import (
+    RunningRelay,
+    commit_events,
+    engine_for,
+    running_relay,
+    uploaded,
+)
+from tests.support.services import default_settings, throwaway_database
+from workers.relay import RelayOptions
+
+pytestmark = pytest.mark.integration
+
+EVENTS = 10_000
+PER_COMMIT = 100
+BATCH = 500
+
+
+class BatchWatchingPublisher(EventPublisher):
+    """Notes each batch's size, and how many messages awaited their confirms whenever it waited for
+    RabbitMQ (connecting and closing are waits with none)."""
+
+    def __init__(self, amqp_url: str, name: str) -> None:
+        self.batches: list[int] = []
+        self.in_flight_at_waits: list[int] = []
+        super().__init__(amqp_url, name=name, timeout=10.0)
+
+    def publish(self, records: Sequence[PublishableEvent]) -> None:
+        self.batches.append(len(records))
+        super().publish(records)
+
+    def _run_until(self, done: Callable[[], bool], what: str) -> None:
+        self.in_flight_at_waits.append(len(self._pending))
+        super()._run_until(done, what)
+
+
+@pytest.fixture
+def backlog_database_url() -> Iterator[str]:
+    """A database of this test's own: the backlog is exactly its events, so the batches are known."""
+    with throwaway_database(default_settings().database_url) as url:
+        upgrade_to_head(url)
+        yield url
+
+
+@pytest.fixture
+def bound_queue(amqp_url: str) -> Iterator[str]:
+    """A durable queue bound to ``document.uploaded``: the events are routed and stored, as in production."""
+    name = f"relay-backlog-{uuid.uuid4().hex[:8]}"
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    channel = connection.channel()
+    channel.exchange_declare(EVENTS_EXCHANGE, EVENTS_EXCHANGE_TYPE, durable=True)
+    channel.queue_declare(name, durable=True)
+    channel.queue_bind(name, EVENTS_EXCHANGE, routing_key="document.uploaded")
+    try:
+        yield name
+    finally:
+        channel.queue_delete(name)
+        connection.close()
+
+
+def test_a_backlog_goes_out_in_full_batches_each_confirmed_with_one_wait(
+    backlog_database_url: str, amqp_url: str, bound_queue: str
+) -> None:
+    publishers: list[BatchWatchingPublisher] = []
+
+    def watching(relay: RunningRelay) -> BatchWatchingPublisher:
+        publishers.append(BatchWatchingPublisher(amqp_url, relay.name))
+        return publishers[-1]
+
+    with engine_for(backlog_database_url) as engine:
+        for start in range(0, EVENTS, PER_COMMIT):
+            commit_events(
+                engine, [uploaded("org-backlog", f"doc-{n}") for n in range(start, start + PER_COMMIT)]
+            )
+        with running_relay(
+            backlog_database_url, amqp_url, RelayOptions(batch_size=BATCH), publisher=watching
+        ):
+            _wait_until_drained(engine, timeout=120.0)
+
+    [publisher] = publishers  # one leadership, no error on the way
+    assert publisher.batches == [BATCH] * (EVENTS // BATCH)
+    assert [n for n in publisher.in_flight_at_waits if n] == publisher.batches
+    assert _queued(amqp_url, bound_queue) == EVENTS
+
+
+def _wait_until_drained(engine: Engine, timeout: float) -> None:
+    query = select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            if connection.scalar(query) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"the backlog was not drained within {timeout} s")
+
+
+def _queued(amqp_url: str, queue: str) -> int:
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        return int(connection.channel().queue_declare(queue, passive=True).method.message_count)
+    finally:
+        connection.close()
