@@ -29,7 +29,7 @@ from adapters.postgres.engine import create_engine
 from adapters.rabbitmq.connection import connection_parameters
 from workers.audit_wire import Delivery, MalformedEvent, dead_letter_queue, declare_audit_queue, parse_event
 from workers.metrics.audit import AuditMetrics, audit_metrics
-from workers.relay import Backoff
+from workers.relay_pacing import Backoff
 from workers.settings import Settings
 from workers.stopping import StopFlag
 

@@ -6,8 +6,10 @@ the order their changes committed. A batch is marked published only after Rabbit
 crash between the two publishes the batch again (consumers deduplicate on the event id).
 
 The leader sleeps on LISTEN/NOTIFY (units of work notify when they commit outbox rows), with a polling
-fallback. RabbitMQ or Postgres errors are logged, then the relay backs off (bounded, exponential) and starts
-over with new connections. Setting ``stop_event`` (SIGTERM, SIGINT) lets the current batch finish.
+fallback; once busy, it starts its batches a short window apart so that each carries more events
+(``workers.relay_pacing``). RabbitMQ or Postgres errors are logged, then the relay backs off (bounded,
+exponential) and starts over with new connections. Setting ``stop_event`` (SIGTERM, SIGINT) lets the
+current batch finish.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from adapters.postgres.outbox import OutboxListener, OutboxStore, RelayLeadershi
 from adapters.rabbitmq.publisher import EventPublisher, PublishError
 from adapters.rabbitmq.wire import PublishableEvent
 from workers.metrics.relay import RelayMetrics, relay_metrics
+from workers.relay_pacing import Backoff, Pacing
 from workers.settings import Settings
 from workers.stopping import StopFlag
 
@@ -53,21 +56,10 @@ class RelayOptions:
     backoff_max: float = 15.0
     publish_timeout: float = 10.0
     stats_interval: float = 60.0
-
-
-class Backoff:
-    """Bounded exponential delays: initial, twice that, ... up to ``maximum``; ``reset`` after a success."""
-
-    def __init__(self, initial: float, maximum: float) -> None:
-        self._initial, self._maximum = initial, maximum
-        self._next = initial
-
-    def next_delay(self) -> float:
-        delay, self._next = self._next, min(self._next * 2, self._maximum)
-        return delay
-
-    def reset(self) -> None:
-        self._next = self._initial
+    busy_batch: int = 16
+    """A batch of at least this many events means the relay is busy (``workers.relay_pacing``)."""
+    busy_window: float = 0.02
+    """While busy, seconds from the start of one batch to the start of the next; 0 never waits."""
 
 
 def run_relay(
@@ -105,6 +97,7 @@ class Relay:
         self._metrics = metrics or RelayMetrics()
         self._store = OutboxStore(engine)
         self._backoff = Backoff(options.backoff_initial, options.backoff_max)
+        self._pacing = Pacing(options.busy_batch, options.busy_window)
         self._published_since_stats = 0
         self._stats_due = time.monotonic() + options.stats_interval
 
@@ -149,11 +142,19 @@ class Relay:
         """Each batch is read on the leadership's connection: once it is lost, the read raises."""
         while not self._stop.is_set():
             self._metrics.refresh_outbox(self._store)
-            if self._publish_batch(leader_store, publisher) < self._options.batch_size:
+            started = time.monotonic()
+            published = self._publish_batch(leader_store, publisher)
+            if published < self._options.batch_size:
                 listener.wait(self._options.poll_interval)
                 publisher.keepalive()
+                self._gather(published, started)
             self._backoff.reset()
             self._log_stats_when_due()
+
+    def _gather(self, published: int, started: float) -> None:
+        pause = self._pacing.pause(published, started, time.monotonic())
+        if pause > 0:
+            self._stop.wait(pause)
 
     def _publish_batch(self, store: OutboxStore, publisher: Publisher) -> int:
         records = store.fetch_unpublished(self._options.batch_size)

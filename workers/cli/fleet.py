@@ -37,11 +37,29 @@ def relay(
     poll_interval: Annotated[
         float, typer.Option(min=0.05, help="Seconds between looks at the outbox when no NOTIFY comes.")
     ] = 1.0,
+    busy_batch: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="RELAY_BUSY_BATCH",
+            help="A batch of at least this many events means the relay is busy.",
+        ),
+    ] = 16,
+    busy_window_ms: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1000.0,
+            envvar="RELAY_BUSY_WINDOW_MS",
+            help="While busy, milliseconds between the starts of two batches; 0: none.",
+        ),
+    ] = 20.0,
 ) -> None:
     """Publish committed events from the outbox to RabbitMQ, in order, until SIGTERM or Ctrl-C.
 
     Several relays may run at once: one publishes, the others stand by. While Postgres or RabbitMQ is
-    unreachable it logs, waits and tries again.
+    unreachable it logs, waits and tries again. Under load it lets events gather for a few
+    milliseconds between batches, so that each carries more of them and costs less CPU an event.
 
     \b
     Example:
@@ -54,7 +72,13 @@ def relay(
     settings = load_settings()
     configure_logging(settings.log_level)
     stop = SignalStop().install()
-    run_relay(settings, stop, options=RelayOptions(batch_size=batch_size, poll_interval=poll_interval))
+    options = RelayOptions(
+        batch_size=batch_size,
+        poll_interval=poll_interval,
+        busy_batch=busy_batch,
+        busy_window=busy_window_ms / 1000,
+    )
+    run_relay(settings, stop, options=options)
 
 
 def demo(

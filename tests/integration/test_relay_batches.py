@@ -1,8 +1,10 @@
-"""How the relay drains a backlog: full batches, each written out whole and then confirmed with one wait.
+"""How the relay batches, checked by counting rather than timing (its speed is measured by ``make bench``,
+docs/performance.md):
 
-The property that keeps the relay fast, checked by counting rather than timing: a confirm-mode
-``BlockingChannel`` would wait for RabbitMQ once per message, so a wait would find one message in flight
-instead of the whole batch. Its speed is measured by ``make bench`` (docs/performance.md).
+- a backlog goes out in full batches, each written out whole and then confirmed with one wait; a
+  confirm-mode ``BlockingChannel`` would wait for RabbitMQ once per message, so a wait would find one
+  message in flight instead of the whole batch;
+- events committed while the relay is busy gather into its next batch instead of one batch each.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from tests.integration.test_relay_support import (
     uploaded,
 )
 from tests.support.services import default_settings, throwaway_database
-from workers.relay import RelayOptions
+from workers.relay import Publisher, RelayOptions
 
 pytestmark = pytest.mark.integration
 
@@ -57,8 +59,8 @@ class BatchWatchingPublisher(EventPublisher):
 
 
 @pytest.fixture
-def backlog_database_url() -> Iterator[str]:
-    """A database of this test's own: the backlog is exactly its events, so the batches are known."""
+def own_database_url() -> Iterator[str]:
+    """A database of the test's own: the outbox holds exactly its events, so the batches are known."""
     with throwaway_database(default_settings().database_url) as url:
         upgrade_to_head(url)
         yield url
@@ -81,28 +83,56 @@ def bound_queue(amqp_url: str) -> Iterator[str]:
 
 
 def test_a_backlog_goes_out_in_full_batches_each_confirmed_with_one_wait(
-    backlog_database_url: str, amqp_url: str, bound_queue: str
+    own_database_url: str, amqp_url: str, bound_queue: str
 ) -> None:
-    publishers: list[BatchWatchingPublisher] = []
-
-    def watching(relay: RunningRelay) -> BatchWatchingPublisher:
-        publishers.append(BatchWatchingPublisher(amqp_url, relay.name))
-        return publishers[-1]
-
-    with engine_for(backlog_database_url) as engine:
+    publishers, watching = _watching(amqp_url)
+    with engine_for(own_database_url) as engine:
         for start in range(0, EVENTS, PER_COMMIT):
             commit_events(
                 engine, [uploaded("org-backlog", f"doc-{n}") for n in range(start, start + PER_COMMIT)]
             )
-        with running_relay(
-            backlog_database_url, amqp_url, RelayOptions(batch_size=BATCH), publisher=watching
-        ):
+        with running_relay(own_database_url, amqp_url, RelayOptions(batch_size=BATCH), publisher=watching):
             _wait_until_drained(engine, timeout=120.0)
 
     [publisher] = publishers  # one leadership, no error on the way
     assert publisher.batches == [BATCH] * (EVENTS // BATCH)
     assert [n for n in publisher.in_flight_at_waits if n] == publisher.batches
     assert _queued(amqp_url, bound_queue) == EVENTS
+
+
+def test_events_committed_while_the_relay_is_busy_go_out_in_one_batch(
+    own_database_url: str, amqp_url: str
+) -> None:
+    publishers, watching = _watching(amqp_url)
+    options = RelayOptions(poll_interval=0.2, busy_batch=10, busy_window=3.0)
+    with engine_for(own_database_url) as engine:
+        commit_events(engine, [uploaded("org-busy", f"doc-{n}") for n in range(10)])
+        with running_relay(own_database_url, amqp_url, options, publisher=watching):
+            _wait_until(lambda: bool(publishers) and publishers[0].batches == [10], "the first batch")
+            for n in range(10, 15):  # five transactions, each notifying the relay, within its window
+                commit_events(engine, [uploaded("org-busy", f"doc-{n}")])
+            _wait_until_drained(engine, timeout=30.0)
+
+    assert publishers[0].batches == [10, 5]
+
+
+def _watching(amqp_url: str) -> tuple[list[BatchWatchingPublisher], Callable[[RunningRelay], Publisher]]:
+    """The publishers a relay makes, and the factory that makes them and keeps them in that list."""
+    publishers: list[BatchWatchingPublisher] = []
+
+    def watching(relay: RunningRelay) -> BatchWatchingPublisher:
+        publishers.append(BatchWatchingPublisher(amqp_url, relay.name))
+        return publishers[-1]
+
+    return publishers, watching
+
+
+def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(0.005)
 
 
 def _wait_until_drained(engine: Engine, timeout: float) -> None:
