@@ -103,17 +103,25 @@ def test_a_backlog_goes_out_in_full_batches_each_confirmed_with_one_wait(
 def test_events_committed_while_the_relay_is_busy_go_out_in_one_batch(
     own_database_url: str, amqp_url: str
 ) -> None:
+    """The rate that makes a batch busy is set low: the test is of the wiring, not of the rule
+    (tests/unit/test_relay_pacing.py). The backlog found at start is never busy: no batch came before."""
     publishers, watching = _watching(amqp_url)
-    options = RelayOptions(poll_interval=0.2, busy_batch=10, busy_window=3.0)
+    options = RelayOptions(poll_interval=0.2, busy_batch=10, busy_rate=1.0, busy_window=3.0)
     with engine_for(own_database_url) as engine:
         commit_events(engine, [uploaded("org-busy", f"doc-{n}") for n in range(10)])
         with running_relay(own_database_url, amqp_url, options, publisher=watching):
-            _wait_until(lambda: bool(publishers) and publishers[0].batches == [10], "the first batch")
-            for n in range(10, 15):  # five transactions, each notifying the relay, within its window
+            _wait_until(lambda: _batches(publishers) == [10], "the backlog's batch")
+            commit_events(engine, [uploaded("org-busy", f"doc-{n}") for n in range(10, 20)])
+            _wait_until(lambda: _batches(publishers) == [10, 10], "a busy batch")
+            for n in range(20, 25):  # five transactions, each notifying the relay, within its window
                 commit_events(engine, [uploaded("org-busy", f"doc-{n}")])
             _wait_until_drained(engine, timeout=30.0)
 
-    assert publishers[0].batches == [10, 5]
+    assert _batches(publishers) == [10, 10, 5]
+
+
+def _batches(publishers: list[BatchWatchingPublisher]) -> list[int]:
+    return publishers[0].batches if publishers else []
 
 
 def _watching(amqp_url: str) -> tuple[list[BatchWatchingPublisher], Callable[[RunningRelay], Publisher]]:

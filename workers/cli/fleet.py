@@ -42,9 +42,17 @@ def relay(
         typer.Option(
             min=1,
             envvar="RELAY_BUSY_BATCH",
-            help="A batch of at least this many events means the relay is busy.",
+            help="Fewer events than this in a batch: the relay is not busy.",
         ),
-    ] = 16,
+    ] = 8,
+    busy_rate: Annotated[
+        float,
+        typer.Option(
+            min=1.0,
+            envvar="RELAY_BUSY_RATE",
+            help="Events a second at which such a batch means the relay is busy.",
+        ),
+    ] = 1000.0,
     busy_window_ms: Annotated[
         float,
         typer.Option(
@@ -76,6 +84,7 @@ def relay(
         batch_size=batch_size,
         poll_interval=poll_interval,
         busy_batch=busy_batch,
+        busy_rate=busy_rate,
         busy_window=busy_window_ms / 1000,
     )
     run_relay(settings, stop, options=options)
