@@ -56,10 +56,8 @@ class RelayOptions:
     backoff_max: float = 15.0
     publish_timeout: float = 10.0
     stats_interval: float = 60.0
-    busy_batch: int = 8
-    """Fewer events than this in a batch: the relay is not busy (``workers.relay_pacing``)."""
     busy_rate: float = 1000.0
-    """Events a second at which a batch of at least ``busy_batch`` means the relay is busy."""
+    """Events committing this fast a second or faster make the relay busy (``workers.relay_pacing``)."""
     busy_window: float = 0.02
     """While busy, seconds from the start of one batch to the start of the next; 0 never waits."""
 
@@ -99,8 +97,7 @@ class Relay:
         self._metrics = metrics or RelayMetrics()
         self._store = OutboxStore(engine)
         self._backoff = Backoff(options.backoff_initial, options.backoff_max)
-        self._pacing = Pacing(options.busy_batch, options.busy_rate, options.busy_window)
-        self._last_batch_started = float("-inf")
+        self._pacing = Pacing(options.busy_rate, options.busy_window)
         self._published_since_stats = 0
         self._stats_due = time.monotonic() + options.stats_interval
 
@@ -147,16 +144,16 @@ class Relay:
             self._metrics.refresh_outbox(self._store)
             started = time.monotonic()
             published = self._publish_batch(leader_store, publisher)
-            previous, self._last_batch_started = self._last_batch_started, started
+            self._pacing.note(published, started)
             if published < self._options.batch_size:
                 listener.wait(self._options.poll_interval)
                 publisher.keepalive()
-                self._gather(published, previous, started)
+                self._gather(started)
             self._backoff.reset()
             self._log_stats_when_due()
 
-    def _gather(self, published: int, previous_started: float, started: float) -> None:
-        pause = self._pacing.pause(published, previous_started, started, time.monotonic())
+    def _gather(self, started: float) -> None:
+        pause = self._pacing.pause(started, time.monotonic())
         if pause > 0:
             self._stop.wait(pause)
 

@@ -25,18 +25,18 @@ def started_with(monkeypatch: pytest.MonkeyPatch) -> list[RelayOptions]:
     return seen
 
 
-def test_the_relay_gathers_for_20_ms_once_8_events_come_at_1000_a_second_by_default(
+def test_the_relay_gathers_for_20_ms_once_events_come_at_1000_a_second_by_default(
     started_with: list[RelayOptions],
 ) -> None:
     assert run(default_settings(), "relay").exit_code == 0
     [options] = started_with
-    assert (options.busy_batch, options.busy_rate, options.busy_window) == (8, 1000.0, 0.02)
+    assert (options.busy_rate, options.busy_window) == (1000.0, 0.02)
 
 
 def test_the_pacing_comes_from_the_flags_or_the_environment(started_with: list[RelayOptions]) -> None:
-    flags = ("--busy-batch", "3", "--busy-rate", "400", "--busy-window-ms", "5")
+    flags = ("--busy-rate", "400", "--busy-window-ms", "5")
     assert run(default_settings(), "relay", *flags).exit_code == 0
-    environment = {"RELAY_BUSY_WINDOW_MS": "0", "RELAY_BUSY_BATCH": "50", "RELAY_BUSY_RATE": "2500"}
+    environment = {"RELAY_BUSY_WINDOW_MS": "0", "RELAY_BUSY_RATE": "2500"}
     assert run(default_settings(), "relay", **environment).exit_code == 0
-    chosen = [(o.busy_batch, o.busy_rate, o.busy_window) for o in started_with]
-    assert chosen == [(3, 400.0, 0.005), (50, 2500.0, 0.0)]
+    chosen = [(o.busy_rate, o.busy_window) for o in started_with]
+    assert chosen == [(400.0, 0.005), (2500.0, 0.0)]

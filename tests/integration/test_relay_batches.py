@@ -103,10 +103,10 @@ def test_a_backlog_goes_out_in_full_batches_each_confirmed_with_one_wait(
 def test_events_committed_while_the_relay_is_busy_go_out_in_one_batch(
     own_database_url: str, amqp_url: str
 ) -> None:
-    """The rate that makes a batch busy is set low: the test is of the wiring, not of the rule
+    """The rate that makes the relay busy is set low: the test is of the wiring, not of the rule
     (tests/unit/test_relay_pacing.py). The backlog found at start is never busy: no batch came before."""
     publishers, watching = _watching(amqp_url)
-    options = RelayOptions(poll_interval=0.2, busy_batch=10, busy_rate=1.0, busy_window=3.0)
+    options = RelayOptions(poll_interval=0.2, busy_rate=1.0, busy_window=3.0)
     with engine_for(own_database_url) as engine:
         commit_events(engine, [uploaded("org-busy", f"doc-{n}") for n in range(10)])
         with running_relay(own_database_url, amqp_url, options, publisher=watching):

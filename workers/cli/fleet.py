@@ -37,20 +37,12 @@ def relay(
     poll_interval: Annotated[
         float, typer.Option(min=0.05, help="Seconds between looks at the outbox when no NOTIFY comes.")
     ] = 1.0,
-    busy_batch: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            envvar="RELAY_BUSY_BATCH",
-            help="Fewer events than this in a batch: the relay is not busy.",
-        ),
-    ] = 8,
     busy_rate: Annotated[
         float,
         typer.Option(
             min=1.0,
             envvar="RELAY_BUSY_RATE",
-            help="Events a second at which such a batch means the relay is busy.",
+            help="Events committing this fast a second (over 0.1 s at least) make the relay busy.",
         ),
     ] = 1000.0,
     busy_window_ms: Annotated[
@@ -83,7 +75,6 @@ def relay(
     options = RelayOptions(
         batch_size=batch_size,
         poll_interval=poll_interval,
-        busy_batch=busy_batch,
         busy_rate=busy_rate,
         busy_window=busy_window_ms / 1000,
     )
