@@ -17,7 +17,7 @@ from bench.inprocess import measure_in_process
 from bench.listing import measure_listing
 from bench.options import Options, parse_args
 from bench.report import medians, render, show, write_json
-from bench.resources import throwaway_settings
+from bench.resources import discard_unpublished_events, throwaway_settings
 from bench.seed import fill_listing_folder, prepare_run
 from workers.bootstrap import Application
 from workers.settings import Settings
@@ -31,6 +31,7 @@ def one_run(settings: Settings, options: Options, workdir: Path, run: int) -> di
     valkey_only = Application.from_settings(replace(settings, listing_memory_documents=0), threads=1)
     try:
         prepare_run(app, prefix, latency_recipients(options, prefix), options.folders)
+        discard_unpublished_events(settings.database_url)  # the fleet's relay starts on an empty outbox
         print(f"run {run + 1}/{options.runs}: fleet", file=sys.stderr, flush=True)
         figures |= measure_fleet(settings, options, workdir, prefix)
         print(f"run {run + 1}/{options.runs}: in process", file=sys.stderr, flush=True)

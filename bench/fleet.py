@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
-from sqlalchemy.engine import make_url
 
 from bench.cpu import CpuWindow, Groups, cpu_use, fleet_groups
 from bench.latency import measure_latency
@@ -17,6 +16,7 @@ from bench.load import publish, shares, uploads
 from bench.options import Options
 from bench.procfile import fleet_command
 from bench.procs import environment, rss_kib, started, tail, wait_for_consumers, worker_pids
+from bench.resources import libpq_url
 from bench.seed import upload_folders
 from bench.stats import from_timestamps, per_transaction, steady_rate
 from tests.support.processes import free_port
@@ -34,7 +34,7 @@ def measure_fleet(settings: Settings, options: Options, workdir: Path, prefix: s
     """Pre-loads N uploads then N shares, starts the fleet, measures both rates from the inbox, then the
     latency, then tops up with uploads until ``memory_messages`` were processed and reads RSS again."""
     n, folders = options.messages, upload_folders(prefix, options.folders)
-    database = make_url(settings.database_url).set(drivername="postgresql").render_as_string(False)
+    database = libpq_url(settings.database_url)
     with DocfleetClient(settings.amqp_url, name="docfleet-bench") as client:
         publish(client, uploads(prefix, folders, n))
         publish(client, shares(prefix, n))
