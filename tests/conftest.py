@@ -26,6 +26,16 @@ def database_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def fresh_database_url() -> Iterator[str]:
+    """An empty database of this test's own, migrated: its outbox holds only what the test puts there."""
+    from adapters.postgres.migrations import upgrade_to_head
+
+    with throwaway_database(default_settings().database_url) as url:
+        upgrade_to_head(url)
+        yield url
+
+
 @pytest.fixture(scope="module")
 def engine(database_url: str) -> Iterator[Engine]:
     """A pooled engine on the run's database for the module's tests: 8 connections, 16 with overflow."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.services import default_settings, throwaway_database, throwaway_vhost
+from tests.support.services import default_settings, throwaway_vhost
 from workers.settings import Settings
 
 
@@ -26,16 +26,6 @@ def settings(database_url: str, valkey_url: str, key_prefix: str, vhost_url: str
     return dataclasses.replace(
         base, database_url=database_url, valkey_url=valkey_url, amqp_url=vhost_url, cache_prefix=key_prefix
     )
-
-
-@pytest.fixture
-def fresh_database_url() -> Iterator[str]:
-    """An empty database of this test's own, migrated: its outbox holds only what the test puts there."""
-    from adapters.postgres.migrations import upgrade_to_head
-
-    with throwaway_database(default_settings().database_url) as url:
-        upgrade_to_head(url)
-        yield url
 
 
 @pytest.fixture

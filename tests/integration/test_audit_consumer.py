@@ -20,11 +20,11 @@ from tests.integration.test_audit_support import (
     event_body,
     publish,
     publish_events,
-    queue_depth,
     row_counts,
     running_audit,
     wait_for,
 )
+from tests.support.rabbitmq import queue_depth
 from workers.audit_wire import dead_letter_queue
 from workers.settings import Settings
 

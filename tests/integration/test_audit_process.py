@@ -22,12 +22,11 @@ from tests.integration.test_audit_support import (
     event_body,
     publish,
     publish_events,
-    queue_depth,
     row_counts,
     wait_for,
 )
 from tests.support.processes import free_port
-from tests.support.rabbitmq import consumer_count
+from tests.support.rabbitmq import consumer_count, queue_depth
 from workers.audit_wire import dead_letter_queue
 from workers.settings import Settings
 

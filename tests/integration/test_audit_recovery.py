@@ -18,11 +18,11 @@ from tests.integration.test_audit_support import (
     delete_queues,
     event_body,
     publish_events,
-    queue_depth,
     row_counts,
     running_audit,
     wait_for,
 )
+from tests.support.rabbitmq import queue_depth
 from tests.support.services import default_settings, unique_name
 
 pytestmark = pytest.mark.integration

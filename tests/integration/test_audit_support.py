@@ -102,15 +102,6 @@ def publish_events(amqp_url: str, bodies: Sequence[dict[str, Any]]) -> None:
     publish(amqp_url, [("member.added", json.dumps(body).encode()) for body in bodies])
 
 
-def queue_depth(amqp_url: str, queue: str) -> int:
-    """Messages ready in the queue (not those delivered and not yet acked)."""
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        return int(connection.channel().queue_declare(queue, passive=True).method.message_count)
-    finally:
-        connection.close()
-
-
 def drain(amqp_url: str, queue: str) -> list[bytes]:
     """Every message ready in the queue, acked (so removed)."""
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))

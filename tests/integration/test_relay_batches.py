@@ -18,7 +18,6 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from adapters.event_codec import EVENTS_EXCHANGE
-from adapters.postgres.migrations import upgrade_to_head
 from adapters.postgres.tables import outbox
 from adapters.rabbitmq.connection import EVENTS_EXCHANGE_TYPE
 from adapters.rabbitmq.publisher import EventPublisher
@@ -30,7 +29,7 @@ from tests.integration.test_relay_support import (
     running_relay,
     uploaded,
 )
-from tests.support.services import default_settings, throwaway_database
+from tests.support.rabbitmq import queue_depth
 from workers.relay import Publisher, RelayOptions
 
 pytestmark = pytest.mark.integration
@@ -59,14 +58,6 @@ class BatchWatchingPublisher(EventPublisher):
 
 
 @pytest.fixture
-def own_database_url() -> Iterator[str]:
-    """A database of the test's own: the outbox holds exactly its events, so the batches are known."""
-    with throwaway_database(default_settings().database_url) as url:
-        upgrade_to_head(url)
-        yield url
-
-
-@pytest.fixture
 def bound_queue(amqp_url: str) -> Iterator[str]:
     """A durable queue bound to ``document.uploaded``: the events are routed and stored, as in production."""
     name = f"relay-backlog-{uuid.uuid4().hex[:8]}"
@@ -83,33 +74,33 @@ def bound_queue(amqp_url: str) -> Iterator[str]:
 
 
 def test_a_backlog_goes_out_in_full_batches_each_confirmed_with_one_wait(
-    own_database_url: str, amqp_url: str, bound_queue: str
+    fresh_database_url: str, amqp_url: str, bound_queue: str
 ) -> None:
     publishers, watching = _watching(amqp_url)
-    with engine_for(own_database_url) as engine:
+    with engine_for(fresh_database_url) as engine:
         for start in range(0, EVENTS, PER_COMMIT):
             commit_events(
                 engine, [uploaded("org-backlog", f"doc-{n}") for n in range(start, start + PER_COMMIT)]
             )
-        with running_relay(own_database_url, amqp_url, RelayOptions(batch_size=BATCH), publisher=watching):
+        with running_relay(fresh_database_url, amqp_url, RelayOptions(batch_size=BATCH), publisher=watching):
             _wait_until_drained(engine, timeout=120.0)
 
     [publisher] = publishers  # one leadership, no error on the way
     assert publisher.batches == [BATCH] * (EVENTS // BATCH)
     assert [n for n in publisher.in_flight_at_waits if n] == publisher.batches
-    assert _queued(amqp_url, bound_queue) == EVENTS
+    assert queue_depth(amqp_url, bound_queue) == EVENTS
 
 
 def test_events_committed_while_the_relay_is_busy_go_out_in_one_batch(
-    own_database_url: str, amqp_url: str
+    fresh_database_url: str, amqp_url: str
 ) -> None:
     """The rate that makes the relay busy is set low: the test is of the wiring, not of the rule
     (tests/unit/test_relay_pacing.py). The backlog found at start is never busy: no batch came before."""
     publishers, watching = _watching(amqp_url)
     options = RelayOptions(poll_interval=0.2, busy_rate=1.0, busy_window=3.0)
-    with engine_for(own_database_url) as engine:
+    with engine_for(fresh_database_url) as engine:
         commit_events(engine, [uploaded("org-busy", f"doc-{n}") for n in range(10)])
-        with running_relay(own_database_url, amqp_url, options, publisher=watching):
+        with running_relay(fresh_database_url, amqp_url, options, publisher=watching):
             _wait_until(lambda: _batches(publishers) == [10], "the backlog's batch")
             commit_events(engine, [uploaded("org-busy", f"doc-{n}") for n in range(10, 20)])
             _wait_until(lambda: _batches(publishers) == [10, 10], "a busy batch")
@@ -152,11 +143,3 @@ def _wait_until_drained(engine: Engine, timeout: float) -> None:
                 return
         time.sleep(0.1)
     raise AssertionError(f"the backlog was not drained within {timeout} s")
-
-
-def _queued(amqp_url: str, queue: str) -> int:
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        return int(connection.channel().queue_declare(queue, passive=True).method.message_count)
-    finally:
-        connection.close()

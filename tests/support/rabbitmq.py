@@ -19,3 +19,12 @@ def consumer_count(amqp_url: str, queue: str) -> int:
     finally:
         if connection.is_open:
             connection.close()
+
+
+def queue_depth(amqp_url: str, queue: str) -> int:
+    """Messages ready in the queue (not those delivered and not yet acked)."""
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        return int(connection.channel().queue_declare(queue, passive=True).method.message_count)
+    finally:
+        connection.close()
