@@ -42,10 +42,12 @@ class FleetLog:
         return self.path.stat().st_size
 
     def lines_since(self, mark: int) -> list[dict[str, Any]]:
+        """The whole lines written since ``mark``: the last one may still be being written."""
         with self.path.open("rb") as log:
             log.seek(mark)
             raw = log.read().decode("utf-8", errors="replace")
-        lines = (line.partition(" | ")[2] for line in raw.splitlines())
+        complete = raw.split("\n")[:-1]
+        lines = (line.partition(" | ")[2] for line in complete)
         return [json.loads(line) for line in lines if line.startswith("{")]
 
     def outcome_line(self, mark: int, message_id: str | None) -> dict[str, Any]:
