@@ -148,12 +148,12 @@ class Relay:
             if published < self._options.batch_size:
                 listener.wait(self._options.poll_interval)
                 publisher.keepalive()
-                self._gather(started)
+                self._gather()
             self._backoff.reset()
             self._log_stats_when_due()
 
-    def _gather(self, started: float) -> None:
-        pause = self._pacing.pause(started, time.monotonic())
+    def _gather(self) -> None:
+        pause = self._pacing.pause(time.monotonic())
         if pause > 0:
             self._stop.wait(pause)
 

@@ -39,12 +39,12 @@ class Pacing:
         events = sum(count for _, count in itertools.islice(self._batches, 1, None))
         return events / elapsed if elapsed > 0 else 0.0
 
-    def pause(self, batch_started: float, now: float) -> float:
-        """Seconds to wait before the next batch, after the last one noted (started at ``batch_started``),
-        at ``now``: the rest of the window while busy, else none."""
+    def pause(self, now: float) -> float:
+        """Seconds to wait, at ``now``, before the batch after the last one noted: the rest of the window
+        since that one started while busy, else none."""
         if self._window <= 0 or self.rate() < self._busy_rate:
             return 0.0
-        return max(0.0, self._window - (now - batch_started))
+        return max(0.0, self._window - (now - self._batches[-1][0]))
 
 
 class Backoff:

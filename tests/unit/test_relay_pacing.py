@@ -20,20 +20,20 @@ def paced(batches: list[tuple[float, int]], *, busy_rate: float = 1000.0, window
 def test_events_at_200_a_second_go_out_at_once() -> None:
     pacing = paced([(100.0 + n * 0.005, 1) for n in range(40)])
     assert pacing.rate() == pytest.approx(200.0)
-    assert pacing.pause(batch_started=100.195, now=100.196) == 0.0
+    assert pacing.pause(now=100.196) == 0.0
 
 
 def test_events_at_1600_a_second_start_the_next_batch_a_window_after_the_last() -> None:
     pacing = paced([(100.0 + n * 0.005, 8) for n in range(40)])
     assert pacing.rate() == pytest.approx(1600.0)
-    assert pacing.pause(batch_started=100.195, now=100.2) == pytest.approx(0.015)
+    assert pacing.pause(now=100.2) == pytest.approx(0.015)
 
 
 def test_a_batch_grown_large_while_the_relay_was_held_up_is_counted_at_its_own_rate() -> None:
     # 200 a second, then 400 ms without a batch: the next one holds 80 events, which came at 200 a second
     pacing = paced([*[(100.0 + n * 0.005, 1) for n in range(21)], (100.5, 80)])
     assert pacing.rate() == pytest.approx(200.0)
-    assert pacing.pause(batch_started=100.5, now=100.501) == 0.0
+    assert pacing.pause(now=100.501) == 0.0
 
 
 def test_the_rate_is_counted_over_the_last_tenth_of_a_second_at_least() -> None:
@@ -42,17 +42,17 @@ def test_the_rate_is_counted_over_the_last_tenth_of_a_second_at_least() -> None:
 
 
 def test_the_first_batch_is_never_busy() -> None:
-    assert paced([(100.0, 400)]).pause(batch_started=100.0, now=100.001) == 0.0
+    assert paced([(100.0, 400)]).pause(now=100.001) == 0.0
 
 
 def test_a_batch_that_outlasted_the_window_is_followed_at_once() -> None:
     pacing = paced([(100.0 + n * 0.005, 8) for n in range(40)])
-    assert pacing.pause(batch_started=100.195, now=100.22) == 0.0
+    assert pacing.pause(now=100.22) == 0.0
 
 
 def test_a_window_of_zero_never_waits() -> None:
     pacing = paced([(100.0 + n * 0.001, 50) for n in range(40)], window=0.0)
-    assert pacing.pause(batch_started=100.039, now=100.039) == 0.0
+    assert pacing.pause(now=100.039) == 0.0
 
 
 @given(
@@ -70,7 +70,7 @@ def test_the_pause_never_exceeds_the_window_and_only_a_busy_relay_waits(
     for gap, events in batches:
         started += gap
         pacing.note(events, started)
-    pause = pacing.pause(batch_started=started, now=started + elapsed)
+    pause = pacing.pause(now=started + elapsed)
     assert 0.0 <= pause <= 0.02
     if pause > 0:
         assert pacing.rate() >= 1000.0
