@@ -16,10 +16,10 @@ from bench.load import publish, shares, uploads
 from bench.options import Options
 from bench.procfile import fleet_command
 from bench.procs import environment, rss_kib, started, tail, wait_for_consumers, worker_pids
-from bench.resources import libpq_url
 from bench.seed import upload_folders
 from bench.stats import from_timestamps, per_transaction, steady_rate
 from tests.support.processes import free_port
+from tests.support.services import libpq_url
 from workers.client import DocfleetClient
 from workers.contract import COMMANDS_QUEUE
 from workers.settings import Settings

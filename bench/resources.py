@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
-from sqlalchemy.engine import make_url
 
 from tests.support import services
+from tests.support.services import libpq_url
 from workers.settings import Settings
 
 BENCH_PREFIX = "docfleet_bench"
@@ -19,11 +19,6 @@ def throwaway_settings(base: Settings) -> Iterator[Settings]:
     """``base`` pointed at a new migrated database, vhost and key prefix named for the benchmark."""
     with services.throwaway_settings(base, BENCH_PREFIX) as settings:
         yield settings
-
-
-def libpq_url(database_url: str) -> str:
-    """The SQLAlchemy URL of the settings as one psycopg connects to."""
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def discard_unpublished_events(database_url: str) -> int:

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from sqlalchemy.engine import make_url
 
 from tests.faults.workload import Effect
+from tests.support.services import libpq_url
 
 EFFECT_OF_EVENT = {
     "MemberAdded": ("add_member", ("org_id", "user_id")),
@@ -20,10 +20,6 @@ EFFECT_OF_EVENT = {
     "DocumentShared": ("share_document", ("document_id", "shared_with")),
 }
 REFUSALS = ("CommandRejected", "ShareDenied")
-
-
-def libpq_url(database_url: str) -> str:
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def rows(database_url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:

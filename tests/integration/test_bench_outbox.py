@@ -7,7 +7,8 @@ import uuid
 import psycopg
 import pytest
 
-from bench.resources import discard_unpublished_events, libpq_url
+from bench.resources import discard_unpublished_events
+from tests.support.services import libpq_url
 
 pytestmark = pytest.mark.integration
 
