@@ -22,9 +22,9 @@ from tests.integration.test_audit_support import (
     publish_events,
     row_counts,
     running_audit,
-    wait_for,
 )
 from tests.support.rabbitmq import queue_depth
+from tests.support.waiting import wait_for
 from workers.audit_wire import dead_letter_queue
 from workers.settings import Settings
 

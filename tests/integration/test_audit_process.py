@@ -23,10 +23,10 @@ from tests.integration.test_audit_support import (
     publish,
     publish_events,
     row_counts,
-    wait_for,
 )
 from tests.support.processes import free_port
 from tests.support.rabbitmq import consumer_count, queue_depth
+from tests.support.waiting import wait_for
 from workers.audit_wire import dead_letter_queue
 from workers.settings import Settings
 

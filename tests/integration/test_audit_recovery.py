@@ -20,10 +20,10 @@ from tests.integration.test_audit_support import (
     publish_events,
     row_counts,
     running_audit,
-    wait_for,
 )
 from tests.support.rabbitmq import queue_depth
 from tests.support.services import default_settings, unique_name
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

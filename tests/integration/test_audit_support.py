@@ -5,9 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,6 +19,7 @@ from adapters.postgres.audit_log import AuditEvent, record_events
 from adapters.postgres.tables import audit_log
 from adapters.rabbitmq.connection import EVENTS_EXCHANGE_TYPE
 from tests.support.rabbitmq import consumer_count
+from tests.support.waiting import wait_for
 from workers.audit import AuditOptions, Record, run_audit
 from workers.audit_wire import dead_letter_queue
 from workers.settings import Settings
@@ -134,11 +134,3 @@ def row_counts(engine: Engine, event_ids: Sequence[str]) -> dict[str, int]:
     with engine.connect() as connection:
         counts = {str(event_id): int(count) for event_id, count in connection.execute(query)}
     return {event_id: counts.get(event_id, 0) for event_id in event_ids}
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0, what: str = "the condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)

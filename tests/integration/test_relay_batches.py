@@ -9,7 +9,6 @@ docs/performance.md):
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 
@@ -30,6 +29,7 @@ from tests.integration.test_relay_support import (
     uploaded,
 )
 from tests.support.rabbitmq import queue_depth
+from tests.support.waiting import wait_for
 from workers.relay import Publisher, RelayOptions
 
 pytestmark = pytest.mark.integration
@@ -83,7 +83,7 @@ def test_a_backlog_goes_out_in_full_batches_each_confirmed_with_one_wait(
                 engine, [uploaded("org-backlog", f"doc-{n}") for n in range(start, start + PER_COMMIT)]
             )
         with running_relay(fresh_database_url, amqp_url, RelayOptions(batch_size=BATCH), publisher=watching):
-            _wait_until_drained(engine, timeout=120.0)
+            wait_for(lambda: _drained(engine), timeout=120.0, what="the backlog drained")
 
     [publisher] = publishers  # one leadership, no error on the way
     assert publisher.batches == [BATCH] * (EVENTS // BATCH)
@@ -101,12 +101,12 @@ def test_events_committed_while_the_relay_is_busy_go_out_in_one_batch(
     with engine_for(fresh_database_url) as engine:
         commit_events(engine, [uploaded("org-busy", f"doc-{n}") for n in range(10)])
         with running_relay(fresh_database_url, amqp_url, options, publisher=watching):
-            _wait_until(lambda: _batches(publishers) == [10], "the backlog's batch")
+            wait_for(lambda: _batches(publishers) == [10], what="the backlog's batch")
             commit_events(engine, [uploaded("org-busy", f"doc-{n}") for n in range(10, 20)])
-            _wait_until(lambda: _batches(publishers) == [10, 10], "a busy batch")
+            wait_for(lambda: _batches(publishers) == [10, 10], what="a busy batch")
             for n in range(20, 25):  # five transactions, each notifying the relay, within its window
                 commit_events(engine, [uploaded("org-busy", f"doc-{n}")])
-            _wait_until_drained(engine, timeout=30.0)
+            wait_for(lambda: _drained(engine), what="every event published")
 
     assert _batches(publishers) == [10, 10, 5]
 
@@ -126,20 +126,7 @@ def _watching(amqp_url: str) -> tuple[list[BatchWatchingPublisher], Callable[[Ru
     return publishers, watching
 
 
-def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(0.005)
-
-
-def _wait_until_drained(engine: Engine, timeout: float) -> None:
+def _drained(engine: Engine) -> bool:
     query = select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with engine.connect() as connection:
-            if connection.scalar(query) == 0:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"the backlog was not drained within {timeout} s")
+    with engine.connect() as connection:
+        return connection.scalar(query) == 0
