@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -68,17 +69,24 @@ def run_relay(
     *,
     options: RelayOptions | None = None,
     publisher_factory: Callable[[], Publisher] | None = None,
+    metrics: RelayMetrics | None = None,
 ) -> None:
-    """Runs until ``stop_event`` is set; returns once the batch in flight, if any, is marked published."""
+    """Runs until ``stop_event`` is set; returns once the batch in flight, if any, is marked published.
+
+    The relay's metrics are served as ``settings`` say, unless ``metrics`` are given: those are only kept."""
     opts = options or RelayOptions()
     factory = publisher_factory or (lambda: EventPublisher(settings.amqp_url, timeout=opts.publish_timeout))
     # No ping per checkout: a broken connection fails one cycle; the relay starts over after its back-off.
     engine = create_engine(settings.database_url, pool_size=2, pre_ping=False)
     try:
-        with relay_metrics(settings) as metrics:
-            Relay(engine, factory, stop_event, opts, metrics).run()
+        with _metrics_for(settings, metrics) as kept:
+            Relay(engine, factory, stop_event, opts, kept).run()
     finally:
         engine.dispose()
+
+
+def _metrics_for(settings: Settings, given: RelayMetrics | None) -> AbstractContextManager[RelayMetrics]:
+    return relay_metrics(settings) if given is None else nullcontext(given)
 
 
 class Relay:
@@ -155,7 +163,9 @@ class Relay:
     def _gather(self) -> None:
         pause = self._pacing.pause(time.monotonic())
         if pause > 0:
+            started = time.monotonic()
             self._stop.wait(pause)
+            self._metrics.gathered(time.monotonic() - started)
 
     def _publish_batch(self, store: OutboxStore, publisher: Publisher) -> int:
         records = store.fetch_unpublished(self._options.batch_size)

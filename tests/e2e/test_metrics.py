@@ -178,6 +178,11 @@ def test_the_relay_counts_published_events_per_routing_key_and_its_outbox(
 
     assert delta(before, after, PUBLISHED, routing_key="member.added") == 3
     assert delta(before, after, PUBLISHED, routing_key="folder.created") == 1
+    events = sum(
+        delta(before, after, PUBLISHED, **dict(labels)) for name, labels in after if name == PUBLISHED
+    )
+    assert delta(before, after, "docfleet_relay_batch_events_sum") == events
+    assert 1 <= delta(before, after, "docfleet_relay_batch_events_count") <= events
     assert value(after, "docfleet_relay_leader") == 1
     assert value(after, "docfleet_relay_outbox_oldest_pending_age_seconds") == 0
 

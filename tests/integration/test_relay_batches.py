@@ -100,7 +100,7 @@ def test_events_committed_while_the_relay_is_busy_go_out_in_one_batch(
     options = RelayOptions(poll_interval=0.2, busy_rate=1.0, busy_window=3.0)
     with engine_for(fresh_database_url) as engine:
         commit_events(engine, [uploaded("org-busy", f"doc-{n}") for n in range(10)])
-        with running_relay(fresh_database_url, amqp_url, options, publisher=watching):
+        with running_relay(fresh_database_url, amqp_url, options, publisher=watching) as relay:
             wait_for(lambda: _batches(publishers) == [10], what="the backlog's batch")
             commit_events(engine, [uploaded("org-busy", f"doc-{n}") for n in range(10, 20)])
             wait_for(lambda: _batches(publishers) == [10, 10], what="a busy batch")
@@ -109,6 +109,13 @@ def test_events_committed_while_the_relay_is_busy_go_out_in_one_batch(
             wait_for(lambda: _drained(engine), what="every event published")
 
     assert _batches(publishers) == [10, 10, 5]
+    assert _sample(relay, "docfleet_relay_batch_events_count") == 3
+    assert _sample(relay, "docfleet_relay_batch_events_sum") == 25
+    assert _sample(relay, "docfleet_relay_gathering_seconds_total") > 0
+
+
+def _sample(relay: RunningRelay, name: str) -> float:
+    return relay.metrics.registry.get_sample_value(name) or 0.0
 
 
 def _batches(publishers: list[BatchWatchingPublisher]) -> list[int]:

@@ -17,6 +17,7 @@ from adapters.postgres.unit_of_work import unit_of_work_factory
 from adapters.rabbitmq.publisher import EventPublisher
 from adapters.rabbitmq.wire import PublishableEvent
 from domain.events import DocumentUploaded, Event
+from workers.metrics.relay import RelayMetrics
 from workers.relay import Publisher, RelayOptions, run_relay
 from workers.settings import Settings
 
@@ -51,6 +52,7 @@ class RunningRelay:
     def __init__(self, name: str) -> None:
         self.name = name
         self.published: list[str] = []
+        self.metrics = RelayMetrics()
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
 
@@ -73,6 +75,7 @@ def running_relay(
         kwargs={
             "options": options or RelayOptions(poll_interval=0.5, backoff_max=2.0),
             "publisher_factory": lambda: new_publisher(relay),
+            "metrics": relay.metrics,
         },
         name=relay.name,
         daemon=True,

@@ -1,7 +1,9 @@
 """The relay's metrics, served by the relay process itself on ``RELAY_METRICS_PORT``.
 
-Events published per routing key; and, from the relay that holds the leadership only, the outbox backlog
-(``pending``) and the publish lag (the age of the oldest pending event), refreshed as it loops. A relay on
+Events published per routing key, the size of each published batch and the time spent gathering
+events while busy (``workers.relay_pacing``); and, from the relay that holds the leadership only, the
+outbox backlog (``pending``) and the publish lag (the age of the oldest pending event), refreshed as it
+loops. A relay on
 standby reports ``docfleet_relay_leader 0`` and no outbox gauges, so the outbox is never counted twice.
 """
 
@@ -14,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -25,6 +27,7 @@ from workers.settings import Settings
 
 REJECTED_PREFIX = "command.rejected."
 DEFAULT_REFRESH_SECONDS = 1.0
+BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
 
 
 class OutboxBacklog(Protocol):
@@ -58,6 +61,17 @@ class RelayMetrics:
             ["routing_key"],
             registry=registry,
         )
+        self._batches = Histogram(
+            "docfleet_relay_batch_events",
+            "Events per batch the relay published (up to its batch size, 500 by default).",
+            buckets=BATCH_BUCKETS,
+            registry=registry,
+        )
+        self._gathering = Counter(
+            "docfleet_relay_gathering_seconds",
+            "Seconds the leading relay waited between batches to gather events, because it was busy.",
+            registry=registry,
+        )
         self._outbox = _OutboxCollector()
         registry.register(self._outbox)
         self._refresh_every = refresh_every
@@ -67,6 +81,10 @@ class RelayMetrics:
     def published(self, records: Sequence[PublishableEvent]) -> None:
         for label, count in Tally(routing_key_label(record.routing_key) for record in records).items():
             self._published.labels(label).inc(count)
+        self._batches.observe(len(records))
+
+    def gathered(self, seconds: float) -> None:
+        self._gathering.inc(seconds)
 
     def refresh_outbox(self, backlog: OutboxBacklog) -> None:
         """Reads the backlog, at most once per ``refresh_every`` seconds however fast the relay loops."""
