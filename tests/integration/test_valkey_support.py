@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from collections.abc import MutableMapping, Sequence
@@ -15,6 +16,7 @@ from valkey.commands.core import Script
 from domain.listing import FolderListing, ListedDocument
 from domain.model import Document
 
+COMMAND_NAME = re.compile(rb"\*\d+\r\n\$\d+\r\n([A-Za-z]+)\r\n")  # a RESP command's first word
 NOTHING_LISTENS = "redis://127.0.0.1:1/0"
 TTL_SECONDS = 600
 MOMENT = datetime(2024, 5, 17, 9, 30, 12, 345678, tzinfo=UTC)
@@ -80,10 +82,13 @@ class Switchable:
 
 
 class StallingServer:
-    """Answers a connection's handshake, then never a command: a Valkey too slow to wait for."""
+    """Answers a connection's handshake, then never a command: a Valkey too slow to wait for. It notes
+    the commands it was sent, so a test can count the timeouts a client paid."""
 
     def __init__(self) -> None:
         self.connections = 0
+        self._received: list[bytes] = []
+        self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.05)
         self._stopped = threading.Event()
@@ -92,6 +97,14 @@ class StallingServer:
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self._listener.getsockname()[1]}/0"
+
+    @property
+    def unanswered(self) -> list[str]:
+        """The names of the commands it was sent beyond the handshake (``CLIENT SETINFO``), in order."""
+        with self._lock:
+            received = b"".join(self._received)
+        names = (name.decode() for name in COMMAND_NAME.findall(received))
+        return [name for name in names if name.upper() != "CLIENT"]
 
     def stop(self) -> None:
         self._stopped.set()
@@ -106,8 +119,9 @@ class StallingServer:
             self.connections += 1
             threading.Thread(target=self._answer_handshake, args=(connection,), daemon=True).start()
 
-    @staticmethod
-    def _answer_handshake(connection: socket.socket) -> None:
+    def _answer_handshake(self, connection: socket.socket) -> None:
         with connection, suppress(OSError):
             while chunk := connection.recv(65536):
+                with self._lock:
+                    self._received.append(chunk)
                 connection.sendall(b"+OK\r\n" * chunk.count(b"SETINFO"))
