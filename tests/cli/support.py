@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from typer.testing import CliRunner, Result
@@ -51,16 +51,6 @@ def bodies(amqp_url: str, queue: str) -> list[dict[str, Any]]:
     """The messages of a queue as JSON, left where they are."""
     with DeadLetterQueues(amqp_url, name="test-probe") as queues:
         return [json.loads(letter.body) for letter in queues.browse(queue)]
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "the condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what} did not hold within {timeout} s")
 
 
 def envelope(

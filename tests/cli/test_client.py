@@ -10,8 +10,9 @@ from typing import Any
 import dramatiq
 import pytest
 
-from tests.cli.support import bodies, is_member, ready_count, wait_for
+from tests.cli.support import bodies, is_member, ready_count
 from tests.conftest import IdMaker
+from tests.support.waiting import wait_for
 from workers.client import DocfleetClient, InvalidArguments, QueryRefused, QueryTimeout
 from workers.contract_events import ListFolderResult
 from workers.middleware.envelope import Envelope

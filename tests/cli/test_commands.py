@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from typer.testing import Result
 
-from tests.cli.support import bodies, is_member, one_line_error, ready_count, run, wait_for
+from tests.cli.support import bodies, is_member, one_line_error, ready_count, run
 from tests.conftest import IdMaker
+from tests.support.waiting import wait_for
 from workers.settings import Settings
 
 COMMANDS = [
@@ -150,14 +152,11 @@ def test_folder_ls_prints_a_table_or_json_and_a_refusal_exits_3(
     folder = new_id("folder")
     add_folder_with_a_document(settings, new_id("org"), folder)
 
-    listed = wait_for(
-        lambda: (
-            (result := run(settings, "folder", "ls", folder, "--as", "alice")).exit_code == 0
-            and "doc-ls" in result.stdout
-            and result
-        ),
-        what="the document in the listing",
-    )
+    def listing_with_the_document() -> Result | None:
+        result = run(settings, "folder", "ls", folder, "--as", "alice")
+        return result if result.exit_code == 0 and "doc-ls" in result.stdout else None
+
+    listed = wait_for(listing_with_the_document, what="the document in the listing")
     as_json = json.loads(run(settings, "folder", "ls", folder, "--as", "alice", "--json").stdout)
     refused = run(settings, "folder", "ls", folder, "--as", "mallory")
 

@@ -16,9 +16,9 @@ from tests.cli.support import (
     publish_raw,
     ready_count,
     run,
-    wait_for,
 )
 from tests.conftest import IdMaker
+from tests.support.waiting import wait_for
 from workers.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,8 @@ import re
 from typing import Any
 
 from tests.e2e.hostile_messages import Hostile
-from tests.e2e.hostile_probe import Before, Probe, wait_for
+from tests.e2e.hostile_probe import Before, Probe
+from tests.support.waiting import wait_for
 
 UNSAFE_IN_LOGS = re.compile("[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
@@ -25,7 +26,7 @@ def check_log_line(hostile: Hostile, line: dict[str, Any]) -> None:
 def check_dead_letters(hostile: Hostile, probe: Probe, before: Before) -> None:
     if hostile.outcome == "dead_lettered":
         expected = before.dead_letters[hostile.queue] + 1
-        wait_for(lambda: probe.queues.dead_letters(hostile.queue) == expected, "dead letter")
+        wait_for(lambda: probe.queues.dead_letters(hostile.queue) == expected, what="dead letter")
 
 
 def check_answer(hostile: Hostile, probe: Probe) -> str | None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,21 +13,13 @@ from sqlalchemy import Engine, func, select, text
 
 from adapters.postgres.engine import create_engine
 from adapters.postgres.tables import documents, inbox, outbox
+from tests.support.waiting import wait_for
 from workers.settings import Settings
 
 DOMAIN_TABLES = ("organizations", "memberships", "folders", "documents", "access_policies")
 WAIT_S = 30.0
 UNREADABLE = "unreadable message dead-lettered"
 T = TypeVar("T")
-
-
-def wait_for(condition: Callable[[], T | None], what: str, timeout: float = WAIT_S) -> T:
-    """The first truthy value of ``condition``, polled until ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
-        time.sleep(0.02)
-    return value
 
 
 class FleetLog:
@@ -65,7 +55,7 @@ class FleetLog:
                 None,
             )
 
-        return wait_for(found, f"outcome line for message {message_id}")
+        return wait_for(found, WAIT_S, f"outcome line for message {message_id}", interval=0.02)
 
 
 @dataclass(frozen=True)
@@ -153,7 +143,7 @@ class Cache:
             value: bytes | None = self._client.lindex(self.result_key(message_id), 0)  # type: ignore[assignment]
             return value
 
-        return dict(json.loads(wait_for(stored, f"answer to {message_id}")))
+        return dict(json.loads(wait_for(stored, WAIT_S, f"answer to {message_id}", interval=0.02)))
 
     def close(self) -> None:
         self._client.close()  # type: ignore[no-untyped-call]

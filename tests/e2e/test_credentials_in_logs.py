@@ -20,9 +20,10 @@ from sqlalchemy.engine import make_url
 from tests.e2e.fleet import running_fleet, wait_until_ready
 from tests.e2e.hostile_corpus import CORPUS
 from tests.e2e.hostile_messages import Hostile, encoded, envelope, invalid, renamed
-from tests.e2e.hostile_probe import Cache, FleetLog, Queues, wait_for
+from tests.e2e.hostile_probe import Cache, FleetLog, Queues
 from tests.support.processes import free_port
 from tests.support.services import TEST_PREFIX, default_settings, throwaway_vhost, unique_name
+from tests.support.waiting import wait_for
 from workers.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +44,7 @@ def private_valkey(tmp_path: Path) -> Iterator[tuple[Server, str]]:
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"redis://:{password}@127.0.0.1:{port}/0"
     try:
-        wait_for(lambda: _answers(url), "private Valkey server")
+        wait_for(lambda: _answers(url), what="private Valkey server")
         yield server, url
     finally:
         server.terminate()
@@ -145,7 +146,7 @@ def _provoke_a_valkey_outage(queues: Queues, log: FleetLog, settings: Settings, 
     mark = log.mark()
     queues.publish("documents-queries", encoded(unanswered))
     wait_for(
-        lambda: _mentions(log, mark, unanswered["message_id"], "Connection refused"), "Valkey error line"
+        lambda: _mentions(log, mark, unanswered["message_id"], "Connection refused"), what="Valkey error line"
     )
 
 

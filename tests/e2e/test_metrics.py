@@ -28,8 +28,8 @@ from tests.e2e.test_metrics_support import (
     scrape,
     serves_both_processes,
     value,
-    wait_for,
 )
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_metrics_support import metrics_fleet, scrape, value, wait_for
+from tests.e2e.test_metrics_support import metrics_fleet, scrape, value
 from tests.support.services import default_settings, throwaway_key_prefix, throwaway_vhost
+from tests.support.waiting import wait_for
 from workers.metrics.fleet_run import ROOT_NAME
 from workers.settings import Settings
 

@@ -4,9 +4,8 @@ ports, its metrics directory under the test's own TMPDIR, and scrapes of its end
 from __future__ import annotations
 
 import subprocess
-import time
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.e2e.fleet import BIN, ROOT, STOP_WITHIN_S, consumers, fleet_environment, stop_fleet, tail
 from tests.support.processes import free_port
 from tests.support.services import default_settings, throwaway_settings
+from tests.support.waiting import wait_for
 from workers.metrics.fleet_run import ROOT_NAME
 from workers.settings import Settings
 
@@ -98,14 +98,6 @@ def _wait_until_ready(
         return both and b"relay is the leader" in fleet.log.read_bytes() and serving
 
     wait_for(ready, timeout, f"the fleet to be ready:\n{tail(fleet.log)}")
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0, what: str = "the condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.2)
 
 
 def _answers(port: int) -> bool:

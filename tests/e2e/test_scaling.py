@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.fleet import BIN, ROOT, consumers, fleet_environment, stop_fleet, tail
-from tests.e2e.test_metrics_support import scrape, value, wait_for
+from tests.e2e.test_metrics_support import scrape, value
 from tests.support.processes import free_ports
+from tests.support.waiting import wait_for
 from workers.settings import Settings
 
 pytestmark = pytest.mark.e2e
