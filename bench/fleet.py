@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 
+from adapters.postgres.engine import libpq_conninfo
 from bench.cpu import CpuWindow, Groups, cpu_use, fleet_groups
 from bench.latency import measure_latency
 from bench.load import publish, shares, uploads
@@ -19,7 +20,6 @@ from bench.procs import environment, rss_kib, started, tail, wait_for_consumers,
 from bench.seed import upload_folders
 from bench.stats import from_timestamps, per_transaction, steady_rate
 from tests.support.processes import free_port
-from tests.support.services import libpq_url
 from workers.client import DocfleetClient
 from workers.contract import COMMANDS_QUEUE
 from workers.settings import Settings
@@ -34,7 +34,7 @@ def measure_fleet(settings: Settings, options: Options, workdir: Path, prefix: s
     """Pre-loads N uploads then N shares, starts the fleet, measures both rates from the inbox, then the
     latency, then tops up with uploads until ``memory_messages`` were processed and reads RSS again."""
     n, folders = options.messages, upload_folders(prefix, options.folders)
-    database = libpq_url(settings.database_url)
+    database = libpq_conninfo(settings.database_url)
     with DocfleetClient(settings.amqp_url, name="docfleet-bench") as client:
         publish(client, uploads(prefix, folders, n))
         publish(client, shares(prefix, n))

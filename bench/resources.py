@@ -7,8 +7,8 @@ from contextlib import contextmanager
 
 import psycopg
 
+from adapters.postgres.engine import libpq_conninfo
 from tests.support import services
-from tests.support.services import libpq_url
 from workers.settings import Settings
 
 BENCH_PREFIX = "docfleet_bench"
@@ -25,5 +25,5 @@ def discard_unpublished_events(database_url: str) -> int:
     """Deletes the outbox rows no relay published; how many. The in-process and listing phases run
     without a relay: left there, their events would be the next run's relay's backlog, published while
     that run's throughput is measured."""
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
+    with psycopg.connect(libpq_conninfo(database_url), autocommit=True) as connection:
         return connection.execute("DELETE FROM outbox WHERE published_at IS NULL").rowcount

@@ -10,8 +10,8 @@ from typing import Any
 
 import psycopg
 
+from adapters.postgres.engine import libpq_conninfo
 from tests.faults.workload import Effect
-from tests.support.services import libpq_url
 
 EFFECT_OF_EVENT = {
     "MemberAdded": ("add_member", ("org_id", "user_id")),
@@ -23,7 +23,7 @@ REFUSALS = ("CommandRejected", "ShareDenied")
 
 
 def rows(database_url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
-    with psycopg.connect(libpq_url(database_url), autocommit=True, connect_timeout=10) as connection:
+    with psycopg.connect(libpq_conninfo(database_url), autocommit=True, connect_timeout=10) as connection:
         return list(connection.execute(query, params).fetchall())
 
 

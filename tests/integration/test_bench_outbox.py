@@ -7,14 +7,14 @@ import uuid
 import psycopg
 import pytest
 
+from adapters.postgres.engine import libpq_conninfo
 from bench.resources import discard_unpublished_events
-from tests.support.services import libpq_url
 
 pytestmark = pytest.mark.integration
 
 
 def test_only_the_unpublished_events_are_discarded(fresh_database_url: str) -> None:
-    with psycopg.connect(libpq_url(fresh_database_url), autocommit=True) as connection:
+    with psycopg.connect(libpq_conninfo(fresh_database_url), autocommit=True) as connection:
         for published in (True, True, False, False, False):
             connection.execute(
                 "INSERT INTO outbox (event_id, type, routing_key, payload, published_at)"

@@ -22,11 +22,6 @@ def unique_name(prefix: str) -> str:
 TEST_PREFIX = "docfleet_test"
 
 
-def libpq_url(database_url: str) -> str:
-    """A SQLAlchemy database URL as psycopg connects to it."""
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 @contextmanager
 def throwaway_database(base_url: str, prefix: str = TEST_PREFIX) -> Iterator[str]:
     """Creates an empty database beside the one ``base_url`` names; yields its SQLAlchemy URL."""
