@@ -3,8 +3,8 @@
 Events published per routing key, the size of each published batch and the time spent gathering
 events while busy (``workers.relay_pacing``); and, from the relay that holds the leadership only, the
 outbox backlog (``pending``) and the publish lag (the age of the oldest pending event), refreshed as it
-loops. A relay on
-standby reports ``docfleet_relay_leader 0`` and no outbox gauges, so the outbox is never counted twice.
+loops. A relay on standby reports ``docfleet_relay_leader 0`` and no outbox gauges, so the outbox is
+never counted twice.
 """
 
 from __future__ import annotations
