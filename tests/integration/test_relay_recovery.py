@@ -19,6 +19,7 @@ from tests.integration.test_relay_support import (
     running_relay,
     uploaded,
 )
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -77,13 +78,12 @@ def _versions(tap: EventSubscription, org: str, count: int, timeout: float = 30.
 
 def _wait_until_marked(engine: Engine, events: Sequence[Event], timeout: float = 10.0) -> None:
     """Waits for the batch to be marked published, so the test's disruption cannot cause a redelivery."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def marked() -> bool:
         marks = published_at(engine, [event.event_id for event in events])
-        if len(marks) == len(events) and all(mark is not None for mark in marks.values()):
-            return
-        time.sleep(0.05)
-    raise AssertionError("the relay did not mark the published events")
+        return len(marks) == len(events) and all(mark is not None for mark in marks.values())
+
+    wait_for(marked, timeout, "the relay to mark the published events")
 
 
 def _terminate_other_sessions(engine: Engine) -> int:
