@@ -33,7 +33,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--quick", action="store_true", help="a small smoke size")
     parser.add_argument("--json", type=Path, default=Path("bench-results.json"), dest="json_path")
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=16, help="per process; the Procfile's default")
+    parser.add_argument("--threads", type=int, default=32, help="per process; the Procfile's default")
     parser.add_argument("--prefetch", type=int, default=0, help="per process; 0: 2 x threads")
     parser.add_argument("--messages", type=int, default=None, help="per throughput measurement")
     parser.add_argument("--memory-messages", type=int, default=None, help="default 100,000 (quick 3,000)")
