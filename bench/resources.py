@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import psycopg
 
@@ -27,3 +27,16 @@ def discard_unpublished_events(database_url: str) -> int:
     that run's throughput is measured."""
     with psycopg.connect(libpq_conninfo(database_url), autocommit=True) as connection:
         return connection.execute("DELETE FROM outbox WHERE published_at IS NULL").rowcount
+
+
+def settle_database(database_url: str) -> None:
+    """Vacuums and analyzes every table, then checkpoints, so that no phase pays for the one before.
+
+    A deployment's autovacuum clears the dead rows of the outbox's marks and the batches' updates as
+    it goes; a Postgres run with autovacuum off (as on the machine of docs/performance.md) would
+    otherwise carry each phase's dead rows, and its 100,000-message memory top-up, into every later
+    phase and run. The checkpoint keeps a timed one, due at any moment, out of the next phase's CPU."""
+    with psycopg.connect(libpq_conninfo(database_url), autocommit=True) as connection:
+        connection.execute("VACUUM (ANALYZE)")
+        with suppress(psycopg.errors.InsufficientPrivilege):  # a role without pg_checkpoint: not forced
+            connection.execute("CHECKPOINT")
