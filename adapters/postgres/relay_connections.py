@@ -10,7 +10,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import Engine
 
-from adapters.postgres.engine import libpq_conninfo
+from adapters.postgres.engine import SESSION_OPTIONS, libpq_conninfo
 
 OUTBOX_CHANNEL = "docfleet_outbox"
 """Units of work that wrote outbox rows notify this channel when they commit."""
@@ -22,7 +22,10 @@ RELAY_LOCK_KEY = 0x646F_6366_7265_6C79  # "docfrely": the advisory lock the publ
 # (the last fraction of a second of them) only makes the next leader publish those events again, which
 # the relay already does after its own crash between confirm and mark: consumers deduplicate on the
 # event id. Every other write, the units of work's above all, still waits for the disk.
-_MARKS_NOT_WAITED = "-c synchronous_commit=off"
+# Like the pooled connections (``SESSION_OPTIONS``), the leader's plans its prepared fetch and mark at
+# every execution: a generic plan made while the outbox was nearly empty scans the whole table for every
+# mark once it has grown, until the next ANALYZE.
+_LEADER_OPTIONS = f"{SESSION_OPTIONS} -c synchronous_commit=off"
 
 
 def _dedicated_connection(engine: Engine, options: str = "") -> psycopg.Connection[Any]:
@@ -72,7 +75,7 @@ class RelayLeadership:
         if self._held:
             return self.still_leader()
         if self._connection is None or self._connection.closed:
-            self._connection = _dedicated_connection(self._engine, _MARKS_NOT_WAITED)
+            self._connection = _dedicated_connection(self._engine, _LEADER_OPTIONS)
         row = self._connection.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key,)).fetchone()
         self._held = bool(row and row[0])
         return self._held

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, text, update
 
 from adapters.event_codec import routing_key, to_wire
+from adapters.postgres.engine import create_engine, libpq_conninfo
 from adapters.postgres.outbox import OutboxListener, OutboxRecord, OutboxStore, RelayLeadership
 from adapters.postgres.relay_connections import NotLeading
 from adapters.postgres.tables import outbox
@@ -121,6 +122,30 @@ def test_only_the_leaders_marks_skip_waiting_for_the_disk(engine: Engine, lock_k
         assert leadership.connection().execute("SHOW synchronous_commit").fetchone() == ("off",)
     with engine.connect() as pooled:
         assert pooled.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+
+
+_PLANS_OF_FETCH_AND_MARK = (
+    "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+    " WHERE statement LIKE 'UPDATE outbox%' OR statement LIKE 'SELECT % FROM outbox%'"
+)
+
+
+def test_the_leaders_fetch_and_mark_are_planned_at_every_execution(fresh_database_url: str) -> None:
+    """A generic plan made on an empty, analyzed outbox scans the whole table once it has grown."""
+    engine = create_engine(fresh_database_url, pool_size=1)
+    try:
+        with psycopg.connect(libpq_conninfo(fresh_database_url), autocommit=True) as connection:
+            connection.execute("VACUUM (ANALYZE) outbox")
+        with RelayLeadership(engine, lock_key=secrets.randbits(62)) as leadership:
+            assert leadership.acquire()
+            store = OutboxStore(engine, leadership)
+            for seq in range(1, 9):  # the server may switch to a generic plan after five executions
+                store.fetch_unpublished(10)
+                store.mark_published([seq])
+            plans = leadership.connection().execute(_PLANS_OF_FETCH_AND_MARK).fetchall()
+    finally:
+        engine.dispose()
+    assert plans == [(0, 8), (0, 8)]
 
 
 def test_leaving_the_block_frees_the_lock(engine: Engine, lock_key: int) -> None:
