@@ -62,7 +62,8 @@ def _record_from_row(row: Any) -> OutboxRecord:
 
 _unpublished = outbox.c.published_at.is_(None)
 # Fixed strings, prepared on the server: the relay runs them for every batch, often of one event.
-_FETCH = (
+# The fetch is public for the test of its plan on the leader's connection.
+FETCH_UNPUBLISHED = (
     f"SELECT {', '.join(field.name for field in fields(OutboxRecord))} FROM outbox"
     " WHERE published_at IS NULL ORDER BY seq LIMIT %s"
 )
@@ -81,7 +82,8 @@ class OutboxStore:
         """The oldest unpublished records, in ``seq`` order."""
         with self._autocommit() as connection:
             cursor = connection.cursor(row_factory=namedtuple_row)
-            return [_record_from_row(row) for row in cursor.execute(_FETCH, (limit,), prepare=True)]
+            rows = cursor.execute(FETCH_UNPUBLISHED, (limit,), prepare=True)
+            return [_record_from_row(row) for row in rows]
 
     def mark_published(self, seqs: list[int]) -> None:
         if not seqs:

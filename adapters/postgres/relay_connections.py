@@ -24,8 +24,10 @@ RELAY_LOCK_KEY = 0x646F_6366_7265_6C79  # "docfrely": the advisory lock the publ
 # event id. Every other write, the units of work's above all, still waits for the disk.
 # Like the pooled connections (``SESSION_OPTIONS``), the leader's plans its prepared fetch and mark at
 # every execution: a generic plan made while the outbox was nearly empty scans the whole table for every
-# mark once it has grown, until the next ANALYZE.
-_LEADER_OPTIONS = f"{SESSION_OPTIONS} -c synchronous_commit=off"
+# mark once it has grown, until the next ANALYZE. And it never plans a bitmap scan: until a vacuum, the
+# unpublished-rows index keeps an entry for every row published since, which a bitmap scan reads on
+# every fetch, where an index scan in ``seq`` order marks them dead once and stops at its limit.
+_LEADER_OPTIONS = f"{SESSION_OPTIONS} -c synchronous_commit=off -c enable_bitmapscan=off"
 
 
 def _dedicated_connection(engine: Engine, options: str = "") -> psycopg.Connection[Any]:

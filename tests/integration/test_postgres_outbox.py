@@ -11,7 +11,13 @@ from sqlalchemy import Engine, text, update
 
 from adapters.event_codec import routing_key, to_wire
 from adapters.postgres.engine import create_engine, libpq_conninfo
-from adapters.postgres.outbox import OutboxListener, OutboxRecord, OutboxStore, RelayLeadership
+from adapters.postgres.outbox import (
+    FETCH_UNPUBLISHED,
+    OutboxListener,
+    OutboxRecord,
+    OutboxStore,
+    RelayLeadership,
+)
 from adapters.postgres.relay_connections import NotLeading
 from adapters.postgres.tables import outbox
 from adapters.postgres.unit_of_work import SqlUnitOfWork
@@ -146,6 +152,28 @@ def test_the_leaders_fetch_and_mark_are_planned_at_every_execution(fresh_databas
     finally:
         engine.dispose()
     assert plans == [(0, 8), (0, 8)]
+
+
+def test_the_leaders_fetch_reads_the_unpublished_index_in_order(fresh_database_url: str) -> None:
+    """Until a vacuum, the index keeps an entry for every row published since: a bitmap scan would read
+    them all at every fetch, an index scan in order stops at its limit."""
+    with psycopg.connect(libpq_conninfo(fresh_database_url), autocommit=True) as connection:
+        connection.execute("VACUUM (ANALYZE) outbox")
+        connection.execute(
+            "INSERT INTO outbox (event_id, type, routing_key, payload, published_at)"
+            " SELECT gen_random_uuid(), 'MemberAdded', 'member.added', '{}', now()"
+            " FROM generate_series(1, 20000)"
+        )
+    engine = create_engine(fresh_database_url, pool_size=1)
+    try:
+        with RelayLeadership(engine, lock_key=secrets.randbits(62)) as leadership:
+            assert leadership.acquire()
+            explain = f"EXPLAIN (FORMAT JSON) {FETCH_UNPUBLISHED}"
+            [(plans,)] = leadership.connection().execute(explain, (500,)).fetchall()
+    finally:
+        engine.dispose()
+    scan = plans[0]["Plan"]["Plans"][0]
+    assert (scan["Node Type"], scan["Index Name"]) == ("Index Scan", "ix_outbox_unpublished")
 
 
 def test_leaving_the_block_frees_the_lock(engine: Engine, lock_key: int) -> None:
