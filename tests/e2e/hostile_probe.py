@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pika
 import valkey
@@ -19,7 +19,6 @@ from workers.settings import Settings
 DOMAIN_TABLES = ("organizations", "memberships", "folders", "documents", "access_policies")
 WAIT_S = 30.0
 UNREADABLE = "unreadable message dead-lettered"
-T = TypeVar("T")
 
 
 class FleetLog:
