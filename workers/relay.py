@@ -161,11 +161,11 @@ class Relay:
             self._log_stats_when_due()
 
     def _gather(self) -> None:
-        pause = self._pacing.pause(time.monotonic())
+        now = time.monotonic()
+        pause = self._pacing.pause(now)
         if pause > 0:
-            started = time.monotonic()
             self._stop.wait(pause)
-            self._metrics.gathered(time.monotonic() - started)
+            self._metrics.gathered(time.monotonic() - now)
 
     def _publish_batch(self, store: OutboxStore, publisher: Publisher) -> int:
         records = store.fetch_unpublished(self._options.batch_size)
