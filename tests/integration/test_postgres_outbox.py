@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -130,6 +132,10 @@ def test_only_the_leaders_marks_skip_waiting_for_the_disk(engine: Engine, lock_k
         assert pooled.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
 
 
+_PUBLISH_20000_ROWS = (
+    "INSERT INTO outbox (event_id, type, routing_key, payload, published_at)"
+    " SELECT gen_random_uuid(), 'MemberAdded', 'member.added', '{}', now() FROM generate_series(1, 20000)"
+)
 _PLANS_OF_FETCH_AND_MARK = (
     "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
     " WHERE statement LIKE 'UPDATE outbox%' OR statement LIKE 'SELECT % FROM outbox%'"
@@ -138,42 +144,45 @@ _PLANS_OF_FETCH_AND_MARK = (
 
 def test_the_leaders_fetch_and_mark_are_planned_at_every_execution(fresh_database_url: str) -> None:
     """A generic plan made on an empty, analyzed outbox scans the whole table once it has grown."""
-    engine = create_engine(fresh_database_url, pool_size=1)
-    try:
-        with psycopg.connect(libpq_conninfo(fresh_database_url), autocommit=True) as connection:
-            connection.execute("VACUUM (ANALYZE) outbox")
-        with RelayLeadership(engine, lock_key=secrets.randbits(62)) as leadership:
-            assert leadership.acquire()
-            store = OutboxStore(engine, leadership)
-            for seq in range(1, 9):  # the server may switch to a generic plan after five executions
-                store.fetch_unpublished(10)
-                store.mark_published([seq])
-            plans = leadership.connection().execute(_PLANS_OF_FETCH_AND_MARK).fetchall()
-    finally:
-        engine.dispose()
+    _analyze_the_outbox(fresh_database_url)
+    with _leading(fresh_database_url) as (engine, leadership):
+        store = OutboxStore(engine, leadership)
+        for seq in range(1, 9):  # the server may switch to a generic plan after five executions
+            store.fetch_unpublished(10)
+            store.mark_published([seq])
+        plans = leadership.connection().execute(_PLANS_OF_FETCH_AND_MARK).fetchall()
     assert plans == [(0, 8), (0, 8)]
 
 
 def test_the_leaders_fetch_reads_the_unpublished_index_in_order(fresh_database_url: str) -> None:
     """Until a vacuum, the index keeps an entry for every row published since: a bitmap scan would read
     them all at every fetch, an index scan in order stops at its limit."""
-    with psycopg.connect(libpq_conninfo(fresh_database_url), autocommit=True) as connection:
+    _analyze_the_outbox(fresh_database_url, then=_PUBLISH_20000_ROWS)
+    with _leading(fresh_database_url) as (_, leadership):
+        explain = f"EXPLAIN (FORMAT JSON) {FETCH_UNPUBLISHED}"
+        [(plans,)] = leadership.connection().execute(explain, (500,)).fetchall()
+    scan = plans[0]["Plan"]["Plans"][0]
+    assert (scan["Node Type"], scan["Index Name"]) == ("Index Scan", "ix_outbox_unpublished")
+
+
+def _analyze_the_outbox(database_url: str, then: str | None = None) -> None:
+    """Vacuums and analyzes the outbox as it is, then runs ``then``: statistics older than the rows."""
+    with psycopg.connect(libpq_conninfo(database_url), autocommit=True) as connection:
         connection.execute("VACUUM (ANALYZE) outbox")
-        connection.execute(
-            "INSERT INTO outbox (event_id, type, routing_key, payload, published_at)"
-            " SELECT gen_random_uuid(), 'MemberAdded', 'member.added', '{}', now()"
-            " FROM generate_series(1, 20000)"
-        )
-    engine = create_engine(fresh_database_url, pool_size=1)
+        if then is not None:
+            connection.execute(then)
+
+
+@contextmanager
+def _leading(database_url: str) -> Iterator[tuple[Engine, RelayLeadership]]:
+    """An engine of its own on ``database_url`` and a relay leadership acquired on it."""
+    engine = create_engine(database_url, pool_size=1)
     try:
         with RelayLeadership(engine, lock_key=secrets.randbits(62)) as leadership:
             assert leadership.acquire()
-            explain = f"EXPLAIN (FORMAT JSON) {FETCH_UNPUBLISHED}"
-            [(plans,)] = leadership.connection().execute(explain, (500,)).fetchall()
+            yield engine, leadership
     finally:
         engine.dispose()
-    scan = plans[0]["Plan"]["Plans"][0]
-    assert (scan["Node Type"], scan["Index Name"]) == ("Index Scan", "ix_outbox_unpublished")
 
 
 def test_leaving_the_block_frees_the_lock(engine: Engine, lock_key: int) -> None:
