@@ -35,6 +35,18 @@ def test_any_texts_and_nulls_come_back_unchanged(
     assert row[0] == values
 
 
+@pytest.mark.parametrize("values", [["a\x00b"], ["a", "\x00"], [None, "a\x00b"]])
+def test_a_nul_character_is_refused_rather_than_read_as_a_separator(values: list[str | None]) -> None:
+    with pytest.raises(ValueError, match="NUL"):
+        text_array(values)
+
+
+def test_an_empty_list_is_an_empty_array(connection: psycopg.Connection[tuple[object, ...]]) -> None:
+    row = connection.execute("SELECT %s::text[]", (text_array([]),)).fetchone()
+    assert row is not None
+    assert row[0] == []
+
+
 @settings(max_examples=100, deadline=None)
 @given(values=st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1)))
 def test_any_bigints_come_back_unchanged(
