@@ -21,11 +21,14 @@ from domain.events import Event
 Part = tuple[str, str, Sequence[Any]]  # (name, data-modifying statement, its parameters)
 
 RAISE_LISTING_VERSIONS = "UPDATE folders SET listing_version = listing_version + 1 WHERE id = ANY(%s::text[])"
-# Every event of the transaction in one statement, numbered (seq) in the order they were recorded.
+# Every event of the transaction in one statement, numbered (seq) in the order they were recorded. The
+# bodies come as one JSON array: one encoding in Python, where an array literal of JSON texts took an
+# encoding per event and the escaping of every quote in it.
 _WRITE_OUTBOX = (
     "INSERT INTO outbox (event_id, type, routing_key, org_id, document_id, payload)"
-    " SELECT event_id, type, routing_key, org_id, document_id, payload FROM unnest("
-    "%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[])"
+    " SELECT event_id, type, routing_key, org_id, document_id, payload FROM ROWS FROM ("
+    "unnest(%s::uuid[]), unnest(%s::text[]), unnest(%s::text[]), unnest(%s::text[]), unnest(%s::text[]),"
+    " jsonb_array_elements(%s::jsonb))"
     " WITH ORDINALITY AS recorded (event_id, type, routing_key, org_id, document_id, payload, position)"
     " ORDER BY position"
 )
@@ -55,10 +58,10 @@ def send_last_writes(
 
 
 def _outbox_columns(events: list[Event]) -> tuple[str, ...]:
-    """The outbox rows of ``events`` as one array literal per column."""
+    """The outbox rows of ``events``: one array literal per column, the bodies as one JSON array."""
     rows = [outbox_values(event) for event in events]
     columns = tuple(
         text_array(row[name] for row in rows)
         for name in ("event_id", "type", "routing_key", "org_id", "document_id")
     )
-    return (*columns, text_array(json.dumps(row["payload"]) for row in rows))
+    return (*columns, json.dumps([row["payload"] for row in rows]))
