@@ -6,15 +6,14 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from alembic import command
 from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import DataError
 
 from adapters.postgres.audit_log import AuditEvent, UnstorableEvent, record_events
 from adapters.postgres.engine import create_single_use_engine
-from adapters.postgres.migrations import alembic_config
 from adapters.postgres.tables import audit_log
 from tests.integration.test_audit_support import row_counts
+from tests.support.migrations import alembic
 from tests.support.services import throwaway_database
 
 pytestmark = pytest.mark.integration
@@ -26,17 +25,6 @@ def audit_event(event_id: str | None = None, **fields: object) -> AuditEvent:
     event_id = event_id or str(uuid.uuid4())
     payload = {"event_id": event_id, "type": "MemberAdded", "org_id": "acme", "user_id": "alice", **fields}
     return AuditEvent(event_id, "MemberAdded", "member.added", "acme", None, OCCURRED, payload)
-
-
-def _alembic(url: str, action: str, revision: str) -> None:
-    config = alembic_config()
-    engine = create_single_use_engine(url)
-    try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            getattr(command, action)(config, revision)
-    finally:
-        engine.dispose()
 
 
 def _schema(url: str) -> tuple[set[str], dict[str, object]]:
@@ -59,13 +47,13 @@ def _schema(url: str) -> tuple[set[str], dict[str, object]]:
 
 def test_migration_0002_adds_the_audit_log_and_removes_it_again(database_url: str) -> None:
     with throwaway_database(database_url) as url:
-        _alembic(url, "upgrade", "0001")
+        alembic(url, "upgrade", "0001")
         tables_at_0001, _ = _schema(url)
-        _alembic(url, "upgrade", "0002")
+        alembic(url, "upgrade", "0002")
         tables_at_0002, table = _schema(url)
-        _alembic(url, "downgrade", "0001")
+        alembic(url, "downgrade", "0001")
         tables_after_downgrade, _ = _schema(url)
-        _alembic(url, "upgrade", "head")
+        alembic(url, "upgrade", "head")
         tables_at_head, _ = _schema(url)
 
     assert "audit_log" not in tables_at_0001

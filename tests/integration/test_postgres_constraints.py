@@ -68,6 +68,19 @@ def test_a_document_cannot_sit_in_a_folder_of_another_organization(engine: Engin
         _document(engine, new_id("doc"), org_b, folder_of_a)
 
 
+def test_a_document_needs_its_organization_through_its_folder(engine: Engine, new_id: IdMaker) -> None:
+    _, folder_id = _org_with_folder(engine, new_id)
+    with pytest.raises(IntegrityError, match="fk_documents_folder_same_org"):
+        _document(engine, new_id("doc"), new_id("org"), folder_id)
+
+
+def test_an_organization_holding_documents_cannot_be_deleted(engine: Engine, new_id: IdMaker) -> None:
+    org_id, folder_id = _org_with_folder(engine, new_id)
+    _document(engine, new_id("doc"), org_id, folder_id)
+    with pytest.raises(IntegrityError, match="fk_folders_org"), engine.begin() as connection:
+        connection.execute(organizations.delete().where(organizations.c.id == org_id))
+
+
 def test_a_folder_cannot_have_a_parent_in_another_organization(engine: Engine, new_id: IdMaker) -> None:
     _, folder_of_a = _org_with_folder(engine, new_id)
     org_b, _ = _org_with_folder(engine, new_id)

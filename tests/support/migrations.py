@@ -1,0 +1,20 @@
+"""Alembic run against a test database, one revision at a time, for the migrations' own tests."""
+
+from __future__ import annotations
+
+from alembic import command
+
+from adapters.postgres.engine import create_single_use_engine
+from adapters.postgres.migrations import alembic_config
+
+
+def alembic(url: str, action: str, revision: str) -> None:
+    """``alembic <action> <revision>`` (``upgrade`` or ``downgrade``) on the database at ``url``."""
+    config = alembic_config()
+    engine = create_single_use_engine(url)
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            getattr(command, action)(config, revision)
+    finally:
+        engine.dispose()
