@@ -6,6 +6,7 @@ This mapping is part of the public contract (docs/contract.md); change it only w
 from __future__ import annotations
 
 import dataclasses
+import functools
 from datetime import UTC
 from typing import Any
 
@@ -52,7 +53,16 @@ def to_wire(event: Event) -> dict[str, Any]:
     }
     if event.document_id is not None or hasattr(event, "doc_id"):
         body["document_id"] = event.document_id
-    for field in dataclasses.fields(event):
-        if field.name not in _COMMON and field.name != "doc_id":
-            body[field.name] = getattr(event, field.name)
+    for name in _own_fields(type(event)):  # type: ignore[arg-type]  # mypy checks the instances; a class hashes
+        body[name] = getattr(event, name)
     return body
+
+
+@functools.cache
+def _own_fields(event_type: type[Event]) -> tuple[str, ...]:
+    """The type's fields but the common ones and ``doc_id`` (sent as ``document_id``), in their order."""
+    return tuple(
+        field.name
+        for field in dataclasses.fields(event_type)
+        if field.name not in _COMMON and field.name != "doc_id"
+    )
