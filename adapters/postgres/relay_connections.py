@@ -6,8 +6,10 @@ import contextlib
 from types import TracebackType
 from typing import Any, Self
 
+import msgspec
 import psycopg
 from psycopg import sql
+from psycopg.types.json import set_json_loads
 from sqlalchemy import Engine
 
 from adapters.postgres.engine import SESSION_OPTIONS, libpq_conninfo
@@ -16,6 +18,7 @@ OUTBOX_CHANNEL = "docfleet_outbox"
 """Units of work that wrote outbox rows notify this channel when they commit."""
 
 RELAY_LOCK_KEY = 0x646F_6366_7265_6C79  # "docfrely": the advisory lock the publishing relay holds
+_json_decoder = msgspec.json.Decoder()
 
 
 # The leader's marks do not wait for their WAL to reach the disk. A mark lost with a crash of Postgres
@@ -28,6 +31,14 @@ RELAY_LOCK_KEY = 0x646F_6366_7265_6C79  # "docfrely": the advisory lock the publ
 # unpublished-rows index keeps an entry for every row published since, which a bitmap scan reads on
 # every fetch, where an index scan in ``seq`` order marks them dead once and stops at its limit.
 _LEADER_OPTIONS = f"{SESSION_OPTIONS} -c synchronous_commit=off -c enable_bitmapscan=off"
+
+
+def _leader_connection(engine: Engine) -> psycopg.Connection[Any]:
+    """The leader's connection, whose fetches decode the events' JSONB bodies with msgspec: about a
+    quarter of json.loads's time, into the same dicts."""
+    connection = _dedicated_connection(engine, _LEADER_OPTIONS)
+    set_json_loads(_json_decoder.decode, connection)
+    return connection
 
 
 def _dedicated_connection(engine: Engine, options: str = "") -> psycopg.Connection[Any]:
@@ -77,7 +88,7 @@ class RelayLeadership:
         if self._held:
             return self.still_leader()
         if self._connection is None or self._connection.closed:
-            self._connection = _dedicated_connection(self._engine, _LEADER_OPTIONS)
+            self._connection = _leader_connection(self._engine)
         row = self._connection.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key,)).fetchone()
         self._held = bool(row and row[0])
         return self._held

@@ -78,6 +78,24 @@ def test_unpublished_records_come_in_seq_order(engine: Engine, store: OutboxStor
     assert store.fetch_unpublished(1) == records[:1]
 
 
+def test_the_leaders_store_reads_the_records_as_the_pooled_one_does(
+    engine: Engine, store: OutboxStore, new_id: IdMaker, lock_key: int
+) -> None:
+    shared = DocumentShared(
+        org_id=new_id("org"),
+        doc_id=new_id("doc"),
+        shared_by="zoë",
+        shared_with='b "q" \\ \u2028',
+        role="viewer",
+    )
+    _commit(engine, shared)
+    with RelayLeadership(engine, lock_key=lock_key) as leadership:
+        assert leadership.acquire()
+        led = OutboxStore(engine, leadership).fetch_unpublished(10_000)
+    assert led == store.fetch_unpublished(10_000)
+    assert [record.payload for record in led if record.event_id == shared.event_id] == [to_wire(shared)]
+
+
 def test_published_records_are_not_fetched_again(engine: Engine, store: OutboxStore, new_id: IdMaker) -> None:
     events = [_shared(new_id) for _ in range(3)]
     _commit(engine, *events)
