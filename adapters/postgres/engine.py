@@ -33,6 +33,19 @@ def libpq_conninfo(database_url: str | URL) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def session_options(database_url: str | URL, defaults: str = SESSION_OPTIONS) -> str:
+    """``defaults``, then the URL's own ``options``. Postgres keeps the last value given for a setting,
+    so the URL's win where both name one, and the defaults it does not name still hold."""
+    own = make_url(database_url).query.get("options")
+    own_text = " ".join(own) if isinstance(own, tuple) else own
+    return f"{defaults} {own_text}".strip() if own_text else defaults
+
+
+def connect_timeout_default(database_url: str | URL, seconds: int = 10) -> dict[str, int]:
+    """``connect_timeout`` as a keyword argument, unless the URL sets its own."""
+    return {} if "connect_timeout" in make_url(database_url).query else {"connect_timeout": seconds}
+
+
 def create_engine(database_url: str, *, pool_size: int = 10, pre_ping: bool = True) -> Engine:
     """A pooled engine for ``pool_size`` threads, each running its own units of work.
 
@@ -40,11 +53,11 @@ def create_engine(database_url: str, *, pool_size: int = 10, pre_ping: bool = Tr
     failed command); without, that ping's round trip is saved and a broken connection fails its first use
     (the unit of work then discards it, and the message is retried). Connections are recycled every half
     hour, give up connecting after 10 seconds, and their sessions use UTC and custom plans
-    (``SESSION_OPTIONS``). The URL's own ``options`` or ``connect_timeout`` win over these defaults.
+    (``SESSION_OPTIONS``). The URL's own ``connect_timeout`` wins; its ``options`` come after these
+    (``session_options``).
     """
     url = normalize_url(database_url)
-    defaults = {"options": SESSION_OPTIONS, "connect_timeout": 10}
-    connect_args = {name: value for name, value in defaults.items() if name not in url.query}
+    connect_args = {"options": session_options(url), **connect_timeout_default(url)}
     return _sa_create_engine(
         url,
         pool_size=pool_size,

@@ -9,10 +9,16 @@ from typing import Any, Self
 import msgspec
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from psycopg.types.json import set_json_loads
 from sqlalchemy import Engine
 
-from adapters.postgres.engine import SESSION_OPTIONS, libpq_conninfo
+from adapters.postgres.engine import (
+    SESSION_OPTIONS,
+    connect_timeout_default,
+    libpq_conninfo,
+    session_options,
+)
 
 OUTBOX_CHANNEL = "docfleet_outbox"
 """Units of work that wrote outbox rows notify this channel when they commit."""
@@ -44,13 +50,17 @@ def _leader_connection(engine: Engine) -> psycopg.Connection[Any]:
 def _dedicated_connection(engine: Engine, options: str = "") -> psycopg.Connection[Any]:
     """A connection of its own, outside the pool: its session ends, and its locks go, when it closes.
 
-    TCP keepalives make a dead network show up as an error within about half a minute.
+    ``options`` come before the URL's own, as for the pool. TCP keepalives make a dead network show up
+    as an error within about half a minute.
     """
-    return psycopg.connect(
+    conninfo = make_conninfo(
         libpq_conninfo(engine.url),
-        options=options,
+        options=session_options(engine.url, options),
+        **connect_timeout_default(engine.url),
+    )
+    return psycopg.connect(
+        conninfo,
         autocommit=True,
-        connect_timeout=10,
         keepalives=1,
         keepalives_idle=10,
         keepalives_interval=5,
