@@ -15,11 +15,8 @@ import valkey
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.encoder import JSONEncoder
 from dramatiq.middleware import (
-    AgeLimit,
-    Callbacks,
     CurrentMessage,
     Middleware,
-    Pipelines,
     Retries,
     ShutdownNotifications,
     TimeLimit,
@@ -73,17 +70,18 @@ def build_broker(
 
 
 def standard_middleware(backend: ResultBackend, result_ttl_ms: int) -> list[Middleware]:
-    """Dramatiq's middleware, in its default order, then CurrentMessage and Results (answers stored by
-    the query actor itself, before the ack: ``workers.middleware.answers``).
+    """Dramatiq's middleware that docfleet's messages use, in Dramatiq's default order, then
+    CurrentMessage and Results (answers stored by the query actor itself, before the ack:
+    ``workers.middleware.answers``).
 
     Retries retries nothing unless the actor says so: every docfleet actor declares its own policy.
+    AgeLimit, Callbacks and Pipelines are left out: they act only on the options ``max_age``,
+    ``on_success``, ``on_failure`` and ``pipe_target``, which no docfleet actor sets and an envelope
+    that carries them is unreadable (docs/contract.md); each would still run for every message.
     """
     return [
-        AgeLimit(),
         TimeLimit(time_limit=DEFAULT_TIME_LIMIT_MS),
         ShutdownNotifications(),
-        Callbacks(),
-        Pipelines(),
         Retries(max_retries=0),
         CurrentMessage(),
         AnswersBeforeAck(backend=backend, result_ttl=result_ttl_ms),  # type: ignore[no-untyped-call]
