@@ -1,0 +1,85 @@
+"""Settings from the environment: defaults, and every unusable value refused by name, its value unshown."""
+
+from __future__ import annotations
+
+import pytest
+
+from workers.settings import VARIABLES, InvalidSettings, Settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_unset_and_empty_variables_take_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CACHE_TTL_SECONDS", "")
+    settings = Settings.from_env()
+    assert settings.cache_ttl_seconds == 3600
+    assert (settings.log_level, settings.metrics_enabled) == ("INFO", True)
+    assert (settings.worker_metrics_port, settings.relay_metrics_port) == (9191, 9192)
+    assert settings.database_url.startswith("postgresql+psycopg://")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("CACHE_TTL_SECONDS", "0", "CACHE_TTL_SECONDS: input should be greater than 0"),
+        ("CACHE_TTL_SECONDS", "soon", "CACHE_TTL_SECONDS: input should be a valid integer"),
+        ("RESULT_TTL_MS", "-1", "RESULT_TTL_MS: input should be greater than 0"),
+        ("LOG_LEVEL", "verbose", "LOG_LEVEL: input should be 'DEBUG', 'INFO', 'WARNING', 'ERROR' or"),
+        ("METRICS_ENABLED", "ture", "METRICS_ENABLED: must be one of 1, true, yes, on, 0, false, no, off"),
+        ("RELAY_METRICS_PORT", "70000", "RELAY_METRICS_PORT: input should be less than or equal to 65535"),
+        ("WORKER_METRICS_PORT", "0", "WORKER_METRICS_PORT: input should be greater than or equal to 1"),
+        ("PORT", "http", "PORT: input should be a valid integer"),
+        (
+            "GROUP_COMMIT_MAX_BATCH",
+            "-2",
+            "GROUP_COMMIT_MAX_BATCH: input should be greater than or equal to 0",
+        ),
+        ("LISTING_MEMORY_DOCUMENTS", "1e3", "LISTING_MEMORY_DOCUMENTS: input should be a valid integer"),
+    ],
+)
+def test_an_unusable_value_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, problem: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(InvalidSettings) as refused:
+        Settings.from_env()
+    assert len(refused.value.problems) == 1
+    assert refused.value.problems[0].startswith(problem)
+    assert value not in str(refused.value).replace(problem, "")
+
+
+def test_every_unusable_value_is_told_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RESULT_TTL_MS", "0")
+    monkeypatch.setenv("AUDIT_METRICS_PORT", "x")
+    with pytest.raises(InvalidSettings) as refused:
+        Settings.from_env()
+    assert [problem.split(":")[0] for problem in refused.value.problems] == [
+        "RESULT_TTL_MS",
+        "AUDIT_METRICS_PORT",
+    ]
+
+
+@pytest.mark.parametrize(("value", "enabled"), [("Off", False), ("no", False), ("0", False), (" YES ", True)])
+def test_metrics_take_the_usual_words_in_any_case(
+    monkeypatch: pytest.MonkeyPatch, value: str, enabled: bool
+) -> None:
+    monkeypatch.setenv("METRICS_ENABLED", value)
+    assert Settings.from_env().metrics_enabled is enabled
+
+
+def test_the_log_level_is_read_in_any_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOG_LEVEL", "warning")
+    assert Settings.from_env().log_level == "WARNING"
+
+
+def test_port_is_the_workers_metrics_port_only_when_none_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "5100")
+    assert Settings.from_env().worker_metrics_port == 5100
+    monkeypatch.setenv("WORKER_METRICS_PORT", "9300")
+    assert Settings.from_env().worker_metrics_port == 9300
+    monkeypatch.setenv("PORT", "not a port")  # a runner's stray PORT does not matter then
+    assert Settings.from_env().worker_metrics_port == 9300
