@@ -66,6 +66,25 @@ def test_a_clean_exit_is_not_restarted(tmp_path: Path) -> None:
     assert b'"restart": false' in log
 
 
+def test_a_command_that_cannot_start_is_not_restarted(tmp_path: Path) -> None:
+    """Exit code 2: a bad option, argument, setting or module, for docfleet's commands and Dramatiq."""
+    process = _supervise(tmp_path, "1", "2", "0")
+    _, log = process.communicate(timeout=60)
+
+    assert process.returncode == 2
+    assert _starts(tmp_path) == 2, "restarted after code 1, not after code 2"
+    assert b"supervised command cannot start" in log
+
+
+def test_a_command_whose_arguments_dramatiq_refuses_is_not_restarted(tmp_path: Path) -> None:
+    command = [str(BIN / "docfleet"), "supervise", "--", str(BIN / "dramatiq"), "workers.actors"]
+    process = subprocess.run([*command, "--threads", "abc"], capture_output=True, timeout=60, check=False)
+
+    assert process.returncode == 2
+    assert b"invalid int value: 'abc'" in process.stderr
+    assert process.stderr.count(b"supervised command started") == 1
+
+
 def test_sigterm_is_forwarded_and_the_supervisor_exits_with_the_child_without_restarting(
     tmp_path: Path,
 ) -> None:

@@ -4,7 +4,9 @@ Dramatiq's parent process exits as soon as one of its worker processes dies, and
 whole fleet. The supervisor runs the command as its child and starts it again whenever it exits abnormally
 (a non-zero code or a signal), after a capped exponential backoff that starts over once the child has run
 for a while. SIGTERM and SIGINT are forwarded to the child; the supervisor then waits for it and exits
-with its code, without restarting it. A clean exit (code 0) ends the supervisor with code 0.
+with its code, without restarting it. A clean exit (code 0) ends the supervisor with code 0, and exit code
+2 with code 2: docfleet's commands and Dramatiq both exit 2 for a bad option, argument, setting or module,
+which no restart mends.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import typer
 log = structlog.get_logger("docfleet.supervise")
 
 SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+CANNOT_START = 2  # docfleet's ExitCode.USAGE and Dramatiq's RET_IMPORT (its own arguments, or an import)
 
 
 def register(app: typer.Typer) -> None:
@@ -39,8 +42,8 @@ class Backoff:
 
 def supervise(
     command: Annotated[list[str], typer.Argument(help="The command to run, after `--`.")],
-    backoff_initial: Annotated[float, typer.Option(min=0.0, help="Seconds before the first restart.")] = 0.5,
-    backoff_max: Annotated[float, typer.Option(min=0.0, help="The longest wait between restarts.")] = 10.0,
+    backoff_initial: Annotated[float, typer.Option(min=0.01, help="Seconds before the first restart.")] = 0.5,
+    backoff_max: Annotated[float, typer.Option(min=0.01, help="The longest wait between restarts.")] = 10.0,
 ) -> None:
     """Run COMMAND, restart it whenever it fails, forward SIGTERM and SIGINT to it; exit with its code.
 
@@ -73,6 +76,14 @@ class Supervisor:
             ran_for = time.monotonic() - started
             if code == 0 or self._stopping.is_set():
                 log.info("supervised command exited", code=code, ran_for_s=round(ran_for, 1), restart=False)
+                return code
+            if code == CANNOT_START:
+                log.error(
+                    "supervised command cannot start",
+                    code=code,
+                    reason="a bad option, argument, setting or module: its own lines above say which",
+                    restart=False,
+                )
                 return code
             if ran_for >= self._backoff.healthy_after:
                 delay = self._backoff.initial
