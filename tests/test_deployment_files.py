@@ -130,6 +130,12 @@ def test_compose_has_the_infrastructure_with_healthchecks(compose: dict[str, Any
         assert services[name]["healthcheck"]["test"], f"{name} has no healthcheck"
 
 
+def test_rabbitmq_has_a_fixed_hostname_so_its_volume_outlives_the_container(compose: dict[str, Any]) -> None:
+    rabbitmq = compose["services"]["rabbitmq"]
+    assert rabbitmq["hostname"], "RabbitMQ stores its data under rabbit@<hostname>"
+    assert any(volume.endswith(":/var/lib/rabbitmq") for volume in rabbitmq["volumes"])
+
+
 def test_compose_runs_the_procfile_commands(compose: dict[str, Any], procfile: dict[str, str]) -> None:
     services = compose["services"]
     assert _shell_command(services["worker"]) == _unsupervised(procfile["worker"])
