@@ -35,6 +35,7 @@ from workers.middleware import (
     quiet_replaced_lines,
 )
 from workers.middleware.answers import AnswersBeforeAck
+from workers.middleware.retries import CountNotFound
 from workers.settings import Settings
 
 BROKER_ENV = "DOCFLEET_BROKER"
@@ -83,6 +84,7 @@ def standard_middleware(backend: ResultBackend, result_ttl_ms: int) -> list[Midd
         TimeLimit(time_limit=DEFAULT_TIME_LIMIT_MS),
         ShutdownNotifications(),
         Retries(max_retries=0),
+        CountNotFound(),  # after Retries: its hook runs first, and tells the policy a NotFound's count
         CurrentMessage(),
         AnswersBeforeAck(backend=backend, result_ttl=result_ttl_ms),  # type: ignore[no-untyped-call]
     ]

@@ -27,6 +27,7 @@ EXPECTED_ORDER = [
     "TimeLimit",
     "ShutdownNotifications",
     "Retries",
+    "CountNotFound",
     "CurrentMessage",
     "AnswersBeforeAck",
 ]

@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 
 from workers.contract import MAX_MESSAGE_BYTES
 from workers.middleware.envelope import OVERSIZE_OPTION, EnvelopeEncoder, UnreadableMessage, admit
+from workers.middleware.retries import NOT_FOUND_RETRIES_OPTION
 
 ENVELOPE: dict[str, Any] = {
     "queue_name": "documents",
@@ -37,7 +38,13 @@ def test_a_message_encoded_by_dramatiq_decodes_again_with_its_retry_bookkeeping(
         actor_name="add_member",
         args=(),
         kwargs={"org_id": "acme", "user_id": "\u00e9\U0001f4c4"},
-        options={"retries": 2, "traceback": "Traceback ...", "requeue_timestamp": 1, "eta": 2},
+        options={
+            "retries": 2,
+            "traceback": "Traceback ...",
+            "requeue_timestamp": 1,
+            "eta": 2,
+            NOT_FOUND_RETRIES_OPTION: 1,
+        },
     )
     encoder = EnvelopeEncoder()
     assert encoder.decode(encoder.encode(message.asdict())) == {**message.asdict(), "args": []}
@@ -67,6 +74,10 @@ UNREADABLE: list[tuple[bytes, str]] = [
     (body(options={"max_retries": 100}), "options.max_retries: is not a field"),
     (body(options={"retries": "3"}), "options.retries: input should be a valid integer"),
     (body(options={"retries": -1}), "options.retries: input should be greater than or equal to 0"),
+    (
+        body(options={"docfleet_not_found_retries": -1}),
+        "options.docfleet_not_found_retries: input should be greater than or equal to 0",
+    ),
     (body(options={OVERSIZE_OPTION: 1}), f"options.{OVERSIZE_OPTION}: is not a field"),
     (body(options=[]), "options: "),
     (body(message_id="a b"), "message_id: must be 1 to 128 characters"),

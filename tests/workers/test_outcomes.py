@@ -177,6 +177,33 @@ def test_not_found_is_retried_then_dead_lettered_with_a_rejection(fleet: Fleet, 
     assert lines[-1]["attempt"] == QUICK.not_found_retries + 1
 
 
+def test_faults_before_a_not_found_leave_it_its_own_retries(db: FakeDatabase) -> None:
+    """A Postgres outage uses fault retries only: the NotFound that follows still gets all of its own."""
+    outage = iter(range(QUICK.fault_retries))
+    working = db.uow_factory()
+
+    def flaky(message_id: str | None) -> UnitOfWork:
+        if next(outage, None) is not None:
+            raise OperationalError("connect", {}, ConnectionRefusedError("postgres is down"))
+        return working(message_id)
+
+    recovering = Application(new_uow=flaky, listing_cache=FakeListingCache())
+    with running_fleet(recovering) as fleet, capture_logs() as logs:
+        message = fleet.send(
+            "share_document", doc_id="ghost", shared_by=ALICE, shared_with=BOB, role="viewer"
+        )
+        fleet.settle()
+
+    lines = outcome_lines(logs, message.message_id)
+    reasons = [line.get("reason") for line in lines]
+    assert reasons == ["fault"] * QUICK.fault_retries + ["not_found"] * (QUICK.not_found_retries + 1)
+    assert [line["outcome"] for line in lines][-1] == "dead_lettered"
+    assert lines[-1]["attempt"] == QUICK.fault_retries + QUICK.not_found_retries + 1
+    [rejected] = db.events
+    assert isinstance(rejected, CommandRejected)
+    assert rejected.reason == "not_found"
+
+
 def test_a_command_whose_folder_arrives_later_is_applied_on_a_retry(fleet: Fleet, db: FakeDatabase) -> None:
     upload = fleet.send("upload_document", **{**UPLOAD, "folder_id": "later"})
     fleet.send("create_folder", folder_id="later", org_id=ORG, name="Later", created_by=ALICE)

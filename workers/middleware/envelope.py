@@ -32,9 +32,11 @@ class _Strict(BaseModel):
 
 
 class Options(_Strict):
-    """Dramatiq's bookkeeping on the copies it re-enqueues for a retry; a producer sends {}."""
+    """Dramatiq's bookkeeping on the copies it re-enqueues for a retry, and docfleet's count of those
+    retries that followed a not-found; a producer sends {}."""
 
     retries: Annotated[int, Field(ge=0)] = 0
+    docfleet_not_found_retries: Annotated[int, Field(ge=0)] = 0
     traceback: str = ""
     requeue_timestamp: int = 0
     eta: int = 0

@@ -1,27 +1,52 @@
-"""Which failures are tried again, and how often: the ``retry_when`` every docfleet actor declares."""
+"""Which failures are tried again, and how often: the ``retry_when`` every docfleet actor declares.
+
+Dramatiq counts every retry of a message in one number, its ``retries`` option. docfleet gives a
+NotFound and a fault budgets of their own, so the retries a message took after a NotFound are also kept
+in its options (``NOT_FOUND_RETRIES_OPTION``, by ``CountNotFound``): a command held up by a Postgres
+outage still gets its NotFound retries once Postgres is back, and the other way round.
+"""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
+
+import dramatiq
+from dramatiq.middleware import Middleware
 
 from domain.errors import NotFound
 from workers.contract import InvalidMessage
+
+NOT_FOUND_RETRIES_OPTION = "docfleet_not_found_retries"
+
+# How many of the failing message's earlier retries followed a NotFound: set by CountNotFound just before
+# Retries asks the policy, in the same worker thread; None where CountNotFound is not installed.
+_not_found_before: ContextVar[int | None] = ContextVar("docfleet_not_found_before", default=None)
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
     """Never an invalid message; a few quick tries for a NotFound; more for a fault (Postgres, Valkey or
-    RabbitMQ unavailable, a time limit, an unexpected error). Each retry waits on the actor's schedule:
-    ``min_backoff`` doubled per retry, jittered, capped at ``max_backoff``. When ``retry_when`` says no,
-    Dramatiq's Retries middleware fails the message and the broker dead-letters it.
+    RabbitMQ unavailable, a time limit, an unexpected error), each kind counted on its own. Each retry
+    waits on the actor's schedule: ``min_backoff`` doubled per retry, jittered, capped at
+    ``max_backoff``. When ``retry_when`` says no, Dramatiq's Retries middleware fails the message and
+    the broker dead-letters it.
     """
 
     not_found_retries: int = 8
     fault_retries: int = 20
 
     def __call__(self, retries: int, exception: BaseException) -> bool:
-        """``retries`` is how many times the message was retried before this failure."""
-        return retries < self.limit_for(exception)
+        """``retries`` is how many times the message was retried, of any kind, before this failure."""
+        return self.retried_before(retries, exception, _not_found_before.get()) < self.limit_for(exception)
+
+    @staticmethod
+    def retried_before(retries: int, exception: BaseException, not_found: int | None) -> int:
+        """The earlier retries of the failure's own kind; all of them when they were not told apart."""
+        if not_found is None:
+            return retries
+        return not_found if isinstance(exception, NotFound) else retries - not_found
 
     def limit_for(self, exception: BaseException) -> int:
         if isinstance(exception, InvalidMessage):
@@ -30,7 +55,31 @@ class RetryPolicy:
 
     @property
     def max_retries(self) -> int:
-        return max(self.not_found_retries, self.fault_retries)
+        """The most retries a message can take in all."""
+        return self.not_found_retries + self.fault_retries
+
+
+class CountNotFound(Middleware):
+    """Keeps the count of a message's retries after a NotFound in its options, for ``RetryPolicy``.
+
+    Registered after Dramatiq's Retries, so that its ``after_process_message`` runs just before Retries':
+    the copy Retries enqueues carries the count on.
+    """
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: dramatiq.MessageProxy,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        if exception is None:
+            return
+        so_far = message.options.get(NOT_FOUND_RETRIES_OPTION, 0)
+        _not_found_before.set(so_far)
+        if isinstance(exception, NotFound):
+            message.options[NOT_FOUND_RETRIES_OPTION] = so_far + 1
 
 
 def failure_kind(exception: BaseException) -> str:
