@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import threading
 import time
 from dataclasses import dataclass
 from types import FrameType
@@ -21,6 +20,8 @@ from typing import Annotated
 
 import structlog
 import typer
+
+from workers.stopping import SignalStop
 
 log = structlog.get_logger("docfleet.supervise")
 
@@ -62,7 +63,7 @@ class Supervisor:
     def __init__(self, command: list[str], backoff: Backoff) -> None:
         self._command = command
         self._backoff = backoff
-        self._stopping = threading.Event()
+        self._stopping = SignalStop()  # set from the signal handler: a plain store, no lock
         self._child: subprocess.Popen[bytes] | None = None
 
     def run(self) -> int:
