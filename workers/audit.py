@@ -114,10 +114,10 @@ class AuditConsumer:
     def _pump(self, connection: Any, channel: Any) -> None:
         while not self._stop.is_set():
             connection.process_data_events(time_limit=self._options.batch_wait)
-            if self._pending and self._batch_due():
+            while self._pending and self._batch_due():  # one read may bring several batches' worth
                 self._flush(channel)
                 self._backoff.reset()
-        if self._pending:  # stopping: finish the batch in hand
+        while self._pending:  # stopping: finish what is in hand
             self._flush(channel)
 
     def _batch_due(self) -> bool:
@@ -130,8 +130,10 @@ class AuditConsumer:
         self._pending.append(Delivery(method.delivery_tag, method.routing_key, properties.message_id, body))
 
     def _flush(self, channel: Any) -> None:
-        """Writes the batch in one transaction, then acks it; malformed events are dead-lettered."""
-        deliveries, self._pending = self._pending, []
+        """Writes the oldest ``batch_size`` deliveries in one transaction, then acks them; malformed
+        events are dead-lettered."""
+        size = self._options.batch_size
+        deliveries, self._pending = self._pending[:size], self._pending[size:]
         events: list[tuple[Delivery, AuditEvent]] = []
         for delivery in deliveries:
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 
@@ -13,6 +14,8 @@ from structlog.testing import capture_logs
 
 from adapters.postgres.audit_log import AuditEvent, record_events
 from tests.integration.test_audit_support import (
+    FAST,
+    STOP_TIMEOUT_S,
     Recording,
     audit_settings,
     delete_queues,
@@ -59,6 +62,38 @@ def test_each_event_is_written_once_with_its_routing_key_however_often_it_arrive
     assert row_counts(engine, ids) == dict.fromkeys(ids, 1)
     assert queue_depth(settings.amqp_url, settings.audit_queue) == 0, "every delivery was acked"
     assert queue_depth(settings.amqp_url, dead_letter_queue(settings.audit_queue)) == 0
+
+
+class HoldsTheFirstBatch:
+    """Writes each batch and notes its size; the first is held until ``release`` is set, so that the
+    deliveries arriving meanwhile pile up."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+        self.release = threading.Event()
+
+    def __call__(self, engine: Engine, events: Sequence[AuditEvent]) -> int:
+        self.sizes.append(len(events))
+        if len(self.sizes) == 1:
+            self.release.wait(STOP_TIMEOUT_S)
+        return record_events(engine, events)
+
+
+def test_deliveries_that_piled_up_are_written_in_batches_of_the_batch_size(
+    engine: Engine, settings: Settings
+) -> None:
+    first, *piled = [event_body() for _ in range(1 + 2 * FAST.batch_size)]
+    holding = HoldsTheFirstBatch()
+    with running_audit(settings, holding):
+        publish_events(settings.amqp_url, [first])
+        wait_for(lambda: holding.sizes == [1], what="the first batch")
+        publish_events(settings.amqp_url, piled)  # a prefetch's worth reaches the consumer meanwhile
+        left = 1 + len(piled) - FAST.prefetch  # not delivered: the prefetch holds the first one too
+        wait_for(lambda: queue_depth(settings.amqp_url, settings.audit_queue) == left, what="the prefetch")
+        holding.release.set()
+        wait_for(lambda: sum(holding.sizes) == 1 + len(piled), what="every event")
+    assert max(holding.sizes[1:]) == FAST.batch_size
+    assert row_counts(engine, [body["event_id"] for body in piled]) == {b["event_id"]: 1 for b in piled}
 
 
 class CrashAfterCommit:
