@@ -140,7 +140,8 @@ class Application:
         org_id: str | None = None,
         doc_id: str | None = None,
     ) -> Outcome:
-        """Commits a CommandRejected with the message's inbox row: REFUSED, or DUPLICATE if already there."""
+        """Commits a CommandRejected with the message's inbox row: REFUSED, or DUPLICATE if already there.
+        Without an ``org_id``, the event takes that of the document ``doc_id`` names, if it exists."""
         event = CommandRejected(
             org_id=org_id, doc_id=doc_id, message_id=message_id, actor=actor, reason=reason, detail=detail
         )

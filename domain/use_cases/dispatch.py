@@ -7,6 +7,7 @@ inbox row, in a fresh unit of work). ``NotFound`` and infrastructure faults prop
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from enum import StrEnum
 from typing import Any
 
@@ -20,7 +21,7 @@ from domain.commands import (
 )
 from domain.errors import AlreadyApplied, Refused
 from domain.events import CommandRejected, Event, ShareDenied
-from domain.ports import UnitOfWorkFactory
+from domain.ports import UnitOfWork, UnitOfWorkFactory
 from domain.use_cases.add_member import add_member
 from domain.use_cases.create_folder import create_folder
 from domain.use_cases.revoke_access import revoke_access
@@ -78,8 +79,18 @@ def record_outcome(event: Event, message_id: str, new_uow: UnitOfWorkFactory) ->
     """Commits a refusal or rejection event together with the message's inbox row."""
     try:
         with new_uow(message_id) as uow:
-            uow.record(event)
+            uow.record(_with_known_org(event, uow))
             uow.commit()
     except AlreadyApplied:
         return Outcome.DUPLICATE
     return Outcome.REFUSED
+
+
+def _with_known_org(event: Event, uow: UnitOfWork) -> Event:
+    """A CommandRejected naming a document but no organization (its command has no ``org_id``, or was
+    unreadable) takes the document's, when the document exists."""
+    if isinstance(event, CommandRejected) and event.org_id is None and event.doc_id is not None:
+        document = uow.documents.get(event.doc_id)
+        if document is not None:
+            return replace(event, org_id=document.org_id)
+    return event

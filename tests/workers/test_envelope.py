@@ -141,6 +141,21 @@ def test_the_screen_refuses_with_one_line_a_message_naming_another_queue() -> No
     assert "queue_name: is 'documents-queries' but the message came from 'documents'" in line["problems"][0]
 
 
+def test_the_rejection_of_an_unreadable_envelope_names_the_ids_its_arguments_give() -> None:
+    rejected: list[tuple[str, str, str | None, str | None]] = []
+
+    def reject(message_id: str, actor: str, detail: str, *, org_id: str | None, doc_id: str | None) -> str:
+        rejected.append((message_id, actor, org_id, doc_id))
+        return "recorded"
+
+    kwargs = {"org_id": "acme", "doc_id": "doc-1", "owner_id": "alice"}
+    misrouted = body(queue_name="documents-queries", actor_name="upload_document", kwargs=kwargs)
+    forbidden_option = body(actor_name="upload_document", kwargs=kwargs, options={"throws": "x"})
+    assert not admit(misrouted, "documents", reject)
+    assert not admit(forbidden_option, "documents", reject)
+    assert rejected == [(ENVELOPE["message_id"], "upload_document", "acme", "doc-1")] * 2
+
+
 def test_the_screen_names_the_message_and_actor_of_an_envelope_with_a_forbidden_option() -> None:
     with capture_logs() as logs:
         assert not admit(body(options={"throws": "x"}), "documents")

@@ -95,6 +95,19 @@ def test_an_invalid_command_is_dead_lettered_at_once_with_a_rejection(fleet: Fle
     assert "x\x00y" not in str(line)
 
 
+def test_the_rejection_of_a_command_without_org_id_names_its_documents_organization(
+    fleet: Fleet, db: FakeDatabase
+) -> None:
+    db.with_document("d1", owner=ALICE)
+    message = fleet.send("share_document", doc_id="d1", shared_by=ALICE, shared_with=BOB, role="admin")
+    fleet.settle()
+
+    [rejected] = db.events
+    assert isinstance(rejected, CommandRejected)
+    assert (rejected.reason, rejected.message_id) == ("invalid", message.message_id)
+    assert (rejected.org_id, rejected.doc_id) == (ORG, "d1")
+
+
 def test_positional_arguments_make_a_message_invalid(fleet: Fleet, db: FakeDatabase) -> None:
     message = fleet.send("add_member", ORG, "dave")
     fleet.settle()

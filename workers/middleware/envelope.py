@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 import dramatiq
 import structlog
@@ -19,7 +18,7 @@ from dramatiq.errors import DecodeError
 from dramatiq.middleware import Middleware, SkipMessage
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from workers.contract import ACTOR_KWARGS, MAX_MESSAGE_BYTES, Id, is_id, problems_of, queue_of
+from workers.contract import ACTOR_KWARGS, MAX_MESSAGE_BYTES, Id, ids_in, is_id, problems_of, queue_of
 from workers.middleware.outcomes import Outcomes
 
 ACTOR_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
@@ -57,11 +56,18 @@ class Envelope(_Strict):
 class UnreadableMessage(DecodeError):
     """A body that is not a docfleet envelope; ``message_id`` is set when one could still be read."""
 
-    def __init__(self, problems: list[str], message_id: str | None = None, actor: str | None = None) -> None:
+    def __init__(
+        self,
+        problems: list[str],
+        message_id: str | None = None,
+        actor: str | None = None,
+        ids: dict[str, str] | None = None,
+    ) -> None:
         super().__init__("; ".join(problems), b"", None)  # type: ignore[no-untyped-call]
         self.problems = problems
         self.message_id = message_id
         self.actor = actor
+        self.ids = ids or {}  # the well-formed ids among its arguments
 
 
 class EnvelopeEncoder(JSONEncoder):
@@ -91,7 +97,9 @@ class EnvelopeEncoder(JSONEncoder):
         try:
             Envelope.model_validate(fields)
         except ValidationError as error:
-            raise UnreadableMessage(problems_of(error), message_id, actor) from None
+            raise UnreadableMessage(
+                problems_of(error), message_id, actor, ids_in(fields.get("kwargs"))
+            ) from None
         if len(data) > MAX_MESSAGE_BYTES:
             fields["options"] = {**fields["options"], OVERSIZE_OPTION: len(data)}
         return fields
@@ -120,8 +128,12 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-RejectUnreadable = Callable[[str, str, str], str | None]
-"""Records a CommandRejected for (message_id, actor, detail); says whether it was recorded."""
+class RejectUnreadable(Protocol):
+    """Records a CommandRejected for a message; says whether it was recorded."""
+
+    def __call__(
+        self, message_id: str, actor: str, detail: str, *, org_id: str | None, doc_id: str | None
+    ) -> str | None: ...
 
 
 def admit(body: bytes, consumed_from: str, reject: RejectUnreadable | None = None) -> bool:
@@ -132,20 +144,28 @@ def admit(body: bytes, consumed_from: str, reject: RejectUnreadable | None = Non
     except DecodeError as error:
         cause = error.error
         if isinstance(cause, UnreadableMessage):
-            _dead_letter(consumed_from, body, cause.problems, cause.message_id, cause.actor, reject)
+            _dead_letter(
+                consumed_from, body, cause.problems, cause.message_id, cause.actor, reject, cause.ids
+            )
         else:
             _dead_letter(consumed_from, body, [f"body: {type(cause).__name__}"])
         return False
-    if message.queue_name.removesuffix(".DQ") != consumed_from.removesuffix(".DQ"):
-        problem = f"queue_name: is {message.queue_name!r} but the message came from {consumed_from!r}"
-        _dead_letter(consumed_from, body, [problem], message.message_id, message.actor_name, reject)
-        return False
-    home, arrived_on = queue_of(message.actor_name), consumed_from.removesuffix(".DQ")
-    if message.actor_name in ACTOR_KWARGS and home != arrived_on:
-        problem = f"actor: {message.actor_name} is consumed from {home!r}, not {arrived_on!r}"
-        _dead_letter(consumed_from, body, [problem], message.message_id, message.actor_name, reject)
+    problem = _misrouted(message, consumed_from)
+    if problem is not None:
+        ids = ids_in(message.kwargs)
+        _dead_letter(consumed_from, body, [problem], message.message_id, message.actor_name, reject, ids)
         return False
     return True
+
+
+def _misrouted(message: dramatiq.Message[Any], consumed_from: str) -> str | None:
+    """What is wrong with the queue a readable envelope came from, if anything."""
+    if message.queue_name.removesuffix(".DQ") != consumed_from.removesuffix(".DQ"):
+        return f"queue_name: is {message.queue_name!r} but the message came from {consumed_from!r}"
+    home, arrived_on = queue_of(message.actor_name), consumed_from.removesuffix(".DQ")
+    if message.actor_name in ACTOR_KWARGS and home != arrived_on:
+        return f"actor: {message.actor_name} is consumed from {home!r}, not {arrived_on!r}"
+    return None
 
 
 def _dead_letter(
@@ -155,10 +175,14 @@ def _dead_letter(
     message_id: str | None = None,
     actor: str | None = None,
     reject: RejectUnreadable | None = None,
+    ids: dict[str, str] | None = None,
 ) -> None:
+    """``ids``: the well-formed ids among the message's arguments, for its rejection."""
     rejection = None
     if reject is not None and message_id is not None and actor is not None:
-        rejection = reject(message_id, actor, "; ".join(problems))
+        known = ids or {}
+        detail = "; ".join(problems)
+        rejection = reject(message_id, actor, detail, org_id=known.get("org_id"), doc_id=known.get("doc_id"))
     structlog.get_logger("docfleet.worker").warning(
         "unreadable message dead-lettered",
         outcome="invalid",

@@ -88,9 +88,13 @@ class Outcomes(Middleware):
             rejection=recorded,
         )
 
-    def reject_unreadable(self, message_id: str, actor: str, detail: str) -> str | None:
+    def reject_unreadable(
+        self, message_id: str, actor: str, detail: str, *, org_id: str | None, doc_id: str | None
+    ) -> str | None:
         """Rejects an envelope the consumer dead-lettered before a worker saw it (commands only)."""
-        return None if actor in QUERIES else self._record(message_id, actor, "invalid", detail)
+        if actor in QUERIES:
+            return None
+        return self._record(message_id, actor, "invalid", detail, org_id, doc_id)
 
     def _completed(self, message: dramatiq.MessageProxy) -> None:
         noted = _noted.get() or _Noted("completed", {})
