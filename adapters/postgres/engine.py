@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 from sqlalchemy import Engine, NullPool, make_url
 from sqlalchemy import create_engine as _sa_create_engine
 from sqlalchemy.engine import URL
@@ -28,9 +29,22 @@ def normalize_url(database_url: str | URL) -> URL:
 
 
 def libpq_conninfo(database_url: str | URL) -> str:
-    """The URL as plain psycopg (libpq) accepts it, for connections kept outside the pool."""
-    url = make_url(database_url).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
+    """The URL as a libpq connection string, for connections kept outside the pool.
+
+    Built from the URL's parts rather than rendered as a URL again: SQLAlchemy writes a space in a query
+    value as ``+``, which libpq keeps, so ``?options=-c%20x%3D1`` would reach Postgres as ``-c+x=1``.
+    """
+    url = make_url(database_url)
+    parts: dict[str, str | int | None] = {
+        "host": url.host,
+        "port": url.port,
+        "user": url.username,
+        "password": url.password,
+        "dbname": url.database,
+    }
+    for name, value in url.query.items():
+        parts[name] = ",".join(value) if isinstance(value, tuple) else value
+    return make_conninfo("", **{name: value for name, value in parts.items() if value is not None})
 
 
 def session_options(database_url: str | URL, defaults: str = SESSION_OPTIONS) -> str:

@@ -31,3 +31,27 @@ def test_a_missing_database_is_created_once() -> None:
     finally:
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_an_existing_database_is_found_without_opening_the_servers_postgres_database(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A role that may not connect to ``postgres`` (as on many managed servers) can still migrate."""
+    opened: list[object] = []
+    connect = psycopg.connect
+
+    def recording(conninfo: str, **kwargs: object) -> psycopg.Connection[tuple[object, ...]]:
+        opened.append(psycopg.conninfo.conninfo_to_dict(conninfo).get("dbname"))
+        return connect(conninfo, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(psycopg, "connect", recording)
+    assert create_database_if_missing(database_url) is False
+    assert opened == [make_url(database_url).database]
+
+
+def test_options_with_spaces_in_the_url_reach_postgres_whole(database_url: str) -> None:
+    url = make_url(database_url).update_query_dict({"options": "-c statement_timeout=4321"})
+    assert create_database_if_missing(url.render_as_string(hide_password=False)) is False
+    with psycopg.connect(libpq_conninfo(url)) as connection:
+        row = connection.execute("SHOW statement_timeout").fetchone()
+    assert row == ("4321ms",)

@@ -29,10 +29,18 @@ def alembic_config() -> Config:
 
 
 def create_database_if_missing(database_url: str) -> bool:
-    """Creates the database the URL names when the server has none of that name; True if it did."""
+    """Creates the database the URL names when the server has none of that name; True if it did.
+
+    The server's ``postgres`` database is only opened when the URL's own cannot be: a role that may not
+    connect there (as on many managed servers) can still migrate a database that exists."""
     name = make_url(database_url).database
     if not name:
         raise ValueError("the database URL names no database")
+    try:
+        psycopg.connect(libpq_conninfo(database_url), connect_timeout=10).close()
+        return False
+    except psycopg.OperationalError:
+        pass  # most often no database of that name (libpq gives no code for it); else the next connect says
     admin = libpq_conninfo(make_url(database_url).set(database="postgres"))
     with psycopg.connect(admin, autocommit=True, connect_timeout=10) as connection:
         found = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
