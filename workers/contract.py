@@ -7,6 +7,7 @@ every problem of a message is listed at once, in words a person can act on. See 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
@@ -287,3 +288,20 @@ def _problem(detail: Any) -> str:
 def _location(part: str | int) -> str:
     text = str(part)
     return text if re.fullmatch(r"[a-z_0-9]{1,32}", text) else repr(text[:32])
+
+
+def load_json(text: str) -> Any:
+    """JSON as the contract reads it (§1): a key repeated in one object, NaN or Infinity raises
+    ``ValueError``, as a syntax error does."""
+    return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a key appears twice in one object")
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.support import bodies, ready_count, run
+from workers.cli.bulk_input import LineRejected, parse_line
 from workers.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -97,3 +98,20 @@ def test_a_missing_file_is_a_usage_error(settings: Settings, tmp_path: Path) -> 
 
     assert result.exit_code == 2
     assert "does not exist" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"actor": "add_member", "actor": "revoke_access", "kwargs": {"org_id": "o", "user_id": "u"}}',
+        b'{"actor": "add_member", "kwargs": {"org_id": "o", "user_id": "x", "user_id": "y"}}',
+        b'{"actor": "create_folder", "kwargs": {"folder_id": "f", "org_id": "o", "name": NaN}}',
+    ],
+)
+def test_a_line_is_read_as_the_workers_read_a_message(raw: bytes) -> None:
+    """A key repeated in one object, or NaN, would make the workers refuse the message: the line is
+    refused first, rather than re-encoded into something else."""
+    with pytest.raises(LineRejected) as rejected:
+        parse_line(5, raw)
+    assert rejected.value.number == 5
+    assert rejected.value.why.startswith("not JSON")

@@ -6,7 +6,6 @@ key: give one to make sending the file again safe). Blank lines are skipped; lin
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 from adapters.rabbitmq.queue_publisher import OutgoingMessage
 from workers.client import InvalidArguments, validate
 from workers.client.envelopes import encode
+from workers.contract import load_json
 
 LINE_FIELDS = frozenset({"actor", "kwargs", "message_id"})
 LISTED = 20  # bad lines told one by one; the others are counted (as ``bulk.LISTED``)
@@ -93,7 +93,7 @@ def parse_line(number: int, raw: bytes) -> Line | None:
     if not text.strip():
         return None
     try:
-        fields = json.loads(text, parse_constant=_no_constant)
+        fields = load_json(text)
     except ValueError as error:
         raise LineRejected(number, f"not JSON ({str(error)[:80]})") from None
     line = _line(number, fields)
@@ -118,7 +118,3 @@ def _line(number: int, fields: object) -> Line:
     if message_id is not None and not isinstance(message_id, str):
         raise LineRejected(number, "message_id: must be a string")
     return Line(number, actor, kwargs, message_id)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")

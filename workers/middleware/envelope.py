@@ -7,7 +7,6 @@ marked here and dead-lettered by ``SizeLimit`` as an invalid message, with its C
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Annotated, Any, Literal, Protocol
 
@@ -18,7 +17,16 @@ from dramatiq.errors import DecodeError
 from dramatiq.middleware import Middleware, SkipMessage
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from workers.contract import ACTOR_KWARGS, MAX_MESSAGE_BYTES, Id, ids_in, is_id, problems_of, queue_of
+from workers.contract import (
+    ACTOR_KWARGS,
+    MAX_MESSAGE_BYTES,
+    Id,
+    ids_in,
+    is_id,
+    load_json,
+    problems_of,
+    queue_of,
+)
 from workers.middleware.outcomes import Outcomes
 
 ACTOR_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
@@ -107,7 +115,7 @@ class EnvelopeEncoder(JSONEncoder):
 
 def _json_object(data: bytes) -> dict[str, Any]:
     try:
-        fields = json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        fields = load_json(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise UnreadableMessage(["body: is not UTF-8 text"]) from None
     except (ValueError, RecursionError) as error:
@@ -115,17 +123,6 @@ def _json_object(data: bytes) -> dict[str, Any]:
     if not isinstance(fields, dict):
         raise UnreadableMessage(["body: must be a JSON object, the Dramatiq envelope"])
     return fields
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    if len(set(keys)) != len(keys):
-        raise ValueError("a key appears twice in one object")
-    return dict(pairs)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 class RejectUnreadable(Protocol):
