@@ -12,8 +12,16 @@ import pytest
 
 from tests.cli.support import bodies, is_member, ready_count
 from tests.conftest import IdMaker
+from tests.support.processes import free_port
 from tests.support.waiting import wait_for
-from workers.client import DocfleetClient, InvalidArguments, QueryRefused, QueryTimeout
+from workers.client import (
+    DocfleetClient,
+    InvalidArguments,
+    NotSent,
+    QueryFailed,
+    QueryRefused,
+    QueryTimeout,
+)
 from workers.contract_events import ListFolderResult
 from workers.middleware.envelope import Envelope
 from workers.settings import Settings
@@ -106,6 +114,22 @@ def test_list_folder_answers_with_the_page_a_member_may_see(
 def test_list_folder_without_a_worker_times_out(settings: Settings) -> None:
     with DocfleetClient.from_settings(settings) as client, pytest.raises(QueryTimeout, match="within 1 s"):
         client.list_folder(folder_id="f", requested_by="alice", timeout=1.0)
+
+
+def test_list_folder_with_valkey_unreachable_fails_as_a_client_error(settings: Settings) -> None:
+    unreachable = dataclasses.replace(settings, valkey_url=f"redis://127.0.0.1:{free_port()}/0")
+    with DocfleetClient.from_settings(unreachable) as client, pytest.raises(QueryFailed, match="Valkey"):
+        client.list_folder(folder_id="f", requested_by="alice", timeout=1.0)
+
+
+def test_an_unusable_rabbitmq_url_fails_as_a_client_error_without_its_password() -> None:
+    with (
+        DocfleetClient("amqp://guest:secret@127.0.0.1:99999/%2F") as client,
+        pytest.raises(NotSent) as raised,
+    ):
+        client.add_member(org_id="acme", user_id="alice")
+    assert "127.0.0.1:99999" in str(raised.value)
+    assert "secret" not in str(raised.value)
 
 
 def test_the_client_waits_on_the_key_the_workers_store_results_under(settings: Settings) -> None:

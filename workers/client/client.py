@@ -163,9 +163,12 @@ class DocfleetClient:
 
     def _connected(self) -> QueuePublisher:
         if self._publisher is None:
-            self._publisher = QueuePublisher(
-                self._amqp_url, declare=contract_queues(), timeout=self._confirm_timeout, name=self._name
-            )
+            try:
+                self._publisher = QueuePublisher(
+                    self._amqp_url, declare=contract_queues(), timeout=self._confirm_timeout, name=self._name
+                )
+            except ValueError as error:  # pika's reading of the URL: a port out of range, say
+                raise NotSent(f"RabbitMQ at {_where(self._amqp_url)}: unusable URL: {error}") from None
         return self._publisher
 
     def _drop_publisher(self) -> None:
@@ -175,6 +178,10 @@ class DocfleetClient:
 
 
 def _where(url: str) -> str:
-    """host:port/vhost of an AMQP URL, without its credentials."""
+    """host:port/vhost of an AMQP URL, without its credentials (the port as written if unusable)."""
     parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port or 5672}{parts.path}"
+    try:
+        port: object = parts.port or 5672
+    except ValueError:
+        port = parts.netloc.rpartition(":")[2]
+    return f"{parts.hostname}:{port}{parts.path}"

@@ -11,6 +11,7 @@ from dramatiq.encoder import JSONEncoder
 from dramatiq.results import ResultFailure, ResultTimeout
 from dramatiq.results.backends.redis import RedisBackend
 from pydantic import ValidationError
+from valkey.exceptions import ValkeyError
 
 from workers.client.errors import QueryFailed, QueryRefused, QueryTimeout
 from workers.contract import QUERIES_QUEUE
@@ -49,6 +50,10 @@ def wait_for_page(backend: RedisBackend, message_id: str, timeout: float) -> Lis
         ) from None
     except ResultFailure as failure:
         raise QueryFailed(f"list_folder {message_id} failed in the worker: {failure}") from None
+    except ValkeyError as error:  # sent, but its answer cannot be read
+        raise QueryFailed(
+            f"the answer to list_folder {message_id} could not be read from Valkey: {error}"
+        ) from None
     try:
         page = ListFolderResult.model_validate(answer)
     except ValidationError as error:
