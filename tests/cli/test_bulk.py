@@ -115,3 +115,34 @@ def test_a_line_is_read_as_the_workers_read_a_message(raw: bytes) -> None:
         parse_line(5, raw)
     assert rejected.value.number == 5
     assert rejected.value.why.startswith("not JSON")
+
+
+def test_when_rabbitmq_is_lost_the_lines_not_taken_before_and_the_summary_are_still_told(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first batch has a line RabbitMQ did not take; the second is never confirmed."""
+    from adapters.rabbitmq.queue_publisher import OutgoingMessage, Undelivered
+    from workers.client import DocfleetClient, NotSent
+
+    batches: list[int] = []
+
+    def flaky(self: DocfleetClient, messages: Sequence[OutgoingMessage]) -> list[Undelivered]:
+        batches.append(len(messages))
+        if len(batches) == 1:
+            return [Undelivered(messages[1].message_id, "unroutable (test)")]
+        raise NotSent("RabbitMQ at 127.0.0.1:5672/: connection lost (test)")
+
+    monkeypatch.setattr(DocfleetClient, "send_prepared", flaky)
+    file = write_lines(tmp_path / "members.jsonl", [member(n) for n in range(5)])
+
+    result = run(settings, "bulk", str(file), "--batch-size", "2")
+
+    assert result.exit_code == 1
+    assert batches == [2, 2]
+    assert result.stdout.startswith("sent 1, rejected 0, failed 1 in ")
+    told = [line for line in result.stderr.splitlines() if line.startswith(("line", "docfleet:"))]
+    assert told == [
+        "line 2: unroutable (test)",
+        "docfleet: stopped at line 3, its batch not confirmed (1 sent before it): "
+        "RabbitMQ at 127.0.0.1:5672/: connection lost (test)",
+    ]

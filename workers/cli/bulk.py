@@ -67,6 +67,8 @@ def bulk(
     outcome.rejected = found.rejected
     _tell_failed(outcome)
     typer.echo(outcome.summary())
+    if outcome.stopped is not None:  # what was sent and not taken before is told above all the same
+        raise CliError(outcome.stopped)
     if outcome.rejected or outcome.failed:
         raise typer.Exit(ExitCode.INCOMPLETE)
 
@@ -78,11 +80,16 @@ class Outcome:
     failed: int = 0
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
+    stopped: str | None = None  # why sending stopped before the end of the file
 
     def summary(self) -> str:
         rate = self.sent / self.seconds if self.seconds > 0 else 0.0
         counts = f"sent {self.sent}, rejected {self.rejected}, failed {self.failed}"
         return f"{counts} in {self.seconds:.1f} s ({rate:,.0f} messages/s)"
+
+
+class _Stopped(Exception):
+    """RabbitMQ was lost and a batch not confirmed: no later line is sent."""
 
 
 class RateColumn(ProgressColumn):
@@ -114,13 +121,16 @@ def _send_all(client: DocfleetClient, file: Path, total: int, batch_size: int) -
     started = time.monotonic()
     with Progress(TextColumn("sending"), *columns, console=console(stderr=True)) as progress:
         task = progress.add_task("sending", total=total)
-        for item in lines(file):
-            if isinstance(item, Line):
-                batch.append((item.number, item.prepared()))
-            if len(batch) >= batch_size:
+        try:
+            for item in lines(file):
+                if isinstance(item, Line):
+                    batch.append((item.number, item.prepared()))
+                if len(batch) >= batch_size:
+                    progress.advance(task, _send_batch(client, batch, outcome))
+            if batch:
                 progress.advance(task, _send_batch(client, batch, outcome))
-        if batch:
-            progress.advance(task, _send_batch(client, batch, outcome))
+        except _Stopped:
+            pass
     outcome.seconds = time.monotonic() - started
     return outcome
 
@@ -132,9 +142,8 @@ def _send_batch(client: DocfleetClient, batch: list[tuple[int, OutgoingMessage]]
         undelivered = client.send_prepared([message for _, message in batch])
     except NotSent as error:
         sent_before = f"{outcome.sent} sent before it"
-        raise CliError(
-            f"stopped at line {batch[0][0]}, its batch not confirmed ({sent_before}): {error}"
-        ) from None
+        outcome.stopped = f"stopped at line {batch[0][0]}, its batch not confirmed ({sent_before}): {error}"
+        raise _Stopped from None
     lines_of = {message.message_id: number for number, message in batch}
     for refusal in undelivered:
         outcome.failed += 1
