@@ -18,6 +18,7 @@ from tests.cli.support import (
     run,
 )
 from tests.conftest import IdMaker
+from tests.support.processes import free_port
 from tests.support.waiting import wait_for
 from workers.settings import Settings
 
@@ -83,6 +84,18 @@ def test_replay_strips_retry_bookkeeping_and_keeps_the_message_id(settings: Sett
     [sent] = bodies(settings.amqp_url, "documents")
     assert sent == {**faulted, "options": {}}
     assert ready_count(settings.amqp_url, "documents.XQ") == 0
+
+
+def test_show_without_postgres_does_not_call_a_message_replayable(settings: Settings) -> None:
+    faulted = envelope("add_member", {"org_id": "acme", "user_id": "bob"}, retries=3, traceback=TRACEBACK)
+    publish_raw(settings.amqp_url, "documents.XQ", encoded(faulted))
+    unreachable = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/docfleet"
+
+    shown = run(settings, "dlq", "show", faulted["message_id"], DATABASE_URL=unreachable)
+
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["replayable"] is None
+    assert "recorded rejections are not shown" in shown.stderr
 
 
 def test_unreadable_and_unknown_dead_letters(settings: Settings) -> None:

@@ -101,9 +101,10 @@ def show_dead_letter(
             if letters and message_id_of(letters[-1]) == message_id:
                 item = inspect(letters[-1], history)
                 body = letters[-1].body.decode(errors="replace")
-                print_json(
-                    {**item.summary(), "replayable": item.replay is not None, "body": item.envelope or body}
-                )
+                replayable: bool | None = item.replay is not None
+                if replayable and history.unavailable:
+                    replayable = None  # whether its message id was used is not known
+                print_json({**item.summary(), "replayable": replayable, "body": item.envelope or body})
                 return
     raise CliError(f"no dead letter with message id {message_id!r}")
 

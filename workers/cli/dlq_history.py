@@ -21,6 +21,11 @@ class HistoryLookup:
         self._strict = strict
         self._unavailable = False
 
+    @property
+    def unavailable(self) -> bool:
+        """Postgres could not be asked: a message id answered as unused may have been used."""
+        return self._unavailable
+
     def __call__(self, message_id: str) -> tuple[bool, RecordedRejection | None]:
         if self._unavailable:
             return False, None
