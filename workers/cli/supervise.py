@@ -21,12 +21,13 @@ from typing import Annotated
 import structlog
 import typer
 
+from workers.cli.failures import ExitCode, load_settings
 from workers.stopping import SignalStop
 
 log = structlog.get_logger("docfleet.supervise")
 
 SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
-CANNOT_START = 2  # docfleet's ExitCode.USAGE and Dramatiq's RET_IMPORT (its own arguments, or an import)
+CANNOT_START = ExitCode.USAGE  # 2, also Dramatiq's RET_IMPORT (its own arguments, or an import)
 
 
 def register(app: typer.Typer) -> None:
@@ -52,7 +53,6 @@ def supervise(
     Example (the Procfile's relay):
       docfleet supervise -- docfleet relay
     """
-    from workers.cli.failures import load_settings
     from workers.logging import configure_logging
 
     configure_logging(load_settings().log_level)
