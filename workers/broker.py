@@ -27,6 +27,7 @@ from dramatiq.results.backends.redis import RedisBackend
 from workers.bootstrap import Application
 from workers.consumer import ScreeningRabbitmqBroker
 from workers.contract import COMMANDS_QUEUE, QUERIES_QUEUE
+from workers.hook_dispatch import OwnHooksOnly
 from workers.middleware import (
     EnvelopeEncoder,
     OpenApplication,
@@ -64,10 +65,14 @@ def build_broker(
         *standard_middleware(backend, settings.result_ttl_ms),
     ]
     if stub:
-        return StubBroker(middleware=middleware)
+        return OwnHooksStubBroker(middleware=middleware)
     return ScreeningRabbitmqBroker(
         url=with_heartbeat(settings.amqp_url), confirm_delivery=True, middleware=middleware
     )
+
+
+class OwnHooksStubBroker(OwnHooksOnly, StubBroker):
+    """The wiring tests' broker, dispatching hooks as the RabbitMQ one does."""
 
 
 def standard_middleware(backend: ResultBackend, result_ttl_ms: int) -> list[Middleware]:

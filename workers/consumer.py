@@ -11,6 +11,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker, _RabbitmqConsumer
 from dramatiq.errors import ConnectionClosed
 
 from adapters.rabbitmq.vectored_writes import write_buffers_together
+from workers.hook_dispatch import OwnHooksOnly
 from workers.metrics.worker import note_unreadable
 from workers.middleware import Outcomes, admit
 
@@ -84,7 +85,7 @@ class ScreeningConsumer(CoalescingAcksConsumer):
                 yield method, properties, body
 
 
-class ScreeningRabbitmqBroker(RabbitmqBroker):
+class ScreeningRabbitmqBroker(OwnHooksOnly, RabbitmqBroker):
     @property
     def consumer_class(self) -> type[_RabbitmqConsumer]:
         return ScreeningConsumer
