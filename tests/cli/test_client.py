@@ -116,6 +116,35 @@ def test_list_folder_without_a_worker_times_out(settings: Settings) -> None:
         client.list_folder(folder_id="f", requested_by="alice", timeout=1.0)
 
 
+def test_a_wait_longer_than_valkeys_socket_timeout_ends_as_a_timeout(settings: Settings) -> None:
+    from workers.client.results import results_backend, wait_for_page
+
+    backend = results_backend(settings.valkey_url, settings.cache_prefix, socket_timeout=2.0)
+
+    with pytest.raises(QueryTimeout, match="within 3 s"):  # not a QueryFailed after the socket's 2 s
+        wait_for_page(backend, f"never-answered-{uuid.uuid4()}", timeout=3.0)
+
+
+def test_an_answer_later_than_valkeys_socket_timeout_is_returned(settings: Settings) -> None:
+    from workers.broker import results_backend_for
+    from workers.client.results import results_backend, wait_for_page
+
+    message: dramatiq.Message[Any] = dramatiq.Message(
+        queue_name="documents-queries", actor_name="list_folder", args=(), kwargs={}, options={}
+    )
+    backend = results_backend(settings.valkey_url, settings.cache_prefix, socket_timeout=2.0)
+    answer = {"documents": [], "next_cursor": "after-the-socket-timeout"}
+    late = threading.Timer(2.5, results_backend_for(settings).store_result, (message, answer, 10_000))
+    late.start()
+    try:
+        page = wait_for_page(backend, message.message_id, timeout=6.0)
+    finally:
+        late.join()
+        backend.client.delete(backend.build_message_key(message))
+
+    assert page.next_cursor == "after-the-socket-timeout"
+
+
 def test_list_folder_with_valkey_unreachable_fails_as_a_client_error(settings: Settings) -> None:
     unreachable = dataclasses.replace(settings, valkey_url=f"redis://127.0.0.1:{free_port()}/0")
     with DocfleetClient.from_settings(unreachable) as client, pytest.raises(QueryFailed, match="Valkey"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import dramatiq
@@ -17,11 +18,17 @@ from workers.client.errors import QueryFailed, QueryRefused, QueryTimeout
 from workers.contract import QUERIES_QUEUE
 from workers.contract_events import ListFolderResult
 
+SOCKET_TIMEOUT_SECONDS = 5.0  # how long a reply from Valkey is awaited before the server counts as lost
 
-def results_backend(valkey_url: str, cache_prefix: str) -> RedisBackend:
+
+def results_backend(
+    valkey_url: str, cache_prefix: str, *, socket_timeout: float = SOCKET_TIMEOUT_SECONDS
+) -> RedisBackend:
     """The backend the workers store results with (``workers.broker.results_backend_for``): the same keys,
     ``<cache_prefix>results:<queue>:<actor>:<message_id>``; a test holds the two to the same key."""
-    client = valkey.Valkey.from_url(valkey_url, socket_connect_timeout=5)
+    client = valkey.Valkey.from_url(
+        valkey_url, socket_connect_timeout=socket_timeout, socket_timeout=socket_timeout
+    )
     return RedisBackend(  # type: ignore[no-untyped-call]
         client=client,
         namespace=f"{cache_prefix}results",
@@ -43,7 +50,7 @@ def wait_for_page(backend: RedisBackend, message_id: str, timeout: float) -> Lis
     )
     whole_seconds = max(1, math.ceil(timeout))  # the backend waits in whole seconds
     try:
-        answer = backend.get_result(message, block=True, timeout=whole_seconds * 1000)  # type: ignore[no-untyped-call]
+        answer = _wait_in_slices(backend, message, whole_seconds)
     except ResultTimeout:
         raise QueryTimeout(
             f"no answer to list_folder {message_id} within {whole_seconds} s: is a worker running?"
@@ -62,3 +69,19 @@ def wait_for_page(backend: RedisBackend, message_id: str, timeout: float) -> Lis
     if page.error is not None:
         raise QueryRefused(page.error.reason, page.error.detail)
     return page
+
+
+def _wait_in_slices(backend: RedisBackend, message: dramatiq.Message[Any], seconds: int) -> Any:
+    """The answer, waited for in blocking reads each at least a second shorter than the socket's
+    timeout, so that a long wait is never taken for a lost server; raises ``ResultTimeout`` once
+    ``seconds`` have passed without one."""
+    socket_timeout = backend.client.connection_pool.connection_kwargs.get("socket_timeout")
+    longest = max(1, math.floor(socket_timeout) - 1) if socket_timeout else seconds
+    deadline = time.monotonic() + seconds
+    while True:
+        wait = max(1, min(longest, math.ceil(deadline - time.monotonic())))
+        try:
+            return backend.get_result(message, block=True, timeout=wait * 1000)  # type: ignore[no-untyped-call]
+        except ResultTimeout:
+            if time.monotonic() >= deadline:
+                raise
