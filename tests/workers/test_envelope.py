@@ -7,6 +7,7 @@ from typing import Any
 
 import dramatiq
 import pytest
+from dramatiq.common import current_millis
 from structlog.testing import capture_logs
 
 from workers.contract import MAX_MESSAGE_BYTES
@@ -106,6 +107,15 @@ def test_an_unreadable_envelope_still_names_its_message_id_when_it_can() -> None
     assert raised.value.message_id is None
 
 
+@pytest.mark.parametrize("actor_name", ["upload_document.x", "a:b", "add-member", "a" * 65])
+def test_an_unreadable_envelope_names_no_actor_its_rejection_could_not_be_routed_by(actor_name: str) -> None:
+    with pytest.raises(UnreadableMessage) as raised:
+        EnvelopeEncoder().decode(body(actor_name=actor_name))
+
+    assert raised.value.message_id == ENVELOPE["message_id"]
+    assert raised.value.actor is None  # no CommandRejected routed as command.rejected.<that name>
+
+
 def test_a_body_over_the_limit_is_marked_for_the_size_limit() -> None:
     padding = "x" * MAX_MESSAGE_BYTES
     data = body(kwargs={"org_id": "acme", "user_id": "alice", "padding": padding})
@@ -124,10 +134,48 @@ def test_a_body_of_exactly_the_limit_is_not_marked() -> None:
     assert EnvelopeEncoder().decode(data)["options"] == {}
 
 
-def test_the_screen_admits_a_message_on_its_own_queue_or_its_delay_queue() -> None:
+def test_the_screen_admits_a_message_on_its_own_queue_and_a_retry_waiting_on_the_delay_queue() -> None:
+    soon = current_millis() + 2_000
     assert admit(body(), "documents")
-    assert admit(body(queue_name="documents.DQ"), "documents.DQ")
-    assert admit(body(queue_name="documents"), "documents.DQ")
+    assert admit(body(queue_name="documents.DQ", options={"retries": 1, "eta": soon}), "documents.DQ")
+    assert admit(body(queue_name="documents-queries.DQ", actor_name="list_folder"), "documents-queries.DQ")
+
+
+@pytest.mark.parametrize(
+    ("queue_name", "options", "consumed_from", "problem"),
+    [
+        # Dramatiq would ack these on another queue's channel, where the delivery tag means nothing
+        (
+            "documents.DQ",
+            {},
+            "documents",
+            "queue_name: is 'documents.DQ' but the message came from 'documents'",
+        ),
+        (
+            "documents",
+            {},
+            "documents.DQ",
+            "queue_name: is 'documents' but the message came from 'documents.DQ'",
+        ),
+        # Dramatiq would hold these unacked until their eta
+        (
+            "documents",
+            {"eta": 32503680000000},
+            "documents",
+            "options.eta: only a retry waiting on a .DQ queue",
+        ),
+        ("documents.DQ", {"eta": 32503680000000}, "documents.DQ", "options.eta: more than 10 minutes ahead"),
+    ],
+)
+def test_the_screen_refuses_a_message_dramatiq_would_never_ack(
+    queue_name: str, options: dict[str, Any], consumed_from: str, problem: str
+) -> None:
+    with capture_logs() as logs:
+        assert not admit(body(queue_name=queue_name, options=options), consumed_from)
+
+    [line] = logs
+    assert (line["outcome"], line["message_id"]) == ("invalid", ENVELOPE["message_id"])
+    assert line["problems"][0].startswith(problem)
 
 
 def test_the_screen_refuses_with_one_line_a_message_naming_another_queue() -> None:

@@ -7,11 +7,13 @@ marked here and dead-lettered by ``SizeLimit`` as an invalid message, with its C
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Annotated, Any, Literal, Protocol
 
 import dramatiq
 import structlog
+from dramatiq.common import current_millis
 from dramatiq.encoder import JSONEncoder, MessageData
 from dramatiq.errors import DecodeError
 from dramatiq.middleware import Middleware, SkipMessage
@@ -30,7 +32,9 @@ from workers.contract import (
 from workers.middleware.outcomes import Outcomes
 
 ACTOR_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+_ACTOR_NAME = re.compile(ACTOR_NAME_PATTERN)
 OVERSIZE_OPTION = "docfleet_oversize_bytes"
+MAX_RETRY_DELAY_MS = 10 * 60_000  # far above any actor's max_backoff, yet bounded
 QueueName = Literal["documents", "documents-queries", "documents.DQ", "documents-queries.DQ"]
 
 
@@ -101,7 +105,7 @@ class EnvelopeEncoder(JSONEncoder):
     def _decoded(self, data: bytes) -> MessageData:
         fields = _json_object(data)
         message_id = fields.get("message_id") if is_id(fields.get("message_id")) else None
-        actor = fields.get("actor_name") if is_id(fields.get("actor_name")) else None
+        actor = fields.get("actor_name") if _is_actor_name(fields.get("actor_name")) else None
         try:
             Envelope.model_validate(fields)
         except ValidationError as error:
@@ -111,6 +115,11 @@ class EnvelopeEncoder(JSONEncoder):
         if len(data) > MAX_MESSAGE_BYTES:
             fields["options"] = {**fields["options"], OVERSIZE_OPTION: len(data)}
         return fields
+
+
+def _is_actor_name(value: object) -> bool:
+    """Whether ``value`` may name an actor, and so a rejection's routing key ``command.rejected.<actor>``."""
+    return isinstance(value, str) and _ACTOR_NAME.fullmatch(value) is not None
 
 
 def _json_object(data: bytes) -> dict[str, Any]:
@@ -156,12 +165,27 @@ def admit(body: bytes, consumed_from: str, reject: RejectUnreadable | None = Non
 
 
 def _misrouted(message: dramatiq.Message[Any], consumed_from: str) -> str | None:
-    """What is wrong with the queue a readable envelope came from, if anything."""
-    if message.queue_name.removesuffix(".DQ") != consumed_from.removesuffix(".DQ"):
+    """What is wrong with the queue a readable envelope came from, or with its delay, if anything.
+
+    Dramatiq acks a message on the channel of the queue its envelope names, and holds one with an
+    ``eta`` unacked until then: either, on the wrong queue, would keep a prefetch slot for good.
+    """
+    if message.queue_name != consumed_from:
         return f"queue_name: is {message.queue_name!r} but the message came from {consumed_from!r}"
     home, arrived_on = queue_of(message.actor_name), consumed_from.removesuffix(".DQ")
     if message.actor_name in ACTOR_KWARGS and home != arrived_on:
         return f"actor: {message.actor_name} is consumed from {home!r}, not {arrived_on!r}"
+    return _bad_delay(message.options.get("eta"), consumed_from)
+
+
+def _bad_delay(eta: int | None, consumed_from: str) -> str | None:
+    if eta is None:
+        return None
+    if not consumed_from.endswith(".DQ"):
+        return "options.eta: only a retry waiting on a .DQ queue has one"
+    if eta > current_millis() + MAX_RETRY_DELAY_MS:
+        minutes = MAX_RETRY_DELAY_MS // 60_000
+        return f"options.eta: more than {minutes} minutes ahead, longer than any retry waits"
     return None
 
 
