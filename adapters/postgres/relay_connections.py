@@ -47,15 +47,25 @@ def _leader_connection(engine: Engine) -> psycopg.Connection[Any]:
     return connection
 
 
+# The server's side of the keepalives. The leadership lock lives as long as the leader's session, and
+# Postgres ends a session whose client vanished (a crashed host, a partition) only once it notices: with
+# the server's default of two hours idle before the first probe, no relay could lead for that long.
+_SERVER_KEEPALIVES = (
+    "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"
+    " -c tcp_user_timeout=25000"
+)
+
+
 def _dedicated_connection(engine: Engine, options: str = "") -> psycopg.Connection[Any]:
     """A connection of its own, outside the pool: its session ends, and its locks go, when it closes.
 
-    ``options`` come before the URL's own, as for the pool. TCP keepalives make a dead network show up
-    as an error within about half a minute.
+    ``options`` come before the URL's own, as for the pool. TCP keepalives on both ends make a dead
+    network show up within about half a minute: as an error here, and as the session's end (its lock
+    released) on the server.
     """
     conninfo = make_conninfo(
         libpq_conninfo(engine.url),
-        options=session_options(engine.url, options),
+        options=session_options(engine.url, f"{_SERVER_KEEPALIVES} {options}".strip()),
         **connect_timeout_default(engine.url),
     )
     return psycopg.connect(

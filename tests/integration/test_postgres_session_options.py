@@ -68,3 +68,18 @@ def test_the_relay_listeners_connection_takes_the_urls_options(engine_with_optio
     finally:
         listener.close()
     assert (timeout, timezone) == ("4321ms", "Asia/Tokyo")
+
+
+def test_the_server_drops_a_vanished_relays_session_within_half_a_minute(engine_with_options: Engine) -> None:
+    """The leadership lock lasts as long as the leader's session: the server must probe its client."""
+    with RelayLeadership(engine_with_options, lock_key=secrets.randbits(62)) as leadership:
+        assert leadership.acquire()
+        row = (
+            leadership.connection()
+            .execute(
+                "SELECT current_setting('tcp_keepalives_idle'), current_setting('tcp_keepalives_interval'),"
+                " current_setting('tcp_keepalives_count'), current_setting('tcp_user_timeout')"
+            )
+            .fetchone()
+        )
+    assert row == ("10", "5", "3", "25000")
