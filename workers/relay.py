@@ -2,8 +2,9 @@
 
 Several instances may run at once: the one holding ``RelayLeadership`` (a Postgres advisory lock) publishes,
 the others stand by and retry every second. One publisher at a time is what keeps each document's events in
-the order their changes committed. A batch is marked published only after RabbitMQ confirmed all of it, so a
-crash between the two publishes the batch again (consumers deduplicate on the event id).
+the order their changes committed. An event is marked published only after RabbitMQ confirmed it, so a
+crash between the two publishes it again (consumers deduplicate on the event id); one RabbitMQ refused is
+sent again later, a few times, then given up (``workers.relay_refusals``).
 
 The leader sleeps on LISTEN/NOTIFY (units of work notify when they commit outbox rows), with a polling
 fallback; once busy, it starts its batches a short window apart so that each carries more events
@@ -31,6 +32,7 @@ from adapters.rabbitmq.publisher import EventPublisher, PublishError
 from adapters.rabbitmq.wire import PublishableEvent
 from workers.metrics.relay import RelayMetrics, relay_metrics
 from workers.relay_pacing import Backoff, Pacing
+from workers.relay_refusals import ATTEMPTS, FIRST_WAIT_S, RefusedEvents
 from workers.settings import Settings
 from workers.stopping import StopFlag
 
@@ -40,7 +42,9 @@ RECOVERABLE_ERRORS: tuple[type[BaseException], ...] = (PublishError, SQLAlchemyE
 
 
 class Publisher(Protocol):
-    def publish(self, records: Sequence[PublishableEvent]) -> None: ...
+    def publish(self, records: Sequence[PublishableEvent]) -> set[str]:
+        """Sends the events and waits for RabbitMQ's confirms; returns the ids of those it refused."""
+        ...
 
     def keepalive(self) -> None: ...
 
@@ -61,6 +65,9 @@ class RelayOptions:
     """Events committing this fast a second or faster make the relay busy (``workers.relay_pacing``)."""
     busy_window: float = 0.02
     """While busy, seconds from the start of one batch to the start of the next; 0 never waits."""
+    refusal_attempts: int = ATTEMPTS
+    """Sends of an event RabbitMQ keeps refusing before it is given up (``workers.relay_refusals``)."""
+    refusal_first_wait: float = FIRST_WAIT_S
 
 
 def run_relay(
@@ -106,6 +113,9 @@ class Relay:
         self._store = OutboxStore(engine)
         self._backoff = Backoff(options.backoff_initial, options.backoff_max)
         self._pacing = Pacing(options.busy_rate, options.busy_window)
+        self._refusals = RefusedEvents(
+            attempts=options.refusal_attempts, first_wait=options.refusal_first_wait
+        )
         self._published_since_stats = 0
         self._stats_due = time.monotonic() + options.stats_interval
 
@@ -168,13 +178,23 @@ class Relay:
             self._metrics.gathered(time.monotonic() - now)
 
     def _publish_batch(self, store: OutboxStore, publisher: Publisher) -> int:
-        records = store.fetch_unpublished(self._options.batch_size)
+        fetched = store.fetch_unpublished(self._options.batch_size)
+        records = (
+            [r for r in fetched if not self._refusals.waiting(r.event_id)] if self._refusals else fetched
+        )
         if not records:
             return 0
         started = time.monotonic()
-        publisher.publish(records)
-        store.mark_published([record.seq for record in records])
-        self._metrics.published(records)
+        refused = publisher.publish(records)
+        given_up = self._refusals.settle((record.event_id for record in records), refused)
+        settled = [record for record in records if record.event_id not in refused - given_up]
+        if settled:
+            store.mark_published([record.seq for record in settled])
+        if refused:
+            self._note_refused(records, refused, given_up)
+        confirmed = [record for record in records if record.event_id not in refused]
+        if confirmed:
+            self._metrics.published(confirmed)
         self._published_since_stats += len(records)
         log.debug(  # one line a batch is too many at INFO; "outbox status" sums them up every minute
             "published events",
@@ -184,6 +204,24 @@ class Relay:
             duration_ms=round((time.monotonic() - started) * 1000, 1),
         )
         return len(records)
+
+    def _note_refused(
+        self, records: Sequence[PublishableEvent], refused: set[str], given_up: set[str]
+    ) -> None:
+        self._metrics.refused([record for record in records if record.event_id in refused])
+        if refused - given_up:
+            log.warning(
+                "RabbitMQ refused events, sending them again later",
+                event_ids=sorted(refused - given_up),
+                hint="a queue bound to their routing key refuses them: full (x-overflow reject-publish)?",
+            )
+        if given_up:
+            self._metrics.given_up([record for record in records if record.event_id in given_up])
+            log.error(
+                "RabbitMQ kept refusing events, given up",
+                event_ids=sorted(given_up),
+                attempts=self._options.refusal_attempts,
+            )
 
     def _log_stats_when_due(self) -> None:
         if time.monotonic() < self._stats_due:

@@ -3,9 +3,10 @@
 A batch is written out at once and its confirms are collected together on a ``SelectConnection`` driven
 from this thread; a ``BlockingChannel`` in confirm mode would wait for one round trip per message.
 
-``publish`` returns only once RabbitMQ confirmed every message of the batch; it raises ``PublishError``
-on a nack, a lost connection or a timeout, and the caller publishes the batch again (at-least-once:
-consumers deduplicate on ``message_id``, which is the event id).
+``publish`` returns once RabbitMQ settled every message of the batch, with the event ids it refused
+(nacked: ``workers.relay_refusals`` says what the relay does with them); it raises ``PublishError`` on a
+lost connection or a timeout, and the caller publishes the batch again (at-least-once: consumers
+deduplicate on ``message_id``, which is the event id).
 
 Unroutable events (published with ``mandatory``, returned because no queue is bound to their routing
 key) count as published: nobody subscribed to them. Retrying them would stall the relay behind one
@@ -51,15 +52,15 @@ class EventPublisher(ConfirmedChannel[PublishableEvent]):
         self._loop_ran_at = time.monotonic()
         super().__init__(amqp_url, timeout=timeout, name=name)
 
-    def publish(self, records: Sequence[PublishableEvent]) -> None:
+    def publish(self, records: Sequence[PublishableEvent]) -> set[str]:
+        """The ids of the events RabbitMQ refused; every other one it confirmed."""
         self._raise_if_broken()
         self._nacked.clear()
         self._returned.clear()
         self._send_and_confirm(records)
         self._loop_ran_at = time.monotonic()
         self._unroutable.add(self._returned)
-        if self._nacked:
-            raise PublishError(f"RabbitMQ refused {len(self._nacked)} of {len(records)} events")
+        return set(self._nacked)
 
     def close(self) -> None:
         self._unroutable.warn_now()

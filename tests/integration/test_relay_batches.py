@@ -48,9 +48,9 @@ class BatchWatchingPublisher(EventPublisher):
         self.in_flight_at_waits: list[int] = []
         super().__init__(amqp_url, name=name, timeout=10.0)
 
-    def publish(self, records: Sequence[PublishableEvent]) -> None:
+    def publish(self, records: Sequence[PublishableEvent]) -> set[str]:
         self.batches.append(len(records))
-        super().publish(records)
+        return super().publish(records)
 
     def _run_until(self, done: Callable[[], bool], what: str) -> None:
         self.in_flight_at_waits.append(len(self._pending))

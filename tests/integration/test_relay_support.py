@@ -37,9 +37,10 @@ class RecordingPublisher:
         self._inner = EventPublisher(amqp_url, name=name, timeout=10.0)
         self._published = published
 
-    def publish(self, records: Sequence[PublishableEvent]) -> None:
-        self._inner.publish(records)
-        self._published.extend(record.event_id for record in records)
+    def publish(self, records: Sequence[PublishableEvent]) -> set[str]:
+        refused = self._inner.publish(records)
+        self._published.extend(record.event_id for record in records if record.event_id not in refused)
+        return refused
 
     def keepalive(self) -> None:
         self._inner.keepalive()

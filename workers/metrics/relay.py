@@ -67,6 +67,18 @@ class RelayMetrics:
             buckets=BATCH_BUCKETS,
             registry=registry,
         )
+        self._refused = Counter(
+            "docfleet_relay_events_refused",
+            "Sends RabbitMQ refused (nacked), by routing key: a bound queue is full or over a limit.",
+            ["routing_key"],
+            registry=registry,
+        )
+        self._given_up = Counter(
+            "docfleet_relay_events_given_up",
+            "Events RabbitMQ kept refusing, marked published without its confirm, by routing key.",
+            ["routing_key"],
+            registry=registry,
+        )
         self._gathering = Counter(
             "docfleet_relay_gathering_seconds",
             "Seconds the leading relay waited between batches to gather events, because it was busy.",
@@ -79,9 +91,14 @@ class RelayMetrics:
         self._refreshed_at: float | None = None
 
     def published(self, records: Sequence[PublishableEvent]) -> None:
-        for label, count in Tally(routing_key_label(record.routing_key) for record in records).items():
-            self._published.labels(label).inc(count)
+        _count_by_routing_key(self._published, records)
         self._batches.observe(len(records))
+
+    def refused(self, records: Sequence[PublishableEvent]) -> None:
+        _count_by_routing_key(self._refused, records)
+
+    def given_up(self, records: Sequence[PublishableEvent]) -> None:
+        _count_by_routing_key(self._given_up, records)
 
     def gathered(self, seconds: float) -> None:
         self._gathering.inc(seconds)
@@ -103,6 +120,11 @@ class RelayMetrics:
             yield
         finally:
             self._outbox.lead(False)
+
+
+def _count_by_routing_key(counter: Counter, records: Sequence[PublishableEvent]) -> None:
+    for label, count in Tally(routing_key_label(record.routing_key) for record in records).items():
+        counter.labels(label).inc(count)
 
 
 class _OutboxCollector(Collector):

@@ -1,0 +1,67 @@
+"""Events RabbitMQ refuses (a bound queue full, with reject-publish) neither stop the others nor go on
+forever: the rest of the batch is marked at once, each refused event is sent a few times, then given up."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+
+import pika
+import pytest
+
+from adapters.event_codec import EVENTS_EXCHANGE
+from adapters.rabbitmq.subscription import EventSubscription
+from domain.events import MemberAdded
+from tests.integration.test_relay_support import (
+    commit_events,
+    engine_for,
+    published_at,
+    running_relay,
+    uploaded,
+)
+from workers.relay import RelayOptions
+
+pytestmark = pytest.mark.integration
+
+ATTEMPTS = 3
+
+
+@pytest.fixture
+def full_queue_on_uploads(amqp_url: str) -> Iterator[str]:
+    """A queue bound to document.uploaded that refuses everything, as a full one with reject-publish does."""
+    name = f"full-{uuid.uuid4().hex[:8]}"
+    with pika.BlockingConnection(pika.URLParameters(amqp_url)) as connection:
+        channel = connection.channel()
+        channel.exchange_declare(EVENTS_EXCHANGE, "topic", durable=True)
+        channel.queue_declare(name, arguments={"x-max-length": 0, "x-overflow": "reject-publish"})
+        channel.queue_bind(name, EVENTS_EXCHANGE, "document.uploaded")
+        yield name
+        channel.queue_delete(name)
+
+
+def test_refused_events_are_sent_a_few_times_then_given_up_while_the_rest_go_once(
+    database_url: str, amqp_url: str, full_queue_on_uploads: str
+) -> None:
+    org = f"org-{uuid.uuid4().hex[:8]}"
+    refused = [uploaded(org, f"doc-{n}") for n in range(2)]
+    confirmed = [MemberAdded(org_id=org, user_id=f"user-{n}") for n in range(3)]
+    events = [refused[0], *confirmed, refused[1]]
+    options = RelayOptions(poll_interval=0.2, refusal_attempts=ATTEMPTS, refusal_first_wait=0.05)
+    with (
+        engine_for(database_url) as engine,
+        EventSubscription(amqp_url, ["#"]) as tap,
+        running_relay(database_url, amqp_url, options) as relay,
+    ):
+        commit_events(engine, events)
+        received = tap.collect(10.0, count=len(confirmed) + ATTEMPTS * len(refused))
+        time.sleep(0.5)  # nothing more comes
+        received += tap.collect(0.5)
+        marks = published_at(engine, [event.event_id for event in events])
+
+    copies = Counter(event.message_id for event in received)
+    assert {copies[event.event_id] for event in confirmed} == {1}
+    assert {copies[event.event_id] for event in refused} == {ATTEMPTS}
+    assert all(marks[event.event_id] is not None for event in events)  # given up: the outbox is drained
+    assert relay.published == [event.event_id for event in confirmed]

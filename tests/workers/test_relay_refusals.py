@@ -1,0 +1,44 @@
+"""Which refused events wait, which are due again, and when one is given up."""
+
+from __future__ import annotations
+
+from workers.relay_refusals import RefusedEvents
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_refused_event_waits_twice_as_long_each_time_then_is_given_up() -> None:
+    clock = Clock()
+    refusals = RefusedEvents(attempts=4, first_wait=1.0, clock=clock)
+    waits = []
+    for _ in range(3):
+        assert refusals.settle(["e1"], {"e1"}) == set()
+        started = clock.now
+        while refusals.waiting("e1"):
+            clock.now += 0.25
+        waits.append(clock.now - started)
+
+    assert waits == [1.0, 2.0, 4.0]
+    assert refusals.settle(["e1"], {"e1"}) == {"e1"}  # the fourth refusal
+    assert not refusals.waiting("e1")
+    assert len(refusals) == 0
+
+
+def test_an_event_confirmed_after_a_refusal_is_forgotten_and_others_never_wait() -> None:
+    clock = Clock()
+    refusals = RefusedEvents(attempts=2, first_wait=1.0, clock=clock)
+
+    refusals.settle(["e1", "e2"], {"e1"})
+    assert refusals.waiting("e1")
+    assert not refusals.waiting("e2")
+    clock.now += 1.0
+    assert refusals.settle(["e1"], set()) == set()
+
+    assert len(refusals) == 0
+    assert refusals.settle(["e1"], {"e1"}) == set()  # counted from the start again
