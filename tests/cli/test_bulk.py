@@ -4,6 +4,8 @@ confirmed batches with progress and a summary."""
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -146,3 +148,48 @@ def test_when_rabbitmq_is_lost_the_lines_not_taken_before_and_the_summary_are_st
         "docfleet: stopped at line 3, its batch not confirmed (1 sent before it): "
         "RabbitMQ at 127.0.0.1:5672/: connection lost (test)",
     ]
+
+
+def test_a_file_that_can_be_read_only_once_is_sent_whole(settings: Settings, tmp_path: Path) -> None:
+    """A pipe, as ``cat members.jsonl | docfleet bulk /dev/stdin`` gives: checked, then sent, all of it."""
+    fifo = tmp_path / "members.pipe"
+    os.mkfifo(fifo)
+    lines = "".join(json.dumps(member(n)) + "\n" for n in range(30))
+    writer = threading.Thread(target=fifo.write_text, args=(lines,))
+    writer.start()
+
+    result = run(settings, "bulk", str(fifo), "--batch-size", "8")
+    writer.join(10)
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("sent 30, rejected 0, failed 0 in ")
+    assert ready_count(settings.amqp_url, "documents") == 30
+
+
+def test_an_interrupted_send_tells_from_which_line_nothing_was_confirmed(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adapters.rabbitmq.queue_publisher import OutgoingMessage, Undelivered
+    from workers.client import DocfleetClient
+
+    sent = DocfleetClient.send_prepared
+    batches: list[int] = []
+
+    def interrupted_second(self: DocfleetClient, messages: Sequence[OutgoingMessage]) -> list[Undelivered]:
+        batches.append(len(messages))
+        if len(batches) == 2:
+            raise KeyboardInterrupt
+        return sent(self, messages)
+
+    monkeypatch.setattr(DocfleetClient, "send_prepared", interrupted_second)
+    file = write_lines(tmp_path / "members.jsonl", [member(n) for n in range(5)])
+
+    result = run(settings, "bulk", str(file), "--batch-size", "2")
+
+    assert result.exit_code == 130
+    assert result.stdout.startswith("sent 2, rejected 0, failed 0 in ")
+    assert (
+        result.stderr.splitlines()[-1]
+        == "docfleet: interrupted: nothing confirmed from line 3 on (2 sent before)"
+    )
+    assert ready_count(settings.amqp_url, "documents") == 2

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -57,20 +61,37 @@ def bulk(
     from workers.client import DocfleetClient
 
     settings = load_settings()
-    found = _checked(file)
-    _tell_rejected(found)
-    if found.rejected and not skip_invalid:
-        message = f"{found.rejected} invalid lines: nothing sent (fix them, or pass --skip-invalid)"
-        raise CliError(message, ExitCode.USAGE)
-    with DocfleetClient.from_settings(settings, name="docfleet-bulk") as client:
-        outcome = _send_all(client, file, found.valid, batch_size)
+    with _readable_twice(file) as readable:
+        found = _checked(readable)
+        _tell_rejected(found)
+        if found.rejected and not skip_invalid:
+            message = f"{found.rejected} invalid lines: nothing sent (fix them, or pass --skip-invalid)"
+            raise CliError(message, ExitCode.USAGE)
+        with DocfleetClient.from_settings(settings, name="docfleet-bulk") as client:
+            outcome = _send_all(client, readable, found.valid, batch_size)
     outcome.rejected = found.rejected
     _tell_failed(outcome)
     typer.echo(outcome.summary())
     if outcome.stopped is not None:  # what was sent and not taken before is told above all the same
-        raise CliError(outcome.stopped)
+        raise CliError(outcome.stopped, outcome.stopped_code)
+    if outcome.sent + outcome.failed != found.valid:
+        raise CliError(f"the file changed while it was sent: {found.valid} valid lines checked")
     if outcome.rejected or outcome.failed:
         raise typer.Exit(ExitCode.INCOMPLETE)
+
+
+@contextmanager
+def _readable_twice(file: Path) -> Iterator[Path]:
+    """``file``, or, when it can be read only once (a pipe, ``/dev/stdin``), a copy of it: the lines are
+    read once to check them, then again to send them."""
+    if file.is_file():
+        yield file
+        return
+    with tempfile.TemporaryDirectory(prefix="docfleet-bulk-") as directory:
+        copy = Path(directory) / "input.jsonl"
+        with file.open("rb") as source, copy.open("wb") as target:
+            shutil.copyfileobj(source, target)
+        yield copy
 
 
 @dataclass
@@ -81,6 +102,8 @@ class Outcome:
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
     stopped: str | None = None  # why sending stopped before the end of the file
+    stopped_code: ExitCode = ExitCode.FAILED
+    last_line_sent: int = 0
 
     def summary(self) -> str:
         rate = self.sent / self.seconds if self.seconds > 0 else 0.0
@@ -131,6 +154,10 @@ def _send_all(client: DocfleetClient, file: Path, total: int, batch_size: int) -
                 progress.advance(task, _send_batch(client, batch, outcome))
         except _Stopped:
             pass
+        except KeyboardInterrupt:  # told like a lost connection: what was sent, from which line it was not
+            where = f"from line {batch[0][0]} on" if batch else f"after line {outcome.last_line_sent}"
+            outcome.stopped = f"interrupted: nothing confirmed {where} ({outcome.sent} sent before)"
+            outcome.stopped_code = ExitCode.INTERRUPTED
     outcome.seconds = time.monotonic() - started
     return outcome
 
@@ -150,6 +177,7 @@ def _send_batch(client: DocfleetClient, batch: list[tuple[int, OutgoingMessage]]
         if len(outcome.failures) < LISTED:
             outcome.failures.append(f"line {lines_of.get(refusal.message_id)}: {refusal.why}")
     outcome.sent += len(batch) - len(undelivered)
+    outcome.last_line_sent = batch[-1][0]
     count = len(batch)
     batch.clear()
     return count
