@@ -15,6 +15,7 @@ from tests.conftest import IdMaker
 from tests.support.processes import free_port
 from tests.support.waiting import wait_for
 from workers.client import (
+    ClientError,
     DocfleetClient,
     InvalidArguments,
     NotSent,
@@ -193,3 +194,28 @@ def _page_with(client: DocfleetClient, folder: str, doc: str) -> ListFolderResul
     except QueryRefused:
         return None
     return page if any(document.id == doc for document in page.documents) else None
+
+
+@pytest.mark.parametrize("tags", ["q3", None])
+def test_tags_that_are_not_a_list_of_strings_are_refused_not_split(tags: Any) -> None:
+    with (
+        DocfleetClient("amqp://guest:guest@127.0.0.1:1/%2F") as client,
+        pytest.raises(InvalidArguments) as raised,
+    ):
+        client.upload_document(**_document("doc-1", "acme", "f-1"), tags=tags)
+    assert "tags: input should be a valid list" in str(raised.value)
+
+
+@pytest.mark.parametrize("url", ["not a url", "http://127.0.0.1:5672/", "amqp://127.0.0.1:99999/"])
+def test_an_unusable_amqp_url_is_a_client_error_before_anything_is_sent(url: str) -> None:
+    with DocfleetClient(url) as client, pytest.raises(NotSent, match="unusable URL"):
+        client.add_member(org_id="acme", user_id="alice")
+
+
+def test_an_unusable_valkey_url_fails_list_folder_before_the_query_is_sent(settings: Settings) -> None:
+    with (
+        DocfleetClient(settings.amqp_url, valkey_url="http://valkey:6379") as client,
+        pytest.raises(ClientError, match="unusable Valkey URL"),
+    ):
+        client.list_folder(folder_id="f", requested_by="alice")
+    assert ready_count(settings.amqp_url, "documents-queries") in (0, None)

@@ -21,6 +21,7 @@ from workers.contract_events import ListFolderResult
 from workers.settings import Settings
 
 Role = Literal["viewer", "editor", "owner"]
+AMQP_SCHEMES = ("amqp", "amqps")
 
 
 class DocfleetClient:
@@ -87,7 +88,9 @@ class DocfleetClient:
     ) -> str:
         kwargs = {"doc_id": doc_id, "org_id": org_id, "folder_id": folder_id, "owner_id": owner_id}
         kwargs |= {"name": name, "mime_type": mime_type, "blob_uri": blob_uri}
-        return self.send("upload_document", {**kwargs, "tags": list(tags)}, message_id=message_id)
+        # a str is a Sequence[str] too: passed as given, the contract refuses it rather than split it
+        listed = tags if isinstance(tags, str) or not isinstance(tags, Sequence) else list(tags)
+        return self.send("upload_document", {**kwargs, "tags": listed}, message_id=message_id)
 
     def share_document(
         self, *, doc_id: str, shared_by: str, shared_with: str, role: Role, message_id: str | None = None
@@ -115,12 +118,18 @@ class DocfleetClient:
         if self._valkey_url is None:
             raise ClientError("list_folder waits for its answer in Valkey: give the client a valkey_url")
         kwargs = {"folder_id": folder_id, "requested_by": requested_by, "limit": limit, "cursor": cursor}
+        backend = self._results_backend(self._valkey_url)  # before sending: a bad URL sends nothing
         sent = self.send("list_folder", kwargs, message_id=message_id)
+        return wait_for_page(backend, sent, timeout)
+
+    def _results_backend(self, valkey_url: str) -> Any:
         with self._lock:
             if self._backend is None:
-                self._backend = results_backend(self._valkey_url, self._cache_prefix)
-            backend = self._backend
-        return wait_for_page(backend, sent, timeout)
+                try:
+                    self._backend = results_backend(valkey_url, self._cache_prefix)
+                except ValueError as error:  # valkey-py's reading of the URL
+                    raise ClientError(f"unusable Valkey URL: {error}") from None
+            return self._backend
 
     def send(self, actor: str, kwargs: Mapping[str, Any], *, message_id: str | None = None) -> str:
         """Any actor by name: validated, sent, confirmed; its message id. ``InvalidArguments`` or
@@ -163,11 +172,13 @@ class DocfleetClient:
 
     def _connected(self) -> QueuePublisher:
         if self._publisher is None:
+            if urlsplit(self._amqp_url).scheme not in AMQP_SCHEMES:
+                raise NotSent(f"RabbitMQ at {_where(self._amqp_url)}: unusable URL: not amqp:// or amqps://")
             try:
                 self._publisher = QueuePublisher(
                     self._amqp_url, declare=contract_queues(), timeout=self._confirm_timeout, name=self._name
                 )
-            except ValueError as error:  # pika's reading of the URL: a port out of range, say
+            except (ValueError, IndexError) as error:  # pika's reading of the URL: a port out of range, say
                 raise NotSent(f"RabbitMQ at {_where(self._amqp_url)}: unusable URL: {error}") from None
         return self._publisher
 
