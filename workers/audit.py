@@ -41,7 +41,20 @@ RECOVERABLE_ERRORS: tuple[type[BaseException], ...] = (
     psycopg.Error,
     OSError,
 )
-REFUSED_BY_POSTGRES = (DataError, IntegrityError)
+# What Postgres refuses for an event's own content, by SQLSTATE class: data exceptions, integrity
+# violations, program limits (an index row too large). Any other error is the connection's or the server's.
+_REFUSING_CLASSES = ("22", "23", "54")
+
+
+def refused_by_postgres(error: BaseException) -> bool:
+    """Whether ``error`` is about the events written, not about reaching Postgres."""
+    cause = getattr(error, "orig", None)  # what SQLAlchemy wrapped: the driver's error, or encoding's
+    if isinstance(error, DataError | IntegrityError | RecursionError) or isinstance(cause, RecursionError):
+        return True
+    sqlstate = getattr(cause, "sqlstate", None) or ""
+    return isinstance(error, SQLAlchemyError) and sqlstate[:2] in _REFUSING_CLASSES
+
+
 Record = Callable[[Engine, Sequence[AuditEvent]], int]
 
 
@@ -150,7 +163,9 @@ class AuditConsumer:
             return []
         try:
             self._count(len(events), self._record(self._engine, [event for _, event in events]))
-        except REFUSED_BY_POSTGRES:
+        except (SQLAlchemyError, RecursionError) as error:
+            if not refused_by_postgres(error):
+                raise
             return self._store_each(channel, events)
         return [delivery.tag for delivery, _ in events]
 
@@ -160,7 +175,9 @@ class AuditConsumer:
         for delivery, event in events:
             try:
                 self._count(1, self._record(self._engine, [event]))
-            except REFUSED_BY_POSTGRES as error:
+            except (SQLAlchemyError, RecursionError) as error:
+                if not refused_by_postgres(error):
+                    raise
                 self._dead_letter(channel, delivery, f"refused by Postgres: {_describe(error)}")
                 continue
             stored.append(delivery.tag)

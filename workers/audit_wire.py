@@ -2,7 +2,8 @@
 
 An event has the common fields of docs/contract.md §6 and can be stored as is. Anything else is malformed,
 and dead-lettered: not UTF-8 JSON, not an object, no UUID ``event_id``, no ``type``, an ``org_id`` or
-``document_id`` that is neither a string nor null, an ``occurred_at`` that is not an RFC 3339 time with its
+``document_id`` that is neither a string nor null or is over 128 characters, a body nested over 32 levels
+deep, an ``occurred_at`` that is not an RFC 3339 time with its
 offset, a ``NaN`` or an infinite number, text Postgres cannot hold. Fields the consumer does not know are
 kept, in the payload.
 """
@@ -46,8 +47,13 @@ def declare_audit_queue(channel: Any, queue: str) -> None:
     channel.queue_bind(queue, EVENTS_EXCHANGE, routing_key="#")
 
 
+MAX_TEXT = 128  # the contract's longest id (§2); an event's type is far shorter
+MAX_DEPTH = 32  # docfleet's events nest two levels; storing a JSON body takes the stack its depth needs
+
+
 def parse_event(body: bytes, routing_key: str) -> AuditEvent:
     payload = _json_object(body)
+    _check_depth(payload)
     try:
         return AuditEvent(
             event_id=_event_id(payload.get("event_id")),
@@ -70,6 +76,18 @@ def _json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(decoded, dict):
         raise MalformedEvent("body: not a JSON object")
     return decoded
+
+
+def _check_depth(payload: dict[str, Any]) -> None:
+    pending: list[tuple[object, int]] = [(payload, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise MalformedEvent(f"body: nested more than {MAX_DEPTH} levels deep")
+        if isinstance(value, dict):
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
 
 
 def _no_constant(name: str) -> Any:
@@ -96,13 +114,20 @@ def _required_text(payload: dict[str, Any], field: str) -> str:
     value = payload.get(field)
     if not isinstance(value, str) or not value:
         raise MalformedEvent(f"{field}: a non-empty string expected")
-    return value
+    return _short(field, value)
 
 
 def _text(payload: dict[str, Any], field: str) -> str | None:
     value = payload.get(field)
     if value is not None and not isinstance(value, str):
         raise MalformedEvent(f"{field}: a string or null expected")
+    return value if value is None else _short(field, value)
+
+
+def _short(field: str, value: str) -> str:
+    """An indexed column's value: a longer one would be refused by Postgres's index, not by its type."""
+    if len(value) > MAX_TEXT:
+        raise MalformedEvent(f"{field}: longer than {MAX_TEXT} characters")
     return value
 
 

@@ -8,8 +8,10 @@ import uuid
 from collections.abc import Iterator, Sequence
 
 import pika.exceptions
+import psycopg
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from structlog.testing import capture_logs
 
 from adapters.postgres.audit_log import AuditEvent, record_events
@@ -152,6 +154,8 @@ MALFORMED = [
     _raw(b'"x": "\\ud800"'),  # a lone surrogate: not UTF-8
     _raw(b'"x": 1e999'),  # infinite
     b"[" * 100_000,
+    _raw(b'"x": ' + b"[" * 975 + b"]" * 975),  # read, but too deep to store: crashed the consumer
+    json.dumps({**event_body(), "org_id": "o" * 3000}).encode(),  # over the index's row size: retried forever
 ]
 
 
@@ -174,3 +178,31 @@ def test_malformed_events_are_dead_lettered_once_with_a_log_line_and_the_others_
     assert all(line["queue"] == xq and line["problem"] for line in lines)
     assert sorted(drain(settings.amqp_url, xq)) == sorted(MALFORMED), "dead-lettered once each, unchanged"
     assert queue_depth(settings.amqp_url, settings.audit_queue) == 0, "no redelivery loop"
+
+
+class RefusesOneByItsIndex:
+    """Writes events as Postgres would, except one: refused as an index row too large (SQLSTATE 54000)."""
+
+    def __init__(self, refused_id: str) -> None:
+        self.refused_id = refused_id
+
+    def __call__(self, engine: Engine, events: Sequence[AuditEvent]) -> int:
+        if any(event.event_id == self.refused_id for event in events):
+            cause = psycopg.errors.ProgramLimitExceeded("index row size 8024 exceeds btree maximum (test)")
+            raise OperationalError("INSERT INTO audit_log ...", {}, cause)
+        return record_events(engine, events)
+
+
+def test_an_event_postgres_refuses_for_a_program_limit_is_dead_lettered_not_retried(
+    engine: Engine, settings: Settings
+) -> None:
+    bodies = [event_body() for _ in range(3)]
+    refused = bodies[1]["event_id"]
+    xq = dead_letter_queue(settings.audit_queue)
+    with running_audit(settings, RefusesOneByItsIndex(refused)):
+        publish_events(settings.amqp_url, bodies)
+        wait_for(lambda: queue_depth(settings.amqp_url, xq) == 1, what="the dead letter")
+        others = [body["event_id"] for body in bodies if body["event_id"] != refused]
+        wait_for(lambda: _all_recorded(engine, others), what="the other events")
+    assert [json.loads(body)["event_id"] for body in drain(settings.amqp_url, xq)] == [refused]
+    assert queue_depth(settings.amqp_url, settings.audit_queue) == 0
