@@ -8,6 +8,7 @@ Postgres and Valkey are reached on first use, Postgres and Valkey only once a wo
 from __future__ import annotations
 
 import os
+import sys
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dramatiq
@@ -37,7 +38,7 @@ from workers.middleware import (
 )
 from workers.middleware.answers import AnswersBeforeAck
 from workers.middleware.retries import CountNotFound
-from workers.settings import Settings
+from workers.settings import InvalidSettings, Settings
 
 BROKER_ENV = "DOCFLEET_BROKER"
 HEARTBEAT_SECONDS = 30
@@ -122,7 +123,17 @@ def _opener(settings: Settings) -> OpenApplication:
     return open_application
 
 
-broker = build_broker(Settings.from_env(), stub=os.environ.get(BROKER_ENV) == "stub")
+def _settings_or_exit() -> Settings:
+    """The settings; with a bad one, one line and exit 2 (what Dramatiq gives a module it cannot import),
+    rather than a traceback from each worker process."""
+    try:
+        return Settings.from_env()
+    except InvalidSettings as error:
+        sys.stderr.write(f"docfleet: invalid setting: {error}\n")
+        raise SystemExit(2) from None
+
+
+broker = build_broker(_settings_or_exit(), stub=os.environ.get(BROKER_ENV) == "stub")
 if isinstance(broker, StubBroker):
     broker.emit_after("process_boot")
 dramatiq.set_broker(broker)

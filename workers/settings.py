@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Annotated, Literal
+from urllib.parse import parse_qs, urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 _FLAGS = {"1": True, "true": True, "yes": True, "on": True}
 _FLAGS |= {"0": False, "false": False, "no": False, "off": False}
@@ -26,10 +27,55 @@ def _flag(value: object) -> object:
     return _FLAGS.get(value.strip().lower(), value) if isinstance(value, str) else value
 
 
+POSTGRES_SCHEMES = ("postgresql+psycopg", "postgresql", "postgres")
+AMQP_SCHEMES = ("amqp", "amqps")
+VALKEY_SCHEMES = ("redis", "rediss", "valkey", "valkeys", "unix")
+
+
+def _postgres_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in POSTGRES_SCHEMES:
+        raise ValueError("expected a URL such as postgresql+psycopg://user@host:5432/name")
+    if not parts.hostname and "host" not in parse_qs(parts.query):
+        raise ValueError("names no host (nor a ?host= socket directory)")
+    if parts.port == 0:
+        raise ValueError("port 0")
+    if not parts.path.strip("/"):
+        raise ValueError("names no database")
+    return url
+
+
+def _amqp_url(url: str) -> str:
+    import pika  # its reading of the URL, options included: the one the processes will make
+
+    if urlsplit(url).scheme not in AMQP_SCHEMES:
+        raise ValueError("expected a URL such as amqp://user:password@host:5672/%2F")
+    try:
+        pika.URLParameters(url)
+    except (ValueError, IndexError, TypeError) as error:
+        raise ValueError(f"unusable ({error})") from None
+    return url
+
+
+def _valkey_url(url: str) -> str:
+    import valkey  # its reading of the URL, options included; it connects to nothing
+
+    if urlsplit(url).scheme not in VALKEY_SCHEMES:
+        raise ValueError("expected a URL such as redis://host:6379/0")
+    try:
+        valkey.ConnectionPool.from_url(url)  # type: ignore[no-untyped-call]
+    except (ValueError, IndexError, TypeError) as error:
+        raise ValueError(f"unusable ({error})") from None
+    return url
+
+
 Port = Annotated[int, Field(ge=1, le=65535)]
 Positive = Annotated[int, Field(gt=0)]
 NotNegative = Annotated[int, Field(ge=0)]
 Text = Annotated[str, Field(min_length=1)]
+PostgresUrl = Annotated[str, Field(min_length=1), AfterValidator(_postgres_url)]
+AmqpUrl = Annotated[str, Field(min_length=1), AfterValidator(_amqp_url)]
+ValkeyUrl = Annotated[str, Field(min_length=1), AfterValidator(_valkey_url)]
 LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)]
 Flag = Annotated[bool, BeforeValidator(_flag), Field(strict=True)]
 
@@ -39,9 +85,9 @@ class _Environment(BaseModel):
 
     model_config = ConfigDict(strict=False, extra="forbid", hide_input_in_errors=True, frozen=True)
 
-    DATABASE_URL: Text = "postgresql+psycopg://postgres@127.0.0.1:5432/docfleet"
-    VALKEY_URL: Text = "redis://127.0.0.1:6379/0"
-    AMQP_URL: Text = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    DATABASE_URL: PostgresUrl = "postgresql+psycopg://postgres@127.0.0.1:5432/docfleet"
+    VALKEY_URL: ValkeyUrl = "redis://127.0.0.1:6379/0"
+    AMQP_URL: AmqpUrl = "amqp://guest:guest@127.0.0.1:5672/%2F"
     CACHE_PREFIX: str = "docfleet:"
     CACHE_TTL_SECONDS: Positive = 3600
     RESULT_TTL_MS: Positive = 60_000
@@ -121,7 +167,7 @@ def _problem(detail: object) -> str:
     """``NAME: what is wrong``; pydantic's own words, without the value (it may be a secret)."""
     assert isinstance(detail, dict)
     name = ".".join(str(part) for part in detail["loc"] if not str(part).isdigit()) or "?"
-    message = str(detail["msg"])
+    message = str(detail["msg"]).removeprefix("Value error, ")
     if detail["type"] == "bool_type":
         message = "must be one of 1, true, yes, on, 0, false, no, off"
     return f"{name}: {message[0].lower()}{message[1:]}"

@@ -73,7 +73,7 @@ def test_a_malformed_amqp_url_is_one_line_exit_2(own_settings: Settings) -> None
     result = run(own_settings, "health", AMQP_URL="http://127.0.0.1:5672/")
 
     assert result.exit_code == 2
-    assert "invalid AMQP_URL" in one_line_error(result)
+    assert "invalid setting: AMQP_URL: expected a URL such as amqp://" in one_line_error(result)
 
 
 def test_a_database_without_the_schema_fails_health() -> None:

@@ -61,7 +61,7 @@ def test_each_command_explains_itself_with_an_example(args: list[str], example: 
         ),
         (["events", "tail"], {"AMQP_URL": "amqp://guest:guest@127.0.0.1:1/%2F"}, "RabbitMQ at 127.0.0.1:1"),
         (["demo"], {"AMQP_URL": "amqp://guest:guest@127.0.0.1:1/%2F"}, "RabbitMQ at 127.0.0.1:1"),
-        (["migrate"], {"DATABASE_URL": "mysql://root@localhost/docfleet"}, "invalid DATABASE_URL"),
+        (["migrate"], {"DATABASE_URL": "mysql://root@localhost/docfleet"}, "invalid setting: DATABASE_URL"),
         (["relay"], {"CACHE_TTL_SECONDS": "soon"}, "invalid setting"),
         (["relay", "--batch-size", "0"], {}, "error: Invalid value for '--batch-size'"),
         (["events", "tail", "--count", "many"], {}, "error: Invalid value for '--count'"),

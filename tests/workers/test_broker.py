@@ -106,3 +106,19 @@ def test_the_environment_can_ask_for_a_stub_broker() -> None:
     )
 
     assert result["stub"] is True
+
+
+def test_a_bad_setting_stops_the_worker_module_with_one_line_and_exit_2() -> None:
+    environment = {**os.environ, "CACHE_TTL_SECONDS": "0", "AMQP_URL": "amqp://guest:s3cret@h/%2F"}
+    completed = subprocess.run(
+        [sys.executable, "-c", "import workers.actors"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environment,
+    )
+
+    assert completed.returncode == 2
+    assert completed.stderr.splitlines() == [
+        "docfleet: invalid setting: CACHE_TTL_SECONDS: input should be greater than 0"
+    ]

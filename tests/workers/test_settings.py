@@ -52,6 +52,47 @@ def test_an_unusable_value_is_refused_by_name(
     assert value not in str(refused.value).replace(problem, "")
 
 
+@pytest.mark.parametrize(
+    ("name", "url", "problem"),
+    [
+        (
+            "DATABASE_URL",
+            "mysql://root:s3cret@db/docfleet",
+            "DATABASE_URL: expected a URL such as postgresql",
+        ),
+        (
+            "DATABASE_URL",
+            "postgresql+psycopg://postgres:s3cret@127.0.0.1:5432",
+            "DATABASE_URL: names no database",
+        ),
+        ("DATABASE_URL", "postgresql://postgres:s3cret@/docfleet", "DATABASE_URL: names no host"),
+        ("AMQP_URL", "http://guest:s3cret@127.0.0.1:5672/", "AMQP_URL: expected a URL such as amqp://"),
+        (
+            "AMQP_URL",
+            "amqp://guest:s3cret@h/%2F?heartbeat=30s",
+            "AMQP_URL: unusable (Invalid heartbeat value",
+        ),
+        ("AMQP_URL", "amqp://guest:s3cret@h/%2F?hearbeat=30", "AMQP_URL: unusable (Unknown URL parameter"),
+        ("VALKEY_URL", "http://:s3cret@h:6379/0", "VALKEY_URL: expected a URL such as redis://"),
+        ("VALKEY_URL", "redis://:s3cret@h:6379/0?socket_timeout=abc", "VALKEY_URL: unusable (Invalid value"),
+    ],
+)
+def test_a_url_the_processes_could_not_use_is_refused_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, name: str, url: str, problem: str
+) -> None:
+    monkeypatch.setenv(name, url)
+    with pytest.raises(InvalidSettings) as refused:
+        Settings.from_env()
+    assert refused.value.problems[0].startswith(problem)
+    assert "s3cret" not in str(refused.value)
+
+
+def test_a_postgres_url_through_a_unix_socket_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "postgresql+psycopg://postgres@/docfleet?host=/var/run/postgresql"
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert Settings.from_env().database_url == url
+
+
 def test_every_unusable_value_is_told_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RESULT_TTL_MS", "0")
     monkeypatch.setenv("AUDIT_METRICS_PORT", "x")
