@@ -85,6 +85,17 @@ def test_a_command_whose_arguments_dramatiq_refuses_is_not_restarted(tmp_path: P
     assert process.stderr.count(b"supervised command started") == 1
 
 
+def test_a_program_that_is_not_there_is_one_line_and_not_restarted(tmp_path: Path) -> None:
+    command = [str(BIN / "docfleet"), "supervise", "--", str(tmp_path / "no-such-program")]
+    process = subprocess.run(command, capture_output=True, timeout=60, check=False)
+
+    assert process.returncode == 2
+    assert b"Traceback" not in process.stderr
+    assert (
+        b'"error": "No such file or directory", "event": "supervised command cannot be run"' in process.stderr
+    )
+
+
 def test_sigterm_is_forwarded_and_the_supervisor_exits_with_the_child_without_restarting(
     tmp_path: Path,
 ) -> None:

@@ -96,7 +96,11 @@ class Supervisor:
             delay = min(delay * 2, self._backoff.maximum)
 
     def _run_once(self) -> int:
-        self._child = subprocess.Popen(self._command)
+        try:
+            self._child = subprocess.Popen(self._command)
+        except OSError as error:  # no such program, not executable: no restart would change that
+            log.error("supervised command cannot be run", command=self._command, error=error.strerror)
+            return CANNOT_START
         log.info("supervised command started", pid=self._child.pid, command=self._command)
         if self._stopping.is_set():  # a signal came while the child was being started
             self._child.send_signal(signal.SIGTERM)
