@@ -155,3 +155,11 @@ def test_prune_refuses_an_age_it_cannot_read(own_settings: Settings) -> None:
 
     assert result.exit_code == 2
     assert "7d" in result.output
+
+
+@pytest.mark.parametrize("age", ["36501d", "3000000d", "1000000000d"])
+def test_prune_refuses_an_age_beyond_a_century(own_settings: Settings, age: str) -> None:
+    result = run(own_settings, "outbox", "prune", "--older-than", age)
+
+    assert result.exit_code == 2
+    assert "at most 36500 days" in result.output

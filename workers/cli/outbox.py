@@ -74,12 +74,21 @@ _DURATION = re.compile(r"^(?P<amount>\d+)(?P<unit>[smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
+MAX_AGE = timedelta(days=36_500)  # a century: older than any row, and within Postgres's time range
+
+
 def parse_age(value: str) -> timedelta:
     """``7d``, ``12h``, ``30m`` or ``90s``."""
     found = _DURATION.match(value.strip())
     if found is None:
         raise typer.BadParameter(f"expected a number and s, m, h or d (e.g. 7d), got {value!r}")
-    return timedelta(**{_UNITS[found["unit"]]: int(found["amount"])})
+    try:
+        age = timedelta(**{_UNITS[found["unit"]]: int(found["amount"])})
+    except OverflowError:
+        age = timedelta.max
+    if age > MAX_AGE:
+        raise typer.BadParameter(f"at most {MAX_AGE.days} days, got {value!r}")
+    return age
 
 
 @outbox_app.command("prune")
@@ -91,7 +100,9 @@ def prune(
 ) -> None:
     """Delete the outbox rows published longer ago than --older-than; unpublished rows are kept.
 
-    Published rows are history only: the relay never reads them again. Run it daily, e.g. from cron.
+    Published rows are history only: the relay never reads them again. `dlq ls` and `dlq show` read the
+    CommandRejected rows among them to say why a message was dead-lettered: a dead letter older than
+    --older-than then shows its reason as unknown. Run it daily, e.g. from cron.
 
     \b
     Example:
