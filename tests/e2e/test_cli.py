@@ -64,6 +64,7 @@ def test_each_command_explains_itself_with_an_example(args: list[str], example: 
         (["migrate"], {"DATABASE_URL": "mysql://root@localhost/docfleet"}, "invalid setting: DATABASE_URL"),
         (["relay"], {"CACHE_TTL_SECONDS": "soon"}, "invalid setting"),
         (["relay", "--batch-size", "0"], {}, "error: Invalid value for '--batch-size'"),
+        (["relay", "--poll-interval", "60"], {}, "error: Invalid value for '--poll-interval'"),
         (["events", "tail", "--count", "many"], {}, "error: Invalid value for '--count'"),
         (["publish"], {}, "error: No such command 'publish'"),
     ],

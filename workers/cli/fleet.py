@@ -35,7 +35,12 @@ def migrate() -> None:
 def relay(
     batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Events per publish round.")] = 500,
     poll_interval: Annotated[
-        float, typer.Option(min=0.05, help="Seconds between looks at the outbox when no NOTIFY comes.")
+        float,
+        typer.Option(
+            min=0.05,
+            max=10.0,  # the connection to RabbitMQ answers its heartbeats (30 s) between two looks
+            help="Seconds between looks at the outbox when no NOTIFY comes (at most 10).",
+        ),
     ] = 1.0,
     busy_rate: Annotated[
         float,
