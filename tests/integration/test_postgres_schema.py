@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from adapters.postgres.engine import PSYCOPG_DRIVER, create_engine, normalize_url
-from adapters.postgres.migrations import is_at_head, upgrade_to_head
+from adapters.postgres.migrations import UnknownRevision, is_at_head, upgrade_to_head
 from adapters.postgres.tables import metadata
 from tests.support.services import throwaway_database
 
@@ -52,6 +52,26 @@ def test_a_fresh_database_reaches_head_once_and_stays_there(database_url: str) -
         upgrade_to_head(fresh)
         upgrade_to_head(fresh)
         assert is_at_head(fresh)
+
+
+def test_a_database_a_newer_version_migrated_is_told_so_and_left_unchanged(database_url: str) -> None:
+    with throwaway_database(database_url) as fresh:
+        upgrade_to_head(fresh)
+        engine = create_engine(fresh)
+        try:
+            with engine.begin() as connection:
+                connection.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+            with pytest.raises(
+                UnknownRevision, match="9999_from_the_future, which this version does not know"
+            ):
+                is_at_head(fresh)
+            with pytest.raises(UnknownRevision):
+                upgrade_to_head(fresh)
+            with engine.connect() as connection:
+                version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+        finally:
+            engine.dispose()
+    assert version == "9999_from_the_future"
 
 
 _UPGRADE_ON_GO = """

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from workers.cli.failures import load_settings
+from workers.cli.failures import CliError, load_settings
 
 
 def register(app: typer.Typer) -> None:
@@ -23,12 +23,15 @@ def migrate() -> None:
     Example:
       DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/docfleet docfleet migrate
     """
-    from adapters.postgres.migrations import create_database_if_missing, upgrade_to_head
+    from adapters.postgres.migrations import UnknownRevision, create_database_if_missing, upgrade_to_head
 
     database_url = load_settings().database_url
     if create_database_if_missing(database_url):
         typer.echo("created the database")
-    upgrade_to_head(database_url)
+    try:
+        upgrade_to_head(database_url)
+    except UnknownRevision as ahead:
+        raise CliError(f"{ahead}; nothing changed") from None
     typer.echo("database schema is up to date")
 
 

@@ -86,10 +86,13 @@ def _postgres(database_url: str) -> tuple[bool, str]:
 
 
 def _schema(database_url: str) -> tuple[bool, str]:
-    from adapters.postgres.migrations import is_at_head
+    from adapters.postgres.migrations import UnknownRevision, is_at_head
 
-    if is_at_head(database_url):
-        return True, "at the latest migration"
+    try:
+        if is_at_head(database_url):
+            return True, "at the latest migration"
+    except UnknownRevision as ahead:
+        return False, str(ahead)
     return False, "behind the latest migration: run docfleet migrate"
 
 

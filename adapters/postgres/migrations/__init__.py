@@ -13,7 +13,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from psycopg import sql
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
 from adapters.postgres.engine import create_single_use_engine, libpq_conninfo
@@ -49,13 +49,24 @@ def create_database_if_missing(database_url: str) -> bool:
     return found is None
 
 
+class UnknownRevision(RuntimeError):
+    """The database is at a revision this version does not have: a newer version migrated it."""
+
+    def __init__(self, revisions: set[str]) -> None:
+        names = ", ".join(sorted(revisions))
+        unknown = f"the database is at revision {names}, which this version does not know"
+        super().__init__(f"{unknown}: a newer version migrated it")
+
+
 def upgrade_to_head(database_url: str) -> None:
-    """Applies every migration not yet applied, in one transaction."""
+    """Applies every migration not yet applied, in one transaction; ``UnknownRevision`` if the database
+    is ahead of this version."""
     config = alembic_config()
     engine = create_single_use_engine(database_url)
     try:
         with engine.begin() as connection:
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
+            _refuse_unknown(_current_revisions(connection))
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     finally:
@@ -63,11 +74,22 @@ def upgrade_to_head(database_url: str) -> None:
 
 
 def is_at_head(database_url: str) -> bool:
-    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    """Whether the schema is at this version's latest migration; ``UnknownRevision`` if it is ahead."""
     engine = create_single_use_engine(database_url)
     try:
         with engine.connect() as connection:
-            current = set(MigrationContext.configure(connection).get_current_heads())
+            current = _current_revisions(connection)
     finally:
         engine.dispose()
-    return current == heads
+    _refuse_unknown(current)
+    return current == set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def _current_revisions(connection: Connection) -> set[str]:
+    return set(MigrationContext.configure(connection).get_current_heads())
+
+
+def _refuse_unknown(current: set[str]) -> None:
+    known = {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    if current - known:
+        raise UnknownRevision(current - known)
