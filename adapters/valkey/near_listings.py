@@ -5,9 +5,10 @@ here can be served to any reader who asks for that same version: it was built fr
 as new as that version, exactly as the Valkey entry it came from. No cross-process invalidation is
 needed. A change made elsewhere raises the version, and the entry kept here stops matching.
 
-Only the newest version of each folder is kept. The cache is bounded by the number of documents it
-holds, and the folder least recently used leaves first. Worker threads share one instance, so every
-access takes the lock.
+Only the newest version of each folder is kept. The cache is bounded by the memory its listings take,
+counted in documents of two readers (about 1.2 KB decoded): each reader beyond two adds a tenth of one
+(about 120 bytes), and a listing counts at least one, empty or not. The folder least recently used
+leaves first. Worker threads share one instance, so every access takes the lock.
 """
 
 from __future__ import annotations
@@ -25,16 +26,16 @@ class NearListingCache:
     def __init__(self, shared: ListingCache, max_documents: int) -> None:
         self._shared = shared
         self._max_documents = max_documents
-        self._listings: OrderedDict[str, FolderListing] = OrderedDict()
+        self._listings: OrderedDict[str, tuple[FolderListing, int]] = OrderedDict()  # with its weight
         self._documents = 0
         self._lock = threading.Lock()
 
     def get(self, folder_id: str, version: int) -> FolderListing | None:
         with self._lock:
             kept = self._listings.get(folder_id)
-            if kept is not None and kept.version == version:
+            if kept is not None and kept[0].version == version:
                 self._listings.move_to_end(folder_id)
-                return kept
+                return kept[0]
         listing = self._shared.get(folder_id, version)
         if listing is not None:
             self._keep(listing)
@@ -51,25 +52,32 @@ class NearListingCache:
         self._shared.invalidate(folder_ids)
 
     def held_documents(self) -> int:
+        """The listings' weight (``weight``): their documents, when none has more than two readers."""
         with self._lock:
             return self._documents
 
     def _keep(self, listing: FolderListing) -> None:
-        size = len(listing.entries)
+        size = weight(listing)
         if size > self._max_documents:
             return
         with self._lock:
             kept = self._listings.get(listing.folder_id)
-            if kept is not None and kept.version > listing.version:
+            if kept is not None and kept[0].version > listing.version:
                 return
             self._drop(listing.folder_id)
-            self._listings[listing.folder_id] = listing
+            self._listings[listing.folder_id] = (listing, size)
             self._documents += size
             while self._documents > self._max_documents:
-                _, oldest = self._listings.popitem(last=False)
-                self._documents -= len(oldest.entries)
+                _, (_, oldest_size) = self._listings.popitem(last=False)
+                self._documents -= oldest_size
 
     def _drop(self, folder_id: str) -> None:
         dropped = self._listings.pop(folder_id, None)
         if dropped is not None:
-            self._documents -= len(dropped.entries)
+            self._documents -= dropped[1]
+
+
+def weight(listing: FolderListing) -> int:
+    """What ``listing`` counts against the bound, in documents of two readers."""
+    extra_readers = sum(max(0, len(entry.readers) - 2) for entry in listing.entries)
+    return max(1, len(listing.entries) + extra_readers // 10)

@@ -10,7 +10,7 @@ from domain.model import Document
 from tests.unit.fakes import EPOCH, FakeListingCache
 
 
-def _listing(folder_id: str, version: int, size: int = 2) -> FolderListing:
+def _listing(folder_id: str, version: int, size: int = 2, readers: int = 1) -> FolderListing:
     entries = [
         ListedDocument(
             Document(
@@ -26,7 +26,7 @@ def _listing(folder_id: str, version: int, size: int = 2) -> FolderListing:
                 EPOCH,
                 EPOCH,
             ),
-            frozenset({"alice"}),
+            frozenset({"alice", *(f"reader-{n}" for n in range(readers - 1))}),
         )
         for i in range(size)
     ]
@@ -108,6 +108,26 @@ def test_a_listing_larger_than_the_bound_is_not_kept_in_memory() -> None:
 
     assert near.held_documents() == 0
     assert shared.listings["f1"].version == 1
+
+
+def test_empty_listings_count_one_each_so_they_cannot_pile_up() -> None:
+    near = NearListingCache(FakeListingCache(), max_documents=50)
+
+    for n in range(200):
+        near.put(_listing(f"empty-{n}", 1, size=0))
+
+    assert near.held_documents() == 50
+    assert len(near._listings) == 50
+
+
+def test_readers_beyond_two_weigh_a_tenth_of_a_document_each() -> None:
+    near = NearListingCache(FakeListingCache(), max_documents=50)
+
+    near.put(_listing("widely-shared", 1, size=10, readers=52))  # 10 documents, 500 readers beyond two
+    assert near.held_documents() == 0  # weighs 10 + 500 / 10 = 60: over the bound, not kept
+
+    near.put(_listing("shared", 1, size=10, readers=22))
+    assert near.held_documents() == 10 + 10 * 20 // 10
 
 
 class _ForgetfulCache(FakeListingCache):
