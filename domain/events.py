@@ -83,6 +83,7 @@ class ShareDenied(_DocumentEvent):
     role: str
     reason: str
     detail: str = ""
+    message_id: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -101,6 +101,7 @@ class ShareDenied(_DocumentEvent):
     role: Literal["viewer", "editor", "owner"]
     reason: Reason
     detail: str
+    message_id: Annotated[str, Field(description="The refused share_document message's message_id.")]
 
 
 class CommandRejected(_Event):

@@ -64,6 +64,7 @@ def refusal_event(command: Command, refusal: Refused, message_id: str, actor: st
             role=command.role.value,
             reason=refusal.code,
             detail=refusal.message,
+            message_id=message_id,
         )
     return CommandRejected(
         org_id=refusal.org_id or getattr(command, "org_id", None),

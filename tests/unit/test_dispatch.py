@@ -69,6 +69,7 @@ def test_a_refused_share_is_recorded_as_share_denied_with_the_inbox_row() -> Non
     assert (event.shared_by, event.shared_with, event.role) == ("bob", "carol", "viewer")
     assert event.reason == "permission_denied"
     assert "bob" in event.detail
+    assert event.message_id == "m1"  # ties the refusal to its command, as CommandRejected does
     assert "m1" in db.applied_message_ids
     assert [uow.committed for uow in new_uow.opened] == [False, True]
 

@@ -50,6 +50,7 @@ DENIED = ShareDenied(
     role="owner",
     reason="permission_denied",
     detail="user 'bob' may not share document 'd1'",
+    message_id="m0",
 )
 REJECTED = CommandRejected(
     org_id=ORG,

@@ -41,7 +41,13 @@ SAMPLES: list[Event] = [
     DocumentShared(org_id="acme", doc_id="d1", shared_by="alice", shared_with="bob", role="editor"),
     AccessRevoked(org_id="acme", doc_id="d1", revoked_by="alice", user_id="bob"),
     ShareDenied(
-        org_id="acme", doc_id="d1", shared_by="bob", shared_with="eve", role="owner", reason="escalation"
+        org_id="acme",
+        doc_id="d1",
+        shared_by="bob",
+        shared_with="eve",
+        role="owner",
+        reason="escalation",
+        message_id="m0",
     ),
     CommandRejected(
         org_id="acme", doc_id="d1", message_id="m1", actor="revoke_access", reason="last_owner", detail="x"
