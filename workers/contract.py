@@ -35,8 +35,10 @@ MAX_PROBLEMS = 20
 BLOB_URI_SCHEMES = ("s3", "gs", "az", "https")
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 MIME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$"
+_HOST = r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}"
+_PORT = r"([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 BLOB_URI_PATTERN = (
-    rf"^({'|'.join(BLOB_URI_SCHEMES)})://[A-Za-z0-9][A-Za-z0-9.-]{{0,252}}(:[0-9]{{1,5}})?"
+    rf"^((s3|gs|az)://{_HOST}|https://{_HOST}(:{_PORT})?)"  # a port (1 to 65535) for https only
     r"(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})*)+$"
 )
 _ID = re.compile(ID_PATTERN)
@@ -82,6 +84,10 @@ def _safe_blob_path(uri: str) -> str:
 
 
 _TEXT_RULES = "no control characters, bidirectional controls (U+202A-U+202E, U+2066-U+2069), lone surrogates"
+# What _safe_text checks, for the JSON Schemas (validation stays _safe_text's): some character that is
+# not blank, and none unsafe. Lone surrogates cannot travel in UTF-8 JSON at all.
+_SAFE = r"[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]"
+_SAFE_TEXT_PATTERN = rf"^{_SAFE}*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]{_SAFE}*$"
 Id = Annotated[
     str, StringConstraints(pattern=ID_PATTERN), Field(description="1 to 128 of A-Z a-z 0-9 _ . : -")
 ]
@@ -89,13 +95,19 @@ Name = Annotated[
     str,
     StringConstraints(min_length=1, max_length=255),
     AfterValidator(_safe_text),
-    Field(description=f"1 to 255 characters, not blank; {_TEXT_RULES}."),
+    Field(
+        description=f"1 to 255 characters, not blank; {_TEXT_RULES}.",
+        json_schema_extra={"pattern": _SAFE_TEXT_PATTERN},
+    ),
 ]
 Tag = Annotated[
     str,
     StringConstraints(min_length=1, max_length=64),
     AfterValidator(_safe_text),
-    Field(description=f"1 to 64 characters, not blank; {_TEXT_RULES}."),
+    Field(
+        description=f"1 to 64 characters, not blank; {_TEXT_RULES}.",
+        json_schema_extra={"pattern": _SAFE_TEXT_PATTERN},
+    ),
 ]
 MimeType = Annotated[
     str, StringConstraints(pattern=MIME_PATTERN), Field(description="type/subtype (RFC 6838), no parameters")
@@ -154,7 +166,11 @@ class UploadDocumentKwargs(_Kwargs):
     name: Name
     mime_type: MimeType
     blob_uri: BlobUri
-    tags: Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_distinct)] = []
+    tags: Annotated[
+        list[Tag],
+        Field(max_length=MAX_TAGS, json_schema_extra={"uniqueItems": True}),
+        AfterValidator(_distinct),
+    ] = []
 
     def to_domain(self) -> UploadDocument:
         return UploadDocument(**{**self.model_dump(), "tags": tuple(self.tags)})

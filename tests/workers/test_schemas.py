@@ -156,3 +156,48 @@ def test_the_envelope_schema_accepts_a_message_as_python_producers_send_it() -> 
     schema = json.loads((SCHEMAS_DIR / "envelope.json").read_text())
 
     jsonschema.Draft202012Validator(schema).validate(json.loads(message.encode()))
+
+
+_UPLOAD = {
+    "doc_id": "d1",
+    "org_id": "acme",
+    "folder_id": "f1",
+    "owner_id": "alice",
+    "name": "Rapport d'été 2024.pdf",
+    "mime_type": "application/pdf",
+    "blob_uri": "s3://bucket/d1.pdf",
+    "tags": ["q3", "finance"],
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "valid"),
+    [
+        ({}, True),
+        ({"blob_uri": "https://files.example.com:8443/d1.pdf"}, True),
+        ({"tags": ["q3", "q3"]}, False),
+        ({"name": "tab\tin name"}, False),
+        ({"name": "   "}, False),
+        ({"name": "evil\u202egnp.exe"}, False),
+        ({"tags": ["\u2066x"]}, False),
+        ({"blob_uri": "s3://bucket:1/d1.pdf"}, False),
+        ({"blob_uri": "https://files.example.com:99999/d1.pdf"}, False),
+        ({"blob_uri": "https://files.example.com:0/d1.pdf"}, False),
+    ],
+)
+def test_the_published_schema_and_the_workers_agree_on_names_tags_and_blob_uris(
+    change: dict[str, Any], valid: bool
+) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    from workers.contract import InvalidMessage, parse
+
+    kwargs = {**_UPLOAD, **change}
+    schema = json.loads((SCHEMAS_DIR / "commands" / "upload_document.json").read_text())
+    try:
+        parse("upload_document", [], kwargs)
+        accepted = True
+    except InvalidMessage:
+        accepted = False
+
+    assert accepted is valid
+    assert jsonschema.Draft202012Validator(schema).is_valid(kwargs) is valid
