@@ -13,7 +13,16 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from domain.commands import (
     AddMember,
@@ -151,6 +160,13 @@ class CreateFolderKwargs(_Kwargs):
     name: Name
     parent_id: Id | None = None
     created_by: Id
+
+    @field_validator("parent_id")
+    @classmethod
+    def _not_its_own_parent(cls, parent_id: str | None, info: ValidationInfo) -> str | None:
+        if parent_id is not None and parent_id == info.data.get("folder_id"):
+            raise ValueError("must not be the folder itself")
+        return parent_id
 
     def to_domain(self) -> CreateFolder:
         return CreateFolder(**self.model_dump())

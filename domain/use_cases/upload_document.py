@@ -17,9 +17,9 @@ def upload_document(cmd: UploadDocument, uow: UnitOfWork, now: Callable[[], date
     content = DocumentContent(cmd.name, cmd.mime_type, cmd.blob_uri, cmd.tags)
     with uow:
         require_member(uow, cmd.org_id, cmd.owner_id)
-        require_folder_in_org(uow, cmd.folder_id, cmd.org_id)
         existing = uow.documents.get(cmd.doc_id)
         if existing is None:
+            require_folder_in_org(uow, cmd.folder_id, cmd.org_id)  # a new version stays in its own
             document = Document.first_version(
                 doc_id=cmd.doc_id,
                 org_id=cmd.org_id,

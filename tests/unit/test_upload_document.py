@@ -147,6 +147,14 @@ def test_a_new_version_must_go_into_the_documents_folder() -> None:
     assert db.state() == before
 
 
+def test_a_new_version_aimed_at_a_missing_folder_is_refused_at_once_not_waited_for() -> None:
+    db = FakeDatabase().with_document("d1", owner="alice")
+    before = db.state()
+    with pytest.raises(InvalidRequest, match="must be uploaded into its folder"):  # not FolderNotFound
+        upload_document(_upload(folder="never-created"), db.uow(), now=FakeClock())
+    assert db.state() == before
+
+
 def test_the_uploader_can_share_right_after_uploading() -> None:
     db = FakeDatabase().with_member("alice", "bob").with_folder()
     upload_document(_upload(), db.uow(), now=FakeClock())

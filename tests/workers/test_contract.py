@@ -142,6 +142,7 @@ BAD: list[tuple[str, tuple[Any, ...], Any, list[str]]] = [
     ("create_folder", (), {**FOLDER, "name": "   "}, ["name: must not be blank"]),
     ("create_folder", (), {**FOLDER, "name": ""}, ["name: string should have at least 1 character"]),
     ("create_folder", (), {**FOLDER, "parent_id": 7}, ["parent_id:"]),
+    ("create_folder", (), {**FOLDER, "parent_id": "f1"}, ["parent_id: must not be the folder itself"]),
     ("upload_document", (), upload(name="a\x00b"), ["name: must not contain a control character (U+0000)"]),
     (
         "upload_document",
