@@ -20,7 +20,7 @@ from adapters.rabbitmq.subscription import EventSubscription
 from adapters.rabbitmq.unroutable import NAMED_UNROUTABLE
 from adapters.rabbitmq.vectored_writes import MAX_BUFFERS_PER_CALL, produce_together
 from adapters.rabbitmq.wire import encode_body
-from tests.integration.test_relay_support import close_connections_named
+from tests.integration.test_relay_support import close_connections_named, refusing_queue
 from tests.support.services import default_settings, throwaway_vhost
 
 pytestmark = pytest.mark.integration
@@ -198,23 +198,10 @@ def test_unroutable_events_after_the_first_warning_are_summed_and_logged_once_du
 
 
 def test_events_a_full_queue_refuses_are_returned_as_refused_the_others_confirmed(vhost_url: str) -> None:
-    full = f"full-{uuid.uuid4().hex[:8]}"
-    with pika.BlockingConnection(pika.URLParameters(vhost_url)) as connection:
-        channel = connection.channel()
-        channel.exchange_declare(EVENTS_EXCHANGE, "topic", durable=True)
-        channel.queue_declare(full, arguments={"x-max-length": 0, "x-overflow": "reject-publish"})
-        channel.queue_bind(full, EVENTS_EXCHANGE, "document.refused.*")
-        try:
-            batch = [
-                record("document.shared.viewer"),
-                record("document.refused.viewer"),
-                record("member.added"),
-            ]
-            with EventPublisher(vhost_url) as publisher:
-                refused = publisher.publish(batch)
-                again = publisher.publish(batch[:1])  # the channel goes on after a nack
-        finally:
-            channel.queue_delete(full)
+    batch = [record("document.shared.viewer"), record("document.refused.viewer"), record("member.added")]
+    with refusing_queue(vhost_url, "document.refused.*"), EventPublisher(vhost_url) as publisher:
+        refused = publisher.publish(batch)
+        again = publisher.publish(batch[:1])  # the channel goes on after a nack
 
     assert refused == {batch[1].event_id}
     assert again == set()

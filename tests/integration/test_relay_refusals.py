@@ -6,18 +6,16 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 
-import pika
 import pytest
 
-from adapters.event_codec import EVENTS_EXCHANGE
 from adapters.rabbitmq.subscription import EventSubscription
 from domain.events import MemberAdded
 from tests.integration.test_relay_support import (
     commit_events,
     engine_for,
     published_at,
+    refusing_queue,
     running_relay,
     uploaded,
 )
@@ -28,21 +26,8 @@ pytestmark = pytest.mark.integration
 ATTEMPTS = 3
 
 
-@pytest.fixture
-def full_queue_on_uploads(amqp_url: str) -> Iterator[str]:
-    """A queue bound to document.uploaded that refuses everything, as a full one with reject-publish does."""
-    name = f"full-{uuid.uuid4().hex[:8]}"
-    with pika.BlockingConnection(pika.URLParameters(amqp_url)) as connection:
-        channel = connection.channel()
-        channel.exchange_declare(EVENTS_EXCHANGE, "topic", durable=True)
-        channel.queue_declare(name, arguments={"x-max-length": 0, "x-overflow": "reject-publish"})
-        channel.queue_bind(name, EVENTS_EXCHANGE, "document.uploaded")
-        yield name
-        channel.queue_delete(name)
-
-
 def test_refused_events_are_sent_a_few_times_then_given_up_while_the_rest_go_once(
-    database_url: str, amqp_url: str, full_queue_on_uploads: str
+    database_url: str, amqp_url: str
 ) -> None:
     org = f"org-{uuid.uuid4().hex[:8]}"
     refused = [uploaded(org, f"doc-{n}") for n in range(2)]
@@ -50,6 +35,7 @@ def test_refused_events_are_sent_a_few_times_then_given_up_while_the_rest_go_onc
     events = [refused[0], *confirmed, refused[1]]
     options = RelayOptions(poll_interval=0.2, refusal_attempts=ATTEMPTS, refusal_first_wait=0.05)
     with (
+        refusing_queue(amqp_url, "document.uploaded"),
         engine_for(database_url) as engine,
         EventSubscription(amqp_url, ["#"]) as tap,
         running_relay(database_url, amqp_url, options) as relay,

@@ -9,8 +9,10 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
+import pika
 from sqlalchemy import Engine, select
 
+from adapters.event_codec import EVENTS_EXCHANGE
 from adapters.postgres.engine import create_engine
 from adapters.postgres.tables import outbox
 from adapters.postgres.unit_of_work import unit_of_work_factory
@@ -149,3 +151,19 @@ def _rabbitmqctl(*args: str) -> str:
         timeout=60,
     )
     return done.stdout
+
+
+@contextmanager
+def refusing_queue(amqp_url: str, binding: str) -> Iterator[str]:
+    """A queue bound to ``doc.events`` by ``binding`` that refuses every event, as a full queue with
+    ``x-overflow: reject-publish`` does: RabbitMQ nacks what is routed to it. Deleted at exit."""
+    name = f"full-{uuid.uuid4().hex[:8]}"
+    with pika.BlockingConnection(pika.URLParameters(amqp_url)) as connection:
+        channel = connection.channel()
+        channel.exchange_declare(EVENTS_EXCHANGE, "topic", durable=True)
+        channel.queue_declare(name, arguments={"x-max-length": 0, "x-overflow": "reject-publish"})
+        channel.queue_bind(name, EVENTS_EXCHANGE, binding)
+        try:
+            yield name
+        finally:
+            channel.queue_delete(name)
