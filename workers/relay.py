@@ -2,7 +2,7 @@
 
 Several instances may run at once: the one holding ``RelayLeadership`` (a Postgres advisory lock) publishes,
 the others stand by and retry every second. One publisher at a time is what keeps each document's events in
-the order their changes committed. An event is marked published only after RabbitMQ confirmed it, so a
+the order their changes committed, but for an event RabbitMQ refused, sent again after later ones. An event is marked published only after RabbitMQ confirmed it, so a
 crash between the two publishes it again (consumers deduplicate on the event id); one RabbitMQ refused is
 sent again later, a few times, then given up (``workers.relay_refusals``).
 
@@ -146,6 +146,7 @@ class Relay:
         return False
 
     def _lead(self, leadership: RelayLeadership) -> None:
+        self._refusals.forget()  # another leader may have published them meanwhile
         listener = OutboxListener(self._engine)
         try:
             publisher = self._new_publisher()
@@ -178,10 +179,12 @@ class Relay:
             self._metrics.gathered(time.monotonic() - now)
 
     def _publish_batch(self, store: OutboxStore, publisher: Publisher) -> int:
-        fetched = store.fetch_unpublished(self._options.batch_size)
-        records = (
-            [r for r in fetched if not self._refusals.waiting(r.event_id)] if self._refusals else fetched
-        )
+        size = self._options.batch_size
+        if self._refusals:  # fetched beyond the waiting ones, so that they take no room from the others
+            fetched = store.fetch_unpublished(size + len(self._refusals))
+            records = [r for r in fetched if not self._refusals.waiting(r.event_id)][:size]
+        else:
+            records = store.fetch_unpublished(size)
         if not records:
             return 0
         started = time.monotonic()
@@ -193,9 +196,8 @@ class Relay:
         if refused:
             self._note_refused(records, refused, given_up)
         confirmed = [record for record in records if record.event_id not in refused]
-        if confirmed:
-            self._metrics.published(confirmed)
-        self._published_since_stats += len(records)
+        self._metrics.published(confirmed, sent=len(records))
+        self._published_since_stats += len(settled)
         log.debug(  # one line a batch is too many at INFO; "outbox status" sums them up every minute
             "published events",
             count=len(records),

@@ -62,5 +62,9 @@ class RefusedEvents:
                 self._refused[event_id] = _Refusal(attempts, self._clock() + wait)
         return given_up
 
+    def forget(self) -> None:
+        """Drops every refusal noted: each event counts its refusals from the start again."""
+        self._refused = {}
+
     def __len__(self) -> int:
         return len(self._refused)

@@ -51,3 +51,29 @@ def test_refused_events_are_sent_a_few_times_then_given_up_while_the_rest_go_onc
     assert {copies[event.event_id] for event in refused} == {ATTEMPTS}
     assert all(marks[event.event_id] is not None for event in events)  # given up: the outbox is drained
     assert relay.published == [event.event_id for event in confirmed]
+
+
+def test_events_waiting_to_be_sent_again_take_no_room_from_the_next_ones(
+    database_url: str, amqp_url: str
+) -> None:
+    """A whole batch refused at the head of the outbox: the events after it still go out at once."""
+    org = f"org-{uuid.uuid4().hex[:8]}"
+    refused = [uploaded(org, f"doc-{n}") for n in range(3)]
+    later = [MemberAdded(org_id=org, user_id=f"user-{n}") for n in range(2)]
+    options = RelayOptions(poll_interval=0.2, batch_size=3, refusal_attempts=3, refusal_first_wait=5.0)
+    ids = [event.event_id for event in later]
+    with (
+        refusing_queue(amqp_url, "document.uploaded"),
+        engine_for(database_url) as engine,
+        EventSubscription(amqp_url, ["document.uploaded"]) as tap,
+        running_relay(database_url, amqp_url, options),
+    ):
+        commit_events(engine, refused)
+        assert len(tap.collect(10.0, count=len(refused))) == len(refused)  # sent once, refused
+        commit_events(engine, later)
+        started = time.monotonic()
+        while not all(published_at(engine, ids).values()) and time.monotonic() - started < 10.0:
+            time.sleep(0.05)
+        waited = time.monotonic() - started
+
+    assert waited < 3.0, "the later events waited for the refused ones to be due again (5 s)"

@@ -90,9 +90,10 @@ class RelayMetrics:
         self._clock = clock
         self._refreshed_at: float | None = None
 
-    def published(self, records: Sequence[PublishableEvent]) -> None:
+    def published(self, records: Sequence[PublishableEvent], *, sent: int | None = None) -> None:
+        """``records``: the events RabbitMQ confirmed, of the ``sent`` in the batch (all, by default)."""
         _count_by_routing_key(self._published, records)
-        self._batches.observe(len(records))
+        self._batches.observe(len(records) if sent is None else sent)
 
     def refused(self, records: Sequence[PublishableEvent]) -> None:
         _count_by_routing_key(self._refused, records)
