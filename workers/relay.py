@@ -2,9 +2,10 @@
 
 Several instances may run at once: the one holding ``RelayLeadership`` (a Postgres advisory lock) publishes,
 the others stand by and retry every second. One publisher at a time is what keeps each document's events in
-the order their changes committed, but for an event RabbitMQ refused, sent again after later ones. An event is marked published only after RabbitMQ confirmed it, so a
+the order their changes committed. An event is marked published only after RabbitMQ confirmed it, so a
 crash between the two publishes it again (consumers deduplicate on the event id); one RabbitMQ refused is
-sent again later, a few times, then given up (``workers.relay_refusals``).
+sent again later, after later events of its document, a few times, then given up
+(``workers.relay_refusals``).
 
 The leader sleeps on LISTEN/NOTIFY (units of work notify when they commit outbox rows), with a polling
 fallback; once busy, it starts its batches a short window apart so that each carries more events
