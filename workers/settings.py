@@ -8,9 +8,10 @@ wrong with it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -32,14 +33,37 @@ AMQP_SCHEMES = ("amqp", "amqps")
 VALKEY_SCHEMES = ("redis", "rediss", "valkey", "valkeys", "unix")
 
 
+def _split(url: str, schemes: tuple[str, ...], example: str) -> SplitResult:
+    """The URL's parts, its port read; errors name no part of the URL, as they may hold the password."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError(
+            "malformed host or port (percent-encode any of : / ? # @ in the user name or password)"
+        ) from None
+    if parts.scheme not in schemes:
+        raise ValueError(f"expected a URL such as {example}")
+    if port == 0:
+        raise ValueError("port 0")
+    return parts
+
+
+def _client_reads(url: str, parts: SplitResult, read: Callable[[str], object]) -> None:
+    """``read`` (a client's parser) takes the URL; its complaint is told with the password hidden."""
+    try:
+        read(url)
+    except (ValueError, IndexError, TypeError) as error:
+        complaint = str(error)
+        if parts.password:
+            complaint = complaint.replace(parts.password, "***")
+        raise ValueError(f"unusable ({complaint})") from None
+
+
 def _postgres_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in POSTGRES_SCHEMES:
-        raise ValueError("expected a URL such as postgresql+psycopg://user@host:5432/name")
+    parts = _split(url, POSTGRES_SCHEMES, "postgresql+psycopg://user@host:5432/name")
     if not parts.hostname and "host" not in parse_qs(parts.query):
         raise ValueError("names no host (nor a ?host= socket directory)")
-    if parts.port == 0:
-        raise ValueError("port 0")
     if not parts.path.strip("/"):
         raise ValueError("names no database")
     return url
@@ -48,24 +72,16 @@ def _postgres_url(url: str) -> str:
 def _amqp_url(url: str) -> str:
     import pika  # its reading of the URL, options included: the one the processes will make
 
-    if urlsplit(url).scheme not in AMQP_SCHEMES:
-        raise ValueError("expected a URL such as amqp://user:password@host:5672/%2F")
-    try:
-        pika.URLParameters(url)
-    except (ValueError, IndexError, TypeError) as error:
-        raise ValueError(f"unusable ({error})") from None
+    parts = _split(url, AMQP_SCHEMES, "amqp://user:password@host:5672/%2F")
+    _client_reads(url, parts, pika.URLParameters)
     return url
 
 
 def _valkey_url(url: str) -> str:
     import valkey  # its reading of the URL, options included; it connects to nothing
 
-    if urlsplit(url).scheme not in VALKEY_SCHEMES:
-        raise ValueError("expected a URL such as redis://host:6379/0")
-    try:
-        valkey.ConnectionPool.from_url(url)  # type: ignore[no-untyped-call]
-    except (ValueError, IndexError, TypeError) as error:
-        raise ValueError(f"unusable ({error})") from None
+    parts = _split(url, VALKEY_SCHEMES, "redis://host:6379/0")
+    _client_reads(url, parts, valkey.ConnectionPool.from_url)
     return url
 
 

@@ -75,6 +75,19 @@ def test_an_unusable_value_is_refused_by_name(
         ("AMQP_URL", "amqp://guest:s3cret@h/%2F?hearbeat=30", "AMQP_URL: unusable (Unknown URL parameter"),
         ("VALKEY_URL", "http://:s3cret@h:6379/0", "VALKEY_URL: expected a URL such as redis://"),
         ("VALKEY_URL", "redis://:s3cret@h:6379/0?socket_timeout=abc", "VALKEY_URL: unusable (Invalid value"),
+        # a password with an unencoded / or # reads as a port: the parsers' own words would quote it
+        (
+            "DATABASE_URL",
+            "postgresql+psycopg://app:s3cret/x@db/docfleet",
+            "DATABASE_URL: malformed host or port",
+        ),
+        ("AMQP_URL", "amqp://guest:s3cret#x@rabbit:5672/%2F", "AMQP_URL: malformed host or port"),
+        ("VALKEY_URL", "redis://:s3cret/x@valkey:6379/0", "VALKEY_URL: malformed host or port"),
+        (
+            "AMQP_URL",
+            "amqp://guest:s3cret@h/%2F?heartbeat=s3cret",
+            "AMQP_URL: unusable (Invalid heartbeat value",
+        ),
     ],
 )
 def test_a_url_the_processes_could_not_use_is_refused_without_its_password(
