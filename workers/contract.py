@@ -94,9 +94,13 @@ def _safe_blob_path(uri: str) -> str:
 
 _TEXT_RULES = "no control characters, bidirectional controls (U+202A-U+202E, U+2066-U+2069), lone surrogates"
 # What _safe_text checks, for the JSON Schemas (validation stays _safe_text's): some character that is
-# not blank, and none unsafe. Lone surrogates cannot travel in UTF-8 JSON at all.
-_SAFE = r"[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]"
-_SAFE_TEXT_PATTERN = rf"^{_SAFE}*[^\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]{_SAFE}*$"
+# neither blank (Python's str.isspace, spelled out: ECMA-262's \s differs) nor unsafe, and none unsafe.
+# A lone surrogate, which JSON can carry as a \u escape, is left to the workers: a pattern without the
+# "u" flag would refuse every character outside the BMP with it.
+_UNSAFE_RANGES = r"\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069"
+_BLANK_RANGES = r"\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_SAFE = rf"[^{_UNSAFE_RANGES}]"
+_SAFE_TEXT_PATTERN = rf"^{_SAFE}*[^{_UNSAFE_RANGES}{_BLANK_RANGES}]{_SAFE}*$"
 Id = Annotated[
     str, StringConstraints(pattern=ID_PATTERN), Field(description="1 to 128 of A-Z a-z 0-9 _ . : -")
 ]

@@ -178,6 +178,8 @@ _UPLOAD = {
         ({"tags": ["q3", "q3"]}, False),
         ({"name": "tab\tin name"}, False),
         ({"name": "   "}, False),
+        ({"name": "\u3000\u00a0"}, False),  # blank to Python's str.isspace, as the pattern spells it out
+        ({"name": "\ufeff"}, True),  # not blank to Python, though ECMA-262's \s counts it
         ({"name": "evil\u202egnp.exe"}, False),
         ({"tags": ["\u2066x"]}, False),
         ({"blob_uri": "s3://bucket:1/d1.pdf"}, False),
