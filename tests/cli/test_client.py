@@ -117,10 +117,13 @@ def test_list_folder_without_a_worker_times_out(settings: Settings) -> None:
         client.list_folder(folder_id="f", requested_by="alice", timeout=1.0)
 
 
-def test_a_wait_longer_than_valkeys_socket_timeout_ends_as_a_timeout(settings: Settings) -> None:
+@pytest.mark.parametrize("socket_timeout", [2.0, 1.0])  # 1 s leaves no room for a blocking read
+def test_a_wait_longer_than_valkeys_socket_timeout_ends_as_a_timeout(
+    settings: Settings, socket_timeout: float
+) -> None:
     from workers.client.results import results_backend, wait_for_page
 
-    backend = results_backend(settings.valkey_url, settings.cache_prefix, socket_timeout=2.0)
+    backend = results_backend(settings.valkey_url, settings.cache_prefix, socket_timeout=socket_timeout)
 
     with pytest.raises(QueryTimeout, match="within 3 s"):  # not a QueryFailed after the socket's 2 s
         wait_for_page(backend, f"never-answered-{uuid.uuid4()}", timeout=3.0)

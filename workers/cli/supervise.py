@@ -74,6 +74,8 @@ class Supervisor:
         while True:
             started = time.monotonic()
             code = self._run_once()
+            if code is None:  # could not be run at all: told already, and no restart would help
+                return CANNOT_START
             ran_for = time.monotonic() - started
             if code == 0 or self._stopping.is_set():
                 log.info("supervised command exited", code=code, ran_for_s=round(ran_for, 1), restart=False)
@@ -95,12 +97,15 @@ class Supervisor:
                 return code
             delay = min(delay * 2, self._backoff.maximum)
 
-    def _run_once(self) -> int:
+    def _run_once(self) -> int | None:
+        """The child's exit code; None if it could not be started."""
         try:
             self._child = subprocess.Popen(self._command)
         except OSError as error:  # no such program, not executable: no restart would change that
-            log.error("supervised command cannot be run", command=self._command, error=error.strerror)
-            return CANNOT_START
+            log.error(
+                "supervised command cannot be run", command=self._command, error=error.strerror, restart=False
+            )
+            return None
         log.info("supervised command started", pid=self._child.pid, command=self._command)
         if self._stopping.is_set():  # a signal came while the child was being started
             self._child.send_signal(signal.SIGTERM)

@@ -71,17 +71,22 @@ def wait_for_page(backend: RedisBackend, message_id: str, timeout: float) -> Lis
     return page
 
 
+POLL_INTERVAL_S = 0.1  # between reads when the socket's timeout leaves no room for a blocking one
+
+
 def _wait_in_slices(backend: RedisBackend, message: dramatiq.Message[Any], seconds: int) -> Any:
     """The answer, waited for in blocking reads each at least a second shorter than the socket's
-    timeout, so that a long wait is never taken for a lost server; raises ``ResultTimeout`` once
-    ``seconds`` have passed without one."""
+    timeout, so that a long wait is never taken for a lost server (with a timeout under 2 s, in reads
+    that do not block, 0.1 s apart); raises ``ResultTimeout`` once ``seconds`` have passed without one."""
     socket_timeout = backend.client.connection_pool.connection_kwargs.get("socket_timeout")
-    longest = max(1, math.floor(socket_timeout) - 1) if socket_timeout else seconds
+    longest = math.floor(socket_timeout) - 1 if socket_timeout else seconds
     deadline = time.monotonic() + seconds
     while True:
-        wait = max(1, min(longest, math.ceil(deadline - time.monotonic())))
-        try:
-            return backend.get_result(message, block=True, timeout=wait * 1000)  # type: ignore[no-untyped-call]
+        wait = min(longest, math.ceil(deadline - time.monotonic())) if longest >= 1 else 0
+        try:  # a wait of 0 reads without blocking
+            return backend.get_result(message, block=True, timeout=max(wait, 0) * 1000)  # type: ignore[no-untyped-call]
         except ResultTimeout:
             if time.monotonic() >= deadline:
                 raise
+            if wait < 1:
+                time.sleep(POLL_INTERVAL_S)
