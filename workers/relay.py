@@ -191,12 +191,14 @@ class Relay:
         started = time.monotonic()
         refused = publisher.publish(records)
         given_up = self._refusals.settle((record.event_id for record in records), refused)
-        settled = [record for record in records if record.event_id not in refused - given_up]
+        settled, confirmed = records, records
+        if refused:
+            retrying = refused - given_up
+            settled = [record for record in records if record.event_id not in retrying]
+            confirmed = [record for record in records if record.event_id not in refused]
+            self._note_refused(records, refused, given_up)
         if settled:
             store.mark_published([record.seq for record in settled])
-        if refused:
-            self._note_refused(records, refused, given_up)
-        confirmed = [record for record in records if record.event_id not in refused]
         self._metrics.published(confirmed, sent=len(records))
         self._published_since_stats += len(settled)
         log.debug(  # one line a batch is too many at INFO; "outbox status" sums them up every minute
@@ -212,10 +214,11 @@ class Relay:
         self, records: Sequence[PublishableEvent], refused: set[str], given_up: set[str]
     ) -> None:
         self._metrics.refused([record for record in records if record.event_id in refused])
-        if refused - given_up:
+        retrying = refused - given_up
+        if retrying:
             log.warning(
                 "RabbitMQ refused events, sending them again later",
-                event_ids=sorted(refused - given_up),
+                event_ids=sorted(retrying),
                 hint="a queue bound to their routing key refuses them: full (x-overflow reject-publish)?",
             )
         if given_up:
