@@ -69,7 +69,8 @@ def _postgres_url(url: str) -> str:
     return url
 
 
-def _amqp_url(url: str) -> str:
+def check_amqp_url(url: str) -> str:
+    """``url``, if RabbitMQ's client can use it; else ``ValueError`` saying why, never with the password."""
     import pika  # its reading of the URL, options included: the one the processes will make
 
     parts = _split(url, AMQP_SCHEMES, "amqp://user:password@host:5672/%2F")
@@ -77,7 +78,8 @@ def _amqp_url(url: str) -> str:
     return url
 
 
-def _valkey_url(url: str) -> str:
+def check_valkey_url(url: str) -> str:
+    """``url``, if Valkey's client can use it; else ``ValueError`` saying why, never with the password."""
     import valkey  # its reading of the URL, options included; it connects to nothing
 
     parts = _split(url, VALKEY_SCHEMES, "redis://host:6379/0")
@@ -90,8 +92,8 @@ Positive = Annotated[int, Field(gt=0)]
 NotNegative = Annotated[int, Field(ge=0)]
 Text = Annotated[str, Field(min_length=1)]
 PostgresUrl = Annotated[str, Field(min_length=1), AfterValidator(_postgres_url)]
-AmqpUrl = Annotated[str, Field(min_length=1), AfterValidator(_amqp_url)]
-ValkeyUrl = Annotated[str, Field(min_length=1), AfterValidator(_valkey_url)]
+AmqpUrl = Annotated[str, Field(min_length=1), AfterValidator(check_amqp_url)]
+ValkeyUrl = Annotated[str, Field(min_length=1), AfterValidator(check_valkey_url)]
 LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)]
 Flag = Annotated[bool, BeforeValidator(_flag), Field(strict=True)]
 

@@ -18,10 +18,9 @@ from workers.client.envelopes import contract_queues, prepare
 from workers.client.errors import ClientError, NotSent
 from workers.client.results import results_backend, wait_for_page
 from workers.contract_events import ListFolderResult
-from workers.settings import Settings
+from workers.settings import Settings, check_amqp_url, check_valkey_url
 
 Role = Literal["viewer", "editor", "owner"]
-AMQP_SCHEMES = ("amqp", "amqps")
 
 
 class DocfleetClient:
@@ -126,9 +125,10 @@ class DocfleetClient:
         with self._lock:
             if self._backend is None:
                 try:
-                    self._backend = results_backend(valkey_url, self._cache_prefix)
-                except ValueError as error:  # valkey-py's reading of the URL
+                    check_valkey_url(valkey_url)
+                except ValueError as error:
                     raise ClientError(f"unusable Valkey URL: {error}") from None
+                self._backend = results_backend(valkey_url, self._cache_prefix)
             return self._backend
 
     def send(self, actor: str, kwargs: Mapping[str, Any], *, message_id: str | None = None) -> str:
@@ -172,14 +172,13 @@ class DocfleetClient:
 
     def _connected(self) -> QueuePublisher:
         if self._publisher is None:
-            if urlsplit(self._amqp_url).scheme not in AMQP_SCHEMES:
-                raise NotSent(f"RabbitMQ at {_where(self._amqp_url)}: unusable URL: not amqp:// or amqps://")
             try:
-                self._publisher = QueuePublisher(
-                    self._amqp_url, declare=contract_queues(), timeout=self._confirm_timeout, name=self._name
-                )
-            except (ValueError, IndexError) as error:  # pika's reading of the URL: a port out of range, say
+                check_amqp_url(self._amqp_url)
+            except ValueError as error:
                 raise NotSent(f"RabbitMQ at {_where(self._amqp_url)}: unusable URL: {error}") from None
+            self._publisher = QueuePublisher(
+                self._amqp_url, declare=contract_queues(), timeout=self._confirm_timeout, name=self._name
+            )
         return self._publisher
 
     def _drop_publisher(self) -> None:
