@@ -33,15 +33,24 @@ AMQP_SCHEMES = ("amqp", "amqps")
 VALKEY_SCHEMES = ("redis", "rediss", "valkey", "valkeys", "unix")
 
 
+_MALFORMED = "malformed host or port (percent-encode any of : / ? # @ in the user name or password)"
+
+
+def cut_short(url: str, parts: SplitResult) -> bool:
+    """Whether a ``/ ? #`` in the user name or password ended the URL's host part early, so that what
+    reads as its host and port may be the credentials."""
+    return "@" in url and "@" not in parts.netloc
+
+
 def _split(url: str, schemes: tuple[str, ...], example: str) -> SplitResult:
     """The URL's parts, its port read; errors name no part of the URL, as they may hold the password."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise ValueError(
-            "malformed host or port (percent-encode any of : / ? # @ in the user name or password)"
-        ) from None
+        raise ValueError(_MALFORMED) from None
+    if cut_short(url, parts):
+        raise ValueError(_MALFORMED)
     if parts.scheme not in schemes:
         raise ValueError(f"expected a URL such as {example}")
     if port == 0:

@@ -209,10 +209,14 @@ def test_tags_that_are_not_a_list_of_strings_are_refused_not_split(tags: Any) ->
     assert "tags: input should be a valid list" in str(raised.value)
 
 
-@pytest.mark.parametrize("url", ["not a url", "http://127.0.0.1:5672/", "amqp://127.0.0.1:99999/"])
+@pytest.mark.parametrize(
+    "url",
+    ["not a url", "http://127.0.0.1:5672/", "amqp://127.0.0.1:99999/", "amqp://guest:12345#x@rabbit/%2F"],
+)
 def test_an_unusable_amqp_url_is_a_client_error_before_anything_is_sent(url: str) -> None:
-    with DocfleetClient(url) as client, pytest.raises(NotSent, match="unusable URL"):
+    with DocfleetClient(url) as client, pytest.raises(NotSent, match="unusable URL") as raised:
         client.add_member(org_id="acme", user_id="alice")
+    assert "12345" not in str(raised.value)  # a password cut short by its # reads as a port
 
 
 def test_an_unusable_valkey_url_fails_list_folder_before_the_query_is_sent(settings: Settings) -> None:

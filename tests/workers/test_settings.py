@@ -82,6 +82,8 @@ def test_an_unusable_value_is_refused_by_name(
             "DATABASE_URL: malformed host or port",
         ),
         ("AMQP_URL", "amqp://guest:s3cret#x@rabbit:5672/%2F", "AMQP_URL: malformed host or port"),
+        # a numeric password cut short reads as a valid port: the user name would be taken for the host
+        ("AMQP_URL", "amqp://s3cret:12345#x@rabbit:5672/%2F", "AMQP_URL: malformed host or port"),
         ("VALKEY_URL", "redis://:s3cret/x@valkey:6379/0", "VALKEY_URL: malformed host or port"),
         (
             "AMQP_URL",

@@ -18,7 +18,7 @@ from workers.client.envelopes import contract_queues, prepare
 from workers.client.errors import ClientError, NotSent
 from workers.client.results import results_backend, wait_for_page
 from workers.contract_events import ListFolderResult
-from workers.settings import Settings, check_amqp_url, check_valkey_url
+from workers.settings import Settings, check_amqp_url, check_valkey_url, cut_short
 
 Role = Literal["viewer", "editor", "owner"]
 
@@ -190,6 +190,8 @@ class DocfleetClient:
 def _where(url: str) -> str:
     """host:port/vhost of an AMQP URL, without its credentials (the port as written if unusable)."""
     parts = urlsplit(url)
+    if cut_short(url, parts):
+        return "(a malformed URL)"
     try:
         port: object = parts.port or 5672
     except ValueError:
