@@ -55,3 +55,22 @@ def test_options_with_spaces_in_the_url_reach_postgres_whole(database_url: str) 
     with psycopg.connect(libpq_conninfo(url)) as connection:
         row = connection.execute("SHOW statement_timeout").fetchone()
     assert row == ("4321ms",)
+
+
+@pytest.mark.parametrize(("query", "expected"), [({"connect_timeout": "3"}, "3"), ({}, 10)])
+def test_the_urls_own_connect_timeout_is_kept(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, query: dict[str, str], expected: object
+) -> None:
+    """Ten seconds is only the default: a URL that sets its own timeout keeps it."""
+    timeouts: list[object] = []
+    connect = psycopg.connect
+
+    def recording(conninfo: str, **kwargs: object) -> psycopg.Connection[tuple[object, ...]]:
+        in_conninfo = psycopg.conninfo.conninfo_to_dict(conninfo).get("connect_timeout")
+        timeouts.append(kwargs.get("connect_timeout", in_conninfo))
+        return connect(conninfo, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(psycopg, "connect", recording)
+    url = make_url(database_url).update_query_dict(query)
+    assert create_database_if_missing(url.render_as_string(hide_password=False)) is False
+    assert timeouts == [expected]

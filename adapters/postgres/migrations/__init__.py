@@ -16,7 +16,7 @@ from psycopg import sql
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
-from adapters.postgres.engine import create_single_use_engine, libpq_conninfo
+from adapters.postgres.engine import connect_timeout_default, create_single_use_engine, libpq_conninfo
 
 # Serializes concurrent upgrades, e.g. several workers starting at once, on one transaction-level lock.
 _UPGRADE_LOCK_KEY = 0x646F_6366_6D69_6772  # "docfmigr"
@@ -34,15 +34,16 @@ def create_database_if_missing(database_url: str) -> bool:
     The server's ``postgres`` database is only opened when the URL's own cannot be: a role that may not
     connect there (as on many managed servers) can still migrate a database that exists."""
     name = make_url(database_url).database
+    timeout = connect_timeout_default(database_url)  # the URL's own, if it sets one
     if not name:
         raise ValueError("the database URL names no database")
     try:
-        psycopg.connect(libpq_conninfo(database_url), connect_timeout=10).close()
+        psycopg.connect(libpq_conninfo(database_url), **timeout).close()
         return False
     except psycopg.OperationalError:
         pass  # most often no database of that name (libpq gives no code for it); else the next connect says
     admin = libpq_conninfo(make_url(database_url).set(database="postgres"))
-    with psycopg.connect(admin, autocommit=True, connect_timeout=10) as connection:
+    with psycopg.connect(admin, autocommit=True, **timeout) as connection:
         found = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if found is None:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
