@@ -57,7 +57,7 @@ def test_options_with_spaces_in_the_url_reach_postgres_whole(database_url: str) 
     assert row == ("4321ms",)
 
 
-@pytest.mark.parametrize(("query", "expected"), [({"connect_timeout": "3"}, "3"), ({}, 10)])
+@pytest.mark.parametrize(("query", "expected"), [({"connect_timeout": "3"}, "3"), ({}, "10")])
 def test_the_urls_own_connect_timeout_is_kept(
     database_url: str, monkeypatch: pytest.MonkeyPatch, query: dict[str, str], expected: object
 ) -> None:

@@ -13,8 +13,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from sqlalchemy import Connection, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from adapters.postgres.engine import connect_timeout_default, create_single_use_engine, libpq_conninfo
 
@@ -34,20 +35,24 @@ def create_database_if_missing(database_url: str) -> bool:
     The server's ``postgres`` database is only opened when the URL's own cannot be: a role that may not
     connect there (as on many managed servers) can still migrate a database that exists."""
     name = make_url(database_url).database
-    timeout = connect_timeout_default(database_url)  # the URL's own, if it sets one
     if not name:
         raise ValueError("the database URL names no database")
     try:
-        psycopg.connect(libpq_conninfo(database_url), **timeout).close()
+        psycopg.connect(_with_timeout(database_url)).close()
         return False
     except psycopg.OperationalError:
         pass  # most often no database of that name (libpq gives no code for it); else the next connect says
-    admin = libpq_conninfo(make_url(database_url).set(database="postgres"))
-    with psycopg.connect(admin, autocommit=True, **timeout) as connection:
+    admin = _with_timeout(make_url(database_url).set(database="postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
         found = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if found is None:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return found is None
+
+
+def _with_timeout(database_url: str | URL) -> str:
+    """The URL's connection string, with ten seconds to connect unless the URL sets its own."""
+    return make_conninfo(libpq_conninfo(database_url), **connect_timeout_default(database_url))
 
 
 class UnknownRevision(RuntimeError):
