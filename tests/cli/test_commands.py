@@ -134,13 +134,13 @@ def test_an_unknown_role_is_a_usage_error() -> None:
     assert "'admin' is not one of" in result.stderr
 
 
-def add_folder_with_a_document(settings: Settings, org: str, folder: str) -> None:
-    """alice, a member of org, creates the folder and uploads doc-ls into it, each step through the CLI."""
+def add_folder_with_a_document(settings: Settings, org: str, folder: str, doc: str) -> None:
+    """alice, a member of org, creates the folder and uploads ``doc`` into it, each step through the CLI."""
     assert run(settings, "member", "add", org, "alice").exit_code == 0
     wait_for(lambda: is_member(settings.database_url, org, "alice"), what="alice's membership")
     created = run(settings, "folder", "create", folder, "--org", org, "--name", "R", "--by", "alice")
     assert created.exit_code == 0, created.output
-    upload = ["upload", "doc-ls", "--org", org, "--folder", folder, "--owner", "alice"]
+    upload = ["upload", doc, "--org", org, "--folder", folder, "--owner", "alice"]
     upload += ["--name", "[draft] plan.pdf", "--mime-type", "text/plain", "--blob-uri", "s3://b/plan"]
     assert run(settings, *upload).exit_code == 0
 
@@ -149,12 +149,12 @@ def add_folder_with_a_document(settings: Settings, org: str, folder: str) -> Non
 def test_folder_ls_prints_a_table_or_json_and_a_refusal_exits_3(
     settings: Settings, worker: None, new_id: IdMaker
 ) -> None:
-    folder = new_id("folder")
-    add_folder_with_a_document(settings, new_id("org"), folder)
+    folder, doc = new_id("folder"), new_id("doc")
+    add_folder_with_a_document(settings, new_id("org"), folder, doc)
 
     def listing_with_the_document() -> Result | None:
         result = run(settings, "folder", "ls", folder, "--as", "alice")
-        return result if result.exit_code == 0 and "doc-ls" in result.stdout else None
+        return result if result.exit_code == 0 and doc in result.stdout else None
 
     listed = wait_for(listing_with_the_document, what="the document in the listing")
     as_json = json.loads(run(settings, "folder", "ls", folder, "--as", "alice", "--json").stdout)
@@ -162,7 +162,7 @@ def test_folder_ls_prints_a_table_or_json_and_a_refusal_exits_3(
 
     assert "[draft] plan.pdf" in listed.stdout
     assert "1 documents in" in listed.stdout
-    assert [document["id"] for document in as_json["documents"]] == ["doc-ls"]
+    assert [document["id"] for document in as_json["documents"]] == [doc]
     assert as_json["next_cursor"] is None
     assert refused.exit_code == 3
     assert "refused (not_a_member)" in one_line_error(refused)

@@ -123,8 +123,9 @@ def test_the_relay_wakes_on_notify_well_before_its_polling_fallback(database_url
 
 
 def test_an_event_nobody_subscribed_to_is_logged_marked_published_and_does_not_block_the_next(
-    database_url: str,
+    fresh_database_url: str,
 ) -> None:
+    """On a database of its own: the warning names at most 20 events, which others' could fill."""
     org, doc = f"org-{uuid.uuid4().hex[:8]}", f"doc-{uuid.uuid4().hex[:8]}"
     unroutable = CommandRejected(
         org_id=org, message_id="m-1", actor="nobody_listens", reason="invalid", detail="test"
@@ -132,11 +133,11 @@ def test_an_event_nobody_subscribed_to_is_logged_marked_published_and_does_not_b
     after = uploaded(org, doc, 1)
     with (
         throwaway_vhost(default_settings().amqp_url) as vhost_url,
-        engine_for(database_url) as engine,
+        engine_for(fresh_database_url) as engine,
         EventSubscription(vhost_url, ["document.uploaded"]) as tap,
         capture_logs() as logs,
     ):
-        with running_relay(database_url, vhost_url):
+        with running_relay(fresh_database_url, vhost_url):
             commit_events(engine, [unroutable])
             commit_events(engine, [after])
             received = _collect_org(tap, org, 1)

@@ -27,7 +27,7 @@ ATTEMPTS = 3
 
 
 def test_refused_events_are_sent_a_few_times_then_given_up_while_the_rest_go_once(
-    database_url: str, amqp_url: str
+    fresh_database_url: str, amqp_url: str
 ) -> None:
     org = f"org-{uuid.uuid4().hex[:8]}"
     refused = [uploaded(org, f"doc-{n}") for n in range(2)]
@@ -36,9 +36,9 @@ def test_refused_events_are_sent_a_few_times_then_given_up_while_the_rest_go_onc
     options = RelayOptions(poll_interval=0.2, refusal_attempts=ATTEMPTS, refusal_first_wait=0.05)
     with (
         refusing_queue(amqp_url, "document.uploaded"),
-        engine_for(database_url) as engine,
+        engine_for(fresh_database_url) as engine,
         EventSubscription(amqp_url, ["#"]) as tap,
-        running_relay(database_url, amqp_url, options) as relay,
+        running_relay(fresh_database_url, amqp_url, options) as relay,
     ):
         commit_events(engine, events)
         received = tap.collect(10.0, count=len(confirmed) + ATTEMPTS * len(refused))
@@ -54,7 +54,7 @@ def test_refused_events_are_sent_a_few_times_then_given_up_while_the_rest_go_onc
 
 
 def test_events_waiting_to_be_sent_again_take_no_room_from_the_next_ones(
-    database_url: str, amqp_url: str
+    fresh_database_url: str, amqp_url: str
 ) -> None:
     """A whole batch refused at the head of the outbox: the events after it still go out at once."""
     org = f"org-{uuid.uuid4().hex[:8]}"
@@ -64,9 +64,9 @@ def test_events_waiting_to_be_sent_again_take_no_room_from_the_next_ones(
     ids = [event.event_id for event in later]
     with (
         refusing_queue(amqp_url, "document.uploaded"),
-        engine_for(database_url) as engine,
+        engine_for(fresh_database_url) as engine,
         EventSubscription(amqp_url, ["document.uploaded"]) as tap,
-        running_relay(database_url, amqp_url, options),
+        running_relay(fresh_database_url, amqp_url, options),
     ):
         commit_events(engine, refused)
         assert len(tap.collect(10.0, count=len(refused))) == len(refused)  # sent once, refused
