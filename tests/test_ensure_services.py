@@ -6,8 +6,13 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "ensure-services"
+
+# The script starts any local service that is down: never part of a run meant to need no services.
+pytestmark = pytest.mark.integration
 
 
 def _run(**env: str) -> subprocess.CompletedProcess[str]:

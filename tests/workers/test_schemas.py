@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 import domain.events
@@ -101,7 +102,6 @@ def test_the_wire_form_of_each_event_matches_its_model(event: Event) -> None:
 
 @pytest.mark.parametrize("event", SAMPLES, ids=lambda event: type(event).__name__)
 def test_the_wire_form_of_each_event_validates_against_its_schema_file(event: Event) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     schema: dict[str, Any] = json.loads((SCHEMAS_DIR / "events" / f"{event.type}.json").read_text())
 
     jsonschema.Draft202012Validator(schema).validate(json.loads(json.dumps(to_wire(event))))
@@ -118,7 +118,6 @@ def test_each_schema_names_its_dialect_and_title() -> None:
 def test_every_valid_message_also_validates_against_the_published_schema(
     actor: str, kwargs: dict[str, Any]
 ) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads((SCHEMAS_DIR / "commands" / f"{actor}.json").read_text())
 
     jsonschema.Draft202012Validator(schema).validate(kwargs)
@@ -136,14 +135,12 @@ def test_every_valid_message_also_validates_against_the_published_schema(
     ],
 )
 def test_the_published_schema_rejects_what_the_contract_rejects(actor: str, kwargs: dict[str, Any]) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads((SCHEMAS_DIR / "commands" / f"{actor}.json").read_text())
 
     assert not jsonschema.Draft202012Validator(schema).is_valid(kwargs)
 
 
 def test_the_envelope_schema_accepts_a_message_as_python_producers_send_it() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     import dramatiq
 
     message: dramatiq.Message[Any] = dramatiq.Message(
@@ -190,7 +187,6 @@ _UPLOAD = {
 def test_the_published_schema_and_the_workers_agree_on_names_tags_and_blob_uris(
     change: dict[str, Any], valid: bool
 ) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     from workers.contract import InvalidMessage, parse
 
     kwargs = {**_UPLOAD, **change}
