@@ -27,7 +27,7 @@ from adapters.event_codec import EVENTS_EXCHANGE
 from adapters.rabbitmq.confirmed_channel import ConfirmedChannel
 from adapters.rabbitmq.confirmed_channel import PublishError as PublishError  # raised here
 from adapters.rabbitmq.connection import EVENTS_EXCHANGE_TYPE
-from adapters.rabbitmq.unroutable import WARN_EVERY_S, UnroutableWarnings
+from adapters.rabbitmq.unroutable import UnroutableWarnings
 from adapters.rabbitmq.wire import PublishableEvent, encode_body, message_properties
 
 log = structlog.get_logger(__name__)
@@ -44,11 +44,12 @@ class EventPublisher(ConfirmedChannel[PublishableEvent]):
         *,
         timeout: float = 30.0,
         name: str = "docfleet-relay",
-        unroutable_warning_every_s: float = WARN_EVERY_S,
+        unroutable: UnroutableWarnings | None = None,
     ) -> None:
+        """``unroutable``: how returned events are warned of; by default once a minute at most."""
         self._nacked: list[str] = []
         self._returned: list[tuple[str, str]] = []
-        self._unroutable = UnroutableWarnings(unroutable_warning_every_s)
+        self._unroutable = unroutable or UnroutableWarnings()
         self._loop_ran_at = time.monotonic()
         super().__init__(amqp_url, timeout=timeout, name=name)
 

@@ -17,7 +17,7 @@ from adapters.event_codec import EVENTS_EXCHANGE
 from adapters.rabbitmq import publisher as publisher_module
 from adapters.rabbitmq.publisher import EventPublisher, PublishError
 from adapters.rabbitmq.subscription import EventSubscription
-from adapters.rabbitmq.unroutable import NAMED_UNROUTABLE
+from adapters.rabbitmq.unroutable import NAMED_UNROUTABLE, UnroutableWarnings
 from adapters.rabbitmq.vectored_writes import MAX_BUFFERS_PER_CALL, produce_together
 from adapters.rabbitmq.wire import encode_body
 from tests.integration.test_relay_support import close_connections_named, refusing_queue
@@ -180,12 +180,14 @@ def _keep_alive_for(publisher: EventPublisher, seconds: float) -> None:
 
 def test_unroutable_events_after_the_first_warning_are_summed_and_logged_once_due(vhost_url: str) -> None:
     first, later = record("member.added"), [record("folder.created") for _ in range(3)]
-    with EventPublisher(vhost_url, unroutable_warning_every_s=0.3) as publisher, capture_logs() as logs:
+    now = [0.0]  # a clock of the test's own: a slow confirm cannot make a warning due early
+    warnings_every_minute = UnroutableWarnings(every_s=60.0, clock=lambda: now[0])
+    with EventPublisher(vhost_url, unroutable=warnings_every_minute) as publisher, capture_logs() as logs:
         publisher.publish([first])
         publisher.publish(later[:2])
         publisher.publish(later[2:])
         before_due = [entry for entry in logs if entry["event"] == "events had no subscriber"]
-        time.sleep(0.4)
+        now[0] = 60.0
         publisher.keepalive()
 
     warnings = [entry for entry in logs if entry["event"] == "events had no subscriber"]
