@@ -68,8 +68,8 @@ def revoke_access(*args: Any, **kwargs: Any) -> None:
 
 
 @dramatiq.actor(actor_name="list_folder", **QUERY_OPTIONS)
-def list_folder(*args: Any, **kwargs: Any) -> dict[str, Any]:
-    return answer("list_folder", args, kwargs)
+def list_folder(*args: Any, **kwargs: Any) -> None:
+    answer("list_folder", args, kwargs)
 
 
 ACTORS: tuple[dramatiq.Actor[..., Any], ...] = (
@@ -90,22 +90,22 @@ def perform(actor: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     note_outcome(verdict.outcome.value, **explained)
 
 
-def answer(actor: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """One page of a folder; a refused query (not a member, bad cursor, no such folder) is an answer too.
+def answer(actor: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Stores one page of a folder; a refused query (not a member, bad cursor, no such folder) is an
+    answer too.
 
-    The answer is stored before the actor returns: if it cannot be, the query fails and is retried."""
+    The answer is stored before the actor returns: if it cannot be, the query fails and is retried. The
+    actor returns nothing, as Dramatiq expects of an actor on a broker without its own Results (which
+    would warn of a value discarded)."""
     query = parse_query(actor, args, kwargs)
     try:
         page = current_application().list_folder(query)
     except (Refused, NotFound) as refusal:
-        refused = refusal_result(refusal.code, refusal.message)
-        store_answer(current_message(), refused)
+        store_answer(current_message(), refusal_result(refusal.code, refusal.message))
         note_outcome("refused", reason=refusal.code, detail=refusal.message)
-        return refused
-    result = page_result(page)
-    store_answer(current_message(), result)
+        return
+    store_answer(current_message(), page_result(page))
     note_outcome("answered", documents=len(page.documents))
-    return result
 
 
 def current_message_id() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -115,14 +116,18 @@ def test_not_found_after_its_retries_is_rejected_in_the_outbox(
 
 
 def test_a_folder_listing_comes_back_through_valkey(
-    fleet: Fleet, settings: Settings, key_prefix: str, new_id: IdMaker
+    fleet: Fleet, settings: Settings, key_prefix: str, new_id: IdMaker, caplog: pytest.LogCaptureFixture
 ) -> None:
     ids = seed(fleet, new_id)
     fleet.send("upload_document", **upload_kwargs(ids))
     fleet.settle()
 
-    message = fleet.send("list_folder", folder_id=ids["folder"], requested_by=ids["alice"])
-    result = fleet.result(message)
+    with caplog.at_level(logging.WARNING, logger="dramatiq"):
+        message = fleet.send("list_folder", folder_id=ids["folder"], requested_by=ids["alice"])
+        result = fleet.result(message)
+        fleet.settle()
+
+    assert not [record.getMessage() for record in caplog.records if record.name.startswith("dramatiq")]
 
     assert [document["id"] for document in result["documents"]] == [ids["doc"]]
     assert result["documents"][0]["tags"] == ["finance", "q3"]
