@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 
     from adapters.valkey.guard import CacheGuard
 
+# A worker thread waiting in the driver (on a lock another session holds, say) cannot be interrupted by
+# Dramatiq's time limits (30 s for commands, 10 s for queries): Postgres cancels such a statement
+# instead, and the message is retried as after any fault. docfleet's statements take milliseconds.
+WORKER_STATEMENT_TIMEOUT_MS = 5_000
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -85,7 +90,12 @@ class Application:
         from workers.metrics.group_commit import counting_transactions
 
         # No ping per checkout: a connection broken by a restart fails one message, which is retried.
-        engine = create_engine(settings.database_url, pool_size=threads, pre_ping=False)
+        engine = create_engine(
+            settings.database_url,
+            pool_size=threads,
+            pre_ping=False,
+            statement_timeout_ms=WORKER_STATEMENT_TIMEOUT_MS,
+        )
         client = connect(settings.valkey_url, max_connections=2 * threads)
         guard = CacheGuard(client, outage=counting_outage())
         listings = _listing_cache(settings, client, guard)

@@ -60,8 +60,13 @@ def connect_timeout_default(database_url: str | URL, seconds: int = 10) -> dict[
     return {} if "connect_timeout" in make_url(database_url).query else {"connect_timeout": seconds}
 
 
-def create_engine(database_url: str, *, pool_size: int = 10, pre_ping: bool = True) -> Engine:
+def create_engine(
+    database_url: str, *, pool_size: int = 10, pre_ping: bool = True, statement_timeout_ms: int | None = None
+) -> Engine:
     """A pooled engine for ``pool_size`` threads, each running its own units of work.
+
+    ``statement_timeout_ms``: Postgres cancels a statement that runs (or waits on a lock) longer. The URL's
+    own ``options`` can still set another.
 
     With ``pre_ping``, connections are checked before use (a restarted server costs one failed ping, not a
     failed command); without, that ping's round trip is saved and a broken connection fails its first use
@@ -71,7 +76,10 @@ def create_engine(database_url: str, *, pool_size: int = 10, pre_ping: bool = Tr
     (``session_options``).
     """
     url = normalize_url(database_url)
-    connect_args = {"options": session_options(url), **connect_timeout_default(url)}
+    defaults = SESSION_OPTIONS
+    if statement_timeout_ms is not None:
+        defaults += f" -c statement_timeout={int(statement_timeout_ms)}"
+    connect_args = {"options": session_options(url, defaults), **connect_timeout_default(url)}
     return _sa_create_engine(
         url,
         pool_size=pool_size,

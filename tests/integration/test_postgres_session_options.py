@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,7 +11,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, make_url
 
-from adapters.postgres.engine import SESSION_OPTIONS, create_engine, session_options
+from adapters.postgres.engine import SESSION_OPTIONS, create_engine, libpq_conninfo, session_options
 from adapters.postgres.outbox import OutboxListener, RelayLeadership
 
 pytestmark = pytest.mark.integration
@@ -83,3 +84,56 @@ def test_the_server_drops_a_vanished_relays_session_within_half_a_minute(engine_
             .fetchone()
         )
     assert row == ("10", "5", "3", "25000")
+
+
+def test_a_statement_timeout_given_to_the_engine_is_a_default_the_url_can_override(database_url: str) -> None:
+    plain = create_engine(database_url, pool_size=1, statement_timeout_ms=250)
+    overridden_url = make_url(database_url).update_query_dict({"options": _OWN_OPTIONS})
+    overridden = create_engine(
+        overridden_url.render_as_string(hide_password=False), pool_size=1, statement_timeout_ms=250
+    )
+    try:
+        timeouts = []
+        for engine in (plain, overridden):
+            with engine.connect() as connection:
+                raw = connection.connection.driver_connection
+                assert isinstance(raw, psycopg.Connection)
+                timeouts.append(_settings(raw)[0])
+    finally:
+        plain.dispose()
+        overridden.dispose()
+    assert timeouts == ["250ms", "4321ms"]
+
+
+def test_a_worker_command_waiting_on_a_lock_fails_as_a_fault_instead_of_holding_its_thread(
+    database_url: str, valkey_url: str, key_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dramatiq's time limit cannot interrupt a thread waiting in the driver; Postgres cancels it."""
+    from domain.commands import AddMember
+    from tests.workers.support import wired_settings
+    from workers import bootstrap
+
+    monkeypatch.setattr(bootstrap, "WORKER_STATEMENT_TIMEOUT_MS", 300)
+    app = bootstrap.Application.from_settings(wired_settings(database_url, valkey_url, key_prefix), threads=2)
+    command = AddMember(org_id=f"org-{secrets.token_hex(4)}", user_id="u")
+    raised: list[BaseException] = []
+
+    def add_member() -> None:
+        try:
+            app.execute(command, message_id=secrets.token_hex(8), actor="add_member")
+        except Exception as error:
+            raised.append(error)
+
+    locker = psycopg.connect(libpq_conninfo(database_url))
+    worker = threading.Thread(target=add_member)
+    try:
+        locker.execute("LOCK TABLE memberships IN ACCESS EXCLUSIVE MODE")
+        worker.start()
+        worker.join(10.0)  # the lock is held until the end: only the statement timeout can end the wait
+        still_waiting = worker.is_alive()
+    finally:
+        locker.close()
+        worker.join()
+        app.close()
+    assert not still_waiting
+    assert [type(error) for error in raised] == [psycopg.errors.QueryCanceled]
