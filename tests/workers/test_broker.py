@@ -28,6 +28,7 @@ EXPECTED_ORDER = [
     "ShutdownNotifications",
     "Retries",
     "CountNotFound",
+    "PromptRetries",
     "CurrentMessage",
     "AnswersBeforeAck",
 ]
