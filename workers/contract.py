@@ -328,8 +328,20 @@ def _location(part: str | int) -> str:
 
 def load_json(text: str) -> Any:
     """JSON as the contract reads it (§1): a key repeated in one object, NaN or Infinity raises
-    ``ValueError``, as a syntax error does."""
-    return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    ``ValueError``, as a syntax error does. A number written with a fraction or an exponent whose value
+    is whole (``10.0``, ``1e2``) is that integer, as JSON Schema's ``integer`` reads it."""
+    return json.loads(
+        text, object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_whole_as_int
+    )
+
+
+def _whole_as_int(text: str) -> int | float:
+    number = float(text)
+    # Beyond 2**53 a float no longer holds every integer: its value is not the one written.
+    return int(number) if number.is_integer() and abs(number) <= _EXACT_FLOAT_INTEGERS else number
+
+
+_EXACT_FLOAT_INTEGERS = 2**53
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -33,6 +33,23 @@ def test_a_well_formed_envelope_decodes_unchanged() -> None:
     assert EnvelopeEncoder().decode(body()) == ENVELOPE
 
 
+@pytest.mark.parametrize("written", [b"1714566600000.0", b"1.7145666e12", b"17145666e5"])
+def test_a_whole_number_written_with_a_fraction_or_an_exponent_is_that_integer(written: bytes) -> None:
+    """As JSON Schema reads ``integer``: a producer whose encoder writes 1e12 or 5.0 is not refused."""
+    data = body().replace(b"1714566600000", written)
+
+    decoded = EnvelopeEncoder().decode(data)
+
+    assert decoded["message_timestamp"] == 1714566600000
+    assert type(decoded["message_timestamp"]) is int
+
+
+@pytest.mark.parametrize("written", [b"1714566600000.5", b"1e300"])
+def test_a_number_that_is_not_a_whole_one_is_still_not_an_integer(written: bytes) -> None:
+    with pytest.raises(UnreadableMessage, match="message_timestamp: input should be a valid integer"):
+        EnvelopeEncoder().decode(body().replace(b"1714566600000", written))
+
+
 def test_a_message_encoded_by_dramatiq_decodes_again_with_its_retry_bookkeeping() -> None:
     message: dramatiq.Message[Any] = dramatiq.Message(
         queue_name="documents.DQ",

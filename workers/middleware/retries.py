@@ -90,7 +90,7 @@ class PromptRetries(Middleware):
     due in 100 ms waited about a second, and 8 not-found retries took 13 s instead of the 5 to 11 of
     their schedule. The consumers, created as the worker boots, wake every ``wake_ms`` instead; the
     worker threads keep Dramatiq's timeout, as they only wait for work there. Measured on an idle fleet
-    of 2 processes × 32 threads: 18 ms of CPU a second, against 8 with Dramatiq's timeout and 41 with
+    of 2 processes of 32 threads: 18 ms of CPU a second, against 8 with Dramatiq's timeout and 41 with
     the threads waking every 100 ms too.
     """
 
