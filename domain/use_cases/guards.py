@@ -7,9 +7,13 @@ from domain.model import Document, Folder
 from domain.ports import UnitOfWork
 
 
-def require_member(uow: UnitOfWork, org_id: str, user_id: str) -> None:
+def require_member(uow: UnitOfWork, org_id: str, user_id: str, *, document_id: str | None = None) -> None:
     if not uow.members.contains(org_id, user_id):
-        raise NotAMember(f"user {user_id!r} is not a member of organization {org_id!r}", org_id=org_id)
+        raise NotAMember(
+            f"user {user_id!r} is not a member of organization {org_id!r}",
+            org_id=org_id,
+            document_id=document_id,
+        )
 
 
 def require_folder_in_org(uow: UnitOfWork, folder_id: str, org_id: str) -> Folder:

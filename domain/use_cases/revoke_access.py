@@ -5,13 +5,15 @@ from domain.errors import LastOwner, PermissionDenied
 from domain.events import AccessRevoked
 from domain.ports import UnitOfWork
 from domain.roles import Capability, Role, capabilities_of
-from domain.use_cases.guards import require_document
+from domain.use_cases.guards import require_document, require_member
 
 
 def revoke_access(cmd: RevokeAccess, uow: UnitOfWork) -> None:
-    """Removes the user's role; revoking a user who holds none changes nothing."""
+    """Removes the user's role; revoking a user who holds none changes nothing. A revoker who is not a
+    member of the document's organization is refused as such (``not_a_member``)."""
     with uow:
         document = require_document(uow, cmd.doc_id)
+        require_member(uow, document.org_id, cmd.revoked_by, document_id=document.id)
         revoker = uow.policies.role_of(document.id, cmd.revoked_by)
         if Capability.SHARE not in capabilities_of(revoker):
             raise PermissionDenied(

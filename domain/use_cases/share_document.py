@@ -6,13 +6,15 @@ from domain.events import DocumentShared
 from domain.model import Document
 from domain.ports import UnitOfWork
 from domain.roles import Capability, Role, capabilities_of, may_grant
-from domain.use_cases.guards import require_document
+from domain.use_cases.guards import require_document, require_member
 
 
 def share_document(cmd: ShareDocument, uow: UnitOfWork) -> None:
-    """Grants ``role`` to the sharee; granting the role it already holds changes nothing."""
+    """Grants ``role`` to the sharee; granting the role it already holds changes nothing. Whoever is not
+    a member of the document's organization, sharer or sharee, is refused as such (``not_a_member``)."""
     with uow:
         document = require_document(uow, cmd.doc_id)
+        require_member(uow, document.org_id, cmd.shared_by, document_id=document.id)
         _require_may_grant(uow, document, cmd)
         if not uow.members.contains(document.org_id, cmd.shared_with):
             raise NotAMember(

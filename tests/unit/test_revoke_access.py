@@ -3,13 +3,13 @@ from __future__ import annotations
 import pytest
 
 from domain.commands import RevokeAccess, ShareDocument
-from domain.errors import DocumentNotFound, LastOwner, PermissionDenied
+from domain.errors import DocumentNotFound, LastOwner, NotAMember, PermissionDenied
 from domain.events import AccessRevoked, DocumentShared
 from domain.roles import Role
 from domain.use_cases.dispatch import Outcome, execute
 from domain.use_cases.revoke_access import revoke_access
 from domain.use_cases.share_document import share_document
-from tests.unit.fakes import FOLDER, ORG, FakeDatabase
+from tests.unit.fakes import FOLDER, ORG, OTHER_ORG, FakeDatabase
 
 
 def _revoke(db: FakeDatabase, *, by: str, user: str, doc_id: str = "d1") -> None:
@@ -99,3 +99,12 @@ def test_revoking_on_a_missing_document_is_document_not_found() -> None:
     db = FakeDatabase().with_member("alice", "bob")
     with pytest.raises(DocumentNotFound):
         _revoke(db, by="alice", user="bob", doc_id="ghost")
+
+
+def test_a_revoker_from_another_organization_is_refused_as_not_a_member() -> None:
+    db = FakeDatabase().with_document("d1", owner="alice", viewers=["bob"])
+    db = db.with_member("mallory", org=OTHER_ORG)
+    before = db.state()
+    with pytest.raises(NotAMember, match="'mallory' is not a member of organization"):
+        _revoke(db, by="mallory", user="bob")
+    assert db.state() == before

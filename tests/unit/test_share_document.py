@@ -105,3 +105,13 @@ def test_a_share_bumps_the_documents_folder_listing_version() -> None:
     db = FakeDatabase().with_document("d1", owner="alice", members=["bob"])
     _share(db, by="alice", to="bob", role=Role.VIEWER)
     assert db.listing_version(FOLDER) == 1
+
+
+def test_a_sharer_from_another_organization_is_refused_as_not_a_member() -> None:
+    """Not a permission question: whoever is outside the organization is told so first."""
+    db = FakeDatabase().with_document("d1", owner="alice", members=["bob"])
+    db = db.with_member("mallory", org=OTHER_ORG)
+    before = db.state()
+    with pytest.raises(NotAMember, match="'mallory' is not a member of organization"):
+        _share(db, by="mallory", to="bob", role=Role.VIEWER)
+    assert db.state() == before
