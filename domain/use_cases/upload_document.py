@@ -4,7 +4,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from domain.commands import UploadDocument
-from domain.errors import CrossOrganization, InvalidRequest, PermissionDenied
+from domain.errors import Conflict, CrossOrganization, PermissionDenied
 from domain.events import DocumentUploaded
 from domain.model import Document, DocumentContent, utc_now
 from domain.ports import UnitOfWork
@@ -62,8 +62,8 @@ def _require_editable(uow: UnitOfWork, existing: Document, cmd: UploadDocument) 
             org_id=existing.org_id,
             document_id=existing.id,
         )
-    if existing.folder_id != cmd.folder_id:
-        raise InvalidRequest(
+    if existing.folder_id != cmd.folder_id:  # the document's state says no, not the message's form
+        raise Conflict(
             f"a new version of document {existing.id!r} must be uploaded into its folder "
             f"{existing.folder_id!r}",
             org_id=existing.org_id,

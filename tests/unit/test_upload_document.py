@@ -5,7 +5,7 @@ from datetime import UTC, timedelta
 import pytest
 
 from domain.commands import ShareDocument, UploadDocument
-from domain.errors import CrossOrganization, FolderNotFound, InvalidRequest, NotAMember, PermissionDenied
+from domain.errors import Conflict, CrossOrganization, FolderNotFound, NotAMember, PermissionDenied
 from domain.events import DocumentShared, DocumentUploaded
 from domain.roles import Role
 from domain.use_cases.share_document import share_document
@@ -142,7 +142,7 @@ def test_a_new_version_cannot_claim_a_document_of_another_organization() -> None
 def test_a_new_version_must_go_into_the_documents_folder() -> None:
     db = FakeDatabase().with_document("d1", owner="alice").with_folder("elsewhere")
     before = db.state()
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(Conflict):
         upload_document(_upload(folder="elsewhere"), db.uow(), now=FakeClock())
     assert db.state() == before
 
@@ -150,7 +150,7 @@ def test_a_new_version_must_go_into_the_documents_folder() -> None:
 def test_a_new_version_aimed_at_a_missing_folder_is_refused_at_once_not_waited_for() -> None:
     db = FakeDatabase().with_document("d1", owner="alice")
     before = db.state()
-    with pytest.raises(InvalidRequest, match="must be uploaded into its folder"):  # not FolderNotFound
+    with pytest.raises(Conflict, match="must be uploaded into its folder"):  # not FolderNotFound
         upload_document(_upload(folder="never-created"), db.uow(), now=FakeClock())
     assert db.state() == before
 
