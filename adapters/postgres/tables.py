@@ -108,7 +108,7 @@ access_policies = Table(
     PrimaryKeyConstraint("document_id", "user_id", name="pk_access_policies"),
     CheckConstraint("role IN ('viewer', 'editor', 'owner')", name="ck_access_policies_role"),
 )
-Index("ix_access_policies_user", access_policies.c.user_id)
+# No index by user alone: every read names the document (migration 0004).
 
 inbox = Table(
     "inbox",
