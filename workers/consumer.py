@@ -11,9 +11,11 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker, _RabbitmqConsumer
 from dramatiq.errors import ConnectionClosed
 
 from adapters.rabbitmq.vectored_writes import write_buffers_together
+from workers.contract import QUERIES
 from workers.hook_dispatch import OwnHooksOnly
 from workers.metrics.worker import note_unreadable
 from workers.middleware import Outcomes, admit
+from workers.middleware.answers import AnswersBeforeAck
 
 _CONNECTION_ERRORS = (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError)
 
@@ -72,8 +74,19 @@ class ScreeningConsumer(CoalescingAcksConsumer):
     def __init__(self, broker: RabbitmqBroker, queue_name: str, prefetch: int, timeout: int) -> None:
         super().__init__(broker, queue_name, prefetch, timeout)
         outcomes = next((m for m in broker.middleware if isinstance(m, Outcomes)), None)
-        self._reject = outcomes.reject_unreadable if outcomes is not None else None
+        self._outcomes = outcomes
+        self._answers = next((m for m in broker.middleware if isinstance(m, AnswersBeforeAck)), None)
         self.iterator = self._screened(self.iterator)
+
+    def _reject(
+        self, message_id: str, actor: str, detail: str, *, org_id: str | None, doc_id: str | None
+    ) -> str | None:
+        """A command's rejection is recorded; a query is answered with its failure."""
+        if actor in QUERIES:
+            return None if self._answers is None else self._answers.fail_unreadable(actor, message_id, detail)
+        if self._outcomes is None:
+            return None
+        return self._outcomes.reject_unreadable(message_id, actor, detail, org_id=org_id, doc_id=doc_id)
 
     def _screened(self, deliveries: Any) -> Any:
         for method, properties, body in deliveries:

@@ -12,7 +12,10 @@ from contextvars import ContextVar
 from typing import Any
 
 import dramatiq
+import structlog
 from dramatiq.results import Results
+
+from workers.contract import InvalidMessage, queue_of
 
 _processing: ContextVar[tuple[AnswersBeforeAck, dramatiq.Broker] | None] = ContextVar(
     "docfleet_answers_store", default=None
@@ -35,6 +38,27 @@ class AnswersBeforeAck(Results):
         exception: BaseException | None = None,
     ) -> None:
         _processing.set(None)
+
+    def fail_unreadable(self, actor: str, message_id: str, detail: str) -> str:
+        """Stores, for a query the consumer dead-lettered before any worker saw it, the failure an invalid
+        query gets, so that its producer is told at once rather than at its own timeout; says whether it
+        was stored (``answered``) or not (``failed``: the producer then waits for its timeout)."""
+        unread: dramatiq.Message[Any] = dramatiq.Message(
+            queue_name=queue_of(actor),
+            actor_name=actor,
+            args=(),
+            kwargs={},
+            options={},
+            message_id=message_id,
+        )
+        try:
+            self.backend.store_exception(unread, InvalidMessage(actor, [detail]), self.result_ttl)
+        except Exception as error:
+            structlog.get_logger("docfleet.worker").error(
+                "answer not stored", message_id=message_id, error=repr(error)[:300]
+            )
+            return "failed"
+        return "answered"
 
     def store_answer(self, broker: dramatiq.Broker, message: dramatiq.Message[Any], answer: Any) -> None:
         actor = broker.get_actor(message.actor_name)
