@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import inspect
 
-from adapters.postgres.engine import create_single_use_engine
-from tests.support.migrations import alembic
+from tests.support.migrations import alembic, names_in
 from tests.support.services import throwaway_database
 
 pytestmark = pytest.mark.integration
 
 
 def _policy_indexes(url: str) -> set[str]:
-    engine = create_single_use_engine(url)
-    try:
-        with engine.connect() as connection:
-            return {str(index["name"]) for index in inspect(connection).get_indexes("access_policies")}
-    finally:
-        engine.dispose()
+    return names_in(url, lambda inspector: inspector.get_indexes("access_policies"))
 
 
 def test_migration_0004_drops_the_index_by_user_and_its_downgrade_restores_it(database_url: str) -> None:
