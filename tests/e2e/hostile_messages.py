@@ -104,9 +104,11 @@ def refused_command(name: str, actor: str, kwargs: dict[str, Any], reason: str) 
 
 def misrouted(name: str, actor: str, kwargs: dict[str, Any], queue: str, says: str) -> Hostile:
     fields = envelope(actor, kwargs, queue_name=queue)
-    rejected = None if actor == "list_folder" else "invalid"
     body, message_id = encoded(fields), fields["message_id"]
-    return Hostile(name, queue, body, "dead_lettered", says, rejected, message_id=message_id)
+    if actor == "list_folder":  # a query's failure is its answer, as for an invalid one
+        answer = "InvalidMessage"
+        return Hostile(name, queue, body, "dead_lettered", says, answer=answer, message_id=message_id)
+    return Hostile(name, queue, body, "dead_lettered", says, "invalid", message_id=message_id)
 
 
 ODD_FOLDER = f"f.odd:{SUFFIX}_x-1"
