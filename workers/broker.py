@@ -37,7 +37,7 @@ from workers.middleware import (
     quiet_replaced_lines,
 )
 from workers.middleware.answers import AnswersBeforeAck
-from workers.middleware.retries import CountNotFound, PromptRetries
+from workers.middleware.retries import CountNotFound
 from workers.settings import InvalidSettings, Settings
 
 BROKER_ENV = "DOCFLEET_BROKER"
@@ -91,7 +91,6 @@ def standard_middleware(backend: ResultBackend, result_ttl_ms: int) -> list[Midd
         ShutdownNotifications(),
         Retries(max_retries=0),
         CountNotFound(),  # after Retries: its hook runs first, and tells the policy a NotFound's count
-        PromptRetries(),
         CurrentMessage(),
         AnswersBeforeAck(backend=backend, result_ttl=result_ttl_ms),  # type: ignore[no-untyped-call]
     ]

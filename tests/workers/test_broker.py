@@ -28,7 +28,6 @@ EXPECTED_ORDER = [
     "ShutdownNotifications",
     "Retries",
     "CountNotFound",
-    "PromptRetries",
     "CurrentMessage",
     "AnswersBeforeAck",
 ]
