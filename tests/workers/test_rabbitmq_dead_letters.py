@@ -117,7 +117,8 @@ def test_a_plain_amqp_producer_gets_applied_or_dead_lettered(channel: Any, db: F
     assert "eve" not in db.members["acme"]
     rejected = {event.message_id: event for event in db.events_of(CommandRejected)}
     # A command whose envelope still names its message id and actor is rejected like an invalid one;
-    # a query (the misrouted list_folder) and an unreadable body get no event.
+    # a query (the misrouted list_folder) is answered with its failure instead, and an unreadable body
+    # gets nothing.
     assert set(rejected) == {unknown["message_id"], invalid["message_id"], forbidden_option["message_id"]}
     assert rejected[unknown["message_id"]].actor == "delete_everything"
     assert rejected[forbidden_option["message_id"]].reason == "invalid"
@@ -131,7 +132,7 @@ def test_a_plain_amqp_producer_gets_applied_or_dead_lettered(channel: Any, db: F
     }
     rejections = {line["message_id"]: line["rejection"] for line in unreadable}
     assert rejections == {
-        misrouted["message_id"]: None,
+        misrouted["message_id"]: "answered",
         forbidden_option["message_id"]: "recorded",
         None: None,
     }
