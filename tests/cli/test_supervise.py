@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.e2e.fleet import BIN
 
@@ -33,12 +38,29 @@ sys.exit(int(step))
 """
 
 
-def _supervise(tmp_path: Path, *plan: str) -> subprocess.Popen[bytes]:
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
-    child = [sys.executable, str(script), str(tmp_path / "starts"), str(tmp_path / "marks"), *plan]
-    command = [str(BIN / "docfleet"), "supervise", "--backoff-initial", "0.05", "--backoff-max", "0.2", "--"]
-    return subprocess.Popen([*command, *child], stderr=subprocess.PIPE)
+Supervise = Callable[..., "subprocess.Popen[bytes]"]
+
+
+@pytest.fixture
+def supervise(tmp_path: Path) -> Iterator[Supervise]:
+    """Starts ``docfleet supervise`` on the child with a plan, in a process group of its own, killed at
+    the end whatever the test did: a supervisor a failing test left behind would restart forever."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(*plan: str) -> subprocess.Popen[bytes]:
+        script = tmp_path / "child.py"
+        script.write_text(CHILD)
+        child = [sys.executable, str(script), str(tmp_path / "starts"), str(tmp_path / "marks"), *plan]
+        command = [str(BIN / "docfleet"), "supervise", "--backoff-initial", "0.05", "--backoff-max", "0.2"]
+        process = subprocess.Popen([*command, "--", *child], stderr=subprocess.PIPE, start_new_session=True)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
 
 
 def _starts(tmp_path: Path) -> int:
@@ -46,8 +68,10 @@ def _starts(tmp_path: Path) -> int:
     return len(path.read_text().splitlines()) if path.exists() else 0
 
 
-def test_a_failed_or_killed_command_is_restarted_until_it_exits_cleanly(tmp_path: Path) -> None:
-    process = _supervise(tmp_path, "3", "kill", "1", "0")
+def test_a_failed_or_killed_command_is_restarted_until_it_exits_cleanly(
+    tmp_path: Path, supervise: Supervise
+) -> None:
+    process = supervise("3", "kill", "1", "0")
     _, log = process.communicate(timeout=60)
 
     assert process.returncode == 0
@@ -57,8 +81,8 @@ def test_a_failed_or_killed_command_is_restarted_until_it_exits_cleanly(tmp_path
     assert b'"code": 137' in log, "a child killed by SIGKILL is reported as a shell would: 128 + 9"
 
 
-def test_a_clean_exit_is_not_restarted(tmp_path: Path) -> None:
-    process = _supervise(tmp_path, "0")
+def test_a_clean_exit_is_not_restarted(tmp_path: Path, supervise: Supervise) -> None:
+    process = supervise("0")
     _, log = process.communicate(timeout=60)
 
     assert process.returncode == 0
@@ -66,9 +90,9 @@ def test_a_clean_exit_is_not_restarted(tmp_path: Path) -> None:
     assert b'"restart": false' in log
 
 
-def test_a_command_that_cannot_start_is_not_restarted(tmp_path: Path) -> None:
+def test_a_command_that_cannot_start_is_not_restarted(tmp_path: Path, supervise: Supervise) -> None:
     """Exit code 2: a bad option, argument, setting or module, for docfleet's commands and Dramatiq."""
-    process = _supervise(tmp_path, "1", "2", "0")
+    process = supervise("1", "2", "0")
     _, log = process.communicate(timeout=60)
 
     assert process.returncode == 2
@@ -96,9 +120,9 @@ def test_a_program_that_is_not_there_is_one_line_and_not_restarted(tmp_path: Pat
 
 
 def test_sigterm_is_forwarded_and_the_supervisor_exits_with_the_child_without_restarting(
-    tmp_path: Path,
+    tmp_path: Path, supervise: Supervise
 ) -> None:
-    process = _supervise(tmp_path, "wait")
+    process = supervise("wait")
     marks, deadline = tmp_path / "marks", time.monotonic() + 30
     while not (marks.exists() and marks.read_text() == "ready") and time.monotonic() < deadline:
         time.sleep(0.05)
