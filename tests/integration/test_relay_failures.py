@@ -84,6 +84,7 @@ def test_a_batch_that_was_not_confirmed_stays_pending_and_is_published_on_the_ne
             stop.set()
             thread.join(30)
 
+    assert not thread.is_alive(), "the relay did not stop: it would keep leading for later tests"
     assert FailingOnce.failures == 1, "the first batch was refused"
     assert all(marks[event.event_id] is not None for event in events)
     assert [i for i in published if i in marks] == [event.event_id for event in events]
@@ -104,5 +105,6 @@ def test_a_row_committed_without_notify_is_found_by_polling(database_url: str, a
             stop.set()
             thread.join(30)
 
+    assert not thread.is_alive(), "the relay did not stop: it would keep leading for later tests"
     assert marks[event.event_id] is not None
     assert event.event_id in published
