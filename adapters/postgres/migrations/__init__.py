@@ -72,7 +72,7 @@ def upgrade_to_head(database_url: str) -> None:
     try:
         with engine.begin() as connection:
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
-            _refuse_unknown(_current_revisions(connection))
+            _refuse_unknown(_current_revisions(connection), _scripts())
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     finally:
@@ -87,15 +87,20 @@ def is_at_head(database_url: str) -> bool:
             current = _current_revisions(connection)
     finally:
         engine.dispose()
-    _refuse_unknown(current)
-    return current == set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    scripts = _scripts()
+    _refuse_unknown(current, scripts)
+    return current == set(scripts.get_heads())
 
 
 def _current_revisions(connection: Connection) -> set[str]:
     return set(MigrationContext.configure(connection).get_current_heads())
 
 
-def _refuse_unknown(current: set[str]) -> None:
-    known = {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def _refuse_unknown(current: set[str], scripts: ScriptDirectory) -> None:
+    known = {script.revision for script in scripts.walk_revisions()}
     if current - known:
         raise UnknownRevision(current - known)
