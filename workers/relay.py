@@ -196,7 +196,7 @@ class Relay:
             retrying = refused - given_up
             settled = [record for record in records if record.event_id not in retrying]
             confirmed = [record for record in records if record.event_id not in refused]
-            self._note_refused(records, refused, given_up)
+            self._note_refused(records, refused, retrying, given_up)
         if settled:
             store.mark_published([record.seq for record in settled])
         self._metrics.published(confirmed, sent=len(records))
@@ -211,10 +211,10 @@ class Relay:
         return len(records)
 
     def _note_refused(
-        self, records: Sequence[PublishableEvent], refused: set[str], given_up: set[str]
+        self, records: Sequence[PublishableEvent], refused: set[str], retrying: set[str], given_up: set[str]
     ) -> None:
+        """``refused``: this batch's; of them, ``retrying`` are sent again later, ``given_up`` are not."""
         self._metrics.refused([record for record in records if record.event_id in refused])
-        retrying = refused - given_up
         if retrying:
             log.warning(
                 "RabbitMQ refused events, sending them again later",
