@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from domain.commands import ShareDocument
-from domain.errors import Escalation, LastOwner, NotAMember, PermissionDenied
+from domain.errors import Escalation, LastOwner, PermissionDenied
 from domain.events import DocumentShared
 from domain.model import Document
 from domain.ports import UnitOfWork
@@ -16,12 +16,7 @@ def share_document(cmd: ShareDocument, uow: UnitOfWork) -> None:
         document = require_document(uow, cmd.doc_id)
         require_member(uow, document.org_id, cmd.shared_by, document_id=document.id)
         _require_may_grant(uow, document, cmd)
-        if not uow.members.contains(document.org_id, cmd.shared_with):
-            raise NotAMember(
-                f"user {cmd.shared_with!r} is not a member of the document's organization",
-                org_id=document.org_id,
-                document_id=document.id,
-            )
+        require_member(uow, document.org_id, cmd.shared_with, document_id=document.id)
         current = uow.policies.role_of(document.id, cmd.shared_with)
         if current is Role.OWNER and cmd.role is not Role.OWNER:
             _require_another_owner(uow, document, cmd.shared_with)
