@@ -20,6 +20,7 @@ from typing import Any
 from adapters.event_codec import EVENTS_EXCHANGE
 from adapters.postgres.audit_log import AuditEvent, UnstorableEvent
 from adapters.rabbitmq.connection import EVENTS_EXCHANGE_TYPE
+from workers.contract import refuse_constant
 
 
 class MalformedEvent(ValueError):
@@ -70,7 +71,7 @@ def parse_event(body: bytes, routing_key: str) -> AuditEvent:
 
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        decoded = json.loads(body.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
+        decoded = json.loads(body.decode("utf-8"), parse_constant=refuse_constant, parse_float=_finite)
     except (UnicodeDecodeError, ValueError, RecursionError) as problem:
         raise MalformedEvent(f"body: not UTF-8 JSON ({str(problem)[:200]})") from None
     if not isinstance(decoded, dict):
@@ -88,10 +89,6 @@ def _check_depth(payload: dict[str, Any]) -> None:
             pending.extend((item, depth + 1) for item in value.values())
         elif isinstance(value, list):
             pending.extend((item, depth + 1) for item in value)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def _finite(text: str) -> float:

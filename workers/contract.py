@@ -331,7 +331,7 @@ def load_json(text: str) -> Any:
     ``ValueError``, as a syntax error does. A number written with a fraction or an exponent whose value
     is whole (``10.0``, ``1e2``) is that integer, as JSON Schema's ``integer`` reads it."""
     return json.loads(
-        text, object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_whole_as_int
+        text, object_pairs_hook=_unique_keys, parse_constant=refuse_constant, parse_float=_whole_as_int
     )
 
 
@@ -351,5 +351,6 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def _no_constant(name: str) -> Any:
+def refuse_constant(name: str) -> Any:
+    """``json.loads``'s ``parse_constant``: NaN, Infinity and -Infinity are not JSON numbers."""
     raise ValueError(f"{name} is not a JSON number")
