@@ -15,6 +15,8 @@ from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from workers.service_urls import cut_short
+
 _FLAGS = {"1": True, "true": True, "yes": True, "on": True}
 _FLAGS |= {"0": False, "false": False, "no": False, "off": False}
 
@@ -34,12 +36,6 @@ VALKEY_SCHEMES = ("redis", "rediss", "valkey", "valkeys", "unix")
 
 
 _MALFORMED = "malformed host or port (percent-encode any of : / ? # @ in the user name or password)"
-
-
-def cut_short(url: str, parts: SplitResult) -> bool:
-    """Whether a ``/ ? #`` in the user name or password ended the URL's host part early, so that what
-    reads as its host and port may be the credentials."""
-    return "@" in url and "@" not in parts.netloc
 
 
 def _split(url: str, schemes: tuple[str, ...], example: str) -> SplitResult:

@@ -4,8 +4,8 @@ a refusal. Anything else is a bug and keeps its traceback."""
 from __future__ import annotations
 
 from enum import IntEnum
-from urllib.parse import parse_qs, urlsplit
 
+from workers.service_urls import location
 from workers.settings import Settings
 
 
@@ -67,12 +67,12 @@ def service_failure(error: BaseException) -> str | None:
     except ValueError:
         return None
     if isinstance(error, SQLAlchemyError | psycopg.Error):
-        return f"Postgres at {where(settings.database_url)}: {first_line(error)}"
+        return f"Postgres at {location(settings.database_url)}: {first_line(error)}"
     broker_error = getattr(dramatiq.errors, "BrokerConnectionError", None) or dramatiq.errors.ConnectionError
     if isinstance(error, pika.exceptions.AMQPError | PublishError | broker_error):
-        return f"RabbitMQ at {where(settings.amqp_url)}: {first_line(error)}"
+        return f"RabbitMQ at {location(settings.amqp_url)}: {first_line(error)}"
     if isinstance(error, valkey.exceptions.ValkeyError):
-        return f"Valkey at {where(settings.valkey_url)}: {first_line(error)}"
+        return f"Valkey at {location(settings.valkey_url)}: {first_line(error)}"
     return None
 
 
@@ -80,16 +80,6 @@ def describe(error: Exception) -> str | None:
     """One line for a failure the user can fix; None for anything else (a bug keeps its traceback)."""
     explained = explain(error)
     return None if explained is None else explained[0]
-
-
-def where(url: str) -> str:
-    """host:port/path of a service URL, without its credentials."""
-    try:
-        parts = urlsplit(url)
-        socket_directory = parse_qs(parts.query).get("host", [""])[0]  # a Postgres URL's Unix socket
-        return f"{parts.hostname or socket_directory}:{parts.port or '-'}{parts.path}"
-    except ValueError:
-        return "(a malformed URL)"
 
 
 def first_line(error: BaseException) -> str:

@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from workers.cli.failures import ExitCode, first_line, load_settings, where
+from workers.cli.failures import ExitCode, first_line, load_settings
 from workers.cli.output import add_row, console, print_json, table
+from workers.service_urls import location
 from workers.settings import Settings
 
 PROBE_TIMEOUT_SECONDS = 5
@@ -71,7 +72,7 @@ def _check(name: str, url: str, probe: Callable[[], tuple[bool, str]]) -> Check:
     try:
         ok, detail = probe()
     except Exception as error:  # a failed probe is the answer, whatever it raised
-        return Check(name, False, f"{where(url)}: {first_line(error)}")
+        return Check(name, False, f"{location(url)}: {first_line(error)}")
     return Check(name, ok, detail)
 
 
@@ -82,7 +83,7 @@ def _postgres(database_url: str) -> tuple[bool, str]:
 
     with psycopg.connect(libpq_conninfo(database_url), connect_timeout=PROBE_TIMEOUT_SECONDS) as connection:
         version = connection.execute("SHOW server_version").fetchone()
-    return True, f"{where(database_url)} reachable (server {version[0] if version else '?'})"
+    return True, f"{location(database_url)} reachable (server {version[0] if version else '?'})"
 
 
 def _schema(database_url: str) -> tuple[bool, str]:
@@ -117,7 +118,7 @@ def _valkey(valkey_url: str) -> tuple[bool, str]:
         client.ping()
     finally:
         client.close()  # type: ignore[no-untyped-call]
-    return True, f"{where(valkey_url)} reachable"
+    return True, f"{location(valkey_url)} reachable"
 
 
 def _rabbitmq(amqp_url: str) -> tuple[bool, str]:
@@ -130,4 +131,4 @@ def _rabbitmq(amqp_url: str) -> tuple[bool, str]:
     parameters.connection_attempts = 1
     connection = pika.BlockingConnection(parameters)
     connection.close()
-    return True, f"{where(amqp_url)} reachable"
+    return True, f"{location(amqp_url)} reachable"

@@ -11,16 +11,19 @@ import threading
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, Self
-from urllib.parse import urlsplit
 
 from adapters.rabbitmq.queue_publisher import OutgoingMessage, PublishError, QueuePublisher, Undelivered
 from workers.client.envelopes import contract_queues, prepare
 from workers.client.errors import ClientError, NotSent
 from workers.client.results import results_backend, wait_for_page
 from workers.contract_events import ListFolderResult
-from workers.settings import Settings, check_amqp_url, check_valkey_url, cut_short
+from workers.service_urls import location
+from workers.settings import Settings, check_amqp_url, check_valkey_url
 
 Role = Literal["viewer", "editor", "owner"]
+
+
+AMQP_PORT = 5672  # what pika connects to when the URL names no port
 
 
 class DocfleetClient:
@@ -153,7 +156,7 @@ class DocfleetClient:
                 return self._connected().publish(messages)
             except PublishError as error:
                 self._drop_publisher()
-                raise NotSent(f"RabbitMQ at {_where(self._amqp_url)}: {error}") from None
+                raise NotSent(f"{self._rabbitmq()}: {error}") from None
 
     def close(self) -> None:
         with self._lock:
@@ -175,25 +178,16 @@ class DocfleetClient:
             try:
                 check_amqp_url(self._amqp_url)
             except ValueError as error:
-                raise NotSent(f"RabbitMQ at {_where(self._amqp_url)}: unusable URL: {error}") from None
+                raise NotSent(f"{self._rabbitmq()}: unusable URL: {error}") from None
             self._publisher = QueuePublisher(
                 self._amqp_url, declare=contract_queues(), timeout=self._confirm_timeout, name=self._name
             )
         return self._publisher
 
+    def _rabbitmq(self) -> str:
+        return f"RabbitMQ at {location(self._amqp_url, default_port=AMQP_PORT)}"
+
     def _drop_publisher(self) -> None:
         publisher, self._publisher = self._publisher, None
         if publisher is not None:
             publisher.close()
-
-
-def _where(url: str) -> str:
-    """host:port/vhost of an AMQP URL, without its credentials (the port as written if unusable)."""
-    parts = urlsplit(url)
-    if cut_short(url, parts):
-        return "(a malformed URL)"
-    try:
-        port: object = parts.port or 5672
-    except ValueError:
-        port = parts.netloc.rpartition(":")[2]
-    return f"{parts.hostname}:{port}{parts.path}"
