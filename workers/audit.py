@@ -28,8 +28,8 @@ from adapters.postgres.audit_log import AuditEvent, record_events
 from adapters.postgres.engine import create_engine
 from adapters.rabbitmq.connection import connection_parameters
 from workers.audit_wire import Delivery, MalformedEvent, dead_letter_queue, declare_audit_queue, parse_event
+from workers.backoff import Backoff
 from workers.metrics.audit import AuditMetrics, audit_metrics
-from workers.relay_pacing import Backoff
 from workers.settings import Settings
 from workers.stopping import StopFlag
 

@@ -31,8 +31,9 @@ from adapters.postgres.engine import create_engine
 from adapters.postgres.outbox import OutboxListener, OutboxStore, RelayLeadership
 from adapters.rabbitmq.publisher import EventPublisher, PublishError
 from adapters.rabbitmq.wire import PublishableEvent
+from workers.backoff import Backoff
 from workers.metrics.relay import RelayMetrics, relay_metrics
-from workers.relay_pacing import Backoff, Pacing
+from workers.relay_pacing import Pacing
 from workers.relay_refusals import ATTEMPTS, FIRST_WAIT_S, RefusedEvents
 from workers.settings import Settings
 from workers.stopping import StopFlag

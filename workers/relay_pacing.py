@@ -1,4 +1,4 @@
-"""How long the relay waits: before its next batch once it is busy, and after an error.
+"""How long the relay waits before its next batch once it is busy.
 
 Each batch has a fixed cost whatever it holds: the fetch and the mark (two statements), one wait for the
 confirms, a wake-up on NOTIFY. While events come slowly the relay publishes each as soon as it commits.
@@ -45,18 +45,3 @@ class Pacing:
         if self._window <= 0 or self.rate() < self._busy_rate:
             return 0.0
         return max(0.0, self._window - (now - self._batches[-1][0]))
-
-
-class Backoff:
-    """Bounded exponential delays: initial, twice that, ... up to ``maximum``; ``reset`` after a success."""
-
-    def __init__(self, initial: float, maximum: float) -> None:
-        self._initial, self._maximum = initial, maximum
-        self._next = initial
-
-    def next_delay(self) -> float:
-        delay, self._next = self._next, min(self._next * 2, self._maximum)
-        return delay
-
-    def reset(self) -> None:
-        self._next = self._initial

@@ -21,6 +21,7 @@ from typing import Annotated
 import structlog
 import typer
 
+from workers.backoff import Backoff
 from workers.cli.failures import ExitCode, load_settings
 from workers.stopping import SignalStop
 
@@ -35,7 +36,7 @@ def register(app: typer.Typer) -> None:
 
 
 @dataclass(frozen=True)
-class Backoff:
+class RestartPolicy:
     initial: float = 0.5
     maximum: float = 10.0
     healthy_after: float = 30.0
@@ -56,13 +57,14 @@ def supervise(
     from workers.logging import configure_logging
 
     configure_logging(load_settings().log_level)
-    raise typer.Exit(Supervisor(command, Backoff(backoff_initial, max(backoff_initial, backoff_max))).run())
+    policy = RestartPolicy(backoff_initial, max(backoff_initial, backoff_max))
+    raise typer.Exit(Supervisor(command, policy).run())
 
 
 class Supervisor:
-    def __init__(self, command: list[str], backoff: Backoff) -> None:
+    def __init__(self, command: list[str], policy: RestartPolicy) -> None:
         self._command = command
-        self._backoff = backoff
+        self._policy = policy
         self._stopping = SignalStop()  # set from the signal handler: a plain store, no lock
         self._child: subprocess.Popen[bytes] | None = None
 
@@ -70,7 +72,7 @@ class Supervisor:
         """Runs the command until it exits cleanly or a stop signal came; the child's last exit code."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._forward)
-        delay = self._backoff.initial
+        delays = Backoff(self._policy.initial, self._policy.maximum)
         while True:
             started = time.monotonic()
             code = self._run_once()
@@ -88,14 +90,14 @@ class Supervisor:
                     restart=False,
                 )
                 return code
-            if ran_for >= self._backoff.healthy_after:
-                delay = self._backoff.initial
+            if ran_for >= self._policy.healthy_after:
+                delays.reset()
+            delay = delays.next_delay()
             log.warning(
                 "supervised command failed", code=code, ran_for_s=round(ran_for, 1), restart_in_s=delay
             )
             if self._stopping.wait(delay):
                 return code
-            delay = min(delay * 2, self._backoff.maximum)
 
     def _run_once(self) -> int | None:
         """The child's exit code; None if it could not be started."""
