@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -71,13 +72,14 @@ def _starts(tmp_path: Path) -> int:
 def test_a_failed_or_killed_command_is_restarted_until_it_exits_cleanly(
     tmp_path: Path, supervise: Supervise
 ) -> None:
-    process = supervise("3", "kill", "1", "0")
+    process = supervise("3", "kill", "1", "1", "0")
     _, log = process.communicate(timeout=60)
 
     assert process.returncode == 0
-    assert _starts(tmp_path) == 4
-    assert log.count(b"supervised command started") == 4
-    assert log.count(b"supervised command failed") == 3
+    assert _starts(tmp_path) == 5
+    assert log.count(b"supervised command started") == 5
+    failures = [json.loads(line) for line in log.splitlines() if b"supervised command failed" in line]
+    assert [failure["restart_in_s"] for failure in failures] == [0.05, 0.1, 0.2, 0.2], "doubled, capped"
     assert b'"code": 137' in log, "a child killed by SIGKILL is reported as a shell would: 128 + 9"
 
 
