@@ -1,8 +1,88 @@
-"""What may be said of a service URL without its credentials."""
+"""The services' URLs: whether each client can use one, and what may be said of one without its
+credentials."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import SplitResult, parse_qs, urlsplit
+
+POSTGRES_SCHEMES = ("postgresql+psycopg", "postgresql", "postgres")
+AMQP_SCHEMES = ("amqp", "amqps")
+VALKEY_SCHEMES = ("redis", "rediss", "valkey", "valkeys", "unix")
+
+
+_MALFORMED = "malformed host or port (percent-encode any of : / ? # @ in the user name or password)"
+
+
+def _split(url: str, schemes: tuple[str, ...], example: str) -> SplitResult:
+    """The URL's parts, its port read; errors name no part of the URL, as they may hold the password."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError(_MALFORMED) from None
+    if cut_short(url, parts):
+        raise ValueError(_MALFORMED)
+    if parts.scheme not in schemes:
+        raise ValueError(f"expected a URL such as {example}")
+    if port == 0:
+        raise ValueError("port 0")
+    return parts
+
+
+def _client_reads(url: str, parts: SplitResult, read: Callable[[str], object]) -> None:
+    """``read`` (a client's parser) takes the URL; its complaint is told with the password hidden."""
+    try:
+        read(url)
+    except (ValueError, IndexError, TypeError) as error:
+        complaint = str(error)
+        if parts.password:
+            complaint = complaint.replace(parts.password, "***")
+        raise ValueError(f"unusable ({complaint})") from None
+
+
+def check_postgres_url(url: str) -> str:
+    """``url``, if libpq can use it; else ``ValueError`` saying why, never with the password."""
+    parts = _split(url, POSTGRES_SCHEMES, "postgresql+psycopg://user@host:5432/name")
+    if not parts.hostname and "host" not in parse_qs(parts.query):
+        raise ValueError("names no host (nor a ?host= socket directory)")
+    if not parts.path.strip("/"):
+        raise ValueError("names no database")
+    _client_reads(url, parts, _libpq_reads)
+    return url
+
+
+def _libpq_reads(url: str) -> None:
+    """libpq's reading of the connection string the processes will build: an option it does not know
+    (``?foo=bar``) is refused here, not at every connection. Option values are read when connecting."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+    from sqlalchemy.exc import ArgumentError
+
+    from adapters.postgres.engine import libpq_conninfo
+
+    try:
+        conninfo_to_dict(libpq_conninfo(url))
+    except (psycopg.Error, ArgumentError) as error:
+        raise ValueError(str(error).strip()) from None
+
+
+def check_amqp_url(url: str) -> str:
+    """``url``, if RabbitMQ's client can use it; else ``ValueError`` saying why, never with the password."""
+    import pika  # its reading of the URL, options included: the one the processes will make
+
+    parts = _split(url, AMQP_SCHEMES, "amqp://user:password@host:5672/%2F")
+    _client_reads(url, parts, pika.URLParameters)
+    return url
+
+
+def check_valkey_url(url: str) -> str:
+    """``url``, if Valkey's client can use it; else ``ValueError`` saying why, never with the password."""
+    import valkey  # its reading of the URL, options included; it connects to nothing
+
+    parts = _split(url, VALKEY_SCHEMES, "redis://host:6379/0")
+    _client_reads(url, parts, valkey.ConnectionPool.from_url)
+    return url
 
 
 def cut_short(url: str, parts: SplitResult) -> bool:

@@ -1,21 +1,19 @@
 """Every setting docfleet reads, from environment variables with localhost defaults: the one place.
 
-Each value is checked here, so that a bad one is told once, by name, before any process starts work:
-``Settings.from_env`` raises ``InvalidSettings`` (a ``ValueError``) naming each variable and what is
-wrong with it.
+Each value is checked here (the URLs by ``workers.service_urls``), so that a bad one is told once, by
+name, before any process starts work: ``Settings.from_env`` raises ``InvalidSettings`` (a
+``ValueError``) naming each variable and what is wrong with it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
-from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from workers.service_urls import cut_short
+from workers.service_urls import check_amqp_url, check_postgres_url, check_valkey_url
 
 _FLAGS = {"1": True, "true": True, "yes": True, "on": True}
 _FLAGS |= {"0": False, "false": False, "no": False, "off": False}
@@ -30,73 +28,11 @@ def _flag(value: object) -> object:
     return _FLAGS.get(value.strip().lower(), value) if isinstance(value, str) else value
 
 
-POSTGRES_SCHEMES = ("postgresql+psycopg", "postgresql", "postgres")
-AMQP_SCHEMES = ("amqp", "amqps")
-VALKEY_SCHEMES = ("redis", "rediss", "valkey", "valkeys", "unix")
-
-
-_MALFORMED = "malformed host or port (percent-encode any of : / ? # @ in the user name or password)"
-
-
-def _split(url: str, schemes: tuple[str, ...], example: str) -> SplitResult:
-    """The URL's parts, its port read; errors name no part of the URL, as they may hold the password."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ValueError(_MALFORMED) from None
-    if cut_short(url, parts):
-        raise ValueError(_MALFORMED)
-    if parts.scheme not in schemes:
-        raise ValueError(f"expected a URL such as {example}")
-    if port == 0:
-        raise ValueError("port 0")
-    return parts
-
-
-def _client_reads(url: str, parts: SplitResult, read: Callable[[str], object]) -> None:
-    """``read`` (a client's parser) takes the URL; its complaint is told with the password hidden."""
-    try:
-        read(url)
-    except (ValueError, IndexError, TypeError) as error:
-        complaint = str(error)
-        if parts.password:
-            complaint = complaint.replace(parts.password, "***")
-        raise ValueError(f"unusable ({complaint})") from None
-
-
-def _postgres_url(url: str) -> str:
-    parts = _split(url, POSTGRES_SCHEMES, "postgresql+psycopg://user@host:5432/name")
-    if not parts.hostname and "host" not in parse_qs(parts.query):
-        raise ValueError("names no host (nor a ?host= socket directory)")
-    if not parts.path.strip("/"):
-        raise ValueError("names no database")
-    return url
-
-
-def check_amqp_url(url: str) -> str:
-    """``url``, if RabbitMQ's client can use it; else ``ValueError`` saying why, never with the password."""
-    import pika  # its reading of the URL, options included: the one the processes will make
-
-    parts = _split(url, AMQP_SCHEMES, "amqp://user:password@host:5672/%2F")
-    _client_reads(url, parts, pika.URLParameters)
-    return url
-
-
-def check_valkey_url(url: str) -> str:
-    """``url``, if Valkey's client can use it; else ``ValueError`` saying why, never with the password."""
-    import valkey  # its reading of the URL, options included; it connects to nothing
-
-    parts = _split(url, VALKEY_SCHEMES, "redis://host:6379/0")
-    _client_reads(url, parts, valkey.ConnectionPool.from_url)
-    return url
-
-
 Port = Annotated[int, Field(ge=1, le=65535)]
 Positive = Annotated[int, Field(gt=0)]
 NotNegative = Annotated[int, Field(ge=0)]
 Text = Annotated[str, Field(min_length=1)]
-PostgresUrl = Annotated[str, Field(min_length=1), AfterValidator(_postgres_url)]
+PostgresUrl = Annotated[str, Field(min_length=1), AfterValidator(check_postgres_url)]
 AmqpUrl = Annotated[str, Field(min_length=1), AfterValidator(check_amqp_url)]
 ValkeyUrl = Annotated[str, Field(min_length=1), AfterValidator(check_valkey_url)]
 LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)]

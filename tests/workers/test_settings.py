@@ -73,6 +73,11 @@ def test_an_unusable_value_is_refused_by_name(
             "AMQP_URL: unusable (Invalid heartbeat value",
         ),
         ("AMQP_URL", "amqp://guest:s3cret@h/%2F?hearbeat=30", "AMQP_URL: unusable (Unknown URL parameter"),
+        (
+            "DATABASE_URL",
+            "postgresql+psycopg://app:s3cret@db/docfleet?connect_timout=5",
+            'DATABASE_URL: unusable (invalid connection option "connect_timout")',
+        ),
         ("VALKEY_URL", "http://:s3cret@h:6379/0", "VALKEY_URL: expected a URL such as redis://"),
         ("VALKEY_URL", "redis://:s3cret@h:6379/0?socket_timeout=abc", "VALKEY_URL: unusable (Invalid value"),
         # a password with an unencoded / or # reads as a port: the parsers' own words would quote it

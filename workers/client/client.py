@@ -17,8 +17,8 @@ from workers.client.envelopes import contract_queues, prepare
 from workers.client.errors import ClientError, NotSent
 from workers.client.results import results_backend, wait_for_page
 from workers.contract_events import ListFolderResult
-from workers.service_urls import location
-from workers.settings import Settings, check_amqp_url, check_valkey_url
+from workers.service_urls import check_amqp_url, check_valkey_url, location
+from workers.settings import Settings
 
 Role = Literal["viewer", "editor", "owner"]
 
