@@ -130,6 +130,12 @@ def test_compose_has_the_infrastructure_with_healthchecks(compose: dict[str, Any
         assert services[name]["healthcheck"]["test"], f"{name} has no healthcheck"
 
 
+def test_postgres_is_healthy_only_once_it_answers_over_tcp(compose: dict[str, Any]) -> None:
+    """The image's first boot runs a server on its Unix socket only; migrate connects over TCP."""
+    check = " ".join(compose["services"]["postgres"]["healthcheck"]["test"])
+    assert "pg_isready -h 127.0.0.1" in check
+
+
 def test_rabbitmq_has_a_fixed_hostname_so_its_volume_outlives_the_container(compose: dict[str, Any]) -> None:
     rabbitmq = compose["services"]["rabbitmq"]
     assert rabbitmq["hostname"], "RabbitMQ stores its data under rabbit@<hostname>"
@@ -172,8 +178,8 @@ def test_the_audit_consumer_is_a_procfile_entry_and_an_opt_in_compose_service(
     compose: dict[str, Any], procfile: dict[str, str]
 ) -> None:
     audit = compose["services"]["audit"]
-    assert procfile["audit"] == "docfleet audit"
-    assert _shell_command(audit) == procfile["audit"]
+    assert _unsupervised(procfile["audit"]) == "docfleet audit", "restarted, not stopping the fleet with it"
+    assert _shell_command(audit) == _unsupervised(procfile["audit"])
     assert audit["profiles"] == ["audit"]
     assert audit["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert audit["restart"] == "unless-stopped"
