@@ -21,7 +21,7 @@ from tests.e2e.fleet import running_fleet, wait_until_ready
 from tests.e2e.hostile_corpus import CORPUS
 from tests.e2e.hostile_messages import Hostile, encoded, envelope, invalid, renamed
 from tests.e2e.hostile_probe import Cache, FleetLog, Queues
-from tests.support.processes import free_port
+from tests.support.processes import free_port, valkey_server_or_skip
 from tests.support.services import TEST_PREFIX, default_settings, throwaway_vhost, unique_name
 from tests.support.waiting import wait_for
 from workers.settings import Settings
@@ -39,7 +39,7 @@ def secret(kind: str) -> str:
 def private_valkey(tmp_path: Path) -> Iterator[tuple[Server, str]]:
     """A server of this test's own, with a password; yields it and its URL."""
     password, port = secret("valkey"), free_port()
-    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--requirepass", password]
+    command = [valkey_server_or_skip(), "--port", str(port), "--bind", "127.0.0.1", "--requirepass", password]
     command += ["--save", "", "--appendonly", "no", "--dir", str(tmp_path)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"redis://:{password}@127.0.0.1:{port}/0"

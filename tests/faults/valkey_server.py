@@ -3,24 +3,20 @@ with no persistence: it can be killed and started again on the same port without
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 import valkey
 
-from tests.support.processes import free_port
+from tests.support.processes import free_port, valkey_server_or_skip
 
 
 class PrivateValkey:
     def __init__(self, workdir: Path) -> None:
-        program = shutil.which("valkey-server") or shutil.which("redis-server")
-        if program is None:
-            pytest.skip("neither valkey-server nor redis-server is installed")
+        program = valkey_server_or_skip()
         self._program, self._workdir, self.port = program, workdir, free_port()
         self._process: subprocess.Popen[bytes] | None = None
 

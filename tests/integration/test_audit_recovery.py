@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -22,7 +21,7 @@ from tests.integration.test_audit_support import (
     running_audit,
 )
 from tests.support.rabbitmq import queue_depth
-from tests.support.services import default_settings, unique_name
+from tests.support.services import default_settings, grant_vhost, rabbitmqctl, unique_name
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -54,17 +53,13 @@ def vhost_made_later(base_amqp_url: str) -> Iterator[tuple[str, Callable[[], Non
     vhost = unique_name("docfleet_test_later")
 
     def create() -> None:
-        _rabbitmqctl("add_vhost", vhost)
-        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        rabbitmqctl("add_vhost", vhost)
+        grant_vhost(base_amqp_url, vhost)
 
     try:
         yield f"{base_amqp_url.rsplit('/', 1)[0]}/{vhost}", create
     finally:
-        _rabbitmqctl("delete_vhost", vhost, check=False)
-
-
-def _rabbitmqctl(*args: str, check: bool = True) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=check, capture_output=True, timeout=60)
+        rabbitmqctl("delete_vhost", vhost, check=False)
 
 
 def test_events_wait_in_the_queue_while_postgres_is_unreachable_and_are_recorded_after(amqp_url: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -19,6 +18,7 @@ from adapters.postgres.unit_of_work import unit_of_work_factory
 from adapters.rabbitmq.publisher import EventPublisher
 from adapters.rabbitmq.wire import PublishableEvent
 from domain.events import DocumentUploaded, Event
+from tests.support.services import rabbitmqctl
 from workers.metrics.relay import RelayMetrics
 from workers.relay import Publisher, RelayOptions, run_relay
 from workers.settings import Settings
@@ -135,22 +135,11 @@ def published_at(engine: Engine, event_ids: Sequence[str]) -> dict[str, object]:
 
 def close_connections_named(name: str) -> int:
     """Closes, from the server side, the RabbitMQ connections whose client gave this connection name."""
-    listing = _rabbitmqctl("list_connections", "--no-table-headers", "pid", "client_properties")
+    listing = rabbitmqctl("list_connections", "--no-table-headers", "pid", "client_properties")
     pids = [line.split("\t", 1)[0] for line in listing.splitlines() if f'"{name}"' in line]
     for pid in pids:
-        _rabbitmqctl("close_connection", pid, "closed by a relay test")
+        rabbitmqctl("close_connection", pid, "closed by a relay test")
     return len(pids)
-
-
-def _rabbitmqctl(*args: str) -> str:
-    done = subprocess.run(
-        ["rabbitmqctl", "-q", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return done.stdout
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import shutil
 import socket
 from pathlib import Path
 
@@ -111,3 +112,14 @@ def running(pid: int) -> bool:
     """Whether the process exists and has not exited (a zombie has, whoever is yet to reap it)."""
     fields = stat_fields(pid)
     return bool(fields) and fields[0] != "Z"
+
+
+def valkey_server_or_skip() -> str:
+    """The program that runs a Valkey-protocol server of a test's own; without one the test is skipped,
+    as it cannot run where the services are containers only."""
+    import pytest  # this module serves the benchmark too, which runs without pytest
+
+    program = shutil.which("valkey-server") or shutil.which("redis-server")
+    if program is None:
+        pytest.skip("neither valkey-server nor redis-server is installed to run a server of the test's own")
+    return program

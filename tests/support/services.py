@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 import valkey
@@ -20,6 +23,7 @@ def unique_name(prefix: str) -> str:
 
 
 TEST_PREFIX = "docfleet_test"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
@@ -54,16 +58,36 @@ def throwaway_key_prefix(valkey_url: str, prefix: str = TEST_PREFIX) -> Iterator
 def throwaway_vhost(amqp_url: str, prefix: str = TEST_PREFIX) -> Iterator[str]:
     """A RabbitMQ virtual host of its own, so queue and exchange names stay those of the contract."""
     vhost = unique_name(prefix)
-    _rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("add_vhost", vhost)
     try:
-        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        grant_vhost(amqp_url, vhost)
         yield f"{amqp_url.rsplit('/', 1)[0]}/{vhost}"
     finally:
-        _rabbitmqctl("delete_vhost", vhost)
+        rabbitmqctl("delete_vhost", vhost)
 
 
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+def grant_vhost(amqp_url: str, vhost: str) -> None:
+    """Every permission on ``vhost`` to the user ``amqp_url`` connects as."""
+    user = urlsplit(amqp_url).username or "guest"
+    rabbitmqctl("set_permissions", "-p", vhost, unquote(user), ".*", ".*", ".*")
+
+
+def rabbitmqctl(*args: str, check: bool = True) -> str:
+    """Runs ``rabbitmqctl -q ARGS`` where the RabbitMQ of the tests runs; its output."""
+    done = subprocess.run(
+        [*rabbitmqctl_command(), "-q", *args], check=check, capture_output=True, text=True, timeout=60
+    )
+    return done.stdout
+
+
+def rabbitmqctl_command() -> list[str]:
+    """This machine's ``rabbitmqctl``; without one, that of the container ``scripts/ensure-services``
+    starts when RabbitMQ is not installed here (docker-compose.local.yml)."""
+    if shutil.which("rabbitmqctl"):
+        return ["rabbitmqctl"]
+    compose = ["docker", "compose", "-p", "docfleet-local"]
+    compose += ["-f", str(ROOT / "docker-compose.yml"), "-f", str(ROOT / "docker-compose.local.yml")]
+    return [*compose, "exec", "-T", "rabbitmq", "rabbitmqctl"]
 
 
 def default_settings() -> Settings:
