@@ -40,9 +40,10 @@ test-integration: install services
 test-e2e: install services
 	$(BIN)/pytest -m e2e
 
-# The Procfile's commands (dramatiq, docfleet) are the venv's: put it first on PATH for them.
+# The Procfile's commands (dramatiq, docfleet) are the venv's: put it first on PATH for them. No .env file:
+# the fleet reads the environment that ensure-services and migrate read, not one of its own.
 run: install services migrate
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile worker relay
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile -e /dev/null worker relay
 
 # Not part of `make test`: figures, not checks. BENCH_ARGS=--quick for a short run.
 bench: install services
