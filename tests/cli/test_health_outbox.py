@@ -9,9 +9,10 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, insert, select
+from sqlalchemy.engine import make_url
 
 from tests.cli.support import one_line_error, run
-from tests.support.services import default_settings, throwaway_database
+from tests.support.services import default_settings, throwaway_database, unique_name
 from workers.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -88,6 +89,18 @@ def test_a_database_without_the_schema_fails_health() -> None:
         "Valkey": True,
         "RabbitMQ": True,
     }
+
+
+def test_a_database_not_created_yet_is_named_so_with_what_creates_it() -> None:
+    base = default_settings()
+    missing = make_url(base.database_url).set(database=unique_name("docfleet_test_missing"))
+    settings = dataclasses.replace(base, database_url=missing.render_as_string(hide_password=False))
+
+    result = run(settings, "health", "--json")
+
+    assert result.exit_code == 5
+    [postgres] = [check for check in json.loads(result.stdout) if check["name"] == "Postgres"]
+    assert postgres["detail"].endswith("no such database: run docfleet migrate, which creates it")
 
 
 def test_relay_lag_over_the_limit_fails_health(own_settings: Settings) -> None:

@@ -14,6 +14,7 @@ from workers.service_urls import location
 from workers.settings import Settings
 
 PROBE_TIMEOUT_SECONDS = 5
+NO_DATABASE = "no such database: run docfleet migrate, which creates it"
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def run_checks(settings: Settings, max_relay_lag: float) -> list[Check]:
         lag = _check("relay lag", database, lambda: _relay_lag(database, max_relay_lag))
     else:
         schema, lag = (
-            Check(name, False, "not checked: Postgres is unreachable") for name in ("schema", "relay lag")
+            Check(name, False, "not checked: the Postgres check failed") for name in ("schema", "relay lag")
         )
     valkey = _check("Valkey", settings.valkey_url, lambda: _valkey(settings.valkey_url))
     rabbitmq = _check("RabbitMQ", settings.amqp_url, lambda: _rabbitmq(settings.amqp_url))
@@ -81,9 +82,24 @@ def _postgres(database_url: str) -> tuple[bool, str]:
 
     from adapters.postgres.engine import libpq_conninfo
 
-    with psycopg.connect(libpq_conninfo(database_url), connect_timeout=PROBE_TIMEOUT_SECONDS) as connection:
+    try:
+        connection = psycopg.connect(libpq_conninfo(database_url), connect_timeout=PROBE_TIMEOUT_SECONDS)
+    except psycopg.OperationalError:
+        if _is_missing(database_url):
+            return False, f"{location(database_url)}: {NO_DATABASE}"
+        raise
+    with connection:
         version = connection.execute("SHOW server_version").fetchone()
     return True, f"{location(database_url)} reachable (server {version[0] if version else '?'})"
+
+
+def _is_missing(database_url: str) -> bool:
+    from adapters.postgres.migrations import is_missing
+
+    try:
+        return is_missing(database_url)
+    except Exception:  # the server cannot say either: the first error is the one to tell
+        return False
 
 
 def _schema(database_url: str) -> tuple[bool, str]:

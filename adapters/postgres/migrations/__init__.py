@@ -6,6 +6,7 @@ The ``alembic.ini`` beside the package serves the ``alembic`` command line only 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from alembic import command
@@ -42,12 +43,27 @@ def create_database_if_missing(database_url: str) -> bool:
         return False
     except psycopg.OperationalError:
         pass  # most often no database of that name (libpq gives no code for it); else the next connect says
-    admin = _with_timeout(make_url(database_url).set(database="postgres"))
-    with psycopg.connect(admin, autocommit=True) as connection:
-        found = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if found is None:
+    with _server_connection(database_url) as connection:
+        found = _has_database(connection, name)
+        if not found:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return found is None
+    return not found
+
+
+def is_missing(database_url: str) -> bool:
+    """Whether the server answers, on its ``postgres`` database, and has no database of the URL's name:
+    what a failed connection to the URL most often means, which libpq gives no code for."""
+    with _server_connection(database_url) as connection:
+        return not _has_database(connection, make_url(database_url).database or "")
+
+
+def _server_connection(database_url: str) -> psycopg.Connection[Any]:
+    admin = _with_timeout(make_url(database_url).set(database="postgres"))
+    return psycopg.connect(admin, autocommit=True)
+
+
+def _has_database(connection: psycopg.Connection[Any], name: str) -> bool:
+    return connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
 
 
 def _with_timeout(database_url: str | URL) -> str:
