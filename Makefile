@@ -9,7 +9,9 @@ INSTALLED := $(VENV)/.installed
 .PHONY: install services migrate lint test test-unit test-integration test-e2e run bench demo tail schemas clean
 
 $(INSTALLED): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# a .venv left by an older Python (a first try with one below 3.11) is made again with $(PYTHON)
+	$(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+		|| { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(INSTALLED)
 
