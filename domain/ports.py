@@ -94,6 +94,15 @@ class ListingCache(Protocol):
 
     def invalidate(self, folder_ids: set[str]) -> None: ...
 
+    def get_or_load(self, folder_id: str, version: int, load: Callable[[], FolderListing]) -> FolderListing:
+        """The cached listing of this version, else ``load()``'s, stored. A cache may let concurrent
+        callers for one version share one load: any of them built it from that version's state."""
+        listing = self.get(folder_id, version)
+        if listing is None:
+            listing = load()
+            self.put(listing)
+        return listing
+
 
 class DocumentCache(Protocol):
     """Cache-aside store for single documents. It never raises: an unavailable cache is a miss."""

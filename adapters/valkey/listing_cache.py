@@ -15,9 +15,10 @@ from adapters.valkey.codec import UnreadableEntry, decode_listing, encode_listin
 from adapters.valkey.entries import VersionedEntries
 from adapters.valkey.guard import CacheGuard, guard_for
 from domain.listing import FolderListing
+from domain.ports import ListingCache
 
 
-class ValkeyListingCache:
+class ValkeyListingCache(ListingCache):
     def __init__(
         self,
         client: valkey.Valkey,

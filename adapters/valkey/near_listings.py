@@ -9,18 +9,30 @@ Only the newest version of each folder is kept. The cache is bounded by the memo
 counted in documents of two readers (about 1.2 KB decoded): each reader beyond two adds a tenth of one
 (about 120 bytes), and a listing counts at least one, empty or not. The folder least recently used
 leaves first. Worker threads share one instance, so every access takes the lock.
+
+Threads that miss the same version of a folder at once share one load from Postgres (``get_or_load``):
+after a change to a busy folder, its readers would otherwise each read the whole folder again.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
 from domain.listing import FolderListing
 from domain.ports import ListingCache
 
 
-class NearListingCache:
+class _Load:
+    """One load of a (folder, version) in flight; ``listing`` is set before ``done``, None if it failed."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.listing: FolderListing | None = None
+
+
+class NearListingCache(ListingCache):
     """A ``ListingCache`` holding decoded listings in memory, in front of ``shared``."""
 
     def __init__(self, shared: ListingCache, max_documents: int) -> None:
@@ -28,6 +40,7 @@ class NearListingCache:
         self._max_documents = max_documents
         self._listings: OrderedDict[str, tuple[FolderListing, int]] = OrderedDict()  # with its weight
         self._documents = 0
+        self._loads: dict[tuple[str, int], _Load] = {}
         self._lock = threading.Lock()
 
     def get(self, folder_id: str, version: int) -> FolderListing | None:
@@ -44,6 +57,36 @@ class NearListingCache:
     def put(self, listing: FolderListing) -> None:
         self._shared.put(listing)
         self._keep(listing)
+
+    def get_or_load(self, folder_id: str, version: int, load: Callable[[], FolderListing]) -> FolderListing:
+        """As the port's, and a thread that misses while another loads the same version waits for that
+        load. If it fails, each waiting thread loads for itself: the failure may have been the leader's."""
+        listing = self.get(folder_id, version)
+        if listing is not None:
+            return listing
+        key = (folder_id, version)
+        with self._lock:
+            kept = self._listings.get(folder_id)
+            if kept is not None and kept[0].version == version:  # a load that ended since the miss
+                return kept[0]
+            flight, leading = self._loads.get(key), False
+            if flight is None:
+                flight, leading = self._loads.setdefault(key, _Load()), True
+        if not leading:
+            flight.done.wait()
+            return flight.listing or self._load_and_put(load)
+        try:
+            flight.listing = self._load_and_put(load)
+            return flight.listing
+        finally:
+            with self._lock:
+                del self._loads[key]
+            flight.done.set()
+
+    def _load_and_put(self, load: Callable[[], FolderListing]) -> FolderListing:
+        listing = load()
+        self.put(listing)
+        return listing
 
     def invalidate(self, folder_ids: set[str]) -> None:
         with self._lock:

@@ -17,8 +17,5 @@ def list_folder_documents(query: ListFolderDocuments, uow: UnitOfWork, cache: Li
         if folder is None:
             raise FolderNotFound(query.folder_id)
         require_member(uow, folder.org_id, query.requested_by)
-        listing = cache.get(folder.id, folder.listing_version)
-        if listing is None:
-            listing = uow.documents.listing(folder)
-            cache.put(listing)
+        listing = cache.get_or_load(folder.id, folder.listing_version, lambda: uow.documents.listing(folder))
     return listing.page_for(query.requested_by, query.limit, after)

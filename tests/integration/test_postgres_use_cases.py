@@ -14,7 +14,7 @@ from domain.commands import (
 )
 from domain.errors import FolderNotFound
 from domain.listing import FolderListing
-from domain.ports import UnitOfWorkFactory
+from domain.ports import ListingCache, UnitOfWorkFactory
 from domain.roles import Role
 from domain.use_cases.dispatch import Outcome, execute
 from domain.use_cases.list_folder_documents import list_folder_documents
@@ -29,7 +29,7 @@ def new_uow(engine: Engine) -> UnitOfWorkFactory:
     return unit_of_work_factory(engine)
 
 
-class VersionedListingCache:
+class VersionedListingCache(ListingCache):
     """Keeps one listing per folder and serves it only for the version asked, as the real cache does."""
 
     def __init__(self) -> None:

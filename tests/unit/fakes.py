@@ -18,7 +18,13 @@ from domain.errors import AlreadyApplied
 from domain.events import Event
 from domain.listing import FolderListing, ListedDocument
 from domain.model import Document, Folder
-from domain.ports import DocumentRepository, FolderRepository, MemberRepository, PolicyRepository
+from domain.ports import (
+    DocumentRepository,
+    FolderRepository,
+    ListingCache,
+    MemberRepository,
+    PolicyRepository,
+)
 from domain.roles import Capability, Role
 
 ORG = "acme"
@@ -353,7 +359,7 @@ class FakePolicyRepository:
         )
 
 
-class FakeListingCache:
+class FakeListingCache(ListingCache):
     """A ListingCache in a dict: ``get`` answers only for the exact version, ``put`` never goes back."""
 
     def __init__(self) -> None:

@@ -5,37 +5,14 @@ from __future__ import annotations
 import threading
 
 from adapters.valkey.near_listings import NearListingCache
-from domain.listing import FolderListing, ListedDocument
-from domain.model import Document
-from tests.unit.fakes import EPOCH, FakeListingCache
-
-
-def _listing(folder_id: str, version: int, size: int = 2, readers: int = 1) -> FolderListing:
-    entries = [
-        ListedDocument(
-            Document(
-                f"{folder_id}-d{i}",
-                "acme",
-                folder_id,
-                "alice",
-                "a.pdf",
-                "application/pdf",
-                1,
-                "s3://b/a.pdf",
-                (),
-                EPOCH,
-                EPOCH,
-            ),
-            frozenset({"alice", *(f"reader-{n}" for n in range(readers - 1))}),
-        )
-        for i in range(size)
-    ]
-    return FolderListing.newest_first(folder_id, "acme", version, entries)
+from domain.listing import FolderListing
+from tests.unit.fakes import FakeListingCache
+from tests.unit.listings import listing_of
 
 
 def test_a_listing_read_from_the_shared_cache_is_then_served_from_memory() -> None:
     shared = FakeListingCache()
-    shared.put(_listing("f1", 3))
+    shared.put(listing_of("f1", 3))
     near = NearListingCache(shared, max_documents=100)
 
     first = near.get("f1", 3)
@@ -49,8 +26,8 @@ def test_a_listing_read_from_the_shared_cache_is_then_served_from_memory() -> No
 def test_another_version_is_asked_of_the_shared_cache_and_the_newer_one_is_kept() -> None:
     shared = FakeListingCache()
     near = NearListingCache(shared, max_documents=100)
-    near.put(_listing("f1", 3))
-    shared.put(_listing("f1", 4))
+    near.put(listing_of("f1", 3))
+    shared.put(listing_of("f1", 4))
 
     assert near.get("f1", 4) is not None
     assert near.get("f1", 3) is None  # version 3 was replaced here, and in the shared cache
@@ -60,8 +37,8 @@ def test_another_version_is_asked_of_the_shared_cache_and_the_newer_one_is_kept(
 def test_an_older_listing_never_replaces_a_newer_one() -> None:
     shared = FakeListingCache()
     near = NearListingCache(shared, max_documents=100)
-    near.put(_listing("f1", 5))
-    near.put(_listing("f1", 4))
+    near.put(listing_of("f1", 5))
+    near.put(listing_of("f1", 4))
     shared.invalidate({"f1"})
 
     kept = near.get("f1", 5)
@@ -72,7 +49,7 @@ def test_an_older_listing_never_replaces_a_newer_one() -> None:
 def test_invalidating_drops_the_folder_here_and_in_the_shared_cache() -> None:
     shared = FakeListingCache()
     near = NearListingCache(shared, max_documents=100)
-    near.put(_listing("f1", 1))
+    near.put(listing_of("f1", 1))
 
     near.invalidate({"f1"})
 
@@ -85,10 +62,10 @@ def test_the_folder_least_recently_used_leaves_first_when_the_bound_is_passed() 
     shared = FakeListingCache()
     near = NearListingCache(shared, max_documents=6)
     for folder in ("f1", "f2", "f3"):
-        near.put(_listing(folder, 1, size=2))
+        near.put(listing_of(folder, 1, size=2))
     near.get("f1", 1)  # f2 is now the least recently used
 
-    near.put(_listing("f4", 1, size=2))
+    near.put(listing_of("f4", 1, size=2))
     shared.listings.clear()
 
     assert [near.get(folder, 1) is not None for folder in ("f1", "f2", "f3", "f4")] == [
@@ -104,7 +81,7 @@ def test_a_listing_larger_than_the_bound_is_not_kept_in_memory() -> None:
     shared = FakeListingCache()
     near = NearListingCache(shared, max_documents=3)
 
-    near.put(_listing("f1", 1, size=4))
+    near.put(listing_of("f1", 1, size=4))
 
     assert near.held_documents() == 0
     assert shared.listings["f1"].version == 1
@@ -114,7 +91,7 @@ def test_empty_listings_count_one_each_so_they_cannot_pile_up() -> None:
     near = NearListingCache(FakeListingCache(), max_documents=50)
 
     for n in range(200):
-        near.put(_listing(f"empty-{n}", 1, size=0))
+        near.put(listing_of(f"empty-{n}", 1, size=0))
 
     assert near.held_documents() == 50
     assert len(near._listings) == 50
@@ -123,10 +100,10 @@ def test_empty_listings_count_one_each_so_they_cannot_pile_up() -> None:
 def test_readers_beyond_two_weigh_a_tenth_of_a_document_each() -> None:
     near = NearListingCache(FakeListingCache(), max_documents=50)
 
-    near.put(_listing("widely-shared", 1, size=10, readers=52))  # 10 documents, 500 readers beyond two
+    near.put(listing_of("widely-shared", 1, size=10, readers=52))  # 10 documents, 500 readers beyond two
     assert near.held_documents() == 0  # weighs 10 + 500 / 10 = 60: over the bound, not kept
 
-    near.put(_listing("shared", 1, size=10, readers=22))
+    near.put(listing_of("shared", 1, size=10, readers=22))
     assert near.held_documents() == 10 + 10 * 20 // 10
 
 
@@ -139,7 +116,7 @@ class _ForgetfulCache(FakeListingCache):
 
 def test_threads_putting_and_reading_keep_the_count_of_held_documents_exact() -> None:
     near = NearListingCache(_ForgetfulCache(), max_documents=50)
-    listings = [_listing(f"f{i % 13}", version, size=1 + i % 4) for i, version in enumerate(range(400))]
+    listings = [listing_of(f"f{i % 13}", version, size=1 + i % 4) for i, version in enumerate(range(400))]
 
     def work(offset: int) -> None:
         for listing in listings[offset::4]:

@@ -7,6 +7,8 @@ fallback. Outside a booted worker process with metrics installed, both helpers r
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from adapters.valkey.outage import LogLine, Outage
 from domain.listing import FolderListing
 from domain.ports import ListingCache
@@ -16,8 +18,8 @@ from workers.metrics.worker import current
 LISTING = "listing"
 
 
-class CountingListingCache:
-    """A ``ListingCache`` that counts each ``get`` as a hit or a miss, then does what the inner one does."""
+class CountingListingCache(ListingCache):
+    """A ``ListingCache`` that counts each lookup as a hit or a miss, then does what the inner one does."""
 
     def __init__(self, inner: ListingCache, metrics: WorkerMetrics) -> None:
         self._inner = inner
@@ -30,6 +32,20 @@ class CountingListingCache:
 
     def put(self, listing: FolderListing) -> None:
         self._inner.put(listing)
+
+    def get_or_load(self, folder_id: str, version: int, load: Callable[[], FolderListing]) -> FolderListing:
+        """A miss when this call read the database; a hit when it was served without, if only by
+        waiting for another thread's load of the same version."""
+        loaded = False
+
+        def counted_load() -> FolderListing:
+            nonlocal loaded
+            loaded = True
+            return load()
+
+        listing = self._inner.get_or_load(folder_id, version, counted_load)
+        self._lookups.labels(LISTING, "miss" if loaded else "hit").inc()
+        return listing
 
     def invalidate(self, folder_ids: set[str]) -> None:
         self._inner.invalidate(folder_ids)
