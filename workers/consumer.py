@@ -42,15 +42,21 @@ class CoalescingAcksConsumer(_RabbitmqConsumer):
         write_buffers_together(self.connection)
         self._acks_lock = threading.Lock()
         self._acks: list[int] = []
+        self._delivered: dict[int, MessageProxy] = {}  # by delivery tag, until acked or nacked
+
+    def __next__(self) -> MessageProxy | None:
+        message: MessageProxy | None = super().__next__()  # type: ignore[no-untyped-call]
+        if message is not None:
+            with self._acks_lock:
+                self._delivered[message._tag] = message
+        return message
 
     def ack(self, message: MessageProxy) -> None:
         """Called by the worker threads once a message's work is done."""
         with self._acks_lock:
-            try:
-                self.known_tags.remove(message._tag)
-            except KeyError:
-                self.logger.warning("Failed to ack message: not in known tags.")
+            if not self._settles(message, "ack"):
                 return
+            self.known_tags.discard(message._tag)
             self._acks.append(message._tag)
             if len(self._acks) > 1:
                 return  # a flush is already due: it will send this one too
@@ -58,6 +64,29 @@ class CoalescingAcksConsumer(_RabbitmqConsumer):
             self.connection.add_callback_threadsafe(self._send_acks)
         except _CONNECTION_ERRORS as error:
             raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
+
+    def nack(self, message: MessageProxy) -> None:
+        with self._acks_lock:
+            if not self._settles(message, "nack"):
+                return
+        super().nack(message)  # type: ignore[no-untyped-call]
+
+    def _settles(self, message: MessageProxy, what: str) -> bool:
+        """Whether this consumer delivered ``message``, forgotten from then on; the caller holds the lock.
+
+        Dramatiq sends the ack or nack of a message to the consumer its thread runs when the work ends.
+        After a lost connection that is a new one, whose channel numbers its deliveries from 1 again: the
+        same tag would settle another message, one that may not have run. The message delivered on the
+        lost connection went back to its queue with it, and comes again."""
+        if self._delivered.get(message._tag) is message:
+            del self._delivered[message._tag]
+            return True
+        self.logger.warning(
+            "Not sent the %s of message %s: delivered on a connection since lost, it is delivered again.",
+            what,
+            message.message_id,
+        )
+        return False
 
     def _send_acks(self) -> None:
         """On the connection's thread: every pending ack as a frame of its own, into pika's output

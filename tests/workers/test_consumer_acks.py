@@ -123,18 +123,42 @@ def test_acks_finished_before_the_loop_runs_are_sent_by_one_callback(
 
 def test_a_nack_among_acks_is_not_swept_up_by_them(consumer: ScreeningConsumer, amqp_url: str) -> None:
     messages = _receive(consumer, PUBLISHED)
-    consumer.nack(messages[0])  # type: ignore[no-untyped-call]
+    consumer.nack(messages[0])
     _ack_all(consumer, messages[1:])
     _pump(consumer)
     _close(consumer)
 
     assert _queue_counts(amqp_url) == 0
+    assert _dead_letters(amqp_url) == 1
+
+
+def test_a_message_of_a_lost_connection_is_not_settled_on_the_next_one(
+    consumer: ScreeningConsumer, amqp_url: str
+) -> None:
+    """Dramatiq settles a message on the consumer its thread has when the work ends: after a
+    reconnection, a new one, whose deliveries reuse the old ones' tags for other messages."""
+    before = _receive(consumer, 2)  # tags 1 and 2 on the first connection
+    _close(consumer)  # the connection is lost: both go back to the queue
+    after = consumer.broker.consume(QUEUE, prefetch=PUBLISHED, timeout=50)
+    assert isinstance(after, ScreeningConsumer)
+    redelivered = _receive(after, PUBLISHED)
+    assert {message._tag for message in before} <= {message._tag for message in redelivered}
+
+    after.ack(before[0])
+    after.nack(before[1])
+    _pump(after)
+    _close(after)
+
+    assert _queue_counts(amqp_url) == PUBLISHED, "a message delivered on the new connection was settled"
+    assert _dead_letters(amqp_url) == 0
+
+
+def _dead_letters(amqp_url: str) -> int:
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
-        dead = connection.channel().queue_declare(f"{QUEUE}.XQ", passive=True).method.message_count
+        return int(connection.channel().queue_declare(f"{QUEUE}.XQ", passive=True).method.message_count)
     finally:
         connection.close()
-    assert dead == 1
 
 
 def test_the_consumer_writes_what_it_buffered_together(consumer: ScreeningConsumer) -> None:
