@@ -60,6 +60,25 @@ def connect_timeout_default(database_url: str | URL, seconds: int = 10) -> dict[
     return {} if "connect_timeout" in make_url(database_url).query else {"connect_timeout": seconds}
 
 
+# TCP keepalives, and a limit on data the server has not acknowledged: a connection whose server or network
+# went away (a failover, a dropped route) fails within about half a minute, its command then retried, rather
+# than waiting as long as the kernel retransmits, a quarter of an hour. Postgres's statement_timeout cannot:
+# the server that would enforce it is the one that is gone.
+LIVENESS = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,  # ms
+}
+
+
+def liveness_defaults(database_url: str | URL) -> dict[str, int]:
+    """``LIVENESS`` as keyword arguments, but for those the URL sets itself."""
+    own = make_url(database_url).query
+    return {name: value for name, value in LIVENESS.items() if name not in own}
+
+
 def create_engine(
     database_url: str, *, pool_size: int = 10, pre_ping: bool = True, statement_timeout_ms: int | None = None
 ) -> Engine:
@@ -71,15 +90,19 @@ def create_engine(
     With ``pre_ping``, connections are checked before use (a restarted server costs one failed ping, not a
     failed command); without, that ping's round trip is saved and a broken connection fails its first use
     (the unit of work then discards it, and the message is retried). Connections are recycled every half
-    hour, give up connecting after 10 seconds, and their sessions use UTC and custom plans
-    (``SESSION_OPTIONS``). The URL's own ``connect_timeout`` wins; its ``options`` come after these
-    (``session_options``).
+    hour, give up connecting after 10 seconds, fail within about half a minute once their server is gone
+    (``LIVENESS``), and their sessions use UTC and custom plans (``SESSION_OPTIONS``). The URL's own
+    ``connect_timeout`` and keepalive settings win; its ``options`` come after these (``session_options``).
     """
     url = normalize_url(database_url)
     defaults = SESSION_OPTIONS
     if statement_timeout_ms is not None:
         defaults += f" -c statement_timeout={int(statement_timeout_ms)}"
-    connect_args = {"options": session_options(url, defaults), **connect_timeout_default(url)}
+    connect_args = {
+        "options": session_options(url, defaults),
+        **connect_timeout_default(url),
+        **liveness_defaults(url),
+    }
     return _sa_create_engine(
         url,
         pool_size=pool_size,

@@ -17,6 +17,7 @@ from adapters.postgres.engine import (
     SESSION_OPTIONS,
     connect_timeout_default,
     libpq_conninfo,
+    liveness_defaults,
     session_options,
 )
 
@@ -67,15 +68,9 @@ def _dedicated_connection(engine: Engine, options: str = "") -> psycopg.Connecti
         libpq_conninfo(engine.url),
         options=session_options(engine.url, f"{_SERVER_KEEPALIVES} {options}".strip()),
         **connect_timeout_default(engine.url),
+        **liveness_defaults(engine.url),
     )
-    return psycopg.connect(
-        conninfo,
-        autocommit=True,
-        keepalives=1,
-        keepalives_idle=10,
-        keepalives_interval=5,
-        keepalives_count=3,
-    )
+    return psycopg.connect(conninfo, autocommit=True)
 
 
 class NotLeading(psycopg.OperationalError):

@@ -11,7 +11,13 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, make_url
 
-from adapters.postgres.engine import SESSION_OPTIONS, create_engine, libpq_conninfo, session_options
+from adapters.postgres.engine import (
+    LIVENESS,
+    SESSION_OPTIONS,
+    create_engine,
+    libpq_conninfo,
+    session_options,
+)
 from adapters.postgres.outbox import OutboxListener, RelayLeadership
 
 pytestmark = pytest.mark.integration
@@ -137,3 +143,34 @@ def test_a_worker_command_waiting_on_a_lock_fails_as_a_fault_instead_of_holding_
         app.close()
     assert not still_waiting
     assert [type(error) for error in raised] == [psycopg.errors.QueryCanceled]
+
+
+def _client_parameters(engine: Engine) -> dict[str, str]:
+    with engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        assert isinstance(raw, psycopg.Connection)
+        return raw.info.get_parameters()
+
+
+def test_pooled_connections_give_up_on_a_server_gone_silent(database_url: str) -> None:
+    """Keepalives and a limit on unacknowledged data: the client's own, as statement_timeout is the
+    server's, which cannot enforce it once unreachable."""
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        parameters = _client_parameters(engine)
+    finally:
+        engine.dispose()
+    assert {name: parameters.get(name) for name in LIVENESS} == {
+        name: str(value) for name, value in LIVENESS.items()
+    }
+
+
+def test_the_urls_own_keepalive_settings_win(database_url: str) -> None:
+    url = make_url(database_url).update_query_dict({"keepalives_idle": "42"})
+    engine = create_engine(url.render_as_string(hide_password=False), pool_size=1)
+    try:
+        parameters = _client_parameters(engine)
+    finally:
+        engine.dispose()
+    assert parameters["keepalives_idle"] == "42"
+    assert parameters["tcp_user_timeout"] == str(LIVENESS["tcp_user_timeout"])
