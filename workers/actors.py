@@ -6,6 +6,7 @@ Every argument is a keyword argument; docs/contract.md describes them, and each 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import dramatiq
@@ -28,7 +29,10 @@ COMMAND_OPTIONS: dict[str, Any] = {
     "retry_when": COMMAND_RETRIES,  # takes precedence over max_retries: see RetryPolicy
     "min_backoff": 100,  # ms, doubled per retry, jittered
     "max_backoff": 2_000,  # ms
-    "time_limit": 30_000,  # ms
+    # Never interrupted: Dramatiq's time limit raises in the thread at any instruction, and could leave a
+    # group commit's batch half handed over. Every wait a command makes is bounded on its own: each
+    # Postgres statement (5 s), a silent Postgres connection (about 30 s), Valkey (0.25 s).
+    "time_limit": math.inf,
     "throws": (InvalidMessage,),  # failed at once, never retried
 }
 QUERY_OPTIONS: dict[str, Any] = {
@@ -37,7 +41,7 @@ QUERY_OPTIONS: dict[str, Any] = {
     "max_retries": QUERY_RETRIES.max_retries,
     "retry_when": QUERY_RETRIES,
     "max_backoff": 1_000,
-    "time_limit": 10_000,
+    "time_limit": 10_000,  # ms: a query shares no transaction with others
     "store_results": True,  # for result_ttl (Settings.result_ttl_ms), in Valkey
 }
 
