@@ -23,6 +23,8 @@ from collections.abc import Callable
 from domain.listing import FolderListing
 from domain.ports import ListingCache
 
+LOAD_WAIT_S = 5.0  # a worker's statement timeout: a load that takes longer is not coming
+
 
 class _Load:
     """One load of a (folder, version) in flight; ``listing`` is set before ``done``, None if it failed."""
@@ -35,9 +37,10 @@ class _Load:
 class NearListingCache(ListingCache):
     """A ``ListingCache`` holding decoded listings in memory, in front of ``shared``."""
 
-    def __init__(self, shared: ListingCache, max_documents: int) -> None:
+    def __init__(self, shared: ListingCache, max_documents: int, *, load_wait_s: float = LOAD_WAIT_S) -> None:
         self._shared = shared
         self._max_documents = max_documents
+        self._load_wait_s = load_wait_s
         self._listings: OrderedDict[str, tuple[FolderListing, int]] = OrderedDict()  # with its weight
         self._documents = 0
         self._loads: dict[tuple[str, int], _Load] = {}
@@ -60,7 +63,8 @@ class NearListingCache(ListingCache):
 
     def get_or_load(self, folder_id: str, version: int, load: Callable[[], FolderListing]) -> FolderListing:
         """As the port's, and a thread that misses while another loads the same version waits for that
-        load. If it fails, each waiting thread loads for itself: the failure may have been the leader's."""
+        load. If it fails, or takes longer than ``load_wait_s`` (a query's time limit may interrupt it
+        anywhere), each waiting thread loads for itself."""
         listing = self.get(folder_id, version)
         if listing is not None:
             return listing
@@ -73,7 +77,7 @@ class NearListingCache(ListingCache):
             if flight is None:
                 flight, leading = self._loads.setdefault(key, _Load()), True
         if not leading:
-            flight.done.wait()
+            flight.done.wait(self._load_wait_s)
             return flight.listing or self._load_and_put(load)
         try:
             flight.listing = self._load_and_put(load)

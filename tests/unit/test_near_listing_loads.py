@@ -95,3 +95,23 @@ def test_when_the_shared_load_fails_the_waiting_threads_load_for_themselves() ->
     assert [str(error) for error in errors] == ["the leader's read failed"], "only the leader's call fails"
     assert len(listings) == 5
     assert load.calls >= 2
+
+
+def test_a_load_that_does_not_end_in_time_is_not_waited_for() -> None:
+    started, never = threading.Event(), threading.Event()
+    near = NearListingCache(_EmptySharedCache(), max_documents=100, load_wait_s=0.05)
+
+    def stuck_load() -> FolderListing:
+        started.set()
+        never.wait(10)
+        return listing_of("f1", 2)
+
+    leader = threading.Thread(target=near.get_or_load, args=("f1", 2, stuck_load))
+    leader.start()
+    assert started.wait(10)
+    try:
+        own = near.get_or_load("f1", 2, lambda: listing_of("f1", 2, size=3))
+    finally:
+        never.set()
+        leader.join(10)
+    assert len(own.entries) == 3, "it waited for the stuck load instead of reading for itself"
