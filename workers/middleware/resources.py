@@ -21,6 +21,9 @@ _lent: ContextVar[Application | None] = ContextVar("docfleet_application", defau
 class Resources(Middleware):
     """Opens the Application when the worker boots and closes it once the worker has stopped.
 
+    ``before_worker_boot``: Dramatiq starts the consumer and worker threads before ``after_worker_boot``,
+    so a message could otherwise be handled, or an unreadable one rejected, before the Application exists.
+
     ``after_worker_shutdown`` rather than ``before``: Dramatiq lets the messages in progress finish between
     the two, and they still need their connections. The Application itself is safe to share between the
     worker's threads; the lock only guards opening, closing and reading the reference.
@@ -31,7 +34,7 @@ class Resources(Middleware):
         self._lock = threading.Lock()
         self._application: Application | None = None
 
-    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         with self._lock:
             if self._application is None:
                 self._application = self._open(worker.worker_threads)
