@@ -53,8 +53,9 @@ class Metrics(Middleware):
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
         _started.set(time.perf_counter())
-        if self._metrics is not None:
-            self._metrics.in_progress.labels(message.queue_name, message.actor_name).inc()
+        metrics = self._metrics  # read once: the worker's shutdown may clear it meanwhile
+        if metrics is not None:
+            metrics.in_progress.labels(message.queue_name, message.actor_name).inc()
 
     def after_process_message(
         self,
@@ -64,15 +65,15 @@ class Metrics(Middleware):
         result: Any = None,
         exception: BaseException | None = None,
     ) -> None:
-        if self._metrics is not None:
-            self._finished(
-                self._metrics, message, outcome_of(message, exception), failed=exception is not None
-            )
+        metrics = self._metrics
+        if metrics is not None:
+            self._finished(metrics, message, outcome_of(message, exception), failed=exception is not None)
 
     def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
-        if self._metrics is not None:
+        metrics = self._metrics
+        if metrics is not None:
             outcome = "invalid" if OVERSIZE_OPTION in message.options else "skipped"
-            self._finished(self._metrics, message, outcome, failed=message.failed)
+            self._finished(metrics, message, outcome, failed=message.failed)
 
     def after_nack(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
         metrics = self._metrics
