@@ -86,12 +86,14 @@ class DeadLetterQueues(BlockingConnectionOwner):
             self._give_back()
         return seen
 
-    def move(self, queue: str, decide: Decide) -> int:
+    def move(
+        self, queue: str, decide: Decide, moved: Callable[[Relocation], None] = lambda _relocation: None
+    ) -> None:
         """Offers each message present now to ``decide``; moves those it relocates, leaves the others.
 
-        Returns how many moved. Messages that arrive meanwhile are not offered.
+        ``moved`` hears of each once its copy is confirmed and the dead letter gone: if a later one
+        fails, the caller still knows which went. Messages that arrive meanwhile are not offered.
         """
-        moved = 0
         try:
             for _ in range(self.count(queue) or 0):
                 taken = self._take(queue)
@@ -102,10 +104,9 @@ class DeadLetterQueues(BlockingConnectionOwner):
                 if relocation is not None:
                     self._publish(relocation)
                     self._channel.basic_ack(tag)
-                    moved += 1
+                    moved(relocation)
         finally:
             self._give_back()
-        return moved
 
     def purge(self, queue: str) -> int:
         """Deletes every message of the queue; how many there were (0 when there is no such queue)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pika
 import pytest
 
 from tests.cli.support import (
@@ -84,6 +85,25 @@ def test_replay_strips_retry_bookkeeping_and_keeps_the_message_id(settings: Sett
     [sent] = bodies(settings.amqp_url, "documents")
     assert sent == {**faulted, "options": {}}
     assert ready_count(settings.amqp_url, "documents.XQ") == 0
+
+
+def test_a_replay_that_fails_part_way_tells_which_went_back(settings: Settings) -> None:
+    command = envelope("add_member", {"org_id": "acme", "user_id": "bob"}, retries=3, traceback=TRACEBACK)
+    query = envelope("list_folder", {"folder_id": "f", "requested_by": "bob"}, "documents-queries", retries=3)
+    publish_raw(settings.amqp_url, "documents.XQ", encoded(command))
+    publish_raw(settings.amqp_url, "documents-queries.XQ", encoded(query))
+    connection = pika.BlockingConnection(pika.URLParameters(settings.amqp_url))
+    try:
+        connection.channel().queue_delete("documents-queries")  # the query's copy has nowhere to go
+    finally:
+        connection.close()
+
+    replayed = run(settings, "dlq", "replay", "--all")
+
+    assert replayed.exit_code == 1
+    assert f"replayed {command['message_id']} (add_member) to documents" in replayed.stdout
+    assert ready_count(settings.amqp_url, "documents.XQ") == 0
+    assert ready_count(settings.amqp_url, "documents-queries.XQ") == 1, "the one that failed stays"
 
 
 def test_show_without_postgres_does_not_call_a_message_replayable(settings: Settings) -> None:

@@ -138,6 +138,7 @@ def replay(
     from workers.cli.dlq_history import history_for
 
     wanted = set(message_ids or ())
+    chosen: dict[int, Inspected] = {}  # by the id of their relocation, until it is confirmed
     replayed: list[Inspected] = []
     left: list[Inspected] = []
 
@@ -145,18 +146,29 @@ def replay(
         item = inspect(letter, history)
         if not replay_all and item.message_id not in wanted:
             return None
-        (replayed if item.replay is not None else left).append(item)
+        if item.replay is None:
+            left.append(item)
+        else:
+            chosen[id(item.replay)] = item
         return item.replay
+
+    def moved(relocation: Relocation) -> None:
+        item = chosen.pop(id(relocation))
+        replayed.append(item)
+        _tell_replayed(item)
 
     with history_for(load_settings(), strict=True) as history, opened() as queues:
         for xq in dead_letter_queues(queue):
-            queues.move(xq, decide)
+            queues.move(xq, decide, moved)
     _tell_replay(replayed, left, wanted - {item.message_id for item in [*replayed, *left]})
 
 
+def _tell_replayed(item: Inspected) -> None:
+    """At once, so that a failure with the next one leaves a record of those already back."""
+    typer.echo(f"replayed {item.message_id} ({item.actor}) to {item.queue.removesuffix('.XQ')}")
+
+
 def _tell_replay(replayed: list[Inspected], left: list[Inspected], missing: set[str]) -> None:
-    for item in replayed:
-        typer.echo(f"replayed {item.message_id} ({item.actor}) to {item.queue.removesuffix('.XQ')}")
     for item in left:
         typer.echo(f"left {item.message_id or '(no message id)'}: {item.not_replayable}", err=True)
     for message_id in sorted(missing):
