@@ -69,8 +69,12 @@ def test_a_round_trip_through_a_worker(settings: Settings, worker: None, new_id:
 
     refused = run(settings, "dlq", "purge")
     assert refused.exit_code == 2
-    assert "this deletes 1 dead letters for good: pass --yes" in one_line_error(refused)
-    purged = run(settings, "dlq", "purge", "--yes")
+    assert "this deletes 1 dead letters for good: pass --yes (and --expect 1)" in one_line_error(refused)
+    outdated = run(settings, "dlq", "purge", "--yes", "--expect", "2")
+    assert outdated.exit_code == 1
+    assert "1 dead letters are there, not 2: nothing deleted" in one_line_error(outdated)
+    assert ready_count(settings.amqp_url, "documents.XQ") == 1
+    purged = run(settings, "dlq", "purge", "--yes", "--expect", "1")
     assert "purged 1 from documents.XQ" in purged.stdout
     assert ready_count(settings.amqp_url, "documents.XQ") == 0
 

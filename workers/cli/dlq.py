@@ -181,17 +181,29 @@ def _tell_replay(replayed: list[Inspected], left: list[Inspected], missing: set[
 @dlq_app.command("purge")
 def purge(
     yes: Annotated[bool, typer.Option("--yes", help="Yes, delete them for good.")] = False,
+    expect: Annotated[
+        int | None,
+        typer.Option("--expect", min=0, help="Delete nothing unless exactly this many are there."),
+    ] = None,
     queue: QueueOption = None,
 ) -> None:
     """Delete every dead letter (of both queues, or of --queue) for good.
 
+    Without --yes, only says how many that is: pass that count as --expect, and dead letters that arrive
+    in between are not deleted unseen.
+
     \b
     Example:
-      docfleet dlq purge --queue documents-queries --yes
+      docfleet dlq purge --queue documents-queries --yes --expect 3
     """
     with opened() as queues:
+        count = sum(queues.count(xq) or 0 for xq in dead_letter_queues(queue))
         if not yes:
-            count = sum(queues.count(xq) or 0 for xq in dead_letter_queues(queue))
-            raise CliError(f"this deletes {count} dead letters for good: pass --yes", ExitCode.USAGE)
+            raise CliError(
+                f"this deletes {count} dead letters for good: pass --yes (and --expect {count})",
+                ExitCode.USAGE,
+            )
+        if expect is not None and count != expect:
+            raise CliError(f"{count} dead letters are there, not {expect}: nothing deleted")
         for xq in dead_letter_queues(queue):
             typer.echo(f"purged {queues.purge(xq)} from {xq}")
