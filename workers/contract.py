@@ -317,8 +317,18 @@ def _problem(detail: Any) -> str:
     message = f"{where}: {detail['msg'][0].lower()}{detail['msg'][1:]}"
     if kind.endswith("_type"):
         value = detail.get("input")
-        return f"{message}, not {_JSON_TYPES.get(type(value), 'null' if value is None else 'an object')}"
+        return f"{message}, not {_json_type(value)}"
     return message
+
+
+def _json_type(value: object) -> str:
+    """What a wrong value is, in JSON's words; a Python value JSON has no word for (a tuple given to
+    the client, say) by its type's name."""
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "an object"
+    return _JSON_TYPES.get(type(value), f"a {type(value).__name__}")
 
 
 def _location(part: str | int) -> str:

@@ -119,6 +119,12 @@ def test_a_line_is_read_as_the_workers_read_a_message(raw: bytes) -> None:
     assert rejected.value.why.startswith("not JSON")
 
 
+def test_a_line_that_is_not_json_is_placed_by_its_column_alone() -> None:
+    with pytest.raises(LineRejected) as rejected:
+        parse_line(3, b'{"actor": "add_member", "kwargs": {"org_id": "o", "user_id": "u"}\n')
+    assert rejected.value.why == "not JSON (Expecting ',' delimiter at column 66)"
+
+
 def test_when_rabbitmq_is_lost_the_lines_not_taken_before_and_the_summary_are_still_told(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

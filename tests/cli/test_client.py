@@ -117,6 +117,15 @@ def test_list_folder_without_a_worker_times_out(settings: Settings) -> None:
         client.list_folder(folder_id="f", requested_by="alice", timeout=1.0)
 
 
+@pytest.mark.parametrize("timeout", [0.0, -1.0, float("nan"), float("inf")])
+def test_a_timeout_list_folder_cannot_wait_is_refused_before_the_query_is_sent(
+    settings: Settings, timeout: float
+) -> None:
+    with DocfleetClient.from_settings(settings) as client, pytest.raises(ClientError, match="timeout"):
+        client.list_folder(folder_id="f", requested_by="alice", timeout=timeout)
+    assert ready_count(settings.amqp_url, "documents-queries") in (0, None)
+
+
 @pytest.mark.parametrize("socket_timeout", [2.0, 1.0])  # 1 s leaves no room for a blocking read
 def test_a_wait_longer_than_valkeys_socket_timeout_ends_as_a_timeout(
     settings: Settings, socket_timeout: float

@@ -6,6 +6,7 @@ key: give one to make sending the file again safe). Blank lines are skipped; lin
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,13 @@ def scan(path: Path, on_bytes: Callable[[int], None] = lambda _: None) -> Scan:
     return found
 
 
+def _json_problem(error: ValueError) -> str:
+    """The parser's complaint, placed by column only: the file's line number is told beside it."""
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg} at column {error.colno}"[:80]
+    return str(error)[:80]
+
+
 def parse_line(number: int, raw: bytes) -> Line | None:
     try:
         text = raw.decode("utf-8")
@@ -93,9 +101,9 @@ def parse_line(number: int, raw: bytes) -> Line | None:
     if not text.strip():
         return None
     try:
-        fields = load_json(text)
+        fields = load_json(text.rstrip("\r\n"))
     except ValueError as error:
-        raise LineRejected(number, f"not JSON ({str(error)[:80]})") from None
+        raise LineRejected(number, f"not JSON ({_json_problem(error)})") from None
     line = _line(number, fields)
     try:
         validate(line.actor, line.kwargs, line.message_id)

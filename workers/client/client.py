@@ -7,6 +7,7 @@ languages follow docs/contract.md instead.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -30,8 +31,10 @@ class DocfleetClient:
     """Thread-safe: sends from several threads take turns on one RabbitMQ connection, opened on the first
     send (and again after it is lost); waiting for a list_folder answer does not hold the others up.
 
-    ``message_id`` (every method): the idempotency key, a new UUID by default. Sending again with the same
-    id, e.g. after a ``NotSent`` for a lost connection, is safe: the copy is a duplicate, applied once.
+    ``message_id`` (every command's method): the idempotency key, a new UUID by default. Sending again with
+    the same id, e.g. after a ``NotSent`` for a lost connection, is safe: the copy is a duplicate, applied
+    once. A query always gets a new one: its answer is kept under its id, so a query sent with an id
+    already used would be given the earlier query's answer.
     """
 
     def __init__(
@@ -114,14 +117,15 @@ class DocfleetClient:
         limit: int = 100,
         cursor: str | None = None,
         timeout: float = 10.0,
-        message_id: str | None = None,
     ) -> ListFolderResult:
         """One page of the folder, newest first; ``QueryRefused``, ``QueryTimeout`` or ``QueryFailed``."""
+        if not (math.isfinite(timeout) and timeout > 0):
+            raise ClientError(f"timeout: a number of seconds above 0, not {timeout!r}")
         if self._valkey_url is None:
             raise ClientError("list_folder waits for its answer in Valkey: give the client a valkey_url")
         kwargs = {"folder_id": folder_id, "requested_by": requested_by, "limit": limit, "cursor": cursor}
         backend = self._results_backend(self._valkey_url)  # before sending: a bad URL sends nothing
-        sent = self.send("list_folder", kwargs, message_id=message_id)
+        sent = self.send("list_folder", kwargs)
         return wait_for_page(backend, sent, timeout)
 
     def _results_backend(self, valkey_url: str) -> Any:

@@ -42,8 +42,8 @@ def validate(actor: str, kwargs: Mapping[str, Any], message_id: str | None = Non
         problems.append("message_id: must be 1 to 128 characters, each a letter, a digit or one of _ . : -")
     if actor not in ACTOR_KWARGS:
         raise InvalidArguments(actor[:64], [*problems, f"actor: there is no actor named {actor[:64]!r}"])
-    try:
-        parse(actor, [], kwargs)
+    try:  # as a dict, which is what any mapping is sent as
+        parse(actor, [], dict(kwargs) if isinstance(kwargs, Mapping) else kwargs)
     except InvalidMessage as invalid:
         problems.extend(invalid.problems)
     if problems:

@@ -48,12 +48,11 @@ def wait_for_page(backend: RedisBackend, message_id: str, timeout: float) -> Lis
         options={},
         message_id=message_id,
     )
-    whole_seconds = max(1, math.ceil(timeout))  # the backend waits in whole seconds
     try:
-        answer = _wait_in_slices(backend, message, whole_seconds)
+        answer = _wait_in_slices(backend, message, timeout)
     except ResultTimeout:
         raise QueryTimeout(
-            f"no answer to list_folder {message_id} within {whole_seconds} s: is a worker running?"
+            f"no answer to list_folder {message_id} within {timeout:g} s: is a worker running?"
         ) from None
     except ResultFailure as failure:
         raise QueryFailed(f"list_folder {message_id} failed in the worker: {failure}") from None
@@ -74,15 +73,16 @@ def wait_for_page(backend: RedisBackend, message_id: str, timeout: float) -> Lis
 POLL_INTERVAL_S = 0.1  # between reads when the socket's timeout leaves no room for a blocking one
 
 
-def _wait_in_slices(backend: RedisBackend, message: dramatiq.Message[Any], seconds: int) -> Any:
-    """The answer, waited for in blocking reads each at least a second shorter than the socket's
-    timeout, so that a long wait is never taken for a lost server (with a timeout under 2 s, in reads
-    that do not block, 0.1 s apart); raises ``ResultTimeout`` once ``seconds`` have passed without one."""
+def _wait_in_slices(backend: RedisBackend, message: dramatiq.Message[Any], seconds: float) -> Any:
+    """The answer, waited for in blocking reads of whole seconds (the backend's unit), each at least a
+    second shorter than the socket's timeout, so that a long wait is never taken for a lost server; the
+    last fraction of a second, or all of it with a socket timeout under 2 s, in reads that do not block,
+    0.1 s apart. Raises ``ResultTimeout`` once ``seconds`` have passed without one."""
     socket_timeout = backend.client.connection_pool.connection_kwargs.get("socket_timeout")
-    longest = math.floor(socket_timeout) - 1 if socket_timeout else seconds
+    longest = math.floor(socket_timeout) - 1 if socket_timeout else math.inf
     deadline = time.monotonic() + seconds
     while True:
-        wait = min(longest, math.ceil(deadline - time.monotonic())) if longest >= 1 else 0
+        wait = min(longest, math.floor(deadline - time.monotonic())) if longest >= 1 else 0
         try:  # a wait of 0 reads without blocking
             return backend.get_result(message, block=True, timeout=max(wait, 0) * 1000)  # type: ignore[no-untyped-call]
         except ResultTimeout:
