@@ -28,6 +28,11 @@ class PublishError(Exception):
     """The batch may not all have reached RabbitMQ: publish it again, on a new publisher if it is broken."""
 
 
+# A server that does not answer the closing handshake (one blocking its publishers, say) is not waited for
+# as long as for a confirm: the connection is given up, and the server forgets it on its own.
+CLOSE_TIMEOUT_S = 5.0
+
+
 class ConfirmedChannel(ABC, Generic[T]):
     """One connection and one confirm-mode channel; not thread-safe: use it from one thread at a time.
 
@@ -63,7 +68,11 @@ class ConfirmedChannel(ABC, Generic[T]):
         if not (connection.is_closed or connection.is_closing):
             try:
                 connection.close()
-                self._run_until(lambda: bool(connection.is_closed), "closing the connection")
+                self._run_until(
+                    lambda: bool(connection.is_closed),
+                    "closing the connection",
+                    min(self._timeout, CLOSE_TIMEOUT_S),
+                )
             except (PublishError, pika.exceptions.AMQPError):
                 self._closed_uncleanly()
         connection.ioloop.close()
@@ -111,8 +120,10 @@ class ConfirmedChannel(ABC, Generic[T]):
             raise PublishError(self._failure) from error
         self._run_until(lambda: not self._pending, "waiting for publisher confirms")
 
-    def _run_until(self, done: Callable[[], bool], what: str) -> None:
-        """Runs the I/O loop until ``done()``, a failure, or the timeout; raises unless ``done()``."""
+    def _run_until(self, done: Callable[[], bool], what: str, timeout: float | None = None) -> None:
+        """Runs the I/O loop until ``done()``, a failure, or the timeout (the channel's unless given);
+        raises unless ``done()``."""
+        timeout = self._timeout if timeout is None else timeout
         ioloop = self._connection.ioloop
         expired: list[bool] = []
 
@@ -121,7 +132,7 @@ class ConfirmedChannel(ABC, Generic[T]):
             ioloop.stop()
 
         self._until = lambda: done() or self._failure is not None
-        timer = ioloop.call_later(self._timeout, expire)
+        timer = ioloop.call_later(timeout, expire)
         try:
             while not self._until() and not expired:
                 ioloop.start()
@@ -131,7 +142,7 @@ class ConfirmedChannel(ABC, Generic[T]):
         if done():
             return
         if self._failure is None:
-            self._failure = f"no answer from RabbitMQ within {self._timeout:g} s"
+            self._failure = f"no answer from RabbitMQ within {timeout:g} s"
         raise PublishError(f"{what}: {self._failure}")
 
     def _wake(self) -> None:

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pika
 import pytest
@@ -15,12 +16,14 @@ from structlog.testing import capture_logs
 
 from adapters.event_codec import EVENTS_EXCHANGE
 from adapters.rabbitmq import publisher as publisher_module
+from adapters.rabbitmq.confirmed_channel import CLOSE_TIMEOUT_S
 from adapters.rabbitmq.publisher import EventPublisher, PublishError
 from adapters.rabbitmq.subscription import EventSubscription
 from adapters.rabbitmq.unroutable import NAMED_UNROUTABLE, UnroutableWarnings
 from adapters.rabbitmq.vectored_writes import MAX_BUFFERS_PER_CALL, produce_together
 from adapters.rabbitmq.wire import encode_body
 from tests.integration.test_relay_support import close_connections_named, refusing_queue
+from tests.support.frozen_link import FreezableLink
 from tests.support.services import default_settings, throwaway_vhost
 
 pytestmark = pytest.mark.integration
@@ -207,3 +210,17 @@ def test_events_a_full_queue_refuses_are_returned_as_refused_the_others_confirme
 
     assert refused == {batch[1].event_id}
     assert again == set()
+
+
+def test_closing_on_a_link_gone_silent_gives_up_long_before_a_confirm_would(vhost_url: str) -> None:
+    parts = urlsplit(vhost_url)
+    with FreezableLink((parts.hostname or "127.0.0.1", parts.port or 5672)) as link:
+        credentials = parts.netloc.rpartition("@")[0]
+        through_link = urlunsplit(parts._replace(netloc=f"{credentials}@127.0.0.1:{link.port}"))
+        publisher = EventPublisher(through_link, timeout=30.0)
+        link.freeze()
+        started = time.monotonic()
+        publisher.close()
+        closing = time.monotonic() - started
+
+    assert CLOSE_TIMEOUT_S <= closing < 30.0, "closing waited for the confirms' timeout"
