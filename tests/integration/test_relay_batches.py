@@ -52,9 +52,9 @@ class BatchWatchingPublisher(EventPublisher):
         self.batches.append(len(records))
         return super().publish(records)
 
-    def _run_until(self, done: Callable[[], bool], what: str) -> None:
+    def _run_until(self, done: Callable[[], bool], what: str, timeout: float | None = None) -> None:
         self.in_flight_at_waits.append(len(self._pending))
-        super()._run_until(done, what)
+        super()._run_until(done, what, timeout)
 
 
 @pytest.fixture
