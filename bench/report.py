@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from bench.options import Options
@@ -132,7 +133,7 @@ def render(options: Options, summary: Figures, wall_s: float) -> Table:
     title = f"docfleet benchmark: median of {options.runs} run(s), {shape}, {wall_s:.0f} s"
     table = Table(title=title)
     for column in ("measure", "value", "unit", "target", "met"):
-        table.add_column(column, justify="right" if column == "value" else "left")
+        table.add_column(column, justify="right" if column == "value" else "left", no_wrap=True)
     for row in ROWS:
         value = row.value(summary)
         met = "" if row.met is None else ("[green]yes[/]" if row.met(value) else "[red]no[/]")
@@ -158,8 +159,13 @@ def write_json(
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")
 
 
-def show(table: Table) -> None:
-    Console().print(table)
+def show(table: Table, console: Console | None = None) -> None:
+    """The table, its rows never wrapped: wider than the terminal (or than 80 columns off a terminal)
+    when its labels and figures need it, so that each measure stays one line to read or grep."""
+    console = console or Console()
+    natural = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    console.width = max(console.width, natural)
+    console.print(table)
 
 
 def _cpus() -> int:

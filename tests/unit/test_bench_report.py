@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+import io
+from pathlib import Path
 
-from bench.report import ratio_at_best
+import pytest
+from rich.console import Console
+
+from bench.options import Options
+from bench.report import ROWS, ratio_at_best, render, show
 
 NOOP = {"cpu_noop_workers_ms": 0.38, "cpu_noop_rabbitmq_ms": 0.10, "cpu_noop_valkey_ms": 0.02}
 NOOP |= {"cpu_noop_relay_ms": 0.0, "cpu_noop_postgres_ms": 0.0, "cpu_noop_coalescing_workers_ms": 0.25}
@@ -22,3 +27,25 @@ def test_a_cheaper_use_case_raises_the_bound() -> None:
     dearer = NOOP | UPLOADS | {"cpu_inprocess_uploads_docfleet_ms": 0.25}
     cheaper = dearer | {"cpu_inprocess_uploads_docfleet_ms": 0.05}
     assert ratio_at_best("uploads")(cheaper) > ratio_at_best("uploads")(dearer)
+
+
+class _EveryFigure(dict[str, float]):
+    """Any figure the table asks for, as wide as a rate on a very fast machine."""
+
+    def __missing__(self, key: str) -> float:
+        return 12_345_678.9
+
+
+def test_every_measure_stays_on_one_line_however_wide_its_figures() -> None:
+    options = Options(
+        runs=1, quick=False, json_path=Path("bench.json"), processes=2, threads=32, prefetch=64,
+        messages=10_000, memory_messages=100_000, latency_rate=200.0, latency_seconds=15.0,
+        listing_size=1_000, folders=100, workdir=None, listing_repeats=20,
+    )  # fmt: skip
+    output = io.StringIO()
+
+    show(render(options, _EveryFigure(), 1.0), Console(file=output, width=80))
+
+    lines = output.getvalue().splitlines()
+    for row in ROWS:
+        assert any(row.label in line for line in lines), f"{row.label!r} was wrapped"
