@@ -18,7 +18,6 @@ from dramatiq.encoder import JSONEncoder
 from dramatiq.middleware import (
     CurrentMessage,
     Middleware,
-    Retries,
     ShutdownNotifications,
     TimeLimit,
 )
@@ -37,7 +36,7 @@ from workers.middleware import (
     quiet_replaced_lines,
 )
 from workers.middleware.answers import AnswersBeforeAck
-from workers.middleware.retries import CountNotFound
+from workers.middleware.retries import CountNotFound, RetriesOrDeadLetter
 from workers.settings import InvalidSettings, Settings
 
 BROKER_ENV = "DOCFLEET_BROKER"
@@ -89,7 +88,7 @@ def standard_middleware(backend: ResultBackend, result_ttl_ms: int) -> list[Midd
     return [
         TimeLimit(time_limit=DEFAULT_TIME_LIMIT_MS),
         ShutdownNotifications(),
-        Retries(max_retries=0),
+        RetriesOrDeadLetter(max_retries=0),
         CountNotFound(),  # after Retries: its hook runs first, and tells the policy a NotFound's count
         CurrentMessage(),
         AnswersBeforeAck(backend=backend, result_ttl=result_ttl_ms),  # type: ignore[no-untyped-call]

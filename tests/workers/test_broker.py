@@ -9,11 +9,11 @@ import sys
 import textwrap
 
 import pika
-from dramatiq.middleware import Retries
 
 from workers.broker import build_broker, with_heartbeat
 from workers.consumer import ScreeningRabbitmqBroker
 from workers.middleware import EnvelopeEncoder, Outcomes
+from workers.middleware.retries import RetriesOrDeadLetter
 from workers.settings import Settings
 
 EXPECTED_ORDER = [
@@ -26,7 +26,7 @@ EXPECTED_ORDER = [
     "SizeLimit",
     "TimeLimit",
     "ShutdownNotifications",
-    "Retries",
+    "RetriesOrDeadLetter",
     "CountNotFound",
     "CurrentMessage",
     "AnswersBeforeAck",
@@ -42,7 +42,7 @@ def test_the_broker_is_rabbitmq_with_confirms_a_heartbeat_and_docfleet_middlewar
     assert broker.parameters.heartbeat == 30
     assert [type(m).__name__ for m in broker.middleware] == EXPECTED_ORDER
     names = [type(m) for m in broker.middleware]
-    assert names.index(Outcomes) < names.index(Retries)  # so Outcomes sees what Retries decided
+    assert names.index(Outcomes) < names.index(RetriesOrDeadLetter)  # so Outcomes sees what Retries decided
 
 
 def test_a_heartbeat_is_added_to_the_url_unless_it_has_one() -> None:

@@ -245,6 +245,30 @@ def test_a_fault_is_retried_then_dead_lettered_without_an_event(db: FakeDatabase
     assert lines[-1]["rejection"] is None  # a fault leaves the message replayable: no rejection
 
 
+def test_a_retry_that_cannot_be_queued_dead_letters_the_message_rather_than_losing_it(
+    db: FakeDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unavailable(message_id: str | None) -> UnitOfWork:
+        raise OperationalError("connect", {}, ConnectionRefusedError("postgres is down"))
+
+    broken = Application(new_uow=unavailable, listing_cache=FakeListingCache())
+    with running_fleet(broken) as fleet, capture_logs() as logs:
+        enqueue = fleet.broker.enqueue
+
+        def refusing_retries(message: Any, *, delay: int | None = None) -> Any:
+            if delay is not None:
+                raise RuntimeError("RabbitMQ refused the retry")
+            return enqueue(message, delay=delay)
+
+        monkeypatch.setattr(fleet.broker, "enqueue", refusing_retries)
+        message = fleet.send("add_member", org_id=ORG, user_id="dave")
+        fleet.settle()
+        [dead] = fleet.dead_letters()
+
+    assert dead.message_id == message.message_id
+    assert [line["outcome"] for line in outcome_lines(logs, message.message_id)] == ["dead_lettered"]
+
+
 def test_one_message_at_a_time_per_thread_keeps_its_own_log_context(application: Application) -> None:
     with running_fleet(application, threads=4) as fleet, capture_logs(processors=[merge_contextvars]) as logs:
         sent = {

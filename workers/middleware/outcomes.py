@@ -190,7 +190,7 @@ class _ReplacedByOutcomeLines(logging.Filter):
 
 def quiet_replaced_lines(queues: Sequence[str]) -> None:
     """Installs the filter on the Dramatiq loggers concerned (idempotent)."""
-    names = ["dramatiq.worker.WorkerThread", "dramatiq.middleware.retries.Retries"]
+    names = ["dramatiq.worker.WorkerThread", "dramatiq.middleware.retries.RetriesOrDeadLetter"]
     names += [f"dramatiq.worker.ConsumerThread({queue}{dq})" for queue in queues for dq in ("", ".DQ")]
     for name in names:
         logger = logging.getLogger(name)

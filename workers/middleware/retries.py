@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
-from dramatiq.middleware import Middleware
+from dramatiq.middleware import Middleware, Retries
 
 from domain.errors import NotFound
 from workers.contract import InvalidMessage
@@ -57,6 +57,31 @@ class RetryPolicy:
     def max_retries(self) -> int:
         """The most retries a message can take in all."""
         return self.not_found_retries + self.fault_retries
+
+
+class RetriesOrDeadLetter(Retries):
+    """Dramatiq's Retries, but a retry that cannot be queued fails the message.
+
+    Retries queues the copy that will run again, and Dramatiq then acks the message. If queueing the copy
+    raises (RabbitMQ refused or lost it), no copy exists, yet the message would still be acked as retried:
+    lost. Failed instead, it is dead-lettered and can be replayed (docs/contract.md §8). The error is
+    raised on, for the broker to log.
+    """
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: dramatiq.MessageProxy,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        try:
+            super().after_process_message(broker, message, result=result, exception=exception)  # type: ignore[no-untyped-call]
+        except Exception:
+            if exception is not None:
+                message.fail()
+            raise
 
 
 class CountNotFound(Middleware):
