@@ -15,8 +15,8 @@ def share_document(cmd: ShareDocument, uow: UnitOfWork) -> None:
     with uow:
         document = require_document(uow, cmd.doc_id)
         require_member(uow, document.org_id, cmd.shared_by, document_id=document.id)
-        _require_may_grant(uow, document, cmd)
         require_member(uow, document.org_id, cmd.shared_with, document_id=document.id)
+        _require_may_grant(uow, document, cmd)
         current = uow.policies.role_of(document.id, cmd.shared_with)
         if current is Role.OWNER and cmd.role is not Role.OWNER:
             _require_another_owner(uow, document, cmd.shared_with)

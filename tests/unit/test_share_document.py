@@ -56,6 +56,17 @@ def test_the_sharee_must_be_a_member_of_the_documents_organization() -> None:
     assert db.events == []
 
 
+def test_a_non_member_sharee_is_refused_as_such_before_any_question_of_roles() -> None:
+    """Contract §7: bob, a viewer, may not share at all; sharing with a non-member is still told as that."""
+    db = (
+        FakeDatabase()
+        .with_document("d1", owner="alice", viewers=["bob"])
+        .with_member("mallory", org=OTHER_ORG)
+    )
+    with pytest.raises(NotAMember):
+        _share(db, by="bob", to="mallory", role=Role.VIEWER)
+
+
 def test_sharing_the_role_already_held_changes_nothing_and_emits_no_event() -> None:
     db = FakeDatabase().with_document("d1", owner="alice", viewers=["bob"])
     before = db.state()
