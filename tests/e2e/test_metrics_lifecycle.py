@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 import subprocess
 import urllib.error
 import urllib.request
@@ -12,12 +14,14 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_metrics_support import metrics_fleet, scrape, value
+from tests.support.processes import children, descendants, is_dramatiq_main, running, stat_field
 from tests.support.services import default_settings, throwaway_key_prefix, throwaway_vhost
 from tests.support.waiting import wait_for
 from workers.metrics.fleet_run import ROOT_NAME
 from workers.settings import Settings
 
 pytestmark = pytest.mark.e2e
+STARTED = 19  # /proc/<pid>/stat's starttime, counted from the state
 
 
 @pytest.fixture
@@ -53,6 +57,25 @@ def test_the_run_directory_replaces_stale_ones_holds_the_runs_members_and_goes_w
     assert len(members) == 3, "two worker processes and the process that serves their metrics"
     assert len(counter_files) == 2
     assert fleet.run_dirs() == [], "the last process out removed the run's directory"
+
+
+def test_after_a_sigkill_of_dramatiq_the_restarted_fleet_serves_its_metrics_on_the_port(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Killed, Dramatiq's main process sends its metrics process no SIGTERM: that process must still
+    leave, or it keeps the port and serves the dead run's empty page to the next run's scrapes."""
+    with metrics_fleet(settings, tmp_path) as fleet:
+        wait_for(lambda: _processes(fleet.worker_port) == 2, what="two worker processes counted")
+        [main] = [pid for pid in descendants(fleet.root_pid) if is_dramatiq_main(pid)]
+        metrics_process = max(children(main), key=lambda pid: (stat_field(pid, STARTED), pid))  # forked last
+        os.kill(main, signal.SIGKILL)  # docfleet supervise starts Dramatiq again
+        wait_for(lambda: not running(metrics_process), 10, "the metrics process to leave with its Dramatiq")
+
+        def restarted_and_served() -> bool:
+            mains = [pid for pid in descendants(fleet.root_pid) if is_dramatiq_main(pid)]
+            return bool(mains) and main not in mains and _processes(fleet.worker_port) == 2
+
+        wait_for(restarted_and_served, 60, "the restarted fleet's two processes on the port")
 
 
 def test_with_metrics_disabled_nothing_listens_and_no_directory_is_made(

@@ -3,6 +3,7 @@ ports, its metrics directory under the test's own TMPDIR, and scrapes of its end
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import urllib.request
 from collections.abc import Iterable, Iterator
@@ -33,6 +34,7 @@ class MetricsFleet:
     relay_port: int
     tmpdir: Path
     log: Path
+    root_pid: int = 0  # honcho's, once started
 
     def run_dirs(self) -> list[Path]:
         root = self.tmpdir / ROOT_NAME
@@ -75,6 +77,7 @@ def metrics_fleet(settings: Settings, workdir: Path, *, enabled: bool = True) ->
         process = subprocess.Popen(
             command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+    fleet = dataclasses.replace(fleet, root_pid=process.pid)
     try:
         _wait_until_ready(process, fleet, metrics=enabled)
         yield fleet

@@ -69,7 +69,9 @@ def serving(registry: CollectorRegistry, port: int, *, component: str) -> Iterat
 
 def serve_worker_metrics() -> int:
     """Runs in the process Dramatiq forks for the middleware (``Metrics.forks``): serves, on
-    ``WORKER_METRICS_PORT``, the sum of the metrics of every worker process of this run, until SIGTERM."""
+    ``WORKER_METRICS_PORT``, the sum of the metrics of every worker process of this run, until SIGTERM,
+    or until Dramatiq's main process is gone (killed, it sends no SIGTERM): left serving, it would keep
+    the port from the next run's and answer with an empty page."""
     settings = Settings.from_env()
     configure_logging(settings.log_level)
     stop = SignalStop().install()  # a second SIGTERM (the process group's, then Dramatiq's) changes nothing
@@ -79,7 +81,7 @@ def serve_worker_metrics() -> int:
         registry = CollectorRegistry()
         SettledFilesCollector(registry, path=str(run.path))  # type: ignore[no-untyped-call]
         with serving(registry, settings.worker_metrics_port, component="worker") as up:
-            while up and not stop.wait(0.5):
+            while up and not stop.wait(0.5) and os.getppid() == run.parent_pid:
                 pass
     finally:
         run.leave()
