@@ -16,6 +16,7 @@ from workers.hook_dispatch import OwnHooksOnly
 from workers.metrics.worker import note_unreadable
 from workers.middleware import Outcomes, admit
 from workers.middleware.answers import AnswersBeforeAck
+from workers.settlement import mark_not_sent
 
 _CONNECTION_ERRORS = (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError)
 
@@ -86,6 +87,7 @@ class CoalescingAcksConsumer(_RabbitmqConsumer):
             what,
             message.message_id,
         )
+        mark_not_sent(message)
         return False
 
     def _send_acks(self) -> None:

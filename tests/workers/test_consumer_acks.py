@@ -16,6 +16,7 @@ from adapters.rabbitmq.vectored_writes import produce_together
 from workers.broker import build_broker
 from workers.consumer import ScreeningConsumer
 from workers.settings import Settings
+from workers.settlement import was_sent
 
 pytestmark = pytest.mark.integration
 
@@ -125,6 +126,7 @@ def test_a_nack_among_acks_is_not_swept_up_by_them(consumer: ScreeningConsumer, 
     messages = _receive(consumer, PUBLISHED)
     consumer.nack(messages[0])
     _ack_all(consumer, messages[1:])
+    assert all(was_sent(message) for message in messages)
     _pump(consumer)
     _close(consumer)
 
@@ -146,6 +148,7 @@ def test_a_message_of_a_lost_connection_is_not_settled_on_the_next_one(
 
     after.ack(before[0])
     after.nack(before[1])
+    assert [was_sent(message) for message in before] == [False, False], "the hooks after them must know"
     _pump(after)
     _close(after)
 

@@ -11,6 +11,8 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from dramatiq.common import q_name
+
 from workers.metrics.fleet_run import FleetRun
 
 if TYPE_CHECKING:
@@ -66,7 +68,7 @@ def note_unreadable(queue: str) -> None:
     """A delivery dead-lettered before it reached an actor: not a docfleet envelope, or the wrong queue."""
     metrics = current()
     if metrics is not None:
-        metrics.dead_lettered.labels(queue, UNKNOWN_ACTOR).inc()
+        metrics.dead_lettered.labels(q_name(queue), UNKNOWN_ACTOR).inc()  # documents.DQ as documents
         metrics.outcomes.labels(UNKNOWN_ACTOR, "invalid").inc()
 
 

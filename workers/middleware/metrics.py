@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import dramatiq
+from dramatiq.common import q_name
 from dramatiq.middleware import Middleware
 
 from workers.contract import InvalidMessage
@@ -25,6 +26,7 @@ from workers.metrics import worker as worker_metrics
 from workers.metrics.worker import UNKNOWN_ACTOR
 from workers.middleware import outcomes
 from workers.middleware.envelope import OVERSIZE_OPTION
+from workers.settlement import was_sent
 
 if TYPE_CHECKING:
     from workers.metrics.definitions import WorkerMetrics
@@ -55,7 +57,7 @@ class Metrics(Middleware):
         _started.set(time.perf_counter())
         metrics = self._metrics  # read once: the worker's shutdown may clear it meanwhile
         if metrics is not None:
-            metrics.in_progress.labels(message.queue_name, message.actor_name).inc()
+            metrics.in_progress.labels(q_name(message.queue_name), message.actor_name).inc()
 
     def after_process_message(
         self,
@@ -77,18 +79,18 @@ class Metrics(Middleware):
 
     def after_nack(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
         metrics = self._metrics
-        if metrics is None:
+        if metrics is None or not was_sent(message):
             return
         known = message.actor_name in broker.actors
         actor = message.actor_name if known else UNKNOWN_ACTOR
-        metrics.dead_lettered.labels(message.queue_name, actor).inc()
+        metrics.dead_lettered.labels(q_name(message.queue_name), actor).inc()
         if not known:  # never reached an actor: Dramatiq's consumer dead-letters it
             metrics.outcomes.labels(actor, "invalid").inc()
 
     def _finished(
         self, metrics: WorkerMetrics, message: dramatiq.MessageProxy, outcome: str, *, failed: bool
     ) -> None:
-        labels = (message.queue_name, message.actor_name)
+        labels = (q_name(message.queue_name), message.actor_name)  # one on its delay queue: under its queue
         started = _started.get()
         if started is not None:
             metrics.duration.labels(*labels).observe(time.perf_counter() - started)
