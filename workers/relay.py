@@ -131,6 +131,7 @@ class Relay:
                             self._lead(leadership)
             except RECOVERABLE_ERRORS as exc:
                 delay = self._backoff.next_delay()
+                self._metrics.failed(_service_of(exc))
                 log.warning("relay error, starting over", error=_describe(exc), retry_in_s=delay)
                 self._stop.wait(delay)
         log.info("relay stopped")
@@ -241,6 +242,12 @@ class Relay:
             oldest_pending_age_s=self._store.oldest_pending_age_seconds(),
         )
         self._published_since_stats = 0
+
+
+def _service_of(exc: BaseException) -> str:
+    if isinstance(exc, PublishError):
+        return "rabbitmq"
+    return "postgres" if isinstance(exc, SQLAlchemyError | psycopg.Error) else "other"
 
 
 def _describe(exc: BaseException) -> str:

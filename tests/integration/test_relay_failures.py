@@ -23,6 +23,7 @@ from tests.integration.test_relay_support import (
     relay_settings,
     uploaded,
 )
+from workers.metrics.relay import RelayMetrics
 from workers.relay import RelayOptions, run_relay
 
 pytestmark = pytest.mark.integration
@@ -41,7 +42,11 @@ class FailingOnce(RecordingPublisher):
 
 
 def _relay(
-    database_url: str, amqp_url: str, published: list[str], publisher: type[RecordingPublisher]
+    database_url: str,
+    amqp_url: str,
+    published: list[str],
+    publisher: type[RecordingPublisher],
+    metrics: RelayMetrics | None = None,
 ) -> tuple[threading.Event, threading.Thread]:
     stop = threading.Event()
     name = f"relay-test-{uuid.uuid4().hex[:8]}"
@@ -51,6 +56,7 @@ def _relay(
         kwargs={
             "options": RelayOptions(poll_interval=0.5, backoff_initial=0.1, backoff_max=0.5),
             "publisher_factory": lambda: publisher(amqp_url, name, published),
+            "metrics": metrics or RelayMetrics(),
         },
         daemon=True,
     )
@@ -75,9 +81,10 @@ def test_a_batch_that_was_not_confirmed_stays_pending_and_is_published_on_the_ne
     org, doc = f"org-{uuid.uuid4().hex[:8]}", f"doc-{uuid.uuid4().hex[:8]}"
     events = [uploaded(org, doc, version) for version in range(1, 4)]
     published: list[str] = []
+    metrics = RelayMetrics()
     with engine_for(database_url) as engine:
         commit_events(engine, events)
-        stop, thread = _relay(database_url, amqp_url, published, FailingOnce)
+        stop, thread = _relay(database_url, amqp_url, published, FailingOnce, metrics)
         try:
             marks = _wait_until_published(engine, events, timeout=20.0)
         finally:
@@ -86,6 +93,8 @@ def test_a_batch_that_was_not_confirmed_stays_pending_and_is_published_on_the_ne
 
     assert not thread.is_alive(), "the relay did not stop: it would keep leading for later tests"
     assert FailingOnce.failures == 1, "the first batch was refused"
+    errors = metrics.registry.get_sample_value("docfleet_relay_errors_total", {"service": "rabbitmq"})
+    assert errors == 1, "the start-over is counted, for an alert while RabbitMQ is down"
     assert all(marks[event.event_id] is not None for event in events)
     assert [i for i in published if i in marks] == [event.event_id for event in events]
 

@@ -84,6 +84,12 @@ class RelayMetrics:
             "Seconds the leading relay waited between batches to gather events, because it was busy.",
             registry=registry,
         )
+        self._errors = Counter(
+            "docfleet_relay_errors",
+            "Times the relay started over after a RabbitMQ or Postgres error, by what failed.",
+            ["service"],
+            registry=registry,
+        )
         self._outbox = _OutboxCollector()
         registry.register(self._outbox)
         self._refresh_every = refresh_every
@@ -103,6 +109,10 @@ class RelayMetrics:
 
     def gathered(self, seconds: float) -> None:
         self._gathering.inc(seconds)
+
+    def failed(self, service: str) -> None:
+        """The relay starts over after an error of ``service``: ``rabbitmq`` or ``postgres``."""
+        self._errors.labels(service).inc()
 
     def refresh_outbox(self, backlog: OutboxBacklog) -> None:
         """Reads the backlog, at most once per ``refresh_every`` seconds however fast the relay loops."""
