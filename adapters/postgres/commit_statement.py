@@ -22,6 +22,14 @@ from domain.events import Event
 _bodies = msgspec.json.Encoder()  # 16 bodies in 5 µs, where json.dumps took 38
 Part = tuple[str, str, Sequence[Any]]  # (name, data-modifying statement, its parameters)
 
+# The commit statement, and the foreign keys' checks it fires, run generic plans: made once per connection
+# and statement, where the session plans every statement anew with its parameters (``SESSION_OPTIONS``).
+# A write finds its rows by their keys, whatever the parameters, and planning the statement and each
+# key's check for every row was about a quarter of Postgres's CPU an upload (docs/performance.md).
+# Sequential scans are off for them, so that a plan made while a table was nearly empty cannot scan it
+# whole once it has grown (tests/integration/test_postgres_write_plans.py). Both last until the COMMIT:
+# the reads before it keep planning with their parameters.
+GENERIC_PLANS_FOR_WRITES = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)"
 RAISE_LISTING_VERSIONS = "UPDATE folders SET listing_version = listing_version + 1 WHERE id = ANY(%s::text[])"
 # Every event of the transaction in one statement, numbered (seq) in the order they were recorded. The
 # bodies come as one JSON array: one encoding in Python, where an array literal of JSON texts took an
@@ -47,6 +55,7 @@ def send_last_writes(
         every.append(("written", _WRITE_OUTBOX, _outbox_columns(events)))
     if not every:
         return
+    session.send(GENERIC_PLANS_FOR_WRITES)
     if len(every) == 1 and not events:
         _, statement, params = every[0]
         session.send(statement, params)

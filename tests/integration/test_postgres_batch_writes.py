@@ -105,8 +105,9 @@ def test_a_batch_sends_its_writes_in_one_statement_and_decides_as_one_by_one(
         batch.commit()
 
     assert together_results == alone_results == [Outcome.APPLIED] * len(together)
-    # after the reads, sent up front (not recorded here), every write goes in one statement with the commit
-    assert statements == [("send", "WITH documents AS"), ("commit", "")]
+    # after the reads, sent up front (not recorded here), every write goes in one statement with the commit,
+    # after the settings of its plans (test_postgres_write_plans.py)
+    assert statements == [("send", "SELECT set_config"), ("send", "WITH documents AS"), ("commit", "")]
     roles = [
         _stored(engine, upload.doc_id)[1] for _, upload in together[:3] if isinstance(upload, UploadDocument)
     ]

@@ -199,7 +199,8 @@ def test_a_commit_is_one_round_trip_with_one_statement_for_versions_events_and_w
             uow.record(MemberAdded(org_id=folder.org_id, user_id=f"user-{n}"))
         statements = record_statements(monkeypatch)
         uow.commit()
-    assert statements == [("send", "WITH raised AS"), ("commit", "")]
+    # after the settings of its plans, in the same round trip (test_postgres_write_plans.py)
+    assert statements == [("send", "SELECT set_config"), ("send", "WITH raised AS"), ("commit", "")]
     assert listing_version(engine, folder.id) == 1
     query = select(outbox.c.payload["user_id"].astext).where(outbox.c.org_id == folder.org_id)
     with engine.connect() as connection:
