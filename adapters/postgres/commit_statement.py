@@ -29,7 +29,10 @@ Part = tuple[str, str, Sequence[Any]]  # (name, data-modifying statement, its pa
 # Sequential scans are off for them, so that a plan made while a table was nearly empty cannot scan it
 # whole once it has grown (tests/integration/test_postgres_write_plans.py). Both last until the COMMIT:
 # the reads before it keep planning with their parameters.
-GENERIC_PLANS_FOR_WRITES = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)"
+GENERIC_PLANS_FOR_WRITES = (
+    "SELECT set_config('plan_cache_mode', 'force_generic_plan', true),"
+    " set_config('enable_seqscan', 'off', true)"
+)
 RAISE_LISTING_VERSIONS = "UPDATE folders SET listing_version = listing_version + 1 WHERE id = ANY(%s::text[])"
 # Every event of the transaction in one statement, numbered (seq) in the order they were recorded. The
 # bodies come as one JSON array: one encoding in Python, where an array literal of JSON texts took an

@@ -38,6 +38,7 @@ memberships = Table(
     Column("user_id", Text, nullable=False),
     PrimaryKeyConstraint("org_id", "user_id", name="pk_memberships"),
 )
+Index("ix_memberships_user", memberships.c.user_id, memberships.c.org_id)  # a batch's read of its users
 
 folders = Table(
     "folders",

@@ -23,6 +23,10 @@ def _policy_indexes(inspector: Inspector) -> Iterable[Mapping[str, object]]:
     return inspector.get_indexes("access_policies")
 
 
+def _membership_indexes(inspector: Inspector) -> Iterable[Mapping[str, object]]:
+    return inspector.get_indexes("memberships")
+
+
 @pytest.mark.parametrize(
     ("revision", "previous", "read", "before", "after"),
     [
@@ -36,6 +40,8 @@ def _policy_indexes(inspector: Inspector) -> Iterable[Mapping[str, object]]:
         ),
         # the policies lose their index by user, which no query read
         ("0004", "0003", _policy_indexes, {"ix_access_policies_user"}, set()),
+        # a batch finds its users' memberships by user
+        ("0005", "0004", _membership_indexes, set(), {"ix_memberships_user"}),
     ],
 )
 def test_a_migration_changes_what_it_says_and_its_downgrade_restores_it(

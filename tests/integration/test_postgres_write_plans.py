@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -81,7 +82,7 @@ def _run_every_write(engine: Engine, new_id: IdMaker) -> None:
         (new_id("msg"), ShareDocument(doc_id=doc_id, shared_by="alice", shared_with="bob", role=Role.EDITOR)),
         (new_id("msg"), upload_command(org_id, folder_id, new_id("doc"))),
     ]
-    later = [
+    later: list[tuple[str, Command]] = [
         (new_id("msg"), upload_command(org_id, folder_id, doc_id, name="q1-final.pdf")),
         (new_id("msg"), RevokeAccess(doc_id=doc_id, revoked_by="alice", user_id="bob")),
     ]
@@ -150,19 +151,13 @@ def test_only_the_commit_statement_runs_generic_plans(empty_database_url: str, n
     assert after == ("force_custom_plan/on",)
 
 
-class _generic_planning:
+@contextmanager
+def _generic_planning(database_url: str) -> Iterator[psycopg.Connection[Any]]:
     """A connection whose prepared statements are planned generically, with sequential scans off."""
-
-    def __init__(self, database_url: str) -> None:
-        self._connection = psycopg.connect(libpq_conninfo(database_url), autocommit=True)
-
-    def __enter__(self) -> psycopg.Connection[Any]:
-        self._connection.execute("SET plan_cache_mode = force_generic_plan")
-        self._connection.execute("SET enable_seqscan = off")
-        return self._connection
-
-    def __exit__(self, *_: object) -> None:
-        self._connection.close()
+    with psycopg.connect(libpq_conninfo(database_url), autocommit=True) as connection:
+        connection.execute("SET plan_cache_mode = force_generic_plan")
+        connection.execute("SET enable_seqscan = off")
+        yield connection
 
 
 def _numbered(sql: str) -> str:
@@ -195,8 +190,8 @@ def _foreign_key_checks(connection: psycopg.Connection[Any]) -> Sequence[str]:
     """The query Postgres runs to check each foreign key of the schema for a row written."""
     rows = connection.execute(
         "SELECT c.confrelid::regclass::text,"
-        " array_agg(quote_ident(a.attname) || ' = $' || k.position || '::' || format_type(a.atttypid, a.atttypmod)"
-        " ORDER BY k.position)"
+        " array_agg(quote_ident(a.attname) || ' = $' || k.position || '::'"
+        " || format_type(a.atttypid, a.atttypmod) ORDER BY k.position)"
         " FROM pg_constraint c, unnest(c.confkey) WITH ORDINALITY AS k (attnum, position), pg_attribute a"
         " WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace"
         " AND a.attrelid = c.confrelid AND a.attnum = k.attnum GROUP BY c.oid, c.confrelid"

@@ -1,0 +1,97 @@
+"""A batch's reads find the memberships they need by an index's condition, however many there are: they
+used to scan every membership for every batch."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from adapters.postgres.batch import BatchKeys, SqlBatch
+from adapters.postgres.engine import create_engine, libpq_conninfo
+from adapters.postgres.migrations import upgrade_to_head
+from adapters.postgres.session import Params, PgSession
+from adapters.postgres.unit_of_work import unit_of_work_factory
+from domain.commands import Command, ShareDocument
+from domain.roles import Role
+from domain.use_cases.dispatch import Outcome, execute
+from tests.conftest import IdMaker
+from tests.integration.test_postgres_support import org_with_folder, upload_command
+from tests.support.services import default_settings, throwaway_database
+
+pytestmark = pytest.mark.integration
+
+_OTHER_MEMBERSHIPS = 50_000
+
+
+@pytest.fixture(scope="module")
+def crowded_database_url() -> Iterator[str]:
+    """A database where other organizations hold many memberships, analyzed."""
+    with throwaway_database(default_settings().database_url) as url:
+        upgrade_to_head(url)
+        with psycopg.connect(libpq_conninfo(url), autocommit=True) as connection:
+            connection.execute(
+                "INSERT INTO organizations (id) SELECT 'crowd-' || g FROM generate_series(1, 500) g"
+            )
+            connection.execute(
+                "INSERT INTO memberships (org_id, user_id)"
+                " SELECT 'crowd-' || (g %% 500 + 1), 'member-' || g FROM generate_series(1, %s) g",
+                [_OTHER_MEMBERSHIPS],
+            )
+            connection.execute("ANALYZE")
+        yield url
+
+
+def test_a_batchs_reads_find_memberships_by_an_index_condition(crowded_database_url: str) -> None:
+    engine = create_engine(crowded_database_url, pool_size=2)
+    new_id = IdMaker()
+    try:
+        org_id, folder_id = org_with_folder(unit_of_work_factory(engine), new_id)
+        doc_id = new_id("doc")
+        messages: list[tuple[str, Command]] = [
+            (new_id("msg"), upload_command(org_id, folder_id, doc_id)),
+            (
+                new_id("msg"),
+                ShareDocument(doc_id=doc_id, shared_by="alice", shared_with="bob", role=Role.VIEWER),
+            ),
+        ]
+        reads: list[tuple[str, Params]] = []
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(PgSession, "later", _capturing(PgSession.later, reads))
+            with SqlBatch(engine, BatchKeys.of(messages)) as batch:
+                for message_id, command in messages:
+                    outcome = execute(command, message_id=message_id, actor="t", new_uow=batch.new_uow)
+                    assert outcome is Outcome.APPLIED
+                batch.commit()
+    finally:
+        engine.dispose()
+    with psycopg.connect(libpq_conninfo(crowded_database_url)) as connection:
+        scans = [scan for sql, params in reads for scan in _membership_scans(connection, sql, params)]
+    assert scans, "no read of the batch looked at memberships"
+    # an index scan's own condition, or a bitmap scan's, which it rechecks on the rows
+    assert all("Index Cond" in scan or "Recheck Cond" in scan for scan in scans), scans
+
+
+def _capturing(later: Any, reads: list[tuple[str, Params]]) -> Any:
+    def capturing(session: PgSession, sql: str, params: Params = ()) -> Any:
+        reads.append((sql, params))
+        return later(session, sql, params)
+
+    return capturing
+
+
+def _membership_scans(connection: psycopg.Connection[Any], sql: str, params: Params) -> list[dict[str, Any]]:
+    """The plan's nodes reading ``memberships``, planned with the parameters as the workers' sessions do."""
+    row = connection.execute(f"EXPLAIN (FORMAT JSON) {sql}", params).fetchone()
+    assert row is not None
+    plan = row[0] if isinstance(row[0], list) else json.loads(row[0])
+    return [node for node in _nodes(plan[0]["Plan"]) if node.get("Relation Name") == "memberships"]
+
+
+def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
