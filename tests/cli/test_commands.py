@@ -25,6 +25,8 @@ COMMANDS = [
     ["dlq", "replay"],
     ["dlq", "purge"],
     ["outbox", "status"],
+    ["outbox", "prune"],
+    ["inbox", "prune"],
     ["health"],
 ]
 

@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from workers.cli import audit, bulk, commands, dlq, events, fleet, folders, health, outbox, supervise
+from workers.cli import audit, bulk, commands, dlq, events, fleet, folders, health, inbox, outbox, supervise
 from workers.cli.failures import ExitCode, explain
 from workers.cli.output import Registrar
 
@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[Registrar, ...] = (
     bulk,
     dlq,
     outbox,
+    inbox,
     health,
     audit,
     supervise,

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Annotated
 
 import typer
 
+from workers.cli.ages import parse_age
 from workers.cli.failures import load_settings
 from workers.cli.output import add_row, command_group, console, print_json, table
 
@@ -68,27 +68,6 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print it as JSO
     published = f"{found.published_last_minute} ({found.published_per_second:.1f}/s)"
     add_row(grid, ["published in the last minute", published])
     console().print(grid)
-
-
-_DURATION = re.compile(r"^(?P<amount>\d+)(?P<unit>[smhd])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-MAX_AGE = timedelta(days=36_500)  # a century: older than any row, and within Postgres's time range
-
-
-def parse_age(value: str) -> timedelta:
-    """``7d``, ``12h``, ``30m`` or ``90s``."""
-    found = _DURATION.match(value.strip())
-    if found is None:
-        raise typer.BadParameter(f"expected a number and s, m, h or d (e.g. 7d), got {value!r}")
-    try:
-        age = timedelta(**{_UNITS[found["unit"]]: int(found["amount"])})
-    except OverflowError:
-        age = timedelta.max
-    if age > MAX_AGE:
-        raise typer.BadParameter(f"at most {MAX_AGE.days} days, got {value!r}")
-    return age
 
 
 @outbox_app.command("prune")

@@ -1,0 +1,57 @@
+"""``docfleet inbox prune``: forgetting the message ids processed long ago."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+from workers.cli.ages import parse_age
+from workers.cli.failures import load_settings
+from workers.cli.output import command_group
+
+inbox_app = command_group("The message ids already processed, which make a second delivery a duplicate.")
+# RabbitMQ delivers a message again within minutes (a lost connection, a retry on the contract's schedule),
+# so an hour is the least an id must be remembered for a second delivery to stay a duplicate.
+MIN_RETENTION = timedelta(hours=1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(inbox_app, name="inbox")
+
+
+@inbox_app.command("prune")
+def prune(
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than", help="Forget ids processed longer ago than this: 30d, 12h; 1h at least."
+        ),
+    ] = "30d",
+) -> None:
+    """Delete the inbox rows of messages processed longer ago than --older-than.
+
+    Every command message leaves its id in the inbox, so that a second delivery is acked as a duplicate;
+    nothing else removes them. A message delivered again after its id is forgotten would run again, so
+    keep them longer than any producer could send a message again (default 30 days). The pass reads the
+    table once, in short transactions. Run it daily, e.g. from cron.
+
+    \b
+    Example:
+      docfleet inbox prune --older-than 30d
+    """
+    from adapters.postgres.engine import create_single_use_engine
+    from adapters.postgres.inbox_retention import prune_processed
+
+    age = parse_age(older_than)
+    if age < MIN_RETENTION:
+        raise typer.BadParameter(
+            "at least 1h: a message delivered again must still find its id", param_hint="'--older-than'"
+        )
+    engine = create_single_use_engine(load_settings().database_url)
+    try:
+        deleted = prune_processed(engine, age)
+    finally:
+        engine.dispose()
+    typer.echo(f"deleted {deleted} inbox rows older than {older_than}")
