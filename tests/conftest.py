@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from tests.support.services import (
     default_settings,
-    throwaway_database,
+    migrated_database,
     throwaway_key_prefix,
     throwaway_vhost,
 )
@@ -19,20 +19,14 @@ from tests.support.services import (
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A database of this run's own, migrated to head by the migrations (the only way it is built)."""
-    from adapters.postgres.migrations import upgrade_to_head
-
-    with throwaway_database(default_settings().database_url) as url:
-        upgrade_to_head(url)
+    with migrated_database() as url:
         yield url
 
 
 @pytest.fixture
 def fresh_database_url() -> Iterator[str]:
     """An empty database of this test's own, migrated: its outbox holds only what the test puts there."""
-    from adapters.postgres.migrations import upgrade_to_head
-
-    with throwaway_database(default_settings().database_url) as url:
-        upgrade_to_head(url)
+    with migrated_database() as url:
         yield url
 
 

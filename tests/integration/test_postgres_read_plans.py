@@ -12,7 +12,6 @@ import pytest
 
 from adapters.postgres.batch import BatchKeys, SqlBatch
 from adapters.postgres.engine import create_engine, libpq_conninfo
-from adapters.postgres.migrations import upgrade_to_head
 from adapters.postgres.session import Params, PgSession
 from adapters.postgres.unit_of_work import unit_of_work_factory
 from domain.commands import Command, ShareDocument
@@ -20,7 +19,7 @@ from domain.roles import Role
 from domain.use_cases.dispatch import Outcome, execute
 from tests.conftest import IdMaker
 from tests.integration.test_postgres_support import org_with_folder, upload_command
-from tests.support.services import default_settings, throwaway_database
+from tests.support.services import migrated_database
 
 pytestmark = pytest.mark.integration
 
@@ -30,8 +29,7 @@ _OTHER_MEMBERSHIPS = 50_000
 @pytest.fixture(scope="module")
 def crowded_database_url() -> Iterator[str]:
     """A database where other organizations hold many memberships, analyzed."""
-    with throwaway_database(default_settings().database_url) as url:
-        upgrade_to_head(url)
+    with migrated_database() as url:
         with psycopg.connect(libpq_conninfo(url), autocommit=True) as connection:
             connection.execute(
                 "INSERT INTO organizations (id) SELECT 'crowd-' || g FROM generate_series(1, 500) g"

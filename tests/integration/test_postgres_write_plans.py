@@ -17,7 +17,6 @@ from sqlalchemy import Engine
 from adapters.postgres.batch import BatchKeys, SqlBatch
 from adapters.postgres.commit_statement import GENERIC_PLANS_FOR_WRITES
 from adapters.postgres.engine import create_engine, libpq_conninfo
-from adapters.postgres.migrations import upgrade_to_head
 from adapters.postgres.session import Params, PgSession
 from adapters.postgres.unit_of_work import SqlUnitOfWork, unit_of_work_factory
 from domain.commands import Command, RevokeAccess, ShareDocument
@@ -25,7 +24,7 @@ from domain.roles import Role
 from domain.use_cases.dispatch import Outcome, execute
 from tests.conftest import IdMaker
 from tests.integration.test_postgres_support import org_with_folder, upload_command
-from tests.support.services import default_settings, throwaway_database
+from tests.support.services import migrated_database
 
 pytestmark = pytest.mark.integration
 
@@ -34,8 +33,7 @@ _INDEX_SCANS = ("Index Scan", "Index Only Scan", "Bitmap Index Scan")
 
 @pytest.fixture(scope="module")
 def empty_database_url() -> Iterator[str]:
-    with throwaway_database(default_settings().database_url) as url:
-        upgrade_to_head(url)
+    with migrated_database() as url:
         yield url
 
 

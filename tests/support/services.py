@@ -95,6 +95,16 @@ def default_settings() -> Settings:
 
 
 @contextmanager
+def migrated_database(prefix: str = TEST_PREFIX) -> Iterator[str]:
+    """A new database beside the default one, migrated to head by the migrations; dropped after."""
+    from adapters.postgres.migrations import upgrade_to_head
+
+    with throwaway_database(default_settings().database_url, prefix) as url:
+        upgrade_to_head(url)
+        yield url
+
+
+@contextmanager
 def throwaway_settings(base: Settings, prefix: str = TEST_PREFIX) -> Iterator[Settings]:
     """``base`` pointed at a new migrated database, a new vhost and a new key prefix; all removed after."""
     from adapters.postgres.migrations import upgrade_to_head
