@@ -26,9 +26,10 @@ Part = tuple[str, str, Sequence[Any]]  # (name, data-modifying statement, its pa
 # and statement, where the session plans every statement anew with its parameters (``SESSION_OPTIONS``).
 # A write finds its rows by their keys, whatever the parameters, and planning the statement and each
 # key's check for every row was about a quarter of Postgres's CPU an upload (docs/performance.md).
-# Sequential scans are off for them, so that a plan made while a table was nearly empty cannot scan it
-# whole once it has grown (tests/integration/test_postgres_write_plans.py). Both last until the COMMIT:
-# the reads before it keep planning with their parameters.
+# Sequential scans are off for them, so that a plan made while a table was nearly empty does not scan it
+# whole once it has grown; a test holds each scan of these plans to its index's first column, so that none
+# reads an index whole either (tests/integration/test_postgres_write_plans.py). Both settings last until
+# the COMMIT: the reads before it keep planning with their parameters.
 GENERIC_PLANS_FOR_WRITES = (
     "SELECT set_config('plan_cache_mode', 'force_generic_plan', true),"
     " set_config('enable_seqscan', 'off', true)"

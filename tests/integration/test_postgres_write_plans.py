@@ -6,7 +6,7 @@ the tables whole once they have grown."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,11 +24,10 @@ from domain.roles import Role
 from domain.use_cases.dispatch import Outcome, execute
 from tests.conftest import IdMaker
 from tests.integration.test_postgres_support import org_with_folder, upload_command
+from tests.support.plans import leading_columns, unbounded_scans
 from tests.support.services import migrated_database
 
 pytestmark = pytest.mark.integration
-
-_INDEX_SCANS = ("Index Scan", "Index Only Scan", "Bitmap Index Scan")
 
 
 @pytest.fixture(scope="module")
@@ -112,16 +111,32 @@ def test_the_commit_statements_generic_plans_scan_no_table_whole(
     assert whole_scans == {}
 
 
-def test_the_foreign_keys_checks_generic_plans_scan_no_table_whole(empty_database_url: str) -> None:
-    with _generic_planning(empty_database_url) as connection:
-        checks = _foreign_key_checks(connection)
-        whole_scans = {
-            sql: scans
-            for index, sql in enumerate(checks)
-            if (scans := _whole_scans(connection, f"k{index}", sql))
-        }
-    assert len(checks) >= 5
-    assert whole_scans == {}
+def test_the_keys_checks_fired_look_rows_up_by_the_keys_they_reference(
+    empty_database_url: str, commit_statements: list[str]
+) -> None:
+    """A key's check looks up the row a written row references, by that row's unique key: always an
+    index's condition. The checks that could scan, of the rows referring to one deleted or whose key
+    changed, never run in a commit statement: it deletes from no referenced table, and changes no key."""
+    with psycopg.connect(libpq_conninfo(empty_database_url)) as connection:
+        referenced: dict[str, list[str]] = dict(
+            connection.execute(
+                "SELECT c.confrelid::regclass::text, array_agg(a.attname::text) FROM pg_constraint c"
+                " JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = ANY(c.confkey)"
+                " WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace GROUP BY 1"
+            ).fetchall()
+        )
+    written = " ".join(commit_statements)
+    deleted_from = set(re.findall(r"DELETE FROM (\w+)", written))
+    updated = {
+        (table, assignment.split(" = ")[0].strip())
+        for table, assignments in re.findall(r"UPDATE (\w+) SET (.+?) WHERE", written)
+        for assignment in assignments.split(", ")
+    }
+    assert {"folders", "documents", "organizations"} <= set(referenced)
+    assert deleted_from
+    assert not deleted_from & set(referenced)
+    assert updated
+    assert not {(table, column) for table, column in updated if column in referenced.get(table, [])}
 
 
 def test_only_the_commit_statement_runs_generic_plans(empty_database_url: str, new_id: IdMaker) -> None:
@@ -165,35 +180,10 @@ def _numbered(sql: str) -> str:
 
 
 def _whole_scans(connection: psycopg.Connection[Any], name: str, sql: str) -> list[str]:
-    """The scans in the generic plan of ``sql`` that read a table or an index without a condition."""
+    """The scans in the generic plan of ``sql`` that read a table or an index whole."""
     connection.execute(f"PREPARE {name} AS {sql}")
     parameters = len(set(re.findall(r"\$(\d+)", sql)))
     arguments = f"({', '.join(['NULL'] * parameters)})" if parameters else ""
     row = connection.execute(f"EXPLAIN (FORMAT JSON) EXECUTE {name}{arguments}").fetchone()
     assert row is not None
-    return [
-        f"{node['Node Type']} on {node.get('Relation Name') or node.get('Index Name')}"
-        for node in _nodes(row[0][0]["Plan"])
-        if node["Node Type"] == "Seq Scan" or (node["Node Type"] in _INDEX_SCANS and "Index Cond" not in node)
-    ]
-
-
-def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield plan
-    for child in plan.get("Plans", []):
-        yield from _nodes(child)
-
-
-def _foreign_key_checks(connection: psycopg.Connection[Any]) -> Sequence[str]:
-    """The query Postgres runs to check each foreign key of the schema for a row written."""
-    rows = connection.execute(
-        "SELECT c.confrelid::regclass::text,"
-        " array_agg(quote_ident(a.attname) || ' = $' || k.position || '::'"
-        " || format_type(a.atttypid, a.atttypmod) ORDER BY k.position)"
-        " FROM pg_constraint c, unnest(c.confkey) WITH ORDINALITY AS k (attnum, position), pg_attribute a"
-        " WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace"
-        " AND a.attrelid = c.confrelid AND a.attnum = k.attnum GROUP BY c.oid, c.confrelid"
-    ).fetchall()
-    return [
-        f"SELECT 1 FROM ONLY {table} x WHERE {' AND '.join(keys)} FOR KEY SHARE OF x" for table, keys in rows
-    ]
+    return unbounded_scans(row[0][0]["Plan"], leading_columns(connection))

@@ -10,11 +10,13 @@ import typer
 from workers.cli.ages import parse_age
 from workers.cli.failures import load_settings
 from workers.cli.output import command_group
+from workers.client.envelopes import DEAD_LETTER_TTL_MS
 
 inbox_app = command_group("The message ids already processed, which make a second delivery a duplicate.")
-# RabbitMQ delivers a message again within minutes (a lost connection, a retry on the contract's schedule),
-# so an hour is the least an id must be remembered for a second delivery to stay a duplicate.
-MIN_RETENTION = timedelta(hours=1)
+# A message can come back as long as RabbitMQ holds it: redelivered within minutes (a lost connection, a
+# retry), or as a dead letter for DEAD_LETTER_TTL_MS (7 days), which ``dlq replay`` takes for unused if
+# its id is forgotten. A day more, for a fleet stopped over a weekend with unacked messages.
+MIN_RETENTION = timedelta(milliseconds=DEAD_LETTER_TTL_MS) + timedelta(days=1)
 
 
 def register(app: typer.Typer) -> None:
@@ -25,17 +27,16 @@ def register(app: typer.Typer) -> None:
 def prune(
     older_than: Annotated[
         str,
-        typer.Option(
-            "--older-than", help="Forget ids processed longer ago than this: 30d, 12h; 1h at least."
-        ),
+        typer.Option("--older-than", help="Forget ids processed longer ago than this: 30d, 8d at least."),
     ] = "30d",
 ) -> None:
     """Delete the inbox rows of messages processed longer ago than --older-than.
 
     Every command message leaves its id in the inbox, so that a second delivery is acked as a duplicate;
-    nothing else removes them. A message delivered again after its id is forgotten would run again, so
-    keep them longer than any producer could send a message again (default 30 days). The pass reads the
-    table once, in short transactions. Run it daily, e.g. from cron.
+    nothing else removes them. A message delivered again after its id is forgotten would run again, and
+    `dlq replay` takes a dead letter whose id is forgotten for one never used: keep them longer than dead
+    letters are kept (7 days; at least 8d here) and than any producer could send a message again (default
+    30 days). The pass reads the table once, in short transactions. Run it daily, e.g. from cron.
 
     \b
     Example:
@@ -47,7 +48,9 @@ def prune(
     age = parse_age(older_than)
     if age < MIN_RETENTION:
         raise typer.BadParameter(
-            "at least 1h: a message delivered again must still find its id", param_hint="'--older-than'"
+            f"at least {MIN_RETENTION.days}d: dead letters are kept 7 days, and a replayed one must still"
+            " find its id",
+            param_hint="'--older-than'",
         )
     engine = create_single_use_engine(load_settings().database_url)
     try:
