@@ -11,12 +11,18 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from adapters.postgres.mappers import as_utc
-from adapters.postgres.tables import inbox, outbox
+from adapters.postgres.tables import inbox
 
 LOOKUP_CHUNK = 1000
+# Written as the index ix_outbox_rejected_message_id is (migration 0006), so that Postgres reads it rather
+# than every event of the outbox: its expression, with the key as a literal, and its condition on the type.
+REJECTIONS_OF_MESSAGES = text(
+    "SELECT payload, created_at FROM outbox"
+    " WHERE type = 'CommandRejected' AND (payload ->> 'message_id') = ANY(CAST(:ids AS text[]))"
+)
 
 
 @dataclass(frozen=True)
@@ -35,13 +41,9 @@ class MessageHistory:
     def rejections(self, message_ids: Collection[str]) -> dict[str, RecordedRejection]:
         """The CommandRejected recorded for each of the ids that has one, by message id."""
         found: dict[str, RecordedRejection] = {}
-        message_id = outbox.c.payload["message_id"].astext
         for chunk in _chunks(message_ids):
-            query = select(outbox.c.payload, outbox.c.created_at).where(
-                outbox.c.type == "CommandRejected", message_id.in_(chunk)
-            )
             with self._engine.connect() as connection:
-                for row in connection.execute(query):
+                for row in connection.execute(REJECTIONS_OF_MESSAGES, {"ids": chunk}):
                     rejection = _rejection(row.payload, row.created_at)
                     found[rejection.message_id] = rejection
         return found

@@ -133,6 +133,12 @@ outbox = Table(
     UniqueConstraint("event_id", name="uq_outbox_event_id"),
 )
 Index("ix_outbox_unpublished", outbox.c.seq, postgresql_where=outbox.c.published_at.is_(None))
+# The dead letters' reasons: the CommandRejected of a message id (migration 0006, ``rejections``).
+Index(
+    "ix_outbox_rejected_message_id",
+    outbox.c.payload.op("->>")(literal_column("'message_id'")),
+    postgresql_where=outbox.c.type == literal_column("'CommandRejected'"),
+)
 
 audit_log = Table(
     "audit_log",

@@ -27,6 +27,10 @@ def _membership_indexes(inspector: Inspector) -> Iterable[Mapping[str, object]]:
     return inspector.get_indexes("memberships")
 
 
+def _outbox_indexes(inspector: Inspector) -> Iterable[Mapping[str, object]]:
+    return inspector.get_indexes("outbox")
+
+
 @pytest.mark.parametrize(
     ("revision", "previous", "read", "before", "after"),
     [
@@ -42,6 +46,14 @@ def _membership_indexes(inspector: Inspector) -> Iterable[Mapping[str, object]]:
         ("0004", "0003", _policy_indexes, {"ix_access_policies_user"}, set()),
         # a batch finds its users' memberships by user
         ("0005", "0004", _membership_indexes, set(), {"ix_memberships_user"}),
+        # dead letters' rejections are found by message id
+        (
+            "0006",
+            "0005",
+            _outbox_indexes,
+            {"ix_outbox_unpublished", "uq_outbox_event_id"},
+            {"ix_outbox_unpublished", "uq_outbox_event_id", "ix_outbox_rejected_message_id"},
+        ),
     ],
 )
 def test_a_migration_changes_what_it_says_and_its_downgrade_restores_it(

@@ -88,3 +88,45 @@ def _plan(connection: psycopg.Connection[Any], sql: str, params: Params) -> dict
     assert row is not None
     plan = row[0] if isinstance(row[0], list) else json.loads(row[0])
     return dict(plan[0]["Plan"])
+
+
+_OTHER_EVENTS = 20_000
+
+
+@pytest.fixture(scope="module")
+def crowded_outbox_url() -> Iterator[str]:
+    """A database whose outbox holds many published events, one in a hundred a CommandRejected."""
+    with migrated_database() as url:
+        with psycopg.connect(libpq_conninfo(url), autocommit=True) as connection:
+            connection.execute(
+                "INSERT INTO outbox (event_id, type, routing_key, payload, published_at)"
+                " SELECT gen_random_uuid(),"
+                " CASE WHEN g %% 100 = 0 THEN 'CommandRejected' ELSE 'DocumentUploaded' END, 'x',"
+                " jsonb_build_object('message_id', 'crowd-' || g, 'actor', 'upload_document',"
+                " 'reason', 'invalid', 'detail', 'doc_id: too long'), now()"
+                " FROM generate_series(1, %s) g",
+                [_OTHER_EVENTS],
+            )
+            connection.execute("ANALYZE")
+        yield url
+
+
+def test_the_rejections_of_dead_letters_are_found_by_an_index_condition(crowded_outbox_url: str) -> None:
+    from adapters.postgres.engine import create_single_use_engine
+    from adapters.postgres.rejections import REJECTIONS_OF_MESSAGES, MessageHistory
+
+    ids = ["crowd-100", "crowd-4200", "crowd-4201", "never-sent"]
+    engine = create_single_use_engine(crowded_outbox_url)
+    try:
+        found = MessageHistory(engine).rejections(ids)
+        with engine.connect() as connection:
+            compiled = REJECTIONS_OF_MESSAGES.compile(connection)
+    finally:
+        engine.dispose()
+    with psycopg.connect(libpq_conninfo(crowded_outbox_url)) as connection:
+        plan = _plan(connection, str(compiled).replace("%(ids)s", "%s"), [ids])
+        scans = unbounded_scans(plan, leading_columns(connection), {"outbox"})
+    assert set(found) == {"crowd-100", "crowd-4200"}  # 4201 was applied: its event is no rejection
+    assert found["crowd-100"].reason == "invalid"
+    assert any(node.get("Relation Name") == "outbox" for node in nodes(plan))
+    assert scans == []

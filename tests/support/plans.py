@@ -19,11 +19,11 @@ def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def leading_columns(connection: psycopg.Connection[Any]) -> dict[str, tuple[str, str]]:
-    """Each index of the public schema: (its table, its first column)."""
+    """Each index of the public schema: (its table, its first column, or expression, as Postgres writes
+    it in a plan's index condition)."""
     rows = connection.execute(
-        "SELECT i.relname, t.relname, a.attname FROM pg_index x"
+        "SELECT i.relname, t.relname, pg_get_indexdef(x.indexrelid, 1, true) FROM pg_index x"
         " JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid"
-        " JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = x.indkey[0]"
         " WHERE t.relnamespace = 'public'::regnamespace"
     ).fetchall()
     return {index: (table, column) for index, table, column in rows}
