@@ -17,8 +17,8 @@ from adapters.postgres.mappers import as_utc
 from adapters.postgres.tables import inbox
 
 LOOKUP_CHUNK = 1000
-# Written as the index ix_outbox_rejected_message_id is (migration 0006), so that Postgres reads it rather
-# than every event of the outbox: its expression, with the key as a literal, and its condition on the type.
+# Written as the index ix_outbox_rejected_message_id is (migration 0006): its expression, with the key as a
+# literal, and its condition on the type, so that even a generic plan reads it rather than every event.
 REJECTIONS_OF_MESSAGES = text(
     "SELECT payload, created_at FROM outbox"
     " WHERE type = 'CommandRejected' AND (payload ->> 'message_id') = ANY(CAST(:ids AS text[]))"

@@ -46,6 +46,22 @@ def test_the_migrations_build_the_schema_the_tables_describe(engine: Engine, dat
         assert compare_metadata(context, metadata) == []
 
 
+def test_the_partial_indexes_keep_their_conditions(engine: Engine) -> None:
+    """Alembic's comparison above does not look at an index's WHERE: every partial index's is here."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT indexname, indexdef FROM pg_indexes"
+                " WHERE schemaname = 'public' AND indexdef LIKE '% WHERE %'"
+            )
+        ).all()
+    conditions = {name: definition.partition(" WHERE ")[2] for name, definition in rows}
+    assert conditions == {
+        "ix_outbox_unpublished": "(published_at IS NULL)",
+        "ix_outbox_rejected_message_id": "(type = 'CommandRejected'::text)",
+    }
+
+
 def test_a_fresh_database_reaches_head_once_and_stays_there(database_url: str) -> None:
     with throwaway_database(database_url) as fresh:
         assert not is_at_head(fresh)
