@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -27,20 +28,28 @@ pytestmark = pytest.mark.integration
 _OTHER_MEMBERSHIPS = 50_000
 
 
-@pytest.fixture(scope="module")
-def crowded_database_url() -> Iterator[str]:
-    """A database where other organizations hold many memberships, analyzed."""
+@contextmanager
+def _database_holding(*statements: tuple[str, list[Any]]) -> Iterator[str]:
+    """A migrated database of the module's own, once ``statements`` ran in it, analyzed."""
     with migrated_database() as url:
         with psycopg.connect(libpq_conninfo(url), autocommit=True) as connection:
-            connection.execute(
-                "INSERT INTO organizations (id) SELECT 'crowd-' || g FROM generate_series(1, 500) g"
-            )
-            connection.execute(
-                "INSERT INTO memberships (org_id, user_id)"
-                " SELECT 'crowd-' || (g %% 500 + 1), 'member-' || g FROM generate_series(1, %s) g",
-                [_OTHER_MEMBERSHIPS],
-            )
+            for sql, params in statements:
+                connection.execute(sql, params)
             connection.execute("ANALYZE")
+        yield url
+
+
+@pytest.fixture(scope="module")
+def crowded_database_url() -> Iterator[str]:
+    """A database where other organizations hold many memberships."""
+    with _database_holding(
+        ("INSERT INTO organizations (id) SELECT 'crowd-' || g FROM generate_series(1, 500) g", []),
+        (
+            "INSERT INTO memberships (org_id, user_id)"
+            " SELECT 'crowd-' || (g %% 500 + 1), 'member-' || g FROM generate_series(1, %s) g",
+            [_OTHER_MEMBERSHIPS],
+        ),
+    ) as url:
         yield url
 
 
@@ -96,18 +105,17 @@ _OTHER_EVENTS = 20_000
 @pytest.fixture(scope="module")
 def crowded_outbox_url() -> Iterator[str]:
     """A database whose outbox holds many published events, one in a hundred a CommandRejected."""
-    with migrated_database() as url:
-        with psycopg.connect(libpq_conninfo(url), autocommit=True) as connection:
-            connection.execute(
-                "INSERT INTO outbox (event_id, type, routing_key, payload, published_at)"
-                " SELECT gen_random_uuid(),"
-                " CASE WHEN g %% 100 = 0 THEN 'CommandRejected' ELSE 'DocumentUploaded' END, 'x',"
-                " jsonb_build_object('message_id', 'crowd-' || g, 'actor', 'upload_document',"
-                " 'reason', 'invalid', 'detail', 'doc_id: too long'), now()"
-                " FROM generate_series(1, %s) g",
-                [_OTHER_EVENTS],
-            )
-            connection.execute("ANALYZE")
+    with _database_holding(
+        (
+            "INSERT INTO outbox (event_id, type, routing_key, payload, published_at)"
+            " SELECT gen_random_uuid(),"
+            " CASE WHEN g %% 100 = 0 THEN 'CommandRejected' ELSE 'DocumentUploaded' END, 'x',"
+            " jsonb_build_object('message_id', 'crowd-' || g, 'actor', 'upload_document',"
+            " 'reason', 'invalid', 'detail', 'doc_id: too long'), now()"
+            " FROM generate_series(1, %s) g",
+            [_OTHER_EVENTS],
+        ),
+    ) as url:
         yield url
 
 
