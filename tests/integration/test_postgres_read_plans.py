@@ -3,7 +3,6 @@ used to scan every membership for every batch."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,7 +19,7 @@ from domain.roles import Role
 from domain.use_cases.dispatch import Outcome, execute
 from tests.conftest import IdMaker
 from tests.integration.test_postgres_support import org_with_folder, upload_command
-from tests.support.plans import leading_columns, nodes, unbounded_scans
+from tests.support.plans import leading_columns, nodes, plan_of, unbounded_scans
 from tests.support.services import migrated_database
 
 pytestmark = pytest.mark.integration
@@ -78,7 +77,7 @@ def test_a_batchs_reads_find_memberships_by_an_index_condition(crowded_database_
         engine.dispose()
     with psycopg.connect(libpq_conninfo(crowded_database_url)) as connection:
         indexes = leading_columns(connection)
-        plans = [_plan(connection, sql, params) for sql, params in reads]
+        plans = [plan_of(connection, sql, params) for sql, params in reads]
     assert any(node.get("Relation Name") == "memberships" for plan in plans for node in nodes(plan))
     assert [scan for plan in plans for scan in unbounded_scans(plan, indexes, {"memberships"})] == []
 
@@ -89,14 +88,6 @@ def _capturing(later: Any, reads: list[tuple[str, Params]]) -> Any:
         return later(session, sql, params)
 
     return capturing
-
-
-def _plan(connection: psycopg.Connection[Any], sql: str, params: Params) -> dict[str, Any]:
-    """The plan of ``sql`` made with its parameters, as the workers' sessions plan their reads."""
-    row = connection.execute(f"EXPLAIN (FORMAT JSON) {sql}", params).fetchone()
-    assert row is not None
-    plan = row[0] if isinstance(row[0], list) else json.loads(row[0])
-    return dict(plan[0]["Plan"])
 
 
 _OTHER_EVENTS = 20_000
@@ -135,7 +126,7 @@ def test_the_rejections_of_dead_letters_are_found_by_an_index_condition(crowded_
     finally:
         engine.dispose()
     with psycopg.connect(libpq_conninfo(crowded_outbox_url)) as connection:
-        plans = [_plan(connection, statement, parameters) for statement, parameters in sent]
+        plans = [plan_of(connection, statement, parameters) for statement, parameters in sent]
         scans = [
             scan for plan in plans for scan in unbounded_scans(plan, leading_columns(connection), {"outbox"})
         ]

@@ -24,7 +24,7 @@ from domain.roles import Role
 from domain.use_cases.dispatch import Outcome, execute
 from tests.conftest import IdMaker
 from tests.integration.test_postgres_support import org_with_folder, upload_command
-from tests.support.plans import leading_columns, unbounded_scans
+from tests.support.plans import leading_columns, plan_of, unbounded_scans
 from tests.support.services import migrated_database
 
 pytestmark = pytest.mark.integration
@@ -184,6 +184,4 @@ def _whole_scans(connection: psycopg.Connection[Any], name: str, sql: str) -> li
     connection.execute(f"PREPARE {name} AS {sql}")
     parameters = len(set(re.findall(r"\$(\d+)", sql)))
     arguments = f"({', '.join(['NULL'] * parameters)})" if parameters else ""
-    row = connection.execute(f"EXPLAIN (FORMAT JSON) EXECUTE {name}{arguments}").fetchone()
-    assert row is not None
-    return unbounded_scans(row[0][0]["Plan"], leading_columns(connection))
+    return unbounded_scans(plan_of(connection, f"EXECUTE {name}{arguments}"), leading_columns(connection))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection, Iterator
 from typing import Any
@@ -10,6 +11,14 @@ import psycopg
 
 _INDEX_SCANS = ("Index Scan", "Index Only Scan", "Bitmap Index Scan")
 _TABLE_SCANS = ("Seq Scan", *_INDEX_SCANS, "Bitmap Heap Scan")
+
+
+def plan_of(connection: psycopg.Connection[Any], sql: str, params: Any = None) -> dict[str, Any]:
+    """The root node of the plan Postgres makes for ``sql`` (with ``params``, if any)."""
+    row = connection.execute(f"EXPLAIN (FORMAT JSON) {sql}", params).fetchone()
+    assert row is not None
+    plan = row[0] if isinstance(row[0], list) else json.loads(row[0])
+    return dict(plan[0]["Plan"])
 
 
 def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
