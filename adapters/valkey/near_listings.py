@@ -73,9 +73,10 @@ class NearListingCache(ListingCache):
             kept = self._listings.get(folder_id)
             if kept is not None and kept[0].version == version:  # a load that ended since the miss
                 return kept[0]
-            flight, leading = self._loads.get(key), False
+            flight = self._loads.get(key)
+            leading = flight is None
             if flight is None:
-                flight, leading = self._loads.setdefault(key, _Load()), True
+                flight = self._loads[key] = _Load()
         if not leading:
             flight.done.wait(self._load_wait_s)
             return flight.listing or self._load_and_put(load)
