@@ -340,9 +340,7 @@ def load_json(text: str) -> Any:
     """JSON as the contract reads it (§1): a key repeated in one object, NaN or Infinity raises
     ``ValueError``, as a syntax error does. A number written with a fraction or an exponent whose value
     is whole (``10.0``, ``1e2``) is that integer, as JSON Schema's ``integer`` reads it."""
-    return json.loads(
-        text, object_pairs_hook=_unique_keys, parse_constant=refuse_constant, parse_float=_whole_as_int
-    )
+    return _CONTRACT_JSON.decode(text)
 
 
 def _whole_as_int(text: str) -> int | float:
@@ -355,12 +353,19 @@ _EXACT_FLOAT_INTEGERS = 2**53
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    if len(set(keys)) != len(keys):
+    fields = dict(pairs)
+    if len(fields) != len(pairs):
         raise ValueError("a key appears twice in one object")
-    return dict(pairs)
+    return fields
 
 
 def refuse_constant(name: str) -> Any:
     """``json.loads``'s ``parse_constant``: NaN, Infinity and -Infinity are not JSON numbers."""
     raise ValueError(f"{name} is not a JSON number")
+
+
+# Every envelope is read with it, in the consumer thread. One decoder serves every call and thread, as the
+# one ``json.loads`` keeps for its defaults does; given hooks, ``json.loads`` builds a new one per call.
+_CONTRACT_JSON = json.JSONDecoder(
+    object_pairs_hook=_unique_keys, parse_constant=refuse_constant, parse_float=_whole_as_int
+)

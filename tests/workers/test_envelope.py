@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dramatiq
@@ -48,6 +49,25 @@ def test_a_whole_number_written_with_a_fraction_or_an_exponent_is_that_integer(w
 def test_a_number_that_is_not_a_whole_one_is_still_not_an_integer(written: bytes) -> None:
     with pytest.raises(UnreadableMessage, match="message_timestamp: input should be a valid integer"):
         EnvelopeEncoder().decode(body().replace(b"1714566600000", written))
+
+
+def test_bodies_read_by_many_threads_at_once_each_decode_as_their_own() -> None:
+    """One JSON decoder serves every thread (``workers.contract.load_json``): bodies read at the same
+    time never mix, and a repeated key is still caught in each."""
+
+    def read(thread: int) -> list[str]:
+        org_ids = []
+        for index in range(300):
+            data = body(kwargs={"org_id": f"org-{thread}-{index}", "user_id": "alice"})
+            org_ids.append(EnvelopeEncoder().decode(data)["kwargs"]["org_id"])
+            with pytest.raises(UnreadableMessage, match="a key appears twice"):
+                EnvelopeEncoder().decode(data[:-1] + b', "kwargs": {}}')
+        return org_ids
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        read_by_thread = list(pool.map(read, range(8)))
+
+    assert read_by_thread == [[f"org-{thread}-{index}" for index in range(300)] for thread in range(8)]
 
 
 def test_a_message_encoded_by_dramatiq_decodes_again_with_its_retry_bookkeeping() -> None:
