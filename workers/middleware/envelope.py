@@ -104,11 +104,11 @@ class EnvelopeEncoder(JSONEncoder):
 
     def _decoded(self, data: bytes) -> MessageData:
         fields = _json_object(data)
-        message_id = fields.get("message_id") if is_id(fields.get("message_id")) else None
-        actor = fields.get("actor_name") if _is_actor_name(fields.get("actor_name")) else None
         try:
             Envelope.model_validate(fields)
         except ValidationError as error:
+            message_id = fields.get("message_id") if is_id(fields.get("message_id")) else None
+            actor = fields.get("actor_name") if _is_actor_name(fields.get("actor_name")) else None
             raise UnreadableMessage(
                 problems_of(error), message_id, actor, ids_in(fields.get("kwargs"))
             ) from None
