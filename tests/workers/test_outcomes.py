@@ -269,6 +269,34 @@ def test_a_retry_that_cannot_be_queued_dead_letters_the_message_rather_than_losi
     assert [line["outcome"] for line in outcome_lines(logs, message.message_id)] == ["dead_lettered"]
 
 
+def test_a_not_found_whose_retry_cannot_be_queued_stays_replayable_without_a_rejection(
+    application: Application, db: FakeDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A share may arrive before its upload (contract §4). If RabbitMQ is lost just as its retry is
+    queued, it has not outlived its retries: no not_found rejection may spend its message id."""
+    with running_fleet(application) as fleet, capture_logs() as logs:
+        enqueue = fleet.broker.enqueue
+
+        def refusing_retries(message: Any, *, delay: int | None = None) -> Any:
+            if delay is not None:
+                raise ConnectionError("RabbitMQ lost while queueing the retry")
+            return enqueue(message, delay=delay)
+
+        monkeypatch.setattr(fleet.broker, "enqueue", refusing_retries)
+        message = fleet.send(
+            "share_document", doc_id="ghost", shared_by=ALICE, shared_with=BOB, role="viewer"
+        )
+        fleet.settle()
+        [dead] = fleet.dead_letters()
+
+    assert dead.message_id == message.message_id
+    assert db.events == []
+    assert message.message_id not in db.applied_message_ids
+    [line] = outcome_lines(logs, message.message_id)
+    assert (line["outcome"], line["reason"], line["rejection"]) == ("dead_lettered", "fault", None)
+    assert "retry not queued: ConnectionError" in line["detail"]
+
+
 def test_one_message_at_a_time_per_thread_keeps_its_own_log_context(application: Application) -> None:
     with running_fleet(application, threads=4) as fleet, capture_logs(processors=[merge_contextvars]) as logs:
         sent = {

@@ -20,7 +20,7 @@ from dramatiq.middleware import Middleware
 from domain.errors import NotFound
 from workers.contract import QUERIES, ids_in
 from workers.middleware.resources import Resources
-from workers.middleware.retries import failure_kind
+from workers.middleware.retries import failure_kind, retry_not_queued
 
 MAX_DETAIL = 2000
 
@@ -120,6 +120,10 @@ class Outcomes(Middleware):
         )
 
     def _gave_up(self, message: dramatiq.MessageProxy, exception: BaseException) -> None:
+        not_queued = retry_not_queued()
+        if not_queued is not None:
+            self._retry_lost(message, exception, not_queued)
+            return
         kind, recorded = failure_kind(exception), None
         if isinstance(exception, NotFound) and message.actor_name not in QUERIES:
             ids = {"org_id": exception.org_id, "doc_id": exception.document_id}
@@ -133,6 +137,22 @@ class Outcomes(Middleware):
             attempt=message.options.get("retries", 0),
             detail=_detail(exception),
             rejection=recorded,
+        )
+
+    def _retry_lost(
+        self, message: dramatiq.MessageProxy, exception: BaseException, error: BaseException
+    ) -> None:
+        """Its retry was due but could not be queued: a fault, dead-lettered with nothing recorded, so that
+        ``docfleet dlq replay`` can run it again."""
+        _log().error(
+            "dead-lettered: its retry could not be queued",
+            outcome="dead_lettered",
+            message_id=message.message_id,
+            actor=message.actor_name,
+            reason="fault",
+            attempt=message.options.get("retries", 0),
+            detail=f"retry not queued: {_detail(error)}; after {_detail(exception)}"[:MAX_DETAIL],
+            rejection=None,
         )
 
     def _reject(self, message: dramatiq.MessageProxy, reason: str, detail: str, **ids: str | None) -> str:

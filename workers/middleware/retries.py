@@ -24,6 +24,9 @@ NOT_FOUND_RETRIES_OPTION = "docfleet_not_found_retries"
 # Retries asks the policy, in the same worker thread; None where CountNotFound is not installed.
 _not_found_before: ContextVar[int | None] = ContextVar("docfleet_not_found_before", default=None)
 
+# Set by RetriesOrDeadLetter for each failed message, in the worker thread that runs the middleware next.
+_retry_not_queued: ContextVar[BaseException | None] = ContextVar("docfleet_retry_not_queued", default=None)
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -64,8 +67,10 @@ class RetriesOrDeadLetter(Retries):
 
     Retries queues the copy that will run again, and Dramatiq then acks the message. If queueing the copy
     raises (RabbitMQ refused or lost it), no copy exists, yet the message would still be acked as retried:
-    lost. Failed instead, it is dead-lettered and can be replayed (docs/contract.md §8). The error is
-    raised on, for the broker to log.
+    lost. Failed instead, it is dead-lettered and can be replayed (docs/contract.md §8), as a fault
+    whatever its failure was: a NotFound on its first try has not outlived its retries, and must not spend
+    its message id on a rejection (``retry_not_queued`` tells ``Outcomes``). The error is raised on, for
+    the broker to log.
     """
 
     def after_process_message(
@@ -76,12 +81,20 @@ class RetriesOrDeadLetter(Retries):
         result: Any = None,
         exception: BaseException | None = None,
     ) -> None:
+        _retry_not_queued.set(None)
         try:
             super().after_process_message(broker, message, result=result, exception=exception)  # type: ignore[no-untyped-call]
-        except Exception:
+        except Exception as error:
             if exception is not None:
                 message.fail()
+                _retry_not_queued.set(error)
             raise
+
+
+def retry_not_queued() -> BaseException | None:
+    """Why the retry of the message this thread just failed could not be queued, if that is why it failed:
+    read by the middleware that runs after ``RetriesOrDeadLetter``, in the same thread."""
+    return _retry_not_queued.get()
 
 
 class CountNotFound(Middleware):
