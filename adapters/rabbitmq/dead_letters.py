@@ -108,6 +108,21 @@ class DeadLetterQueues(BlockingConnectionOwner):
         finally:
             self._give_back()
 
+    def delete_first(self, queue: str, count: int) -> int:
+        """Deletes the first ``count`` messages of the queue, no more; how many it deleted. Messages that
+        arrived after them are left, as a purge would not."""
+        deleted = 0
+        try:
+            while deleted < count:
+                taken = self._take(queue)
+                if taken is None:
+                    break
+                self._channel.basic_ack(taken[0])
+                deleted += 1
+        finally:
+            self._give_back()
+        return deleted
+
     def purge(self, queue: str) -> int:
         """Deletes every message of the queue; how many there were (0 when there is no such queue)."""
         if self.count(queue) is None:

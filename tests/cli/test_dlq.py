@@ -8,6 +8,7 @@ from typing import Any
 import pika
 import pytest
 
+from adapters.rabbitmq.dead_letters import DeadLetterQueues
 from tests.cli.support import (
     bodies,
     encoded,
@@ -77,6 +78,33 @@ def test_a_round_trip_through_a_worker(settings: Settings, worker: None, new_id:
     purged = run(settings, "dlq", "purge", "--yes", "--expect", "1")
     assert "purged 1 from documents.XQ" in purged.stdout
     assert ready_count(settings.amqp_url, "documents.XQ") == 0
+
+
+def test_purge_with_expect_deletes_only_the_dead_letters_it_counted(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One that arrives between the count and the deletion is left: it was not seen."""
+    seen, late = (
+        envelope("add_member", {"org_id": "acme", "user_id": user}, retries=20, traceback=TRACEBACK)
+        for user in ("bob", "carol")
+    )
+    publish_raw(settings.amqp_url, "documents.XQ", encoded(seen))
+    count = DeadLetterQueues.count
+
+    def count_then_one_arrives(queues: DeadLetterQueues, queue: str) -> int | None:
+        ready = count(queues, queue)
+        if queue == "documents.XQ":
+            publish_raw(settings.amqp_url, queue, encoded(late))
+            wait_for(lambda: count(queues, queue) == (ready or 0) + 1, what="the late dead letter")
+        return ready
+
+    monkeypatch.setattr(DeadLetterQueues, "count", count_then_one_arrives)
+    purged = run(settings, "dlq", "purge", "--yes", "--expect", "1")
+    monkeypatch.undo()
+
+    assert purged.exit_code == 0, purged.output
+    assert "purged 1 from documents.XQ" in purged.stdout
+    assert [body["message_id"] for body in bodies(settings.amqp_url, "documents.XQ")] == [late["message_id"]]
 
 
 def test_replay_strips_retry_bookkeeping_and_keeps_the_message_id(settings: Settings) -> None:

@@ -197,7 +197,8 @@ def purge(
       docfleet dlq purge --queue documents-queries --yes --expect 3
     """
     with opened() as queues:
-        count = sum(queues.count(xq) or 0 for xq in dead_letter_queues(queue))
+        counted = {xq: queues.count(xq) or 0 for xq in dead_letter_queues(queue)}
+        count = sum(counted.values())
         if not yes:
             raise CliError(
                 f"this deletes {count} dead letters for good: pass --yes (and --expect {count})",
@@ -205,5 +206,7 @@ def purge(
             )
         if expect is not None and count != expect:
             raise CliError(f"{count} dead letters are there, not {expect}: nothing deleted")
-        for xq in dead_letter_queues(queue):
-            typer.echo(f"purged {queues.purge(xq)} from {xq}")
+        for xq, ready in counted.items():
+            # With --expect, only the letters counted: the first of each queue, those that arrived first.
+            purged = queues.delete_first(xq, ready) if expect is not None else queues.purge(xq)
+            typer.echo(f"purged {purged} from {xq}")
