@@ -18,7 +18,7 @@ from typing import Any
 from adapters.postgres.rejections import RecordedRejection
 from adapters.rabbitmq.dead_letters import DeadLetter, Relocation
 from workers.contract import COMMANDS_QUEUE, QUERIES_QUEUE, InvalidMessage, parse
-from workers.middleware.envelope import EnvelopeEncoder, UnreadableMessage
+from workers.middleware.envelope import EnvelopeEncoder, UnreadableMessage, misplaced_actor
 
 ORIGINS = {f"{queue}.XQ": queue for queue in (COMMANDS_QUEUE, QUERIES_QUEUE)}
 """Each dead-letter queue and the queue its messages came from (Dramatiq's ``<queue>.XQ``)."""
@@ -80,9 +80,12 @@ def _read(letter: DeadLetter) -> tuple[dict[str, Any] | None, str | None, str | 
     except UnreadableMessage as error:
         return None, "unreadable: " + "; ".join(error.problems), error.message_id
     origin = ORIGINS.get(letter.queue)
-    if envelope["queue_name"].removesuffix(".DQ") != origin:
+    if origin is None or envelope["queue_name"].removesuffix(".DQ") != origin:
         problem = f"unreadable: queue_name is {envelope['queue_name']!r} but it died in {letter.queue!r}"
         return None, problem, envelope["message_id"]
+    misplaced = misplaced_actor(envelope["actor_name"], origin)
+    if misplaced is not None:  # the workers would dead-letter it again at once
+        return None, f"unreadable: {misplaced}", envelope["message_id"]
     return envelope, None, envelope["message_id"]
 
 

@@ -172,10 +172,17 @@ def _misrouted(message: dramatiq.Message[Any], consumed_from: str) -> str | None
     """
     if message.queue_name != consumed_from:
         return f"queue_name: is {message.queue_name!r} but the message came from {consumed_from!r}"
-    home, arrived_on = queue_of(message.actor_name), consumed_from.removesuffix(".DQ")
-    if message.actor_name in ACTOR_KWARGS and home != arrived_on:
-        return f"actor: {message.actor_name} is consumed from {home!r}, not {arrived_on!r}"
-    return _bad_delay(message.options.get("eta"), consumed_from)
+    return misplaced_actor(message.actor_name, consumed_from) or _bad_delay(
+        message.options.get("eta"), consumed_from
+    )
+
+
+def misplaced_actor(actor: str, queue: str) -> str | None:
+    """What is wrong, if anything, with a message of ``actor`` on ``queue`` (or its delay queue)."""
+    home, arrived_on = queue_of(actor), queue.removesuffix(".DQ")
+    if actor in ACTOR_KWARGS and home != arrived_on:
+        return f"actor: {actor} is consumed from {home!r}, not {arrived_on!r}"
+    return None
 
 
 def _bad_delay(eta: int | None, consumed_from: str) -> str | None:

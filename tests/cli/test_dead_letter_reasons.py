@@ -1,0 +1,48 @@
+"""Why a dead letter died, and whether ``dlq replay`` may put it back: read from the letter alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.postgres.rejections import RecordedRejection
+from adapters.rabbitmq.dead_letters import DeadLetter
+from tests.cli.support import encoded, envelope
+from workers.cli.dead_letters import inspect
+
+
+def never_used(_message_id: str) -> tuple[bool, RecordedRejection | None]:
+    return False, None
+
+
+def letter(queue: str, body: bytes) -> DeadLetter:
+    return DeadLetter(
+        queue=queue, body=body, died_in=queue.removesuffix(".XQ"), death_reason=None, died_at=None
+    )
+
+
+@pytest.mark.parametrize(
+    ("actor", "kwargs", "queue"),
+    [
+        ("list_folder", {"folder_id": "f1", "requested_by": "alice"}, "documents"),
+        ("add_member", {"org_id": "acme", "user_id": "bob"}, "documents-queries"),
+    ],
+)
+def test_an_actor_dead_lettered_from_the_other_actors_queue_is_not_replayed_there(
+    actor: str, kwargs: dict[str, str], queue: str
+) -> None:
+    """The workers dead-letter such a message at once, so a replay to the same queue would only say
+    ``replayed`` and put it straight back."""
+    inspected = inspect(letter(f"{queue}.XQ", encoded(envelope(actor, kwargs, queue=queue))), never_used)
+
+    assert inspected.replay is None
+    assert inspected.reason.startswith(f"unreadable: actor: {actor} is consumed from")
+    assert inspected.not_replayable is not None
+
+
+def test_an_actor_dead_lettered_from_its_own_queue_after_faults_is_replayed_there() -> None:
+    body = encoded(envelope("add_member", {"org_id": "acme", "user_id": "bob"}, retries=20))
+
+    inspected = inspect(letter("documents.XQ", body), never_used)
+
+    assert inspected.replay is not None
+    assert inspected.replay.queue == "documents"
