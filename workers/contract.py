@@ -48,7 +48,7 @@ _HOST = r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}"
 _PORT = r"([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 BLOB_URI_PATTERN = (
     rf"^((s3|gs|az)://{_HOST}|https://{_HOST}(:{_PORT})?)"  # a port (1 to 65535) for https only
-    r"(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})*)+$"
+    r"(/+([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)+/*$"  # a path with a segment that is not empty
 )
 _ID = re.compile(ID_PATTERN)
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")

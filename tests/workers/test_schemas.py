@@ -182,6 +182,10 @@ _UPLOAD = {
         ({"blob_uri": "s3://bucket:1/d1.pdf"}, False),
         ({"blob_uri": "https://files.example.com:99999/d1.pdf"}, False),
         ({"blob_uri": "https://files.example.com:0/d1.pdf"}, False),
+        ({"blob_uri": "s3://bucket/"}, False),  # no object named
+        ({"blob_uri": "s3://bucket//"}, False),
+        ({"blob_uri": "s3://bucket//d1.pdf"}, True),
+        ({"blob_uri": "s3://bucket/d1/"}, True),
     ],
 )
 def test_the_published_schema_and_the_workers_agree_on_names_tags_and_blob_uris(
