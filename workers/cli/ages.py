@@ -12,6 +12,7 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 MAX_AGE = timedelta(days=36_500)  # a century: older than any row, and within Postgres's time range
+_MAX_DIGITS = 30
 
 
 def parse_age(value: str) -> timedelta:
@@ -19,6 +20,8 @@ def parse_age(value: str) -> timedelta:
     found = _DURATION.match(value.strip())
     if found is None:
         raise typer.BadParameter(f"expected a number and s, m, h or d (e.g. 7d), got {value!r}")
+    if len(found["amount"]) > _MAX_DIGITS:  # past any age, and past what int() will read
+        raise typer.BadParameter(f"at most {MAX_AGE.days} days, got {value[:20]!r}...")
     try:
         age = timedelta(**{_UNITS[found["unit"]]: int(found["amount"])})
     except OverflowError:

@@ -10,6 +10,8 @@ from adapters.rabbitmq.subscription import EventSubscription, ReceivedEvent
 from workers.cli.failures import load_settings
 from workers.cli.output import command_group
 
+MAX_ROUTING_KEY_BYTES = 255  # a binding key is an AMQP short string
+
 events_app = command_group("Watch the events docfleet publishes on the doc.events exchange.")
 
 
@@ -17,12 +19,25 @@ def register(app: typer.Typer) -> None:
     app.add_typer(events_app, name="events")
 
 
+def _binding_keys(patterns: list[str] | None) -> list[str] | None:
+    for pattern in patterns or []:
+        if len(pattern.encode()) > MAX_ROUTING_KEY_BYTES:
+            raise typer.BadParameter(
+                f"at most {MAX_ROUTING_KEY_BYTES} bytes, as AMQP allows: {pattern[:40]!r}..."
+            )
+    return patterns
+
+
 @events_app.command("tail")
 def tail(
     pattern: Annotated[
         list[str] | None,
         typer.Option(
-            "--pattern", "-p", metavar="PATTERN", help="Routing-key pattern, repeatable [default: #]"
+            "--pattern",
+            "-p",
+            metavar="PATTERN",
+            callback=_binding_keys,
+            help="Routing-key pattern, repeatable [default: #]",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print each event's JSON body as it came.")] = False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -39,6 +40,12 @@ def create_folder(
     send_one("create_folder", kwargs, message_id)
 
 
+def _finite(seconds: float) -> float:
+    if not math.isfinite(seconds):
+        raise typer.BadParameter(f"a number of seconds, not {seconds}")
+    return seconds
+
+
 @folder_app.command("ls")
 def list_folder(
     folder_id: Annotated[str, typer.Argument(metavar="FOLDER", help="The folder.")],
@@ -46,7 +53,9 @@ def list_folder(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Documents per page.")] = 50,
     cursor: Annotated[str | None, typer.Option(help="The next_cursor a previous page gave.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    timeout: Annotated[float, typer.Option(min=1.0, help="Seconds to wait for the answer.")] = 10.0,
+    timeout: Annotated[
+        float, typer.Option(min=1.0, callback=_finite, help="Seconds to wait for the answer.")
+    ] = 10.0,
 ) -> None:
     """List one page of a folder's documents, newest first, as a user sees it.
 
@@ -82,6 +91,5 @@ def show_page(page: ListFolderResult, folder_id: str, requested_by: str) -> None
         out.print(grid)
     out.print(f"{len(page.documents)} documents in {folder_id} visible to {requested_by}")
     if page.next_cursor is not None:
-        out.print(
-            f"next page: docfleet folder ls {folder_id} --as {requested_by} --cursor {page.next_cursor}"
-        )
+        command = f"docfleet folder ls {folder_id} --as {requested_by} --cursor {page.next_cursor}"
+        out.print(f"next page: {command}", soft_wrap=True)  # one line, to be pasted whole

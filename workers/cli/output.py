@@ -50,8 +50,12 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+MIN_WIDTH = 20  # narrower, and a table has no room for its columns: COLUMNS is taken for unset
+
+
 def _width() -> int | None:
     if sys.stdout.isatty():
         return None
     columns = os.environ.get("COLUMNS", "")
-    return int(columns) if columns.isdigit() else 100
+    width = int(columns) if columns.isdigit() and len(columns) <= 5 else 0
+    return width if width >= MIN_WIDTH else 100

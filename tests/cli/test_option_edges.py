@@ -1,0 +1,55 @@
+"""Options at their edges: refused as a usage error (exit 2, one line) before anything is sent, and
+output that stays usable whatever the terminal says."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from workers.cli.app import app
+from workers.cli.folders import show_page
+from workers.cli.output import console
+from workers.contract_events import ListFolderResult
+
+
+def invoke(*args: str) -> Result:
+    # Services nobody listens on: an option refused before the command runs never reaches them.
+    unreachable = {
+        "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none",
+        "AMQP_URL": "amqp://guest:guest@127.0.0.1:9/%2F",
+        "VALKEY_URL": "redis://127.0.0.1:9/0",
+    }
+    return CliRunner().invoke(app, list(args), env=unreachable)
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("folder", "ls", "f1", "--as", "alice", "--timeout", "inf"), "a number of seconds, not inf"),
+        (("folder", "ls", "f1", "--as", "alice", "--timeout", "nan"), "Invalid value for '--timeout'"),
+        (("inbox", "prune", "--older-than", "9" * 4301 + "d"), "at most 36500 days"),
+        (("outbox", "prune", "--older-than", "9" * 4301 + "d"), "at most 36500 days"),
+        (("events", "tail", "--pattern", "a" * 256), "at most 255 bytes"),
+    ],
+)
+def test_an_option_out_of_bounds_is_a_usage_error(args: tuple[str, ...], said: str) -> None:
+    result = invoke(*args)
+
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert said in result.output
+
+
+def test_the_next_page_command_is_printed_on_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    cursor = "MjAyNi0xMi0wNVQxMDowMzozMy4zOTUyMjUrMDA6MDB8YmQtMw" * 3
+    show_page(ListFolderResult(documents=[], next_cursor=cursor), "f-reports", "alice")
+
+    lines = capsys.readouterr().out.splitlines()
+    assert f"next page: docfleet folder ls f-reports --as alice --cursor {cursor}" in lines
+
+
+@pytest.mark.parametrize("columns", ["0", "3", "wide"])
+def test_a_width_no_table_fits_in_is_taken_for_unset(columns: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+
+    assert console().width == 100
