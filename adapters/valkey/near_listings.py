@@ -7,8 +7,10 @@ needed. A change made elsewhere raises the version, and the entry kept here stop
 
 Only the newest version of each folder is kept. The cache is bounded by the memory its listings take,
 counted in documents of two readers (about 1.2 KB decoded): each reader beyond two adds a tenth of one
-(about 120 bytes), and a listing counts at least one, empty or not. The folder least recently used
-leaves first. Worker threads share one instance, so every access takes the lock.
+(about 120 bytes); the documents' text beyond ``TEXT_OF_A_DOCUMENT`` each, summed over the listing,
+adds one per 1.2 KB (long names, URIs, ids, many tags: the contract lets one document hold about 20 KB
+of it, decoded); and a listing counts at least one, empty or not. The folder least recently used leaves first. Worker threads share
+one instance, so every access takes the lock.
 
 Threads that miss the same version of a folder at once share one load from Postgres (``get_or_load``):
 after a change to a busy folder, its readers would otherwise each read the whole folder again.
@@ -19,8 +21,11 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from itertools import chain
+from operator import attrgetter
 
 from domain.listing import FolderListing
+from domain.model import Document
 from domain.ports import ListingCache
 
 LOAD_WAIT_S = 5.0  # a worker's statement timeout: a load that takes longer is not coming
@@ -125,7 +130,32 @@ class NearListingCache(ListingCache):
             self._documents -= dropped[1]
 
 
+BYTES_OF_A_DOCUMENT = 1_200  # decoded, with two readers: the unit of the bound
+TEXT_OF_A_DOCUMENT = 256  # the text an ordinary document holds, in bytes: its ids, name, URI, two tags
+_PER_TAG = 64  # what a tag's string and its slot cost beyond its characters
+
+
 def weight(listing: FolderListing) -> int:
-    """What ``listing`` counts against the bound, in documents of two readers."""
-    extra_readers = sum(max(0, len(entry.readers) - 2) for entry in listing.entries)
-    return max(1, len(listing.entries) + extra_readers // 10)
+    """What ``listing`` counts against the bound, in documents of two readers and of ordinary text."""
+    entries = listing.entries
+    extra_readers = sum(map(len, map(_READERS, entries))) - 2 * len(entries)
+    extra_text = _text_bytes([entry.document for entry in entries]) - TEXT_OF_A_DOCUMENT * len(entries)
+    extra_documents = -(-max(0, extra_text) // BYTES_OF_A_DOCUMENT)  # rounded up
+    return max(1, len(entries) + max(0, extra_readers) // 10 + extra_documents)
+
+
+def _text_bytes(documents: list[Document]) -> int:
+    """About what the documents' strings take decoded, together. Ids, media types and URIs are ASCII by
+    the contract; names and tags outside it are all counted at the widest, four bytes a character."""
+    ascii_only = sum(sum(map(len, map(field, documents))) for field in _ASCII_FIELDS)
+    tags = list(chain.from_iterable(map(_TAGS, documents)))
+    written = "".join(map(_NAME, documents)) + "".join(tags)
+    return ascii_only + (1 if written.isascii() else 4) * len(written) + _PER_TAG * len(tags)
+
+
+_READERS = attrgetter("readers")
+_NAME, _TAGS = attrgetter("name"), attrgetter("tags")
+_ASCII_FIELDS = tuple(
+    attrgetter(name)
+    for name in ("id", "org_id", "folder_id", "owner_id", "uploaded_by", "mime_type", "blob_uri")
+)
