@@ -18,9 +18,10 @@ from tests.e2e.fleet import BIN
 
 # Appends a line to STARTS on each start; then exits with the code its start number maps to (argv[3:],
 # the last one for later starts); "kill" kills itself; "wait" writes "ready" to MARKS, then waits for
-# SIGTERM and exits 0 on it, after writing "SIGTERM" there.
+# SIGTERM and exits 0 on it, after writing "SIGTERM" there; "orphan" starts a process that would sleep
+# for minutes, writes its pid to MARKS and kills itself, leaving it behind.
 CHILD = """
-import signal, sys, time
+import signal, subprocess, sys, time
 from pathlib import Path
 starts, marks = Path(sys.argv[1]), Path(sys.argv[2])
 with starts.open("a") as out:
@@ -34,6 +35,10 @@ if step == "wait":
     while True:
         time.sleep(0.05)
 if step == "kill":
+    signal.raise_signal(signal.SIGKILL)
+if step == "orphan":
+    left = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    marks.write_text(str(left.pid))
     signal.raise_signal(signal.SIGKILL)
 sys.exit(int(step))
 """
@@ -135,3 +140,50 @@ def test_sigterm_is_forwarded_and_the_supervisor_exits_with_the_child_without_re
     assert (tmp_path / "marks").read_text() == "SIGTERM"
     assert _starts(tmp_path) == 1
     assert b"forwarding signal" in log
+
+
+def _running(pid: int) -> bool:
+    """Whether the process exists and has not exited (a zombie has)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in (b"Z", b"X")
+
+
+def _wait_for_mark(tmp_path: Path, ready: Callable[[str], bool]) -> str:
+    marks, deadline = tmp_path / "marks", time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if marks.exists() and ready(text := marks.read_text()):
+            return text
+        time.sleep(0.05)
+    pytest.fail(f"no mark: {marks.read_text() if marks.exists() else 'none'}")
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="reads process states from /proc")
+def test_what_a_killed_command_left_running_is_stopped_before_it_is_started_again(
+    tmp_path: Path, supervise: Supervise
+) -> None:
+    """As Dramatiq's worker processes outlive a main process killed alone: they would go on consuming
+    beside the fleet started next."""
+    process = supervise("orphan", "0")
+    left = int(_wait_for_mark(tmp_path, str.isdigit))
+    _, log = process.communicate(timeout=60)
+
+    assert process.returncode == 0
+    assert _starts(tmp_path) == 2
+    assert not _running(left)
+    [stopped] = [json.loads(line) for line in log.splitlines() if b"left running" in line]
+    assert stopped["processes"] == 1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_supervisor_killed_outright_has_its_command_stopped_gracefully(
+    tmp_path: Path, supervise: Supervise
+) -> None:
+    process = supervise("wait")
+    _wait_for_mark(tmp_path, lambda text: text == "ready")
+
+    process.kill()
+
+    assert _wait_for_mark(tmp_path, lambda text: text == "SIGTERM") == "SIGTERM"

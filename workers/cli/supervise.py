@@ -7,6 +7,12 @@ for a while. SIGTERM and SIGINT are forwarded to the child; the supervisor then 
 with its code, without restarting it. A clean exit (code 0) ends the supervisor with code 0, and exit code
 2 with code 2: docfleet's commands and Dramatiq both exit 2 for a bad option, argument, setting or module,
 which no restart mends.
+
+The child runs in a process group of its own, which its processes keep even once their parent is gone:
+Dramatiq's worker processes outlive a main process killed alone, and would go on consuming beside the
+fleet started next. Before any restart, and after a stop, whatever is left of the group is stopped
+(``stop_group``). On Linux the supervisor also takes in those orphans (a child subreaper, so that it can
+tell when they have exited), and the child is sent SIGTERM if the supervisor itself dies.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import structlog
 import typer
 
 from workers.backoff import Backoff
+from workers.cli import orphans
 from workers.cli.failures import ExitCode, load_settings
 from workers.stopping import SignalStop
 
@@ -41,6 +48,8 @@ class RestartPolicy:
     maximum: float = 10.0
     healthy_after: float = 30.0
     """A child that ran this many seconds before exiting is restarted after ``initial`` again."""
+    orphans_grace: float = 25.0
+    """How long what a child left running has to stop after SIGTERM (a drain), before SIGKILL."""
 
 
 def supervise(
@@ -72,6 +81,7 @@ class Supervisor:
         """Runs the command until it exits cleanly or a stop signal came; the child's last exit code."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._forward)
+        orphans.adopt_orphans()
         delays = Backoff(self._policy.initial, self._policy.maximum)
         while True:
             started = time.monotonic()
@@ -102,7 +112,9 @@ class Supervisor:
     def _run_once(self) -> int | None:
         """The child's exit code; None if it could not be started."""
         try:
-            self._child = subprocess.Popen(self._command)
+            self._child = subprocess.Popen(
+                self._command, process_group=0, preexec_fn=orphans.stop_with_parent
+            )
         except OSError as error:  # no such program, not executable: no restart would change that
             log.error(
                 "supervised command cannot be run", command=self._command, error=error.strerror, restart=False
@@ -112,6 +124,9 @@ class Supervisor:
         if self._stopping.is_set():  # a signal came while the child was being started
             self._child.send_signal(signal.SIGTERM)
         code = self._child.wait()
+        left = orphans.stop_group(self._child.pid, self._policy.orphans_grace)
+        if left:
+            log.warning("stopped what the supervised command left running", processes=left)
         return 128 - code if code < 0 else code  # killed by signal N: 128 + N, as a shell reports it
 
     def _forward(self, signum: int, _frame: FrameType | None) -> None:
@@ -119,4 +134,4 @@ class Supervisor:
         child = self._child
         if child is not None and child.poll() is None:
             log.info("forwarding signal", signal=signal.Signals(signum).name, pid=child.pid)
-            child.send_signal(signum)
+            orphans.signal_group(child.pid, signum)

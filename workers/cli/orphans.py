@@ -1,0 +1,85 @@
+"""What a supervised command leaves behind: its process group, stopped and reaped (``docfleet supervise``)."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+import time
+
+# prctl(2) options; Linux only. Python's standard library has no binding for either.
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+_POLL_S = 0.05
+
+
+def adopt_orphans() -> None:
+    """Makes this process the parent of its descendants' orphans, so that it can reap them and tell
+    when they are gone (Linux); elsewhere they go to init as usual."""
+    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+
+def stop_with_parent() -> None:
+    """In the child, before it runs the command: SIGTERM when the supervisor dies (Linux), so that a
+    killed supervisor leaves no fleet behind; a SIGTERM makes a drain, not a kill."""
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def signal_group(group: int, signum: int) -> bool:
+    """Sends ``signum`` to the process group; whether it still had a process (a zombie counts)."""
+    try:
+        os.killpg(group, signum)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def stop_group(group: int, grace_s: float) -> int:
+    """Stops what is left of the process group: SIGTERM, then SIGKILL after ``grace_s``; returns how many
+    processes were left (0 when the group had ended with its leader, the usual case)."""
+    _reap()
+    left = _members(group)
+    if not left:
+        return 0
+    signal_group(group, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while _members(group) and time.monotonic() < deadline:
+        time.sleep(_POLL_S)
+        _reap()
+    if _members(group):
+        signal_group(group, signal.SIGKILL)
+        while _members(group) and time.monotonic() < deadline + 5:
+            time.sleep(_POLL_S)
+            _reap()
+    return len(left)
+
+
+def _members(group: int) -> list[int]:
+    """The group's processes that have not exited: from /proc where there is one (zombies left out),
+    otherwise whether the group answers a signal at all."""
+    if not os.path.isdir("/proc/self"):
+        return [group] if signal_group(group, 0) else []
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                # /proc/PID/stat: pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses
+                with open(f"/proc/{entry}/stat", "rb") as stat:
+                    fields = stat.read().rsplit(b")", 1)[1].split()
+                if int(fields[2]) == group and fields[0] not in (b"Z", b"X"):
+                    members.append(int(entry))
+    return members
+
+
+def _reap() -> None:
+    """Collects the exit of every child of this process that has ended (adopted orphans among them)."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+
+
+def _prctl(option: int, value: int) -> None:
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
