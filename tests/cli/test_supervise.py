@@ -36,6 +36,14 @@ if step == "wait":
         time.sleep(0.05)
 if step == "kill":
     signal.raise_signal(signal.SIGKILL)
+if step == "family":  # as Dramatiq's main process: passes a SIGTERM on to its child (a moment later)
+    grandchild, sigterms = marks.with_name("grandchild.py"), marks.with_name("sigterms")
+    kid = subprocess.Popen([sys.executable, str(grandchild), str(sigterms)])
+    signal.signal(signal.SIGTERM, lambda *_: (time.sleep(0.2), kid.send_signal(signal.SIGTERM)))
+    while not sigterms.exists():
+        time.sleep(0.02)
+    marks.write_text("ready")
+    sys.exit(kid.wait())
 if step == "orphan":
     left = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
     marks.write_text(str(left.pid))
@@ -187,3 +195,32 @@ def test_a_supervisor_killed_outright_has_its_command_stopped_gracefully(
     process.kill()
 
     assert _wait_for_mark(tmp_path, lambda text: text == "SIGTERM") == "SIGTERM"
+
+
+# Counts the SIGTERMs it gets in SIGTERMS (argv[1]), and exits 0.5 s after the first.
+GRANDCHILD = """
+import signal, sys, time
+from pathlib import Path
+counts, got = Path(sys.argv[1]), []
+signal.signal(signal.SIGTERM, lambda *_: (got.append(1), counts.write_text(str(len(got)))))
+counts.write_text("0")
+while not got:
+    time.sleep(0.02)
+time.sleep(0.5)
+"""
+
+
+def test_a_stop_reaches_the_command_s_own_children_once_through_the_command(
+    tmp_path: Path, supervise: Supervise
+) -> None:
+    """Dramatiq's worker processes take a second SIGTERM for "stop now": the supervisor signals the
+    command alone, which passes the signal on, never its whole process group."""
+    (tmp_path / "grandchild.py").write_text(GRANDCHILD)
+    process = supervise("family")
+    _wait_for_mark(tmp_path, lambda text: text == "ready")
+
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=30)
+
+    assert process.returncode == 0
+    assert (tmp_path / "sigterms").read_text() == "1"

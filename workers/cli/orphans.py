@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 
 # prctl(2) options; Linux only. Python's standard library has no binding for either.
 _PR_SET_PDEATHSIG = 1
@@ -23,29 +24,31 @@ def adopt_orphans() -> None:
 
 def stop_with_parent() -> None:
     """In the child, before it runs the command: SIGTERM when the supervisor dies (Linux), so that a
-    killed supervisor leaves no fleet behind; a SIGTERM makes a drain, not a kill."""
+    killed supervisor leaves no fleet running unsupervised. It drains, unless it was told to stop
+    already: Dramatiq's workers take a second SIGTERM for "stop now" (their messages come again)."""
     _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def signal_group(group: int, signum: int) -> bool:
-    """Sends ``signum`` to the process group; whether it still had a process (a zombie counts)."""
+    """Sends ``signum`` to the process group; whether it still had a process of ours (a zombie counts)."""
     try:
         os.killpg(group, signum)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):  # gone; or its id reused by another user's processes
         return False
     return True
 
 
-def stop_group(group: int, grace_s: float) -> int:
-    """Stops what is left of the process group: SIGTERM, then SIGKILL after ``grace_s``; returns how many
-    processes were left (0 when the group had ended with its leader, the usual case)."""
+def stop_group(group: int, grace_s: float, hurry: Callable[[], bool] = lambda: False) -> int:
+    """Stops what is left of the process group: SIGTERM, then SIGKILL after ``grace_s``, or as soon as
+    ``hurry`` says so (a stop signal came meanwhile); returns how many processes were left (0 when the
+    group had ended with its leader, the usual case)."""
     _reap()
     left = _members(group)
     if not left:
         return 0
     signal_group(group, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    while _members(group) and time.monotonic() < deadline:
+    while _members(group) and time.monotonic() < deadline and not hurry():
         time.sleep(_POLL_S)
         _reap()
     if _members(group):
@@ -53,6 +56,7 @@ def stop_group(group: int, grace_s: float) -> int:
         while _members(group) and time.monotonic() < deadline + 5:
             time.sleep(_POLL_S)
             _reap()
+    _reap()
     return len(left)
 
 

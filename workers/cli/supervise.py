@@ -76,6 +76,7 @@ class Supervisor:
         self._policy = policy
         self._stopping = SignalStop()  # set from the signal handler: a plain store, no lock
         self._child: subprocess.Popen[bytes] | None = None
+        self._signals = 0  # stop signals received
 
     def run(self) -> int:
         """Runs the command until it exits cleanly or a stop signal came; the child's last exit code."""
@@ -124,14 +125,20 @@ class Supervisor:
         if self._stopping.is_set():  # a signal came while the child was being started
             self._child.send_signal(signal.SIGTERM)
         code = self._child.wait()
-        left = orphans.stop_group(self._child.pid, self._policy.orphans_grace)
+        signals_before = self._signals
+        left = orphans.stop_group(
+            self._child.pid, self._policy.orphans_grace, hurry=lambda: self._signals > signals_before
+        )
         if left:
             log.warning("stopped what the supervised command left running", processes=left)
         return 128 - code if code < 0 else code  # killed by signal N: 128 + N, as a shell reports it
 
     def _forward(self, signum: int, _frame: FrameType | None) -> None:
         self._stopping.set()
+        self._signals += 1  # a plain store, as the flag's: read by stop_group's ``hurry``
         child = self._child
         if child is not None and child.poll() is None:
+            # To the child alone, which passes it on: Dramatiq's worker processes take a second SIGTERM
+            # for "kill now", and would drop the messages they are running.
             log.info("forwarding signal", signal=signal.Signals(signum).name, pid=child.pid)
-            orphans.signal_group(child.pid, signum)
+            child.send_signal(signum)
