@@ -9,8 +9,8 @@ Only the newest version of each folder is kept. The cache is bounded by the memo
 counted in documents of two readers (about 1.2 KB decoded): each reader beyond two adds a tenth of one
 (about 120 bytes); the documents' text beyond ``TEXT_OF_A_DOCUMENT`` each, summed over the listing,
 adds one per 1.2 KB (long names, URIs, ids, many tags: the contract lets one document hold about 20 KB
-of it, decoded); and a listing counts at least one, empty or not. The folder least recently used leaves first. Worker threads share
-one instance, so every access takes the lock.
+of it, decoded), as does each reader's id; and a listing counts at least one, empty or not. The folder
+least recently used leaves first. Worker threads share one instance, so every access takes the lock.
 
 Threads that miss the same version of a folder at once share one load from Postgres (``get_or_load``):
 after a change to a busy folder, its readers would otherwise each read the whole folder again.
@@ -131,15 +131,18 @@ class NearListingCache(ListingCache):
 
 
 BYTES_OF_A_DOCUMENT = 1_200  # decoded, with two readers: the unit of the bound
-TEXT_OF_A_DOCUMENT = 256  # the text an ordinary document holds, in bytes: its ids, name, URI, two tags
-_PER_TAG = 64  # what a tag's string and its slot cost beyond its characters
+TEXT_OF_A_DOCUMENT = 320  # what an ordinary document's strings are counted, below: ids, name, URI, two tags
+_PER_STRING = 96  # what a tag's or a reader's string and its slot cost beyond their characters
 
 
 def weight(listing: FolderListing) -> int:
     """What ``listing`` counts against the bound, in documents of two readers and of ordinary text."""
     entries = listing.entries
-    extra_readers = sum(map(len, map(_READERS, entries))) - 2 * len(entries)
-    extra_text = _text_bytes([entry.document for entry in entries]) - TEXT_OF_A_DOCUMENT * len(entries)
+    readers = list(chain.from_iterable(map(_READERS, entries)))
+    extra_readers = len(readers) - 2 * len(entries)
+    documents = [entry.document for entry in entries]
+    text = _text_bytes(documents) + sum(map(len, readers))  # ids are ASCII by the contract
+    extra_text = text - TEXT_OF_A_DOCUMENT * len(entries)
     extra_documents = -(-max(0, extra_text) // BYTES_OF_A_DOCUMENT)  # rounded up
     return max(1, len(entries) + max(0, extra_readers) // 10 + extra_documents)
 
@@ -148,9 +151,11 @@ def _text_bytes(documents: list[Document]) -> int:
     """About what the documents' strings take decoded, together. Ids, media types and URIs are ASCII by
     the contract; names and tags outside it are all counted at the widest, four bytes a character."""
     ascii_only = sum(sum(map(len, map(field, documents))) for field in _ASCII_FIELDS)
+    names = list(map(_NAME, documents))
     tags = list(chain.from_iterable(map(_TAGS, documents)))
-    written = "".join(map(_NAME, documents)) + "".join(tags)
-    return ascii_only + (1 if written.isascii() else 4) * len(written) + _PER_TAG * len(tags)
+    width = 1 if all(map(str.isascii, names)) and all(map(str.isascii, tags)) else 4
+    written = sum(map(len, names)) + sum(map(len, tags))
+    return ascii_only + width * written + _PER_STRING * len(tags)
 
 
 _READERS = attrgetter("readers")

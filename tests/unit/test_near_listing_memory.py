@@ -23,24 +23,26 @@ class _ForgetfulCache(FakeListingCache):
         pass
 
 
-def _document(index: int, largest: bool) -> ListedDocument:
-    """An ordinary document, or one holding all the text the contract allows (§3), outside ASCII."""
-    if largest:
+def _document(index: int, kind: str) -> ListedDocument:
+    """An ordinary document; one holding all the text the contract allows (§3), outside ASCII; one of
+    200 readers with ids of 128 characters; one of 50 tags of a character outside ASCII."""
+    owner, name = "alice", f"Q3 report {index}.pdf"
+    tags: tuple[str, ...] = ("q3", "finance")
+    blob, readers = f"s3://acme/doc-{index}/v1.pdf", frozenset({"alice", "bob"})
+    if kind == "largest":
         owner = "u" * 120 + f"{index:08d}"
         name, blob = "\U0001f4c4" * 254 + "x", "s3://bucket/" + "a" * 2030 + f"{index:06d}"
         tags = tuple(f"{tag:02d}" + "\U0001f3f7" * 62 for tag in range(50))
-    else:
-        owner, name, blob, tags = (
-            "alice",
-            f"Q3 report {index}.pdf",
-            f"s3://acme/doc-{index}/v1.pdf",
-            ("q3", "fin"),
-        )
+        readers = frozenset({owner, "bob"})
+    elif kind == "long readers":
+        readers = frozenset({f"{'r' * 120}{index:04d}{reader:04d}" for reader in range(200)})
+    elif kind == "short tags":
+        tags = tuple(chr(0x4E00 + tag) for tag in range(50))
     moment = EPOCH + timedelta(microseconds=index)
     document = Document(
         f"doc-{index:08d}", "acme", "f", owner, name, "application/pdf", 1, blob, tags, moment, moment, owner
     )
-    return ListedDocument(document, frozenset({owner, "bob"}))
+    return ListedDocument(document, readers)
 
 
 def _decoded(folder_id: str, entries: list[ListedDocument]) -> FolderListing:
@@ -48,15 +50,17 @@ def _decoded(folder_id: str, entries: list[ListedDocument]) -> FolderListing:
     return decode_listing(encode_listing(FolderListing.newest_first(folder_id, "acme", 1, entries)))
 
 
-@pytest.mark.parametrize("largest", [False, True])
-def test_the_bound_holds_about_a_documents_worth_of_memory_per_unit(largest: bool) -> None:
+@pytest.mark.parametrize(
+    ("kind", "per_folder"),  # enough of them, in 40 folders, to fill the bound
+    [("ordinary", 125), ("largest", 25), ("long readers", 5), ("short tags", 125)],
+)
+def test_the_bound_holds_about_a_documents_worth_of_memory_per_unit(kind: str, per_folder: int) -> None:
     near = NearListingCache(_ForgetfulCache(), max_documents=4_000)
-    per_folder = 25 if largest else 125  # enough of them, in 40 folders, to fill the bound
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
         for folder in range(40):
-            entries = [_document(folder * per_folder + n, largest) for n in range(per_folder)]
+            entries = [_document(folder * per_folder + n, kind) for n in range(per_folder)]
             near.put(_decoded(f"f{folder}", entries))
         gc.collect()
         held = tracemalloc.get_traced_memory()[0] - before
@@ -68,8 +72,8 @@ def test_the_bound_holds_about_a_documents_worth_of_memory_per_unit(largest: boo
 
 
 def test_a_document_holding_the_most_text_the_contract_allows_weighs_many() -> None:
-    ordinary = _decoded("f1", [_document(n, largest=False) for n in range(10)])
-    largest = _decoded("f2", [_document(n, largest=True) for n in range(10)])
+    ordinary = _decoded("f1", [_document(n, "ordinary") for n in range(10)])
+    largest = _decoded("f2", [_document(n, "largest") for n in range(10)])
 
     assert weight(ordinary) == 10
     assert weight(largest) >= 10 * 15  # each takes about 21 KB decoded
