@@ -30,6 +30,7 @@ def invoke(*args: str) -> Result:
         (("inbox", "prune", "--older-than", "9" * 4301 + "d"), "at most 36500 days"),
         (("outbox", "prune", "--older-than", "9" * 4301 + "d"), "at most 36500 days"),
         (("events", "tail", "--pattern", "a" * 256), "at most 255 bytes"),
+        (("events", "tail", "--pattern", "doc.\udcff"), "not UTF-8 text"),  # a byte 0xff on the command line
     ],
 )
 def test_an_option_out_of_bounds_is_a_usage_error(args: tuple[str, ...], said: str) -> None:

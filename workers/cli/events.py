@@ -21,7 +21,11 @@ def register(app: typer.Typer) -> None:
 
 def _binding_keys(patterns: list[str] | None) -> list[str] | None:
     for pattern in patterns or []:
-        if len(pattern.encode()) > MAX_ROUTING_KEY_BYTES:
+        try:
+            encoded = pattern.encode()
+        except UnicodeEncodeError:  # bytes of the command line that are not UTF-8
+            raise typer.BadParameter(f"not UTF-8 text: {pattern[:40]!r}") from None
+        if len(encoded) > MAX_ROUTING_KEY_BYTES:
             raise typer.BadParameter(
                 f"at most {MAX_ROUTING_KEY_BYTES} bytes, as AMQP allows: {pattern[:40]!r}..."
             )
