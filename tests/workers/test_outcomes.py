@@ -245,6 +245,18 @@ def test_a_fault_is_retried_then_dead_lettered_without_an_event(db: FakeDatabase
     assert lines[-1]["rejection"] is None  # a fault leaves the message replayable: no rejection
 
 
+def _refuse_retries(fleet: Fleet, monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+    """From now on, queueing a retry (a delayed copy) raises ``error``; other sends go through."""
+    enqueue = fleet.broker.enqueue
+
+    def refusing_retries(message: Any, *, delay: int | None = None) -> Any:
+        if delay is not None:
+            raise error
+        return enqueue(message, delay=delay)
+
+    monkeypatch.setattr(fleet.broker, "enqueue", refusing_retries)
+
+
 def test_a_retry_that_cannot_be_queued_dead_letters_the_message_rather_than_losing_it(
     db: FakeDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -253,14 +265,7 @@ def test_a_retry_that_cannot_be_queued_dead_letters_the_message_rather_than_losi
 
     broken = Application(new_uow=unavailable, listing_cache=FakeListingCache())
     with running_fleet(broken) as fleet, capture_logs() as logs:
-        enqueue = fleet.broker.enqueue
-
-        def refusing_retries(message: Any, *, delay: int | None = None) -> Any:
-            if delay is not None:
-                raise RuntimeError("RabbitMQ refused the retry")
-            return enqueue(message, delay=delay)
-
-        monkeypatch.setattr(fleet.broker, "enqueue", refusing_retries)
+        _refuse_retries(fleet, monkeypatch, RuntimeError("RabbitMQ refused the retry"))
         message = fleet.send("add_member", org_id=ORG, user_id="dave")
         fleet.settle()
         [dead] = fleet.dead_letters()
@@ -275,14 +280,7 @@ def test_a_not_found_whose_retry_cannot_be_queued_stays_replayable_without_a_rej
     """A share may arrive before its upload (contract §4). If RabbitMQ is lost just as its retry is
     queued, it has not outlived its retries: no not_found rejection may spend its message id."""
     with running_fleet(application) as fleet, capture_logs() as logs:
-        enqueue = fleet.broker.enqueue
-
-        def refusing_retries(message: Any, *, delay: int | None = None) -> Any:
-            if delay is not None:
-                raise ConnectionError("RabbitMQ lost while queueing the retry")
-            return enqueue(message, delay=delay)
-
-        monkeypatch.setattr(fleet.broker, "enqueue", refusing_retries)
+        _refuse_retries(fleet, monkeypatch, ConnectionError("RabbitMQ lost while queueing the retry"))
         message = fleet.send(
             "share_document", doc_id="ghost", shared_by=ALICE, shared_with=BOB, role="viewer"
         )
