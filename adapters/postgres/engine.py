@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -119,6 +121,16 @@ def create_engine(
 def create_single_use_engine(database_url: str) -> Engine:
     """An engine without a pool, for one-off work such as migrations."""
     return _sa_create_engine(normalize_url(database_url), poolclass=NullPool)
+
+
+@contextmanager
+def single_use_engine(database_url: str) -> Iterator[Engine]:
+    """``create_single_use_engine``, disposed of when the block ends, however it ends."""
+    engine = create_single_use_engine(database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def psycopg_connection(pooled: PoolProxiedConnection) -> psycopg.Connection[Any]:

@@ -42,7 +42,7 @@ def prune(
     Example:
       docfleet inbox prune --older-than 30d
     """
-    from adapters.postgres.engine import create_single_use_engine
+    from adapters.postgres.engine import single_use_engine
     from adapters.postgres.inbox_retention import prune_processed
 
     age = parse_age(older_than)
@@ -52,9 +52,6 @@ def prune(
             " find its id",
             param_hint="'--older-than'",
         )
-    engine = create_single_use_engine(load_settings().database_url)
-    try:
+    with single_use_engine(load_settings().database_url) as engine:
         deleted = prune_processed(engine, age)
-    finally:
-        engine.dispose()
     typer.echo(f"deleted {deleted} inbox rows older than {older_than}")

@@ -33,20 +33,17 @@ def register(app: typer.Typer) -> None:
 
 
 def read_status(database_url: str) -> OutboxStatus:
-    from adapters.postgres.engine import create_single_use_engine
+    from adapters.postgres.engine import single_use_engine
     from adapters.postgres.outbox import OutboxStore
     from adapters.postgres.outbox_throughput import published_within
 
-    engine = create_single_use_engine(database_url)
-    try:
+    with single_use_engine(database_url) as engine:
         store = OutboxStore(engine)
         return OutboxStatus(
             pending=store.pending_count(),
             oldest_pending_age_seconds=store.oldest_pending_age_seconds(),
             published_last_minute=published_within(engine, WINDOW),
         )
-    finally:
-        engine.dispose()
 
 
 @outbox_app.command("status")
@@ -87,13 +84,10 @@ def prune(
     Example:
       docfleet outbox prune --older-than 7d
     """
-    from adapters.postgres.engine import create_single_use_engine
+    from adapters.postgres.engine import single_use_engine
     from adapters.postgres.outbox_retention import prune_published
 
     age = parse_age(older_than)
-    engine = create_single_use_engine(load_settings().database_url)
-    try:
+    with single_use_engine(load_settings().database_url) as engine:
         deleted = prune_published(engine, age, batch_size=batch_size)
-    finally:
-        engine.dispose()
     typer.echo(f"deleted {deleted} published outbox rows older than {older_than}")

@@ -18,7 +18,7 @@ from psycopg.conninfo import make_conninfo
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL, make_url
 
-from adapters.postgres.engine import connect_timeout_default, create_single_use_engine, libpq_conninfo
+from adapters.postgres.engine import connect_timeout_default, libpq_conninfo, single_use_engine
 
 # Serializes concurrent upgrades, e.g. several workers starting at once, on one transaction-level lock.
 _UPGRADE_LOCK_KEY = 0x646F_6366_6D69_6772  # "docfmigr"
@@ -84,25 +84,17 @@ def upgrade_to_head(database_url: str) -> None:
     """Applies every migration not yet applied, in one transaction; ``UnknownRevision`` if the database
     is ahead of this version."""
     config = alembic_config()
-    engine = create_single_use_engine(database_url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
-            _refuse_unknown(_current_revisions(connection), _scripts())
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-    finally:
-        engine.dispose()
+    with single_use_engine(database_url) as engine, engine.begin() as connection:
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
+        _refuse_unknown(_current_revisions(connection), _scripts())
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
 
 
 def is_at_head(database_url: str) -> bool:
     """Whether the schema is at this version's latest migration; ``UnknownRevision`` if it is ahead."""
-    engine = create_single_use_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            current = _current_revisions(connection)
-    finally:
-        engine.dispose()
+    with single_use_engine(database_url) as engine, engine.connect() as connection:
+        current = _current_revisions(connection)
     scripts = _scripts()
     _refuse_unknown(current, scripts)
     return current == set(scripts.get_heads())

@@ -10,7 +10,7 @@ import os
 from alembic import context
 from sqlalchemy import Connection
 
-from adapters.postgres.engine import create_single_use_engine
+from adapters.postgres.engine import single_use_engine
 from adapters.postgres.tables import metadata
 
 
@@ -39,12 +39,8 @@ def _run_online() -> None:
     url = _configured_url()
     if not url:
         raise RuntimeError("no database URL: set sqlalchemy.url or DATABASE_URL")
-    engine = create_single_use_engine(url)
-    try:
-        with engine.begin() as connection:
-            _run_on(connection)
-    finally:
-        engine.dispose()
+    with single_use_engine(url) as engine, engine.begin() as connection:
+        _run_on(connection)
 
 
 if context.is_offline_mode():
