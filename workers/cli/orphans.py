@@ -14,6 +14,7 @@ from collections.abc import Callable
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 _POLL_S = 0.05
+_KILLED_WITHIN_S = 5.0  # a SIGKILLed process is gone at once; a bound all the same
 
 
 def adopt_orphans() -> None:
@@ -47,17 +48,19 @@ def stop_group(group: int, grace_s: float, hurry: Callable[[], bool] = lambda: F
     if not left:
         return 0
     signal_group(group, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
+    _wait_until_gone(group, time.monotonic() + grace_s, hurry)
+    if _members(group):
+        signal_group(group, signal.SIGKILL)
+        _wait_until_gone(group, time.monotonic() + _KILLED_WITHIN_S)
+    _reap()
+    return len(left)
+
+
+def _wait_until_gone(group: int, deadline: float, hurry: Callable[[], bool] = lambda: False) -> None:
+    """Reaps the group's processes as they exit, until none is left, ``deadline`` or ``hurry``."""
     while _members(group) and time.monotonic() < deadline and not hurry():
         time.sleep(_POLL_S)
         _reap()
-    if _members(group):
-        signal_group(group, signal.SIGKILL)
-        while _members(group) and time.monotonic() < deadline + 5:
-            time.sleep(_POLL_S)
-            _reap()
-    _reap()
-    return len(left)
 
 
 def _members(group: int) -> list[int]:
