@@ -120,39 +120,24 @@ class Outcomes(Middleware):
         )
 
     def _gave_up(self, message: dramatiq.MessageProxy, exception: BaseException) -> None:
+        event, kind, detail = "dead-lettered after retries", failure_kind(exception), _detail(exception)
+        recorded = None
         not_queued = retry_not_queued()
-        if not_queued is not None:
-            self._retry_lost(message, exception, not_queued)
-            return
-        kind, recorded = failure_kind(exception), None
-        if isinstance(exception, NotFound) and message.actor_name not in QUERIES:
+        if not_queued is not None:  # a fault, with nothing recorded: ``docfleet dlq replay`` can run it again
+            event, kind = "dead-lettered: its retry could not be queued", "fault"
+            detail = f"retry not queued: {_detail(not_queued)}; after {detail}"[:MAX_DETAIL]
+        elif isinstance(exception, NotFound) and message.actor_name not in QUERIES:
             ids = {"org_id": exception.org_id, "doc_id": exception.document_id}
             recorded = self._reject(message, "not_found", exception.message, **ids)
         _log().error(
-            "dead-lettered after retries",
+            event,
             outcome="dead_lettered",
             message_id=message.message_id,
             actor=message.actor_name,
             reason=kind,
             attempt=message.options.get("retries", 0),
-            detail=_detail(exception),
+            detail=detail,
             rejection=recorded,
-        )
-
-    def _retry_lost(
-        self, message: dramatiq.MessageProxy, exception: BaseException, error: BaseException
-    ) -> None:
-        """Its retry was due but could not be queued: a fault, dead-lettered with nothing recorded, so that
-        ``docfleet dlq replay`` can run it again."""
-        _log().error(
-            "dead-lettered: its retry could not be queued",
-            outcome="dead_lettered",
-            message_id=message.message_id,
-            actor=message.actor_name,
-            reason="fault",
-            attempt=message.options.get("retries", 0),
-            detail=f"retry not queued: {_detail(error)}; after {_detail(exception)}"[:MAX_DETAIL],
-            rejection=None,
         )
 
     def _reject(self, message: dramatiq.MessageProxy, reason: str, detail: str, **ids: str | None) -> str:
