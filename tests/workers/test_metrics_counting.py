@@ -3,46 +3,54 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
 
 import dramatiq
 from dramatiq.broker import MessageProxy
 
+from tests.workers.metric_samples import sample
+from workers.metrics.definitions import WorkerMetrics
+from workers.metrics.tally import MessageTally
 from workers.middleware.metrics import Metrics
 from workers.settlement import mark_not_sent
 
 
-class _Counter:
-    def __init__(self) -> None:
-        self.counted: list[tuple[str, ...]] = []
-
-    def labels(self, *labels: str) -> Any:
-        return SimpleNamespace(inc=lambda: self.counted.append(labels))
-
-
-def _nacked(queue: str, *, sent: bool = True) -> tuple[list[tuple[str, ...]], Metrics]:
-    metrics = Metrics()
-    dead_lettered = _Counter()
-    metrics._metrics = SimpleNamespace(dead_lettered=dead_lettered, outcomes=_Counter())  # type: ignore[assignment]
+def _nacked(queue: str, actor: str = "add_member", *, sent: bool = True) -> WorkerMetrics:
+    metrics, counting = WorkerMetrics(), Metrics()
+    tally = MessageTally(metrics)
+    counting._tally = tally
     message = MessageProxy(
-        dramatiq.Message(queue_name=queue, actor_name="add_member", args=(), kwargs={}, options={})
+        dramatiq.Message(queue_name=queue, actor_name=actor, args=(), kwargs={}, options={})
     )
     if not sent:
         mark_not_sent(message)
-    metrics.after_nack(SimpleNamespace(actors={"add_member": None}), message)  # type: ignore[arg-type]
-    return dead_lettered.counted, metrics
+    counting.after_nack(SimpleNamespace(actors={"add_member": None}), message)  # type: ignore[arg-type]
+    tally.write()
+    return metrics
+
+
+def _dead_letters(metrics: WorkerMetrics, queue: str, actor: str) -> float:
+    return sample(metrics.dead_lettered, "_total", queue=queue, actor=actor)
 
 
 def test_a_nack_sent_counts_one_dead_letter_under_its_queue() -> None:
-    counted, _ = _nacked("documents")
-    assert counted == [("documents", "add_member")]
+    metrics = _nacked("documents")
+    assert _dead_letters(metrics, "documents", "add_member") == 1
+    assert sample(metrics.outcomes, "_total", actor="add_member", outcome="invalid") == 0  # its attempt's
 
 
 def test_one_taken_from_a_delay_queue_counts_under_its_queue() -> None:
-    counted, _ = _nacked("documents.DQ")
-    assert counted == [("documents", "add_member")]
+    metrics = _nacked("documents.DQ")
+    assert _dead_letters(metrics, "documents", "add_member") == 1
+    assert _dead_letters(metrics, "documents.DQ", "add_member") == 0
+
+
+def test_an_unknown_actor_counts_its_dead_letter_and_its_outcome_under_unknown() -> None:
+    metrics = _nacked("documents", actor="drop_table")
+    assert _dead_letters(metrics, "documents", "unknown") == 1
+    assert sample(metrics.outcomes, "_total", actor="unknown", outcome="invalid") == 1
+    assert _dead_letters(metrics, "documents", "drop_table") == 0
 
 
 def test_a_nack_not_sent_after_a_lost_connection_counts_nothing() -> None:
-    counted, _ = _nacked("documents", sent=False)
-    assert counted == []
+    metrics = _nacked("documents", sent=False)
+    assert _dead_letters(metrics, "documents", "add_member") == 0

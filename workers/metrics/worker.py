@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from dramatiq.common import q_name
 
 from workers.metrics.fleet_run import FleetRun
+from workers.metrics.tally import DeadLettered, MessageTally
 
 if TYPE_CHECKING:
     from workers.metrics.definitions import WorkerMetrics
@@ -25,6 +26,7 @@ UNKNOWN_ACTOR = "unknown"
 @dataclass(frozen=True)
 class _Installed:
     metrics: WorkerMetrics
+    tally: MessageTally
     run: FleetRun
 
 
@@ -32,8 +34,9 @@ _lock = threading.Lock()
 _installed: _Installed | None = None
 
 
-def install() -> WorkerMetrics:
-    """Joins the fleet run's metrics directory and builds this process's metrics there (idempotent)."""
+def install() -> MessageTally:
+    """Joins the fleet run's metrics directory, builds this process's metrics there and starts the tally
+    of its messages (idempotent)."""
     global _installed
     with _lock:
         if _installed is None:
@@ -42,8 +45,10 @@ def install() -> WorkerMetrics:
             _use_multiprocess_values()
             from workers.metrics.definitions import WorkerMetrics
 
-            _installed = _Installed(WorkerMetrics(), run)
-        return _installed.metrics
+            metrics = WorkerMetrics()
+            _installed = _Installed(metrics, MessageTally(metrics), run)
+            _installed.tally.start()
+        return _installed.tally
 
 
 def current() -> WorkerMetrics | None:
@@ -53,11 +58,13 @@ def current() -> WorkerMetrics | None:
 
 
 def uninstall() -> None:
-    """Marks this process dead for the live gauges, and leaves the run (the last one out cleans up)."""
+    """Writes the tally's last notes, marks this process dead for the live gauges, and leaves the run
+    (the last one out cleans up)."""
     global _installed
     with _lock:
         installed, _installed = _installed, None
     if installed is not None:
+        installed.tally.stop()
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(os.getpid(), str(installed.run.path))  # type: ignore[no-untyped-call]
@@ -66,10 +73,9 @@ def uninstall() -> None:
 
 def note_unreadable(queue: str) -> None:
     """A delivery dead-lettered before it reached an actor: not a docfleet envelope, or the wrong queue."""
-    metrics = current()
-    if metrics is not None:
-        metrics.dead_lettered.labels(q_name(queue), UNKNOWN_ACTOR).inc()  # documents.DQ as documents
-        metrics.outcomes.labels(UNKNOWN_ACTOR, "invalid").inc()
+    installed = _installed
+    if installed is not None:  # documents.DQ counts as documents
+        installed.tally.note(DeadLettered((q_name(queue), UNKNOWN_ACTOR), (UNKNOWN_ACTOR, "invalid")))
 
 
 def _use_multiprocess_values() -> None:

@@ -5,6 +5,8 @@ multiprocess mode (each process writes its values to files in one directory) and
 Dramatiq that serves the aggregate. This middleware follows it, with docfleet's port setting
 (``WORKER_METRICS_PORT``), one directory per fleet run, removed when the run ends
 (``workers.metrics.fleet_run``), and docfleet's own metrics: outcomes, dead letters, cache lookups.
+Each message's counts are noted in the process's tally (``workers.metrics.tally``), whose own thread
+writes them.
 
 Registered before Dramatiq's Retries, like ``Outcomes``: its ``after_*`` hooks run after Retries has
 decided whether a failed message retries (``message.failed``).
@@ -15,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import dramatiq
 from dramatiq.common import q_name
@@ -23,13 +25,11 @@ from dramatiq.middleware import Middleware
 
 from workers.contract import InvalidMessage
 from workers.metrics import worker as worker_metrics
+from workers.metrics.tally import DeadLettered, Finished, MessageTally, Started
 from workers.metrics.worker import UNKNOWN_ACTOR
 from workers.middleware import outcomes
 from workers.middleware.envelope import OVERSIZE_OPTION
 from workers.settlement import was_sent
-
-if TYPE_CHECKING:
-    from workers.metrics.definitions import WorkerMetrics
 
 _started: ContextVar[float | None] = ContextVar("docfleet_metrics_started", default=None)
 
@@ -38,7 +38,7 @@ class Metrics(Middleware):
     """Counts, per queue and actor, what each worker process does; see docs/metrics.md."""
 
     def __init__(self) -> None:
-        self._metrics: WorkerMetrics | None = None
+        self._tally: MessageTally | None = None
 
     @property
     def forks(self) -> list[Callable[[], int]]:
@@ -47,17 +47,17 @@ class Metrics(Middleware):
         return [serve_worker_metrics]
 
     def after_process_boot(self, broker: dramatiq.Broker) -> None:
-        self._metrics = worker_metrics.install()
+        self._tally = worker_metrics.install()
 
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        self._metrics = None
+        self._tally = None
         worker_metrics.uninstall()
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
         _started.set(time.perf_counter())
-        metrics = self._metrics  # read once: the worker's shutdown may clear it meanwhile
-        if metrics is not None:
-            metrics.in_progress.labels(q_name(message.queue_name), message.actor_name).inc()
+        tally = self._tally  # read once: the worker's shutdown may clear it meanwhile
+        if tally is not None:
+            tally.note(Started((q_name(message.queue_name), message.actor_name)))
 
     def after_process_message(
         self,
@@ -67,41 +67,33 @@ class Metrics(Middleware):
         result: Any = None,
         exception: BaseException | None = None,
     ) -> None:
-        metrics = self._metrics
-        if metrics is not None:
-            self._finished(metrics, message, outcome_of(message, exception), failed=exception is not None)
+        tally = self._tally
+        if tally is not None:
+            _finished(tally, message, outcome_of(message, exception), failed=exception is not None)
 
     def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
-        metrics = self._metrics
-        if metrics is not None:
+        tally = self._tally
+        if tally is not None:
             outcome = "invalid" if OVERSIZE_OPTION in message.options else "skipped"
-            self._finished(metrics, message, outcome, failed=message.failed)
+            _finished(tally, message, outcome, failed=message.failed)
 
     def after_nack(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
-        metrics = self._metrics
-        if metrics is None or not was_sent(message):
+        tally = self._tally
+        if tally is None or not was_sent(message):
             return
-        known = message.actor_name in broker.actors
-        actor = message.actor_name if known else UNKNOWN_ACTOR
-        metrics.dead_lettered.labels(q_name(message.queue_name), actor).inc()
-        if not known:  # never reached an actor: Dramatiq's consumer dead-letters it
-            metrics.outcomes.labels(actor, "invalid").inc()
+        if message.actor_name in broker.actors:
+            tally.note(DeadLettered((q_name(message.queue_name), message.actor_name)))
+        else:  # never reached an actor: Dramatiq's consumer dead-letters it
+            labels = (q_name(message.queue_name), UNKNOWN_ACTOR)
+            tally.note(DeadLettered(labels, outcome=(UNKNOWN_ACTOR, "invalid")))
 
-    def _finished(
-        self, metrics: WorkerMetrics, message: dramatiq.MessageProxy, outcome: str, *, failed: bool
-    ) -> None:
-        labels = (q_name(message.queue_name), message.actor_name)  # one on its delay queue: under its queue
-        started = _started.get()
-        if started is not None:
-            metrics.duration.labels(*labels).observe(time.perf_counter() - started)
-            metrics.in_progress.labels(*labels).dec()
-        _started.set(None)
-        metrics.processed.labels(*labels).inc()
-        metrics.outcomes.labels(message.actor_name, outcome).inc()
-        if failed:
-            metrics.failed.labels(*labels).inc()
-        if outcome == "retrying":
-            metrics.retried.labels(*labels).inc()
+
+def _finished(tally: MessageTally, message: dramatiq.MessageProxy, outcome: str, *, failed: bool) -> None:
+    started = _started.get()
+    _started.set(None)
+    labels = (q_name(message.queue_name), message.actor_name)  # one on its delay queue: under its queue
+    duration = None if started is None else time.perf_counter() - started
+    tally.note(Finished(labels, outcome, duration, failed, retried=outcome == "retrying"))
 
 
 def outcome_of(message: dramatiq.MessageProxy, exception: BaseException | None) -> str:
