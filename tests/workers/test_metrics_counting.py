@@ -1,4 +1,5 @@
-"""What the worker's metrics middleware counts for a nack: a dead letter sent, under its queue's name."""
+"""What the worker's metrics middleware counts: each attempt once; for a nack, a dead letter sent, under its
+queue's name."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from tests.workers.metric_samples import sample
 from workers.metrics.definitions import WorkerMetrics
 from workers.metrics.tally import MessageTally
 from workers.middleware.metrics import Metrics
+from workers.middleware.outcomes import note_outcome
 from workers.settlement import mark_not_sent
 
 
@@ -54,3 +56,28 @@ def test_an_unknown_actor_counts_its_dead_letter_and_its_outcome_under_unknown()
 def test_a_nack_not_sent_after_a_lost_connection_counts_nothing() -> None:
     metrics = _nacked("documents", sent=False)
     assert _dead_letters(metrics, "documents", "add_member") == 0
+
+
+def _attempt(counting: Metrics, *, started: bool) -> None:
+    message = MessageProxy(
+        dramatiq.Message(queue_name="documents", actor_name="add_member", args=(), kwargs={}, options={})
+    )
+    broker = SimpleNamespace(actors={"add_member": None})
+    if started:
+        counting.before_process_message(broker, message)  # type: ignore[arg-type]
+    note_outcome("applied", org_id="org-1")
+    counting.after_process_message(broker, message)  # type: ignore[arg-type]
+
+
+def test_each_attempt_counts_once_and_one_whose_start_was_not_seen_leaves_in_progress_alone() -> None:
+    metrics, counting = WorkerMetrics(), Metrics()
+    tally = MessageTally(metrics)
+    counting._tally = tally
+    _attempt(counting, started=True)
+    _attempt(counting, started=False)
+    tally.write()
+    member = {"queue": "documents", "actor": "add_member"}
+    assert sample(metrics.processed, "_total", **member) == 2
+    assert sample(metrics.outcomes, "_total", actor="add_member", outcome="applied") == 2
+    assert sample(metrics.duration, "_count", **member) == 1
+    assert sample(metrics.in_progress, "", **member) == 0

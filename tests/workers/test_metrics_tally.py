@@ -126,16 +126,44 @@ class _FailingOnce:
         return self._inner.labels(*labels)
 
 
-def test_a_write_that_fails_is_logged_and_the_thread_goes_on() -> None:
+def test_a_write_that_fails_is_logged_and_what_it_did_not_write_is_written_next_time() -> None:
     metrics = WorkerMetrics()
     failing = SimpleNamespace(**{**vars(metrics), "processed": _FailingOnce(metrics.processed)})
     tally = MessageTally(failing, interval=0.01)  # type: ignore[arg-type]
     with capture_logs() as logs:
         tally.start()
+        tally.note(Started(UPLOADS))
         tally.note(_applied())
         wait_for(lambda: logs, 10, "the failed write logged")
+        tally.note(Started(UPLOADS))
         tally.note(_applied())
-        wait_for(lambda: _processed(metrics) == 1, 10, "the next note written")
+        wait_for(lambda: _processed(metrics) == 2, 10, "both attempts written")
         tally.stop()
     assert logs[0]["event"] == "metrics not written"
     assert logs[0]["log_level"] == "error"
+    assert sample(metrics.outcomes, "_total", actor="upload_document", outcome="applied") == 2
+    assert sample(metrics.duration, "_count", queue="documents", actor="upload_document") == 2
+    assert sample(metrics.in_progress, "", queue="documents", actor="upload_document") == 0
+
+
+def test_a_series_in_progress_is_served_at_zero_once_seen() -> None:
+    metrics = WorkerMetrics()
+    tally = MessageTally(metrics)
+    tally.note(Started(UPLOADS))
+    tally.note(_applied())
+    tally.write()
+    [family] = metrics.in_progress.collect()
+    assert [(s.labels, s.value) for s in family.samples] == [
+        ({"queue": "documents", "actor": "upload_document"}, 0.0)
+    ]
+
+
+def test_once_stopped_each_note_is_written_as_it_is_taken() -> None:
+    metrics = WorkerMetrics()
+    tally = MessageTally(metrics, interval=3600)
+    tally.start()
+    tally.start()  # a second start starts no second writer
+    assert [t.name for t in threading.enumerate()].count("metrics-tally") == 1
+    tally.stop()
+    tally.note(_applied())  # a message that outlived the worker's shutdown
+    assert _processed(metrics) == 1
