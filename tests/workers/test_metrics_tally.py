@@ -6,10 +6,12 @@ import threading
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from structlog.testing import capture_logs
 
 from tests.support.waiting import wait_for
 from tests.workers.metric_samples import sample
+from workers.metrics import tally as tally_module
 from workers.metrics.definitions import WorkerMetrics
 from workers.metrics.tally import DeadLettered, Finished, MessageTally, Started
 
@@ -49,6 +51,7 @@ def test_every_kind_of_note_counts_under_its_labels() -> None:
     tally.note(DeadLettered(shares))
     tally.note(DeadLettered(("documents", "unknown"), ("unknown", "invalid")))
     tally.write()
+    tally.write()  # nothing twice
     share = {"queue": "documents", "actor": "share_document"}
     assert _processed(metrics, shares) == 2
     assert sample(metrics.failed, "_total", **share) == 2
@@ -126,10 +129,11 @@ class _FailingOnce:
         return self._inner.labels(*labels)
 
 
-def test_a_write_that_fails_is_logged_and_what_it_did_not_write_is_written_next_time() -> None:
+@pytest.mark.parametrize("failing", ["processed", "duration", "in_progress", "outcomes"])
+def test_a_write_that_fails_is_logged_and_what_it_did_not_write_is_written_next_time(failing: str) -> None:
     metrics = WorkerMetrics()
-    failing = SimpleNamespace(**{**vars(metrics), "processed": _FailingOnce(metrics.processed)})
-    tally = MessageTally(failing, interval=0.01)  # type: ignore[arg-type]
+    broken = SimpleNamespace(**{**vars(metrics), failing: _FailingOnce(getattr(metrics, failing))})
+    tally = MessageTally(broken, interval=0.01)  # type: ignore[arg-type]
     with capture_logs() as logs:
         tally.start()
         tally.note(Started(UPLOADS))
@@ -137,11 +141,12 @@ def test_a_write_that_fails_is_logged_and_what_it_did_not_write_is_written_next_
         wait_for(lambda: logs, 10, "the failed write logged")
         tally.note(Started(UPLOADS))
         tally.note(_applied())
-        wait_for(lambda: _processed(metrics) == 2, 10, "both attempts written")
+        applied = ("_total", {"actor": "upload_document", "outcome": "applied"})
+        wait_for(lambda: sample(metrics.outcomes, applied[0], **applied[1]) == 2, 10, "both attempts written")
         tally.stop()
     assert logs[0]["event"] == "metrics not written"
     assert logs[0]["log_level"] == "error"
-    assert sample(metrics.outcomes, "_total", actor="upload_document", outcome="applied") == 2
+    assert _processed(metrics) == 2
     assert sample(metrics.duration, "_count", queue="documents", actor="upload_document") == 2
     assert sample(metrics.in_progress, "", queue="documents", actor="upload_document") == 0
 
@@ -162,8 +167,37 @@ def test_once_stopped_each_note_is_written_as_it_is_taken() -> None:
     metrics = WorkerMetrics()
     tally = MessageTally(metrics, interval=3600)
     tally.start()
+    writer = tally._writer
     tally.start()  # a second start starts no second writer
-    assert [t.name for t in threading.enumerate()].count("metrics-tally") == 1
+    assert tally._writer is writer
     tally.stop()
     tally.note(_applied())  # a message that outlived the worker's shutdown
     assert _processed(metrics) == 1
+
+
+class _Hung:
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def labels(self, *labels: str) -> Any:
+        self.release.wait(10)
+        raise OSError("gave up")
+
+
+def test_a_writer_hung_in_a_write_lets_the_stop_return_and_later_notes_only_queue(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tally_module, "STOP_TIMEOUT_S", 0.05)
+    hung = _Hung()
+    tally = MessageTally(SimpleNamespace(in_progress=hung), interval=0.001)  # type: ignore[arg-type]
+    with capture_logs() as logs:
+        tally.start()
+        tally.note(Started(UPLOADS))
+        wait_for(lambda: not tally._notes, 10, "the writer to take the note")
+        tally.stop()
+        tally.note(Started(UPLOADS))  # returns at once: the lock stays with the hung writer
+        assert len(tally._notes) == 1
+        hung.release.set()
+        assert tally._writer is not None
+        tally._writer.join(10)
+    assert [line["event"] for line in logs] == ["metrics writer did not stop", "metrics not written"]

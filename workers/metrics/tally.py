@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from workers.metrics.definitions import WorkerMetrics
 
 WRITE_INTERVAL_S = 0.2
-STOP_TIMEOUT_S = 5.0
+STOP_TIMEOUT_S = 5.0  # a module global, so that a test can shorten it
 
 Labels = tuple[str, str]  # (queue, actor), or (actor, outcome) for the outcomes
 
@@ -99,11 +99,12 @@ class MessageTally:
         self._unwritten = _Sums()  # only under the write lock
         self._write_lock = threading.Lock()
         self._stopping = threading.Event()
+        self._stopped = threading.Event()  # the writer gone: each note is written by its own thread
         self._writer: threading.Thread | None = None
 
     def note(self, note: Note) -> None:
         self._notes.append(note)
-        if self._stopping.is_set():  # a message that outlived the worker's shutdown
+        if self._stopped.is_set():  # a message that outlived the worker's shutdown
             self._write_logged()
 
     def start(self) -> None:
@@ -116,9 +117,10 @@ class MessageTally:
         self._stopping.set()
         if self._writer is not None:
             self._writer.join(STOP_TIMEOUT_S)
-            if self._writer.is_alive():
+            if self._writer.is_alive():  # hung in a write: later notes only queue, never wait on it
                 _log().error("metrics writer did not stop", waited_s=STOP_TIMEOUT_S)
                 return
+        self._stopped.set()
         self._write_logged()
 
     def _write_until_stopped(self) -> None:
