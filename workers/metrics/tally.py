@@ -74,8 +74,8 @@ class _Sums:
 
     def add(self, note: Note) -> None:
         if isinstance(note, Finished):
-            self.in_progress[note.labels] -= note.duration is not None
-            if note.duration is not None:
+            if note.duration is not None:  # its start was noted
+                self.in_progress[note.labels] -= 1
                 self.durations.append((note.labels, note.duration))
             self.processed[note.labels] += 1
             self.failed[note.labels] += note.failed

@@ -74,8 +74,13 @@ def uninstall() -> None:
 def note_unreadable(queue: str) -> None:
     """A delivery dead-lettered before it reached an actor: not a docfleet envelope, or the wrong queue."""
     installed = _installed
-    if installed is not None:  # documents.DQ counts as documents
-        installed.tally.note(DeadLettered((q_name(queue), UNKNOWN_ACTOR), (UNKNOWN_ACTOR, "invalid")))
+    if installed is not None:
+        installed.tally.note(unknown_actor_dead_lettered(queue))
+
+
+def unknown_actor_dead_lettered(queue: str) -> DeadLettered:
+    """The note of a message dead-lettered from ``queue`` that reached no actor: it counts as invalid too."""
+    return DeadLettered((q_name(queue), UNKNOWN_ACTOR), (UNKNOWN_ACTOR, "invalid"))  # documents.DQ: documents
 
 
 def _use_multiprocess_values() -> None:

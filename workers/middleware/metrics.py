@@ -26,7 +26,6 @@ from dramatiq.middleware import Middleware
 from workers.contract import InvalidMessage
 from workers.metrics import worker as worker_metrics
 from workers.metrics.tally import DeadLettered, Finished, MessageTally, Started
-from workers.metrics.worker import UNKNOWN_ACTOR
 from workers.middleware import outcomes
 from workers.middleware.envelope import OVERSIZE_OPTION
 from workers.settlement import was_sent
@@ -84,8 +83,7 @@ class Metrics(Middleware):
         if message.actor_name in broker.actors:
             tally.note(DeadLettered((q_name(message.queue_name), message.actor_name)))
         else:  # never reached an actor: Dramatiq's consumer dead-letters it
-            labels = (q_name(message.queue_name), UNKNOWN_ACTOR)
-            tally.note(DeadLettered(labels, outcome=(UNKNOWN_ACTOR, "invalid")))
+            tally.note(worker_metrics.unknown_actor_dead_lettered(message.queue_name))
 
 
 def _finished(tally: MessageTally, message: dramatiq.MessageProxy, outcome: str, *, failed: bool) -> None:
