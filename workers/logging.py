@@ -21,6 +21,8 @@ from typing import Any, TextIO
 
 import structlog
 
+from workers.json_lines import json_line
+
 # user:password@ in a URL. The password runs to the last "@" before the next blank, so a password that
 # contains "@" is hidden whole.
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<secret>\S*)@")
@@ -159,7 +161,9 @@ def configure_logging(
         redact_credentials,
     ]
     renderer: Any = (
-        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=True)
+        structlog.processors.JSONRenderer(json_line)
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=True)
     )
     structlog.configure(
         processors=[*shared, renderer],

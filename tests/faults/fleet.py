@@ -7,12 +7,14 @@ test wrapper; everything else (``docfleet supervise``, the arguments, the defaul
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.e2e.fleet import BIN, ROOT, fleet_environment, stop_fleet, tail
 from tests.faults.hooks.files import HOOKS_DIR_ENV
@@ -76,6 +78,12 @@ class Fleet:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def outcome_lines(self, outcome: str) -> list[dict[str, Any]]:
+        """The fleet's log lines of that outcome, read as JSON once honcho's prefix is taken off."""
+        lines = (line.partition("| ")[2] for line in self.log_text().splitlines())
+        records = (json.loads(line) for line in lines if line.startswith("{"))
+        return [record for record in records if record.get("outcome") == outcome]
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         """Until the worker processes run and consume both queues and the relay leads."""

@@ -24,7 +24,7 @@ def test_7_every_command_delivered_twice(
         with run.load(uploads=UPLOADS, rate=300):
             pass
         ledger = run.finish()
-        duplicates = run.fleet.log_text().count('"outcome": "duplicate"')
+        duplicates = len(run.fleet.outcome_lines("duplicate"))
     report_ledger("7-every-command-twice", ledger, delivered=2 * ledger.sent, acked_as_duplicate=duplicates)
     assert duplicates == ledger.sent, "the second copy of every command was recognised"
     assert ledger.problems() == []

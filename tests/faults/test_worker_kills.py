@@ -83,8 +83,8 @@ def _held_by(fleet: Fleet, minimum: int, timeout: float = 30.0) -> tuple[int, li
 
 def _deduplicated(fleet: Fleet, message_ids: list[str]) -> int:
     """How many of the messages the fleet found already applied when they came again."""
-    lines = [line for line in fleet.log_text().splitlines() if '"outcome": "duplicate"' in line]
-    return sum(any(message_id in line for line in lines) for message_id in message_ids)
+    found = {line["message_id"] for line in fleet.outcome_lines("duplicate")}
+    return sum(message_id in found for message_id in message_ids)
 
 
 def test_2_sigkill_a_worker_process_after_commit_before_ack(

@@ -1,0 +1,45 @@
+"""Log lines written by msgspec read as ``json.dumps`` wrote them, and stay ASCII."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from workers.json_lines import json_line
+
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+anything = st.recursive(
+    scalars, lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=8
+)
+
+
+def _dumps(event_dict: dict[str, Any]) -> str:
+    return json.dumps(event_dict, default=repr, separators=(",", ":"))
+
+
+@given(st.dictionaries(st.text(), scalars))
+def test_a_line_of_scalars_is_what_json_dumps_writes(event_dict: dict[str, Any]) -> None:
+    assert json.loads(json_line(event_dict, default=repr)) == json.loads(_dumps(event_dict))
+
+
+@given(st.dictionaries(st.text(), anything))
+def test_every_line_is_ascii_and_reads_back_as_json_dumps_wrote_it(event_dict: dict[str, Any]) -> None:
+    line = json_line(event_dict, default=repr)
+
+    assert line.isascii()
+    assert json.loads(line) == json.loads(_dumps(event_dict))
+
+
+def test_a_value_json_has_no_type_for_is_its_repr_as_before() -> None:
+    event_dict = {"body": b"\x00raw", "ids": {"a"}, "event": "x"}
+
+    expected = {"body": "b'\\x00raw'", "ids": "{'a'}", "event": "x"}
+    assert json.loads(json_line(event_dict, default=repr)) == expected
+
+
+def test_nan_is_written_as_null_where_msgspec_writes_the_line() -> None:
+    assert json.loads(json_line({"ratio": math.nan, "event": "x"})) == {"ratio": None, "event": "x"}
