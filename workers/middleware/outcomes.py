@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
-import structlog
 from dramatiq.middleware import Middleware
 
 from domain.errors import NotFound
 from workers.contract import QUERIES, ids_in
 from workers.middleware.resources import Resources
 from workers.middleware.retries import failure_kind, retry_not_queued
+from workers.named_logger import NamedLogger
 
 MAX_DETAIL = 2000
 
@@ -39,8 +39,7 @@ def note_outcome(outcome: str, **fields: Any) -> None:
     _noted.set(_Noted(outcome, fields))
 
 
-def _log() -> Any:
-    return structlog.get_logger("docfleet.worker")
+_log = NamedLogger("docfleet.worker")
 
 
 class Outcomes(Middleware):
