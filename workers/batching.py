@@ -2,7 +2,7 @@
 
 ``run_together`` runs each job's use case in a unit of work of one batch, then commits the batch. A job
 that finds something missing (``NotFound``) fails alone and is retried like any other; any other
-exception fails the whole batch, whose jobs then run again each on its own.
+exception fails the whole batch, whose jobs then run again each in a batch of its own (``run_alone``).
 """
 
 from __future__ import annotations
@@ -56,3 +56,20 @@ def run_together(
                 results.append(missing)
         batch.commit()
     return results
+
+
+def run_alone(
+    job: Job,
+    open_batch: OpenBatch,
+    handle_with: Callable[[UnitOfWorkFactory, Job], Verdict],
+) -> Verdict:
+    """A job of a batch that could not commit, run again in a batch of its own.
+
+    A batch locks its documents before its messages' inbox rows are written; a unit of work of its
+    own writes its message's row first. A job run that way while a copy of its message (a redelivery)
+    waited in another batch deadlocked with it, stalled until Postgres broke the cycle a second later.
+    In a batch of its own it takes its locks in the order every batch does."""
+    [outcome] = run_together([job], open_batch, handle_with)
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome

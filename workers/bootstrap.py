@@ -21,7 +21,7 @@ from domain.listing import DocumentPage
 from domain.ports import ListingCache, UnitOfWork, UnitOfWorkFactory
 from domain.use_cases.dispatch import Outcome, execute, record_outcome
 from domain.use_cases.list_folder_documents import list_folder_documents
-from workers.batching import Job, OpenBatch, run_together
+from workers.batching import Job, OpenBatch, run_alone, run_together
 from workers.group_commit import GroupCommit
 from workers.settings import Settings
 
@@ -73,7 +73,7 @@ class Application:
         if open_batch is not None and batched and max_batch >= 2:
             self._group_commit = GroupCommit(
                 run_together=partial(run_together, open_batch=open_batch, handle_with=self._handle_with),
-                run_alone=partial(self._handle_with, self.new_uow),
+                run_alone=partial(run_alone, open_batch=open_batch, handle_with=self._handle_with),
                 max_batch=max_batch,
                 on_transaction=on_transaction,
             )

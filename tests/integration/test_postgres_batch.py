@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
@@ -17,7 +19,13 @@ from domain.ports import UnitOfWorkFactory
 from domain.roles import Role
 from domain.use_cases.dispatch import Outcome, execute
 from tests.conftest import IdMaker
-from tests.integration.test_postgres_support import inbox_has, org_with_folder, upload_command
+from tests.integration.test_postgres_support import (
+    inbox_has,
+    org_with_folder,
+    upload_command,
+    wait_until_blocked,
+)
+from workers.batching import Job, run_alone
 
 pytestmark = pytest.mark.integration
 
@@ -149,3 +157,29 @@ def test_a_batch_the_database_refuses_leaves_nothing(engine: Engine, new_id: IdM
 def _apply_and_commit(batch: SqlBatch, messages: list[Message]) -> None:
     _results(messages, batch.new_uow)
     batch.commit()
+
+
+def test_a_job_run_again_alone_waits_for_a_batch_holding_its_copy_without_a_deadlock(
+    engine: Engine, new_id: IdMaker
+) -> None:
+    """A failed batch's job runs again alone while a redelivered copy of its message is in another
+    batch, which holds the document's lock: the job waits for that batch, then finds its message
+    applied. Run in a unit of work of its own, it claimed the inbox row first and the two deadlocked."""
+    scenario = _scenario(engine, new_id)
+    _one_by_one(engine, scenario.messages[:1])
+    message_id, share = scenario.messages[1]
+    job = Job(share, message_id, "share_document")
+
+    def open_batch(jobs: Sequence[Job]) -> SqlBatch:
+        return SqlBatch(engine, BatchKeys.of((job.message_id, job.command) for job in jobs))
+
+    def handle_with(new_uow: UnitOfWorkFactory, job: Job) -> Outcome:
+        return execute(job.command, message_id=job.message_id, actor=job.actor, new_uow=new_uow)
+
+    with open_batch([job]) as batch, ThreadPoolExecutor(1) as pool:
+        alone = pool.submit(run_alone, job, open_batch, handle_with)
+        wait_until_blocked(engine, "SELECT")
+        in_batch = _results([(message_id, share)], batch.new_uow)
+        batch.commit()
+        assert (in_batch, alone.result(timeout=30)) == ([Outcome.APPLIED], Outcome.DUPLICATE)
+    assert _state(engine, scenario)[0].count("DocumentShared") == 1

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from domain.commands import AddMember, ListFolderDocuments, ShareDocument
 from domain.errors import DocumentNotFound, NotAMember
 from domain.events import CommandRejected
+from domain.ports import UnitOfWorkFactory
 from domain.roles import Role
 from domain.use_cases.dispatch import Outcome
 from tests.unit.fakes import FOLDER, ORG, FakeDatabase, FakeListingCache
 from tests.workers.conftest import ALICE, BOB
+from workers.batching import Job
 from workers.bootstrap import Application, Verdict
 from workers.settings import Settings
 
@@ -84,3 +88,42 @@ def test_from_settings_builds_without_connecting(monkeypatch: pytest.MonkeyPatch
 
     application = Application.from_settings(Settings.from_env(), threads=2)
     application.close()
+
+
+class _FakeBatch:
+    """A batch over the fake database, whose units of work commit on their own; or one that cannot open."""
+
+    def __init__(self, new_uow: UnitOfWorkFactory, *, opens: bool) -> None:
+        self.new_uow, self._opens = new_uow, opens
+
+    def __enter__(self) -> _FakeBatch:
+        if not self._opens:
+            raise ConnectionError("the batch's transaction could not start")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass
+
+    def commit(self) -> None:
+        pass
+
+
+def test_a_job_of_a_failed_batch_runs_again_in_a_batch_of_its_own(db: FakeDatabase) -> None:
+    """In the order of locks every batch takes (``workers.batching.run_alone``)."""
+    opened: list[list[str]] = []
+
+    def open_batch(jobs: Sequence[Job]) -> _FakeBatch:
+        opened.append([job.message_id for job in jobs])
+        return _FakeBatch(db.uow_factory(), opens=len(opened) > 1)
+
+    application = Application(
+        new_uow=db.uow_factory(),
+        listing_cache=FakeListingCache(),
+        open_batch=open_batch,
+        batched=(AddMember,),
+    )
+    verdict = application.handle(AddMember(org_id=ORG, user_id="dave"), message_id="m1", actor="add_member")
+
+    assert verdict == Verdict(Outcome.APPLIED)
+    assert opened == [["m1"], ["m1"]], "the batch that failed, then the job's own"
+    assert db.applied_message_ids == {"m1"}
