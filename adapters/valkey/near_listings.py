@@ -148,12 +148,14 @@ def weight(listing: FolderListing) -> int:
 
 
 def _text_bytes(documents: list[Document]) -> int:
-    """About what the documents' strings take decoded, together. Ids, media types and URIs are ASCII by
-    the contract; names and tags outside it are all counted at the widest, four bytes a character."""
+    """About what the documents' strings take, together. Ids, media types and URIs are ASCII by the
+    contract; names and tags outside it are all counted at the widest: four bytes a character, and
+    four more for the UTF-8 copy Python keeps inside a string once it was encoded (as a listing loaded
+    from Postgres is, when it is written to the shared cache)."""
     ascii_only = sum(sum(map(len, map(field, documents))) for field in _ASCII_FIELDS)
     names = list(map(_NAME, documents))
     tags = list(chain.from_iterable(map(_TAGS, documents)))
-    width = 1 if all(map(str.isascii, names)) and all(map(str.isascii, tags)) else 4
+    width = 1 if all(map(str.isascii, names)) and all(map(str.isascii, tags)) else 8
     written = sum(map(len, names)) + sum(map(len, tags))
     return ascii_only + width * written + _PER_STRING * len(tags)
 

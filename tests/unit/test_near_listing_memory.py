@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -46,22 +47,33 @@ def _document(index: int, kind: str) -> ListedDocument:
 
 
 def _decoded(folder_id: str, entries: list[ListedDocument]) -> FolderListing:
-    """As a worker holds it: read back from the shared cache's encoding."""
+    """As a worker holds a listing it read from the shared cache: decoded from its encoding."""
     return decode_listing(encode_listing(FolderListing.newest_first(folder_id, "acme", 1, entries)))
 
 
+def _loaded(folder_id: str, entries: list[ListedDocument]) -> FolderListing:
+    """As a worker holds a listing it loaded from Postgres, then wrote to the shared cache: encoding it
+    left in each string outside ASCII the UTF-8 copy Python keeps once a string was encoded."""
+    listing = FolderListing.newest_first(folder_id, "acme", 1, entries)
+    encode_listing(listing)
+    return listing
+
+
+@pytest.mark.parametrize("held_as", [_decoded, _loaded])
 @pytest.mark.parametrize(
     ("kind", "per_folder"),  # enough of them, in 40 folders, to fill the bound
     [("ordinary", 125), ("largest", 25), ("long readers", 5), ("short tags", 125)],
 )
-def test_the_bound_holds_about_a_documents_worth_of_memory_per_unit(kind: str, per_folder: int) -> None:
+def test_the_bound_holds_about_a_documents_worth_of_memory_per_unit(
+    kind: str, per_folder: int, held_as: Callable[[str, list[ListedDocument]], FolderListing]
+) -> None:
     near = NearListingCache(_ForgetfulCache(), max_documents=4_000)
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
         for folder in range(40):
             entries = [_document(folder * per_folder + n, kind) for n in range(per_folder)]
-            near.put(_decoded(f"f{folder}", entries))
+            near.put(held_as(f"f{folder}", entries))
         gc.collect()
         held = tracemalloc.get_traced_memory()[0] - before
     finally:
