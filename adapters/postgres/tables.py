@@ -66,7 +66,6 @@ Index(
     folders.c.name,
     unique=True,
 )
-Index("ix_folders_path", folders.c.path, postgresql_ops={"path": "text_pattern_ops"})
 
 documents = Table(
     "documents",

@@ -31,6 +31,10 @@ def _outbox_indexes(inspector: Inspector) -> Iterable[Mapping[str, object]]:
     return inspector.get_indexes("outbox")
 
 
+def _folder_indexes(inspector: Inspector) -> Iterable[Mapping[str, object]]:
+    return inspector.get_indexes("folders")
+
+
 @pytest.mark.parametrize(
     ("revision", "previous", "read", "before", "after"),
     [
@@ -53,6 +57,14 @@ def _outbox_indexes(inspector: Inspector) -> Iterable[Mapping[str, object]]:
             _outbox_indexes,
             {"ix_outbox_unpublished", "uq_outbox_event_id"},
             {"ix_outbox_unpublished", "uq_outbox_event_id", "ix_outbox_rejected_message_id"},
+        ),
+        # folders lose their index by path, which no query read and which refused deep folders
+        (
+            "0007",
+            "0006",
+            _folder_indexes,
+            {"ix_folders_path", "uq_folders_sibling_name", "uq_folders_id_org"},
+            {"uq_folders_sibling_name", "uq_folders_id_org"},
         ),
     ],
 )

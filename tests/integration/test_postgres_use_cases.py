@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 from sqlalchemy import Engine, select
 
 from adapters.postgres.tables import outbox
 from adapters.postgres.unit_of_work import unit_of_work_factory
 from domain.commands import (
+    CreateFolder,
     ListFolderDocuments,
     RevokeAccess,
     ShareDocument,
@@ -165,3 +168,23 @@ def test_a_command_that_must_wait_leaves_its_message_unapplied(
             new_uow=new_uow,
         )
     assert not inbox_has(engine, message_id)
+
+
+def test_a_folder_nested_deeper_than_an_index_row_can_hold_is_created(
+    new_uow: UnitOfWorkFactory, new_id: IdMaker
+) -> None:
+    """Ids of the longest the contract allows, random so that Postgres cannot compress the path, 30
+    deep: a path of about 3.9 kB, more than a btree index row holds (``ix_folders_path`` refused the
+    21st level, until migration 0007)."""
+    org_id, parent_id = org_with_folder(new_uow, new_id)
+    for depth in range(30):
+        folder_id = secrets.token_hex(64)
+        command = CreateFolder(
+            folder_id=folder_id, org_id=org_id, name="Deeper", parent_id=parent_id, created_by="alice"
+        )
+        assert run(new_uow, new_id, command) is Outcome.APPLIED, f"level {depth + 2}"
+        parent_id = folder_id
+    with new_uow(None) as uow:
+        deepest = uow.folders.get(parent_id)
+    assert deepest is not None
+    assert len(deepest.path) > 30 * 128
