@@ -116,6 +116,10 @@ UNREADABLE: list[tuple[bytes, str]] = [
         body(options={"docfleet_not_found_retries": -1}),
         "options.docfleet_not_found_retries: input should be greater than or equal to 0",
     ),
+    (
+        body(options={"docfleet_not_found_retries": 1_000}),  # would let a fault be retried 1,020 times
+        "options: docfleet_not_found_retries must not exceed retries",
+    ),
     (body(options={OVERSIZE_OPTION: 1}), f"options.{OVERSIZE_OPTION}: is not a field"),
     (body(options=[]), "options: "),
     (body(message_id="a b"), "message_id: must be 1 to 128 characters"),

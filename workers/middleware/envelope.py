@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol, Self
 
 import dramatiq
 import structlog
@@ -17,7 +17,7 @@ from dramatiq.common import current_millis
 from dramatiq.encoder import JSONEncoder, MessageData
 from dramatiq.errors import DecodeError
 from dramatiq.middleware import Middleware, SkipMessage
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from workers.contract import (
     ACTOR_KWARGS,
@@ -52,13 +52,28 @@ class Options(_Strict):
     requeue_timestamp: int = 0
     eta: int = 0
 
+    @model_validator(mode="after")
+    def _not_found_among_the_retries(self) -> Self:
+        """A fault's budget is the retries that did not follow a not-found: a larger count, which only a
+        producer could send, would let a fault be retried without end."""
+        if self.docfleet_not_found_retries > self.retries:
+            raise ValueError("docfleet_not_found_retries must not exceed retries")
+        return self
+
 
 class Envelope(_Strict):
     """A Dramatiq message as it travels on RabbitMQ: one UTF-8 JSON object with exactly these fields."""
 
     queue_name: Annotated[QueueName, Field(description="The queue it is published to (.DQ: retries only).")]
     actor_name: Annotated[str, StringConstraints(pattern=ACTOR_NAME_PATTERN)]
-    args: Annotated[list[Any], Field(description="Always []: positional arguments make a message invalid.")]
+    args: Annotated[
+        list[Any],
+        # In the schema only: the workers read a non-empty args as an invalid command, with its rejection.
+        Field(
+            description="Always []: positional arguments make a message invalid.",
+            json_schema_extra={"maxItems": 0},
+        ),
+    ]
     kwargs: Annotated[dict[str, Any], Field(description="The actor's arguments: schemas/commands/.")]
     options: Options
     message_id: Annotated[Id, Field(description="Unique per message (a UUID): the idempotency key.")]
