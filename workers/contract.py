@@ -86,7 +86,7 @@ def _safe_blob_path(uri: str) -> str:
     if any(segment in (".", "..") for segment in segments):
         raise ValueError("must not contain '.' or '..' path segments, encoded or not")
     if any(_UNSAFE.search(segment) or "\\" in segment for segment in segments):
-        raise ValueError("must not encode control characters or backslashes")
+        raise ValueError("must not encode control characters, bidirectional controls or backslashes")
     if not any(segments):
         raise ValueError("must name an object: a non-empty path after the bucket or host")
     return uri

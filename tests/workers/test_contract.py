@@ -216,6 +216,12 @@ BAD: list[tuple[str, tuple[Any, ...], Any, list[str]]] = [
         upload(blob_uri="s3://bucket/a%5Cb"),
         ["blob_uri: must not encode control characters"],
     ),
+    (
+        "upload_document",
+        (),
+        upload(blob_uri="s3://bucket/a%E2%80%AEb"),  # U+202E: would show the rest of the path reversed
+        ["blob_uri: must not encode control characters, bidirectional controls or backslashes"],
+    ),
     ("upload_document", (), upload(blob_uri="s3://bucket/"), ["blob_uri: must be an absolute URI"]),
     ("upload_document", (), upload(blob_uri="s3://bucket/%2F"), ["blob_uri: must name an object"]),
     ("upload_document", (), upload(tags="finance"), ["tags: input should be a valid list, not a string"]),
