@@ -15,7 +15,7 @@ from tests.unit.fakes import FOLDER, FakeDatabase
 from tests.workers.conftest import ALICE, BOB
 from tests.workers.support import Fleet, running_fleet
 from workers.bootstrap import Application
-from workers.contract import QUERIES_QUEUE
+from workers.contract import MAX_MESSAGE_BYTES, QUERIES_QUEUE
 from workers.contract_events import ListFolderResult
 
 
@@ -93,6 +93,18 @@ def test_an_invalid_query_fails_at_once_and_writes_nothing(fleet: Fleet, db: Fak
     with pytest.raises(ResultFailure, match=r"limit: input should be a valid integer, not a string"):
         fleet.result(message)
     fleet.settle()
+    assert [m.message_id for m in fleet.dead_letters("documents-queries")] == [message.message_id]
+    assert db.events == []
+
+
+def test_a_query_over_the_size_limit_fails_as_an_invalid_query_does(fleet: Fleet, db: FakeDatabase) -> None:
+    message = fleet.send("list_folder", folder_id=FOLDER, requested_by=ALICE, cursor="x" * MAX_MESSAGE_BYTES)
+
+    with pytest.raises(ResultFailure) as failure:
+        fleet.result(message)
+    fleet.settle()
+    assert failure.value.orig_exc_type == "InvalidMessage"
+    assert failure.value.orig_exc_msg.startswith("invalid list_folder message: message: the body is ")
     assert [m.message_id for m in fleet.dead_letters("documents-queries")] == [message.message_id]
     assert db.events == []
 

@@ -16,6 +16,7 @@ import structlog
 from dramatiq.results import Results
 
 from workers.contract import InvalidMessage, queue_of
+from workers.middleware.envelope import SkippedAsInvalid
 
 _processing: ContextVar[tuple[AnswersBeforeAck, dramatiq.Broker] | None] = ContextVar(
     "docfleet_answers_store", default=None
@@ -24,7 +25,8 @@ _processing: ContextVar[tuple[AnswersBeforeAck, dramatiq.Broker] | None] = Conte
 
 class AnswersBeforeAck(Results):
     """Results, except for a successful answer, which ``store_answer`` has stored already. Failures and
-    skipped messages are stored as Results stores them, for the producer's ``get_result`` to raise."""
+    skipped messages are stored as Results stores them, for the producer's ``get_result`` to raise; one
+    skipped as invalid (a body over the limit) as the ``InvalidMessage`` an invalid query stores."""
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
         _processing.set((self, broker))
@@ -38,6 +40,12 @@ class AnswersBeforeAck(Results):
         exception: BaseException | None = None,
     ) -> None:
         _processing.set(None)
+
+    def after_nack(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
+        skipped = message._exception  # where Dramatiq keeps what failed the message, for Results
+        if isinstance(skipped, SkippedAsInvalid):
+            message.stuff_exception(skipped.invalid)
+        super().after_nack(broker, message)  # type: ignore[no-untyped-call]
 
     def fail_unreadable(self, actor: str, message_id: str, detail: str) -> str:
         """Stores, for a query the consumer dead-lettered before any worker saw it, the failure an invalid

@@ -23,6 +23,7 @@ from workers.contract import (
     ACTOR_KWARGS,
     MAX_MESSAGE_BYTES,
     Id,
+    InvalidMessage,
     ids_in,
     is_id,
     load_json,
@@ -238,6 +239,23 @@ def _dead_letter(
     )
 
 
+def oversize_problem(options: dict[str, Any]) -> str | None:
+    """What is wrong with a message whose decoded ``options`` carry the mark of a body over the limit."""
+    size = options.get(OVERSIZE_OPTION)
+    if size is None:
+        return None
+    return f"message: the body is {size} bytes, over the limit of {MAX_MESSAGE_BYTES} bytes"
+
+
+class SkippedAsInvalid(SkipMessage):
+    """A message skipped before its actor ran, for what would have made the actor raise ``invalid``: a
+    query's failure is stored as that ``InvalidMessage``, as an invalid query's is (``AnswersBeforeAck``)."""
+
+    def __init__(self, invalid: InvalidMessage) -> None:
+        super().__init__(str(invalid))
+        self.invalid = invalid
+
+
 class SizeLimit(Middleware):
     """Dead-letters, as an invalid message, an envelope whose body was larger than the limit."""
 
@@ -245,10 +263,9 @@ class SizeLimit(Middleware):
         self._outcomes = outcomes
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
-        size = message.options.get(OVERSIZE_OPTION)
-        if size is None:
+        problem = oversize_problem(message.options)
+        if problem is None:
             return
-        problem = f"message: the body is {size} bytes, over the limit of {MAX_MESSAGE_BYTES} bytes"
         self._outcomes.invalid(message, [problem])
         message.fail()
-        raise SkipMessage(problem)
+        raise SkippedAsInvalid(InvalidMessage(message.actor_name, [problem]))
