@@ -8,6 +8,7 @@ from adapters.postgres.rejections import RecordedRejection
 from adapters.rabbitmq.dead_letters import DeadLetter
 from tests.cli.support import encoded, envelope
 from workers.cli.dead_letters import inspect
+from workers.contract import MAX_MESSAGE_BYTES
 
 
 def never_used(_message_id: str) -> tuple[bool, RecordedRejection | None]:
@@ -46,3 +47,28 @@ def test_an_actor_dead_lettered_from_its_own_queue_after_faults_is_replayed_ther
 
     assert inspected.replay is not None
     assert inspected.replay.queue == "documents"
+
+
+def test_a_body_over_the_size_limit_is_invalid_and_not_replayed_even_unrecorded() -> None:
+    """With its rejection not recorded (Postgres was unreachable), the letter itself says why it died;
+    and the decoder's mark of its size is not shown as part of the message."""
+    fields = envelope("add_member", {"org_id": "acme", "user_id": "bob"})
+    body = encoded(fields).replace(b'"args"', b" " * MAX_MESSAGE_BYTES + b'"args"', 1)
+
+    inspected = inspect(letter("documents.XQ", body), never_used)
+
+    assert inspected.reason == (
+        f"invalid: message: the body is {len(body)} bytes, over the limit of {MAX_MESSAGE_BYTES} bytes"
+    )
+    assert inspected.replay is None
+    assert inspected.envelope == fields
+
+
+def test_an_unreadable_letter_still_names_the_actor_its_envelope_names() -> None:
+    body = encoded({**envelope("add_member", {"org_id": "acme", "user_id": "bob"}), "extra": 1})
+
+    inspected = inspect(letter("documents.XQ", body), never_used)
+
+    assert inspected.reason.startswith("unreadable: extra: ")
+    assert inspected.actor == "add_member"
+    assert inspected.replay is None

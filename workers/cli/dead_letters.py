@@ -18,7 +18,13 @@ from typing import Any
 from adapters.postgres.rejections import RecordedRejection
 from adapters.rabbitmq.dead_letters import DeadLetter, Relocation
 from workers.contract import COMMANDS_QUEUE, QUERIES_QUEUE, InvalidMessage, parse
-from workers.middleware.envelope import EnvelopeEncoder, UnreadableMessage, misplaced_actor
+from workers.middleware.envelope import (
+    OVERSIZE_OPTION,
+    EnvelopeEncoder,
+    UnreadableMessage,
+    misplaced_actor,
+    oversize_problem,
+)
 
 ORIGINS = {f"{queue}.XQ": queue for queue in (COMMANDS_QUEUE, QUERIES_QUEUE)}
 """Each dead-letter queue and the queue its messages came from (Dramatiq's ``<queue>.XQ``)."""
@@ -52,7 +58,7 @@ def message_id_of(letter: DeadLetter) -> str | None:
 
 
 def inspect(letter: DeadLetter, history: History) -> Inspected:
-    envelope, unreadable, message_id = _read(letter)
+    envelope, unreadable, message_id, actor = _read(letter)
     used, rejection = history(message_id) if message_id is not None else (False, None)
     invalid = _invalid(envelope) if envelope is not None else None
     options = envelope["options"] if envelope is not None else {}
@@ -63,42 +69,57 @@ def inspect(letter: DeadLetter, history: History) -> Inspected:
     return Inspected(
         queue=letter.queue,
         message_id=message_id,
-        actor=envelope["actor_name"] if envelope is not None else None,
+        actor=actor,
         retries=int(options.get("retries", 0)),
         died_at=letter.died_at,
         reason=reason,
         replay=None if blocked or envelope is None else _replay_copy(envelope, ORIGINS[letter.queue]),
         not_replayable=f"{blocked}: fix it and send it with a new message id" if blocked else None,
-        envelope=envelope,
+        envelope=None if envelope is None else _as_sent(envelope),
     )
 
 
-def _read(letter: DeadLetter) -> tuple[dict[str, Any] | None, str | None, str | None]:
-    """The envelope (None if unreadable), why it is unreadable, and its message id if one can be read."""
+Read = tuple[dict[str, Any] | None, str | None, str | None, str | None]
+
+
+def _read(letter: DeadLetter) -> Read:
+    """The envelope (None if unreadable), why it is unreadable, and its message id and actor where they
+    can be read."""
     try:
         envelope = dict(EnvelopeEncoder().decode(letter.body))
     except UnreadableMessage as error:
-        return None, "unreadable: " + "; ".join(error.problems), error.message_id
+        return None, "unreadable: " + "; ".join(error.problems), error.message_id, error.actor
+    message_id, actor = envelope["message_id"], envelope["actor_name"]
     origin = ORIGINS.get(letter.queue)
     if origin is None or envelope["queue_name"].removesuffix(".DQ") != origin:
         problem = f"unreadable: queue_name is {envelope['queue_name']!r} but it died in {letter.queue!r}"
-        return None, problem, envelope["message_id"]
-    misplaced = misplaced_actor(envelope["actor_name"], origin)
+        return None, problem, message_id, actor
+    misplaced = misplaced_actor(actor, origin)
     if misplaced is not None:  # the workers would dead-letter it again at once
-        return None, f"unreadable: {misplaced}", envelope["message_id"]
-    return envelope, None, envelope["message_id"]
+        return None, f"unreadable: {misplaced}", message_id, actor
+    return envelope, None, message_id, actor
 
 
-def _recorded(rejection: RecordedRejection | None) -> str | None:
-    return None if rejection is None else f"{rejection.reason}: {rejection.detail}"
+def _as_sent(envelope: dict[str, Any]) -> dict[str, Any]:
+    """The envelope without the decoder's mark of a body over the limit, which the message never held."""
+    options = {name: value for name, value in envelope["options"].items() if name != OVERSIZE_OPTION}
+    return {**envelope, "options": options}
 
 
 def _invalid(envelope: dict[str, Any]) -> str | None:
+    """What makes the workers refuse it as invalid, if anything: its size, then its arguments."""
+    oversize = oversize_problem(envelope["options"])
+    if oversize is not None:
+        return f"invalid: {oversize}"
     try:
         parse(envelope["actor_name"], envelope["args"], envelope["kwargs"])
     except InvalidMessage as invalid:
         return "invalid: " + "; ".join(invalid.problems)
     return None
+
+
+def _recorded(rejection: RecordedRejection | None) -> str | None:
+    return None if rejection is None else f"{rejection.reason}: {rejection.detail}"
 
 
 def _fault(options: dict[str, Any]) -> str | None:
