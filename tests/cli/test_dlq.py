@@ -119,6 +119,22 @@ def test_replay_strips_retry_bookkeeping_and_keeps_the_message_id(settings: Sett
     assert ready_count(settings.amqp_url, "documents.XQ") == 0
 
 
+def test_two_copies_of_one_message_are_replayed_once(settings: Settings) -> None:
+    """Two dead letters with one message id: a replay whose ack was lost, or a message sent twice that
+    failed twice. One copy goes back, the other stays, told why."""
+    faulted = envelope("add_member", {"org_id": "acme", "user_id": "bob"}, retries=20, traceback=TRACEBACK)
+    for _ in range(2):
+        publish_raw(settings.amqp_url, "documents.XQ", encoded(faulted))
+
+    replayed = run(settings, "dlq", "replay", faulted["message_id"])
+
+    assert replayed.exit_code == 4, replayed.output
+    assert "1 replayed, 1 left, 0 not found" in replayed.stdout
+    assert f"left {faulted['message_id']}: another dead letter with this message id" in replayed.stderr
+    assert [body["message_id"] for body in bodies(settings.amqp_url, "documents")] == [faulted["message_id"]]
+    assert ready_count(settings.amqp_url, "documents.XQ") == 1
+
+
 def test_a_replay_that_fails_part_way_tells_which_went_back(settings: Settings) -> None:
     command = envelope("add_member", {"org_id": "acme", "user_id": "bob"}, retries=3, traceback=TRACEBACK)
     query = envelope("list_folder", {"folder_id": "f", "requested_by": "bob"}, "documents-queries", retries=3)

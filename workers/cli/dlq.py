@@ -3,6 +3,7 @@ purged. Listing and showing give every message back to its queue, in its place."
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -141,15 +142,19 @@ def replay(
     chosen: dict[int, Inspected] = {}  # by the id of their relocation, until it is confirmed
     replayed: list[Inspected] = []
     left: list[Inspected] = []
+    sent: set[str | None] = set()  # one copy of a message id, however many died
 
     def decide(letter: DeadLetter) -> Relocation | None:
         item = inspect(letter, history)
         if not replay_all and item.message_id not in wanted:
             return None
+        if item.replay is not None and item.message_id in sent:
+            item = dataclasses.replace(item, replay=None, not_replayable=_ANOTHER_COPY_SENT)
         if item.replay is None:
             left.append(item)
         else:
             chosen[id(item.replay)] = item
+            sent.add(item.message_id)
         return item.replay
 
     def moved(relocation: Relocation) -> None:
@@ -161,6 +166,9 @@ def replay(
         for xq in dead_letter_queues(queue):
             queues.move(xq, decide, moved)
     _tell_replay(replayed, left, wanted - {item.message_id for item in [*replayed, *left]})
+
+
+_ANOTHER_COPY_SENT = "another dead letter with this message id was replayed just now: this copy stays"
 
 
 def _tell_replayed(item: Inspected) -> None:
