@@ -299,18 +299,19 @@ def cap(problems: list[str]) -> list[str]:
     return [*problems[:MAX_PROBLEMS], f"... and {len(problems) - MAX_PROBLEMS} more problems"]
 
 
-def problems_of(error: ValidationError) -> list[str]:
-    """Each problem pydantic found, as ``field: what is wrong``, never echoing the value."""
-    return [_problem(detail) for detail in error.errors(include_url=False)]
+def problems_of(error: ValidationError, of: str = "this actor") -> list[str]:
+    """Each problem pydantic found, as ``field: what is wrong``, never echoing the value; ``of`` names
+    what an unknown field is not a field of."""
+    return [_problem(detail, of) for detail in error.errors(include_url=False)]
 
 
-def _problem(detail: Any) -> str:
+def _problem(detail: Any, of: str) -> str:
     where = ".".join(_location(part) for part in detail["loc"]) or "kwargs"
     kind, context = detail["type"], detail.get("ctx", {})
     if kind == "missing":
         return f"{where}: is required"
     if kind == "extra_forbidden":
-        return f"{where}: is not a field of this actor"
+        return f"{where}: is not a field of {of}"
     if kind == "string_pattern_mismatch":
         return f"{where}: {_HELP.get(context.get('pattern'), detail['msg'])}"
     if kind in ("value_error", "assertion_error"):

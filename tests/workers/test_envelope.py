@@ -125,7 +125,7 @@ UNREADABLE: list[tuple[bytes, str]] = [
     (body(message_id="a b"), "message_id: must be 1 to 128 characters"),
     (body(message_id=None), "message_id:"),
     (body(message_timestamp="now"), "message_timestamp:"),
-    (body(extra=1), "extra: is not a field"),
+    (body(extra=1), "extra: is not a field of the envelope"),
     (json.dumps({k: v for k, v in ENVELOPE.items() if k != "kwargs"}).encode(), "kwargs: is required"),
 ]
 
@@ -136,6 +136,15 @@ def test_anything_but_a_well_formed_envelope_is_unreadable(data: bytes, problem:
         EnvelopeEncoder().decode(data)
 
     assert problem in "; ".join(raised.value.problems)
+
+
+def test_an_unreadable_envelope_lists_its_first_20_problems_then_how_many_more() -> None:
+    with pytest.raises(UnreadableMessage) as raised:
+        EnvelopeEncoder().decode(body(options={f"unknown_{n}": n for n in range(30)}))
+
+    assert len(raised.value.problems) == 21
+    assert raised.value.problems[0] == "options.unknown_0: is not a field of the envelope"
+    assert raised.value.problems[-1] == "... and 10 more problems"
 
 
 def test_an_unreadable_envelope_still_names_its_message_id_when_it_can() -> None:

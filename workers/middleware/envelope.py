@@ -24,6 +24,7 @@ from workers.contract import (
     MAX_MESSAGE_BYTES,
     Id,
     InvalidMessage,
+    cap,
     ids_in,
     is_id,
     load_json,
@@ -125,9 +126,8 @@ class EnvelopeEncoder(JSONEncoder):
         except ValidationError as error:
             message_id = fields.get("message_id") if is_id(fields.get("message_id")) else None
             actor = fields.get("actor_name") if _is_actor_name(fields.get("actor_name")) else None
-            raise UnreadableMessage(
-                problems_of(error), message_id, actor, ids_in(fields.get("kwargs"))
-            ) from None
+            problems = cap(problems_of(error, of="the envelope"))
+            raise UnreadableMessage(problems, message_id, actor, ids_in(fields.get("kwargs"))) from None
         if len(data) > MAX_MESSAGE_BYTES:
             fields["options"] = {**fields["options"], OVERSIZE_OPTION: len(data)}
         return fields
