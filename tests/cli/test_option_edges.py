@@ -27,8 +27,13 @@ def invoke(*args: str) -> Result:
     [
         (("folder", "ls", "f1", "--as", "alice", "--timeout", "inf"), "a number of seconds, not inf"),
         (("folder", "ls", "f1", "--as", "alice", "--timeout", "nan"), "Invalid value for '--timeout'"),
-        (("inbox", "prune", "--older-than", "9" * 4301 + "d"), "at most 36500 days"),
-        (("outbox", "prune", "--older-than", "9" * 4301 + "d"), "at most 36500 days"),
+        (("inbox", "prune", "--older-than", "9" * 4301 + "d"), "Invalid value for '--older-than': at most"),
+        (("outbox", "prune", "--older-than", "9" * 4301 + "d"), "Invalid value for '--older-than': at most"),
+        (
+            ("outbox", "prune", "--older-than", "40000d"),
+            "Invalid value for '--older-than': at most 36500 days",
+        ),
+        (("outbox", "prune", "--older-than", "7x"), "Invalid value for '--older-than': expected a number"),
         (("events", "tail", "--pattern", "a" * 256), "at most 255 bytes"),
         (("events", "tail", "--pattern", "doc.\udcff"), "not UTF-8 text"),  # a byte 0xff on the command line
     ],
