@@ -16,7 +16,7 @@ from bench.fleet import latency_recipients, measure_fleet
 from bench.inprocess import measure_in_process
 from bench.listing import measure_listing
 from bench.options import Options, parse_args
-from bench.report import medians, render, show, write_json
+from bench.report import render, row_medians, show, write_json
 from bench.resources import discard_unpublished_events, settle_database, throwaway_settings
 from bench.seed import fill_listing_folder, prepare_run
 from workers.bootstrap import Application
@@ -76,9 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: throwaway resources removed", file=sys.stderr)
         return 130
     wall = time.monotonic() - started
-    summary = medians(runs)
-    show(render(options, summary, wall))
-    write_json(options.json_path, options, runs, summary, wall)
+    show(render(options, row_medians(runs), wall))
+    write_json(options.json_path, options, runs, wall)
     print(f"raw figures written to {options.json_path}", file=sys.stderr)
     return 0
 

@@ -128,33 +128,49 @@ def medians(runs: list[dict[str, float]]) -> dict[str, float]:
     return {key: median([run[key] for run in runs if key in run]) for key in runs[0]}
 
 
-def render(options: Options, summary: Figures, wall_s: float) -> Table:
+def row_medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each row's figure: the median of its value in each run. A ratio is taken within its run, to the
+    ceiling measured on that run's stretch of the machine, before the median: the ceiling moves from run
+    to run, and a ratio of two medians may pair a run's uploads with another run's ceiling."""
+    return {row.label: median([_value(row, run) for run in runs]) for row in ROWS}
+
+
+def _value(row: Row, figures: Figures) -> float:
+    try:
+        return row.value(figures)
+    except (KeyError, ZeroDivisionError):  # a figure this run could not measure
+        return math.nan
+
+
+def render(options: Options, figures: Mapping[str, float], wall_s: float) -> Table:
+    """``figures``: each row's, by label (``row_medians``)."""
     shape = f"{options.processes} processes x {options.threads} threads, prefetch {options.prefetch}"
     title = f"docfleet benchmark: median of {options.runs} run(s), {shape}, {wall_s:.0f} s"
     table = Table(title=title)
     for column in ("measure", "value", "unit", "target", "met"):
         table.add_column(column, justify="right" if column == "value" else "left", no_wrap=True)
     for row in ROWS:
-        value = row.value(summary)
+        value = figures[row.label]
         met = "" if row.met is None else ("[green]yes[/]" if row.met(value) else "[red]no[/]")
         table.add_row(row.label, f"{value:,.2f}", row.unit, row.target, met)
     return table
 
 
-def targets(summary: Figures) -> dict[str, bool]:
-    return {row.label: row.met(row.value(summary)) for row in ROWS if row.met is not None}
+def targets(figures: Mapping[str, float]) -> dict[str, bool]:
+    return {row.label: row.met(figures[row.label]) for row in ROWS if row.met is not None}
 
 
-def write_json(
-    path: Path, options: Options, runs: list[dict[str, float]], summary: Figures, wall_s: float
-) -> None:
+def write_json(path: Path, options: Options, runs: list[dict[str, float]], wall_s: float) -> None:
+    """Every run's raw figures, their medians one by one, and the table's figures (``row_medians``)."""
+    table = row_medians(runs)
     document: dict[str, Any] = {
         "options": asdict(options),
         "machine": {"cpus": _cpus(), "python": platform.python_version(), "system": platform.platform()},
         "wall_seconds": wall_s,
         "runs": runs,
-        "median": dict(summary),
-        "targets_met": targets(summary),
+        "median": medians(runs),
+        "table": table,
+        "targets_met": targets(table),
     }
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")
 

@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from bench.options import Options
-from bench.report import ROWS, ratio_at_best, render, show
+from bench.report import ROWS, ratio_at_best, render, row_medians, show
 
 NOOP = {"cpu_noop_workers_ms": 0.38, "cpu_noop_rabbitmq_ms": 0.10, "cpu_noop_valkey_ms": 0.02}
 NOOP |= {"cpu_noop_relay_ms": 0.0, "cpu_noop_postgres_ms": 0.0, "cpu_noop_coalescing_workers_ms": 0.25}
@@ -44,8 +44,21 @@ def test_every_measure_stays_on_one_line_however_wide_its_figures() -> None:
     )  # fmt: skip
     output = io.StringIO()
 
-    show(render(options, _EveryFigure(), 1.0), Console(file=output, width=80))
+    show(render(options, row_medians([_EveryFigure()]), 1.0), Console(file=output, width=80))
 
     lines = output.getvalue().splitlines()
     for row in ROWS:
         assert any(row.label in line for line in lines), f"{row.label!r} was wrapped"
+
+
+def test_a_ratio_is_taken_within_each_run_before_the_median() -> None:
+    """Uploads of 300, 400 and 500 a second against ceilings of 1,000, 500 and 800: the runs' ratios are
+    0.30, 0.80 and 0.625, whose median is 0.625; the medians' ratio would be 400 / 800 = 0.50."""
+    pairs = ((300.0, 1_000.0), (400.0, 500.0), (500.0, 800.0))
+    runs = [{"upload_per_s": up, "ceiling_per_s": ceiling} for up, ceiling in pairs]
+
+    figures = row_medians(runs)
+
+    assert figures["upload / ceiling"] == pytest.approx(0.625)
+    assert figures["upload throughput"] == 400
+    assert figures["no-op ceiling"] == 800
