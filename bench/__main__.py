@@ -17,7 +17,12 @@ from bench.inprocess import measure_in_process
 from bench.listing import measure_listing
 from bench.options import Options, parse_args
 from bench.report import render, row_medians, show, write_json
-from bench.resources import discard_unpublished_events, settle_database, throwaway_settings
+from bench.resources import (
+    discard_unpublished_events,
+    forget_earlier_runs,
+    settle_database,
+    throwaway_settings,
+)
 from bench.seed import fill_listing_folder, prepare_run
 from workers.bootstrap import Application
 from workers.settings import Settings
@@ -32,6 +37,7 @@ def one_run(settings: Settings, options: Options, workdir: Path, run: int) -> di
     try:
         prepare_run(app, prefix, latency_recipients(options, prefix), options.folders)
         discard_unpublished_events(settings.database_url)  # the fleet's relay starts on an empty outbox
+        forget_earlier_runs(settings.database_url, prefix)
         settle_database(settings.database_url)
         print(f"run {run + 1}/{options.runs}: fleet", file=sys.stderr, flush=True)
         figures |= measure_fleet(settings, options, workdir, prefix)

@@ -74,6 +74,7 @@ class CpuWindow:
             if count >= self._start_at:
                 self._use, self._first = CpuUse(self._groups), count
         elif self._last is None and count >= self._stop_at:
+            self._use.include_new(service_groups())  # the services' processes started meanwhile
             self._use.stop()
             self._last = count
 

@@ -85,8 +85,8 @@ def _command_rows(noun: str, plural: str, target: float) -> tuple[Row, ...]:
     )
 
 
-def _growth(f: Figures) -> float:
-    return 100.0 * (f["rss_end_kib"] / f["rss_start_kib"] - 1) if f["rss_start_kib"] else math.nan
+def _growth(since: str) -> Callable[[Figures], float]:
+    return lambda f: 100.0 * (f["rss_end_kib"] / f[since] - 1) if f[since] else math.nan
 
 
 ROWS = (
@@ -106,6 +106,7 @@ ROWS = (
     Row("share → event p50", lambda f: f["latency_p50_ms"], "ms", "≤ 10", lambda v: v <= 10),
     Row("share → event p95", lambda f: f["latency_p95_ms"], "ms", "", None),
     Row("share → event p99", lambda f: f["latency_p99_ms"], "ms", "≤ 50", lambda v: v <= 50),
+    Row("  sends running late, p99", lambda f: f["latency_send_late_p99_ms"], "ms", "", None),
     Row("  p50 sent → handled", lambda f: f["latency_to_handled_p50_ms"], "ms", "", None),
     Row("  p50 handled → received", lambda f: f["latency_handled_to_arrival_p50_ms"], "ms", "", None),
     Row("  CPU per share at 200/s: workers", lambda f: f["cpu_latency_workers_ms"], "ms", "", None),
@@ -120,7 +121,9 @@ ROWS = (
     Row("  Valkey alone speed-up", lambda f: f["listing_valkey_speedup"], "x", "", None),
     Row("worker RSS at start (sum)", lambda f: f["rss_start_kib"] / 1024, "MiB", "", None),
     Row("worker RSS at end (sum)", lambda f: f["rss_end_kib"] / 1024, "MiB", "", None),
-    Row("worker memory growth", _growth, "%", "≤ 10", lambda v: v <= 10),
+    Row("worker memory growth", _growth("rss_start_kib"), "%", "≤ 10", lambda v: v <= 10),
+    Row("  worker RSS as the fleet came up (sum)", lambda f: f["rss_boot_kib"] / 1024, "MiB", "", None),
+    Row("  worker memory growth since it came up", _growth("rss_boot_kib"), "%", "", None),
 )
 
 

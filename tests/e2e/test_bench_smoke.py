@@ -27,9 +27,11 @@ FIGURES = (
     "cpu_inprocess_shares_postgres_ms",
     "latency_p50_ms",
     "latency_p99_ms",
+    "latency_send_late_p99_ms",
     "listing_database_ms",
     "listing_cache_ms",
     "listing_valkey_ms",
+    "rss_boot_kib",
     "rss_start_kib",
     "rss_end_kib",
 )
