@@ -96,8 +96,9 @@ def standard_middleware(backend: ResultBackend, result_ttl_ms: int) -> list[Midd
 
 
 def results_backend_for(settings: Settings) -> ResultBackend:
-    """Query results in Valkey under ``<cache_prefix>results:<queue>:<actor>:<message_id>``."""
-    client = valkey.Valkey.from_url(settings.valkey_url, socket_connect_timeout=5)
+    """Query results in Valkey under ``<cache_prefix>results:<queue>:<actor>:<message_id>``. A hung
+    Valkey fails the query's attempt after 5 s (it is retried), never holds its worker thread for good."""
+    client = valkey.Valkey.from_url(settings.valkey_url, socket_connect_timeout=5, socket_timeout=5)
     return RedisBackend(  # type: ignore[no-untyped-call]
         client=client,
         namespace=f"{settings.cache_prefix}results",
