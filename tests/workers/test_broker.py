@@ -126,9 +126,12 @@ def test_a_bad_setting_stops_the_worker_module_with_one_line_and_exit_2() -> Non
 
 def test_the_results_store_waits_for_valkey_5_s_at_most_to_connect_and_to_answer() -> None:
     """Set, not left to the client library's default: a hung Valkey must fail a query's attempt."""
+    from dramatiq.results.backends import RedisBackend
+
     from workers.broker import results_backend_for
 
     backend = results_backend_for(Settings.from_env())
+    assert isinstance(backend, RedisBackend)
     options = backend.client.connection_pool.connection_kwargs
 
     assert (options["socket_connect_timeout"], options["socket_timeout"]) == (5, 5)
