@@ -43,6 +43,7 @@ class CoalescingAcksConsumer(_RabbitmqConsumer):
         write_buffers_together(self.connection)
         self._acks_lock = threading.Lock()
         self._acks: list[int] = []
+        self._flush_due = False  # a callback that will send ``_acks`` is in the connection's hands
         self._delivered: dict[int, MessageProxy] = {}  # by delivery tag, until acked or nacked
 
     def __next__(self) -> MessageProxy | None:
@@ -53,18 +54,29 @@ class CoalescingAcksConsumer(_RabbitmqConsumer):
         return message
 
     def ack(self, message: MessageProxy) -> None:
-        """Called by the worker threads once a message's work is done."""
-        with self._acks_lock:
-            if not self._settles(message, "ack"):
-                return
-            self.known_tags.discard(message._tag)
-            self._acks.append(message._tag)
-            if len(self._acks) > 1:
-                return  # a flush is already due: it will send this one too
+        """Called by the worker threads once a message's work is done.
+
+        If handing the flush over fails, by a lost connection or by anything raised in this thread
+        meanwhile (a query's time limit), the next ack hands one over again: with the flush still
+        marked due, every later ack of a live connection would wait on a flush that never comes."""
+        schedules = False
         try:
-            self.connection.add_callback_threadsafe(self._send_acks)
-        except _CONNECTION_ERRORS as error:
-            raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
+            with self._acks_lock:
+                if not self._settles(message, "ack"):
+                    return
+                self.known_tags.discard(message._tag)
+                self._acks.append(message._tag)
+                schedules = not self._flush_due  # else the flush due sends this one too
+                self._flush_due = True
+            if schedules:
+                self.connection.add_callback_threadsafe(self._send_acks)
+        except BaseException as error:
+            if schedules:
+                with self._acks_lock:
+                    self._flush_due = False  # had it been handed over after all, a second flush is harmless
+            if isinstance(error, _CONNECTION_ERRORS):
+                raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
+            raise
 
     def nack(self, message: MessageProxy) -> None:
         with self._acks_lock:
@@ -95,6 +107,7 @@ class CoalescingAcksConsumer(_RabbitmqConsumer):
         buffer. The consuming loop that called this writes the buffer out before it waits again."""
         with self._acks_lock:
             tags, self._acks = self._acks, []
+            self._flush_due = False
         channel = self.channel._impl  # pika's own channel: its basic_ack buffers, never polls
         for tag in tags:
             channel.basic_ack(delivery_tag=tag)

@@ -122,6 +122,34 @@ def test_acks_finished_before_the_loop_runs_are_sent_by_one_callback(
     assert _queue_counts(amqp_url) == PUBLISHED - 30  # the ten never acked came back
 
 
+class _Interrupted(BaseException):
+    """As a time limit raises in a worker thread, at any instruction."""
+
+
+def test_an_ack_interrupted_before_its_flush_was_handed_over_does_not_stall_the_next_ones(
+    consumer: ScreeningConsumer, amqp_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    messages = _receive(consumer, PUBLISHED)
+    schedule = consumer.connection.add_callback_threadsafe
+    calls: list[Any] = []
+
+    def interrupted_once(callback: Any) -> None:
+        calls.append(callback)
+        if len(calls) == 1:
+            raise _Interrupted
+        schedule(callback)
+
+    monkeypatch.setattr(consumer.connection, "add_callback_threadsafe", interrupted_once)
+    with pytest.raises(_Interrupted):
+        consumer.ack(messages[0])
+    _ack_all(consumer, messages[1:])
+    _pump(consumer)
+    assert len(calls) == 2, "the next ack handed a flush over"
+    _close(consumer)
+
+    assert _queue_counts(amqp_url) == 0, "the interrupted ack went with the others"
+
+
 def test_a_nack_among_acks_is_not_swept_up_by_them(consumer: ScreeningConsumer, amqp_url: str) -> None:
     messages = _receive(consumer, PUBLISHED)
     consumer.nack(messages[0])
