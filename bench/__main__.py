@@ -82,8 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: throwaway resources removed", file=sys.stderr)
         return 130
     wall = time.monotonic() - started
-    show(render(options, row_medians(runs), wall))
-    write_json(options.json_path, options, runs, wall)
+    table = row_medians(runs)
+    show(render(options, table, wall))
+    write_json(options.json_path, options, runs, table, wall)
     print(f"raw figures written to {options.json_path}", file=sys.stderr)
     return 0
 

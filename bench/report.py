@@ -163,16 +163,17 @@ def targets(figures: Mapping[str, float]) -> dict[str, bool]:
     return {row.label: row.met(figures[row.label]) for row in ROWS if row.met is not None}
 
 
-def write_json(path: Path, options: Options, runs: list[dict[str, float]], wall_s: float) -> None:
+def write_json(
+    path: Path, options: Options, runs: list[dict[str, float]], table: Mapping[str, float], wall_s: float
+) -> None:
     """Every run's raw figures, their medians one by one, and the table's figures (``row_medians``)."""
-    table = row_medians(runs)
     document: dict[str, Any] = {
         "options": asdict(options),
         "machine": {"cpus": _cpus(), "python": platform.python_version(), "system": platform.platform()},
         "wall_seconds": wall_s,
         "runs": runs,
         "median": medians(runs),
-        "table": table,
+        "table": dict(table),
         "targets_met": targets(table),
     }
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")
