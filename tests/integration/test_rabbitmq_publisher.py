@@ -78,8 +78,11 @@ def test_the_body_starts_with_the_common_fields_and_has_no_spaces() -> None:
 def test_events_exchange_is_a_durable_topic_exchange(vhost_url: str) -> None:
     EventPublisher(vhost_url).close()
     connection = pika.BlockingConnection(pika.URLParameters(vhost_url))
-    try:  # a declaration with other properties than the existing exchange's would close the channel
-        connection.channel().exchange_declare(EVENTS_EXCHANGE, "topic", durable=True)
+    try:
+        channel = connection.channel()
+        channel.exchange_declare(EVENTS_EXCHANGE, passive=True)  # closes the channel unless it exists
+        # A declaration with other properties than the existing exchange's would close the channel.
+        channel.exchange_declare(EVENTS_EXCHANGE, "topic", durable=True)
     finally:
         connection.close()
 
