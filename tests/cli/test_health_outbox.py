@@ -152,15 +152,19 @@ def outbox_rows(database_url: str) -> tuple[int, int]:
     return counts.get(True, 0), counts.get(False, 0)
 
 
-def test_prune_deletes_only_the_rows_published_before_the_retention(own_settings: Settings) -> None:
+@pytest.mark.parametrize("retention", [[], ["--older-than", "7d"]], ids=["default", "given"])
+def test_prune_deletes_only_the_rows_published_before_the_retention(
+    own_settings: Settings, retention: list[str]
+) -> None:
     day = 86_400.0
-    add_outbox_rows(own_settings.database_url, pending_ages=[30 * day], published_ages=[8 * day, 9 * day, 60])
+    published = [8 * day, 9 * day, 6 * day, 60]
+    add_outbox_rows(own_settings.database_url, pending_ages=[30 * day], published_ages=published)
 
-    result = run(own_settings, "outbox", "prune", "--older-than", "7d", "--batch-size", "1")
+    result = run(own_settings, "outbox", "prune", *retention, "--batch-size", "1")
 
     assert result.exit_code == 0, result.output
     assert "deleted 2 published outbox rows" in result.stdout
-    assert outbox_rows(own_settings.database_url) == (1, 1)
+    assert outbox_rows(own_settings.database_url) == (1, 2)
 
 
 def test_prune_refuses_an_age_it_cannot_read(own_settings: Settings) -> None:

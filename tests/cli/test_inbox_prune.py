@@ -54,13 +54,14 @@ def interleave(engine: Engine, batches: Sequence[tuple[str, float]], count: int)
         add_inbox_rows(engine, f"{prefix}-{batch}-", count, age)
 
 
+@pytest.mark.parametrize("retention", [[], ["--older-than", "30d"]], ids=["default", "given"])
 def test_prune_forgets_only_the_ids_older_than_the_retention(
-    own_settings: Settings, own_engine: Engine
+    own_settings: Settings, own_engine: Engine, retention: list[str]
 ) -> None:
     # old and recent rows in turn, so that old ones sit between recent ones in the table
     interleave(own_engine, [("old", 40 * DAY), ("new", 60), ("old", 31 * DAY), ("new", 29 * DAY)], 3_000)
 
-    result = run(own_settings, "inbox", "prune", "--older-than", "30d")
+    result = run(own_settings, "inbox", "prune", *retention)
 
     assert result.exit_code == 0, result.output
     assert "deleted 6000 inbox rows older than 30d" in result.stdout
@@ -109,4 +110,5 @@ def test_prune_refuses_an_age_it_cannot_read(own_settings: Settings) -> None:
     result = run(own_settings, "inbox", "prune", "--older-than", "a month")
 
     assert result.exit_code == 2
-    assert "30d" in result.output or "7d" in result.output
+    assert "expected a number and s, m, h or d" in result.output
+    assert "'a month'" in result.output

@@ -42,3 +42,22 @@ def test_an_event_confirmed_after_a_refusal_is_forgotten_and_others_never_wait()
 
     assert len(refusals) == 0
     assert refusals.settle(["e1"], {"e1"}) == set()  # counted from the start again
+
+
+def test_by_default_an_event_is_sent_six_times_one_to_sixteen_seconds_apart() -> None:
+    """The schedule docs/contract.md promises consumers whose full queue refuses events."""
+    from workers.relay import RelayOptions
+
+    options = RelayOptions()
+    clock = Clock()
+    refusals = RefusedEvents(
+        attempts=options.refusal_attempts, first_wait=options.refusal_first_wait, clock=clock
+    )
+    waits: list[float] = []
+    while not refusals.settle(["e1"], {"e1"}) and len(waits) < 10:
+        started = clock.now
+        while refusals.waiting("e1"):
+            clock.now += 0.25
+        waits.append(clock.now - started)
+
+    assert waits == [1.0, 2.0, 4.0, 8.0, 16.0]  # then the sixth refusal gives it up

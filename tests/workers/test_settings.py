@@ -17,6 +17,7 @@ def test_unset_and_empty_variables_take_the_defaults(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("CACHE_TTL_SECONDS", "")
     settings = Settings.from_env()
     assert settings.cache_ttl_seconds == 3600
+    assert settings.result_ttl_ms == 60_000  # docs/contract.md promises it to producers of queries
     assert (settings.log_level, settings.metrics_enabled) == ("INFO", True)
     assert (settings.worker_metrics_port, settings.relay_metrics_port) == (9191, 9192)
     assert settings.database_url.startswith("postgresql+psycopg://")
