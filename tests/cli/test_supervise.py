@@ -34,6 +34,9 @@ if step == "wait":
     marks.write_text("ready")
     while True:
         time.sleep(0.05)
+if step.startswith("late"):  # "late3": exits with 3 after running for 2.5 s
+    time.sleep(2.5)
+    sys.exit(int(step[4:]))
 if step == "kill":
     signal.raise_signal(signal.SIGKILL)
 if step == "family":  # as Dramatiq's main process: passes a SIGTERM on to its child (a moment later)
@@ -61,11 +64,12 @@ def supervise(tmp_path: Path) -> Iterator[Supervise]:
     the end whatever the test did: a supervisor a failing test left behind would restart forever."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(*plan: str) -> subprocess.Popen[bytes]:
+    def start(*plan: str, backoff_max: float = 0.2) -> subprocess.Popen[bytes]:
         script = tmp_path / "child.py"
         script.write_text(CHILD)
         child = [sys.executable, str(script), str(tmp_path / "starts"), str(tmp_path / "marks"), *plan]
-        command = [str(BIN / "docfleet"), "supervise", "--backoff-initial", "0.05", "--backoff-max", "0.2"]
+        command = [str(BIN / "docfleet"), "supervise", "--backoff-initial", "0.05"]
+        command += ["--backoff-max", str(backoff_max), "--healthy-after", "2"]
         process = subprocess.Popen([*command, "--", *child], stderr=subprocess.PIPE, start_new_session=True)
         started.append(process)
         return process
@@ -94,6 +98,18 @@ def test_a_failed_or_killed_command_is_restarted_until_it_exits_cleanly(
     failures = [json.loads(line) for line in log.splitlines() if b"supervised command failed" in line]
     assert [failure["restart_in_s"] for failure in failures] == [0.05, 0.1, 0.2, 0.2], "doubled, capped"
     assert [failure["code"] for failure in failures] == [3, 137, 1, 1], "SIGKILL as a shell says it: 128 + 9"
+
+
+def test_a_command_that_ran_healthy_for_a_while_is_restarted_after_the_first_wait_again(
+    tmp_path: Path, supervise: Supervise
+) -> None:
+    process = supervise("1", "1", "late1", "1", "0", backoff_max=10)
+    _, log = process.communicate(timeout=60)
+
+    assert process.returncode == 0
+    failures = [json.loads(line) for line in log.splitlines() if b"supervised command failed" in line]
+    # Without the reset the third wait would be 0.2: the third run lasted 2.5 s, past --healthy-after 2.
+    assert [failure["restart_in_s"] for failure in failures] == [0.05, 0.1, 0.05, 0.1]
 
 
 def test_a_clean_exit_is_not_restarted(tmp_path: Path, supervise: Supervise) -> None:

@@ -56,6 +56,10 @@ def supervise(
     command: Annotated[list[str], typer.Argument(help="The command to run, after `--`.")],
     backoff_initial: Annotated[float, typer.Option(min=0.01, help="Seconds before the first restart.")] = 0.5,
     backoff_max: Annotated[float, typer.Option(min=0.01, help="The longest wait between restarts.")] = 10.0,
+    healthy_after: Annotated[
+        float,
+        typer.Option(min=0.0, help="Seconds of running after which a failure waits the first wait again."),
+    ] = 30.0,
 ) -> None:
     """Run COMMAND, restart it whenever it fails, forward SIGTERM and SIGINT to it; exit with its code.
 
@@ -66,7 +70,7 @@ def supervise(
     from workers.logging import configure_logging
 
     configure_logging(load_settings().log_level)
-    policy = RestartPolicy(backoff_initial, max(backoff_initial, backoff_max))
+    policy = RestartPolicy(backoff_initial, max(backoff_initial, backoff_max), healthy_after)
     raise typer.Exit(Supervisor(command, policy).run())
 
 
