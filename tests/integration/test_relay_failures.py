@@ -8,9 +8,10 @@ import uuid
 from collections.abc import Sequence
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from adapters.postgres.mappers import outbox_values
+from adapters.postgres.outbox import FETCH_UNPUBLISHED
 from adapters.postgres.tables import outbox
 from adapters.rabbitmq.confirmed_channel import PublishError
 from adapters.rabbitmq.wire import PublishableEvent
@@ -99,14 +100,33 @@ def test_a_batch_that_was_not_confirmed_stays_pending_and_is_published_on_the_ne
     assert [i for i in published if i in marks] == [event.event_id for event in events]
 
 
-def test_a_row_committed_without_notify_is_found_by_polling(database_url: str, amqp_url: str) -> None:
+def _wait_until_the_relay_waits_on_listen(engine: Engine, timeout: float = 20.0) -> None:
+    """Until the relay listens and its leader's last statement, the fetch, found nothing to publish:
+    the relay then sleeps on LISTEN, and a row it finds later was not in that first fetch."""
+    sessions = text(
+        "SELECT count(*) FILTER (WHERE query LIKE 'LISTEN %'),"
+        " count(*) FILTER (WHERE state = 'idle' AND query = :fetch)"
+        " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            listening, fetched = connection.execute(sessions, {"fetch": FETCH_UNPUBLISHED.replace("%s", "$1")}).one()
+        if listening and fetched:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the relay never came to wait on LISTEN after an empty fetch")
+
+
+def test_a_row_committed_without_notify_is_found_by_polling(fresh_database_url: str, amqp_url: str) -> None:
+    database_url = fresh_database_url  # an empty outbox: the relay's first fetch finds nothing
     org, doc = f"org-{uuid.uuid4().hex[:8]}", f"doc-{uuid.uuid4().hex[:8]}"
     event = uploaded(org, doc)
     published: list[str] = []
     with engine_for(database_url) as engine:
         stop, thread = _relay(database_url, amqp_url, published, RecordingPublisher)
         try:
-            time.sleep(1.0)  # the relay is idle, waiting on LISTEN
+            _wait_until_the_relay_waits_on_listen(engine)
             with engine.begin() as connection:  # no pg_notify: only the polling fallback can see it
                 connection.execute(outbox.insert(), [outbox_values(event)])
             marks = _wait_until_published(engine, [event], timeout=10.0)
