@@ -17,6 +17,7 @@ import re
 import select
 import sys
 import threading
+from contextlib import AbstractContextManager
 from typing import Any, TextIO
 
 import structlog
@@ -56,7 +57,8 @@ class ShortLinesDirect:
     line again: 3 to 4 % of the machine at full load, for a line per message. A write of at most
     ``PIPE_BUF`` bytes to a pipe is never interleaved with another process's, and a write to a file
     shares the file's offset with the other processes, so such a line needs no relay. A longer one (a
-    traceback) still goes through the parent, which writes each whole.
+    traceback) still goes through the parent, which writes each with one ``write``: whole, unless the
+    pipe the fleet's output goes to is full, when a short line may land inside it (docs/performance.md).
     """
 
     def __init__(self, direct: TextIO, relayed: TextIO) -> None:
@@ -100,14 +102,16 @@ def _file_descriptor(stream: TextIO) -> int | None:
 class LineWriter:
     """Writes each rendered line whole, and names its logger for the line's ``logger`` field.
 
-    A line ``ShortLinesDirect`` can write whole takes no lock. Any other is written under a lock shared
-    by every writer of one stream, and reentrant: a signal handler that logs (the worker's stop handlers
+    A line ``ShortLinesDirect`` can write whole takes no lock. Any other is written under the lock of
+    the libraries' handler (``configure_logging``), shared by every writer of the stream, and reentrant: a signal handler that logs (the worker's stop handlers
     do) while its own thread is in the middle of a line must not wait on a lock that thread holds, as it
     would with structlog's own WriteLogger and its plain lock: a worker hung that way on a third SIGTERM.
     The standard library's handlers take a reentrant lock too.
     """
 
-    def __init__(self, name: str, stream: TextIO | ShortLinesDirect, lock: threading.RLock) -> None:
+    def __init__(
+        self, name: str, stream: TextIO | ShortLinesDirect, lock: AbstractContextManager[Any]
+    ) -> None:
         self.name, self._stream, self._lock = name, stream, lock
 
     def msg(self, message: str) -> None:
@@ -128,8 +132,8 @@ class LineWriter:
 
 
 class _LineWriterFactory:
-    def __init__(self, stream: TextIO | ShortLinesDirect) -> None:
-        self._stream, self._lock = stream, threading.RLock()
+    def __init__(self, stream: TextIO | ShortLinesDirect, lock: AbstractContextManager[Any]) -> None:
+        self._stream, self._lock = stream, lock
 
     def __call__(self, *args: Any) -> LineWriter:
         return LineWriter(str(args[0]) if args else "", self._stream, self._lock)
@@ -165,9 +169,14 @@ def configure_logging(
         if as_json
         else structlog.dev.ConsoleRenderer(colors=True)
     )
+    handler = logging.StreamHandler(sys.stderr)
+    # docfleet's lines that are not written directly go to the same stream as the libraries' lines (in
+    # a worker process, Dramatiq's pipe to its parent, which a frame written half by each would corrupt
+    # for good): both kinds take the handler's lock, itself reentrant.
+    lock = handler.lock or threading.RLock()  # Handler.__init__ has made it: an RLock
     structlog.configure(
         processors=[*shared, renderer],
-        logger_factory=_LineWriterFactory(own_lines_to or sys.stderr),
+        logger_factory=_LineWriterFactory(own_lines_to or sys.stderr, lock),
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         cache_logger_on_first_use=True,
     )
@@ -175,7 +184,6 @@ def configure_logging(
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
-    handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import select
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -74,3 +77,45 @@ def _read_all(fd: int) -> bytes:
         chunks.append(chunk)
     os.close(fd)
     return b"".join(chunks)
+
+
+class OneWriterAtATime(io.StringIO):
+    """Dramatiq's pipe to the parent process is not safe for two threads at once: this stream notes
+    any write that starts while another is under way (each write lingers, to widen the window)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writing = 0
+        self.overlaps = 0
+
+    def write(self, text: str) -> int:
+        self.writing += 1
+        if self.writing > 1:
+            self.overlaps += 1
+        time.sleep(0.0005)
+        written = super().write(text)
+        self.writing -= 1
+        return written
+
+
+def test_long_lines_and_the_libraries_lines_take_turns_on_the_relayed_stream(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    relayed = OneWriterAtATime()
+    monkeypatch.setattr(sys, "stderr", relayed)  # where the libraries' handler writes, as in a worker
+    with (tmp_path / "direct.log").open("w") as direct:
+        configure_logging("INFO", json_lines=True, own_lines_to=ShortLinesDirect(direct, relayed))
+        long_lines = threading.Thread(
+            target=lambda: [structlog.get_logger("docfleet").info("x" * select.PIPE_BUF) for _ in range(200)]
+        )
+        library_lines = threading.Thread(
+            target=lambda: [logging.getLogger("dramatiq").warning("y") for _ in range(200)]
+        )
+        for thread in (long_lines, library_lines):
+            thread.start()
+        for thread in (long_lines, library_lines):
+            thread.join()
+
+    assert relayed.getvalue().count("x" * select.PIPE_BUF) == 200
+    assert relayed.getvalue().count('"event":"y"') == 200
+    assert relayed.overlaps == 0
