@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from operator import attrgetter
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
@@ -76,6 +77,7 @@ class Application:
                 run_alone=partial(run_alone, open_batch=open_batch, handle_with=self._handle_with),
                 max_batch=max_batch,
                 on_transaction=on_transaction,
+                describe=attrgetter("message_id"),
             )
 
     @classmethod

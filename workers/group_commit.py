@@ -61,9 +61,11 @@ class GroupCommit(Generic[Job, Result]):
         max_batch: int,
         max_leaders: int = 1,
         on_transaction: Callable[[int, str], None] | None = None,
+        describe: Callable[[Job], object] = repr,
     ) -> None:
         """``on_transaction(jobs, how)`` hears of every transaction: ``alone`` (one job), ``together``
-        (several jobs that committed) or ``failed`` (a batch rolled back, whose jobs then run alone)."""
+        (several jobs that committed) or ``failed`` (a batch rolled back, whose jobs then run alone).
+        ``describe`` names a job in the line of a failed batch, which lists every job of it."""
         if max_batch < 2:
             raise ValueError("a batch holds at least two jobs; run them alone instead")
         if max_leaders < 1:
@@ -76,6 +78,7 @@ class GroupCommit(Generic[Job, Result]):
         self._waiting: deque[_Ticket[Job, Result]] = deque()
         self._leaders = 0
         self._on_transaction = on_transaction or (lambda _jobs, _how: None)
+        self._describe = describe
 
     def run(self, job: Job) -> Result:
         ticket: _Ticket[Job, Result] = _Ticket(job)
@@ -86,7 +89,7 @@ class GroupCommit(Generic[Job, Result]):
         finally:
             self._let_go(ticket)
         if ticket.alone:  # its batch failed
-            self._on_transaction(1, "alone")
+            self._heard(1, "alone")
             return self._run_alone(job)
         if ticket.error is not None:
             raise ticket.error
@@ -145,18 +148,31 @@ class GroupCommit(Generic[Job, Result]):
         try:
             outcomes = self._run_together([ticket.job for ticket in batch])
         except Exception as error:
-            self._on_transaction(len(batch), "failed")
-            structlog.get_logger("docfleet.worker").warning(
-                "batch_failed", size=len(batch), error=repr(error), then="each message runs on its own"
-            )
             for ticket in batch:
-                ticket.alone = True
-        else:
-            self._on_transaction(len(batch), "together" if len(batch) > 1 else "alone")
-            for ticket, outcome in zip(batch, outcomes, strict=True):
-                if isinstance(outcome, Exception):
-                    ticket.error = outcome
-                else:
-                    ticket.result = outcome
-        for ticket in batch:
+                ticket.alone = ticket.settled = True
+            self._heard(len(batch), "failed")
+            structlog.get_logger("docfleet.worker").warning(
+                "batch_failed",
+                size=len(batch),
+                error=repr(error),
+                then="each message runs on its own",
+                jobs=[self._describe(ticket.job) for ticket in batch],
+            )
+            return
+        for ticket, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                ticket.error = outcome
+            else:
+                ticket.result = outcome
             ticket.settled = True
+        self._heard(len(batch), "together" if len(batch) > 1 else "alone")
+
+    def _heard(self, jobs: int, how: str) -> None:
+        """Tells ``on_transaction``, once the tickets are settled: whatever it raises, the batch
+        committed, and must not run again."""
+        try:
+            self._on_transaction(jobs, how)
+        except Exception as error:
+            structlog.get_logger("docfleet.worker").warning(
+                "transaction not counted", jobs=jobs, how=how, error=repr(error)
+            )

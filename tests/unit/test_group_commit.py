@@ -9,6 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
 import pytest
+from structlog.testing import capture_logs
 
 from workers.group_commit import GroupCommit, _Ticket
 
@@ -135,6 +136,34 @@ def test_when_a_batch_fails_each_job_runs_again_alone() -> None:
     assert len(recorder.batches) == 1
     assert sorted(recorder.alone) == jobs
     assert sorted(recorder.transactions) == [(1, "alone")] * 3 + [(3, "failed")]
+
+
+def test_a_hook_that_raises_after_the_commit_neither_runs_the_batch_again_nor_fails_its_jobs() -> None:
+    recorder = Recorder()
+
+    def broken_metrics(_jobs: int, _how: str) -> None:
+        raise RuntimeError("the histogram could not be written")
+
+    group = GroupCommit(recorder.run_together, recorder.run_alone, max_batch=8, on_transaction=broken_metrics)
+    jobs = ["upload-1", "upload-2", "upload-3"]
+    with capture_logs() as logs, ThreadPoolExecutor(3) as pool:
+        with batch_under_way(group, waiting=3):
+            futures = submit_all(group, pool, jobs)
+        assert [future.result(timeout=5) for future in futures] == [f"{job}: together" for job in jobs]
+    assert recorder.alone == [], "a committed batch ran again"
+    assert [(line["event"], line["how"]) for line in logs] == [("transaction not counted", "together")]
+
+
+def test_the_line_of_a_failed_batch_names_every_job_of_it() -> None:
+    recorder = Recorder(fail_batches=True)
+    group = GroupCommit(recorder.run_together, recorder.run_alone, max_batch=8, describe=str.upper)
+    jobs = ["upload-1", "upload-2", "upload-3"]
+    with capture_logs() as logs, ThreadPoolExecutor(3) as pool:
+        with batch_under_way(group, waiting=3):
+            futures = submit_all(group, pool, jobs)
+        [future.result(timeout=5) for future in futures]
+    [failed] = [line for line in logs if line["event"] == "batch_failed"]
+    assert sorted(failed["jobs"]) == ["UPLOAD-1", "UPLOAD-2", "UPLOAD-3"]
 
 
 def test_a_batch_needs_room_for_two_jobs() -> None:
