@@ -103,10 +103,10 @@ class LineWriter:
     """Writes each rendered line whole, and names its logger for the line's ``logger`` field.
 
     A line ``ShortLinesDirect`` can write whole takes no lock. Any other is written under the lock of
-    the libraries' handler (``configure_logging``), shared by every writer of the stream, and reentrant: a signal handler that logs (the worker's stop handlers
-    do) while its own thread is in the middle of a line must not wait on a lock that thread holds, as it
-    would with structlog's own WriteLogger and its plain lock: a worker hung that way on a third SIGTERM.
-    The standard library's handlers take a reentrant lock too.
+    the libraries' handler (``configure_logging``), shared by every writer of the stream. That lock is
+    reentrant: a signal handler that logs (the worker's stop handlers do) while its own thread is in the
+    middle of a line must not wait on a lock that thread holds, as it would with structlog's own
+    WriteLogger and its plain lock: a worker hung that way on a third SIGTERM.
     """
 
     def __init__(

@@ -108,10 +108,11 @@ def _wait_until_the_relay_waits_on_listen(engine: Engine, timeout: float = 20.0)
         " count(*) FILTER (WHERE state = 'idle' AND query = :fetch)"
         " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
     )
+    fetch = FETCH_UNPUBLISHED.replace("%s", "$1")  # as the server shows the prepared statement
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with engine.connect() as connection:
-            listening, fetched = connection.execute(sessions, {"fetch": FETCH_UNPUBLISHED.replace("%s", "$1")}).one()
+            listening, fetched = connection.execute(sessions, {"fetch": fetch}).one()
         if listening and fetched:
             return
         time.sleep(0.05)

@@ -105,12 +105,17 @@ def test_long_lines_and_the_libraries_lines_take_turns_on_the_relayed_stream(
     monkeypatch.setattr(sys, "stderr", relayed)  # where the libraries' handler writes, as in a worker
     with (tmp_path / "direct.log").open("w") as direct:
         configure_logging("INFO", json_lines=True, own_lines_to=ShortLinesDirect(direct, relayed))
-        long_lines = threading.Thread(
-            target=lambda: [structlog.get_logger("docfleet").info("x" * select.PIPE_BUF) for _ in range(200)]
-        )
-        library_lines = threading.Thread(
-            target=lambda: [logging.getLogger("dramatiq").warning("y") for _ in range(200)]
-        )
+
+        def write_long_lines() -> None:
+            for _ in range(200):
+                structlog.get_logger("docfleet").info("x" * select.PIPE_BUF)
+
+        def write_library_lines() -> None:
+            for _ in range(200):
+                logging.getLogger("dramatiq").warning("y")
+
+        long_lines = threading.Thread(target=write_long_lines)
+        library_lines = threading.Thread(target=write_library_lines)
         for thread in (long_lines, library_lines):
             thread.start()
         for thread in (long_lines, library_lines):
