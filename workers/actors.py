@@ -41,7 +41,10 @@ QUERY_OPTIONS: dict[str, Any] = {
     "max_retries": QUERY_RETRIES.max_retries,
     "retry_when": QUERY_RETRIES,
     "max_backoff": 1_000,
-    "time_limit": 10_000,  # ms: a query shares no transaction with others
+    # Not interrupted either (the commands' time_limit): Dramatiq raises a time limit's exception after
+    # letting go of its lock, so it can land in the next message its thread runs, a command inside group
+    # commit. A query's waits are bounded on their own: each statement (5 s), a pooled connection (30 s),
+    # a read another thread shares (5 s), Valkey (0.25 s), storing the answer (5 s).
     "store_results": True,  # for result_ttl (Settings.result_ttl_ms), in Valkey
 }
 

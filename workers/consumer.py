@@ -57,8 +57,9 @@ class CoalescingAcksConsumer(_RabbitmqConsumer):
         """Called by the worker threads once a message's work is done.
 
         If handing the flush over fails, by a lost connection or by anything raised in this thread
-        meanwhile (a query's time limit), the next ack hands one over again: with the flush still
-        marked due, every later ack of a live connection would wait on a flush that never comes."""
+        meanwhile (an exception raised in it from outside), the next ack hands one over again: with the
+        flush still marked due, every later ack of a live connection would wait on a flush that never
+        comes."""
         schedules = False
         try:
             with self._acks_lock:

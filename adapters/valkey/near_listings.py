@@ -68,8 +68,8 @@ class NearListingCache(ListingCache):
 
     def get_or_load(self, folder_id: str, version: int, load: Callable[[], FolderListing]) -> FolderListing:
         """As the port's, and a thread that misses while another loads the same version waits for that
-        load. If it fails, or takes longer than ``load_wait_s`` (a query's time limit may interrupt it
-        anywhere), each waiting thread loads for itself."""
+        load. If it fails, or takes longer than ``load_wait_s`` (a slow or stuck read), each waiting
+        thread loads for itself."""
         listing = self.get(folder_id, version)
         if listing is not None:
             return listing

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from adapters.postgres.engine import LIVENESS
-from workers.actors import COMMAND_OPTIONS, COMMAND_RETRIES, QUERY_RETRIES
+from workers.actors import COMMAND_OPTIONS, COMMAND_RETRIES, QUERY_OPTIONS, QUERY_RETRIES
 from workers.contract import MAX_MESSAGE_BYTES, MAX_TAGS, parse
 from workers.contract_events import EVENTS, ListFolderResult
 from workers.middleware.envelope import EnvelopeEncoder
@@ -70,5 +70,6 @@ def test_the_documented_limits_are_the_code_s() -> None:
     assert f"retried {QUERY_RETRIES.fault_retries} times (100 ms to 1 s)" in text
     assert (COMMAND_OPTIONS["min_backoff"], COMMAND_OPTIONS["max_backoff"]) == (100, 2_000)
     assert COMMAND_OPTIONS["time_limit"] == math.inf, "commands are never interrupted by a time limit"
+    assert QUERY_OPTIONS["time_limit"] == math.inf, "nor queries, whose thread runs commands next"
     assert "a time limit" not in text
     assert f"gone silent (given up after about {LIVENESS['tcp_user_timeout'] // 1000} s)" in text
