@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -166,3 +167,30 @@ def _caused_by(body: Mapping[str, Any], kwargs: Mapping[str, Any]) -> bool:
                 "org_id" not in kwargs or body.get("org_id") == kwargs["org_id"]
             )
     return False
+
+
+def outcomes_of(log_path: Path, message_id: str, count: int, timeout: float = 30.0) -> list[str]:
+    """The outcomes the fleet logged for ``message_id``, in the log's order, once there are ``count``
+    of them or ``timeout`` passed: proof that each copy of a message was handled, not merely unseen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        outcomes = [
+            record["outcome"]
+            for record in _json_records(log_path.read_text(errors="replace"))
+            if record.get("message_id") == message_id and "outcome" in record
+        ]
+        if len(outcomes) >= count or time.monotonic() > deadline:
+            return outcomes
+        time.sleep(0.1)
+
+
+def _json_records(text: str) -> Iterator[dict[str, Any]]:
+    """The JSON lines of a log, each once honcho's prefix (time, process name, "| ") is taken off."""
+    for line in text.splitlines():
+        _, bar, rest = line.partition("| ")
+        candidate = rest if bar else line
+        if candidate.startswith("{"):
+            try:
+                yield json.loads(candidate)
+            except ValueError:
+                continue  # a line still being written

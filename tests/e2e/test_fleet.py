@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy import create_engine, select
 
 from adapters.postgres.tables import access_policies
 from adapters.rabbitmq.subscription import EventSubscription
-from tests.e2e.fleet import Client
+from tests.e2e.fleet import Client, outcomes_of
 from workers.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -93,7 +94,7 @@ def test_a_share_publishes_exactly_one_correct_document_shared(
 
 
 def test_the_same_share_message_twice_has_one_effect_and_one_event(
-    client: Client, scene: Scene, fleet_settings: Settings
+    client: Client, scene: Scene, fleet_settings: Settings, fleet_log: Path
 ) -> None:
     share = client.actors["share_document"].message(
         doc_id=scene.doc, shared_by=scene.alice, shared_with=scene.bob, role="editor"
@@ -102,13 +103,17 @@ def test_the_same_share_message_twice_has_one_effect_and_one_event(
     client.broker.enqueue(share)
     first = client.events(about(scene.doc, "DocumentShared"))
     assert first, "no DocumentShared"
+    both = outcomes_of(fleet_log / "fleet.log", share.message_id, count=2)
     twice = client.events(about(scene.doc, "DocumentShared"), count=2, timeout=QUIET_S)
     client.perform(
         "revoke_access", "AccessRevoked", doc_id=scene.doc, revoked_by=scene.alice, user_id=scene.bob
     )
     client.broker.enqueue(share)  # a late redelivery must not grant the role again
+    all_three = outcomes_of(fleet_log / "fleet.log", share.message_id, count=3)
     late = client.events(about(scene.doc, "DocumentShared"), count=2, timeout=QUIET_S)
 
+    assert sorted(both) == ["applied", "duplicate"], "each copy handled, one of them applied"
+    assert all_three[2:] == ["duplicate"]
     assert first[0].payload()["role"] == "editor"
     assert len(twice) == 1
     assert len(late) == 1
