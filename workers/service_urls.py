@@ -86,9 +86,10 @@ def check_valkey_url(url: str) -> str:
 
 
 def cut_short(url: str, parts: SplitResult) -> bool:
-    """Whether a ``/ ? #`` in the user name or password ended the URL's host part early, so that what
-    reads as its host and port may be the credentials."""
-    return "@" in url and "@" not in parts.netloc
+    """Whether a ``/ ? #`` in the user name or password ended the URL's host part early, or an ``@`` in
+    them left it two: some clients split at the first ``@``, so that what they read as the host and port
+    may be the credentials."""
+    return "@" in url and parts.netloc.count("@") != 1
 
 
 def location(url: str, *, default_port: int | None = None) -> str:

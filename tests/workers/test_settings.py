@@ -91,6 +91,9 @@ def test_an_unusable_value_is_refused_by_name(
         # a numeric password cut short reads as a valid port: the user name would be taken for the host
         ("AMQP_URL", "amqp://s3cret:12345#x@rabbit:5672/%2F", "AMQP_URL: malformed host or port"),
         ("VALKEY_URL", "redis://:s3cret/x@valkey:6379/0", "VALKEY_URL: malformed host or port"),
+        # an unencoded "@": SQLAlchemy splits at the first one, and would name "s3cret@db" as the host
+        ("DATABASE_URL", "postgresql://app:x@s3cret@db/docfleet", "DATABASE_URL: malformed host or port"),
+        ("AMQP_URL", "amqp://guest:x@s3cret@rabbit:5672/%2F", "AMQP_URL: malformed host or port"),
         (
             "AMQP_URL",
             "amqp://guest:s3cret@h/%2F?heartbeat=s3cret",
