@@ -119,8 +119,12 @@ def create_engine(
 
 
 def create_single_use_engine(database_url: str) -> Engine:
-    """An engine without a pool, for one-off work such as migrations."""
-    return _sa_create_engine(normalize_url(database_url), poolclass=NullPool)
+    """An engine without a pool, for one-off work such as migrations and the CLI's. Like the pooled
+    ones, its connections give up on a server that accepts but never answers (``connect_timeout``) or
+    goes away (``LIVENESS``): a prune run daily must not hang for good."""
+    url = normalize_url(database_url)
+    connect_args = {**connect_timeout_default(url), **liveness_defaults(url)}
+    return _sa_create_engine(url, poolclass=NullPool, connect_args=connect_args)
 
 
 @contextmanager

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
+import threading
 import uuid
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import make_url
+from typer.testing import Result
 
 from tests.cli.support import one_line_error, run
 from tests.support.services import default_settings, throwaway_database, unique_name
@@ -134,6 +137,22 @@ def test_outbox_status_with_postgres_down_is_one_line_exit_1(own_settings: Setti
 
     assert result.exit_code == 1
     assert "Postgres at 127.0.0.1:1/x" in one_line_error(result)
+
+
+def test_outbox_status_gives_up_on_a_postgres_that_accepts_and_never_answers(own_settings: Settings) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # the kernel accepts; nobody ever answers
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/x"  # 10 s to give up
+        results: list[Result] = []
+        command = threading.Thread(
+            target=lambda: results.append(run(own_settings, "outbox", "status", DATABASE_URL=url)),
+            daemon=True,  # if it hangs, the test fails without holding the run open
+        )
+        command.start()
+        command.join(30)
+
+    assert not command.is_alive(), "outbox status hung on a silent server"
+    assert results[0].exit_code == 1
+    assert "Postgres at 127.0.0.1:" in one_line_error(results[0])
 
 
 def outbox_rows(database_url: str) -> tuple[int, int]:

@@ -15,6 +15,7 @@ from adapters.postgres.engine import (
     LIVENESS,
     SESSION_OPTIONS,
     create_engine,
+    create_single_use_engine,
     libpq_conninfo,
     session_options,
 )
@@ -163,6 +164,17 @@ def test_pooled_connections_give_up_on_a_server_gone_silent(database_url: str) -
     assert {name: parameters.get(name) for name in LIVENESS} == {
         name: str(value) for name, value in LIVENESS.items()
     }
+
+
+def test_one_off_connections_give_up_on_a_server_gone_silent_too(database_url: str) -> None:
+    """The CLI's and the migrations' engine: a prune run daily must not hang on a stalled server."""
+    engine = create_single_use_engine(database_url)
+    try:
+        parameters = _client_parameters(engine)
+    finally:
+        engine.dispose()
+    expected = {name: str(value) for name, value in LIVENESS.items()} | {"connect_timeout": "10"}
+    assert {name: parameters.get(name) for name in expected} == expected
 
 
 def test_the_urls_own_keepalive_settings_win(database_url: str) -> None:
