@@ -26,7 +26,7 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from adapters.postgres.audit_log import AuditEvent, record_events
 from adapters.postgres.engine import create_engine
-from adapters.rabbitmq.connection import connection_parameters
+from adapters.rabbitmq.connection import open_blocking_connection
 from workers.audit_wire import Delivery, MalformedEvent, dead_letter_queue, declare_audit_queue, parse_event
 from workers.backoff import Backoff
 from workers.metrics.audit import AuditMetrics, audit_metrics
@@ -110,7 +110,7 @@ class AuditConsumer:
         log.info("audit consumer stopped")
 
     def _session(self) -> None:
-        connection = pika.BlockingConnection(connection_parameters(self._amqp_url, name="docfleet-audit"))
+        connection = open_blocking_connection(self._amqp_url, name="docfleet-audit")
         try:
             channel = connection.channel()
             declare_audit_queue(channel, self._queue)

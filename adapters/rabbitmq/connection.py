@@ -29,6 +29,18 @@ def connection_parameters(amqp_url: str, *, name: str) -> pika.URLParameters:
     return params
 
 
+def open_blocking_connection(amqp_url: str, *, name: str) -> pika.BlockingConnection:
+    """A ``BlockingConnection`` with ``connection_parameters``. A failure to set it up is an
+    ``AMQPConnectionError`` whatever its kind: pika lets a handshake's timeout or a TLS error with a plain
+    listener out as exceptions of their own, which callers would otherwise miss as RabbitMQ's."""
+    from pika.adapters.utils.connection_workflow import AMQPConnectorException
+
+    try:
+        return pika.BlockingConnection(connection_parameters(amqp_url, name=name))
+    except (AMQPConnectorException, OSError) as error:
+        raise pika.exceptions.AMQPConnectionError(f"{type(error).__name__}: {error}") from error
+
+
 class BlockingConnectionOwner:
     """Closes its pika ``BlockingConnection`` on ``close()`` or on leaving a ``with`` block."""
 

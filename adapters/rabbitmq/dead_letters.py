@@ -17,7 +17,7 @@ from typing import Any
 import pika
 import pika.exceptions
 
-from adapters.rabbitmq.connection import BlockingConnectionOwner, connection_parameters
+from adapters.rabbitmq.connection import BlockingConnectionOwner, open_blocking_connection
 from adapters.rabbitmq.wire import CONTENT_TYPE
 
 
@@ -46,7 +46,7 @@ class DeadLetterQueues(BlockingConnectionOwner):
     """One connection, one confirm-mode channel. Not thread-safe."""
 
     def __init__(self, amqp_url: str, *, name: str = "docfleet-dlq") -> None:
-        self._connection = pika.BlockingConnection(connection_parameters(amqp_url, name=name))
+        self._connection = open_blocking_connection(amqp_url, name=name)
         try:
             self._channel = self._connection.channel()
             self._channel.confirm_delivery()

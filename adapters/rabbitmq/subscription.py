@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pika
-import pika.exceptions
-
 from adapters.event_codec import EVENTS_EXCHANGE
-from adapters.rabbitmq.connection import EVENTS_EXCHANGE_TYPE, BlockingConnectionOwner, connection_parameters
+from adapters.rabbitmq.connection import (
+    EVENTS_EXCHANGE_TYPE,
+    BlockingConnectionOwner,
+    open_blocking_connection,
+)
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class EventSubscription(BlockingConnectionOwner):
 
     def __init__(self, amqp_url: str, patterns: Sequence[str], *, name: str = "docfleet-tap") -> None:
         self._received: deque[ReceivedEvent] = deque()
-        self._connection = pika.BlockingConnection(connection_parameters(amqp_url, name=name))
+        self._connection = open_blocking_connection(amqp_url, name=name)
         try:
             self._channel = self._connection.channel()
             self._channel.exchange_declare(EVENTS_EXCHANGE, EVENTS_EXCHANGE_TYPE, durable=True)

@@ -195,3 +195,17 @@ def test_replay_needs_ids_or_all_but_not_both(settings: Settings) -> None:
 
     assert (neither.exit_code, both.exit_code) == (2, 2)
     assert "by message id, or pass --all" in one_line_error(neither)
+
+
+@pytest.mark.parametrize("command", [("dlq", "ls"), ("events", "tail", "--count", "1")])
+def test_a_rabbitmq_that_fails_the_handshake_is_one_line_exit_1(
+    settings: Settings, command: tuple[str, ...]
+) -> None:
+    """TLS against the plain listener: pika raises an error of the TLS library's, not one of its own."""
+    tls_to_plain = "amqps://" + settings.amqp_url.split("://", 1)[1]
+    separator = "&" if "?" in tls_to_plain else "?"
+
+    result = run(settings, *command, AMQP_URL=f"{tls_to_plain}{separator}connection_attempts=1")
+
+    assert result.exit_code == 1
+    assert "RabbitMQ at 127.0.0.1:" in one_line_error(result)
