@@ -59,3 +59,15 @@ def test_a_width_no_table_fits_in_is_taken_for_unset(columns: str, monkeypatch: 
     monkeypatch.setenv("COLUMNS", columns)
 
     assert console().width == 100
+
+
+def test_a_usage_error_of_several_lines_is_told_on_one(capsys: pytest.CaptureFixture[str]) -> None:
+    from workers.cli.app import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["share", "d1", "--by", "alice", "--with", "bob"])  # no --role: click lists the choices
+
+    assert exited.value.code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("docfleet: error: Missing option '--role'")
+    assert "viewer" in line

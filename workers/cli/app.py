@@ -73,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         code = app(args=args, prog_name="docfleet", standalone_mode=False)
     except _UsageProblem as problem:
-        _exit(f"error: {problem.format_message()}", getattr(problem, "exit_code", ExitCode.USAGE))
+        message = " ".join(problem.format_message().split())  # "Choose from:" lists a choice a line
+        _exit(f"error: {message}", getattr(problem, "exit_code", ExitCode.USAGE))
     except (typer.Abort, KeyboardInterrupt):
         _exit("interrupted", ExitCode.INTERRUPTED)
     raise SystemExit(code if isinstance(code, int) else 0)
