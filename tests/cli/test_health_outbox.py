@@ -94,6 +94,15 @@ def test_a_database_without_the_schema_fails_health() -> None:
     }
 
 
+@pytest.mark.parametrize("command", [("outbox", "status"), ("inbox", "prune")])
+def test_a_command_on_a_database_without_the_schema_says_what_makes_it(command: tuple[str, ...]) -> None:
+    with throwaway_database(default_settings().database_url) as empty:
+        result = run(dataclasses.replace(default_settings(), database_url=empty), *command)
+
+    assert result.exit_code == 1
+    assert one_line_error(result).endswith("(is the schema there? docfleet migrate makes it)")
+
+
 def test_a_database_not_created_yet_is_named_so_with_what_creates_it() -> None:
     base = default_settings()
     missing = make_url(base.database_url).set(database=unique_name("docfleet_test_missing"))
