@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 
-class StaleDocumentVersion(RuntimeError):
+class WrittenConcurrently(RuntimeError):
+    """Another unit of work wrote the same row first; nothing was written. An expected race, not a bug:
+    a retry reads the row and decides again."""
+
+
+class MemberAddedConcurrently(WrittenConcurrently):
+    """Another unit of work added this membership first (``SqlMemberRepository.add``)."""
+
+
+class StaleDocumentVersion(WrittenConcurrently):
     """Another unit of work stored this version of the document, or a later one, first.
 
     Nothing was written. The command is not refused: a retry re-reads the document and decides again.

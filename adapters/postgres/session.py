@@ -16,12 +16,13 @@ import psycopg
 from psycopg import errors
 from psycopg.rows import namedtuple_row
 
-from adapters.postgres.errors import StaleDocumentVersion
+from adapters.postgres.errors import MemberAddedConcurrently, StaleDocumentVersion
 from domain.errors import AlreadyApplied
 
 Params = Sequence[Any] | dict[str, Any]
 INBOX_KEY = "inbox_pkey"
 DOCUMENTS_KEY = "documents_pkey"
+MEMBERSHIPS_KEY = "pk_memberships"
 
 
 class PgSession:
@@ -78,6 +79,8 @@ class PgSession:
                 raise AlreadyApplied(self._message_id) from error
             if constraint == DOCUMENTS_KEY:
                 raise StaleDocumentVersion(_key_of(error.diag.message_detail or ""), version=1) from error
+            if constraint == MEMBERSHIPS_KEY:
+                raise MemberAddedConcurrently(error.diag.message_detail or "a membership") from error
             raise
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, make_url
 
 from adapters.postgres.engine import create_engine
-from adapters.postgres.errors import StaleDocumentVersion
+from adapters.postgres.errors import MemberAddedConcurrently, StaleDocumentVersion
 from adapters.postgres.unit_of_work import SqlUnitOfWork
 from domain.model import Document, DocumentContent, Folder
 from domain.roles import Role
@@ -19,6 +19,21 @@ pytestmark = pytest.mark.integration
 
 PARIS_SUMMER = timezone(timedelta(hours=2))
 MOMENT = datetime(2024, 5, 1, 14, 30, 15, 123456, tzinfo=PARIS_SUMMER)
+
+
+def test_a_membership_another_unit_of_work_added_first_is_reported_as_such(
+    engine: Engine, new_id: IdMaker
+) -> None:
+    org_id = new_id("org")
+    with SqlUnitOfWork(engine, None) as first, SqlUnitOfWork(engine, None) as second:
+        for uow in (first, second):  # both read before either commits: neither sees the member
+            assert not uow.members.contains(org_id, "alice")
+            uow.members.add(org_id, "alice")
+        first.commit()
+        with pytest.raises(MemberAddedConcurrently, match="already exists"):
+            second.commit()
+    with SqlUnitOfWork(engine, None) as uow:
+        assert uow.members.contains(org_id, "alice")
 
 
 def _saved(engine: Engine, document: Document) -> Document:

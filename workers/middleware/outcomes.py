@@ -16,6 +16,7 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware import Middleware
 
+from adapters.postgres.errors import WrittenConcurrently
 from domain.errors import NotFound
 from workers.contract import QUERIES, ids_in
 from workers.middleware.resources import Resources
@@ -183,13 +184,14 @@ _UNHANDLED = "Failed to process message %s with unhandled exception."
 
 class _ReplacedByOutcomeLines(logging.Filter):
     """Drops Dramatiq's own lines about what an outcome line already says; they would repeat the whole
-    message, hostile fields included. A NotFound is expected: its traceback is not logged either."""
+    message, hostile fields included. A NotFound, or a row another message wrote first, is expected: its
+    traceback is not logged either, the outcome line ("retrying") says what happened."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.msg in _REPLACED:
             return False
         exception = record.exc_info[1] if record.exc_info else None
-        return not (record.msg == _UNHANDLED and isinstance(exception, NotFound))
+        return not (record.msg == _UNHANDLED and isinstance(exception, NotFound | WrittenConcurrently))
 
 
 def quiet_replaced_lines(queues: Sequence[str]) -> None:
