@@ -1,4 +1,7 @@
-"""Builds a throwaway database with the migrations alone and checks it reaches head, then drops it."""
+"""Builds a throwaway database with the migrations alone and checks it reaches head, then drops it.
+
+Only that they run, before the tests: whether what they build equals the tables the adapter declares
+is checked by tests/integration/test_postgres_schema.py."""
 
 from __future__ import annotations
 

@@ -62,6 +62,37 @@ def test_the_partial_indexes_keep_their_conditions(engine: Engine) -> None:
     }
 
 
+_CONSTRAINTS = (
+    "SELECT conrelid::regclass::text || '.' || conname, pg_get_constraintdef(oid) FROM pg_constraint"
+    " WHERE connamespace = 'public'::regnamespace AND conrelid::regclass::text <> 'alembic_version'"
+)
+_INDEXES = (
+    "SELECT indexname, indexdef FROM pg_indexes"
+    " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+)
+
+
+def _catalog(engine: Engine) -> dict[str, str]:
+    """Every constraint's and index's definition, as Postgres prints them back."""
+    with engine.connect() as connection:
+        return dict(connection.execute(text(_CONSTRAINTS)).all()) | dict(
+            connection.execute(text(_INDEXES)).all()
+        )
+
+
+def test_every_constraint_and_index_is_as_the_tables_declare_them(engine: Engine, database_url: str) -> None:
+    """What Alembic's comparison leaves out: CHECK constraints, and indexes' expressions and conditions.
+    The tables, created directly in a database of their own, are printed back by Postgres the same way."""
+    with throwaway_database(database_url) as declared_url:
+        declared = create_engine(declared_url)
+        try:
+            metadata.create_all(declared)
+            expected = _catalog(declared)
+        finally:
+            declared.dispose()
+    assert _catalog(engine) == expected
+
+
 def test_a_fresh_database_reaches_head_once_and_stays_there(database_url: str) -> None:
     with throwaway_database(database_url) as fresh:
         assert not is_at_head(fresh)
