@@ -16,6 +16,7 @@ from workers.hook_dispatch import OwnHooksOnly
 from workers.metrics.worker import note_unreadable
 from workers.middleware import Outcomes, admit
 from workers.middleware.answers import AnswersBeforeAck
+from workers.publishing_connections import FreshPublishingConnections
 from workers.settlement import mark_not_sent
 
 _CONNECTION_ERRORS = (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError)
@@ -152,7 +153,7 @@ class ScreeningConsumer(CoalescingAcksConsumer):
                 yield method, properties, body
 
 
-class ScreeningRabbitmqBroker(OwnHooksOnly, RabbitmqBroker):
+class ScreeningRabbitmqBroker(OwnHooksOnly, FreshPublishingConnections, RabbitmqBroker):
     @property
     def consumer_class(self) -> type[_RabbitmqConsumer]:
         return ScreeningConsumer

@@ -17,7 +17,8 @@ import re
 import select
 import sys
 import threading
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TextIO
 
 import structlog
@@ -47,6 +48,25 @@ def _redacted(value: Any) -> Any:
 
 def redact_credentials(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     return {key: _redacted(value) for key, value in event_dict.items()}
+
+
+_quieted = threading.local()
+
+
+@contextmanager
+def library_lines_quieted() -> Iterator[None]:
+    """While it lasts, the libraries' lines logged from this thread are dropped: for work they would
+    report as failing though its failure is expected (closing a connection RabbitMQ already dropped)."""
+    _quieted.active = True
+    try:
+        yield
+    finally:
+        _quieted.active = False
+
+
+class _UnlessQuieted(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(_quieted, "active", False)
 
 
 class ShortLinesDirect:
@@ -185,6 +205,7 @@ def configure_logging(
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
     handler.setFormatter(formatter)
+    handler.addFilter(_UnlessQuieted())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

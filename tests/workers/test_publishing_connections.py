@@ -1,0 +1,78 @@
+"""On a real RabbitMQ: a worker thread's publishing connection, dropped by RabbitMQ while it idled, is
+made anew before the next retry is published, with no error line; so is one closed at shutdown."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import dramatiq
+import pika
+import pytest
+from dramatiq.results.backends.stub import StubBackend
+
+from tests.support.services import default_settings, throwaway_vhost
+from workers.broker import build_broker
+from workers.logging import configure_logging
+from workers.settings import Settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("restore_logging")]
+
+QUEUE = "documents"
+HEARTBEAT_S = 1  # RabbitMQ drops a connection that misses two
+
+
+@pytest.fixture
+def vhost_url() -> Iterator[str]:
+    with throwaway_vhost(default_settings().amqp_url) as url:
+        yield url
+
+
+def _message() -> dramatiq.Message[Any]:
+    return dramatiq.Message(queue_name=QUEUE, actor_name="add_member", args=(), kwargs={}, options={})
+
+
+def _ready(amqp_url: str) -> int:
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        return int(connection.channel().queue_declare(QUEUE, passive=True).method.message_count)
+    finally:
+        connection.close()
+
+
+def test_a_connection_dropped_while_idle_is_replaced_without_an_error_line(
+    vhost_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("INFO", json_lines=True)
+    url = f"{vhost_url}{'&' if '?' in vhost_url else '?'}heartbeat={HEARTBEAT_S}"
+    settings: Settings = dataclasses.replace(Settings.from_env(), amqp_url=url)
+    broker = build_broker(settings, results_backend=StubBackend())
+    try:
+        broker.enqueue(_message())
+        time.sleep(4 * HEARTBEAT_S)  # no heartbeat answered meanwhile: RabbitMQ drops the connection
+        broker.enqueue(_message())
+    finally:
+        broker.close()
+
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert [line for line in lines if line.get("level") in ("error", "critical")] == []
+    assert _ready(vhost_url) == 2
+
+
+def test_connections_dropped_while_idle_are_closed_at_shutdown_without_an_error_line(
+    vhost_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("INFO", json_lines=True)
+    url = f"{vhost_url}{'&' if '?' in vhost_url else '?'}heartbeat={HEARTBEAT_S}"
+    broker = build_broker(
+        dataclasses.replace(Settings.from_env(), amqp_url=url), results_backend=StubBackend()
+    )
+    broker.enqueue(_message())
+    time.sleep(4 * HEARTBEAT_S)
+    broker.close()
+
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert [line for line in lines if line.get("level") in ("error", "critical")] == []
