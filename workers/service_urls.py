@@ -44,6 +44,8 @@ def _client_reads(url: str, parts: SplitResult, read: Callable[[str], object]) -
 def check_postgres_url(url: str) -> str:
     """``url``, if libpq can use it; else ``ValueError`` saying why, never with the password."""
     parts = _split(url, POSTGRES_SCHEMES, "postgresql+psycopg://user@host:5432/name")
+    if parts.netloc.count("@") > 1:  # SQLAlchemy splits at the first: the password's rest would be the host
+        raise ValueError(_MALFORMED)
     if not parts.hostname and "host" not in parse_qs(parts.query):
         raise ValueError("names no host (nor a ?host= socket directory)")
     if not parts.path.strip("/"):
@@ -86,10 +88,9 @@ def check_valkey_url(url: str) -> str:
 
 
 def cut_short(url: str, parts: SplitResult) -> bool:
-    """Whether a ``/ ? #`` in the user name or password ended the URL's host part early, or an ``@`` in
-    them left it two: some clients split at the first ``@``, so that what they read as the host and port
-    may be the credentials."""
-    return "@" in url and parts.netloc.count("@") != 1
+    """Whether a ``/ ? #`` in the user name or password ended the URL's host part early, so that what
+    reads as its host and port may be the credentials."""
+    return "@" in url and "@" not in parts.netloc
 
 
 def location(url: str, *, default_port: int | None = None) -> str:
