@@ -57,11 +57,12 @@ _quieted = threading.local()
 def library_lines_quieted() -> Iterator[None]:
     """While it lasts, the libraries' lines logged from this thread are dropped: for work they would
     report as failing though its failure is expected (closing a connection RabbitMQ already dropped)."""
-    _quieted.active = True
+    before = getattr(_quieted, "active", False)
     try:
+        _quieted.active = True
         yield
     finally:
-        _quieted.active = False
+        _quieted.active = before
 
 
 class _UnlessQuieted(logging.Filter):

@@ -25,10 +25,13 @@ class FreshPublishingConnections:
     state: threading.local
     parameters: Any
 
+    def declare_queue(self, queue_name: str, *, ensure: bool = False) -> None:
+        super().declare_queue(queue_name, ensure=ensure)  # type: ignore[misc]
+        if ensure:  # a consumer's start opens its thread's connection to declare its queues
+            self.state.docfleet_used_at = time.monotonic()
+
     def enqueue(self, message: dramatiq.Message[Any], *, delay: int | None = None) -> dramatiq.Message[Any]:
-        used_at = getattr(self.state, "docfleet_used_at", None)
-        idle_limit = self.parameters.heartbeat or 0
-        if used_at is not None and idle_limit and time.monotonic() - used_at > idle_limit:
+        if getattr(self.state, "connection", None) is not None and self._idled_too_long():
             with library_lines_quieted():
                 del self.connection  # type: ignore[attr-defined]  # Dramatiq's: closes it, and its channel
         try:
@@ -39,3 +42,19 @@ class FreshPublishingConnections:
     def close(self) -> None:
         with library_lines_quieted():
             super().close()  # type: ignore[misc]
+
+    def _idled_too_long(self) -> bool:
+        """A connection of unknown age (opened some other way) counts as idle too long."""
+        used_at = getattr(self.state, "docfleet_used_at", None)
+        limit = heartbeat_of(self.parameters)
+        return used_at is None or (limit > 0 and time.monotonic() - used_at > limit)
+
+
+def heartbeat_of(parameters: Any) -> float:
+    """The shortest heartbeat of the connection parameters (a list when the URL names several hosts);
+    0 if none is set."""
+    given = parameters if isinstance(parameters, list) else [parameters]
+    beats = [
+        beat for beat in (getattr(each, "heartbeat", None) for each in given) if isinstance(beat, int | float)
+    ]
+    return min((beat for beat in beats if beat > 0), default=0)

@@ -16,7 +16,9 @@ from dramatiq.results.backends.stub import StubBackend
 
 from tests.support.services import default_settings, throwaway_vhost
 from workers.broker import build_broker
+from workers.consumer import ScreeningRabbitmqBroker
 from workers.logging import configure_logging
+from workers.publishing_connections import heartbeat_of
 from workers.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("restore_logging")]
@@ -76,3 +78,32 @@ def test_connections_dropped_while_idle_are_closed_at_shutdown_without_an_error_
 
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     assert [line for line in lines if line.get("level") in ("error", "critical")] == []
+
+
+def test_a_connection_opened_to_declare_queues_is_replaced_too_once_it_idled(
+    vhost_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As a delay queue's consumer thread: its connection opened as it started, its first publish (a
+    retry moved back) long after."""
+    configure_logging("INFO", json_lines=True)
+    url = f"{vhost_url}{'&' if '?' in vhost_url else '?'}heartbeat={HEARTBEAT_S}"
+    broker = build_broker(
+        dataclasses.replace(Settings.from_env(), amqp_url=url), results_backend=StubBackend()
+    )
+    assert isinstance(broker, ScreeningRabbitmqBroker)
+    try:
+        broker.declare_queue(QUEUE, ensure=True)
+        time.sleep(4 * HEARTBEAT_S)
+        broker.enqueue(_message())
+    finally:
+        broker.close()
+
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert [line for line in lines if line.get("level") in ("error", "critical")] == []
+    assert _ready(vhost_url) == 1
+
+
+def test_the_idle_limit_is_the_shortest_heartbeat_of_every_host() -> None:
+    hosts = [pika.URLParameters(f"amqp://h{n}/%2F?heartbeat={beat}") for n, beat in enumerate((30, 0, 12))]
+    assert heartbeat_of(hosts) == 12
+    assert heartbeat_of(pika.URLParameters("amqp://h/%2F?heartbeat=0")) == 0
