@@ -31,7 +31,8 @@ COMMAND_OPTIONS: dict[str, Any] = {
     "max_backoff": 2_000,  # ms
     # Never interrupted: Dramatiq's time limit raises in the thread at any instruction, and could leave a
     # group commit's batch half handed over. Every wait a command makes is bounded on its own: each
-    # Postgres statement (5 s), a silent Postgres connection (about 30 s), Valkey (0.25 s).
+    # Postgres statement (5 s), a silent Postgres connection (about 30 s), Valkey (0.25 s), a retry's
+    # publish that RabbitMQ holds up (60 s: ``workers.broker.with_connection_defaults``).
     "time_limit": math.inf,
     "throws": (InvalidMessage,),  # failed at once, never retried
 }
@@ -44,7 +45,8 @@ QUERY_OPTIONS: dict[str, Any] = {
     # Not interrupted either (the commands' time_limit): Dramatiq raises a time limit's exception after
     # letting go of its lock, so it can land in the next message its thread runs, a command inside group
     # commit. A query's waits are bounded on their own: each statement (5 s), a pooled connection (30 s),
-    # a read another thread shares (5 s), Valkey (0.25 s), storing the answer (5 s).
+    # a read another thread shares (5 s), Valkey (0.25 s), storing the answer (5 s), a retry's publish
+    # that RabbitMQ holds up (60 s: ``workers.broker.with_connection_defaults``).
     "store_results": True,  # for result_ttl (Settings.result_ttl_ms), in Valkey
 }
 

@@ -31,9 +31,9 @@ if TYPE_CHECKING:
 
     from adapters.valkey.guard import CacheGuard
 
-# A worker thread waiting in the driver (on a lock another session holds, say) cannot be interrupted by
-# Dramatiq's time limits (30 s for commands, 10 s for queries): Postgres cancels such a statement
-# instead, and the message is retried as after any fault. docfleet's statements take milliseconds.
+# A worker thread waiting in the driver (on a lock another session holds, say) is not interrupted by a
+# time limit (docfleet's actors have none: workers/actors.py): Postgres cancels such a statement instead,
+# and the message is retried as after any fault. docfleet's statements take milliseconds.
 WORKER_STATEMENT_TIMEOUT_MS = 5_000
 
 

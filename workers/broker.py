@@ -24,6 +24,7 @@ from dramatiq.middleware import (
 from dramatiq.results.backend import ResultBackend
 from dramatiq.results.backends.redis import RedisBackend
 
+from adapters.rabbitmq.connection import BLOCKED_CONNECTION_TIMEOUT_SECONDS, HEARTBEAT_SECONDS
 from workers.bootstrap import Application
 from workers.consumer import ScreeningRabbitmqBroker
 from workers.contract import COMMANDS_QUEUE, QUERIES_QUEUE
@@ -40,7 +41,6 @@ from workers.middleware.retries import CountNotFound, RetriesOrDeadLetter
 from workers.settings import InvalidSettings, Settings
 
 BROKER_ENV = "DOCFLEET_BROKER"
-HEARTBEAT_SECONDS = 30
 DEFAULT_TIME_LIMIT_MS = 60_000
 
 
@@ -67,7 +67,7 @@ def build_broker(
     if stub:
         return OwnHooksStubBroker(middleware=middleware)
     return ScreeningRabbitmqBroker(
-        url=with_heartbeat(settings.amqp_url), confirm_delivery=True, middleware=middleware
+        url=with_connection_defaults(settings.amqp_url), confirm_delivery=True, middleware=middleware
     )
 
 
@@ -107,12 +107,17 @@ def results_backend_for(settings: Settings) -> ResultBackend:
     )
 
 
-def with_heartbeat(amqp_url: str, seconds: int = HEARTBEAT_SECONDS) -> str:
-    """The URL with a heartbeat, unless it sets one already."""
+def with_connection_defaults(amqp_url: str) -> str:
+    """The URL with a heartbeat and a bound on waiting out a resource alarm (a publish RabbitMQ blocks,
+    a retry's: the connection is given up, the message retried), unless it sets them already."""
     parts = urlsplit(amqp_url)
     query = parse_qsl(parts.query)
-    if not any(name == "heartbeat" for name, _ in query):
-        query.append(("heartbeat", str(seconds)))
+    defaults = {
+        "heartbeat": HEARTBEAT_SECONDS,
+        "blocked_connection_timeout": BLOCKED_CONNECTION_TIMEOUT_SECONDS,
+    }
+    given = {name for name, _ in query}
+    query += [(name, str(value)) for name, value in defaults.items() if name not in given]
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 

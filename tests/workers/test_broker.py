@@ -10,7 +10,7 @@ import textwrap
 
 import pika
 
-from workers.broker import build_broker, with_heartbeat
+from workers.broker import build_broker, with_connection_defaults
 from workers.consumer import ScreeningRabbitmqBroker
 from workers.middleware import EnvelopeEncoder, Outcomes
 from workers.middleware.retries import RetriesOrDeadLetter
@@ -45,11 +45,15 @@ def test_the_broker_is_rabbitmq_with_confirms_a_heartbeat_and_docfleet_middlewar
     assert names.index(Outcomes) < names.index(RetriesOrDeadLetter)  # so Outcomes sees what Retries decided
 
 
-def test_a_heartbeat_is_added_to_the_url_unless_it_has_one() -> None:
+def test_a_heartbeat_and_a_blocked_timeout_are_added_to_the_url_unless_it_has_them() -> None:
     assert (
-        with_heartbeat("amqp://guest:guest@host:5672/%2F") == "amqp://guest:guest@host:5672/%2F?heartbeat=30"
+        with_connection_defaults("amqp://guest:guest@host:5672/%2F")
+        == "amqp://guest:guest@host:5672/%2F?heartbeat=30&blocked_connection_timeout=60.0"
     )
-    assert with_heartbeat("amqp://host/vh?heartbeat=5&x=1") == "amqp://host/vh?heartbeat=5&x=1"
+    assert (
+        with_connection_defaults("amqp://host/vh?heartbeat=5&x=1&blocked_connection_timeout=9")
+        == "amqp://host/vh?heartbeat=5&x=1&blocked_connection_timeout=9"
+    )
 
 
 def _run(code: str, **env: str) -> dict[str, object]:
