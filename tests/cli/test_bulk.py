@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.support import bodies, ready_count, run
-from workers.cli.bulk_input import LineRejected, parse_line
+from workers.cli.bulk_input import LineRejected, lines, parse_line
 from workers.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -117,6 +117,13 @@ def test_a_line_is_read_as_the_workers_read_a_message(raw: bytes) -> None:
         parse_line(5, raw)
     assert rejected.value.number == 5
     assert rejected.value.why.startswith("not JSON")
+
+
+def test_a_file_an_editor_started_with_a_byte_order_mark_is_read_as_without(tmp_path: Path) -> None:
+    file = tmp_path / "bom.jsonl"
+    file.write_bytes("\ufeff".encode() + (json.dumps(member(1)) + "\n").encode())
+
+    assert [type(line).__name__ for line in lines(file)] == ["Line"]
 
 
 def test_a_line_that_is_not_json_is_placed_by_its_column_alone() -> None:

@@ -54,6 +54,9 @@ class Scan:
             self.told.append(rejection)
 
 
+_BOM = "\ufeff".encode()  # as some editors start a UTF-8 file
+
+
 def lines(path: Path, on_bytes: Callable[[int], None] = lambda _: None) -> Iterator[Line | LineRejected]:
     """Each non-blank line, validated as a worker would validate it, or why it is rejected; a message id
     given twice rejects the second line (it would be a duplicate, applied never)."""
@@ -62,7 +65,7 @@ def lines(path: Path, on_bytes: Callable[[int], None] = lambda _: None) -> Itera
         for number, raw in enumerate(stream, start=1):
             on_bytes(len(raw))
             try:
-                line = parse_line(number, raw)
+                line = parse_line(number, raw.removeprefix(_BOM) if number == 1 else raw)
             except LineRejected as rejection:
                 yield rejection
                 continue
