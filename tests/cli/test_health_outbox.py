@@ -6,6 +6,7 @@ import dataclasses
 import json
 import socket
 import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -162,6 +163,19 @@ def test_outbox_status_gives_up_on_a_postgres_that_accepts_and_never_answers(own
     assert not command.is_alive(), "outbox status hung on a silent server"
     assert results[0].exit_code == 1
     assert "Postgres at 127.0.0.1:" in one_line_error(results[0])
+
+
+def test_health_gives_up_on_a_silent_postgres_after_its_probe_alone(own_settings: Settings) -> None:
+    """The probe's 5 s, not another 10 s asking the same silent server whether the database exists."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/x"
+        started = time.monotonic()
+        result = run(own_settings, "health", "--json", DATABASE_URL=url)
+        took = time.monotonic() - started
+
+    assert result.exit_code == 5
+    assert checks(result.stdout)["Postgres"] is False
+    assert took < 12, f"{took:.1f} s: the probe (5 s) and a lookup (10 s) one after the other"
 
 
 def outbox_rows(database_url: str) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Annotated
@@ -82,10 +83,12 @@ def _postgres(database_url: str) -> tuple[bool, str]:
 
     from adapters.postgres.engine import libpq_conninfo
 
+    started = time.monotonic()
     try:
         connection = psycopg.connect(libpq_conninfo(database_url), connect_timeout=PROBE_TIMEOUT_SECONDS)
     except psycopg.OperationalError:
-        if _is_missing(database_url):
+        timed_out = time.monotonic() - started >= PROBE_TIMEOUT_SECONDS - 0.5
+        if not timed_out and _is_missing(database_url):  # a server silent that long would not tell either
             return False, f"{location(database_url)}: {NO_DATABASE}"
         raise
     with connection:
