@@ -45,7 +45,12 @@ class AnswersBeforeAck(Results):
         skipped = message._exception  # where Dramatiq keeps what failed the message, for Results
         if isinstance(skipped, SkippedAsInvalid):
             message.stuff_exception(skipped.invalid)
-        super().after_nack(broker, message)  # type: ignore[no-untyped-call]
+        try:  # Results stores the failure as the query's answer, in Valkey, which may be down
+            super().after_nack(broker, message)  # type: ignore[no-untyped-call]
+        except Exception as error:
+            structlog.get_logger("docfleet.worker").error(
+                "answer not stored", message_id=message.message_id, error=repr(error)[:300]
+            )
 
     def fail_unreadable(self, actor: str, message_id: str, detail: str) -> str:
         """Stores, for a query the consumer dead-lettered before any worker saw it, the failure an invalid
