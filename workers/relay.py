@@ -132,7 +132,9 @@ class Relay:
             except RECOVERABLE_ERRORS as exc:
                 delay = self._backoff.next_delay()
                 self._metrics.failed(_service_of(exc))
-                log.warning("relay error, starting over", error=_describe(exc), retry_in_s=delay)
+                log.warning(
+                    "relay error, starting over", error=_describe(exc), retry_in_s=delay, **_hint(exc)
+                )
                 self._stop.wait(delay)
         log.info("relay stopped")
 
@@ -248,6 +250,14 @@ def _service_of(exc: BaseException) -> str:
     if isinstance(exc, PublishError):
         return "rabbitmq"
     return "postgres" if isinstance(exc, SQLAlchemyError | psycopg.Error) else "other"
+
+
+def _hint(exc: BaseException) -> dict[str, str]:
+    """What to do, when the error says it: a database without the schema is not mended by retrying."""
+    cause = getattr(exc, "orig", None) or exc
+    if isinstance(cause, psycopg.errors.UndefinedTable):
+        return {"hint": "the schema is missing: run docfleet migrate"}
+    return {}
 
 
 def _describe(exc: BaseException) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import pytest
 from sqlalchemy import Engine, text
+from structlog.testing import capture_logs
 
 from adapters.postgres.mappers import outbox_values
 from adapters.postgres.outbox import FETCH_UNPUBLISHED
@@ -24,6 +25,7 @@ from tests.integration.test_relay_support import (
     relay_settings,
     uploaded,
 )
+from tests.support.services import throwaway_database
 from workers.metrics.relay import RelayMetrics
 from workers.relay import RelayOptions, run_relay
 
@@ -138,3 +140,21 @@ def test_a_row_committed_without_notify_is_found_by_polling(fresh_database_url: 
     assert not thread.is_alive(), "the relay did not stop: it would keep leading for later tests"
     assert marks[event.event_id] is not None
     assert event.event_id in published
+
+
+def test_a_database_without_the_schema_is_told_with_what_makes_it(database_url: str, amqp_url: str) -> None:
+    with throwaway_database(database_url) as empty, capture_logs() as logs:
+        stop, thread = _relay(empty, amqp_url, [], RecordingPublisher)
+        try:
+            deadline = time.monotonic() + 20
+            while not [line for line in logs if "hint" in line] and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            thread.join(30)
+
+    assert not thread.is_alive()
+    errors = [line for line in logs if line["event"] == "relay error, starting over"]
+    assert errors, "the relay never tried the outbox"
+    assert errors[0]["hint"] == "the schema is missing: run docfleet migrate"
+    assert "UndefinedTable" in errors[0]["error"] or "does not exist" in errors[0]["error"]
