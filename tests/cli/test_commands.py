@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 
 import pytest
 from typer.testing import Result
 
-from tests.cli.support import bodies, is_member, one_line_error, ready_count, run
+from tests.cli.support import bodies, environment, is_member, one_line_error, ready_count, run
 from tests.conftest import IdMaker
+from tests.e2e.fleet import BIN
 from tests.support.waiting import wait_for
 from workers.settings import Settings
 
@@ -168,3 +172,17 @@ def test_folder_ls_prints_a_table_or_json_and_a_refusal_exits_3(
     assert as_json["next_cursor"] is None
     assert refused.exit_code == 3
     assert "refused (not_a_member)" in one_line_error(refused)
+
+
+def test_ctrl_c_while_waiting_for_an_answer_says_interrupted_and_exits_130(settings: Settings) -> None:
+    """As a terminal's Ctrl-C reaches the console script: a query no worker answers, then SIGINT."""
+    command = [str(BIN / "docfleet"), "folder", "ls", "f-nobody-answers", "--as", "alice", "--timeout", "60"]
+    waiting = subprocess.Popen(
+        command, env={**os.environ, **environment(settings)}, stderr=subprocess.PIPE, text=True
+    )
+    wait_for(lambda: (ready_count(settings.amqp_url, "documents-queries") or 0) >= 1, what="the query sent")
+    waiting.send_signal(signal.SIGINT)
+    _, stderr = waiting.communicate(timeout=30)
+
+    assert waiting.returncode == 130
+    assert stderr.strip().splitlines()[-1] == "docfleet: interrupted"

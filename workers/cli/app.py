@@ -46,6 +46,9 @@ class DocfleetGroup(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, _UsageProblem):
             raise
+        except KeyboardInterrupt:  # typer would turn it into exit 130 without a word
+            typer.echo("docfleet: interrupted", err=True)
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
         except Exception as error:
             explained = explain(error)
             if explained is None:
