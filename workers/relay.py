@@ -256,7 +256,7 @@ def _hint(exc: BaseException) -> dict[str, str]:
     """What to do, when the error says it: a database without the schema is not mended by retrying."""
     cause = getattr(exc, "orig", None) or exc
     if isinstance(cause, psycopg.errors.UndefinedTable):
-        return {"hint": "the schema is missing: run docfleet migrate"}
+        return {"hint": "a table is missing: is this the right database, migrated (docfleet migrate)?"}
     return {}
 
 

@@ -156,5 +156,5 @@ def test_a_database_without_the_schema_is_told_with_what_makes_it(database_url: 
     assert not thread.is_alive()
     errors = [line for line in logs if line["event"] == "relay error, starting over"]
     assert errors, "the relay never tried the outbox"
-    assert errors[0]["hint"] == "the schema is missing: run docfleet migrate"
+    assert errors[0]["hint"] == "a table is missing: is this the right database, migrated (docfleet migrate)?"
     assert "UndefinedTable" in errors[0]["error"] or "does not exist" in errors[0]["error"]

@@ -48,3 +48,15 @@ def test_an_answer_that_cannot_be_stored_is_one_line_not_an_exception_in_the_hoo
 
     assert [(line["event"], line["message_id"]) for line in logs] == [("answer not stored", proxy.message_id)]
     assert "Connection refused" in logs[0]["error"]
+
+
+class Broken(StubBackend):
+    def _store(self, message_key: str, result: Any, ttl: int) -> None:
+        raise RuntimeError("a bug, not Valkey")
+
+
+def test_anything_else_that_fails_storing_the_answer_keeps_its_traceback() -> None:
+    broker, answers, proxy = _dead_lettered_query(Broken(encoder=JSONEncoder()))
+
+    with pytest.raises(RuntimeError, match="a bug"):  # Dramatiq logs it with its traceback
+        answers.after_nack(broker, proxy)

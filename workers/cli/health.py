@@ -86,14 +86,24 @@ def _postgres(database_url: str) -> tuple[bool, str]:
     started = time.monotonic()
     try:
         connection = psycopg.connect(libpq_conninfo(database_url), connect_timeout=PROBE_TIMEOUT_SECONDS)
-    except psycopg.OperationalError:
-        timed_out = time.monotonic() - started >= PROBE_TIMEOUT_SECONDS - 0.5
-        if not timed_out and _is_missing(database_url):  # a server silent that long would not tell either
+    except psycopg.OperationalError as error:
+        if not _timed_out(error, started) and _is_missing(database_url):
             return False, f"{location(database_url)}: {NO_DATABASE}"
         raise
     with connection:
         version = connection.execute("SHOW server_version").fetchone()
     return True, f"{location(database_url)} reachable (server {version[0] if version else '?'})"
+
+
+def _timed_out(error: Exception, started: float) -> bool:
+    """Whether the probe gave up on a silent server, which would not say whether the database exists
+    either. psycopg 3.3 names the timeout; an older one is known by the time the probe took."""
+    import psycopg
+
+    timeout = getattr(psycopg.errors, "ConnectionTimeout", None)
+    if timeout is not None:
+        return isinstance(error, timeout)
+    return time.monotonic() - started >= PROBE_TIMEOUT_SECONDS - 0.5
 
 
 def _is_missing(database_url: str) -> bool:

@@ -15,6 +15,7 @@ import dramatiq
 import structlog
 from dramatiq.results import Results
 
+from adapters.valkey.guard import UNAVAILABLE as VALKEY_UNAVAILABLE
 from workers.contract import InvalidMessage, queue_of
 from workers.middleware.envelope import SkippedAsInvalid
 
@@ -47,7 +48,7 @@ class AnswersBeforeAck(Results):
             message.stuff_exception(skipped.invalid)
         try:  # Results stores the failure as the query's answer, in Valkey, which may be down
             super().after_nack(broker, message)  # type: ignore[no-untyped-call]
-        except Exception as error:
+        except VALKEY_UNAVAILABLE as error:
             structlog.get_logger("docfleet.worker").error(
                 "answer not stored", message_id=message.message_id, error=repr(error)[:300]
             )
