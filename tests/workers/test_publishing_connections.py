@@ -45,13 +45,26 @@ def _ready(amqp_url: str) -> int:
         connection.close()
 
 
+def _broker_with_short_heartbeats(vhost_url: str) -> ScreeningRabbitmqBroker:
+    """The workers' broker on the test's vhost, logging as a worker does, with 1 s heartbeats."""
+    configure_logging("INFO", json_lines=True)
+    url = f"{vhost_url}{'&' if '?' in vhost_url else '?'}heartbeat={HEARTBEAT_S}"
+    broker = build_broker(
+        dataclasses.replace(Settings.from_env(), amqp_url=url), results_backend=StubBackend()
+    )
+    assert isinstance(broker, ScreeningRabbitmqBroker)
+    return broker
+
+
+def _error_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    return [line for line in lines if line.get("level") in ("error", "critical")]
+
+
 def test_a_connection_dropped_while_idle_is_replaced_without_an_error_line(
     vhost_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    configure_logging("INFO", json_lines=True)
-    url = f"{vhost_url}{'&' if '?' in vhost_url else '?'}heartbeat={HEARTBEAT_S}"
-    settings: Settings = dataclasses.replace(Settings.from_env(), amqp_url=url)
-    broker = build_broker(settings, results_backend=StubBackend())
+    broker = _broker_with_short_heartbeats(vhost_url)
     try:
         broker.enqueue(_message())
         time.sleep(4 * HEARTBEAT_S)  # no heartbeat answered meanwhile: RabbitMQ drops the connection
@@ -59,25 +72,19 @@ def test_a_connection_dropped_while_idle_is_replaced_without_an_error_line(
     finally:
         broker.close()
 
-    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
-    assert [line for line in lines if line.get("level") in ("error", "critical")] == []
+    assert _error_lines(capsys) == []
     assert _ready(vhost_url) == 2
 
 
 def test_connections_dropped_while_idle_are_closed_at_shutdown_without_an_error_line(
     vhost_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    configure_logging("INFO", json_lines=True)
-    url = f"{vhost_url}{'&' if '?' in vhost_url else '?'}heartbeat={HEARTBEAT_S}"
-    broker = build_broker(
-        dataclasses.replace(Settings.from_env(), amqp_url=url), results_backend=StubBackend()
-    )
+    broker = _broker_with_short_heartbeats(vhost_url)
     broker.enqueue(_message())
     time.sleep(4 * HEARTBEAT_S)
     broker.close()
 
-    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
-    assert [line for line in lines if line.get("level") in ("error", "critical")] == []
+    assert _error_lines(capsys) == []
 
 
 def test_a_connection_opened_to_declare_queues_is_replaced_too_once_it_idled(
@@ -85,12 +92,7 @@ def test_a_connection_opened_to_declare_queues_is_replaced_too_once_it_idled(
 ) -> None:
     """As a delay queue's consumer thread: its connection opened as it started, its first publish (a
     retry moved back) long after."""
-    configure_logging("INFO", json_lines=True)
-    url = f"{vhost_url}{'&' if '?' in vhost_url else '?'}heartbeat={HEARTBEAT_S}"
-    broker = build_broker(
-        dataclasses.replace(Settings.from_env(), amqp_url=url), results_backend=StubBackend()
-    )
-    assert isinstance(broker, ScreeningRabbitmqBroker)
+    broker = _broker_with_short_heartbeats(vhost_url)
     try:
         broker.declare_queue(QUEUE, ensure=True)
         time.sleep(4 * HEARTBEAT_S)
@@ -98,8 +100,7 @@ def test_a_connection_opened_to_declare_queues_is_replaced_too_once_it_idled(
     finally:
         broker.close()
 
-    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
-    assert [line for line in lines if line.get("level") in ("error", "critical")] == []
+    assert _error_lines(capsys) == []
     assert _ready(vhost_url) == 1
 
 
