@@ -54,7 +54,5 @@ def heartbeat_of(parameters: Any) -> float:
     """The shortest heartbeat of the connection parameters (a list when the URL names several hosts);
     0 if none is set."""
     given = parameters if isinstance(parameters, list) else [parameters]
-    beats = [
-        beat for beat in (getattr(each, "heartbeat", None) for each in given) if isinstance(beat, int | float)
-    ]
-    return min((beat for beat in beats if beat > 0), default=0)
+    beats = (getattr(each, "heartbeat", None) for each in given)  # None: the server's, or a callable
+    return min((beat for beat in beats if isinstance(beat, int | float) and beat > 0), default=0)

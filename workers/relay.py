@@ -28,6 +28,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.postgres.engine import create_engine
+from adapters.postgres.errors import missing_table
 from adapters.postgres.outbox import OutboxListener, OutboxStore, RelayLeadership
 from adapters.rabbitmq.publisher import EventPublisher, PublishError
 from adapters.rabbitmq.wire import PublishableEvent
@@ -254,8 +255,7 @@ def _service_of(exc: BaseException) -> str:
 
 def _hint(exc: BaseException) -> dict[str, str]:
     """What to do, when the error says it: a database without the schema is not mended by retrying."""
-    cause = getattr(exc, "orig", None) or exc
-    if isinstance(cause, psycopg.errors.UndefinedTable):
+    if missing_table(exc):
         return {"hint": "a table is missing: is this the right database, migrated (docfleet migrate)?"}
     return {}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import psycopg
+
 
 class WrittenConcurrently(RuntimeError):
     """Another unit of work wrote the same row first; nothing was written. An expected race, not a bug:
@@ -22,3 +24,9 @@ class StaleDocumentVersion(WrittenConcurrently):
         super().__init__(f"document {document_id!r} already has version {version} or a later one")
         self.document_id = document_id
         self.version = version
+
+
+def missing_table(error: BaseException) -> bool:
+    """Whether ``error``, psycopg's or SQLAlchemy's around it, says a table does not exist: a database
+    without the schema (or the wrong database), which no retry mends."""
+    return isinstance(getattr(error, "orig", None) or error, psycopg.errors.UndefinedTable)

@@ -14,6 +14,7 @@ import pika
 import pytest
 from dramatiq.results.backends.stub import StubBackend
 
+from tests.cli.support import ready_count
 from tests.support.services import default_settings, throwaway_vhost
 from workers.broker import build_broker
 from workers.consumer import ScreeningRabbitmqBroker
@@ -35,14 +36,6 @@ def vhost_url() -> Iterator[str]:
 
 def _message() -> dramatiq.Message[Any]:
     return dramatiq.Message(queue_name=QUEUE, actor_name="add_member", args=(), kwargs={}, options={})
-
-
-def _ready(amqp_url: str) -> int:
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        return int(connection.channel().queue_declare(QUEUE, passive=True).method.message_count)
-    finally:
-        connection.close()
 
 
 def _broker_with_short_heartbeats(vhost_url: str) -> ScreeningRabbitmqBroker:
@@ -73,7 +66,7 @@ def test_a_connection_dropped_while_idle_is_replaced_without_an_error_line(
         broker.close()
 
     assert _error_lines(capsys) == []
-    assert _ready(vhost_url) == 2
+    assert ready_count(vhost_url, QUEUE) == 2
 
 
 def test_connections_dropped_while_idle_are_closed_at_shutdown_without_an_error_line(
@@ -101,7 +94,7 @@ def test_a_connection_opened_to_declare_queues_is_replaced_too_once_it_idled(
         broker.close()
 
     assert _error_lines(capsys) == []
-    assert _ready(vhost_url) == 1
+    assert ready_count(vhost_url, QUEUE) == 1
 
 
 def test_the_idle_limit_is_the_shortest_heartbeat_of_every_host() -> None:

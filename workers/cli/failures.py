@@ -60,6 +60,7 @@ def service_failure(error: BaseException) -> str | None:
     import valkey.exceptions
     from sqlalchemy.exc import SQLAlchemyError
 
+    from adapters.postgres.errors import missing_table
     from adapters.rabbitmq.publisher import PublishError
 
     try:
@@ -67,7 +68,7 @@ def service_failure(error: BaseException) -> str | None:
     except ValueError:
         return None
     if isinstance(error, SQLAlchemyError | psycopg.Error):
-        hint = " (is the schema there? docfleet migrate makes it)" if _undefined_table(error) else ""
+        hint = " (is the schema there? docfleet migrate makes it)" if missing_table(error) else ""
         return f"Postgres at {location(settings.database_url)}: {first_line(error)}{hint}"
     broker_error = getattr(dramatiq.errors, "BrokerConnectionError", None) or dramatiq.errors.ConnectionError
     if isinstance(error, pika.exceptions.AMQPError | PublishError | broker_error):
@@ -75,12 +76,6 @@ def service_failure(error: BaseException) -> str | None:
     if isinstance(error, valkey.exceptions.ValkeyError):
         return f"Valkey at {location(settings.valkey_url)}: {first_line(error)}"
     return None
-
-
-def _undefined_table(error: BaseException) -> bool:
-    import psycopg
-
-    return isinstance(getattr(error, "orig", None) or error, psycopg.errors.UndefinedTable)
 
 
 def describe(error: Exception) -> str | None:
