@@ -54,6 +54,10 @@ class Publisher(Protocol):
     def close(self) -> None: ...
 
 
+STOP_CHECK_S = 0.5
+"""How often a leader waiting for events looks whether it was asked to stop."""
+
+
 @dataclass(frozen=True)
 class RelayOptions:
     batch_size: int = 500
@@ -171,11 +175,19 @@ class Relay:
             published = self._publish_batch(leader_store, publisher)
             self._pacing.note(published, started)
             if published < self._options.batch_size:
-                listener.wait(self._options.poll_interval)
+                self._await_events(listener)
                 publisher.keepalive()
                 self._gather()
             self._backoff.reset()
             self._log_stats_when_due()
+
+    def _await_events(self, listener: OutboxListener) -> None:
+        """Until a NOTIFY, ``poll_interval`` or a stop: a stop must not wait out a long interval."""
+        deadline = time.monotonic() + self._options.poll_interval
+        while not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or listener.wait(min(left, STOP_CHECK_S)):
+                return
 
     def _gather(self) -> None:
         now = time.monotonic()

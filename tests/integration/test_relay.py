@@ -24,6 +24,8 @@ from workers.relay import RelayOptions
 
 pytestmark = pytest.mark.integration
 
+POLL_FALLBACK_S = 30.0  # far above a NOTIFY's wake-up, so that a slow machine cannot be mistaken for polling
+
 
 def test_committed_events_are_published_with_their_routing_key_properties_and_body(
     database_url: str, amqp_url: str
@@ -108,7 +110,7 @@ def test_the_relay_wakes_on_notify_well_before_its_polling_fallback(database_url
     with (
         engine_for(database_url) as engine,
         EventSubscription(amqp_url, ["document.uploaded"]) as tap,
-        running_relay(database_url, amqp_url, RelayOptions(poll_interval=5.0)),
+        running_relay(database_url, amqp_url, RelayOptions(poll_interval=POLL_FALLBACK_S)),
     ):
         commit_events(engine, [uploaded(org, doc, 1)])
         assert len(_collect_org(tap, org, 1)) == 1
@@ -116,10 +118,31 @@ def test_the_relay_wakes_on_notify_well_before_its_polling_fallback(database_url
         for version in range(2, 5):
             committed = time.monotonic()
             commit_events(engine, [uploaded(org, doc, version)])
-            assert len(_collect_org(tap, org, 1, timeout=10.0)) == 1
+            assert len(_collect_org(tap, org, 1, timeout=POLL_FALLBACK_S + 5.0)) == 1
             latencies.append(time.monotonic() - committed)
 
-    assert max(latencies) < 2.0, f"latencies {latencies} suggest the relay waited for its 5 s poll"
+    assert max(latencies) < POLL_FALLBACK_S / 3, f"latencies {latencies}: the relay waited for its poll"
+
+
+def test_a_leader_waiting_out_a_long_poll_interval_stops_at_once(database_url: str, amqp_url: str) -> None:
+    org, doc = f"org-{uuid.uuid4().hex[:8]}", f"doc-{uuid.uuid4().hex[:8]}"
+    with (
+        engine_for(database_url) as engine,
+        EventSubscription(amqp_url, ["document.uploaded"]) as tap,
+        running_relay(database_url, amqp_url, RelayOptions(poll_interval=POLL_FALLBACK_S)) as relay,
+    ):
+        event = uploaded(org, doc, 1)
+        commit_events(engine, [event])
+        assert len(_collect_org(tap, org, 1)) == 1
+        marked_by = time.monotonic() + 10.0
+        while published_at(engine, [event.event_id])[event.event_id] is None and time.monotonic() < marked_by:
+            time.sleep(0.05)
+        time.sleep(1.0)  # the leader has marked its batch and is waiting for the next NOTIFY
+        asked = time.monotonic()
+        stop_relay(relay)
+        took = time.monotonic() - asked
+
+    assert took < POLL_FALLBACK_S / 3, f"{took:.1f} s: the stop waited for the poll interval"
 
 
 def test_an_event_nobody_subscribed_to_is_logged_marked_published_and_does_not_block_the_next(
