@@ -166,6 +166,22 @@ def test_show_without_postgres_does_not_call_a_message_replayable(settings: Sett
     assert "recorded rejections are not shown" in shown.stderr
 
 
+def test_a_dead_letter_holding_a_lone_surrogate_is_shown_as_json(settings: Settings) -> None:
+    """JSON lets a string escape half a surrogate pair, which UTF-8 cannot encode as it is."""
+    hostile = envelope(
+        "add_member", {"org_id": "acme", "user_id": "bob\ud800"}, retries=3, traceback=TRACEBACK
+    )
+    publish_raw(settings.amqp_url, "documents.XQ", encoded(hostile))
+
+    shown = run(settings, "dlq", "show", hostile["message_id"])
+
+    assert shown.exit_code == 0, shown.output
+    assert "\\ud800" in shown.stdout
+    assert json.loads(shown.stdout)["body"]["kwargs"]["user_id"] == "bob\ud800"
+    for listing in (run(settings, "dlq", "ls"), run(settings, "dlq", "ls", "--json")):
+        assert listing.exit_code == 0, listing.output
+
+
 def test_unreadable_and_unknown_dead_letters(settings: Settings) -> None:
     query = envelope(
         "list_folder", {"folder_id": "f", "requested_by": "bob", "limit": 0}, "documents-queries"

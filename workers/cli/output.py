@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable
 from typing import Any, Protocol
@@ -47,7 +48,16 @@ def add_row(grid: Table, values: Iterable[object]) -> None:
 
 
 def print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    typer.echo(_LONE_SURROGATE.sub(_escaped, json.dumps(data, indent=2, ensure_ascii=False, default=str)))
+
+
+# Half a surrogate pair: a dead letter's JSON may escape one, which no UTF-8 output can carry as it is.
+# It can stand only inside a JSON string, where its escape means the same.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 MIN_WIDTH = 20  # narrower, and a table has no room for its columns: COLUMNS is taken for unset
