@@ -104,6 +104,7 @@ class Outcome:
     stopped: str | None = None  # why sending stopped before the end of the file
     stopped_code: ExitCode = ExitCode.FAILED
     last_line_sent: int = 0
+    unconfirmed: str | None = None  # the lines of a batch handed to RabbitMQ and not yet confirmed
 
     def summary(self) -> str:
         rate = self.sent / self.seconds if self.seconds > 0 else 0.0
@@ -155,8 +156,7 @@ def _send_all(client: DocfleetClient, file: Path, total: int, batch_size: int) -
         except _Stopped:
             pass
         except KeyboardInterrupt:  # told like a lost connection: what was sent, from which line it was not
-            where = f"from line {batch[0][0]} on" if batch else f"after line {outcome.last_line_sent}"
-            outcome.stopped = f"interrupted: nothing confirmed {where} ({outcome.sent} sent before)"
+            outcome.stopped = f"interrupted: {_not_sent(outcome, batch)} ({outcome.sent} sent before)"
             outcome.stopped_code = ExitCode.INTERRUPTED
     outcome.seconds = time.monotonic() - started
     return outcome
@@ -165,12 +165,14 @@ def _send_all(client: DocfleetClient, file: Path, total: int, batch_size: int) -
 def _send_batch(client: DocfleetClient, batch: list[tuple[int, OutgoingMessage]], outcome: Outcome) -> int:
     from workers.client import NotSent
 
+    first, last = batch[0][0], batch[-1][0]
+    outcome.unconfirmed = f"line {first}" if first == last else f"lines {first} to {last}"
     try:
         undelivered = client.send_prepared([message for _, message in batch])
     except NotSent as error:
-        sent_before = f"{outcome.sent} sent before it"
-        outcome.stopped = f"stopped at line {batch[0][0]}, its batch not confirmed ({sent_before}): {error}"
+        outcome.stopped = f"stopped: {_not_sent(outcome, batch)} ({outcome.sent} sent before): {error}"
         raise _Stopped from None
+    outcome.unconfirmed = None
     lines_of = {message.message_id: number for number, message in batch}
     for refusal in undelivered:
         outcome.failed += 1
@@ -195,3 +197,12 @@ def _tell_failed(outcome: Outcome) -> None:
         typer.echo(failure, err=True)
     if outcome.failed > len(outcome.failures):
         typer.echo(f"... and {outcome.failed - len(outcome.failures)} more lines not taken", err=True)
+
+
+def _not_sent(outcome: Outcome, batch: list[tuple[int, OutgoingMessage]]) -> str:
+    """Which lines were not confirmed: a batch cut short may already be in the queue, whole or in part."""
+    if outcome.unconfirmed is not None:
+        return f"{outcome.unconfirmed} not confirmed, perhaps taken; nothing after them sent"
+    if batch:
+        return f"nothing sent from line {batch[0][0]} on"
+    return f"nothing sent after line {outcome.last_line_sent}"
