@@ -115,23 +115,29 @@ class AuditConsumer:
             channel = connection.channel()
             declare_audit_queue(channel, self._queue)
             channel.basic_qos(prefetch_count=self._options.prefetch)
+            cancelled: list[object] = []
+            channel.add_on_cancel_callback(cancelled.append)
             channel.basic_consume(self._queue, self._on_delivery)
             log.info("audit consumer connected", queue=self._queue, prefetch=self._options.prefetch)
-            self._pump(connection, channel)
+            self._pump(connection, channel, cancelled)
         finally:
             self._pending = []  # not acked: RabbitMQ delivers them again once this connection is gone
             with contextlib.suppress(*RECOVERABLE_ERRORS):
                 if connection.is_open:
                     connection.close()
 
-    def _pump(self, connection: Any, channel: Any) -> None:
-        while not self._stop.is_set():
+    def _pump(self, connection: Any, channel: Any, cancelled: list[object]) -> None:
+        """Until a stop, or until RabbitMQ cancels the consumer (its queue deleted, or its node gone):
+        pika then just stops delivering, so the session ends and the next declares the queue again."""
+        while not self._stop.is_set() and not cancelled:
             connection.process_data_events(time_limit=self._options.batch_wait)
             while self._pending and self._batch_due():  # one read may bring several batches' worth
                 self._flush(channel)
                 self._backoff.reset()
-        while self._pending:  # stopping: finish what is in hand
+        while self._pending:  # finish what is in hand: a deleted queue would not deliver it again
             self._flush(channel)
+        if cancelled:
+            raise pika.exceptions.ConsumerCancelled(f"RabbitMQ cancelled the consumer of {self._queue}")
 
     def _batch_due(self) -> bool:
         full = len(self._pending) >= self._options.batch_size

@@ -28,7 +28,7 @@ from tests.integration.test_audit_support import (
     row_counts,
     running_audit,
 )
-from tests.support.rabbitmq import queue_depth
+from tests.support.rabbitmq import consumer_count, queue_depth
 from tests.support.waiting import wait_for
 from workers.audit_wire import dead_letter_queue
 from workers.settings import Settings
@@ -64,6 +64,32 @@ def test_each_event_is_written_once_with_its_routing_key_however_often_it_arrive
     assert row_counts(engine, ids) == dict.fromkeys(ids, 1)
     assert queue_depth(settings.amqp_url, settings.audit_queue) == 0, "every delivery was acked"
     assert queue_depth(settings.amqp_url, dead_letter_queue(settings.audit_queue)) == 0
+
+
+def test_a_consumer_rabbitmq_cancels_comes_back_and_declares_its_queue_again(
+    engine: Engine, settings: Settings
+) -> None:
+    """Deleting the queue (as a node's loss would) cancels the consumer; pika says so only to a callback."""
+    before, after = event_body(), event_body()
+    with running_audit(settings, Recording()), capture_logs() as logs:
+        publish_events(settings.amqp_url, [before])
+        wait_for(lambda: _all_recorded(engine, [before["event_id"]]), what="the first event recorded")
+        _delete_queue(settings.amqp_url, settings.audit_queue)
+        wait_for(lambda: consumer_count(settings.amqp_url, settings.audit_queue) > 0, what="consuming again")
+        publish_events(settings.amqp_url, [after])
+        wait_for(lambda: _all_recorded(engine, [after["event_id"]]), what="the later event recorded")
+
+    reconnecting = [entry for entry in logs if entry["event"] == "audit consumer error, reconnecting"]
+    assert len(reconnecting) == 1
+    assert "cancelled the consumer" in reconnecting[0]["error"]
+
+
+def _delete_queue(amqp_url: str, queue: str) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        connection.channel().queue_delete(queue)
+    finally:
+        connection.close()
 
 
 class HoldsTheFirstBatch:
