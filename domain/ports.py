@@ -102,13 +102,3 @@ class ListingCache(Protocol):
             listing = load()
             self.put(listing)
         return listing
-
-
-class DocumentCache(Protocol):
-    """Cache-aside store for single documents. It never raises: an unavailable cache is a miss."""
-
-    def get(self, document_id: str) -> Document | None: ...
-
-    def put(self, document: Document) -> None: ...
-
-    def invalidate(self, document_ids: set[str]) -> None: ...

@@ -1,1 +1,1 @@
-"""Valkey adapter: the listing and document caches, which degrade to misses when Valkey is unavailable."""
+"""Valkey adapter: the folder listings' cache, which degrades to misses when Valkey is unavailable."""

@@ -1,4 +1,4 @@
-"""Compact JSON for cached documents and listings, encoded and decoded by msgspec.
+"""Compact JSON for cached folder listings, encoded and decoded by msgspec.
 
 Each value is a JSON array ``[FORMAT, value]``. msgspec builds the domain's slotted dataclasses straight
 from the bytes (a 1,000-document listing decodes in about 1.2 ms, against 5.3 ms for json.loads plus a
@@ -25,22 +25,10 @@ FORMAT = 2
 _encoder = msgspec.json.Encoder()
 # Literal[2]: FORMAT itself, which a type annotation cannot name.
 _listing_decoder = msgspec.json.Decoder(tuple[Literal[2], FolderListing])
-_document_decoder = msgspec.json.Decoder(tuple[Literal[2], Document])
 
 
 class UnreadableEntry(ValueError):
     """A cached value that is not a well-formed value of this ``FORMAT``: treat it as a miss."""
-
-
-def encode_document(document: Document) -> bytes:
-    return _encoder.encode((FORMAT, _in_utc(document)))
-
-
-def decode_document(raw: bytes) -> Document:
-    try:
-        return _document_decoder.decode(raw)[1]
-    except msgspec.DecodeError as error:  # ValidationError included
-        raise UnreadableEntry(f"not a cached document: {error}") from error
 
 
 def encode_listing(listing: FolderListing) -> bytes:
@@ -51,7 +39,7 @@ def encode_listing(listing: FolderListing) -> bytes:
 def decode_listing(raw: bytes) -> FolderListing:
     try:
         return _listing_decoder.decode(raw)[1]
-    except msgspec.DecodeError as error:
+    except msgspec.DecodeError as error:  # ValidationError included
         raise UnreadableEntry(f"not a cached folder listing: {error}") from error
 
 

@@ -45,10 +45,6 @@ class VersionedEntries:
             return None
         return cached[1]
 
-    def body(self, key: str) -> bytes | None:
-        cached = self._guard.run(lambda client: _fields(client, key, BODY), fallback=None)
-        return None if cached is None else cached[0]
-
     def store(self, key: str, version: int, body: bytes) -> bool:
         """Whether the entry is now cached: False if a newer one is, or if Valkey is unavailable."""
         args = (version, body, self._ttl_seconds)

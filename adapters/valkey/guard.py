@@ -1,6 +1,6 @@
 """The one place where an unavailable Valkey turns into a cache miss instead of a failed use case.
 
-A ``CacheGuard`` wraps every call both caches make to one Valkey client. When a call fails it returns
+A ``CacheGuard`` wraps every call the listing cache makes to one Valkey client. When a call fails it returns
 the caller's fallback, skips Valkey for a short cool-down (one caller per cool-down probes again, so a
 down cache costs at most one timeout per cool-down and process), and reports through ``Outage`` without
 flooding the log. Keys whose invalidation failed are kept and deleted before any later call reaches
@@ -46,7 +46,7 @@ class CacheGuard:
         # Key -> the stamp of its latest failed invalidation; a flush drops a key only if no newer
         # invalidation of it failed meanwhile. Bounded: past ``max_pending`` keys, an invalidation is
         # lost and counted in the log. Listings survive a lost invalidation anyway, as a listing is only
-        # served for the folder's current version; a document may then stay stale until its TTL.
+        # served for the folder's current version.
         self._pending: dict[str, int] = {}
         self._stamp = 0
 

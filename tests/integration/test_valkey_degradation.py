@@ -10,19 +10,17 @@ import pytest
 import valkey
 from structlog.testing import capture_logs
 
-from adapters.valkey.caches import open_caches
 from adapters.valkey.client import connect
-from adapters.valkey.document_cache import ValkeyDocumentCache
 from adapters.valkey.guard import CacheGuard
+from adapters.valkey.listing_cache import ValkeyListingCache
 from adapters.valkey.outage import Outage
-from domain.listing import FolderListing
 from tests.integration.test_valkey_support import (
     NOTHING_LISTENS,
     TTL_SECONDS,
     Clock,
     StallingServer,
     Switchable,
-    a_document,
+    a_listing,
     degraded_lines,
 )
 
@@ -37,14 +35,12 @@ def stalling_server() -> Iterator[StallingServer]:
 
 
 def test_an_unreachable_valkey_is_a_miss_and_logs_one_warning(key_prefix: str) -> None:
-    with closing(open_caches(NOTHING_LISTENS, key_prefix, TTL_SECONDS)) as caches, capture_logs() as logs:
+    with closing(connect(NOTHING_LISTENS)) as client, capture_logs() as logs:
+        cache = ValkeyListingCache(client, key_prefix, TTL_SECONDS)
         for _ in range(50):
-            assert caches.listings.get("folder-1", 1) is None
-            caches.listings.put(FolderListing("folder-1", "org-1", 1, ()))
-            caches.listings.invalidate({"folder-1"})
-            assert caches.documents.get("doc-1") is None
-            caches.documents.put(a_document())
-            caches.documents.invalidate({"doc-1"})
+            assert cache.get("folder-1", 1) is None
+            cache.put(a_listing("folder-1", 1, "doc-1"))
+            cache.invalidate({"folder-1"})
 
     [line] = degraded_lines(logs)
     assert (line["event"], line["log_level"]) == ("valkey_cache_unavailable", "warning")
@@ -56,9 +52,9 @@ def test_a_valkey_that_does_not_answer_costs_one_timeout_per_cooldown(
 ) -> None:
     with closing(connect(stalling_server.url, socket_timeout=0.5)) as client:
         guard = CacheGuard(client, clock=Clock())
-        cache = ValkeyDocumentCache(client, key_prefix, TTL_SECONDS, guard=guard)
+        cache = ValkeyListingCache(client, key_prefix, TTL_SECONDS, guard=guard)
 
-        results = [cache.get("doc-1") for _ in range(20)]
+        results = [cache.get("folder-1", 1) for _ in range(20)]
 
     assert results == [None] * 20
     assert stalling_server.unanswered == ["HMGET"]  # one command waited for, and timed out; no retry
@@ -69,15 +65,15 @@ def test_after_a_failure_valkey_is_skipped_until_the_cooldown_ends(dead: valkey.
     client = Switchable(dead)
     clock = Clock()
     guard = CacheGuard(client.as_client(), cooldown_seconds=1.0, clock=clock)
-    cache = ValkeyDocumentCache(client.as_client(), "p:", TTL_SECONDS, guard=guard)
-    cache.get("doc-1")
+    cache = ValkeyListingCache(client.as_client(), "p:", TTL_SECONDS, guard=guard)
+    cache.get("folder-1", 1)
     tried = client.calls
 
     clock.now += 0.9
-    cache.get("doc-1")
+    cache.get("folder-1", 1)
     assert client.calls == tried
     clock.now += 0.2
-    cache.get("doc-1")
+    cache.get("folder-1", 1)
     assert client.calls > tried
 
 
@@ -87,16 +83,16 @@ def test_the_log_says_how_many_calls_degraded_at_most_once_per_interval(
     client = Switchable(dead)
     clock = Clock()
     guard = CacheGuard(client.as_client(), clock=clock, outage=Outage(report_every_seconds=30))
-    cache = ValkeyDocumentCache(client.as_client(), key_prefix, TTL_SECONDS, guard=guard)
+    cache = ValkeyListingCache(client.as_client(), key_prefix, TTL_SECONDS, guard=guard)
 
     with capture_logs() as logs:
         for _ in range(100):  # a warning at 0 s, then 99 degraded calls over 49.5 s: one line, at 30 s
-            cache.get("doc-1")
+            cache.get("folder-1", 1)
             clock.now += 0.5
         client.target = live
         clock.now += 1
-        cache.get("doc-1")
-        cache.get("doc-1")
+        cache.get("folder-1", 1)
+        cache.get("folder-1", 1)
 
     lines = [(line["event"], line["log_level"], line["degraded_calls"]) for line in degraded_lines(logs)]
     assert lines == [
@@ -112,12 +108,12 @@ def test_a_flapping_valkey_is_announced_at_most_once_per_interval(
     client = Switchable(dead)
     clock = Clock()
     guard = CacheGuard(client.as_client(), clock=clock)
-    cache = ValkeyDocumentCache(client.as_client(), key_prefix, TTL_SECONDS, guard=guard)
+    cache = ValkeyListingCache(client.as_client(), key_prefix, TTL_SECONDS, guard=guard)
 
     with capture_logs() as logs:
         for flap in range(10):
             client.target = dead if flap % 2 == 0 else live
-            cache.get("doc-1")
+            cache.get("folder-1", 1)
             clock.now += 2
 
     assert [line["event"] for line in degraded_lines(logs)] == [
@@ -127,14 +123,14 @@ def test_a_flapping_valkey_is_announced_at_most_once_per_interval(
 
 
 def test_threads_sharing_a_guard_degrade_together_with_one_warning(dead: valkey.Valkey) -> None:
-    cache = ValkeyDocumentCache(dead, "p:", TTL_SECONDS)
+    cache = ValkeyListingCache(dead, "p:", TTL_SECONDS)
     errors: list[BaseException] = []
 
     def hammer() -> None:
         try:
             for index in range(200):
-                assert cache.get(f"doc-{index}") is None
-                cache.invalidate({f"doc-{index}"})
+                assert cache.get(f"folder-{index}", 1) is None
+                cache.invalidate({f"folder-{index}"})
         except BaseException as error:
             errors.append(error)
 

@@ -9,9 +9,10 @@ import pytest
 import valkey
 
 from adapters.valkey.client import connect
+from adapters.valkey.guard import CacheGuard
 from adapters.valkey.listing_cache import ValkeyListingCache
 from domain.listing import FolderListing
-from tests.integration.test_valkey_support import TTL_SECONDS, a_listing
+from tests.integration.test_valkey_support import NOTHING_LISTENS, TTL_SECONDS, a_listing
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +37,8 @@ def test_a_cached_listing_comes_back_equal_with_real_datetimes(cache: ValkeyList
     assert cached == listing
     assert cached is not None
     assert all(entry.document.created_at.tzinfo is UTC for entry in cached.entries)
+    assert all(entry.document.updated_at.tzinfo is UTC for entry in cached.entries)
+    assert all(entry.document.tags == ("finance", "q3") for entry in cached.entries)
     assert cached.page_for("reader-of-doc-2", 10, None).documents == (listing.entries[1].document,)
 
 
@@ -61,6 +64,16 @@ def test_an_older_listing_never_replaces_a_newer_one(cache: ValkeyListingCache) 
     cache.put(newer)
 
     cache.put(a_listing("folder-1", 4, "doc-1"))
+
+    assert cache.get("folder-1", 5) == newer
+    assert cache.get("folder-1", 4) is None
+
+
+def test_a_newer_listing_replaces_an_older_one(cache: ValkeyListingCache) -> None:
+    cache.put(a_listing("folder-1", 4, "doc-1"))
+    newer = a_listing("folder-1", 5, "doc-1", "doc-2")
+
+    cache.put(newer)
 
     assert cache.get("folder-1", 5) == newer
     assert cache.get("folder-1", 4) is None
@@ -116,6 +129,20 @@ def test_ids_with_pattern_characters_are_plain_keys(
     assert client.exists(f"{key_prefix}listing:x.y:z") == 1
 
 
+def test_invalidate_leaves_other_keys_of_the_same_id_under_the_prefix(
+    cache: ValkeyListingCache, client: valkey.Valkey, key_prefix: str
+) -> None:
+    others = [f"{key_prefix}same-id", f"{key_prefix}document:same-id", f"{key_prefix}results:same-id"]
+    for key in others:
+        client.set(key, b"kept")
+    cache.put(a_listing("same-id", 1, "doc-1"))
+
+    cache.invalidate({"same-id"})
+
+    assert cache.get("same-id", 1) is None
+    assert [client.get(key) for key in others] == [b"kept"] * len(others)
+
+
 def test_a_cached_listing_expires_after_the_ttl(
     cache: ValkeyListingCache, client: valkey.Valkey, key_prefix: str
 ) -> None:
@@ -140,3 +167,8 @@ def test_a_listing_of_another_folder_under_the_key_is_a_miss(
     client.copy(f"{key_prefix}listing:folder-2", f"{key_prefix}listing:folder-1")
 
     assert cache.get("folder-1", 3) is None
+
+
+def test_a_guard_of_another_client_is_refused(client: valkey.Valkey, key_prefix: str) -> None:
+    with closing(connect(NOTHING_LISTENS)) as other, pytest.raises(ValueError, match="guard"):
+        ValkeyListingCache(client, key_prefix, TTL_SECONDS, guard=CacheGuard(other))

@@ -6,15 +6,13 @@ import pytest
 import valkey
 from structlog.testing import capture_logs
 
-from adapters.valkey.document_cache import ValkeyDocumentCache
 from adapters.valkey.guard import CacheGuard
 from adapters.valkey.listing_cache import ValkeyListingCache
-from domain.listing import FolderListing
 from tests.integration.test_valkey_support import (
     TTL_SECONDS,
     Clock,
     Switchable,
-    a_document,
+    a_listing,
     degraded_lines,
 )
 
@@ -27,23 +25,21 @@ def test_failed_invalidations_are_applied_before_valkey_is_read_again(
     client = Switchable(live)
     clock = Clock()
     guard = CacheGuard(client.as_client(), clock=clock)
-    documents = ValkeyDocumentCache(client.as_client(), key_prefix, TTL_SECONDS, guard=guard)
     listings = ValkeyListingCache(client.as_client(), key_prefix, TTL_SECONDS, guard=guard)
-    documents.put(a_document("doc-1"))
-    documents.put(a_document("doc-2"))
-    listings.put(FolderListing("folder-1", "org-1", 3, ()))
+    for folder_id in ("folder-1", "folder-2", "folder-3"):
+        listings.put(a_listing(folder_id, 3, "doc-1"))
 
     client.target = dead
-    documents.invalidate({"doc-1"})
     listings.invalidate({"folder-1"})
-    assert guard.pending == {f"{key_prefix}document:doc-1", f"{key_prefix}listing:folder-1"}
+    listings.invalidate({"folder-3"})
+    assert guard.pending == {f"{key_prefix}listing:folder-1", f"{key_prefix}listing:folder-3"}
 
     client.target = live
     clock.now += 5
-    assert documents.get("doc-1") is None
+    assert listings.get("folder-1", 3) is None
     assert guard.pending == frozenset()
-    assert live.exists(f"{key_prefix}listing:folder-1") == 0
-    assert documents.get("doc-2") == a_document("doc-2")
+    assert live.exists(f"{key_prefix}listing:folder-3") == 0
+    assert listings.get("folder-2", 3) == a_listing("folder-2", 3, "doc-1")
 
 
 def test_an_invalidation_skipped_during_the_cooldown_is_owed_too(
@@ -52,16 +48,16 @@ def test_an_invalidation_skipped_during_the_cooldown_is_owed_too(
     client = Switchable(live)
     clock = Clock()
     guard = CacheGuard(client.as_client(), clock=clock)
-    documents = ValkeyDocumentCache(client.as_client(), key_prefix, TTL_SECONDS, guard=guard)
-    documents.put(a_document("doc-1"))
+    listings = ValkeyListingCache(client.as_client(), key_prefix, TTL_SECONDS, guard=guard)
+    listings.put(a_listing("folder-1", 3, "doc-1"))
     client.target = dead
-    documents.get("doc-2")
+    listings.get("folder-2", 3)
 
     client.target = live
-    documents.invalidate({"doc-1"})
+    listings.invalidate({"folder-1"})
     clock.now += 5
 
-    assert documents.get("doc-1") is None
+    assert listings.get("folder-1", 3) is None
 
 
 def test_owed_invalidations_are_bounded_and_a_lost_one_is_logged(
@@ -70,17 +66,17 @@ def test_owed_invalidations_are_bounded_and_a_lost_one_is_logged(
     client = Switchable(dead)
     clock = Clock()
     guard = CacheGuard(client.as_client(), clock=clock, max_pending=2)
-    cache = ValkeyDocumentCache(client.as_client(), key_prefix, TTL_SECONDS, guard=guard)
+    cache = ValkeyListingCache(client.as_client(), key_prefix, TTL_SECONDS, guard=guard)
 
     with capture_logs() as logs:
-        cache.invalidate({"doc-1", "doc-2", "doc-3"})
+        cache.invalidate({"folder-1", "folder-2", "folder-3"})
         assert len(guard.pending) == 2
-        already_owed = next(iter(guard.pending)).removeprefix(f"{key_prefix}document:")
+        already_owed = next(iter(guard.pending)).removeprefix(f"{key_prefix}listing:")
         cache.invalidate({already_owed})
-        cache.invalidate({"doc-4"})
+        cache.invalidate({"folder-4"})
         client.target = live
         clock.now += 5
-        cache.get("doc-1")
+        cache.get("folder-1", 1)
 
     assert guard.pending == frozenset()
     recovered = degraded_lines(logs)[-1]
