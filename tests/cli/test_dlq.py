@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pika
@@ -70,12 +71,16 @@ def test_a_round_trip_through_a_worker(settings: Settings, worker: None, new_id:
 
     refused = run(settings, "dlq", "purge")
     assert refused.exit_code == 2
-    assert "this deletes 1 dead letters for good: pass --yes (and --expect 1)" in one_line_error(refused)
+    told = re.search(
+        r"this deletes 1 dead letters for good: pass --yes \(and --expect (1:[0-9a-f]{8})\)$",
+        one_line_error(refused),
+    )
+    assert told is not None, refused.stderr
     outdated = run(settings, "dlq", "purge", "--yes", "--expect", "2")
     assert outdated.exit_code == 1
-    assert "1 dead letters are there, not 2: nothing deleted" in one_line_error(outdated)
+    assert f"the dead letters are {told[1]} now, not 2: nothing deleted" in one_line_error(outdated)
     assert ready_count(settings.amqp_url, "documents.XQ") == 1
-    purged = run(settings, "dlq", "purge", "--yes", "--expect", "1")
+    purged = run(settings, "dlq", "purge", "--yes", "--expect", told[1])
     assert "purged 1 from documents.XQ" in purged.stdout
     assert ready_count(settings.amqp_url, "documents.XQ") == 0
 
@@ -91,9 +96,12 @@ def test_purge_with_expect_deletes_only_the_dead_letters_it_counted(
     publish_raw(settings.amqp_url, "documents.XQ", encoded(seen))
     count = DeadLetterQueues.count
 
+    arrived: list[bool] = []
+
     def count_then_one_arrives(queues: DeadLetterQueues, queue: str) -> int | None:
         ready = count(queues, queue)
-        if queue == "documents.XQ":
+        if queue == "documents.XQ" and not arrived:
+            arrived.append(True)
             publish_raw(settings.amqp_url, queue, encoded(late))
             wait_for(lambda: count(queues, queue) == (ready or 0) + 1, what="the late dead letter")
         return ready
@@ -105,6 +113,49 @@ def test_purge_with_expect_deletes_only_the_dead_letters_it_counted(
     assert purged.exit_code == 0, purged.output
     assert "purged 1 from documents.XQ" in purged.stdout
     assert [body["message_id"] for body in bodies(settings.amqp_url, "documents.XQ")] == [late["message_id"]]
+
+
+def test_purge_with_a_fingerprint_deletes_nothing_once_the_letters_changed_at_the_same_count(
+    settings: Settings,
+) -> None:
+    """The oldest letter expires and a new one arrives between the look and the purge: the count is the
+    same, the letters are not, and the new one was never seen."""
+    expiring, kept, late = (
+        envelope("add_member", {"org_id": "acme", "user_id": user}, retries=20, traceback=TRACEBACK)
+        for user in ("bob", "carol", "dave")
+    )
+    _publish_expiring(settings.amqp_url, "documents.XQ", encoded(expiring), expiration_ms=1500)
+    publish_raw(settings.amqp_url, "documents.XQ", encoded(kept))
+    looked = run(settings, "dlq", "purge", "--queue", "documents")
+    token = one_line_error(looked).rsplit("--expect ", 1)[1].rstrip(")")
+    wait_for(lambda: ready_count(settings.amqp_url, "documents.XQ") == 1, what="the oldest letter expired")
+    publish_raw(settings.amqp_url, "documents.XQ", encoded(late))
+
+    refused = run(settings, "dlq", "purge", "--queue", "documents", "--yes", "--expect", token)
+
+    assert refused.exit_code == 1
+    assert f"not {token}: nothing deleted" in one_line_error(refused)
+    left = [body["message_id"] for body in bodies(settings.amqp_url, "documents.XQ")]
+    assert left == [kept["message_id"], late["message_id"]]
+    assert run(settings, "dlq", "purge", "--queue", "documents", "--yes", "--expect", "2").exit_code == 0
+    assert ready_count(settings.amqp_url, "documents.XQ") == 0
+
+
+@pytest.mark.parametrize("expect", ["two", "2:XYZ", "-1", "2:5f1c2a9e0"])
+def test_purge_refuses_an_expectation_it_cannot_read(settings: Settings, expect: str) -> None:
+    result = run(settings, "dlq", "purge", "--yes", "--expect", expect)
+
+    assert result.exit_code == 2
+    assert "give N:FINGERPRINT as `dlq purge` tells it, or N" in one_line_error(result)
+
+
+def _publish_expiring(amqp_url: str, queue: str, body: bytes, *, expiration_ms: int) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        properties = pika.BasicProperties(content_type="application/json", expiration=str(expiration_ms))
+        connection.channel().basic_publish("", queue, body, properties)
+    finally:
+        connection.close()
 
 
 def test_replay_strips_retry_bookkeeping_and_keeps_the_message_id(settings: Settings) -> None:

@@ -4,6 +4,8 @@ purged. Listing and showing give every message back to its queue, in its place."
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -190,31 +192,64 @@ def _tell_replay(replayed: list[Inspected], left: list[Inspected], missing: set[
 def purge(
     yes: Annotated[bool, typer.Option("--yes", help="Yes, delete them for good.")] = False,
     expect: Annotated[
-        int | None,
-        typer.Option("--expect", min=0, help="Delete nothing unless exactly this many are there."),
+        str | None,
+        typer.Option(
+            "--expect",
+            help="Delete nothing unless the dead letters are still those `dlq purge` alone counted: pass "
+            "the N:FINGERPRINT it tells (or only N, to compare the count alone).",
+        ),
     ] = None,
     queue: QueueOption = None,
 ) -> None:
     """Delete every dead letter (of both queues, or of --queue) for good.
 
-    Without --yes, only says how many that is: pass that count as --expect, and dead letters that arrive
-    in between are not deleted unseen.
+    Without --yes, only says how many that is, with their fingerprint: pass both as --expect, and
+    nothing is deleted if dead letters left or arrived in between.
 
     \b
     Example:
-      docfleet dlq purge --queue documents-queries --yes --expect 3
+      docfleet dlq purge --queue documents-queries --yes --expect 3:5f1c2a9e
     """
+    wanted = _parsed_expectation(expect)
     with opened() as queues:
-        counted = {xq: queues.count(xq) or 0 for xq in dead_letter_queues(queue)}
-        count = sum(counted.values())
+        look = _look(queues, dead_letter_queues(queue))
         if not yes:
             raise CliError(
-                f"this deletes {count} dead letters for good: pass --yes (and --expect {count})",
+                f"this deletes {look.total} dead letters for good: pass --yes (and --expect {look.token})",
                 ExitCode.USAGE,
             )
-        if expect is not None and count != expect:
-            raise CliError(f"{count} dead letters are there, not {expect}: nothing deleted")
-        for xq, ready in counted.items():
+        if wanted is not None and wanted not in (look.token, str(look.total)):
+            raise CliError(f"the dead letters are {look.token} now, not {wanted}: nothing deleted")
+        for xq, ready in look.counted.items():
             # With --expect, only the letters counted: the first of each queue, those that arrived first.
-            purged = queues.delete_first(xq, ready) if expect is not None else queues.purge(xq)
+            purged = queues.delete_first(xq, ready) if wanted is not None else queues.purge(xq)
             typer.echo(f"purged {purged} from {xq}")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Look:
+    counted: dict[str, int]
+    token: str  # "N:FINGERPRINT"
+
+    @property
+    def total(self) -> int:
+        return sum(self.counted.values())
+
+
+def _look(queues: DeadLetterQueues, names: list[str]) -> _Look:
+    """How many dead letters each queue holds, and a fingerprint of the counts and of each queue's first
+    letter. Letters leave a queue at its head (expiry, replay) and arrive at its tail: while the first
+    letter and the count stay the same, so do the letters."""
+    counted = {xq: queues.count(xq) or 0 for xq in names}
+    digest = hashlib.sha256()
+    for xq, ready in counted.items():
+        head = queues.browse(xq, limit=1)
+        digest.update(f"{xq}\t{ready}\t".encode())
+        digest.update(hashlib.sha256(head[0].body).digest() if head else b"-")
+    return _Look(counted, f"{sum(counted.values())}:{digest.hexdigest()[:8]}")
+
+
+def _parsed_expectation(expect: str | None) -> str | None:
+    if expect is None or re.fullmatch(r"\d{1,18}(:[0-9a-f]{8})?", expect):
+        return expect if expect is None or ":" in expect else str(int(expect))
+    raise CliError(f"--expect {expect!r}: give N:FINGERPRINT as `dlq purge` tells it, or N", ExitCode.USAGE)
