@@ -44,6 +44,7 @@ class ConfirmedChannel(ABC, Generic[T]):
         self._channel: Any = None
         self._failure: str | None = None
         self._closing = False
+        self._blocked = False
         self._until: Callable[[], bool] | None = None
         self._pending: dict[int, T] = {}
         self._last_tag = 0
@@ -118,11 +119,16 @@ class ConfirmedChannel(ABC, Generic[T]):
         except pika.exceptions.AMQPError as error:
             self._failure = f"publishing failed: {error!r}"
             raise PublishError(self._failure) from error
-        self._run_until(lambda: not self._pending, "waiting for publisher confirms")
+        # While RabbitMQ blocks the connection (a resource alarm) the batch waits on it, confirms to come:
+        # sent again on a new connection, it would be routed once more for each attempt when the alarm
+        # clears. The connection's blocked timeout (``connection_parameters``) still bounds the wait.
+        self._run_until(lambda: not self._pending, "waiting for publisher confirms", patient=True)
 
-    def _run_until(self, done: Callable[[], bool], what: str, timeout: float | None = None) -> None:
-        """Runs the I/O loop until ``done()``, a failure, or the timeout (the channel's unless given);
-        raises unless ``done()``."""
+    def _run_until(
+        self, done: Callable[[], bool], what: str, timeout: float | None = None, *, patient: bool = False
+    ) -> None:
+        """Runs the I/O loop until ``done()``, a failure, or the timeout (the channel's unless given; a
+        ``patient`` wait starts it again while RabbitMQ blocks the connection); raises unless ``done()``."""
         timeout = self._timeout if timeout is None else timeout
         ioloop = self._connection.ioloop
         expired: list[bool] = []
@@ -134,7 +140,12 @@ class ConfirmedChannel(ABC, Generic[T]):
         self._until = lambda: done() or self._failure is not None
         timer = ioloop.call_later(timeout, expire)
         try:
-            while not self._until() and not expired:
+            while not self._until():
+                if expired and not (patient and self._blocked):
+                    break
+                if expired:
+                    expired.clear()
+                    timer = ioloop.call_later(timeout, expire)
                 ioloop.start()
         finally:
             ioloop.remove_timeout(timer)
@@ -151,6 +162,8 @@ class ConfirmedChannel(ABC, Generic[T]):
 
     def _on_connection_open(self, connection: Any) -> None:
         write_buffers_together(connection)  # a batch's publishes leave in one write
+        connection.add_on_connection_blocked_callback(self._on_blocked)
+        connection.add_on_connection_unblocked_callback(self._on_unblocked)
         connection.channel(on_open_callback=self._on_channel_open)
 
     def _on_channel_open(self, channel: Any) -> None:
@@ -175,6 +188,12 @@ class ConfirmedChannel(ABC, Generic[T]):
             if refused and item is not None:
                 self._on_refused(item)
         self._wake()
+
+    def _on_blocked(self, _connection: Any, _frame: Any) -> None:
+        self._blocked = True
+
+    def _on_unblocked(self, _connection: Any, _frame: Any) -> None:
+        self._blocked = False
 
     def _on_open_error(self, _connection: Any, error: BaseException) -> None:
         self._failure = f"cannot connect to RabbitMQ: {error!r}"

@@ -52,9 +52,11 @@ class BatchWatchingPublisher(EventPublisher):
         self.batches.append(len(records))
         return super().publish(records)
 
-    def _run_until(self, done: Callable[[], bool], what: str, timeout: float | None = None) -> None:
+    def _run_until(
+        self, done: Callable[[], bool], what: str, timeout: float | None = None, *, patient: bool = False
+    ) -> None:
         self.in_flight_at_waits.append(len(self._pending))
-        super()._run_until(done, what, timeout)
+        super()._run_until(done, what, timeout, patient=patient)
 
 
 @pytest.fixture
