@@ -89,7 +89,9 @@ def run_relay(
 
     The relay's metrics are served as ``settings`` say, unless ``metrics`` are given: those are only kept."""
     opts = options or RelayOptions()
-    factory = publisher_factory or (lambda: EventPublisher(settings.amqp_url, timeout=opts.publish_timeout))
+    factory = publisher_factory or (
+        lambda: EventPublisher(settings.amqp_url, timeout=opts.publish_timeout, wait_out_alarms=stop_event)
+    )
     # No ping per checkout: a broken connection fails one cycle; the relay starts over after its back-off.
     engine = create_engine(settings.database_url, pool_size=2, pre_ping=False)
     try:

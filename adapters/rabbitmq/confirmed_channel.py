@@ -10,10 +10,12 @@ declare on connecting, how to send one item, and what a nack or a return means t
 
 from __future__ import annotations
 
+import math
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 import pika
 import pika.exceptions
@@ -22,6 +24,12 @@ from adapters.rabbitmq.connection import connection_parameters
 from adapters.rabbitmq.vectored_writes import write_buffers_together
 
 T = TypeVar("T")
+
+
+class StopAsking(Protocol):
+    """What a publisher asks of its owner's stop flag (``workers.stopping.StopFlag`` is one)."""
+
+    def is_set(self) -> bool: ...
 
 
 class PublishError(Exception):
@@ -39,12 +47,18 @@ class ConfirmedChannel(ABC, Generic[T]):
     Subclasses set up their own state before calling ``__init__``: connecting already runs their hooks.
     """
 
-    def __init__(self, amqp_url: str, *, timeout: float, name: str) -> None:
+    def __init__(
+        self, amqp_url: str, *, timeout: float, name: str, wait_out_alarms: StopAsking | None = None
+    ) -> None:
+        """``wait_out_alarms``: confirms are awaited for as long as RabbitMQ blocks the connection, until
+        it says to stop (checked each ``timeout``); without it, a blocked batch times out as any other."""
         self._timeout = timeout
+        self._wait_out_alarms = wait_out_alarms
         self._channel: Any = None
         self._failure: str | None = None
         self._closing = False
         self._blocked = False
+        self._unblocked_at = -math.inf
         self._until: Callable[[], bool] | None = None
         self._pending: dict[int, T] = {}
         self._last_tag = 0
@@ -119,16 +133,13 @@ class ConfirmedChannel(ABC, Generic[T]):
         except pika.exceptions.AMQPError as error:
             self._failure = f"publishing failed: {error!r}"
             raise PublishError(self._failure) from error
-        # While RabbitMQ blocks the connection (a resource alarm) the batch waits on it, confirms to come:
-        # sent again on a new connection, it would be routed once more for each attempt when the alarm
-        # clears. The connection's blocked timeout (``connection_parameters``) still bounds the wait.
         self._run_until(lambda: not self._pending, "waiting for publisher confirms", patient=True)
 
     def _run_until(
         self, done: Callable[[], bool], what: str, timeout: float | None = None, *, patient: bool = False
     ) -> None:
         """Runs the I/O loop until ``done()``, a failure, or the timeout (the channel's unless given; a
-        ``patient`` wait starts it again while RabbitMQ blocks the connection); raises unless ``done()``."""
+        ``patient`` wait starts it again while ``_waits_out_alarm``); raises unless ``done()``."""
         timeout = self._timeout if timeout is None else timeout
         ioloop = self._connection.ioloop
         expired: list[bool] = []
@@ -141,7 +152,7 @@ class ConfirmedChannel(ABC, Generic[T]):
         timer = ioloop.call_later(timeout, expire)
         try:
             while not self._until():
-                if expired and not (patient and self._blocked):
+                if expired and not (patient and self._waits_out_alarm(timeout)):
                     break
                 if expired:
                     expired.clear()
@@ -155,6 +166,15 @@ class ConfirmedChannel(ABC, Generic[T]):
         if self._failure is None:
             self._failure = f"no answer from RabbitMQ within {timeout:g} s"
         raise PublishError(f"{what}: {self._failure}")
+
+    def _waits_out_alarm(self, timeout: float) -> bool:
+        """Whether confirms are still to be awaited on a connection RabbitMQ blocks, or unblocked less than
+        ``timeout`` ago (what it held is being routed now). Sent again on a new connection, a batch would be
+        routed once more for each attempt when the alarm clears. The connection's blocked timeout
+        (``connection_parameters``) still bounds the wait."""
+        if self._wait_out_alarms is None or self._wait_out_alarms.is_set():
+            return False
+        return self._blocked or time.monotonic() - self._unblocked_at < timeout
 
     def _wake(self) -> None:
         if self._until is not None and self._until():
@@ -194,6 +214,7 @@ class ConfirmedChannel(ABC, Generic[T]):
 
     def _on_unblocked(self, _connection: Any, _frame: Any) -> None:
         self._blocked = False
+        self._unblocked_at = time.monotonic()
 
     def _on_open_error(self, _connection: Any, error: BaseException) -> None:
         self._failure = f"cannot connect to RabbitMQ: {error!r}"

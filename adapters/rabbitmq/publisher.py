@@ -24,7 +24,7 @@ from typing import Any
 import structlog
 
 from adapters.event_codec import EVENTS_EXCHANGE
-from adapters.rabbitmq.confirmed_channel import ConfirmedChannel
+from adapters.rabbitmq.confirmed_channel import ConfirmedChannel, StopAsking
 from adapters.rabbitmq.confirmed_channel import PublishError as PublishError  # raised here
 from adapters.rabbitmq.connection import EVENTS_EXCHANGE_TYPE
 from adapters.rabbitmq.unroutable import UnroutableWarnings
@@ -45,13 +45,15 @@ class EventPublisher(ConfirmedChannel[PublishableEvent]):
         timeout: float = 30.0,
         name: str = "docfleet-relay",
         unroutable: UnroutableWarnings | None = None,
+        wait_out_alarms: StopAsking | None = None,
     ) -> None:
-        """``unroutable``: how returned events are warned of; by default once a minute at most."""
+        """``unroutable``: how returned events are warned of; by default once a minute at most.
+        ``wait_out_alarms``: see ``ConfirmedChannel``; the relay's stop flag."""
         self._nacked: list[str] = []
         self._returned: list[tuple[str, str]] = []
         self._unroutable = unroutable or UnroutableWarnings()
         self._loop_ran_at = time.monotonic()
-        super().__init__(amqp_url, timeout=timeout, name=name)
+        super().__init__(amqp_url, timeout=timeout, name=name, wait_out_alarms=wait_out_alarms)
 
     def publish(self, records: Sequence[PublishableEvent]) -> set[str]:
         """The ids of the events RabbitMQ refused; every other one it confirmed."""

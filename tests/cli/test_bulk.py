@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.support import bodies, ready_count, run
+from tests.support.processes import free_port
 from workers.cli.bulk_input import LineRejected, lines, parse_line
 from workers.settings import Settings
 
@@ -162,6 +163,19 @@ def test_when_rabbitmq_is_lost_the_lines_not_taken_before_and_the_summary_are_st
         "(1 sent before): "
         "RabbitMQ at 127.0.0.1:5672/: connection lost (test)",
     ]
+
+
+def test_a_rabbitmq_never_reached_is_told_as_nothing_sent(settings: Settings, tmp_path: Path) -> None:
+    """No connection, so no line can be in a queue: resending from the first is safe, ids or not."""
+    file = write_lines(tmp_path / "members.jsonl", [member(n) for n in range(3)])
+    nobody = f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F"
+
+    result = run(settings, "bulk", str(file), "--batch-size", "2", AMQP_URL=nobody)
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1].startswith(
+        "docfleet: stopped: nothing sent from line 1 on (0 sent before): "
+    )
 
 
 def test_a_file_that_can_be_read_only_once_is_sent_whole(settings: Settings, tmp_path: Path) -> None:

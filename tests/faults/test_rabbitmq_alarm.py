@@ -1,17 +1,19 @@
 """A resource alarm on a node of the test's own: RabbitMQ blocks publishing connections until it clears.
 
-A batch published meanwhile must wait on its connection: given up and sent again on a new one, each
-attempt's copies would all be routed once the alarm clears."""
+The relay's batch published meanwhile waits on its connection: given up and sent again on a new one,
+each attempt's copies would all be routed once the alarm clears. Its stop still ends the wait."""
 
 from __future__ import annotations
 
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
-from adapters.rabbitmq.publisher import EventPublisher
+from adapters.rabbitmq.publisher import EventPublisher, PublishError
 from adapters.rabbitmq.subscription import EventSubscription
 from tests.faults.rabbit_node import PrivateNode, private_rabbitmq
 from tests.integration.test_rabbitmq_publisher import record
@@ -22,20 +24,18 @@ CONFIRM_TIMEOUT_S = 1.0
 ALARM_S = 4 * CONFIRM_TIMEOUT_S
 
 
-def test_a_batch_published_during_a_resource_alarm_waits_for_it_and_is_routed_once() -> None:
+@pytest.fixture(scope="module")
+def node() -> Iterator[PrivateNode]:
+    with private_rabbitmq() as node:
+        yield node
+
+
+def test_a_batch_published_during_a_resource_alarm_waits_for_it_and_is_routed_once(node: PrivateNode) -> None:
     batch = [record("document.shared.viewer", n=n) for n in range(3)]
-    with private_rabbitmq() as node, EventSubscription(node.amqp_url, ["document.shared.*"]) as tap:
-        with EventPublisher(
-            node.amqp_url, timeout=CONFIRM_TIMEOUT_S, name=f"alarm-{uuid.uuid4().hex[:6]}"
-        ) as publisher:
-            node.ctl("set_disk_free_limit", "100000GB")  # more than any disk: the alarm goes off
-            clear = threading.Timer(ALARM_S, _clear_alarm, args=(node,))
-            clear.start()
+    with EventSubscription(node.amqp_url, ["document.shared.*"]) as tap:
+        with _publisher(node, threading.Event()) as publisher, _alarm(node, clear_after=ALARM_S):
             started = time.monotonic()
-            try:
-                refused = publisher.publish(batch)
-            finally:
-                clear.join()
+            refused = publisher.publish(batch)
             waited = time.monotonic() - started
         received = tap.collect(5.0, count=len(batch) + 1)  # and no more copies
 
@@ -44,5 +44,31 @@ def test_a_batch_published_during_a_resource_alarm_waits_for_it_and_is_routed_on
     assert sorted(str(event.message_id) for event in received) == sorted(r.event_id for r in batch)
 
 
-def _clear_alarm(node: PrivateNode) -> None:
-    node.ctl("set_disk_free_limit", "1MB")
+def test_a_stop_ends_the_wait_for_an_alarm_within_the_confirm_timeout(node: PrivateNode) -> None:
+    stop = threading.Event()
+    with _publisher(node, stop) as publisher, _alarm(node, clear_after=ALARM_S + 2.0):
+        threading.Timer(CONFIRM_TIMEOUT_S / 2, stop.set).start()
+        started = time.monotonic()
+        with pytest.raises(PublishError, match="no answer from RabbitMQ"):
+            publisher.publish([record("document.shared.viewer")])
+        gave_up_after = time.monotonic() - started
+
+    assert gave_up_after < 2 * CONFIRM_TIMEOUT_S + 0.5
+
+
+def _publisher(node: PrivateNode, stop: threading.Event) -> EventPublisher:
+    name = f"alarm-{uuid.uuid4().hex[:6]}"
+    return EventPublisher(node.amqp_url, timeout=CONFIRM_TIMEOUT_S, name=name, wait_out_alarms=stop)
+
+
+@contextmanager
+def _alarm(node: PrivateNode, *, clear_after: float) -> Iterator[None]:
+    """A disk alarm (a free-space limit above any disk), cleared ``clear_after`` seconds after it went off;
+    leaving waits for that."""
+    node.ctl("set_disk_free_limit", "100000GB")
+    clearing = threading.Timer(clear_after, node.ctl, args=("set_disk_free_limit", "1MB"))
+    clearing.start()
+    try:
+        yield
+    finally:
+        clearing.join()

@@ -170,9 +170,10 @@ def _send_batch(client: DocfleetClient, batch: list[tuple[int, OutgoingMessage]]
     try:
         undelivered = client.send_prepared([message for _, message in batch])
     except NotSent as error:
+        if not error.maybe_taken:
+            outcome.unconfirmed = None
         outcome.stopped = f"stopped: {_not_sent(outcome, batch)} ({outcome.sent} sent before): {error}"
         raise _Stopped from None
-    outcome.unconfirmed = None
     lines_of = {message.message_id: number for number, message in batch}
     for refusal in undelivered:
         outcome.failed += 1
@@ -182,6 +183,7 @@ def _send_batch(client: DocfleetClient, batch: list[tuple[int, OutgoingMessage]]
     outcome.last_line_sent = batch[-1][0]
     count = len(batch)
     batch.clear()
+    outcome.unconfirmed = None  # last: an interruption before it tells these lines as perhaps taken
     return count
 
 

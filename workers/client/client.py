@@ -143,7 +143,8 @@ class DocfleetClient:
         ``NotSent`` otherwise."""
         message = prepare(actor, kwargs, message_id)
         for undelivered in self.send_prepared([message]):
-            raise NotSent(f"RabbitMQ did not take message {undelivered.message_id}: {undelivered.why}")
+            why = f"RabbitMQ did not take message {undelivered.message_id}: {undelivered.why}"
+            raise NotSent(why, maybe_taken=False)
         return message.message_id
 
     def send_prepared(self, messages: Sequence[OutgoingMessage]) -> list[Undelivered]:
@@ -152,15 +153,17 @@ class DocfleetClient:
         A lost connection is retried once on a new one, with the same message ids; then ``NotSent``.
         """
         with self._lock:
-            try:
-                return self._connected().publish(messages)
-            except PublishError:
-                self._drop_publisher()
-            try:
-                return self._connected().publish(messages)
-            except PublishError as error:
-                self._drop_publisher()
-                raise NotSent(f"{self._rabbitmq()}: {error}") from None
+            handed_over = False  # to a connected publisher: from then on, RabbitMQ may have taken them
+            failure: PublishError | None = None
+            for _attempt in range(2):
+                try:
+                    publisher = self._connected()
+                    handed_over = True
+                    return publisher.publish(messages)
+                except PublishError as error:
+                    self._drop_publisher()
+                    failure = error
+            raise NotSent(f"{self._rabbitmq()}: {failure}", maybe_taken=handed_over)
 
     def close(self) -> None:
         with self._lock:
@@ -182,7 +185,7 @@ class DocfleetClient:
             try:
                 check_amqp_url(self._amqp_url)
             except ValueError as error:
-                raise NotSent(f"{self._rabbitmq()}: unusable URL: {error}") from None
+                raise NotSent(f"{self._rabbitmq()}: unusable URL: {error}", maybe_taken=False) from None
             self._publisher = QueuePublisher(
                 self._amqp_url, declare=contract_queues(), timeout=self._confirm_timeout, name=self._name
             )

@@ -26,7 +26,12 @@ class NotSent(ClientError):
     """RabbitMQ did not take the message (refused, unroutable), or its fate is unknown (connection lost).
 
     Sending it again with the same message id is safe: a second copy is a duplicate, applied once.
+    ``maybe_taken`` is False only when nothing reached RabbitMQ (it could not be connected to).
     """
+
+    def __init__(self, message: str, *, maybe_taken: bool = True) -> None:
+        super().__init__(message)
+        self.maybe_taken = maybe_taken
 
 
 class QueryRefused(ClientError):
