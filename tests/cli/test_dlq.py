@@ -141,6 +141,24 @@ def test_purge_with_a_fingerprint_deletes_nothing_once_the_letters_changed_at_th
     assert ready_count(settings.amqp_url, "documents.XQ") == 0
 
 
+def test_purge_with_a_fingerprint_sees_a_letter_replayed_from_the_middle_while_another_arrived(
+    settings: Settings,
+) -> None:
+    replayable, late = (
+        envelope("add_member", {"org_id": "acme", "user_id": user}, retries=20, traceback=TRACEBACK)
+        for user in ("carol", "dave")
+    )
+    publish_raw(settings.amqp_url, "documents.XQ", b"not an envelope", encoded(replayable))
+    token = one_line_error(run(settings, "dlq", "purge", "--queue", "documents")).rsplit("--expect ", 1)[1]
+    assert run(settings, "dlq", "replay", "--all", "--queue", "documents").exit_code == 4  # one left
+    publish_raw(settings.amqp_url, "documents.XQ", encoded(late))
+
+    refused = run(settings, "dlq", "purge", "--queue", "documents", "--yes", "--expect", token.rstrip(")"))
+
+    assert refused.exit_code == 1, refused.output
+    assert ready_count(settings.amqp_url, "documents.XQ") == 2
+
+
 @pytest.mark.parametrize("expect", ["two", "2:XYZ", "-1", "2:5f1c2a9e0"])
 def test_purge_refuses_an_expectation_it_cannot_read(settings: Settings, expect: str) -> None:
     result = run(settings, "dlq", "purge", "--yes", "--expect", expect)
