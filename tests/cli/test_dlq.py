@@ -23,6 +23,7 @@ from tests.cli.support import (
 from tests.conftest import IdMaker
 from tests.support.processes import free_port
 from tests.support.waiting import wait_for
+from workers.cli import dlq as dlq_command
 from workers.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -78,7 +79,7 @@ def test_a_round_trip_through_a_worker(settings: Settings, worker: None, new_id:
     assert told is not None, refused.stderr
     outdated = run(settings, "dlq", "purge", "--yes", "--expect", "2")
     assert outdated.exit_code == 1
-    assert f"the dead letters are {told[1]} now, not 2: nothing deleted" in one_line_error(outdated)
+    assert "the dead letters are 1 now, not 2: nothing deleted" in one_line_error(outdated)
     assert ready_count(settings.amqp_url, "documents.XQ") == 1
     purged = run(settings, "dlq", "purge", "--yes", "--expect", told[1])
     assert "purged 1 from documents.XQ" in purged.stdout
@@ -157,6 +158,26 @@ def test_purge_with_a_fingerprint_sees_a_letter_replayed_from_the_middle_while_a
 
     assert refused.exit_code == 1, refused.output
     assert ready_count(settings.amqp_url, "documents.XQ") == 2
+
+
+def test_purge_takes_the_letters_to_fingerprint_them_only_when_asked_and_not_too_many(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    letters = [envelope("add_member", {"org_id": "acme", "user_id": f"u{n}"}, retries=20) for n in range(3)]
+    publish_raw(settings.amqp_url, "documents.XQ", *(encoded(letter) for letter in letters))
+    monkeypatch.setattr(dlq_command, "FINGERPRINT_MAX_LETTERS", 2)
+
+    looked = run(settings, "dlq", "purge", "--queue", "documents")
+    assert one_line_error(looked).endswith("pass --yes (and --expect 3)")
+
+    def no_fingerprint(_queues: DeadLetterQueues, _queue: str) -> str:
+        raise AssertionError("no fingerprint was asked for")
+
+    monkeypatch.setattr(DeadLetterQueues, "digest", no_fingerprint)
+    by_count = run(settings, "dlq", "purge", "--queue", "documents", "--yes", "--expect", "1")
+    assert by_count.exit_code == 1, by_count.output  # 3 are there
+    assert run(settings, "dlq", "purge", "--queue", "documents", "--yes").exit_code == 0
+    assert ready_count(settings.amqp_url, "documents.XQ") == 0
 
 
 @pytest.mark.parametrize("expect", ["two", "2:XYZ", "-1", "2:5f1c2a9e0"])

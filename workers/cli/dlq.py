@@ -212,7 +212,8 @@ def purge(
     """
     wanted = _parsed_expectation(expect)
     with opened() as queues:
-        look = _look(queues, dead_letter_queues(queue))
+        fingerprinted = not yes or (wanted is not None and ":" in wanted)
+        look = _look(queues, dead_letter_queues(queue), fingerprinted=fingerprinted)
         if not yes:
             raise CliError(
                 f"this deletes {look.total} dead letters for good: pass --yes (and --expect {look.token})",
@@ -226,19 +227,27 @@ def purge(
             typer.echo(f"purged {purged} from {xq}")
 
 
+# Each letter is taken and given back to be fingerprinted; past this many, RabbitMQ's requeueing of them
+# all takes long (about 1.4 s for 5,000, 15 s for 20,000 here), so only the count is told.
+FINGERPRINT_MAX_LETTERS = 10_000
+
+
 @dataclasses.dataclass(frozen=True)
 class _Look:
     counted: dict[str, int]
-    token: str  # "N:FINGERPRINT"
+    token: str  # "N:FINGERPRINT", or "N" without a fingerprint
 
     @property
     def total(self) -> int:
         return sum(self.counted.values())
 
 
-def _look(queues: DeadLetterQueues, names: list[str]) -> _Look:
-    """How many dead letters each queue holds, and a fingerprint of every letter of each, in order."""
+def _look(queues: DeadLetterQueues, names: list[str], *, fingerprinted: bool) -> _Look:
+    """How many dead letters each queue holds and, if ``fingerprinted`` and they are not too many, a
+    fingerprint of every letter of each, in order."""
     counted = {xq: queues.count(xq) or 0 for xq in names}
+    if not fingerprinted or sum(counted.values()) > FINGERPRINT_MAX_LETTERS:
+        return _Look(counted, str(sum(counted.values())))
     digest = hashlib.sha256()
     for xq, ready in counted.items():
         digest.update(f"{xq}\t{ready}\t{queues.digest(xq)}\n".encode())
