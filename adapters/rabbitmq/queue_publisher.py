@@ -37,6 +37,8 @@ class QueueSpec:
 class Undelivered:
     message_id: str
     why: str
+    earlier_copy_possible: bool = False
+    """Refused on a second connection, after the first was lost: the first may have taken a copy."""
 
 
 class QueuePublisher(ConfirmedChannel[OutgoingMessage]):

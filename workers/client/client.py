@@ -7,6 +7,7 @@ languages follow docs/contract.md instead.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from collections.abc import Mapping, Sequence
@@ -144,7 +145,7 @@ class DocfleetClient:
         message = prepare(actor, kwargs, message_id)
         for undelivered in self.send_prepared([message]):
             why = f"RabbitMQ did not take message {undelivered.message_id}: {undelivered.why}"
-            raise NotSent(why, maybe_taken=False)
+            raise NotSent(why, maybe_taken=undelivered.earlier_copy_possible)
         return message.message_id
 
     def send_prepared(self, messages: Sequence[OutgoingMessage]) -> list[Undelivered]:
@@ -156,10 +157,11 @@ class DocfleetClient:
             handed_over = False  # to a connected publisher: from then on, RabbitMQ may have taken them
             failure: PublishError | None = None
             for _attempt in range(2):
+                earlier_copies = handed_over
                 try:
                     publisher = self._connected()
                     handed_over = True
-                    return publisher.publish(messages)
+                    return _refused(publisher.publish(messages), earlier_copies)
                 except PublishError as error:
                     self._drop_publisher()
                     failure = error
@@ -198,3 +200,11 @@ class DocfleetClient:
         publisher, self._publisher = self._publisher, None
         if publisher is not None:
             publisher.close()
+
+
+def _refused(undelivered: list[Undelivered], earlier_copies: bool) -> list[Undelivered]:
+    """What RabbitMQ refused; after a lost connection, the first may have taken copies of those."""
+    if not earlier_copies:
+        return undelivered
+    note = "; sent first on a connection since lost, which may have taken a copy"
+    return [dataclasses.replace(u, why=u.why + note, earlier_copy_possible=True) for u in undelivered]

@@ -26,7 +26,8 @@ class NotSent(ClientError):
     """RabbitMQ did not take the message (refused, unroutable), or its fate is unknown (connection lost).
 
     Sending it again with the same message id is safe: a second copy is a duplicate, applied once.
-    ``maybe_taken`` is False only when nothing reached RabbitMQ (it could not be connected to).
+    ``maybe_taken`` is False only when no copy can be in a queue: RabbitMQ refused the message (on the
+    one connection it was sent on), or could not be connected to at all.
     """
 
     def __init__(self, message: str, *, maybe_taken: bool = True) -> None:
