@@ -137,6 +137,11 @@ class Relay:
                         with self._metrics.leading():
                             self._lead(leadership)
             except RECOVERABLE_ERRORS as exc:
+                if self._stop.is_set():  # a stop ended the wait for a batch's confirms (a resource alarm)
+                    log.info(
+                        "relay stopping: the batch in flight is left to the next leader", error=_describe(exc)
+                    )
+                    break
                 delay = self._backoff.next_delay()
                 self._metrics.failed(_service_of(exc))
                 log.warning(

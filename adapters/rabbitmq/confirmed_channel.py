@@ -86,7 +86,7 @@ class ConfirmedChannel(ABC, Generic[T]):
                 self._run_until(
                     lambda: bool(connection.is_closed),
                     "closing the connection",
-                    min(self._timeout, CLOSE_TIMEOUT_S),
+                    0.0 if self._blocked else min(self._timeout, CLOSE_TIMEOUT_S),  # blocked: never answered
                 )
             except (PublishError, pika.exceptions.AMQPError):
                 self._closed_uncleanly()

@@ -44,16 +44,22 @@ def test_a_batch_published_during_a_resource_alarm_waits_for_it_and_is_routed_on
     assert sorted(str(event.message_id) for event in received) == sorted(r.event_id for r in batch)
 
 
-def test_a_stop_ends_the_wait_for_an_alarm_within_the_confirm_timeout(node: PrivateNode) -> None:
+def test_a_stop_ends_the_wait_for_an_alarm_within_the_confirm_timeout_and_closes_at_once(
+    node: PrivateNode,
+) -> None:
     stop = threading.Event()
-    with _publisher(node, stop) as publisher, _alarm(node, clear_after=ALARM_S + 2.0):
+    with _alarm(node, clear_after=ALARM_S + 2.0):
+        publisher = _publisher(node, stop)
         threading.Timer(CONFIRM_TIMEOUT_S / 2, stop.set).start()
         started = time.monotonic()
         with pytest.raises(PublishError, match="no answer from RabbitMQ"):
             publisher.publish([record("document.shared.viewer")])
         gave_up_after = time.monotonic() - started
+        publisher.close()  # RabbitMQ reads nothing from a blocked connection: no closing handshake
+        closed_after = time.monotonic() - started
 
     assert gave_up_after < 2 * CONFIRM_TIMEOUT_S + 0.5
+    assert closed_after - gave_up_after < 0.5
 
 
 def _publisher(node: PrivateNode, stop: threading.Event) -> EventPublisher:

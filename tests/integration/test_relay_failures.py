@@ -50,8 +50,9 @@ def _relay(
     published: list[str],
     publisher: type[RecordingPublisher],
     metrics: RelayMetrics | None = None,
+    stop: threading.Event | None = None,
 ) -> tuple[threading.Event, threading.Thread]:
-    stop = threading.Event()
+    stop = stop or threading.Event()
     name = f"relay-test-{uuid.uuid4().hex[:8]}"
     thread = threading.Thread(
         target=run_relay,
@@ -100,6 +101,38 @@ def test_a_batch_that_was_not_confirmed_stays_pending_and_is_published_on_the_ne
     assert errors == 1, "the start-over is counted, for an alert while RabbitMQ is down"
     assert all(marks[event.event_id] is not None for event in events)
     assert [i for i in published if i in marks] == [event.event_id for event in events]
+
+
+class StoppedMidBatch(RecordingPublisher):
+    """Gives up its first batch because the relay was asked to stop meanwhile, as during an alarm."""
+
+    stop = threading.Event()
+
+    def publish(self, records: Sequence[PublishableEvent]) -> set[str]:
+        StoppedMidBatch.stop.set()
+        raise PublishError("waiting for publisher confirms: no answer from RabbitMQ within 10 s (test)")
+
+
+def test_a_stop_that_ends_a_batchs_wait_is_a_stop_not_an_error(database_url: str, amqp_url: str) -> None:
+    org, doc = f"org-{uuid.uuid4().hex[:8]}", f"doc-{uuid.uuid4().hex[:8]}"
+    event = uploaded(org, doc)
+    metrics = RelayMetrics()
+    with engine_for(database_url) as engine, capture_logs() as logs:
+        commit_events(engine, [event])
+        StoppedMidBatch.stop = threading.Event()
+        _stop, thread = _relay(database_url, amqp_url, [], StoppedMidBatch, metrics, StoppedMidBatch.stop)
+        thread.join(30)
+        marks = published_at(engine, [event.event_id])
+
+    assert not thread.is_alive()
+    assert marks[event.event_id] is None, "left to the next leader"
+    events = [entry["event"] for entry in logs]
+    assert "relay stopping: the batch in flight is left to the next leader" in events
+    assert "relay error, starting over" not in events
+    assert metrics.registry.get_sample_value("docfleet_relay_errors_total", {"service": "rabbitmq"}) in (
+        None,
+        0,
+    )
 
 
 def _wait_until_the_relay_waits_on_listen(engine: Engine, timeout: float = 20.0) -> None:
