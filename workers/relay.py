@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from adapters.postgres.engine import create_engine
 from adapters.postgres.errors import missing_table
 from adapters.postgres.outbox import OutboxListener, OutboxStore, RelayLeadership
-from adapters.rabbitmq.publisher import EventPublisher, PublishError
+from adapters.rabbitmq.publisher import EventPublisher, PublishError, PublishStopped
 from adapters.rabbitmq.wire import PublishableEvent
 from workers.backoff import Backoff
 from workers.metrics.relay import RelayMetrics, relay_metrics
@@ -136,12 +136,10 @@ class Relay:
                     if self._wait_for_leadership(leadership):
                         with self._metrics.leading():
                             self._lead(leadership)
+            except PublishStopped as stopped:  # the stop ended a wait for confirms during a resource alarm
+                log.info("relay stopping: the batch in flight is left to the next leader", error=str(stopped))
+                break
             except RECOVERABLE_ERRORS as exc:
-                if self._stop.is_set():  # a stop ended the wait for a batch's confirms (a resource alarm)
-                    log.info(
-                        "relay stopping: the batch in flight is left to the next leader", error=_describe(exc)
-                    )
-                    break
                 delay = self._backoff.next_delay()
                 self._metrics.failed(_service_of(exc))
                 log.warning(

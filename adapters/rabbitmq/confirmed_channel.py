@@ -10,30 +10,28 @@ declare on connecting, how to send one item, and what a nack or a return means t
 
 from __future__ import annotations
 
-import math
-import time
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import pika
 import pika.exceptions
 
+from adapters.rabbitmq.alarms import AlarmWatch, StopAsking
 from adapters.rabbitmq.connection import connection_parameters
 from adapters.rabbitmq.vectored_writes import write_buffers_together
 
 T = TypeVar("T")
 
 
-class StopAsking(Protocol):
-    """What a publisher asks of its owner's stop flag (``workers.stopping.StopFlag`` is one)."""
-
-    def is_set(self) -> bool: ...
-
-
 class PublishError(Exception):
     """The batch may not all have reached RabbitMQ: publish it again, on a new publisher if it is broken."""
+
+
+class PublishStopped(PublishError):
+    """The owner's stop ended a wait for confirms on a connection RabbitMQ blocks (``alarms``)."""
 
 
 # A server that does not answer the closing handshake (one blocking its publishers, say) is not waited for
@@ -50,15 +48,13 @@ class ConfirmedChannel(ABC, Generic[T]):
     def __init__(
         self, amqp_url: str, *, timeout: float, name: str, wait_out_alarms: StopAsking | None = None
     ) -> None:
-        """``wait_out_alarms``: confirms are awaited for as long as RabbitMQ blocks the connection, until
-        it says to stop (checked each ``timeout``); without it, a blocked batch times out as any other."""
+        """``wait_out_alarms``: the owner's stop flag, to wait out a resource alarm until it is set
+        (checked each ``timeout``; ``alarms``); without it, a blocked batch times out as any other."""
         self._timeout = timeout
-        self._wait_out_alarms = wait_out_alarms
+        self._alarm = AlarmWatch(wait_out_alarms)
         self._channel: Any = None
         self._failure: str | None = None
         self._closing = False
-        self._blocked = False
-        self._unblocked_at = -math.inf
         self._until: Callable[[], bool] | None = None
         self._pending: dict[int, T] = {}
         self._last_tag = 0
@@ -86,10 +82,10 @@ class ConfirmedChannel(ABC, Generic[T]):
                 self._run_until(
                     lambda: bool(connection.is_closed),
                     "closing the connection",
-                    0.0 if self._blocked else min(self._timeout, CLOSE_TIMEOUT_S),  # blocked: never answered
+                    0.0 if self._alarm.blocked else min(self._timeout, CLOSE_TIMEOUT_S),  # never answered
                 )
             except (PublishError, pika.exceptions.AMQPError):
-                self._closed_uncleanly()
+                self._abandon(connection)
         connection.ioloop.close()
 
     def __enter__(self) -> Self:
@@ -139,7 +135,7 @@ class ConfirmedChannel(ABC, Generic[T]):
         self, done: Callable[[], bool], what: str, timeout: float | None = None, *, patient: bool = False
     ) -> None:
         """Runs the I/O loop until ``done()``, a failure, or the timeout (the channel's unless given; a
-        ``patient`` wait starts it again while ``_waits_out_alarm``); raises unless ``done()``."""
+        ``patient`` wait starts it again while the alarm ``holds``); raises unless ``done()``."""
         timeout = self._timeout if timeout is None else timeout
         ioloop = self._connection.ioloop
         expired: list[bool] = []
@@ -150,9 +146,12 @@ class ConfirmedChannel(ABC, Generic[T]):
 
         self._until = lambda: done() or self._failure is not None
         timer = ioloop.call_later(timeout, expire)
+        stopped = False
         try:
             while not self._until():
-                if expired and not (patient and self._waits_out_alarm(timeout)):
+                if expired and not (patient and self._alarm.holds(timeout)):
+                    break
+                if expired and (stopped := self._alarm.stop_asked()):
                     break
                 if expired:
                     expired.clear()
@@ -163,18 +162,21 @@ class ConfirmedChannel(ABC, Generic[T]):
             self._until = None
         if done():
             return
+        if stopped:
+            self._failure = "stopped while RabbitMQ blocked the connection (a resource alarm)"
+            raise PublishStopped(f"{what}: {self._failure}")
         if self._failure is None:
             self._failure = f"no answer from RabbitMQ within {timeout:g} s"
         raise PublishError(f"{what}: {self._failure}")
 
-    def _waits_out_alarm(self, timeout: float) -> bool:
-        """Whether confirms are still to be awaited on a connection RabbitMQ blocks, or unblocked less than
-        ``timeout`` ago (what it held is being routed now). Sent again on a new connection, a batch would be
-        routed once more for each attempt when the alarm clears. The connection's blocked timeout
-        (``connection_parameters``) still bounds the wait."""
-        if self._wait_out_alarms is None or self._wait_out_alarms.is_set():
-            return False
-        return self._blocked or time.monotonic() - self._unblocked_at < timeout
+    def _abandon(self, connection: Any) -> None:
+        """Gives up a connection that did not close cleanly, its socket closed now rather than whenever
+        the garbage collector gets to it (RabbitMQ would keep it until then)."""
+        self._closed_uncleanly()
+        with contextlib.suppress(Exception):  # pika's own way out of a stream it gives up on
+            connection._adapter_disconnect_stream()
+            connection.ioloop.call_later(0, connection.ioloop.stop)
+            connection.ioloop.start()
 
     def _wake(self) -> None:
         if self._until is not None and self._until():
@@ -182,8 +184,8 @@ class ConfirmedChannel(ABC, Generic[T]):
 
     def _on_connection_open(self, connection: Any) -> None:
         write_buffers_together(connection)  # a batch's publishes leave in one write
-        connection.add_on_connection_blocked_callback(self._on_blocked)
-        connection.add_on_connection_unblocked_callback(self._on_unblocked)
+        connection.add_on_connection_blocked_callback(self._alarm.on_blocked)
+        connection.add_on_connection_unblocked_callback(self._alarm.on_unblocked)
         connection.channel(on_open_callback=self._on_channel_open)
 
     def _on_channel_open(self, channel: Any) -> None:
@@ -208,13 +210,6 @@ class ConfirmedChannel(ABC, Generic[T]):
             if refused and item is not None:
                 self._on_refused(item)
         self._wake()
-
-    def _on_blocked(self, _connection: Any, _frame: Any) -> None:
-        self._blocked = True
-
-    def _on_unblocked(self, _connection: Any, _frame: Any) -> None:
-        self._blocked = False
-        self._unblocked_at = time.monotonic()
 
     def _on_open_error(self, _connection: Any, error: BaseException) -> None:
         self._failure = f"cannot connect to RabbitMQ: {error!r}"

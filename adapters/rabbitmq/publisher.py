@@ -24,8 +24,10 @@ from typing import Any
 import structlog
 
 from adapters.event_codec import EVENTS_EXCHANGE
-from adapters.rabbitmq.confirmed_channel import ConfirmedChannel, StopAsking
+from adapters.rabbitmq.alarms import StopAsking
+from adapters.rabbitmq.confirmed_channel import ConfirmedChannel
 from adapters.rabbitmq.confirmed_channel import PublishError as PublishError  # raised here
+from adapters.rabbitmq.confirmed_channel import PublishStopped as PublishStopped  # raised here
 from adapters.rabbitmq.connection import EVENTS_EXCHANGE_TYPE
 from adapters.rabbitmq.unroutable import UnroutableWarnings
 from adapters.rabbitmq.wire import PublishableEvent, encode_body, message_properties

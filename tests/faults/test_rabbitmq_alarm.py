@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from adapters.rabbitmq.publisher import EventPublisher, PublishError
+from adapters.rabbitmq.publisher import EventPublisher, PublishStopped
 from adapters.rabbitmq.subscription import EventSubscription
 from tests.faults.rabbit_node import PrivateNode, private_rabbitmq
 from tests.integration.test_rabbitmq_publisher import record
@@ -52,11 +52,12 @@ def test_a_stop_ends_the_wait_for_an_alarm_within_the_confirm_timeout_and_closes
         publisher = _publisher(node, stop)
         threading.Timer(CONFIRM_TIMEOUT_S / 2, stop.set).start()
         started = time.monotonic()
-        with pytest.raises(PublishError, match="no answer from RabbitMQ"):
+        with pytest.raises(PublishStopped, match="stopped while RabbitMQ blocked the connection"):
             publisher.publish([record("document.shared.viewer")])
         gave_up_after = time.monotonic() - started
         publisher.close()  # RabbitMQ reads nothing from a blocked connection: no closing handshake
         closed_after = time.monotonic() - started
+        assert publisher._connection.is_closed, "its socket closed now, not whenever it is collected"
 
     assert gave_up_after < 2 * CONFIRM_TIMEOUT_S + 0.5
     assert closed_after - gave_up_after < 0.5

@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 from adapters.postgres.mappers import outbox_values
 from adapters.postgres.outbox import FETCH_UNPUBLISHED
 from adapters.postgres.tables import outbox
-from adapters.rabbitmq.confirmed_channel import PublishError
+from adapters.rabbitmq.confirmed_channel import PublishError, PublishStopped
 from adapters.rabbitmq.wire import PublishableEvent
 from domain.events import Event
 from tests.integration.test_relay_support import (
@@ -110,7 +110,7 @@ class StoppedMidBatch(RecordingPublisher):
 
     def publish(self, records: Sequence[PublishableEvent]) -> set[str]:
         StoppedMidBatch.stop.set()
-        raise PublishError("waiting for publisher confirms: no answer from RabbitMQ within 10 s (test)")
+        raise PublishStopped("waiting for publisher confirms: stopped while RabbitMQ blocked it (test)")
 
 
 def test_a_stop_that_ends_a_batchs_wait_is_a_stop_not_an_error(database_url: str, amqp_url: str) -> None:
@@ -133,6 +133,29 @@ def test_a_stop_that_ends_a_batchs_wait_is_a_stop_not_an_error(database_url: str
         None,
         0,
     )
+
+
+class LostWhileStopping(RecordingPublisher):
+    """Loses its connection just as the relay is asked to stop: an error all the same."""
+
+    stop = threading.Event()
+
+    def publish(self, records: Sequence[PublishableEvent]) -> set[str]:
+        LostWhileStopping.stop.set()
+        raise PublishError("waiting for publisher confirms: connection to RabbitMQ lost (test)")
+
+
+def test_an_error_that_comes_with_a_stop_is_still_an_error(database_url: str, amqp_url: str) -> None:
+    metrics = RelayMetrics()
+    with engine_for(database_url) as engine, capture_logs() as logs:
+        commit_events(engine, [uploaded(f"org-{uuid.uuid4().hex[:8]}", "doc-1")])
+        LostWhileStopping.stop = threading.Event()
+        _stop, thread = _relay(database_url, amqp_url, [], LostWhileStopping, metrics, LostWhileStopping.stop)
+        thread.join(30)
+
+    assert not thread.is_alive()
+    assert "relay error, starting over" in [entry["event"] for entry in logs]
+    assert metrics.registry.get_sample_value("docfleet_relay_errors_total", {"service": "rabbitmq"}) == 1
 
 
 def _wait_until_the_relay_waits_on_listen(engine: Engine, timeout: float = 20.0) -> None:

@@ -1,49 +1,62 @@
-"""When a publisher waits out a resource alarm: ``ConfirmedChannel._waits_out_alarm``, on its own state
-(connecting needs a server: tests/faults/test_rabbitmq_alarm.py runs the whole of it on one)."""
+"""When a publisher waits out a resource alarm (``adapters.rabbitmq.alarms.AlarmWatch``); the whole of it
+runs on a RabbitMQ node of its own in tests/faults/test_rabbitmq_alarm.py."""
 
 from __future__ import annotations
 
 import threading
-import time
 
-import pytest
-
-from adapters.rabbitmq.publisher import EventPublisher
+from adapters.rabbitmq.alarms import AlarmWatch
 
 TIMEOUT_S = 10.0
 
 
-def publisher_in_state(
-    *, stop: threading.Event | None, blocked: bool, unblocked_ago: float | None = None
-) -> EventPublisher:
-    publisher = object.__new__(EventPublisher)  # its state alone, without a connection
-    publisher._wait_out_alarms = stop
-    publisher._blocked = blocked
-    publisher._unblocked_at = -float("inf") if unblocked_ago is None else time.monotonic() - unblocked_ago
-    return publisher
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
-def test_a_blocked_connection_is_waited_on() -> None:
-    assert publisher_in_state(stop=threading.Event(), blocked=True)._waits_out_alarm(TIMEOUT_S)
-
-
-@pytest.mark.parametrize(("unblocked_ago", "waits"), [(TIMEOUT_S / 2, True), (TIMEOUT_S * 2, False)])
-def test_after_the_alarm_clears_the_held_batch_gets_a_whole_timeout(
-    unblocked_ago: float, waits: bool
-) -> None:
-    """RabbitMQ routes what it held only once it unblocks: its confirms may come just after."""
-    publisher = publisher_in_state(stop=threading.Event(), blocked=False, unblocked_ago=unblocked_ago)
-
-    assert publisher._waits_out_alarm(TIMEOUT_S) is waits
-
-
-def test_a_stop_or_no_stop_flag_at_all_means_no_waiting_out() -> None:
-    stopped = threading.Event()
-    stopped.set()
-
-    assert not publisher_in_state(stop=stopped, blocked=True)._waits_out_alarm(TIMEOUT_S)
-    assert not publisher_in_state(stop=None, blocked=True)._waits_out_alarm(TIMEOUT_S)
+def watch_with_stop() -> tuple[AlarmWatch, threading.Event, Clock]:
+    stop, clock = threading.Event(), Clock()
+    return AlarmWatch(stop, clock), stop, clock
 
 
 def test_a_connection_never_blocked_times_out_as_before() -> None:
-    assert not publisher_in_state(stop=threading.Event(), blocked=False)._waits_out_alarm(TIMEOUT_S)
+    watch, _stop, _clock = watch_with_stop()
+
+    assert not watch.holds(TIMEOUT_S)
+
+
+def test_a_blocked_connection_is_waited_on_until_a_whole_timeout_after_the_unblock() -> None:
+    """RabbitMQ routes what it held only once it unblocks: the confirms may come just after."""
+    watch, _stop, clock = watch_with_stop()
+    watch.on_blocked(None, None)
+    clock.now += 3 * TIMEOUT_S
+    assert watch.holds(TIMEOUT_S)
+
+    watch.on_unblocked(None, None)
+    clock.now += TIMEOUT_S - 0.1
+    assert watch.holds(TIMEOUT_S)
+    clock.now += 0.2
+    assert not watch.holds(TIMEOUT_S)
+
+
+def test_without_a_stop_flag_nothing_is_waited_out() -> None:
+    watch = AlarmWatch(None)
+    watch.on_blocked(None, None)
+
+    assert not watch.holds(TIMEOUT_S)
+    assert not watch.stop_asked()
+
+
+def test_the_stop_is_told_apart_from_the_alarm() -> None:
+    watch, stop, _clock = watch_with_stop()
+    watch.on_blocked(None, None)
+    assert not watch.stop_asked()
+
+    stop.set()
+
+    assert watch.holds(TIMEOUT_S), "still blocked: the wait ends because of the stop, and says so"
+    assert watch.stop_asked()
