@@ -203,8 +203,8 @@ def purge(
 ) -> None:
     """Delete every dead letter (of both queues, or of --queue) for good.
 
-    Without --yes, only says how many that is, with their fingerprint: pass both as --expect, and
-    nothing is deleted if dead letters left or arrived in between.
+    Without --yes, only says how many that is, with their fingerprint (the count alone past 10,000
+    letters): pass both as --expect, and nothing is deleted if dead letters left or arrived in between.
 
     \b
     Example:
