@@ -11,7 +11,8 @@ The leader sleeps on LISTEN/NOTIFY (units of work notify when they commit outbox
 fallback; once busy, it starts its batches a short window apart so that each carries more events
 (``workers.relay_pacing``). RabbitMQ or Postgres errors are logged, then the relay backs off (bounded,
 exponential) and starts over with new connections. Setting ``stop_event`` (SIGTERM, SIGINT) lets the
-current batch finish.
+current batch finish, unless a RabbitMQ resource alarm holds its confirms: the stop then ends that wait
+within the publish timeout and leaves the batch, unmarked, to the next leader.
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def run_relay(
     publisher_factory: Callable[[], Publisher] | None = None,
     metrics: RelayMetrics | None = None,
 ) -> None:
-    """Runs until ``stop_event`` is set; returns once the batch in flight, if any, is marked published.
+    """Runs until ``stop_event`` is set; returns once the batch in flight, if any, is marked published
+    (or left to the next leader, its confirms held by a resource alarm).
 
     The relay's metrics are served as ``settings`` say, unless ``metrics`` are given: those are only kept."""
     opts = options or RelayOptions()

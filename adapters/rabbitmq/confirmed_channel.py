@@ -31,11 +31,11 @@ class PublishError(Exception):
 
 
 class PublishStopped(PublishError):
-    """The owner's stop ended a wait for confirms on a connection RabbitMQ blocks (``alarms``)."""
+    """The owner's stop ended a wait for confirms that a resource alarm kept going (``alarms``)."""
 
 
-# A server that does not answer the closing handshake (one blocking its publishers, say) is not waited for
-# as long as for a confirm: the connection is given up, and the server forgets it on its own.
+# A server that does not answer the closing handshake is not waited for as long as for a confirm: the
+# connection is given up (``_abandon``), and one blocking its publishers is not waited for at all.
 CLOSE_TIMEOUT_S = 5.0
 
 
@@ -76,15 +76,16 @@ class ConfirmedChannel(ABC, Generic[T]):
         self._closing = True
         self._failure = None  # from here on, only the closing handshake matters
         connection = self._connection
-        if not (connection.is_closed or connection.is_closing):
+        if not connection.is_closed:
             try:
-                connection.close()
+                if not connection.is_closing:  # a channel error may have begun closing it already
+                    connection.close()
                 self._run_until(
                     lambda: bool(connection.is_closed),
                     "closing the connection",
                     0.0 if self._alarm.blocked else min(self._timeout, CLOSE_TIMEOUT_S),  # never answered
                 )
-            except (PublishError, pika.exceptions.AMQPError):
+            except Exception:  # PublishError, AMQPError, or pika's AssertionError when cut mid-handshake
                 self._abandon(connection)
         connection.ioloop.close()
 
@@ -113,7 +114,7 @@ class ConfirmedChannel(ABC, Generic[T]):
         """RabbitMQ returned a message as unroutable; its confirm (an ack) follows."""
 
     def _closed_uncleanly(self) -> None:
-        """The server forgets an unclean connection all the same: nothing to do by default."""
+        """Hears that the connection is being given up, its socket closed without the handshake."""
 
     def _raise_if_broken(self) -> None:
         if self._failure is not None:
@@ -163,7 +164,7 @@ class ConfirmedChannel(ABC, Generic[T]):
         if done():
             return
         if stopped:
-            self._failure = "stopped while RabbitMQ blocked the connection (a resource alarm)"
+            self._failure = "stopped while waiting out a resource alarm (RabbitMQ blocked the connection)"
             raise PublishStopped(f"{what}: {self._failure}")
         if self._failure is None:
             self._failure = f"no answer from RabbitMQ within {timeout:g} s"

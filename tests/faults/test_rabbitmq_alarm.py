@@ -52,7 +52,7 @@ def test_a_stop_ends_the_wait_for_an_alarm_within_the_confirm_timeout_and_closes
         publisher = _publisher(node, stop)
         threading.Timer(CONFIRM_TIMEOUT_S / 2, stop.set).start()
         started = time.monotonic()
-        with pytest.raises(PublishStopped, match="stopped while RabbitMQ blocked the connection"):
+        with pytest.raises(PublishStopped, match="stopped while waiting out a resource alarm"):
             publisher.publish([record("document.shared.viewer")])
         gave_up_after = time.monotonic() - started
         publisher.close()  # RabbitMQ reads nothing from a blocked connection: no closing handshake

@@ -227,3 +227,15 @@ def test_closing_on_a_link_gone_silent_gives_up_long_before_a_confirm_would(vhos
         closing = time.monotonic() - started
 
     assert CLOSE_TIMEOUT_S <= closing < 30.0, "closing waited for the confirms' timeout"
+
+
+def test_a_server_silent_in_the_handshake_fails_the_connect_as_a_publish_error(vhost_url: str) -> None:
+    """pika lets an AssertionError out of closing a connection cut mid-handshake; the caller, the relay
+    or a client, must still see the PublishError it retries on."""
+    parts = urlsplit(vhost_url)
+    with FreezableLink((parts.hostname or "127.0.0.1", parts.port or 5672)) as link:
+        link.freeze()
+        credentials = parts.netloc.rpartition("@")[0]
+        through_link = urlunsplit(parts._replace(netloc=f"{credentials}@127.0.0.1:{link.port}"))
+        with pytest.raises(PublishError, match="connecting to RabbitMQ"):
+            EventPublisher(through_link, timeout=1.0)
