@@ -246,15 +246,20 @@ def _look(queues: DeadLetterQueues, names: list[str], *, fingerprinted: bool) ->
     """How many dead letters each queue holds and, if ``fingerprinted`` and they are not too many, a
     fingerprint of every letter of each, in order."""
     counted = {xq: queues.count(xq) or 0 for xq in names}
-    if not fingerprinted or sum(counted.values()) > FINGERPRINT_MAX_LETTERS:
-        return _Look(counted, str(sum(counted.values())))
+    total = sum(counted.values())
+    if not fingerprinted or total > FINGERPRINT_MAX_LETTERS:
+        return _Look(counted, str(total))
     digest = hashlib.sha256()
     for xq, ready in counted.items():
         digest.update(f"{xq}\t{ready}\t{queues.digest(xq)}\n".encode())
-    return _Look(counted, f"{sum(counted.values())}:{digest.hexdigest()[:8]}")
+    return _Look(counted, f"{total}:{digest.hexdigest()[:8]}")
 
 
 def _parsed_expectation(expect: str | None) -> str | None:
-    if expect is None or re.fullmatch(r"\d{1,18}(:[0-9a-f]{8})?", expect):
-        return expect if expect is None or ":" in expect else str(int(expect))
-    raise CliError(f"--expect {expect!r}: give N:FINGERPRINT as `dlq purge` tells it, or N", ExitCode.USAGE)
+    """``N:FINGERPRINT`` as given, or ``N`` without leading zeros (as ``_Look`` tells it)."""
+    if expect is None:
+        return None
+    if not re.fullmatch(r"\d{1,18}(:[0-9a-f]{8})?", expect):
+        told = f"--expect {expect!r}: give N:FINGERPRINT as `dlq purge` tells it, or N"
+        raise CliError(told, ExitCode.USAGE)
+    return expect if ":" in expect else str(int(expect))
