@@ -24,7 +24,7 @@ from dramatiq.middleware import (
 from dramatiq.results.backend import ResultBackend
 from dramatiq.results.backends.redis import RedisBackend
 
-from adapters.rabbitmq.connection import BLOCKED_CONNECTION_TIMEOUT_SECONDS, HEARTBEAT_SECONDS
+from adapters.rabbitmq.connection import CONNECTION_DEFAULTS
 from workers.bootstrap import Application
 from workers.consumer import ScreeningRabbitmqBroker
 from workers.contract import COMMANDS_QUEUE, QUERIES_QUEUE
@@ -112,12 +112,8 @@ def with_connection_defaults(amqp_url: str) -> str:
     a retry's: the connection is given up, the message retried), unless it sets them already."""
     parts = urlsplit(amqp_url)
     query = parse_qsl(parts.query)
-    defaults = {
-        "heartbeat": HEARTBEAT_SECONDS,
-        "blocked_connection_timeout": BLOCKED_CONNECTION_TIMEOUT_SECONDS,
-    }
     given = {name for name, _ in query}
-    query += [(name, str(value)) for name, value in defaults.items() if name not in given]
+    query += [(name, str(value)) for name, value in CONNECTION_DEFAULTS.items() if name not in given]
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 

@@ -11,6 +11,11 @@ import pika.exceptions
 
 HEARTBEAT_SECONDS = 30
 BLOCKED_CONNECTION_TIMEOUT_SECONDS = 60.0
+CONNECTION_DEFAULTS: dict[str, float] = {
+    "heartbeat": HEARTBEAT_SECONDS,
+    "blocked_connection_timeout": BLOCKED_CONNECTION_TIMEOUT_SECONDS,
+}
+"""What every RabbitMQ connection of docfleet's has, its own and Dramatiq's, unless its URL sets it."""
 EVENTS_EXCHANGE_TYPE = "topic"  # doc.events (adapters.event_codec.EVENTS_EXCHANGE), durable
 
 
@@ -21,10 +26,9 @@ def connection_parameters(amqp_url: str, *, name: str) -> pika.URLParameters:
     """
     params = pika.URLParameters(amqp_url)
     query = amqp_url.partition("?")[2]
-    if "heartbeat=" not in query:
-        params.heartbeat = HEARTBEAT_SECONDS
-    if "blocked_connection_timeout=" not in query:
-        params.blocked_connection_timeout = BLOCKED_CONNECTION_TIMEOUT_SECONDS
+    for option, value in CONNECTION_DEFAULTS.items():
+        if f"{option}=" not in query:
+            setattr(params, option, value)
     params.client_properties = {"connection_name": name, "product": "docfleet"}
     return params
 
