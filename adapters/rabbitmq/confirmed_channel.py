@@ -150,11 +150,11 @@ class ConfirmedChannel(ABC, Generic[T]):
         stopped = False
         try:
             while not self._until():
-                if expired and not (patient and self._alarm.holds(timeout)):
-                    break
-                if expired and (stopped := self._alarm.stop_asked()):
-                    break
-                if expired:
+                if expired:  # out of time, unless a resource alarm holds the confirms and no stop came
+                    if not (patient and self._alarm.holds(timeout)):
+                        break
+                    if stopped := self._alarm.stop_asked():
+                        break
                     expired.clear()
                     timer = ioloop.call_later(timeout, expire)
                 ioloop.start()
