@@ -37,8 +37,13 @@ class CpuUse:
         self._start = {pid: _ticks(pid) for pids in groups.values() for pid in pids}
         self._end: dict[int, int] = {}
 
-    def stop(self) -> None:
-        self._end = {pid: _ticks(pid) for pid in self._start}
+    def reading(self) -> dict[int, int]:
+        """The clock ticks of every process counted so far, now."""
+        return {pid: _ticks(pid) for pid in self._start}
+
+    def stop(self, reading: dict[int, int] | None = None) -> None:
+        """Ends the measurement now, or at an earlier ``reading``."""
+        self._end = self.reading() if reading is None else reading
 
     def include_new(self, groups: Groups) -> None:
         """Counts processes of ``groups`` started since (a pool's new connections) from their start:
@@ -49,8 +54,8 @@ class CpuUse:
             self._start |= dict.fromkeys(new, 0)
 
     def per_message(self, measure: str, messages: float) -> dict[str, float]:
-        """``cpu_<measure>_<group>_ms``: CPU milliseconds per message; a process gone by the end is
-        left out (its time is no longer in /proc)."""
+        """``cpu_<measure>_<group>_ms``: CPU milliseconds per message; a process gone by the end, or
+        started after it, is left out (its time is not in the end's reading)."""
         tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
         figures: dict[str, float] = {}
         for name, pids in self._groups.items():
@@ -61,29 +66,42 @@ class CpuUse:
 
 class CpuWindow:
     """The CPU used while a completion count goes from 10 % to 90 % of ``total``, the window the rates
-    are taken over; fed the count by the harness's polling."""
+    are taken over; fed the count by the harness's polling, with the count of any other work the same
+    processes do (``others``). If that other work advances before 90 %, the window closes at the last
+    poll before it did: its CPU would otherwise be charged to these messages."""
 
     def __init__(self, groups: Groups, total: int) -> None:
         self._groups, self._start_at, self._stop_at = groups, total // 10, total * 9 // 10
         self._use: CpuUse | None = None
         self._first: int | None = None  # the count when the window opened
-        self._last: int | None = None  # and when it closed
+        self._others = 0  # and the other work's
+        self._last: tuple[int, dict[int, int]] | None = None  # the count and reading of the last clean poll
+        self._closed = False
 
-    def observe(self, count: int) -> None:
+    def observe(self, count: int, others: int = 0) -> None:
         if self._use is None:
             if count >= self._start_at:
-                self._use, self._first = CpuUse(self._groups), count
-        elif self._last is None and count >= self._stop_at:
-            self._use.include_new(service_groups())  # the services' processes started meanwhile
-            self._use.stop()
-            self._last = count
+                self._use, self._first, self._others = CpuUse(self._groups), count, others
+            return
+        if self._closed:
+            return
+        if others != self._others:
+            self._closed = True
+            return
+        self._use.include_new(service_groups())  # the services' processes started meanwhile
+        self._last = (count, self._use.reading())
+        self._closed = count >= self._stop_at
 
     def per_message(self, measure: str) -> dict[str, float]:
-        """As ``CpuUse.per_message``; NaN for every group if the window was never closed (a run so short
-        that one poll saw both ends)."""
-        if self._use is None or self._first is None or self._last is None or self._last == self._first:
+        """As ``CpuUse.per_message``; NaN for every group if no clean poll followed the window's opening
+        (a run so short that one poll saw both ends, or other work under way from the start)."""
+        if self._use is None or self._first is None or self._last is None or self._last[0] == self._first:
             return {f"cpu_{measure}_{name}_ms": float("nan") for name in self._groups}
-        return self._use.per_message(measure, self._last - self._first)
+        count, reading = self._last
+        self._use.stop(reading)
+        return self._use.per_message(measure, count - self._first) | {
+            f"cpu_{measure}_window_messages": float(count - self._first)
+        }
 
 
 @contextmanager

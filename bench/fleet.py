@@ -88,15 +88,16 @@ def _wait_ready(process: subprocess.Popen[bytes], amqp_url: str, log: Path, rela
 
 def _rates(database: str, prefix: str, n: int, log: Path, groups: Groups) -> dict[str, float]:
     """Each rate, and the CPU each part used per message meanwhile (``cpu_uploads_*``, ``cpu_shares_*``:
-    from 10 % to 90 % of the messages, as the twice-a-second polling sees them). Both counts are polled
-    together: the shares may be under way before the last upload is done (one retried, say)."""
+    from 10 % to 90 % of the messages, as the twice-a-second polling sees them, or to the last poll
+    before the other kind advanced). Both counts are polled together: the shares are under way before
+    the last uploads are done, since the fleet's threads take the next messages in the queue."""
     kinds = {"upload": f"{prefix}-up-%", "share": f"{prefix}-sh-%"}
     windows = {kind: CpuWindow(groups, n) for kind in kinds}
 
     def fewest_done(conn: psycopg.Connection[Any]) -> int:
         counts = {kind: _count(conn, _PROCESSED, (pattern,)) for kind, pattern in kinds.items()}
         for kind, window in windows.items():
-            window.observe(counts[kind])
+            window.observe(counts[kind], others=sum(counts.values()) - counts[kind])
         return min(counts.values())
 
     what = f"of {n} uploads and shares processed"
