@@ -9,11 +9,14 @@ Sample = tuple[float, int]  # (seconds, completions so far)
 
 
 def steady_rate(samples: Sequence[Sample], total: int, low: float = 0.1, high: float = 0.9) -> float:
-    """Completions per second between ``low`` and ``high`` of ``total`` (boot and tail excluded)."""
-    start, end = crossing(samples, low * total), crossing(samples, high * total)
+    """Completions per second between ``low`` and ``high`` of ``total`` (boot and tail excluded). If the
+    first sample is already past ``low`` (sampling began late), the window starts at that sample: when
+    the count crossed ``low`` is unknown, and assuming it would overstate the rate."""
+    first = max(low * total, samples[0][1])
+    start, end = crossing(samples, first), crossing(samples, high * total)
     if end <= start:
         return float("nan")
-    return (high - low) * total / (end - start)
+    return (high * total - first) / (end - start)
 
 
 def crossing(samples: Sequence[Sample], count: float) -> float:

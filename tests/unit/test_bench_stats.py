@@ -15,6 +15,12 @@ def test_the_steady_rate_leaves_out_the_boot_and_the_tail() -> None:
     assert steady_rate(from_timestamps(boot + steady), total=100) == pytest.approx(100.0, rel=0.02)
 
 
+def test_a_rate_sampled_from_past_its_low_mark_counts_only_what_followed_the_first_sample() -> None:
+    steady = [(index / 10, 3_000 + 100 * index) for index in range(80)]  # 1,000 a second, from 30 %
+
+    assert steady_rate(steady, total=10_000) == pytest.approx(1_000.0, rel=0.01)
+
+
 def test_commands_per_transaction_counts_the_distinct_start_times_in_the_window() -> None:
     sizes = [1, *[8] * 50, 1]  # lone commands at both ends, outside the window
     times = [float(start) for start, size in enumerate(sizes) for _ in range(size)]
