@@ -51,25 +51,44 @@ def _share(doc_id: str) -> ShareDocument:
 
 
 def _drain(app: Application, work: Sequence[Work], measure: str, threads: int) -> dict[str, float]:
-    """Every command of ``work``, split between ``threads`` threads; raises unless each was applied."""
+    """Every command of ``work``, split between ``threads`` threads; raises unless each was applied. On
+    an interruption (Ctrl-C) the threads stop after their command in hand, before the caller cleans up."""
     failures: list[str] = []
-    lock = threading.Lock()
+    lock, stop = threading.Lock(), threading.Event()
 
     def run(share: Sequence[Work]) -> None:
         for message_id, actor, command in share:
-            outcome = app.execute(command, message_id=message_id, actor=actor)
+            if stop.is_set():
+                return
+            outcome: Outcome | str
+            try:
+                outcome = app.execute(command, message_id=message_id, actor=actor)
+            except Exception as error:  # a thread that died unseen would flatter the CPU per command
+                outcome = f"{type(error).__name__}: {error}"
             if outcome is not Outcome.APPLIED:
                 with lock:
                     failures.append(f"{message_id}: {outcome}")
 
     runners = [threading.Thread(target=run, args=(work[index::threads],)) for index in range(threads)]
     cpu = CpuUse({"docfleet": [os.getpid()], "postgres": service_groups()["postgres"]})
-    for runner in runners:
-        runner.start()
-    for runner in runners:
-        runner.join()
+    _run_all(runners, stop)
     cpu.include_new({"postgres": service_groups()["postgres"]})
     cpu.stop()
     if failures:
         raise RuntimeError(f"{len(failures)} in-process commands not applied, the first: {failures[0]}")
     return cpu.per_message(measure, len(work))
+
+
+def _run_all(runners: list[threading.Thread], stop: threading.Event) -> None:
+    """Starts every runner and waits for them; an interruption tells them to stop, then waits."""
+    try:
+        for runner in runners:
+            runner.start()
+        for runner in runners:
+            runner.join()
+    except BaseException:
+        stop.set()
+        for runner in runners:
+            if runner.is_alive():
+                runner.join()
+        raise
