@@ -106,6 +106,7 @@ ROWS = (
     Row("share → event p50", lambda f: f["latency_p50_ms"], "ms", "≤ 10", lambda v: v <= 10),
     Row("share → event p95", lambda f: f["latency_p95_ms"], "ms", "", None),
     Row("share → event p99", lambda f: f["latency_p99_ms"], "ms", "≤ 50", lambda v: v <= 50),
+    Row("  events never received", lambda f: f["latency_sent"] - f["latency_received"], "events", "", None),
     Row("  sends running late, p99", lambda f: f["latency_send_late_p99_ms"], "ms", "", None),
     Row("  p50 sent → handled", lambda f: f["latency_to_handled_p50_ms"], "ms", "", None),
     Row("  p50 handled → received", lambda f: f["latency_handled_to_arrival_p50_ms"], "ms", "", None),
