@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 _SHELL_VAR = re.compile(r"\$\{(?P<name>[A-Z_][A-Z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 # Under honcho a crashed worker or relay is restarted by `docfleet supervise`; under compose, by the
 # restart policy, so the services run the supervised command itself.
-SUPERVISED = "docfleet supervise -- "
+SUPERVISED = "docfleet supervise --restart always -- "
 
 
 class _RecordingEnviron(dict[str, str]):

@@ -64,12 +64,12 @@ def supervise(tmp_path: Path) -> Iterator[Supervise]:
     the end whatever the test did: a supervisor a failing test left behind would restart forever."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(*plan: str, backoff_max: float = 0.2) -> subprocess.Popen[bytes]:
+    def start(*plan: str, backoff_max: float = 0.2, restart: str = "on-failure") -> subprocess.Popen[bytes]:
         script = tmp_path / "child.py"
         script.write_text(CHILD)
         child = [sys.executable, str(script), str(tmp_path / "starts"), str(tmp_path / "marks"), *plan]
         command = [str(BIN / "docfleet"), "supervise", "--backoff-initial", "0.05"]
-        command += ["--backoff-max", str(backoff_max), "--healthy-after", "2"]
+        command += ["--backoff-max", str(backoff_max), "--healthy-after", "2", "--restart", restart]
         process = subprocess.Popen([*command, "--", *child], stderr=subprocess.PIPE, start_new_session=True)
         started.append(process)
         return process
@@ -120,6 +120,30 @@ def test_a_clean_exit_is_not_restarted(tmp_path: Path, supervise: Supervise) -> 
     assert _starts(tmp_path) == 1
     [exited] = [json.loads(line) for line in log.splitlines() if b"supervised command exited" in line]
     assert (exited["code"], exited["restart"]) == (0, False)
+
+
+def test_with_restart_always_a_clean_exit_not_asked_for_is_restarted_too(
+    tmp_path: Path, supervise: Supervise
+) -> None:
+    """Dramatiq's main process exits 0 once one worker process drained after a stray SIGTERM."""
+    process = supervise("0", "0", "2", restart="always")
+    _, log = process.communicate(timeout=60)
+
+    assert process.returncode == 2, "exit code 2 still ends it"
+    assert _starts(tmp_path) == 3
+    unasked = [json.loads(line) for line in log.splitlines() if b"supervised command exited unasked" in line]
+    assert [(line["code"], line["restart_in_s"]) for line in unasked] == [(0, 0.05), (0, 0.1)]
+
+
+def test_with_restart_always_a_stop_still_ends_it(tmp_path: Path, supervise: Supervise) -> None:
+    process = supervise("wait", restart="always")
+    _wait_for_mark(tmp_path, lambda text: text == "ready")
+    process.send_signal(signal.SIGTERM)
+    _, log = process.communicate(timeout=60)
+
+    assert process.returncode == 0
+    assert _starts(tmp_path) == 1
+    assert b"exited unasked" not in log
 
 
 def test_a_command_that_cannot_start_is_not_restarted(tmp_path: Path, supervise: Supervise) -> None:

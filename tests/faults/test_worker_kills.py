@@ -1,4 +1,5 @@
-"""Scenarios 1 and 2: a worker process SIGKILLed inside its transactions, and after commit before ack.
+"""Scenarios 1 and 2: a worker process SIGKILLed inside its transactions, and after commit before ack;
+and a stray SIGTERM to one worker process.
 
 Dramatiq's main process exits when one of its worker processes dies; ``docfleet supervise`` (the Procfile)
 starts it again, and the fleet converges: what the killed process had not acked is delivered again.
@@ -6,6 +7,8 @@ starts it again, and the fleet converges: what the killed process had not acked 
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -42,12 +45,12 @@ def _kill_inside_transactions(fleet: Fleet, victim: int, timeout: float = 30.0) 
     return open_now
 
 
-def _wait_restarted(fleet: Fleet, before: list[int], timeout: float = 90.0) -> None:
+def _wait_restarted(
+    fleet: Fleet, before: list[int], timeout: float = 90.0, line: str = "supervised command failed"
+) -> None:
     """Until a new set of worker processes runs and consumes, as the supervisor restarted Dramatiq."""
     deadline = time.monotonic() + timeout
-    while not (
-        set(fleet.worker_processes()).isdisjoint(before) and "supervised command failed" in fleet.log_text()
-    ):
+    while not (set(fleet.worker_processes()).isdisjoint(before) and line in fleet.log_text()):
         assert time.monotonic() < deadline, f"the worker was not restarted:\n{tail(fleet.log)}"
         time.sleep(0.2)
     fleet.wait_ready()
@@ -107,4 +110,21 @@ def test_2_sigkill_a_worker_process_after_commit_before_ack(
         "2-sigkill-after-commit", ledger, committed_unacked_at_kill=len(held), deduplicated=deduplicated
     )
     assert deduplicated == len(held), "every message committed before the kill came again and was a duplicate"
+    assert ledger.problems() == []
+
+
+def test_a_stray_sigterm_to_one_worker_process_restarts_the_fleet(
+    fault_settings: Settings, tmp_path: Path, report_ledger: Report
+) -> None:
+    """The worker process drains and exits 0; Dramatiq's main process then stops the other one and exits 0
+    too. Under ``--restart always`` (the Procfile) the supervisor starts the fleet again."""
+    with scenario(fault_settings, tmp_path, FleetShape(processes=2)) as run:
+        with run.load(uploads=UPLOADS, rate=300) as load:
+            run.wait_loaded(200)
+            before = run.fleet.worker_processes()
+            os.kill(before[0], signal.SIGTERM)
+            _wait_restarted(run.fleet, before, line="supervised command exited unasked")
+        ledger = run.finish()
+    report_ledger("stray-sigterm", ledger, restarted=True)
+    assert load.sent == UPLOADS
     assert ledger.problems() == []

@@ -4,9 +4,12 @@ Dramatiq's parent process exits as soon as one of its worker processes dies, and
 whole fleet. The supervisor runs the command as its child and starts it again whenever it exits abnormally
 (a non-zero code or a signal), after a capped exponential backoff that starts over once the child has run
 for a while. SIGTERM and SIGINT are forwarded to the child; the supervisor then waits for it and exits
-with its code, without restarting it. A clean exit (code 0) ends the supervisor with code 0, and exit code
-2 with code 2: docfleet's commands and Dramatiq both exit 2 for a bad option, argument, setting or module,
-which no restart mends.
+with its code, without restarting it. A clean exit (code 0) ends the supervisor with code 0, unless
+``--restart always``: a long-running command (the Procfile's) that exits cleanly without being asked
+was stopped by someone else, Dramatiq's main process as soon as one of its worker processes drained
+after a stray SIGTERM, and the fleet would stay down. Exit code 2 ends the supervisor with code 2
+either way: docfleet's commands and Dramatiq both exit 2 for a bad option, argument, setting or
+module, which no restart mends.
 
 The child runs in a process group of its own, which its processes keep even once their parent is gone:
 Dramatiq's worker processes outlive a main process killed alone, and would go on consuming beside the
@@ -21,6 +24,7 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from types import FrameType
 from typing import Annotated
 
@@ -42,6 +46,11 @@ def register(app: typer.Typer) -> None:
     app.command(context_settings=SETTINGS)(supervise)
 
 
+class Restart(StrEnum):
+    ON_FAILURE = "on-failure"
+    ALWAYS = "always"
+
+
 @dataclass(frozen=True)
 class RestartPolicy:
     initial: float = 0.5
@@ -50,6 +59,8 @@ class RestartPolicy:
     """A child that ran this many seconds before exiting is restarted after ``initial`` again."""
     orphans_grace: float = 25.0
     """How long what a child left running has to stop after SIGTERM (a drain), before SIGKILL."""
+    after_clean_exit: bool = False
+    """Whether a clean exit the supervisor did not ask for is restarted too."""
 
 
 def supervise(
@@ -60,17 +71,26 @@ def supervise(
         float,
         typer.Option(min=0.0, help="Seconds of running after which a failure waits the first wait again."),
     ] = 30.0,
+    restart: Annotated[
+        Restart,
+        typer.Option(help="on-failure: not after a clean exit; always: after any exit not asked for."),
+    ] = Restart.ON_FAILURE,
 ) -> None:
     """Run COMMAND, restart it whenever it fails, forward SIGTERM and SIGINT to it; exit with its code.
 
     \b
     Example (the Procfile's relay):
-      docfleet supervise -- docfleet relay
+      docfleet supervise --restart always -- docfleet relay
     """
     from workers.logging import configure_logging
 
     configure_logging(load_settings().log_level)
-    policy = RestartPolicy(backoff_initial, max(backoff_initial, backoff_max), healthy_after)
+    policy = RestartPolicy(
+        backoff_initial,
+        max(backoff_initial, backoff_max),
+        healthy_after,
+        after_clean_exit=restart is Restart.ALWAYS,
+    )
     raise typer.Exit(Supervisor(command, policy).run())
 
 
@@ -94,7 +114,7 @@ class Supervisor:
             if code is None:  # could not be run at all: told already, and no restart would help
                 return CANNOT_START
             ran_for = time.monotonic() - started
-            if code == 0 or self._stopping.is_set():
+            if self._stopping.is_set() or (code == 0 and not self._policy.after_clean_exit):
                 log.info("supervised command exited", code=code, ran_for_s=round(ran_for, 1), restart=False)
                 return code
             if code == CANNOT_START:
@@ -108,9 +128,8 @@ class Supervisor:
             if ran_for >= self._policy.healthy_after:
                 delays.reset()
             delay = delays.next_delay()
-            log.warning(
-                "supervised command failed", code=code, ran_for_s=round(ran_for, 1), restart_in_s=delay
-            )
+            event = "supervised command exited unasked" if code == 0 else "supervised command failed"
+            log.warning(event, code=code, ran_for_s=round(ran_for, 1), restart_in_s=delay)
             if self._stopping.wait(delay):
                 return code
 
