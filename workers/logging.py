@@ -79,7 +79,8 @@ class ShortLinesDirect:
     ``PIPE_BUF`` bytes to a pipe is never interleaved with another process's, and a write to a file
     shares the file's offset with the other processes, so such a line needs no relay. A longer one (a
     traceback) still goes through the parent, which writes each with one ``write``: whole, unless the
-    pipe the fleet's output goes to is full, when a short line may land inside it (docs/performance-history.md).
+    pipe the fleet's output goes to is full, when a short line may land inside it
+    (docs/performance-history.md).
     """
 
     def __init__(self, direct: TextIO, relayed: TextIO) -> None:

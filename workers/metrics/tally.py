@@ -2,9 +2,9 @@
 
 prometheus_client's multiprocess values take one lock per process for every update, and write the value
 to the process's file under it; each label lookup takes its metric's lock too. A message made six such
-updates, and a worker's threads queued on those locks (docs/performance-history.md). Here a thread only appends
-a note of what became of its message to a deque, which takes no lock but the interpreter's, and the
-tally's thread sums each interval's notes and writes each label set's sum once.
+updates, and a worker's threads queued on those locks (docs/performance-history.md). Here a thread only
+appends a note of what became of its message to a deque, which takes no lock but the interpreter's, and
+the tally's thread sums each interval's notes and writes each label set's sum once.
 
 What is served is about ``WRITE_INTERVAL_S`` behind, a small part of any scrape interval, and a scrape
 taken while the tally writes may show some of a message's counts and not yet the others: compare
