@@ -83,6 +83,10 @@ def check_valkey_url(url: str) -> str:
     import valkey  # its reading of the URL, options included; it connects to nothing
 
     parts = _split(url, VALKEY_SCHEMES, "redis://host:6379/0")
+    database = parts.path.lstrip("/")
+    # The client ignores a database index it cannot read as a number, and uses database 0 unsaid.
+    if parts.scheme != "unix" and database and not database.isdigit():
+        raise ValueError("the database index after the port is not a number (redis://host:6379/0)")
     _client_reads(url, parts, valkey.ConnectionPool.from_url)
     return url
 
