@@ -136,7 +136,7 @@ class Relay:
             try:
                 with RelayLeadership(self._engine) as leadership:
                     if self._wait_for_leadership(leadership):
-                        with self._metrics.leading():
+                        with self._metrics.leading(self._store):
                             self._lead(leadership)
             except PublishStopped as stopped:  # the stop ended a wait for confirms during a resource alarm
                 log.info("relay stopping: the batch in flight is left to the next leader", error=str(stopped))
@@ -177,7 +177,6 @@ class Relay:
     def _pump(self, leader_store: OutboxStore, listener: OutboxListener, publisher: Publisher) -> None:
         """Each batch is read on the leadership's connection: once it is lost, the read raises."""
         while not self._stop.is_set():
-            self._metrics.refresh_outbox(self._store)
             started = time.monotonic()
             published = self._publish_batch(leader_store, publisher)
             self._pacing.note(published, started)

@@ -69,3 +69,67 @@ def test_the_time_spent_gathering_adds_up() -> None:
     metrics.gathered(0.015)
 
     assert abs(sample(metrics, "docfleet_relay_gathering_seconds_total") - 0.035) < 1e-9
+
+
+class FakeBacklog:
+    """The outbox as the gauges read it; ``reads`` counts the readings."""
+
+    def __init__(self, pending: int = 0, oldest_age_s: float | None = None) -> None:
+        self.pending, self.oldest_age_s, self.reads = pending, oldest_age_s, 0
+        self.down = False
+
+    def pending_count(self) -> int:
+        if self.down:
+            raise ConnectionError("Postgres is down")
+        self.reads += 1
+        return self.pending
+
+    def oldest_pending_age_seconds(self) -> float | None:
+        return self.oldest_age_s
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_backlog_is_read_when_scraped_even_while_a_batch_is_stuck() -> None:
+    """Nothing in the relay's loop refreshes the gauges: a batch waiting for its confirms cannot hide the
+    events committed meanwhile."""
+    clock, backlog = Clock(), FakeBacklog()
+    metrics = RelayMetrics(clock=clock)
+    with metrics.leading(backlog):
+        assert sample(metrics, "docfleet_relay_outbox_pending") == 0
+        backlog.pending, backlog.oldest_age_s = 3, 8.5
+        clock.now += 1.0
+
+        assert sample(metrics, "docfleet_relay_outbox_pending") == 3
+        assert sample(metrics, "docfleet_relay_outbox_oldest_pending_age_seconds") == 8.5
+        assert sample(metrics, "docfleet_relay_leader") == 1
+
+
+def test_a_reading_serves_the_scrapes_of_the_next_second() -> None:
+    clock, backlog = Clock(), FakeBacklog(pending=2)
+    metrics = RelayMetrics(clock=clock)
+    with metrics.leading(backlog):
+        for _ in range(5):
+            sample(metrics, "docfleet_relay_outbox_pending")
+        assert backlog.reads == 1
+        clock.now += 1.0
+        sample(metrics, "docfleet_relay_outbox_pending")
+        assert backlog.reads == 2
+
+
+def test_a_relay_on_standby_or_unable_to_read_postgres_shows_no_backlog() -> None:
+    clock, backlog = Clock(), FakeBacklog(pending=4)
+    metrics = RelayMetrics(clock=clock)
+    assert metrics.registry.get_sample_value("docfleet_relay_outbox_pending") is None
+    assert sample(metrics, "docfleet_relay_leader") == 0
+    with metrics.leading(backlog):
+        backlog.down = True
+        assert metrics.registry.get_sample_value("docfleet_relay_outbox_pending") is None
+        assert sample(metrics, "docfleet_relay_leader") == 1
+    assert backlog.reads == 0

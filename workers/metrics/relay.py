@@ -2,9 +2,10 @@
 
 Events published per routing key, the size of each published batch and the time spent gathering
 events while busy (``workers.relay_pacing``); and, from the relay that holds the leadership only, the
-outbox backlog (``pending``) and the publish lag (the age of the oldest pending event), refreshed as it
-loops. A relay on standby reports ``docfleet_relay_leader 0`` and no outbox gauges, so the outbox is
-never counted twice.
+outbox backlog (``pending``) and the publish lag (the age of the oldest pending event), read from
+Postgres when scraped (at most once a second): a relay stuck on a batch, waiting for RabbitMQ's
+confirms, must not report the backlog as it was before. A relay on standby reports
+``docfleet_relay_leader 0`` and no outbox gauges, so the outbox is never counted twice.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Protocol
 
+import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -24,6 +26,8 @@ from adapters.rabbitmq.wire import PublishableEvent
 from workers.contract import ACTOR_KWARGS
 from workers.metrics.exposition import serving
 from workers.settings import Settings
+
+log = structlog.get_logger("docfleet.relay")
 
 REJECTED_PREFIX = "command.rejected."
 DEFAULT_REFRESH_SECONDS = 1.0
@@ -90,11 +94,8 @@ class RelayMetrics:
             ["service"],
             registry=registry,
         )
-        self._outbox = _OutboxCollector()
+        self._outbox = _OutboxCollector(refresh_every, clock)
         registry.register(self._outbox)
-        self._refresh_every = refresh_every
-        self._clock = clock
-        self._refreshed_at: float | None = None
 
     def published(self, records: Sequence[PublishableEvent], *, sent: int | None = None) -> None:
         """``records``: the events RabbitMQ confirmed, of the ``sent`` in the batch (all, by default)."""
@@ -114,23 +115,15 @@ class RelayMetrics:
         """The relay starts over after an error of ``service``: ``rabbitmq`` or ``postgres``."""
         self._errors.labels(service).inc()
 
-    def refresh_outbox(self, backlog: OutboxBacklog) -> None:
-        """Reads the backlog, at most once per ``refresh_every`` seconds however fast the relay loops."""
-        now = self._clock()
-        if self._refreshed_at is not None and now - self._refreshed_at < self._refresh_every:
-            return
-        self._refreshed_at = now
-        self._outbox.update(backlog.pending_count(), backlog.oldest_pending_age_seconds() or 0.0)
-
     @contextmanager
-    def leading(self) -> Iterator[None]:
-        """Around the time this relay leads: the outbox gauges are its own only meanwhile."""
-        self._outbox.lead(True)
-        self._refreshed_at = None
+    def leading(self, backlog: OutboxBacklog) -> Iterator[None]:
+        """Around the time this relay leads: the outbox gauges, read from ``backlog``, are its own only
+        meanwhile."""
+        self._outbox.lead(backlog)
         try:
             yield
         finally:
-            self._outbox.lead(False)
+            self._outbox.lead(None)
 
 
 def _count_by_routing_key(counter: Counter, records: Sequence[PublishableEvent]) -> None:
@@ -139,36 +132,53 @@ def _count_by_routing_key(counter: Counter, records: Sequence[PublishableEvent])
 
 
 class _OutboxCollector(Collector):
-    def __init__(self) -> None:
+    """Reads the backlog in the scraping thread, on a pooled connection: a reading is kept for
+    ``refresh_every`` seconds, however often it is scraped. If Postgres cannot be read, the scrape goes
+    on without the outbox gauges, which would otherwise show a figure nobody measured."""
+
+    def __init__(self, refresh_every: float, clock: Callable[[], float]) -> None:
+        self._refresh_every, self._clock = refresh_every, clock
         self._lock = threading.Lock()
-        self._leading = False
-        self._backlog: tuple[int, float] | None = None
+        self._backlog: OutboxBacklog | None = None  # while leading
+        self._reading: tuple[float, int, float] | None = None  # (when, pending, oldest age)
 
-    def lead(self, leading: bool) -> None:
+    def lead(self, backlog: OutboxBacklog | None) -> None:
         with self._lock:
-            self._leading, self._backlog = leading, None
-
-    def update(self, pending: int, oldest_age_s: float) -> None:
-        with self._lock:
-            if self._leading:
-                self._backlog = (pending, oldest_age_s)
+            self._backlog, self._reading = backlog, None
 
     def collect(self) -> Iterable[Metric]:
         with self._lock:
-            leading, backlog = self._leading, self._backlog
+            backlog, reading = self._backlog, self._reading
         yield GaugeMetricFamily(
-            "docfleet_relay_leader", "1 while this relay leads (publishes), 0 on standby.", value=int(leading)
+            "docfleet_relay_leader",
+            "1 while this relay leads (publishes), 0 on standby.",
+            value=int(backlog is not None),
         )
-        if backlog is not None:
-            pending, oldest = backlog
+        if backlog is None:
+            return
+        if reading is None or self._clock() - reading[0] >= self._refresh_every:
+            reading = self._read(backlog)
+        if reading is not None:
+            _, pending, oldest = reading
             yield GaugeMetricFamily(
-                "docfleet_relay_outbox_pending", "Outbox events not yet published.", pending
+                "docfleet_relay_outbox_pending", "Outbox events not yet published.", value=pending
             )
             yield GaugeMetricFamily(
                 "docfleet_relay_outbox_oldest_pending_age_seconds",
                 "Publish lag: the age of the oldest unpublished outbox event (0 when none is pending).",
                 value=oldest,
             )
+
+    def _read(self, backlog: OutboxBacklog) -> tuple[float, int, float] | None:
+        try:
+            reading = (self._clock(), backlog.pending_count(), backlog.oldest_pending_age_seconds() or 0.0)
+        except Exception as error:  # the endpoint's other figures are still worth serving
+            log.warning("relay outbox gauges not read", error=f"{type(error).__name__}: {error}")
+            return None
+        with self._lock:
+            if self._backlog is backlog:  # still leading with it: keep the reading for the next scrape
+                self._reading = reading
+        return reading
 
 
 @contextmanager
