@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 import structlog
 
 from domain.commands import Command, ListFolderDocuments
+from domain.errors import NotFound
 from domain.events import CommandRejected, Event, ShareDenied
 from domain.listing import DocumentPage
 from domain.ports import ListingCache, UnitOfWork, UnitOfWorkFactory
@@ -78,6 +79,7 @@ class Application:
                 max_batch=max_batch,
                 on_transaction=on_transaction,
                 describe=attrgetter("message_id"),
+                committed_errors=(NotFound,),  # read from a sound snapshot: the transaction commits
             )
 
     @classmethod

@@ -51,7 +51,8 @@ class GroupCommit(Generic[Job, Result]):
     """Runs jobs of concurrent threads in batches; safe to share between the threads of a process.
 
     ``run_together`` returns, in order, each job's result or the exception that job alone raised; if it
-    raises, no job of the batch took effect. ``run_alone`` runs one job in a transaction of its own.
+    raises, no job of the batch took effect. ``run_alone`` runs one job in a transaction of its own;
+    of what it raises, only the ``committed_errors`` (a job's own refusal) come after its commit.
     """
 
     def __init__(
@@ -62,6 +63,7 @@ class GroupCommit(Generic[Job, Result]):
         max_leaders: int = 1,
         on_transaction: Callable[[int, str], None] | None = None,
         describe: Callable[[Job], object] = repr,
+        committed_errors: tuple[type[Exception], ...] = (),
     ) -> None:
         """``on_transaction(jobs, how)`` hears of every transaction: ``alone`` (one job), ``together``
         (several jobs that committed) or ``failed`` (a batch rolled back, whose jobs then run alone).
@@ -79,6 +81,7 @@ class GroupCommit(Generic[Job, Result]):
         self._leaders = 0
         self._on_transaction = on_transaction or (lambda _jobs, _how: None)
         self._describe = describe
+        self._committed_errors = committed_errors
 
     def run(self, job: Job) -> Result:
         ticket: _Ticket[Job, Result] = _Ticket(job)
@@ -89,8 +92,7 @@ class GroupCommit(Generic[Job, Result]):
         finally:
             self._let_go(ticket)
         if ticket.alone:  # its batch failed
-            self._heard(1, "alone")
-            return self._run_alone(job)
+            return self._run_again_alone(job)
         if ticket.error is not None:
             raise ticket.error
         return ticket.result  # type: ignore[return-value]  # settled without error: a result
@@ -166,6 +168,19 @@ class GroupCommit(Generic[Job, Result]):
                 ticket.result = outcome
             ticket.settled = True
         self._heard(len(batch), "together" if len(batch) > 1 else "alone")
+
+    def _run_again_alone(self, job: Job) -> Result:
+        """A job of a failed batch, counted once its own transaction has committed or failed."""
+        try:
+            result = self._run_alone(job)
+        except self._committed_errors:
+            self._heard(1, "alone")
+            raise
+        except Exception:
+            self._heard(1, "failed")
+            raise
+        self._heard(1, "alone")
+        return result
 
     def _heard(self, jobs: int, how: str) -> None:
         """Tells ``on_transaction``, once the tickets are settled: whatever it raises, the batch

@@ -44,6 +44,10 @@ class Recorder:
     def run_alone(self, job: str) -> str:
         with self._lock:
             self.alone.append(job)
+        if job.startswith("down"):
+            raise ConnectionError(job)  # rolled back too
+        if job.startswith("missing"):
+            raise LookupError(job)  # a refusal of the job's own, after its commit
         return f"{job}: alone"
 
 
@@ -136,6 +140,27 @@ def test_when_a_batch_fails_each_job_runs_again_alone() -> None:
     assert len(recorder.batches) == 1
     assert sorted(recorder.alone) == jobs
     assert sorted(recorder.transactions) == [(1, "alone")] * 3 + [(3, "failed")]
+
+
+def test_a_job_run_again_alone_is_counted_by_whether_its_own_transaction_committed() -> None:
+    recorder = Recorder(fail_batches=True)
+    group = GroupCommit(
+        recorder.run_together,
+        recorder.run_alone,
+        max_batch=8,
+        on_transaction=recorder.heard,
+        committed_errors=(LookupError,),
+    )
+    jobs = ["upload-1", "down-2", "missing-3"]
+    with ThreadPoolExecutor(3) as pool:
+        with batch_under_way(group, waiting=3):
+            futures = submit_all(group, pool, jobs)
+        assert futures[0].result(timeout=5) == "upload-1: alone"
+        with pytest.raises(ConnectionError):
+            futures[1].result(timeout=5)
+        with pytest.raises(LookupError):
+            futures[2].result(timeout=5)
+    assert sorted(recorder.transactions) == [(1, "alone"), (1, "alone"), (1, "failed"), (3, "failed")]
 
 
 def test_a_hook_that_raises_after_the_commit_neither_runs_the_batch_again_nor_fails_its_jobs() -> None:
