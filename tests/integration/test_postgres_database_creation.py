@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
@@ -74,3 +77,52 @@ def test_the_urls_own_connect_timeout_is_kept(
     url = make_url(database_url).update_query_dict(query)
     assert create_database_if_missing(url.render_as_string(hide_password=False)) is False
     assert timeouts == [expected]
+
+
+@pytest.mark.timeout(120)
+def test_two_migrates_creating_the_same_database_at_once_both_find_it_there() -> None:
+    """Both look, find no database, and send CREATE DATABASE: the second insert of the name waits for the
+    first's transaction, then fails on the catalog's unique index. Holding the catalog's lock until both
+    are waiting on it makes that interleaving certain."""
+    base = make_url(default_settings().database_url)
+    name = unique_name("docfleet_test")
+    url = base.set(database=name).render_as_string(hide_password=False)
+    admin = libpq_conninfo(base.set(database="postgres"))
+    created: list[bool] = []
+    failed: list[BaseException] = []
+
+    def migrate_creates() -> None:
+        try:
+            created.append(create_database_if_missing(url))
+        except BaseException as error:  # told by the assertion below, not lost in the thread
+            failed.append(error)
+
+    try:
+        with psycopg.connect(admin) as holder:
+            holder.execute("LOCK TABLE pg_catalog.pg_database IN SHARE MODE")
+            runs = [threading.Thread(target=migrate_creates) for _ in range(2)]
+            for run in runs:
+                run.start()
+            _until_waiting_on_the_catalog(admin, 2)
+            holder.rollback()
+        for run in runs:
+            run.join()
+        assert failed == []
+        assert sorted(created) == [False, True]
+        assert _exists(admin, name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _until_waiting_on_the_catalog(admin: str, count: int) -> None:
+    waiting = """
+        SELECT count(*) FROM pg_locks
+        WHERE NOT granted AND locktype = 'relation' AND relation = 'pg_catalog.pg_database'::regclass
+    """
+    with psycopg.connect(admin, autocommit=True) as connection:
+        deadline = time.monotonic() + 60
+        while (row := connection.execute(waiting).fetchone()) is None or row[0] < count:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{count} CREATE DATABASE never waited on pg_database")
+            time.sleep(0.02)

@@ -23,6 +23,8 @@ from adapters.postgres.engine import connect_timeout_default, libpq_conninfo, si
 # Serializes concurrent upgrades, e.g. several workers starting at once, on one transaction-level lock.
 _UPGRADE_LOCK_KEY = 0x646F_6366_6D69_6772  # "docfmigr"
 
+_DATABASE_NAMES_INDEX = "pg_database_datname_index"
+
 
 def alembic_config() -> Config:
     config = Config()
@@ -31,7 +33,8 @@ def alembic_config() -> Config:
 
 
 def create_database_if_missing(database_url: str) -> bool:
-    """Creates the database the URL names when the server has none of that name; True if it did.
+    """Creates the database the URL names when the server has none of that name; True if it did,
+    False if it was there, or another ``migrate`` running at the same moment created it first.
 
     The server's ``postgres`` database is only opened when the URL's own cannot be: a role that may not
     connect there (as on many managed servers) can still migrate a database that exists."""
@@ -44,10 +47,21 @@ def create_database_if_missing(database_url: str) -> bool:
     except psycopg.OperationalError:
         pass  # most often no database of that name (libpq gives no code for it); else the next connect says
     with _server_connection(database_url) as connection:
-        found = _has_database(connection, name)
-        if not found:
+        if _has_database(connection, name):
+            return False
+        try:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return not found
+        except psycopg.errors.DuplicateDatabase:  # another ``migrate`` created it since the look above
+            return False
+        except psycopg.errors.UniqueViolation as error:
+            # Or was creating it at the same moment: a CREATE DATABASE that has not committed is not
+            # seen by the look nor by CREATE DATABASE's own check, and the second insert of the name
+            # waits for the first, then fails on the catalog's unique index. Either way it exists; the
+            # upgrade that follows waits for the other's on the advisory lock.
+            if error.diag.constraint_name != _DATABASE_NAMES_INDEX:
+                raise
+            return False
+    return True
 
 
 def is_missing(database_url: str) -> bool:
