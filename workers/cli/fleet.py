@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+import logging
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from workers.cli.failures import CliError, load_settings
+
+if TYPE_CHECKING:
+    from adapters.postgres.migrations import LockWait
 
 
 def register(app: typer.Typer) -> None:
@@ -19,20 +23,48 @@ def register(app: typer.Typer) -> None:
 def migrate() -> None:
     """Create the database if it is missing and bring its schema to the latest version; idempotent.
 
+    A table lock the migration needs and does not get within 2 s (a long transaction holds the table)
+    rolls it back, so that commands are not held up behind it; it is tried again, 6 times in all over
+    about 40 s, each wait logged, then given up with exit 1.
+
     \b
     Example:
       DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/docfleet docfleet migrate
     """
-    from adapters.postgres.migrations import UnknownRevision, create_database_if_missing, upgrade_to_head
+    from adapters.postgres.migrations import (
+        MigrationBlocked,
+        UnknownRevision,
+        create_database_if_missing,
+        upgrade_to_head,
+    )
+    from workers.logging import configure_logging
 
-    database_url = load_settings().database_url
+    settings = load_settings()
+    configure_logging(settings.log_level)  # for the waits on table locks, if any
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # not a line per migration, as before
+    database_url = settings.database_url
     if create_database_if_missing(database_url):
         typer.echo("created the database")
     try:
-        upgrade_to_head(database_url)
+        upgrade_to_head(database_url, on_wait=_log_lock_wait)
     except UnknownRevision as ahead:
         raise CliError(f"{ahead}; nothing changed") from None
+    except MigrationBlocked as blocked:
+        raise CliError(str(blocked)) from None
     typer.echo("database schema is up to date")
+
+
+def _log_lock_wait(wait: LockWait) -> None:
+    import structlog
+
+    structlog.get_logger("docfleet.migrate").warning(
+        "migration waited for a table lock: rolled back, to be tried again",
+        waited_s=wait.lock_timeout_s,
+        attempt=wait.attempt,
+        attempts=wait.attempts,
+        retry_in_s=wait.retry_in_s,
+        hint="a long transaction holds a table this migration changes",
+    )
 
 
 def relay(

@@ -5,6 +5,9 @@ The ``alembic.ini`` beside the package serves the ``alembic`` command line only 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 
 from adapters.postgres.engine import connect_timeout_default, libpq_conninfo, single_use_engine
 
@@ -94,12 +98,84 @@ class UnknownRevision(RuntimeError):
         super().__init__(f"{unknown}: a newer version migrated it")
 
 
-def upgrade_to_head(database_url: str) -> None:
+@dataclass(frozen=True)
+class LockPatience:
+    """How long the upgrade waits for each table lock it needs, and how often it tries again.
+
+    A migration that waits for a table lock holds up every later taker of that table behind it (Postgres
+    queues them): 0006's index on the outbox, say, waiting behind a long transaction that wrote to the
+    outbox, would hold every command's commit for as long as that transaction lasts. So each wait is cut
+    short, the transaction rolled back (the commands go on), and the upgrade tried again a little later.
+    Each wait stays under the workers' statement timeout (5 s, ``workers.bootstrap``), so that a command
+    queued behind it is delayed, not failed and retried.
+    """
+
+    lock_timeout_s: float = 2.0
+    attempts: int = 6
+    first_retry_s: float = 1.0
+    """Seconds between the first failed try and the next; doubled after each, up to ``max_retry_s``."""
+    max_retry_s: float = 15.0
+
+
+@dataclass(frozen=True)
+class LockWait:
+    """A try that gave up waiting for a lock: its number, of how many, and the seconds until the next."""
+
+    attempt: int
+    attempts: int
+    lock_timeout_s: float
+    retry_in_s: float
+
+
+class MigrationBlocked(RuntimeError):
+    """Every try of the upgrade gave up waiting for a table lock; nothing was changed."""
+
+    def __init__(self, patience: LockPatience) -> None:
+        tries = f"{patience.attempts} tries each waited {patience.lock_timeout_s:g} s"
+        super().__init__(
+            f"the migration could not take its locks: {tries} for a lock on a table it changes. Which one"
+            " is not known: a long transaction holds a table (see pg_stat_activity); nothing changed."
+            " End that transaction, or migrate at a quieter moment"
+        )
+
+
+def upgrade_to_head(
+    database_url: str,
+    *,
+    patience: LockPatience = LockPatience(),
+    on_wait: Callable[[LockWait], None] | None = None,
+) -> None:
     """Applies every migration not yet applied, in one transaction; ``UnknownRevision`` if the database
-    is ahead of this version."""
+    is ahead of this version.
+
+    Concurrent upgrades take their turns on an advisory lock, waited for without a limit. Past it, a
+    table lock not had within ``patience.lock_timeout_s`` rolls the whole upgrade back; ``on_wait`` is
+    told, and the upgrade tried again after a backoff; ``MigrationBlocked`` once no try got its locks."""
+    delay = patience.first_retry_s
+    for attempt in range(1, patience.attempts + 1):
+        try:
+            _upgrade_once(database_url, patience.lock_timeout_s)
+            return
+        except DBAPIError as error:
+            if not isinstance(error.orig, psycopg.errors.LockNotAvailable):
+                raise
+        if attempt == patience.attempts:
+            break
+        if on_wait is not None:
+            on_wait(LockWait(attempt, patience.attempts, patience.lock_timeout_s, delay))
+        time.sleep(delay)
+        delay = min(delay * 2, patience.max_retry_s)
+    raise MigrationBlocked(patience)
+
+
+def _upgrade_once(database_url: str, lock_timeout_s: float) -> None:
     config = alembic_config()
     with single_use_engine(database_url) as engine, engine.begin() as connection:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
+        # SET LOCAL lock_timeout (set_config's ``true``: this transaction alone), once the advisory lock is
+        # had: waiting for another upgrade to end is not cut short.
+        timeout = f"{max(1, round(lock_timeout_s * 1000))}ms"
+        connection.execute(text("SELECT set_config('lock_timeout', :timeout, true)"), {"timeout": timeout})
         _refuse_unknown(_current_revisions(connection), _scripts())
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
