@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dramatiq
@@ -38,6 +39,7 @@ from workers.middleware import (
 )
 from workers.middleware.answers import AnswersBeforeAck
 from workers.middleware.retries import CountNotFound, RetriesOrDeadLetter
+from workers.schema_gate import require_schema
 from workers.settings import InvalidSettings, Settings
 
 BROKER_ENV = "DOCFLEET_BROKER"
@@ -54,7 +56,10 @@ def build_broker(
     """A broker with docfleet's middleware, then Dramatiq's; JSON messages only (never pickle)."""
     dramatiq.set_encoder(EnvelopeEncoder())
     quiet_replaced_lines([COMMANDS_QUEUE, QUERIES_QUEUE])
-    resources = Resources(open_application or _opener(settings))
+    # The Application built from the settings is checked against the database's schema first; one a
+    # test gives is its own.
+    check_ready = None if open_application else partial(require_schema, settings.database_url)
+    resources = Resources(open_application or _opener(settings), check_ready=check_ready)
     backend = results_backend or results_backend_for(settings)
     middleware = [
         *docfleet_middleware(

@@ -212,3 +212,6 @@ def configure_logging(
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("pika").setLevel(logging.WARNING)
+    # Its lines at INFO (plugins set up, the dialect, each migration run) would come with every look at
+    # the schema: a worker's at boot, and ``docfleet migrate``'s, which says what it did on its own.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -41,7 +40,6 @@ def migrate() -> None:
 
     settings = load_settings()
     configure_logging(settings.log_level)  # for the waits on table locks, if any
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # not a line per migration, as before
     database_url = settings.database_url
     if create_database_if_missing(database_url):
         typer.echo("created the database")

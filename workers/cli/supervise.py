@@ -9,7 +9,8 @@ with its code, without restarting it. A clean exit (code 0) ends the supervisor 
 was stopped by someone else, Dramatiq's main process as soon as one of its worker processes drained
 after a stray SIGTERM, and the fleet would stay down. Exit code 2 ends the supervisor with code 2
 either way: docfleet's commands and Dramatiq both exit 2 for a bad option, argument, setting or
-module, which no restart mends.
+module, which no restart mends. A worker against a database not migrated to its version exits 75
+(``workers.schema_gate``), and is restarted as any failure is, until ``docfleet migrate`` has run.
 
 The child runs in a process group of its own, which its processes keep even once their parent is gone:
 Dramatiq's worker processes outlive a main process killed alone, and would go on consuming beside the

@@ -15,6 +15,9 @@ from workers.bootstrap import Application
 OpenApplication = Callable[[int], Application]
 """Builds the Application for a worker of that many threads."""
 
+CheckReady = Callable[[], None]
+"""Returns if the worker may take messages; else ends the process (``workers.schema_gate``)."""
+
 _lent: ContextVar[Application | None] = ContextVar("docfleet_application", default=None)
 
 
@@ -23,20 +26,26 @@ class Resources(Middleware):
 
     ``before_worker_boot``: Dramatiq starts the consumer and worker threads before ``after_worker_boot``,
     so a message could otherwise be handled, or an unreadable one rejected, before the Application exists.
+    ``check_ready``, if given, runs there first, once per process: a worker against a database without
+    the schema ends before it consumes (a ``SystemExit`` passes Dramatiq's hooks, an exception would be
+    logged and the boot carried on).
 
     ``after_worker_shutdown`` rather than ``before``: Dramatiq lets the messages in progress finish between
     the two, and they still need their connections. The Application itself is safe to share between the
     worker's threads; the lock only guards opening, closing and reading the reference.
     """
 
-    def __init__(self, open_application: OpenApplication) -> None:
+    def __init__(self, open_application: OpenApplication, *, check_ready: CheckReady | None = None) -> None:
         self._open = open_application
+        self._check_ready = check_ready
         self._lock = threading.Lock()
         self._application: Application | None = None
 
     def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         with self._lock:
             if self._application is None:
+                if self._check_ready is not None:
+                    self._check_ready()
                 self._application = self._open(worker.worker_threads)
 
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
