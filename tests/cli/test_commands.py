@@ -6,6 +6,8 @@ import json
 import os
 import signal
 import subprocess
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from typer.testing import Result
@@ -14,6 +16,7 @@ from tests.cli.support import bodies, environment, is_member, one_line_error, re
 from tests.conftest import IdMaker
 from tests.e2e.fleet import BIN
 from tests.support.waiting import wait_for
+from workers.service_urls import location
 from workers.settings import Settings
 
 COMMANDS = [
@@ -186,3 +189,45 @@ def test_ctrl_c_while_waiting_for_an_answer_says_interrupted_and_exits_130(setti
 
     assert waiting.returncode == 130
     assert stderr.strip().splitlines()[-1] == "docfleet: interrupted"
+
+
+@pytest.mark.integration
+def test_a_command_perhaps_taken_tells_the_message_id_to_send_it_again_with(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The publish reaches RabbitMQ, the connection drops before the confirm, and the one reconnection
+    fails: a copy is queued, and the line must say so, with the id that makes a second send a duplicate."""
+    from adapters.rabbitmq.queue_publisher import OutgoingMessage, PublishError, QueuePublisher, Undelivered
+    from workers.client import client as client_module
+
+    opened: list[str] = []
+
+    class LostAfterThePublish(QueuePublisher):
+        def __init__(self, url: str, **options: Any) -> None:
+            opened.append(url)
+            if len(opened) > 1:
+                raise PublishError("connecting to RabbitMQ: cannot connect to RabbitMQ (test)")
+            super().__init__(url, **options)
+
+        def publish(self, messages: Sequence[OutgoingMessage]) -> list[Undelivered]:
+            assert super().publish(messages) == []  # RabbitMQ took it; its confirm is what the caller loses
+            raise PublishError("waiting for publisher confirms: connection lost (test)")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(client_module, "QueuePublisher", LostAfterThePublish)
+        lost = run(settings, "member", "add", "acme", "alice")
+
+    assert lost.exit_code == 1
+    assert lost.stdout == ""
+    [queued] = bodies(settings.amqp_url, "documents")
+    message_id = queued["message_id"]
+    assert one_line_error(lost) == (
+        f"docfleet: RabbitMQ at {location(settings.amqp_url)}: connecting to RabbitMQ: cannot connect to "
+        "RabbitMQ (test); the command may have been taken all the same: send it again with "
+        f"--message-id {message_id} (a copy already taken is then dropped as a duplicate)"
+    )
+
+    again = run(settings, "member", "add", "acme", "alice", "--message-id", message_id)
+
+    assert (again.exit_code, again.stdout) == (0, f"{message_id}\n")
+    assert [body["message_id"] for body in bodies(settings.amqp_url, "documents")] == [message_id] * 2

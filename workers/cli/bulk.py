@@ -172,7 +172,8 @@ def _send_batch(client: DocfleetClient, batch: list[tuple[int, OutgoingMessage]]
     except NotSent as error:
         if not error.maybe_taken:
             outcome.unconfirmed = None
-        outcome.stopped = f"stopped: {_not_sent(outcome, batch)} ({outcome.sent} sent before): {error}"
+        # the reason alone: which lines to send again, and when that is safe, is told here and in docs/cli.md
+        outcome.stopped = f"stopped: {_not_sent(outcome, batch)} ({outcome.sent} sent before): {error.reason}"
         raise _Stopped from None
     lines_of = {message.message_id: number for number, message in batch}
     for refusal in undelivered:

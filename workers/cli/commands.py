@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from workers.cli.failures import load_settings
+from workers.cli.failures import CliError, load_settings
 from workers.cli.output import command_group
 
 member_app = command_group("Members of organizations.")
@@ -35,12 +35,25 @@ def register(app: typer.Typer) -> None:
 
 
 def send_one(actor: str, kwargs: dict[str, Any], message_id: str | None) -> None:
-    """Validates, sends and awaits the confirm through a client on the workers' settings; prints the id."""
-    from workers.client import DocfleetClient, validate
+    """Validates, sends and awaits the confirm through a client on the workers' settings; prints the id.
+
+    When the confirm never came but RabbitMQ may have taken the message (the connection was lost after
+    the publish), the one line says so and gives the ``--message-id`` to send it again with: a copy
+    already taken then makes the second a duplicate, applied once."""
+    from workers.client import DocfleetClient, NotSent, validate
 
     validate(actor, kwargs, message_id)  # a bad argument is told before any connection is tried
     with DocfleetClient.from_settings(load_settings(), name="docfleet-cli") as client:
-        typer.echo(client.send(actor, kwargs, message_id=message_id))
+        try:
+            sent = client.send(actor, kwargs, message_id=message_id)
+        except NotSent as error:
+            if not error.maybe_taken or error.message_id is None:
+                raise
+            raise CliError(
+                f"{error.reason}; the command may have been taken all the same: send it again with "
+                f"--message-id {error.message_id} (a copy already taken is then dropped as a duplicate)"
+            ) from None
+    typer.echo(sent)
 
 
 @member_app.command("add")

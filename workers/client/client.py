@@ -18,11 +18,13 @@ from adapters.rabbitmq.queue_publisher import OutgoingMessage, PublishError, Que
 from workers.client.envelopes import contract_queues, prepare
 from workers.client.errors import ClientError, NotSent
 from workers.client.results import results_backend, wait_for_page
+from workers.contract import QUERIES
 from workers.contract_events import ListFolderResult
 from workers.service_urls import check_amqp_url, check_valkey_url, location
 from workers.settings import Settings
 
 Role = Literal["viewer", "editor", "owner"]
+QUERY_ADVICE = "the query may have been taken all the same: ask again (a query is not deduplicated)"
 
 
 AMQP_PORT = 5672  # what pika connects to when the URL names no port
@@ -141,31 +143,39 @@ class DocfleetClient:
 
     def send(self, actor: str, kwargs: Mapping[str, Any], *, message_id: str | None = None) -> str:
         """Any actor by name: validated, sent, confirmed; its message id. ``InvalidArguments`` or
-        ``NotSent`` otherwise."""
+        ``NotSent`` (with the message id, to send again under it) otherwise."""
         message = prepare(actor, kwargs, message_id)
-        for undelivered in self.send_prepared([message]):
+        advice = QUERY_ADVICE if actor in QUERIES else None
+        for undelivered in self._publish([message], advice):
             why = f"RabbitMQ did not take message {undelivered.message_id}: {undelivered.why}"
-            raise NotSent(why, maybe_taken=undelivered.earlier_copy_possible)
+            maybe_taken = undelivered.earlier_copy_possible
+            raise NotSent(why, maybe_taken=maybe_taken, message_ids=[message.message_id], advice=advice)
         return message.message_id
 
     def send_prepared(self, messages: Sequence[OutgoingMessage]) -> list[Undelivered]:
         """Publishes messages made by ``workers.client.prepare`` in one go; those RabbitMQ did not take.
 
-        A lost connection is retried once on a new one, with the same message ids; then ``NotSent``.
+        A lost connection is retried once on a new one, with the same message ids; then ``NotSent``, whose
+        ``message_ids`` are those of ``messages``.
         """
+        return self._publish(messages, None)
+
+    def _publish(self, messages: Sequence[OutgoingMessage], advice: str | None) -> list[Undelivered]:
+        ids = [message.message_id for message in messages]
         with self._lock:
             handed_over = False  # to a connected publisher: from then on, RabbitMQ may have taken them
             failure: PublishError | None = None
             for _attempt in range(2):
                 earlier_copies = handed_over
                 try:
-                    publisher = self._connected()
+                    publisher = self._connected(ids)
                     handed_over = True
                     return _refused(publisher.publish(messages), earlier_copies)
                 except PublishError as error:
                     self._drop_publisher()
                     failure = error
-            raise NotSent(f"{self._rabbitmq()}: {failure}", maybe_taken=handed_over)
+            reason = f"{self._rabbitmq()}: {failure}"
+            raise NotSent(reason, maybe_taken=handed_over, message_ids=ids, advice=advice)
 
     def close(self) -> None:
         with self._lock:
@@ -182,12 +192,13 @@ class DocfleetClient:
     ) -> None:
         self.close()
 
-    def _connected(self) -> QueuePublisher:
+    def _connected(self, message_ids: Sequence[str]) -> QueuePublisher:
         if self._publisher is None:
             try:
                 check_amqp_url(self._amqp_url)
             except ValueError as error:
-                raise NotSent(f"{self._rabbitmq()}: unusable URL: {error}", maybe_taken=False) from None
+                reason = f"{self._rabbitmq()}: unusable URL: {error}"
+                raise NotSent(reason, maybe_taken=False, message_ids=message_ids) from None
             self._publisher = QueuePublisher(
                 self._amqp_url, declare=contract_queues(), timeout=self._confirm_timeout, name=self._name
             )

@@ -27,12 +27,45 @@ class NotSent(ClientError):
 
     Sending it again with the same message id is safe: a second copy is a duplicate, applied once.
     ``maybe_taken`` is False only when no copy can be in a queue: RabbitMQ refused the message (on the
-    one connection it was sent on), or could not be connected to at all.
+    one connection it was sent on), or could not be connected to at all. ``message_ids`` names the messages
+    concerned (the one a command's method sent, or the whole batch of ``send_prepared``), so that a caller
+    who let the client make the id can still send again under it; ``reason`` is what went wrong, alone.
+    When a copy may have been taken, the text says so and gives the id to send again with.
     """
 
-    def __init__(self, message: str, *, maybe_taken: bool = True) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        reason: str,
+        *,
+        maybe_taken: bool = True,
+        message_ids: Sequence[str] = (),
+        advice: str | None = None,
+    ) -> None:
+        self.reason = reason
         self.maybe_taken = maybe_taken
+        self.message_ids = tuple(message_ids)
+        told = resend_advice(self.message_ids) if advice is None and maybe_taken else advice
+        super().__init__(f"{reason}; {told}" if told else reason)
+
+    @property
+    def message_id(self) -> str | None:
+        """The message id when one message is concerned, else None."""
+        return self.message_ids[0] if len(self.message_ids) == 1 else None
+
+
+def resend_advice(message_ids: Sequence[str]) -> str:
+    """What to do about messages a queue may hold all the same: send them again under the same ids."""
+    if len(message_ids) == 1:
+        return (
+            f"message {message_ids[0]} may have been taken all the same: send it again with message id "
+            f"{message_ids[0]} (a copy already taken is then dropped as a duplicate)"
+        )
+    if message_ids:
+        return (
+            f"the {len(message_ids)} messages may have been taken all the same: send them again with the "
+            "same message ids (NotSent.message_ids; copies already taken are then dropped as duplicates)"
+        )
+    return ""
 
 
 class QueryRefused(ClientError):
