@@ -158,10 +158,21 @@ def test_an_answer_later_than_valkeys_socket_timeout_is_returned(settings: Setti
     assert page.next_cursor == "after-the-socket-timeout"
 
 
-def test_list_folder_with_valkey_unreachable_fails_as_a_client_error(settings: Settings) -> None:
-    unreachable = dataclasses.replace(settings, valkey_url=f"redis://127.0.0.1:{free_port()}/0")
-    with DocfleetClient.from_settings(unreachable) as client, pytest.raises(QueryFailed, match="Valkey"):
+def test_list_folder_with_valkey_unreachable_fails_as_a_client_error_and_sends_nothing(
+    settings: Settings,
+) -> None:
+    """A worker would run the query for an answer nobody can read: Valkey is checked before it is sent."""
+    port = free_port()
+    unreachable = dataclasses.replace(settings, valkey_url=f"redis://:secret@127.0.0.1:{port}/0")
+    with DocfleetClient.from_settings(unreachable) as client, pytest.raises(QueryFailed) as raised:
         client.list_folder(folder_id="f", requested_by="alice", timeout=1.0)
+
+    told = str(raised.value)
+    assert told.startswith(
+        f"list_folder not sent: its answer could not be read from Valkey at 127.0.0.1:{port}/0: "
+    )
+    assert "secret" not in told
+    assert ready_count(settings.amqp_url, "documents-queries") in (0, None)
 
 
 def test_an_unusable_rabbitmq_url_fails_as_a_client_error_without_its_password() -> None:

@@ -17,7 +17,7 @@ from typing import Any, Literal, Self
 from adapters.rabbitmq.queue_publisher import OutgoingMessage, PublishError, QueuePublisher, Undelivered
 from workers.client.envelopes import contract_queues, prepare
 from workers.client.errors import ClientError, NotSent
-from workers.client.results import results_backend, wait_for_page
+from workers.client.results import check_reachable, results_backend, wait_for_page
 from workers.contract import QUERIES
 from workers.contract_events import ListFolderResult
 from workers.service_urls import check_amqp_url, check_valkey_url, location
@@ -121,13 +121,15 @@ class DocfleetClient:
         cursor: str | None = None,
         timeout: float = 10.0,
     ) -> ListFolderResult:
-        """One page of the folder, newest first; ``QueryRefused``, ``QueryTimeout`` or ``QueryFailed``."""
+        """One page of the folder, newest first; ``QueryRefused``, ``QueryTimeout`` or ``QueryFailed`` (also
+        before anything is sent, when Valkey, where the answer is read, does not answer a PING)."""
         if not (math.isfinite(timeout) and timeout > 0):
             raise ClientError(f"timeout: a number of seconds above 0, not {timeout!r}")
         if self._valkey_url is None:
             raise ClientError("list_folder waits for its answer in Valkey: give the client a valkey_url")
         kwargs = {"folder_id": folder_id, "requested_by": requested_by, "limit": limit, "cursor": cursor}
         backend = self._results_backend(self._valkey_url)  # before sending: a bad URL sends nothing
+        check_reachable(backend, self._valkey_url)  # nor does a Valkey its answer could not be read from
         sent = self.send("list_folder", kwargs)
         return wait_for_page(backend, sent, timeout)
 

@@ -17,7 +17,9 @@ from valkey.exceptions import ValkeyError
 from workers.client.errors import QueryFailed, QueryRefused, QueryTimeout
 from workers.contract import QUERIES_QUEUE
 from workers.contract_events import ListFolderResult
+from workers.service_urls import location
 
+VALKEY_PORT = 6379  # what the client connects to when the URL names no port
 SOCKET_TIMEOUT_SECONDS = 5.0  # how long a reply from Valkey is awaited before the server counts as lost
 
 
@@ -35,6 +37,18 @@ def results_backend(
         encoder=JSONEncoder(),
         use_namespace_prefix_keys=True,
     )
+
+
+def check_reachable(backend: RedisBackend, valkey_url: str) -> None:
+    """One PING on the connection the answer will be read on; ``QueryFailed`` when Valkey does not answer,
+    as the read would fail, so that a query is not sent (and run by a worker) for an answer nobody reads."""
+    try:
+        backend.client.ping()
+    except ValkeyError as error:
+        raise QueryFailed(
+            f"list_folder not sent: its answer could not be read from Valkey at "
+            f"{location(valkey_url, default_port=VALKEY_PORT)}: {error}"
+        ) from None
 
 
 def wait_for_page(backend: RedisBackend, message_id: str, timeout: float) -> ListFolderResult:
