@@ -158,6 +158,33 @@ def test_an_answer_later_than_valkeys_socket_timeout_is_returned(settings: Setti
     assert page.next_cursor == "after-the-socket-timeout"
 
 
+@pytest.mark.parametrize("failed", [False, True])
+def test_an_answer_read_is_deleted_from_valkey(settings: Settings, failed: bool) -> None:
+    """A page can be tens of MB: once read, it must not stay for the whole RESULT_TTL_MS."""
+    from workers.broker import results_backend_for
+    from workers.client.results import results_backend, wait_for_page
+
+    message: dramatiq.Message[Any] = dramatiq.Message(
+        queue_name="documents-queries", actor_name="list_folder", args=(), kwargs={}, options={}
+    )
+    workers = results_backend_for(settings)
+    if failed:
+        workers.store_exception(message, RuntimeError("a fault (test)"), 60_000)
+    else:
+        workers.store_result(message, {"documents": [], "next_cursor": None}, 60_000)
+    backend = results_backend(settings.valkey_url, settings.cache_prefix)
+    key = backend.build_message_key(message)
+    assert backend.client.exists(key) == 1
+
+    if failed:
+        with pytest.raises(QueryFailed, match="a fault"):
+            wait_for_page(backend, message.message_id, timeout=5.0)
+    else:
+        assert wait_for_page(backend, message.message_id, timeout=5.0).documents == []
+
+    assert backend.client.exists(key) == 0
+
+
 def test_list_folder_with_valkey_unreachable_fails_as_a_client_error_and_sends_nothing(
     settings: Settings,
 ) -> None:

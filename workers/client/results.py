@@ -1,7 +1,9 @@
-"""Waiting in Valkey for the answer to a list_folder message, where the Results middleware puts it."""
+"""Waiting in Valkey for the answer to a list_folder message, where the Results middleware puts it; the
+answer is deleted once read (docs/contract.md §5)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from typing import Any
@@ -69,11 +71,13 @@ def wait_for_page(backend: RedisBackend, message_id: str, timeout: float) -> Lis
             f"no answer to list_folder {message_id} within {timeout:g} s: is a worker running?"
         ) from None
     except ResultFailure as failure:
+        _forget(backend, message)
         raise QueryFailed(f"list_folder {message_id} failed in the worker: {failure}") from None
     except ValkeyError as error:  # sent, but its answer cannot be read
         raise QueryFailed(
             f"the answer to list_folder {message_id} could not be read from Valkey: {error}"
         ) from None
+    _forget(backend, message)
     try:
         page = ListFolderResult.model_validate(answer)
     except ValidationError as error:
@@ -82,6 +86,14 @@ def wait_for_page(backend: RedisBackend, message_id: str, timeout: float) -> Lis
     if page.error is not None:
         raise QueryRefused(page.error.reason, page.error.detail)
     return page
+
+
+def _forget(backend: RedisBackend, message: dramatiq.Message[Any]) -> None:
+    """Deletes the answer once read, as docs/contract.md §5 asks of every reader: nobody reads it twice,
+    and a page of 1,000 documents can be tens of MB, which would otherwise stay in Valkey for the whole
+    RESULT_TTL_MS. If Valkey fails the delete, the answer read still stands, and its TTL removes it."""
+    with contextlib.suppress(ValkeyError):
+        backend.client.delete(backend.build_message_key(message))
 
 
 POLL_INTERVAL_S = 0.1  # between reads when the socket's timeout leaves no room for a blocking one
