@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 import dramatiq
+from dramatiq.common import current_millis
 from dramatiq.middleware import CurrentMessage
 
 from domain.errors import NotFound, Refused
@@ -17,7 +18,7 @@ from workers.broker import broker
 from workers.contract import COMMANDS_QUEUE, QUERIES_QUEUE, InvalidMessage, parse_command, parse_query
 from workers.contract_events import page_result, refusal_result
 from workers.middleware import RetryPolicy, current_application, note_outcome
-from workers.middleware.answers import store_answer
+from workers.middleware.answers import abandoned, fail_abandoned, store_answer
 
 COMMAND_RETRIES = RetryPolicy(not_found_retries=8, fault_retries=20)
 QUERY_RETRIES = RetryPolicy(not_found_retries=0, fault_retries=3)
@@ -105,15 +106,23 @@ def answer(actor: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
 
     The answer is stored before the actor returns: if it cannot be, the query fails and is retried. The
     actor returns nothing, as Dramatiq expects of an actor on a broker without its own Results (which
-    would warn of a value discarded)."""
+    would warn of a value discarded).
+
+    A query sent longer ago than its answer is kept has no reader left: it is not run, and its outcome
+    is ``expired`` (docs/contract.md §5)."""
     query = parse_query(actor, args, kwargs)
+    message = current_message()
+    why = abandoned(message, current_millis())
+    if why is not None:
+        note_outcome("expired", detail=why, answer=fail_abandoned(message, why))
+        return
     try:
         page = current_application().list_folder(query)
     except (Refused, NotFound) as refusal:
-        store_answer(current_message(), refusal_result(refusal.code, refusal.message))
+        store_answer(message, refusal_result(refusal.code, refusal.message))
         note_outcome("refused", reason=refusal.code, detail=refusal.message)
         return
-    store_answer(current_message(), page_result(page))
+    store_answer(message, page_result(page))
     note_outcome("answered", documents=len(page.documents))
 
 

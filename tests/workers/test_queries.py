@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from datetime import UTC, datetime
 from typing import Any
 
+import dramatiq
 import pytest
 import valkey
+from dramatiq.common import current_millis
 from dramatiq.encoder import JSONEncoder
 from dramatiq.results import ResultFailure
 from dramatiq.results.backends.stub import StubBackend
+from structlog.testing import capture_logs
 
 from tests.unit.fakes import FOLDER, FakeDatabase
 from tests.workers.conftest import ALICE, BOB
@@ -17,6 +22,7 @@ from tests.workers.support import Fleet, running_fleet
 from workers.bootstrap import Application
 from workers.contract import MAX_MESSAGE_BYTES, QUERIES_QUEUE
 from workers.contract_events import ListFolderResult
+from workers.settings import Settings
 
 
 def test_a_page_lists_what_the_requester_may_view_with_every_documented_field(
@@ -112,9 +118,16 @@ def test_a_query_over_the_size_limit_fails_as_an_invalid_query_does(fleet: Fleet
 class _UnavailableAtFirst(StubBackend):
     """A results store that cannot take the first ``failures`` answers, as Valkey while it is down."""
 
-    def __init__(self, failures: int) -> None:
+    def __init__(self, failures: int, exceptions: int = 0) -> None:
         super().__init__(encoder=JSONEncoder())
         self.failures = failures
+        self.exceptions = exceptions  # of the failures stored as answers
+
+    def store_exception(self, message: Any, exception: Exception, ttl: int) -> None:
+        if self.exceptions > 0:
+            self.exceptions -= 1
+            raise valkey.exceptions.ConnectionError("Valkey is unavailable")
+        super().store_exception(message, exception, ttl)
 
     def store_result(self, message: Any, result: Any, ttl: int) -> None:
         if self.failures > 0:
@@ -136,3 +149,64 @@ def test_an_answer_that_can_never_be_stored_is_dead_lettered_not_acked(applicati
         fleet.send("list_folder", folder_id=FOLDER, requested_by=ALICE)
         fleet.settle()
         assert len(fleet.dead_letters(QUERIES_QUEUE)) == 1
+
+
+def _sent_ago(fleet: Fleet, milliseconds: int, **kwargs: Any) -> dramatiq.Message[Any]:
+    message = fleet.message("list_folder", **kwargs)
+    return fleet.broker.enqueue(
+        dataclasses.replace(message, message_timestamp=current_millis() - milliseconds)
+    )
+
+
+def test_a_query_sent_longer_ago_than_its_answer_is_kept_is_not_run(fleet: Fleet, db: FakeDatabase) -> None:
+    """Whoever sent it gave up waiting: a page of 1,000 documents would be stored for nobody."""
+    ttl_ms = Settings.from_env().result_ttl_ms
+    db.with_document("d1", owner=ALICE)
+    with capture_logs() as logs:
+        message = _sent_ago(fleet, ttl_ms + 5_000, folder_id=FOLDER, requested_by=ALICE)
+        fleet.settle()
+
+    assert db.listing_reads == 0
+    assert fleet.dead_letters(QUERIES_QUEUE) == []  # acked: there is nothing to repair
+    [line] = [line for line in logs if line.get("message_id") == message.message_id and "outcome" in line]
+    assert (line["event"], line["outcome"], line["actor"], line["answer"]) == (
+        "expired",
+        "expired",
+        "list_folder",
+        "stored",
+    )
+    assert re.fullmatch(
+        rf"list_folder sent \d+\.\d s ago, longer than its answer is kept \({ttl_ms / 1000:g} s, "
+        r"RESULT_TTL_MS\): not run",
+        line["detail"],
+    )
+    with pytest.raises(ResultFailure) as failure:  # told at once to a reader who waits longer all the same
+        fleet.result(message)
+    assert failure.value.orig_exc_type == "QueryExpired"
+    assert failure.value.orig_exc_msg == line["detail"]
+
+
+def test_a_query_sent_within_its_answers_time_to_live_is_answered(fleet: Fleet, db: FakeDatabase) -> None:
+    ttl_ms = Settings.from_env().result_ttl_ms
+    db.with_document("d1", owner=ALICE)
+
+    result = fleet.result(_sent_ago(fleet, ttl_ms - 5_000, folder_id=FOLDER, requested_by=ALICE))
+
+    assert [document["id"] for document in result["documents"]] == ["d1"]
+
+
+def test_an_expired_query_whose_failure_cannot_be_stored_is_still_acked_unrun(
+    application: Application, db: FakeDatabase
+) -> None:
+    with running_fleet(application, backend=_UnavailableAtFirst(failures=0, exceptions=1)) as fleet:
+        with capture_logs() as logs:
+            message = _sent_ago(
+                fleet, Settings.from_env().result_ttl_ms + 1_000, folder_id=FOLDER, requested_by=ALICE
+            )
+            fleet.settle()
+        assert fleet.dead_letters(QUERIES_QUEUE) == []
+    assert db.listing_reads == 0
+    told = [
+        (line["event"], line.get("answer")) for line in logs if line.get("message_id") == message.message_id
+    ]
+    assert told == [("answer not stored", None), ("expired", "failed")]

@@ -75,16 +75,57 @@ class AnswersBeforeAck(Results):
         return "answered"
 
     def store_answer(self, broker: dramatiq.Broker, message: dramatiq.Message[Any], answer: Any) -> None:
+        self.backend.store_result(message, answer, self.answer_ttl_ms(broker, message))
+
+    def answer_ttl_ms(self, broker: dramatiq.Broker, message: dramatiq.Message[Any]) -> int:
+        """How long the answer to ``message`` is kept: ``RESULT_TTL_MS`` unless its actor says otherwise."""
         actor = broker.get_actor(message.actor_name)
-        ttl = message.options.get("result_ttl", actor.options.get("result_ttl", self.result_ttl))
-        self.backend.store_result(message, answer, ttl)
+        ttl: int = message.options.get("result_ttl", actor.options.get("result_ttl", self.result_ttl))
+        return ttl
+
+
+class QueryExpired(Exception):
+    """The failure stored for a query taken up after its answer's time to live: it was not run."""
+
+
+def abandoned(message: dramatiq.Message[Any], now_ms: int) -> str | None:
+    """Why the query this thread is processing has no reader left, or None: it was sent (its
+    ``message_timestamp``) longer ago than its answer would be kept, so whoever sent it gave up waiting."""
+    middleware, broker = _current()
+    age_ms, ttl_ms = now_ms - message.message_timestamp, middleware.answer_ttl_ms(broker, message)
+    if age_ms <= ttl_ms:
+        return None
+    return (
+        f"{message.actor_name} sent {age_ms / 1000:.1f} s ago, longer than its answer is kept "
+        f"({ttl_ms / 1000:g} s, RESULT_TTL_MS): not run"
+    )
+
+
+def fail_abandoned(message: dramatiq.Message[Any], why: str) -> str:
+    """Stores ``QueryExpired`` as the answer of an abandoned query, for a reader that waits longer than
+    the answer is kept; says whether it was stored (``stored``) or not (``failed``: Valkey unavailable).
+    Either way the query is not run and not retried: nobody is expected to read its answer."""
+    middleware, broker = _current()
+    try:
+        ttl_ms = middleware.answer_ttl_ms(broker, message)
+        middleware.backend.store_exception(message, QueryExpired(why), ttl_ms)
+    except VALKEY_UNAVAILABLE as error:
+        structlog.get_logger("docfleet.worker").error(
+            "answer not stored", message_id=message.message_id, error=repr(error)[:300]
+        )
+        return "failed"
+    return "stored"
 
 
 def store_answer(message: dramatiq.Message[Any], answer: Any) -> None:
     """Stores ``answer`` as the result of the message this thread is processing, on the broker that
     delivered it; raises if the results backend cannot take it."""
+    middleware, broker = _current()
+    middleware.store_answer(broker, message, answer)
+
+
+def _current() -> tuple[AnswersBeforeAck, dramatiq.Broker]:
     processing = _processing.get()
     if processing is None:
         raise RuntimeError("no message in process on a broker with AnswersBeforeAck")
-    middleware, broker = processing
-    middleware.store_answer(broker, message, answer)
+    return processing
