@@ -68,3 +68,27 @@ def test_a_database_that_cannot_be_reached_ends_the_process_rather_than_consume_
     [line] = lines
     assert line["event"] == "cannot check the database schema: not consuming"
     assert line["database"] == "127.0.0.1:1/docfleet"
+
+
+def test_the_revisions_read_from_the_file_names_are_alembics_own_in_one_line() -> None:
+    from adapters.postgres.migrations import _scripts
+    from adapters.postgres.schema_revisions import known_revisions
+
+    scripts = _scripts()
+    line = [script.revision for script in reversed(list(scripts.walk_revisions()))]  # oldest first
+    assert known_revisions() == line
+    assert scripts.get_heads() == [line[-1]]
+    assert [script.down_revision for script in reversed(list(scripts.walk_revisions()))] == [None, *line[:-1]]
+
+
+def test_looking_at_the_schema_loads_no_alembic(database_url: str) -> None:
+    """It stays in the worker process's memory once loaded: about 20 MiB a process."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\nfrom workers.schema_gate import require_schema\n"
+        f"require_schema({database_url!r})\nprint(sorted(m for m in sys.modules if m.startswith('alembic')))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"

@@ -1,0 +1,44 @@
+"""Where a database's schema stands against this version's migrations, without loading Alembic.
+
+A worker process looks at its database's schema when it boots (``workers.schema_gate``). Alembic, its
+templates and the migrations' modules would then stay in every worker process's memory: about 20 MiB
+each, as much as the rest of a worker. The migration files are named ``<revision>_<what>.py`` and form a
+single line, each revising the one before; ``tests/workers/test_schema_gate.py`` holds that against
+Alembic's own reading of them, so that the two can never disagree unseen.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+from sqlalchemy import text
+
+from adapters.postgres.engine import single_use_engine
+
+VERSIONS = Path(__file__).with_name("migrations") / "versions"
+
+
+class SchemaState(Enum):
+    AT_HEAD = "at head"
+    BEHIND = "behind"  # no schema at all, or an older one
+    AHEAD = "ahead"  # a newer version migrated it
+
+
+def known_revisions() -> list[str]:
+    """This version's revisions, oldest first."""
+    return sorted(path.name.partition("_")[0] for path in VERSIONS.glob("[0-9]*_*.py"))
+
+
+def schema_state(database_url: str) -> tuple[SchemaState, set[str]]:
+    """Where the database's schema stands, and the revisions it is at that this version does not know."""
+    with single_use_engine(database_url) as engine, engine.connect() as connection:
+        has_table = connection.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
+        current: set[str] = set()
+        if has_table:
+            current = set(connection.scalars(text("SELECT version_num FROM alembic_version")))
+    known = known_revisions()
+    unknown = current - set(known)
+    if unknown:
+        return SchemaState.AHEAD, unknown
+    return (SchemaState.AT_HEAD if current == {known[-1]} else SchemaState.BEHIND), set()
