@@ -4,7 +4,7 @@ credentials."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import SplitResult, parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 POSTGRES_SCHEMES = ("postgresql+psycopg", "postgresql", "postgres")
 AMQP_SCHEMES = ("amqp", "amqps")
@@ -83,7 +83,7 @@ def check_valkey_url(url: str) -> str:
     import valkey  # its reading of the URL, options included; it connects to nothing
 
     parts = _split(url, VALKEY_SCHEMES, "redis://host:6379/0")
-    database = parts.path.lstrip("/")
+    database = unquote(parts.path).replace("/", "")  # as the client reads it
     # The client ignores a database index it cannot read as a number, and uses database 0 unsaid.
     if parts.scheme != "unix" and database and not database.isdigit():
         raise ValueError("the database index after the port is not a number (redis://host:6379/0)")

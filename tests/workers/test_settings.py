@@ -112,6 +112,17 @@ def test_a_url_the_processes_could_not_use_is_refused_without_its_password(
     assert "s3cret" not in str(refused.value)
 
 
+@pytest.mark.parametrize(("url", "database"), [("redis://h:6379/1/", 1), ("redis://h:6379/%31", 1)])
+def test_a_valkey_database_index_is_read_as_the_client_reads_it(
+    monkeypatch: pytest.MonkeyPatch, url: str, database: int
+) -> None:
+    import valkey
+
+    monkeypatch.setenv("VALKEY_URL", url)
+    assert Settings.from_env().valkey_url == url
+    assert valkey.ConnectionPool.from_url(url).connection_kwargs["db"] == database
+
+
 def test_a_postgres_url_through_a_unix_socket_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
     url = "postgresql+psycopg://postgres@/docfleet?host=/var/run/postgresql"
     monkeypatch.setenv("DATABASE_URL", url)
