@@ -162,3 +162,17 @@ def test_a_query_perhaps_taken_is_to_be_asked_again_not_sent_under_its_id(
     assert str(raised.value).endswith(
         "; the query may have been taken all the same: ask again (a query is not deduplicated)"
     )
+
+
+@pytest.mark.parametrize("steps", [("refused",), ("unreachable", "unreachable")])
+def test_a_query_no_queue_can_hold_is_not_said_to_be_perhaps_taken(
+    monkeypatch: pytest.MonkeyPatch, steps: tuple[str, ...]
+) -> None:
+    script(monkeypatch, *steps)
+
+    with DocfleetClient(URL) as client, pytest.raises(NotSent) as raised:
+        client.send("list_folder", {"folder_id": "f-1", "requested_by": "alice"})
+
+    assert not raised.value.maybe_taken
+    assert str(raised.value) == raised.value.reason
+    assert "taken" not in str(raised.value)

@@ -44,7 +44,7 @@ class NotSent(ClientError):
         self.reason = reason
         self.maybe_taken = maybe_taken
         self.message_ids = tuple(message_ids)
-        told = resend_advice(self.message_ids) if advice is None and maybe_taken else advice
+        told = None if not maybe_taken else advice if advice is not None else resend_advice(self.message_ids)
         super().__init__(f"{reason}; {told}" if told else reason)
 
     @property

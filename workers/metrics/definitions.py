@@ -40,7 +40,8 @@ class WorkerMetrics:
         )
         self.outcomes = Counter(
             "docfleet_message_outcomes",
-            "Outcomes of messages (applied, duplicate, refused, answered, invalid, retrying, dead_lettered).",
+            "Outcomes of messages (applied, duplicate, refused, answered, expired, invalid, retrying,"
+            " dead_lettered).",
             ("actor", "outcome"),
             registry=None,
         )

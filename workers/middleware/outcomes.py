@@ -1,8 +1,9 @@
 """One outcome line per message, and the CommandRejected events of messages that will never be applied.
 
-Outcomes: applied, duplicate, refused (with reason), answered (a query), invalid → dead-lettered,
-retrying, dead-lettered after retries. A rejection event is committed, with the message's inbox row, for an
-invalid command, an unknown actor and a NotFound that outlived its retries; a query writes nothing.
+Outcomes: applied, duplicate, refused (with reason), answered (a query), expired (a query nobody waits
+for any more, not run), invalid → dead-lettered, retrying, dead-lettered after retries. A rejection
+event is committed, with the message's inbox row, for an invalid command, an unknown actor and a
+NotFound that outlived its retries; a query writes nothing.
 """
 
 from __future__ import annotations
