@@ -79,7 +79,16 @@ class Envelope(_Strict):
     kwargs: Annotated[dict[str, Any], Field(description="The actor's arguments: schemas/commands/.")]
     options: Options
     message_id: Annotated[Id, Field(description="Unique per message (a UUID): the idempotency key.")]
-    message_timestamp: Annotated[int, Field(ge=0, description="When it was first sent, in ms since 1970.")]
+    message_timestamp: Annotated[
+        int,
+        Field(
+            ge=0,
+            description=(
+                "When it was first sent: the producer's clock, in ms since 1970 (UTC). A list_folder"
+                " query older than RESULT_TTL_MS by the worker's clock is not run."
+            ),
+        ),
+    ]
 
 
 class UnreadableMessage(DecodeError):
