@@ -42,8 +42,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--latency-rate", type=float, default=200.0)
     parser.add_argument("--latency-seconds", type=float, default=None, help="default 15 (quick 3)")
     args = parser.parse_args(argv)
-    if not args.json_path.parent.is_dir():  # found out now, not after minutes of runs
-        parser.error(f"--json: no folder {args.json_path.parent} to write {args.json_path.name} in")
+    if args.json_path.is_dir() or not args.json_path.parent.is_dir():  # told now, not after the runs
+        parser.error(f"--json: {args.json_path} is not a file that can be written in an existing folder")
     return _options(args)
 
 

@@ -16,7 +16,14 @@ def test_a_json_path_in_a_missing_folder_is_refused_at_once(
         parse_args(["--json", str(tmp_path / "missing" / "results.json")])
 
     assert exit_info.value.code == 2
-    assert "no folder" in capsys.readouterr().err
+    assert "not a file that can be written" in capsys.readouterr().err
+
+
+def test_a_json_path_that_is_a_folder_is_refused_at_once(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(["--json", str(tmp_path)])
+
+    assert exit_info.value.code == 2
 
 
 def test_a_json_path_in_an_existing_folder_is_taken(tmp_path: Path) -> None:

@@ -62,3 +62,28 @@ def test_a_ratio_is_taken_within_each_run_before_the_median() -> None:
     assert figures["upload / ceiling"] == pytest.approx(0.625)
     assert figures["upload throughput"] == 400
     assert figures["no-op ceiling"] == 800
+
+
+def test_the_json_holds_no_nan_nor_infinity_that_strict_readers_refuse(tmp_path: Path) -> None:
+    import json
+    import math
+
+    from bench.report import write_json
+
+    options = Options(
+        runs=1, quick=True, json_path=tmp_path / "bench.json", processes=2, threads=32, prefetch=64,
+        messages=1_000, memory_messages=3_000, latency_rate=200.0, latency_seconds=3.0,
+        listing_size=1_000, folders=100, workdir=None, listing_repeats=20,
+    )  # fmt: skip
+    runs = [{"latency_p99_ms": math.inf, "cpu_uploads_workers_ms": math.nan, "upload_per_s": 10.0}]
+
+    write_json(options.json_path, options, runs, dict.fromkeys((row.label for row in ROWS), math.nan), 1.0)
+
+    text = options.json_path.read_text()
+    document = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+    assert document["runs"][0] == {
+        "latency_p99_ms": None,
+        "cpu_uploads_workers_ms": None,
+        "upload_per_s": 10.0,
+    }
+    assert document["table"]["upload / ceiling"] is None
