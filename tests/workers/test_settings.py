@@ -120,7 +120,7 @@ def test_a_valkey_database_index_is_read_as_the_client_reads_it(
 
     monkeypatch.setenv("VALKEY_URL", url)
     assert Settings.from_env().valkey_url == url
-    assert valkey.ConnectionPool.from_url(url).connection_kwargs["db"] == database
+    assert valkey.ConnectionPool.from_url(url).connection_kwargs["db"] == database  # type: ignore[no-untyped-call]
 
 
 def test_a_postgres_url_through_a_unix_socket_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
