@@ -34,6 +34,7 @@ from tests.e2e.hostile_messages import (
     Hostile,
     envelope,
     odd_uploads,
+    sent_now,
 )
 from tests.e2e.hostile_probe import Before, Cache, Database, FleetLog, Probe, Queues, stored_fields
 from workers.settings import Settings
@@ -76,7 +77,7 @@ def test_a_hostile_message_has_its_outcome_and_the_next_command_is_applied(
     hostile: Hostile, probe: Probe, scene: None, client: Client
 ) -> None:
     before = Before.take(probe)
-    probe.queues.publish(hostile.queue, hostile.body)
+    probe.queues.publish(hostile.queue, sent_now(hostile.body))
 
     line = probe.log.outcome_line(before.mark, hostile.message_id)
     check_log_line(hostile, line)
