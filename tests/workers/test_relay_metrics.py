@@ -3,9 +3,13 @@ how long it waited to gather them while busy."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
+from workers.metrics.outbox_backlog import OutboxCollector
 from workers.metrics.relay import RelayMetrics
 
 
@@ -133,3 +137,37 @@ def test_a_relay_on_standby_or_unable_to_read_postgres_shows_no_backlog() -> Non
         assert metrics.registry.get_sample_value("docfleet_relay_outbox_pending") is None
         assert sample(metrics, "docfleet_relay_leader") == 1
     assert backlog.reads == 0
+
+
+class HangingBacklog(FakeBacklog):
+    """A Postgres that stops answering once ``hang`` is set, until ``release`` is."""
+
+    def __init__(self, pending: int) -> None:
+        super().__init__(pending=pending)
+        self.hang, self.release = threading.Event(), threading.Event()
+        self.attempts = 0
+
+    def pending_count(self) -> int:
+        self.attempts += 1
+        if self.hang.is_set():
+            self.release.wait(30)
+        return super().pending_count()
+
+
+def test_a_postgres_that_hangs_costs_a_scrape_its_wait_not_the_endpoint() -> None:
+    clock, backlog = Clock(), HangingBacklog(pending=5)
+    registry = CollectorRegistry()
+    collector = OutboxCollector(refresh_every=1.0, clock=clock, wait_s=0.05, stale_after_s=10.0)
+    registry.register(collector)
+    collector.lead(backlog)
+    try:
+        assert registry.get_sample_value("docfleet_relay_outbox_pending") == 5
+        backlog.hang.set()
+        clock.now += 2.0  # due for a new reading, which hangs: the last one, 2 s old, is served
+        assert registry.get_sample_value("docfleet_relay_outbox_pending") == 5
+        clock.now += 9.0  # 11 s old: past stale_after_s, no figure rather than an old one
+        assert registry.get_sample_value("docfleet_relay_outbox_pending") is None
+        assert registry.get_sample_value("docfleet_relay_leader") == 1
+        assert backlog.attempts == 2, "one read under way at a time, however many scrapes"
+    finally:
+        backlog.release.set()

@@ -3,28 +3,24 @@
 Events published per routing key, the size of each published batch and the time spent gathering
 events while busy (``workers.relay_pacing``); and, from the relay that holds the leadership only, the
 outbox backlog (``pending``) and the publish lag (the age of the oldest pending event), read from
-Postgres when scraped (at most once a second): a relay stuck on a batch, waiting for RabbitMQ's
-confirms, must not report the backlog as it was before. A relay on standby reports
+Postgres when scraped (``workers.metrics.outbox_backlog``). A relay on standby reports
 ``docfleet_relay_leader 0`` and no outbox gauges, so the outbox is never counted twice.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter as Tally
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Protocol
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from adapters.rabbitmq.wire import PublishableEvent
 from workers.contract import ACTOR_KWARGS
 from workers.metrics.exposition import serving
+from workers.metrics.outbox_backlog import OutboxBacklog, OutboxCollector
 from workers.settings import Settings
 
 log = structlog.get_logger("docfleet.relay")
@@ -32,14 +28,6 @@ log = structlog.get_logger("docfleet.relay")
 REJECTED_PREFIX = "command.rejected."
 DEFAULT_REFRESH_SECONDS = 1.0
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
-
-
-class OutboxBacklog(Protocol):
-    """What the gauges read (``adapters.postgres.outbox.OutboxStore``)."""
-
-    def pending_count(self) -> int: ...
-
-    def oldest_pending_age_seconds(self) -> float | None: ...
 
 
 def routing_key_label(routing_key: str) -> str:
@@ -94,7 +82,7 @@ class RelayMetrics:
             ["service"],
             registry=registry,
         )
-        self._outbox = _OutboxCollector(refresh_every, clock)
+        self._outbox = OutboxCollector(refresh_every, clock)
         registry.register(self._outbox)
 
     def published(self, records: Sequence[PublishableEvent], *, sent: int | None = None) -> None:
@@ -129,56 +117,6 @@ class RelayMetrics:
 def _count_by_routing_key(counter: Counter, records: Sequence[PublishableEvent]) -> None:
     for label, count in Tally(routing_key_label(record.routing_key) for record in records).items():
         counter.labels(label).inc(count)
-
-
-class _OutboxCollector(Collector):
-    """Reads the backlog in the scraping thread, on a pooled connection: a reading is kept for
-    ``refresh_every`` seconds, however often it is scraped. If Postgres cannot be read, the scrape goes
-    on without the outbox gauges, which would otherwise show a figure nobody measured."""
-
-    def __init__(self, refresh_every: float, clock: Callable[[], float]) -> None:
-        self._refresh_every, self._clock = refresh_every, clock
-        self._lock = threading.Lock()
-        self._backlog: OutboxBacklog | None = None  # while leading
-        self._reading: tuple[float, int, float] | None = None  # (when, pending, oldest age)
-
-    def lead(self, backlog: OutboxBacklog | None) -> None:
-        with self._lock:
-            self._backlog, self._reading = backlog, None
-
-    def collect(self) -> Iterable[Metric]:
-        with self._lock:
-            backlog, reading = self._backlog, self._reading
-        yield GaugeMetricFamily(
-            "docfleet_relay_leader",
-            "1 while this relay leads (publishes), 0 on standby.",
-            value=int(backlog is not None),
-        )
-        if backlog is None:
-            return
-        if reading is None or self._clock() - reading[0] >= self._refresh_every:
-            reading = self._read(backlog)
-        if reading is not None:
-            _, pending, oldest = reading
-            yield GaugeMetricFamily(
-                "docfleet_relay_outbox_pending", "Outbox events not yet published.", value=pending
-            )
-            yield GaugeMetricFamily(
-                "docfleet_relay_outbox_oldest_pending_age_seconds",
-                "Publish lag: the age of the oldest unpublished outbox event (0 when none is pending).",
-                value=oldest,
-            )
-
-    def _read(self, backlog: OutboxBacklog) -> tuple[float, int, float] | None:
-        try:
-            reading = (self._clock(), backlog.pending_count(), backlog.oldest_pending_age_seconds() or 0.0)
-        except Exception as error:  # the endpoint's other figures are still worth serving
-            log.warning("relay outbox gauges not read", error=f"{type(error).__name__}: {error}")
-            return None
-        with self._lock:
-            if self._backlog is backlog:  # still leading with it: keep the reading for the next scrape
-                self._reading = reading
-        return reading
 
 
 @contextmanager
