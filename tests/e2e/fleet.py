@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
 import dramatiq
@@ -43,14 +43,10 @@ def fleet_environment(settings: Settings) -> dict[str, str]:
     }
 
 
-@contextmanager
-def running_fleet(settings: Settings, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``honcho start -f Procfile worker relay``, output in ``workdir/fleet.log``; SIGTERM at exit."""
-    empty_env_file = workdir / "empty.env"  # so that a developer's .env cannot redirect the fleet
-    empty_env_file.write_text("")
-    log = (workdir / "fleet.log").open("wb")
-    command = [str(BIN / "honcho"), "start", "-f", "Procfile", "-e", str(empty_env_file), "worker", "relay"]
-    process = subprocess.Popen(
+def started(command: list[str], settings: Settings, log: IO[bytes]) -> subprocess.Popen[bytes]:
+    """``command`` from the repository, on ``settings``, its output in ``log``, in a session (and process
+    group) of its own, which a test can stop whole."""
+    return subprocess.Popen(
         command,
         cwd=ROOT,
         env=fleet_environment(settings),
@@ -58,6 +54,16 @@ def running_fleet(settings: Settings, workdir: Path) -> Iterator[subprocess.Pope
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+@contextmanager
+def running_fleet(settings: Settings, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``honcho start -f Procfile worker relay``, output in ``workdir/fleet.log``; SIGTERM at exit."""
+    empty_env_file = workdir / "empty.env"  # so that a developer's .env cannot redirect the fleet
+    empty_env_file.write_text("")
+    log = (workdir / "fleet.log").open("wb")
+    command = [str(BIN / "honcho"), "start", "-f", "Procfile", "-e", str(empty_env_file), "worker", "relay"]
+    process = started(command, settings, log)
     try:
         yield process
     finally:

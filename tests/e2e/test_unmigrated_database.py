@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from adapters.postgres.migrations import upgrade_to_head
-from tests.e2e.fleet import BIN, ROOT, fleet_environment, stop_fleet, tail
+from tests.e2e.fleet import BIN, started, stop_fleet, tail
 from tests.support.rabbitmq import queue_depth
 from tests.support.services import default_settings, throwaway_database, throwaway_key_prefix, throwaway_vhost
 from tests.support.waiting import wait_for
@@ -48,14 +48,7 @@ def test_each_worker_process_exits_75_with_one_line_and_the_command_stays_queued
     _queue_add_member(unmigrated, org_id=f"org-{uuid.uuid4().hex[:8]}")
     log_path = tmp_path / "worker.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [*WORKER, "--processes", "2"],
-            cwd=ROOT,
-            env=fleet_environment(unmigrated),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        process = started([*WORKER, "--processes", "2"], unmigrated, log)
         try:
             code = process.wait(60)
         except subprocess.TimeoutExpired:
@@ -79,14 +72,7 @@ def test_under_supervise_the_worker_is_started_again_until_the_database_is_migra
     log_path = tmp_path / "fleet.log"
     supervise = [str(BIN / "docfleet"), "supervise", "--restart", "always", "--backoff-max", "1", "--"]
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [*supervise, *WORKER, "--processes", "1"],
-            cwd=ROOT,
-            env=fleet_environment(unmigrated),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        process = started([*supervise, *WORKER, "--processes", "1"], unmigrated, log)
         try:
             wait_for(lambda: len(_failures(log_path)) >= 2, timeout=60, what="two restarts")
             assert queue_depth(unmigrated.amqp_url, "documents") == 1, "the command was taken"
