@@ -1,5 +1,5 @@
-"""Scenarios 1 and 2: a worker process SIGKILLed inside its transactions, and after commit before ack;
-and a stray SIGTERM to one worker process.
+"""Scenarios 1, 2 and 9: a worker process SIGKILLed inside its transactions, and after commit before ack;
+a stray SIGTERM to one worker process.
 
 Dramatiq's main process exits when one of its worker processes dies; ``docfleet supervise`` (the Procfile)
 starts it again, and the fleet converges: what the killed process had not acked is delivered again.
@@ -113,7 +113,7 @@ def test_2_sigkill_a_worker_process_after_commit_before_ack(
     assert ledger.problems() == []
 
 
-def test_a_stray_sigterm_to_one_worker_process_restarts_the_fleet(
+def test_9_a_stray_sigterm_to_one_worker_process_restarts_the_fleet(
     fault_settings: Settings, tmp_path: Path, report_ledger: Report
 ) -> None:
     """The worker process drains and exits 0; Dramatiq's main process then stops the other one and exits 0
@@ -125,6 +125,6 @@ def test_a_stray_sigterm_to_one_worker_process_restarts_the_fleet(
             os.kill(before[0], signal.SIGTERM)
             _wait_restarted(run.fleet, before, line="supervised command exited unasked")
         ledger = run.finish()
-    report_ledger("stray-sigterm", ledger, restarted=True)
+    report_ledger("9-stray-sigterm", ledger, restarted=True)
     assert load.sent == UPLOADS
     assert ledger.problems() == []
