@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from workers.metrics.outbox_backlog import OutboxCollector
@@ -171,3 +172,40 @@ def test_a_postgres_that_hangs_costs_a_scrape_its_wait_not_the_endpoint() -> Non
         assert backlog.attempts == 2, "one read under way at a time, however many scrapes"
     finally:
         backlog.release.set()
+
+
+def test_a_stuck_read_stays_the_only_one_across_leadership_terms() -> None:
+    """The relay lets the leadership go and takes it again at every error: each term must not start a
+    read of its own beside one still stuck, each holding a pooled connection."""
+    clock, backlog = Clock(), HangingBacklog(pending=5)
+    registry = CollectorRegistry()
+    collector = OutboxCollector(refresh_every=1.0, clock=clock, wait_s=0.05, stale_after_s=10.0)
+    registry.register(collector)
+    backlog.hang.set()
+    try:
+        for _ in range(4):
+            collector.lead(backlog)
+            assert registry.get_sample_value("docfleet_relay_outbox_pending") is None
+            collector.lead(None)
+        assert backlog.attempts == 1
+    finally:
+        backlog.release.set()
+
+
+def test_a_read_whose_thread_cannot_start_is_tried_again_at_the_next_scrape(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry, backlog = CollectorRegistry(), FakeBacklog(pending=3)
+    collector = OutboxCollector(refresh_every=1.0, clock=Clock(), wait_s=1.0)
+    registry.register(collector)
+    collector.lead(backlog)
+    start = threading.Thread.start
+
+    def refuse_once(thread: threading.Thread) -> None:
+        monkeypatch.setattr(threading.Thread, "start", start)
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse_once)
+
+    assert registry.get_sample_value("docfleet_relay_outbox_pending") is None
+    assert registry.get_sample_value("docfleet_relay_outbox_pending") == 3

@@ -47,8 +47,10 @@ class OutboxCollector(Collector):
         self._in_flight: threading.Event | None = None  # set when the read under way ends
 
     def lead(self, backlog: OutboxBacklog | None) -> None:
+        """A read still under way stays the one: a stuck read forgotten here would let every leadership
+        term start another, each holding a pooled connection the relay's own reads need."""
         with self._lock:
-            self._backlog, self._reading, self._in_flight = backlog, None, None
+            self._backlog, self._reading = backlog, None
 
     def collect(self) -> Iterable[Metric]:
         with self._lock:
@@ -77,11 +79,7 @@ class OutboxCollector(Collector):
         with self._lock:
             due = self._reading is None or self._clock() - self._reading[0] >= self._refresh_every
             if due and self._in_flight is None:
-                self._in_flight = threading.Event()
-                reader = threading.Thread(
-                    target=self._read, args=(backlog, self._in_flight), name="relay-backlog", daemon=True
-                )
-                reader.start()
+                self._in_flight = self._started_read(backlog)
             in_flight = self._in_flight
         if in_flight is not None:
             in_flight.wait(self._wait_s)
@@ -90,6 +88,18 @@ class OutboxCollector(Collector):
         if reading is None or self._clock() - reading[0] > self._stale_after_s:
             return None
         return reading
+
+    def _started_read(self, backlog: OutboxBacklog) -> threading.Event | None:
+        """A read in a thread of its own, and the event it sets when done; None if no thread could start
+        (this scrape then serves what it has, and the next tries again)."""
+        done = threading.Event()
+        reader = threading.Thread(target=self._read, args=(backlog, done), name="relay-backlog", daemon=True)
+        try:
+            reader.start()
+        except RuntimeError as error:  # "can't start new thread"
+            log.warning("relay outbox gauges not read", error=f"{type(error).__name__}: {error}")
+            return None
+        return done
 
     def _read(self, backlog: OutboxBacklog, done: threading.Event) -> None:
         reading: Reading | None = None
