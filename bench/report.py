@@ -16,6 +16,7 @@ from rich.table import Table
 
 from bench.options import Options
 from bench.stats import median
+from workers.json_lines import finite
 
 Figures = Mapping[str, float]
 
@@ -177,19 +178,7 @@ def write_json(
         "table": dict(table),
         "targets_met": targets(table),
     }
-    path.write_text(json.dumps(_strict(document), indent=2, default=str, allow_nan=False) + "\n")
-
-
-def _strict(value: Any) -> Any:
-    """``value`` with every NaN or infinity as null: figures not measured (NaN) and percentiles past a
-    lost event (infinite) would otherwise be written as JSON that strict readers refuse."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _strict(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_strict(item) for item in value]
-    return value
+    path.write_text(json.dumps(finite(document), indent=2, default=str, allow_nan=False) + "\n")
 
 
 def show(table: Table, console: Console | None = None) -> None:

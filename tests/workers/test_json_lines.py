@@ -6,6 +6,7 @@ import json
 import math
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -47,3 +48,17 @@ def test_a_value_json_has_no_type_for_is_its_repr_as_before() -> None:
 def test_nan_and_infinities_are_written_as_null_where_msgspec_writes_the_line() -> None:
     for value in (math.nan, math.inf, -math.inf):
         assert json.loads(json_line({"ratio": value, "event": "x"})) == {"ratio": None, "event": "x"}
+
+
+def test_nan_and_infinities_are_null_where_json_dumps_writes_the_line_too() -> None:
+    """A line with a text beyond ASCII, or a value not a scalar, is json.dumps's, which writes NaN."""
+    event_dict = {"event": "x", "name": "é", "ratios": [math.inf, 1.5], "by": {"a": -math.inf, "b": math.nan}}
+
+    line = json_line(event_dict, default=repr)
+
+    assert json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} in the line")) == {
+        "event": "x",
+        "name": "é",
+        "ratios": [None, 1.5],
+        "by": {"a": None, "b": None},
+    }
