@@ -85,7 +85,7 @@ def check_valkey_url(url: str) -> str:
     parts = _split(url, VALKEY_SCHEMES, "redis://host:6379/0")
     database = unquote(parts.path).replace("/", "")  # as the client reads it
     # The client ignores a database index it cannot read as a number, and uses database 0 unsaid.
-    if parts.scheme != "unix" and database and not database.isdigit():
+    if parts.scheme != "unix" and database and not (database.isascii() and database.isdigit()):
         raise ValueError("the database index after the port is not a number (redis://host:6379/0)")
     _client_reads(url, parts, valkey.ConnectionPool.from_url)
     return url

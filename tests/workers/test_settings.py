@@ -83,6 +83,7 @@ def test_an_unusable_value_is_refused_by_name(
         ("VALKEY_URL", "redis://:s3cret@h:6379/0?socket_timeout=abc", "VALKEY_URL: unusable (Invalid value"),
         ("VALKEY_URL", "redis://:s3cret@h:6379/1O", "VALKEY_URL: the database index"),
         ("VALKEY_URL", "redis://:s3cret@h:6379/cache", "VALKEY_URL: the database index"),
+        ("VALKEY_URL", "redis://:s3cret@h:6379/%C2%B2", "VALKEY_URL: the database index"),  # a digit, not 0-9
         # a password with an unencoded / or # reads as a port: the parsers' own words would quote it
         (
             "DATABASE_URL",
