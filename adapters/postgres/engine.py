@@ -118,19 +118,22 @@ def create_engine(
     )
 
 
-def create_single_use_engine(database_url: str) -> Engine:
+def create_single_use_engine(database_url: str, *, statement_timeout_ms: int | None = None) -> Engine:
     """An engine without a pool, for one-off work such as migrations and the CLI's. Like the pooled
     ones, its connections give up on a server that accepts but never answers (``connect_timeout``) or
-    goes away (``LIVENESS``): a prune run daily must not hang for good."""
+    goes away (``LIVENESS``): a prune run daily must not hang for good. ``statement_timeout_ms``, for a
+    probe that must answer in time: Postgres cancels a statement that runs, or waits on a lock, longer."""
     url = normalize_url(database_url)
-    connect_args = {**connect_timeout_default(url), **liveness_defaults(url)}
+    connect_args: dict[str, Any] = {**connect_timeout_default(url), **liveness_defaults(url)}
+    if statement_timeout_ms is not None:
+        connect_args["options"] = session_options(url, f"-c statement_timeout={int(statement_timeout_ms)}")
     return _sa_create_engine(url, poolclass=NullPool, connect_args=connect_args)
 
 
 @contextmanager
-def single_use_engine(database_url: str) -> Iterator[Engine]:
+def single_use_engine(database_url: str, *, statement_timeout_ms: int | None = None) -> Iterator[Engine]:
     """``create_single_use_engine``, disposed of when the block ends, however it ends."""
-    engine = create_single_use_engine(database_url)
+    engine = create_single_use_engine(database_url, statement_timeout_ms=statement_timeout_ms)
     try:
         yield engine
     finally:

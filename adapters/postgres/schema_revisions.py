@@ -30,9 +30,14 @@ def known_revisions() -> list[str]:
     return sorted(path.name.partition("_")[0] for path in VERSIONS.glob("[0-9]*_*.py"))
 
 
-def schema_state(database_url: str) -> tuple[SchemaState, set[str]]:
+def schema_state(
+    database_url: str, *, statement_timeout_ms: int | None = None
+) -> tuple[SchemaState, set[str]]:
     """Where the database's schema stands, and the revisions it is at that this version does not know."""
-    with single_use_engine(database_url) as engine, engine.connect() as connection:
+    with (
+        single_use_engine(database_url, statement_timeout_ms=statement_timeout_ms) as engine,
+        engine.connect() as connection,
+    ):
         has_table = connection.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
         current: set[str] = set()
         if has_table:

@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -222,3 +223,66 @@ def test_prune_refuses_an_age_beyond_a_century(own_settings: Settings, age: str)
 
     assert result.exit_code == 2
     assert "at most 36500 days" in result.output
+
+
+def test_health_answers_in_time_while_a_transaction_locks_the_outbox(
+    own_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each of its reads is given the probe's time: without that, it waited as long as the lock lasted.
+    Nor does it count the events published lately, a scan of the whole outbox (`outbox status` does)."""
+    import psycopg
+
+    from adapters.postgres import outbox_throughput
+    from adapters.postgres.engine import libpq_conninfo
+
+    def no_scan(*_args: object) -> int:
+        raise AssertionError("health read the whole outbox")
+
+    monkeypatch.setattr(outbox_throughput, "published_within", no_scan)
+    locker = psycopg.connect(libpq_conninfo(own_settings.database_url))
+    locker.execute("LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE")
+    released = threading.Timer(30.0, locker.rollback)  # a bound, were the probe to wait on the lock
+    released.start()
+    try:
+        result = run(own_settings, "health", "--json")
+    finally:
+        released.cancel()
+        locker.rollback()
+        locker.close()
+
+    assert result.exit_code == 5, result.output
+    [lag] = [check for check in json.loads(result.stdout) if check["name"] == "relay lag"]
+    assert not lag["ok"]
+    assert "statement timeout" in lag["detail"]
+
+
+def test_prune_starts_each_batch_after_the_last_row_the_one_before_deleted(own_settings: Settings) -> None:
+    """From the lowest seq again, each batch would walk past every row deleted so far, which Postgres
+    cannot drop while another snapshot is open: the prune slowed down as the square of its rows."""
+    from sqlalchemy import event
+
+    from adapters.postgres.engine import single_use_engine
+    from adapters.postgres.outbox_retention import prune_published
+
+    day = 86_400.0
+    add_outbox_rows(own_settings.database_url, pending_ages=[], published_ages=[9 * day] * 7)
+    starts: list[int] = []
+    with single_use_engine(own_settings.database_url) as engine:
+
+        def note_start(_conn: object, _cursor: object, statement: str, parameters: Any, *_: object) -> None:
+            if statement.lstrip().startswith("WITH doomed"):
+                starts.append(parameters["after"])
+
+        event.listen(engine, "before_cursor_execute", note_start)
+        deleted = prune_published(engine, timedelta(days=7), batch_size=3)
+
+    assert deleted == 7
+    assert starts[0] == 0
+    assert starts[1] > starts[0]
+    assert starts[2] > starts[1]
+
+
+def test_prune_refuses_a_batch_larger_than_one_short_transaction(own_settings: Settings) -> None:
+    result = run(own_settings, "outbox", "prune", "--batch-size", "100001")
+
+    assert result.exit_code == 2

@@ -116,24 +116,30 @@ def _is_missing(database_url: str) -> bool:
 
 
 def _schema(database_url: str) -> tuple[bool, str]:
-    from adapters.postgres.migrations import UnknownRevision, is_at_head
+    from adapters.postgres.schema_revisions import SchemaState, schema_state
 
-    try:
-        if is_at_head(database_url):
-            return True, "at the latest migration"
-    except UnknownRevision as ahead:
-        return False, str(ahead)
+    state, unknown = schema_state(database_url, statement_timeout_ms=PROBE_TIMEOUT_SECONDS * 1000)
+    if state is SchemaState.AT_HEAD:
+        return True, "at the latest migration"
+    if state is SchemaState.AHEAD:
+        from adapters.postgres.migrations import UnknownRevision
+
+        return False, str(UnknownRevision(unknown))
     return False, "behind the latest migration: run docfleet migrate"
 
 
 def _relay_lag(database_url: str, max_relay_lag: float) -> tuple[bool, str]:
-    from workers.cli.outbox import read_status
+    """The two reads the relay's gauges make, by index, each given ``PROBE_TIMEOUT_SECONDS``: a lock on
+    the outbox must not leave the probe waiting without an answer."""
+    from adapters.postgres.engine import single_use_engine
+    from adapters.postgres.outbox import OutboxStore
 
-    found = read_status(database_url)
-    age = found.oldest_pending_age_seconds
+    with single_use_engine(database_url, statement_timeout_ms=PROBE_TIMEOUT_SECONDS * 1000) as engine:
+        store = OutboxStore(engine)
+        age, pending = store.oldest_pending_age_seconds(), store.pending_count()
     if age is None:
         return True, "no event waits to be published"
-    waiting = f"{found.pending} events waiting, the oldest for {age:.1f} s (limit {max_relay_lag:g} s)"
+    waiting = f"{pending} events waiting, the oldest for {age:.1f} s (limit {max_relay_lag:g} s)"
     return age <= max_relay_lag, waiting + ("" if age <= max_relay_lag else ": is a relay running?")
 
 

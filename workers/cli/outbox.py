@@ -72,7 +72,9 @@ def prune(
     older_than: Annotated[
         str, typer.Option("--older-than", help="Delete rows published longer ago than this: 7d, 12h, 30m.")
     ] = "7d",
-    batch_size: Annotated[int, typer.Option(min=1, help="Rows deleted per transaction.")] = 10_000,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Rows deleted per transaction.")
+    ] = 10_000,
 ) -> None:
     """Delete the outbox rows published longer ago than --older-than; unpublished rows are kept.
 
