@@ -1,7 +1,7 @@
 """Where a database's schema stands against this version's migrations, without loading Alembic.
 
-A worker process looks at its database's schema when it boots (``workers.schema_gate``). Alembic, its
-templates and the migrations' modules would then stay in every worker process's memory: 12 to 15 MiB
+A worker process looks at its database's schema when it boots (``workers.schema_gate``), as ``docfleet
+health`` and ``scripts/check_migrations.py`` do. Alembic, its templates and the migrations' modules would then stay in every worker process's memory: 12 to 15 MiB
 each, measured, on a worker of about 75. The migration files are named ``<revision>_<what>.py`` and form a
 single line, each revising the one before; ``tests/workers/test_schema_gate.py`` holds that against
 Alembic's own reading of them, so that the two can never disagree unseen.
@@ -9,7 +9,6 @@ Alembic's own reading of them, so that the two can never disagree unseen.
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 
 from sqlalchemy import text
@@ -19,10 +18,13 @@ from adapters.postgres.engine import single_use_engine
 VERSIONS = Path(__file__).with_name("migrations") / "versions"
 
 
-class SchemaState(Enum):
-    AT_HEAD = "at head"
-    BEHIND = "behind"  # no schema at all, or an older one
-    AHEAD = "ahead"  # a newer version migrated it
+class UnknownRevision(RuntimeError):
+    """The database is at a revision this version does not have: a newer version migrated it."""
+
+    def __init__(self, revisions: set[str]) -> None:
+        names = ", ".join(sorted(revisions))
+        unknown = f"the database is at revision {names}, which this version does not know"
+        super().__init__(f"{unknown}: a newer version migrated it")
 
 
 def known_revisions() -> list[str]:
@@ -30,10 +32,9 @@ def known_revisions() -> list[str]:
     return sorted(path.name.partition("_")[0] for path in VERSIONS.glob("[0-9]*_*.py"))
 
 
-def schema_state(
-    database_url: str, *, statement_timeout_ms: int | None = None
-) -> tuple[SchemaState, set[str]]:
-    """Where the database's schema stands, and the revisions it is at that this version does not know."""
+def is_at_head(database_url: str, *, statement_timeout_ms: int | None = None) -> bool:
+    """Whether the schema is at this version's latest migration (False with no schema at all);
+    ``UnknownRevision`` if it is ahead."""
     with (
         single_use_engine(database_url, statement_timeout_ms=statement_timeout_ms) as engine,
         engine.connect() as connection,
@@ -43,7 +44,6 @@ def schema_state(
         if has_table:
             current = set(connection.scalars(text("SELECT version_num FROM alembic_version")))
     known = known_revisions()
-    unknown = current - set(known)
-    if unknown:
-        return SchemaState.AHEAD, unknown
-    return (SchemaState.AT_HEAD if current == {known[-1]} else SchemaState.BEHIND), set()
+    if current - set(known):
+        raise UnknownRevision(current - set(known))
+    return current == {known[-1]}

@@ -116,15 +116,13 @@ def _is_missing(database_url: str) -> bool:
 
 
 def _schema(database_url: str) -> tuple[bool, str]:
-    from adapters.postgres.schema_revisions import SchemaState, schema_state
+    from adapters.postgres.schema_revisions import UnknownRevision, is_at_head
 
-    state, unknown = schema_state(database_url, statement_timeout_ms=PROBE_TIMEOUT_SECONDS * 1000)
-    if state is SchemaState.AT_HEAD:
-        return True, "at the latest migration"
-    if state is SchemaState.AHEAD:
-        from adapters.postgres.migrations import UnknownRevision
-
-        return False, str(UnknownRevision(unknown))
+    try:
+        if is_at_head(database_url, statement_timeout_ms=PROBE_TIMEOUT_SECONDS * 1000):
+            return True, "at the latest migration"
+    except UnknownRevision as ahead:
+        return False, str(ahead)
     return False, "behind the latest migration: run docfleet migrate"
 
 

@@ -23,6 +23,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
 from adapters.postgres.engine import connect_timeout_default, libpq_conninfo, single_use_engine
+from adapters.postgres.schema_revisions import UnknownRevision as UnknownRevision  # raised here
+from adapters.postgres.schema_revisions import is_at_head as is_at_head  # the callers' own name
 
 # Serializes concurrent upgrades, e.g. several workers starting at once, on one transaction-level lock.
 _UPGRADE_LOCK_KEY = 0x646F_6366_6D69_6772  # "docfmigr"
@@ -87,15 +89,6 @@ def _has_database(connection: psycopg.Connection[Any], name: str) -> bool:
 def _with_timeout(database_url: str | URL) -> str:
     """The URL's connection string, with ten seconds to connect unless the URL sets its own."""
     return make_conninfo(libpq_conninfo(database_url), **connect_timeout_default(database_url))
-
-
-class UnknownRevision(RuntimeError):
-    """The database is at a revision this version does not have: a newer version migrated it."""
-
-    def __init__(self, revisions: set[str]) -> None:
-        names = ", ".join(sorted(revisions))
-        unknown = f"the database is at revision {names}, which this version does not know"
-        super().__init__(f"{unknown}: a newer version migrated it")
 
 
 @dataclass(frozen=True)
@@ -179,15 +172,6 @@ def _upgrade_once(database_url: str, lock_timeout_s: float) -> None:
         _refuse_unknown(_current_revisions(connection), _scripts())
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
-
-
-def is_at_head(database_url: str) -> bool:
-    """Whether the schema is at this version's latest migration; ``UnknownRevision`` if it is ahead."""
-    with single_use_engine(database_url) as engine, engine.connect() as connection:
-        current = _current_revisions(connection)
-    scripts = _scripts()
-    _refuse_unknown(current, scripts)
-    return current == set(scripts.get_heads())
 
 
 def _current_revisions(connection: Connection) -> set[str]:
