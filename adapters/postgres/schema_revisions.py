@@ -1,10 +1,11 @@
 """Where a database's schema stands against this version's migrations, without loading Alembic.
 
 A worker process looks at its database's schema when it boots (``workers.schema_gate``), as ``docfleet
-health`` and ``scripts/check_migrations.py`` do. Alembic, its templates and the migrations' modules would then stay in every worker process's memory: 12 to 15 MiB
-each, measured, on a worker of about 75. The migration files are named ``<revision>_<what>.py`` and form a
-single line, each revising the one before; ``tests/workers/test_schema_gate.py`` holds that against
-Alembic's own reading of them, so that the two can never disagree unseen.
+health`` and ``scripts/check_migrations.py`` do. Alembic, its templates and the migrations' modules
+would then stay in every worker process's memory: 12 to 15 MiB each, measured, on a worker of about 75.
+The migration files are named ``<revision>_<what>.py`` and form a single line, each revising the one
+before; ``tests/workers/test_schema_gate.py`` holds that against Alembic's own reading of them, so that
+the two can never disagree unseen.
 """
 
 from __future__ import annotations
