@@ -14,7 +14,6 @@ from collections import Counter as Tally
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from adapters.rabbitmq.wire import PublishableEvent
@@ -22,8 +21,6 @@ from workers.contract import ACTOR_KWARGS
 from workers.metrics.exposition import serving
 from workers.metrics.outbox_backlog import OutboxBacklog, OutboxCollector
 from workers.settings import Settings
-
-log = structlog.get_logger("docfleet.relay")
 
 REJECTED_PREFIX = "command.rejected."
 DEFAULT_REFRESH_SECONDS = 1.0
