@@ -65,14 +65,26 @@ class AnswersBeforeAck(Results):
             options={},
             message_id=message_id,
         )
+        stored = self.store_failure(unread, InvalidMessage(actor, [detail]), self.result_ttl, Exception)
+        return "answered" if stored else "failed"
+
+    def store_failure(
+        self,
+        message: dramatiq.Message[Any],
+        failure: Exception,
+        ttl_ms: int,
+        unavailable: type[Exception] | tuple[type[Exception], ...] = VALKEY_UNAVAILABLE,
+    ) -> bool:
+        """Stores ``failure`` as ``message``'s answer; False, with a log line, if ``unavailable`` kept it
+        from Valkey."""
         try:
-            self.backend.store_exception(unread, InvalidMessage(actor, [detail]), self.result_ttl)
-        except Exception as error:
+            self.backend.store_exception(message, failure, ttl_ms)
+        except unavailable as error:
             structlog.get_logger("docfleet.worker").error(
-                "answer not stored", message_id=message_id, error=repr(error)[:300]
+                "answer not stored", message_id=message.message_id, error=repr(error)[:300]
             )
-            return "failed"
-        return "answered"
+            return False
+        return True
 
     def store_answer(self, broker: dramatiq.Broker, message: dramatiq.Message[Any], answer: Any) -> None:
         self.backend.store_result(message, answer, self.answer_ttl_ms(broker, message))
@@ -106,15 +118,8 @@ def fail_abandoned(message: dramatiq.Message[Any], why: str) -> str:
     the answer is kept; says whether it was stored (``stored``) or not (``failed``: Valkey unavailable).
     Either way the query is not run and not retried: nobody is expected to read its answer."""
     middleware, broker = _current()
-    try:
-        ttl_ms = middleware.answer_ttl_ms(broker, message)
-        middleware.backend.store_exception(message, QueryExpired(why), ttl_ms)
-    except VALKEY_UNAVAILABLE as error:
-        structlog.get_logger("docfleet.worker").error(
-            "answer not stored", message_id=message.message_id, error=repr(error)[:300]
-        )
-        return "failed"
-    return "stored"
+    ttl_ms = middleware.answer_ttl_ms(broker, message)
+    return "stored" if middleware.store_failure(message, QueryExpired(why), ttl_ms) else "failed"
 
 
 def store_answer(message: dramatiq.Message[Any], answer: Any) -> None:
