@@ -17,12 +17,12 @@ from adapters.valkey.outage import Outage
 from tests.integration.test_valkey_support import (
     NOTHING_LISTENS,
     TTL_SECONDS,
-    Clock,
     StallingServer,
     Switchable,
     a_listing,
     degraded_lines,
 )
+from tests.support.clocks import Clock
 
 pytestmark = pytest.mark.integration
 

@@ -10,11 +10,11 @@ from adapters.valkey.guard import CacheGuard
 from adapters.valkey.listing_cache import ValkeyListingCache
 from tests.integration.test_valkey_support import (
     TTL_SECONDS,
-    Clock,
     Switchable,
     a_listing,
     degraded_lines,
 )
+from tests.support.clocks import Clock
 
 pytestmark = pytest.mark.integration
 

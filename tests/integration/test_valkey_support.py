@@ -55,14 +55,6 @@ def degraded_lines(logs: Sequence[MutableMapping[str, Any]]) -> list[MutableMapp
     return [line for line in logs if line["event"].startswith("valkey_cache")]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class Switchable:
     """A client forwarding every call to ``target``, so that a test can take Valkey away and back."""
 

@@ -6,16 +6,9 @@ from __future__ import annotations
 import threading
 
 from adapters.rabbitmq.alarms import AlarmWatch
+from tests.support.clocks import Clock
 
 TIMEOUT_S = 10.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def watch_with_stop() -> tuple[AlarmWatch, threading.Event, Clock]:

@@ -8,14 +8,7 @@ from typing import Any
 from structlog.testing import capture_logs
 
 from adapters.rabbitmq.unroutable import NAMED_UNROUTABLE, UnroutableWarnings
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clocks import Clock
 
 
 def warnings(logs: list[MutableMapping[str, Any]]) -> list[tuple[int, dict[str, int], list[str]]]:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from tests.support.clocks import Clock
 from workers.metrics.outbox_backlog import OutboxCollector
 from workers.metrics.relay import RelayMetrics
 
@@ -93,18 +94,10 @@ class FakeBacklog:
         return self.oldest_age_s
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_the_backlog_is_read_when_scraped_even_while_a_batch_is_stuck() -> None:
     """Nothing in the relay's loop refreshes the gauges: a batch waiting for its confirms cannot hide the
     events committed meanwhile."""
-    clock, backlog = Clock(), FakeBacklog()
+    clock, backlog = Clock(100.0), FakeBacklog()
     metrics = RelayMetrics(clock=clock)
     with metrics.leading(backlog):
         assert sample(metrics, "docfleet_relay_outbox_pending") == 0
@@ -117,7 +110,7 @@ def test_the_backlog_is_read_when_scraped_even_while_a_batch_is_stuck() -> None:
 
 
 def test_a_reading_serves_the_scrapes_of_the_next_second() -> None:
-    clock, backlog = Clock(), FakeBacklog(pending=2)
+    clock, backlog = Clock(100.0), FakeBacklog(pending=2)
     metrics = RelayMetrics(clock=clock)
     with metrics.leading(backlog):
         for _ in range(5):
@@ -129,7 +122,7 @@ def test_a_reading_serves_the_scrapes_of_the_next_second() -> None:
 
 
 def test_a_relay_on_standby_or_unable_to_read_postgres_shows_no_backlog() -> None:
-    clock, backlog = Clock(), FakeBacklog(pending=4)
+    clock, backlog = Clock(100.0), FakeBacklog(pending=4)
     metrics = RelayMetrics(clock=clock)
     assert metrics.registry.get_sample_value("docfleet_relay_outbox_pending") is None
     assert sample(metrics, "docfleet_relay_leader") == 0
@@ -156,7 +149,7 @@ class HangingBacklog(FakeBacklog):
 
 
 def test_a_postgres_that_hangs_costs_a_scrape_its_wait_not_the_endpoint() -> None:
-    clock, backlog = Clock(), HangingBacklog(pending=5)
+    clock, backlog = Clock(100.0), HangingBacklog(pending=5)
     registry = CollectorRegistry()
     collector = OutboxCollector(refresh_every=1.0, clock=clock, wait_s=0.05, stale_after_s=10.0)
     registry.register(collector)
@@ -177,7 +170,7 @@ def test_a_postgres_that_hangs_costs_a_scrape_its_wait_not_the_endpoint() -> Non
 def test_a_stuck_read_stays_the_only_one_across_leadership_terms() -> None:
     """The relay lets the leadership go and takes it again at every error: each term must not start a
     read of its own beside one still stuck, each holding a pooled connection."""
-    clock, backlog = Clock(), HangingBacklog(pending=5)
+    clock, backlog = Clock(100.0), HangingBacklog(pending=5)
     registry = CollectorRegistry()
     collector = OutboxCollector(refresh_every=1.0, clock=clock, wait_s=0.05, stale_after_s=10.0)
     registry.register(collector)
@@ -196,7 +189,7 @@ def test_a_read_whose_thread_cannot_start_is_tried_again_at_the_next_scrape(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     registry, backlog = CollectorRegistry(), FakeBacklog(pending=3)
-    collector = OutboxCollector(refresh_every=1.0, clock=Clock(), wait_s=1.0)
+    collector = OutboxCollector(refresh_every=1.0, clock=Clock(100.0), wait_s=1.0)
     registry.register(collector)
     collector.lead(backlog)
     start = threading.Thread.start

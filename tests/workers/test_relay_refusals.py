@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
+from tests.support.clocks import Clock
 from workers.relay_refusals import RefusedEvents
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_refused_event_waits_twice_as_long_each_time_then_is_given_up() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     refusals = RefusedEvents(attempts=4, first_wait=1.0, clock=clock)
     waits = []
     for _ in range(3):
@@ -31,7 +24,7 @@ def test_a_refused_event_waits_twice_as_long_each_time_then_is_given_up() -> Non
 
 
 def test_an_event_confirmed_after_a_refusal_is_forgotten_and_others_never_wait() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     refusals = RefusedEvents(attempts=2, first_wait=1.0, clock=clock)
 
     refusals.settle(["e1", "e2"], {"e1"})
@@ -49,7 +42,7 @@ def test_by_default_an_event_is_sent_six_times_one_to_sixteen_seconds_apart() ->
     from workers.relay import RelayOptions
 
     options = RelayOptions()
-    clock = Clock()
+    clock = Clock(100.0)
     refusals = RefusedEvents(
         attempts=options.refusal_attempts, first_wait=options.refusal_first_wait, clock=clock
     )
