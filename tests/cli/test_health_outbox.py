@@ -16,7 +16,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import make_url
 from typer.testing import Result
 
-from tests.cli.support import one_line_error, run
+from tests.cli.support import one_line_error, publish_raw, run
 from tests.support.services import default_settings, throwaway_database, unique_name
 from workers.settings import Settings
 
@@ -52,16 +52,49 @@ def checks(result_stdout: str) -> dict[str, bool]:
     return {check["name"]: check["ok"] for check in json.loads(result_stdout)}
 
 
-def test_health_is_0_when_everything_holds(own_settings: Settings) -> None:
+CHECKS = ("Postgres", "schema", "relay lag", "Valkey", "RabbitMQ", "workers")
+
+
+def details(result_stdout: str) -> dict[str, str]:
+    return {check["name"]: check["detail"] for check in json.loads(result_stdout)}
+
+
+def test_health_is_0_when_everything_holds(own_settings: Settings, worker: None) -> None:
     table = run(own_settings, "health")
     as_json = run(own_settings, "health", "--json")
 
     assert table.exit_code == 0, table.output
-    for name in ("Postgres", "schema", "relay lag", "Valkey", "RabbitMQ"):
+    for name in CHECKS:
         assert name in table.stdout
     assert "FAILED" not in table.stdout
-    assert checks(as_json.stdout) == dict.fromkeys(
-        ("Postgres", "schema", "relay lag", "Valkey", "RabbitMQ"), True
+    assert checks(as_json.stdout) == dict.fromkeys(CHECKS, True)
+    assert details(as_json.stdout)["workers"] == (
+        "documents: 1 consumer, 0 waiting; documents-queries: 1 consumer, 0 waiting"
+    )
+
+
+def test_health_fails_while_no_worker_has_declared_the_queues(own_settings: Settings) -> None:
+    result = run(own_settings, "health", "--json")
+
+    assert result.exit_code == 5
+    assert {name for name, ok in checks(result.stdout).items() if not ok} == {"workers"}
+    assert details(result.stdout)["workers"].startswith(
+        "documents: not declared, no worker has started on this virtual host; documents-queries: not declared"
+    )
+
+
+def test_health_fails_while_commands_wait_with_no_consumer_and_counts_dead_letters(
+    own_settings: Settings,
+) -> None:
+    publish_raw(own_settings.amqp_url, "documents", b"{}", b"{}")
+    publish_raw(own_settings.amqp_url, "documents-queries.XQ", b"{}")
+
+    result = run(own_settings, "health", "--json")
+
+    assert result.exit_code == 5
+    assert details(result.stdout)["workers"] == (
+        "documents: no consumer, 2 waiting: is a worker running?; "
+        "documents-queries: no consumer, 0 waiting: is a worker running?; 1 dead letter (docfleet dlq ls)"
     )
 
 
@@ -69,10 +102,11 @@ def test_an_unreachable_rabbitmq_fails_health_on_its_one_line(own_settings: Sett
     result = run(own_settings, "health", AMQP_URL="amqp://guest:guest@127.0.0.1:1/%2F")
 
     assert result.exit_code == 5
-    [row] = [line for line in result.stdout.splitlines() if "RabbitMQ" in line]
-    assert "FAILED" in row
-    assert "127.0.0.1:1" in row
+    rows = {line.split()[0]: line for line in result.stdout.splitlines()[2:]}
+    assert "FAILED" in rows["RabbitMQ"]
+    assert "127.0.0.1:1" in rows["RabbitMQ"]
     assert "guest:guest" not in result.stdout
+    assert "not checked: the RabbitMQ check failed" in rows["workers"]
 
 
 def test_a_malformed_amqp_url_is_one_line_exit_2(own_settings: Settings) -> None:
@@ -87,13 +121,9 @@ def test_a_database_without_the_schema_fails_health() -> None:
         result = run(dataclasses.replace(default_settings(), database_url=empty), "health", "--json")
 
     assert result.exit_code == 5
-    assert checks(result.stdout) == {
-        "Postgres": True,
-        "schema": False,
-        "relay lag": False,
-        "Valkey": True,
-        "RabbitMQ": True,
-    }
+    found = checks(result.stdout)
+    del found["workers"]  # whether a worker consumes on the shared virtual host is not this test's
+    assert found == {"Postgres": True, "schema": False, "relay lag": False, "Valkey": True, "RabbitMQ": True}
 
 
 @pytest.mark.parametrize("command", [("outbox", "status"), ("inbox", "prune")])
@@ -123,8 +153,9 @@ def test_relay_lag_over_the_limit_fails_health(own_settings: Settings) -> None:
     lagging = run(own_settings, "health", "--max-relay-lag", "60", "--json")
     tolerated = run(own_settings, "health", "--max-relay-lag", "600", "--json")
 
-    assert (lagging.exit_code, tolerated.exit_code) == (5, 0)
+    assert lagging.exit_code == 5
     assert not checks(lagging.stdout)["relay lag"]
+    assert checks(tolerated.stdout)["relay lag"]
 
 
 def test_outbox_status_counts_pending_and_recently_published_events(own_settings: Settings) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,6 +13,9 @@ from workers.cli.failures import ExitCode, first_line, load_settings
 from workers.cli.output import add_row, console, print_json, table
 from workers.service_urls import location
 from workers.settings import Settings
+
+if TYPE_CHECKING:
+    import pika
 
 PROBE_TIMEOUT_SECONDS = 5
 NO_DATABASE = "no such database: run docfleet migrate, which creates it"
@@ -66,8 +69,7 @@ def run_checks(settings: Settings, max_relay_lag: float) -> list[Check]:
             Check(name, False, "not checked: the Postgres check failed") for name in ("schema", "relay lag")
         )
     valkey = _check("Valkey", settings.valkey_url, lambda: _valkey(settings.valkey_url))
-    rabbitmq = _check("RabbitMQ", settings.amqp_url, lambda: _rabbitmq(settings.amqp_url))
-    return [postgres, schema, lag, valkey, rabbitmq]
+    return [postgres, schema, lag, valkey, *_rabbitmq_checks(settings.amqp_url)]
 
 
 def _check(name: str, url: str, probe: Callable[[], tuple[bool, str]]) -> Check:
@@ -154,14 +156,31 @@ def _valkey(valkey_url: str) -> tuple[bool, str]:
     return True, f"{location(valkey_url)} reachable"
 
 
-def _rabbitmq(amqp_url: str) -> tuple[bool, str]:
+def _rabbitmq_checks(amqp_url: str) -> list[Check]:
+    """``RabbitMQ`` (a connection opens) and, on that connection, ``workers``."""
+    from adapters.rabbitmq.queue_states import QueueStates
+    from workers.cli.health_workers import workers_consume
+
+    try:
+        connection = _open_probe_connection(amqp_url)
+    except Exception as error:  # a failed probe is the answer, whatever it raised
+        failed = Check("RabbitMQ", False, f"{location(amqp_url)}: {first_line(error)}")
+        return [failed, Check("workers", False, "not checked: the RabbitMQ check failed")]
+    with QueueStates(connection) as states:
+        workers = _check("workers", amqp_url, lambda: workers_consume(states))
+    return [Check("RabbitMQ", True, f"{location(amqp_url)} reachable"), workers]
+
+
+def _open_probe_connection(amqp_url: str) -> pika.BlockingConnection:
+    """A connection that gives up on a silent broker within the probe's timeout while it opens, and
+    within four of them after: a blocking call has no timeout of its own, but the heartbeat's check
+    (every timeout + 5 s) ends a connection that received nothing since the check before."""
     import pika
 
     from adapters.rabbitmq.connection import connection_parameters
 
     parameters = connection_parameters(amqp_url, name="docfleet-health")
     parameters.socket_timeout = parameters.stack_timeout = PROBE_TIMEOUT_SECONDS
+    parameters.heartbeat = PROBE_TIMEOUT_SECONDS
     parameters.connection_attempts = 1
-    connection = pika.BlockingConnection(parameters)
-    connection.close()
-    return True, f"{location(amqp_url)} reachable"
+    return pika.BlockingConnection(parameters)

@@ -1,0 +1,31 @@
+"""The ``workers`` check of ``docfleet health``: every queue of the contract has a consumer."""
+
+from __future__ import annotations
+
+from adapters.rabbitmq.queue_states import QueueState, QueueStates
+from workers.cli.dead_letters import ORIGINS
+
+CONSUMED_QUEUES = tuple(ORIGINS.values())
+
+
+def workers_consume(states: QueueStates) -> tuple[bool, str]:
+    """Holds when a consumer reads each queue; says how many messages wait in each, and the dead letters."""
+    queues = states.of((*CONSUMED_QUEUES, *ORIGINS))
+    parts = [_describe(queue, queues[queue]) for queue in CONSUMED_QUEUES]
+    dead = sum(state.ready for queue in ORIGINS if (state := queues[queue]) is not None)
+    if dead:
+        parts.append(f"{_counted(dead, 'dead letter')} (docfleet dlq ls)")
+    consumed = all((state := queues[queue]) is not None and state.consumers > 0 for queue in CONSUMED_QUEUES)
+    return consumed, "; ".join(parts)
+
+
+def _describe(queue: str, state: QueueState | None) -> str:
+    if state is None:
+        return f"{queue}: not declared, no worker has started on this virtual host"
+    if state.consumers == 0:
+        return f"{queue}: no consumer, {state.ready} waiting: is a worker running?"
+    return f"{queue}: {_counted(state.consumers, 'consumer')}, {state.ready} waiting"
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
