@@ -19,6 +19,7 @@ import pika
 import pika.exceptions
 
 from adapters.rabbitmq.connection import BlockingConnectionOwner, open_blocking_connection
+from adapters.rabbitmq.queue_states import queue_state
 from adapters.rabbitmq.wire import CONTENT_TYPE
 
 
@@ -57,15 +58,8 @@ class DeadLetterQueues(BlockingConnectionOwner):
 
     def count(self, queue: str) -> int | None:
         """How many messages are ready in the queue; None when there is no such queue."""
-        probe = self._connection.channel()  # a 404 closes the channel it happens on: not the main one
-        try:
-            declared = probe.queue_declare(queue, passive=True)
-        except pika.exceptions.ChannelClosedByBroker as error:
-            if error.reply_code == 404:
-                return None
-            raise
-        probe.close()
-        return int(declared.method.message_count)
+        state = queue_state(self._connection, queue)  # on a channel of its own, not the main one
+        return None if state is None else state.ready
 
     def browse(
         self, queue: str, *, limit: int | None = None, until: Callable[[DeadLetter], bool] | None = None

@@ -18,23 +18,25 @@ class QueueState:
 
 
 class QueueStates(BlockingConnectionOwner):
-    """Asks on the connection it is given, and closes it; a channel per queue asked about, since a 404
-    closes the channel it happens on."""
+    """Asks on the connection it is given, and closes it."""
 
     def __init__(self, connection: pika.BlockingConnection) -> None:
         self._connection = connection
 
     def of(self, queues: Iterable[str]) -> dict[str, QueueState | None]:
         """Each queue's state; None for a queue that does not exist."""
-        return {queue: self._state(queue) for queue in queues}
+        return {queue: queue_state(self._connection, queue) for queue in queues}
 
-    def _state(self, queue: str) -> QueueState | None:
-        probe = self._connection.channel()
-        try:
-            declared = probe.queue_declare(queue, passive=True)
-        except pika.exceptions.ChannelClosedByBroker as error:
-            if error.reply_code == 404:
-                return None
-            raise
-        probe.close()
-        return QueueState(int(declared.method.message_count), int(declared.method.consumer_count))
+
+def queue_state(connection: pika.BlockingConnection, queue: str) -> QueueState | None:
+    """The queue's state, asked on a channel of its own (a 404 closes the channel it happens on); None
+    when there is no such queue."""
+    probe = connection.channel()
+    try:
+        declared = probe.queue_declare(queue, passive=True)
+    except pika.exceptions.ChannelClosedByBroker as error:
+        if error.reply_code == 404:
+            return None
+        raise
+    probe.close()
+    return QueueState(int(declared.method.message_count), int(declared.method.consumer_count))
