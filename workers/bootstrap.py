@@ -87,6 +87,7 @@ class Application:
         """Postgres pooled for ``threads`` worker threads; Valkey caches, invalidated after each commit."""
         from adapters.postgres.batch import BATCHED_COMMANDS, BatchKeys, SqlBatch
         from adapters.postgres.engine import create_engine
+        from adapters.postgres.identity import database_identity
         from adapters.postgres.unit_of_work import read_only_unit_of_work_factory, unit_of_work_factory
         from adapters.valkey.client import connect
         from adapters.valkey.guard import CacheGuard
@@ -102,7 +103,7 @@ class Application:
         )
         client = connect(settings.valkey_url, max_connections=2 * threads)
         guard = CacheGuard(client, outage=counting_outage())
-        listings = _listing_cache(settings, client, guard)
+        listings = _listing_cache(settings, client, guard, partial(database_identity, engine))
 
         # Only listings are read through the cache; documents are cached as entries of their listing.
         def on_committed(folder_ids: set[str], document_ids: set[str]) -> None:
@@ -208,14 +209,16 @@ class _TappedUnitOfWork:
         return getattr(self._inner, name)
 
 
-def _listing_cache(settings: Settings, client: valkey.Valkey, guard: CacheGuard) -> ListingCache:
+def _listing_cache(
+    settings: Settings, client: valkey.Valkey, guard: CacheGuard, database: Callable[[], str]
+) -> ListingCache:
     """Valkey, shared by the fleet, behind this process's decoded listings unless those are turned off."""
     from adapters.valkey.listing_cache import ValkeyListingCache
     from adapters.valkey.near_listings import NearListingCache
     from workers.metrics.cache import counted_listings
 
     prefix, ttl = settings.cache_prefix, settings.cache_ttl_seconds
-    listings: ListingCache = ValkeyListingCache(client, prefix, ttl, guard=guard)
+    listings: ListingCache = ValkeyListingCache(client, prefix, ttl, guard=guard, database=database)
     if settings.listing_memory_documents > 0:
         listings = NearListingCache(listings, settings.listing_memory_documents)
     return counted_listings(listings)

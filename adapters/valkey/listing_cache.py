@@ -1,12 +1,20 @@
-"""Folder listings cached under ``{prefix}listing:{folder_id}``, served only for the folder's version.
+"""Folder listings cached under ``{prefix}listing:{database}:{folder_id}``, served only for the folder's
+version.
 
 The version comes from Postgres: committing a change to a folder's documents or their policies raises
 ``folders.listing_version``. A reader that loaded version N before a writer committed N+1 and
 invalidated may still cache N afterwards; that entry is harmless, as ``get`` asks for N+1, and it can
 never replace an N+1 entry, as ``put`` refuses to store over a newer version.
+
+Versions count from 0 in every database, so the key names the database too (``adapters.postgres.
+identity``): a folder of the same id at the same version in another database sharing the Valkey and
+the prefix must not be served in its place.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
 
 import structlog
 import valkey
@@ -26,9 +34,13 @@ class ValkeyListingCache(ListingCache):
         ttl_seconds: int,
         *,
         guard: CacheGuard | None = None,
+        database: Callable[[], str] | None = None,
     ) -> None:
-        """Pass the same ``guard`` to every cache on ``client`` so that they degrade together."""
+        """Pass the same ``guard`` to every cache on ``client`` so that they degrade together.
+        ``database`` names the database the listings come from, asked once, when first needed; without
+        it the keys name none (for a Valkey that serves one database alone)."""
         self._prefix = f"{prefix}listing:"
+        self._database = cache(database) if database is not None else None
         self._entries = VersionedEntries(guard_for(client, guard), ttl_seconds)
 
     def get(self, folder_id: str, version: int) -> FolderListing | None:
@@ -46,7 +58,16 @@ class ValkeyListingCache(ListingCache):
         self._entries.store(self._key(listing.folder_id), listing.version, encode_listing(listing))
 
     def invalidate(self, folder_ids: set[str]) -> None:
-        self._entries.remove([self._key(folder_id) for folder_id in folder_ids])
+        try:
+            keys = [self._key(folder_id) for folder_id in folder_ids]
+        except Exception as error:  # the database not named yet, nor nameable now: whatever failed
+            # An entry is served for its version alone, so one left in place is never read again; its
+            # TTL removes it. A commit's aftermath must not fail on the way to a housekeeping delete.
+            structlog.get_logger(__name__).warning("listing_invalidation_skipped", error=repr(error))
+            return
+        self._entries.remove(keys)
 
     def _key(self, folder_id: str) -> str:
-        return self._prefix + folder_id
+        if self._database is None:
+            return self._prefix + folder_id
+        return f"{self._prefix}{self._database()}:{folder_id}"

@@ -37,6 +37,7 @@ from tests.e2e.hostile_messages import (
     sent_now,
 )
 from tests.e2e.hostile_probe import Before, Cache, Database, FleetLog, Probe, Queues, stored_fields
+from tests.support.cache_keys import listing_key
 from workers.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -95,7 +96,7 @@ def test_a_hostile_message_has_its_outcome_and_the_next_command_is_applied(
 
 
 def test_odd_strings_the_contract_accepts_round_trip_exactly(
-    probe: Probe, scene: None, client: Client
+    probe: Probe, scene: None, client: Client, fleet_settings: Settings
 ) -> None:
     folder = {"folder_id": ODD_FOLDER, "org_id": ORG, "name": ODD_FOLDER_NAME, "parent_id": FOLDER}
     created = client.perform("create_folder", "FolderCreated", **folder, created_by=ALICE).payload()
@@ -123,5 +124,5 @@ def test_odd_strings_the_contract_accepts_round_trip_exactly(
         listed = client.send("list_folder", folder_id=ODD_FOLDER, requested_by=ALICE)
         answer = probe.cache.answer(listed.message_id)
         assert {document["id"]: stored_fields(document) for document in answer["documents"]} == expected
-        assert f"{probe.cache.prefix}listing:{ODD_FOLDER}" in probe.cache.stored_keys()
+        assert listing_key(fleet_settings, ODD_FOLDER) in probe.cache.stored_keys()
     check_metadata_only(probe.log.lines_since(mark), [event.payload() for event in client.received], sent)

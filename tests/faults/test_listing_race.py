@@ -20,6 +20,7 @@ from tests.faults.harness import Run, scenario
 from tests.faults.hooks.names import FILLING, INVALIDATED, PAUSE_LISTING_FILL
 from tests.faults.ledger_queries import rows
 from tests.faults.listings import listed
+from tests.support.cache_keys import listing_key
 from workers.client import DocfleetClient
 from workers.settings import Settings
 
@@ -43,7 +44,7 @@ def _announced(fleet: Fleet, name: str, wanted: str, timeout: float = 30.0) -> s
 def _cached_version(settings: Settings, folder: str) -> int | None:
     client = valkey.Valkey.from_url(settings.valkey_url)
     try:
-        version = cast(bytes | None, client.hget(f"{settings.cache_prefix}listing:{folder}", "version"))
+        version = cast(bytes | None, client.hget(listing_key(settings, folder), "version"))
     finally:
         client.close()  # type: ignore[no-untyped-call]
     return None if version is None else int(version)

@@ -9,6 +9,7 @@ import valkey
 from sqlalchemy import Engine, select
 
 from adapters.postgres.tables import access_policies, outbox
+from tests.support.cache_keys import listing_key
 from tests.workers.support import Fleet
 from workers.settings import Settings
 
@@ -79,6 +80,6 @@ def denials(engine: Engine, scene: Scene) -> list[tuple[str, str, str, str]]:
 def is_cached(settings: Settings, folder_id: str) -> bool:
     client = valkey.Valkey.from_url(settings.valkey_url)
     try:
-        return bool(client.exists(f"{settings.cache_prefix}listing:{folder_id}"))
+        return bool(client.exists(listing_key(settings, folder_id)))
     finally:
         client.close()  # type: ignore[no-untyped-call]

@@ -1,0 +1,99 @@
+"""Two deployments, each on a database of its own, sharing one Valkey and one key prefix: neither is ever
+served the other's listing, though their folders have the same id at the same version."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from adapters.postgres.engine import single_use_engine
+from adapters.postgres.identity import database_identity
+from adapters.valkey.client import connect
+from adapters.valkey.listing_cache import ValkeyListingCache
+from domain.commands import AddMember, Command, CreateFolder, ListFolderDocuments, UploadDocument
+from domain.use_cases.dispatch import Outcome
+from tests.support.services import default_settings, migrated_database
+from workers.bootstrap import Application
+from workers.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def two_deployments(key_prefix: str) -> Iterator[tuple[Application, Application]]:
+    with migrated_database() as first_url, migrated_database() as second_url:
+        base = dataclasses.replace(default_settings(), cache_prefix=key_prefix)
+        first, second = (
+            Application.from_settings(dataclasses.replace(base, database_url=url), threads=1)
+            for url in (first_url, second_url)
+        )
+        try:
+            yield first, second
+        finally:
+            first.close()
+            second.close()
+
+
+def upload_into_folder(app: Application, doc_id: str) -> None:
+    commands: list[Command] = [
+        AddMember(org_id="org", user_id="alice"),
+        CreateFolder(folder_id="reports", org_id="org", name="Reports", created_by="alice"),
+        UploadDocument(
+            doc_id=doc_id,
+            org_id="org",
+            folder_id="reports",
+            owner_id="alice",
+            name=f"{doc_id}.pdf",
+            mime_type="application/pdf",
+            blob_uri=f"s3://bucket/{doc_id}.pdf",
+            tags=(),
+        ),
+    ]
+    for index, command in enumerate(commands):
+        assert app.execute(command, message_id=f"{doc_id}-{index}", actor="test") is Outcome.APPLIED
+
+
+def listed(app: Application) -> list[str]:
+    page = app.list_folder(ListFolderDocuments(folder_id="reports", requested_by="alice"))
+    return [document.id for document in page.documents]
+
+
+def test_a_listing_cached_from_one_database_is_not_served_from_another(
+    two_deployments: tuple[Application, Application],
+) -> None:
+    first, second = two_deployments
+    upload_into_folder(first, "first-doc")
+    upload_into_folder(second, "second-doc")
+
+    assert listed(first) == ["first-doc"]  # now in Valkey, at the folder's version 1
+    assert listed(second) == ["second-doc"]
+    assert listed(first) == ["first-doc"]
+
+
+def test_each_database_reads_a_name_of_its_own_and_the_same_one_again() -> None:
+    with migrated_database() as first_url, migrated_database() as second_url:
+        names = []
+        for url in (first_url, second_url, first_url):
+            with single_use_engine(url) as engine:
+                names.append(database_identity(engine))
+
+    assert names[0] == names[2] != names[1]
+
+
+def test_an_invalidation_the_database_cannot_be_named_for_is_skipped(key_prefix: str) -> None:
+    """Entries are served by version alone: a commit's aftermath goes on without the delete."""
+    settings: Settings = default_settings()
+    asked = threading.Event()
+
+    def unreachable() -> str:
+        asked.set()
+        raise OSError("Postgres is down")
+
+    with connect(settings.valkey_url) as client:
+        cache = ValkeyListingCache(client, key_prefix, 60, database=unreachable)
+        cache.invalidate({"reports"})
+
+    assert asked.is_set()
