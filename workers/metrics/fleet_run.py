@@ -5,7 +5,8 @@ the parent's pid and the parent's multiprocessing ``authkey``, random per run an
 process; together they name the run's directory, ``$TMPDIR/docfleet-metrics/<parent pid>-<token>``, so two
 fleets on one machine never mix their counts, and a restarted fleet (same pid in a container) starts
 from zero. Each process joins the run when it boots and leaves it when it stops; the last one out removes
-the directory. A run that was killed leaves its directory behind: the next run on the machine removes it.
+the directory. A run that was killed leaves its directory behind: the next run on the machine removes it,
+once none of its processes lives.
 Membership uses ``fcntl`` locks: Linux and macOS.
 """
 
@@ -67,7 +68,9 @@ class FleetRun:
         return any(_locked(member) for member in members)
 
     def _remove_stale_runs(self) -> None:
-        """Runs whose parent is gone, or that an earlier parent with this parent's pid left behind."""
+        """Runs whose parent is gone, or that an earlier parent with this parent's pid left behind, unless
+        a live process is still a member: containers that share a temporary directory see one another's
+        runs, with parents of the same pid (often 1) that are not theirs to judge."""
         try:
             runs = list(self.path.parent.iterdir())
         except FileNotFoundError:
@@ -76,7 +79,8 @@ class FleetRun:
             parent, _, _ = run.name.partition("-")
             if run == self.path or not parent.isdigit():
                 continue
-            if int(parent) == self.parent_pid or not is_alive(int(parent)):
+            left_behind = int(parent) == self.parent_pid or not is_alive(int(parent))
+            if left_behind and not FleetRun(run, int(parent)).has_members():
                 shutil.rmtree(run, ignore_errors=True)
 
 

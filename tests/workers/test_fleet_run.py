@@ -1,0 +1,89 @@
+"""Which runs' metric directories a joining process removes: only those no live process is a member of."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from workers.metrics.fleet_run import MULTIPROC_ENV, ROOT_NAME, FleetRun
+
+
+@pytest.fixture
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    # join() points prometheus_client at its run: set here, so that the test's end restores it as it was
+    monkeypatch.setenv(MULTIPROC_ENV, str(tmp_path / "not-yet-joined"))
+    return tmp_path / ROOT_NAME
+
+
+@pytest.fixture
+def joined(root: Path) -> Iterator[FleetRun]:
+    run = FleetRun(root / f"{os.getppid()}-ours", os.getppid())
+    yield run
+    run.leave()
+
+
+def a_run(root: Path, parent_pid: int, *, member_alive: bool) -> tuple[Path, int | None]:
+    """A run's directory with one member file, whose lock is held (by an open description of this
+    process, as a live member's would be) or not; the descriptor holding it."""
+    run = root / f"{parent_pid}-0123456789abcdef"
+    run.mkdir(parents=True)
+    member = os.open(run / ".member-4242", os.O_RDWR | os.O_CREAT, 0o600)
+    if not member_alive:
+        os.close(member)
+        return run, None
+    fcntl.flock(member, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return run, member
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait(10)
+    return process.pid
+
+
+def test_a_run_of_a_parent_with_our_parents_pid_is_kept_while_a_member_lives(
+    root: Path, joined: FleetRun
+) -> None:
+    """Another container's fleet, sharing the temporary directory, whose parent is pid 1 as ours is."""
+    run, member = a_run(root, os.getppid(), member_alive=True)
+    try:
+        joined.join()
+        assert run.exists()
+    finally:
+        assert member is not None
+        os.close(member)
+
+
+def test_a_run_of_a_parent_with_our_parents_pid_and_no_live_member_is_removed(
+    root: Path, joined: FleetRun
+) -> None:
+    """The run a killed fleet left behind, in a container restarted with the same pids."""
+    run, _ = a_run(root, os.getppid(), member_alive=False)
+
+    joined.join()
+
+    assert not run.exists()
+    assert joined.path.exists()
+
+
+def test_a_run_whose_parent_is_gone_is_removed_once_no_member_lives(root: Path, joined: FleetRun) -> None:
+    parent = dead_pid()
+    run, member = a_run(root, parent, member_alive=True)
+    try:
+        joined.join()
+        assert run.exists(), "a member outlived its parent, or the parent is in another pid namespace"
+    finally:
+        assert member is not None
+        os.close(member)
+
+    following = FleetRun(root / f"{os.getppid()}-next", os.getppid())
+    following.join()
+    following.leave()
+
+    assert not run.exists()
