@@ -61,6 +61,7 @@ class Application:
         batched: tuple[type[Command], ...] = (),
         max_batch: int = 8,
         on_transaction: Callable[[int, str], None] | None = None,
+        count_redelivery: Callable[[str], int] | None = None,
     ) -> None:
         """From given parts: tests pass fakes. Queries read through ``new_reader`` (``new_uow(None)`` if
         not given); ``closers`` run, in order, on ``close()``. With ``open_batch``, commands of the
@@ -69,6 +70,7 @@ class Application:
         self.new_uow = new_uow
         self.new_reader = new_reader or (lambda: new_uow(None))
         self.listing_cache = listing_cache
+        self._count_redelivery = count_redelivery
         self._closers = tuple(closers)
         self._batched = batched
         self._group_commit: GroupCommit[Job, Verdict] | None = None
@@ -91,6 +93,7 @@ class Application:
         from adapters.postgres.unit_of_work import read_only_unit_of_work_factory, unit_of_work_factory
         from adapters.valkey.client import connect
         from adapters.valkey.guard import CacheGuard
+        from adapters.valkey.redeliveries import RedeliveryCounter
         from workers.metrics.cache import counting_outage
         from workers.metrics.group_commit import counting_transactions
 
@@ -121,6 +124,7 @@ class Application:
             batched=BATCHED_COMMANDS,
             max_batch=settings.group_commit_max_batch or threads,
             on_transaction=counting_transactions(),
+            count_redelivery=RedeliveryCounter(client, settings.cache_prefix).count,
         )
 
     def execute(self, command: Command, *, message_id: str, actor: str) -> Outcome:
@@ -141,6 +145,11 @@ class Application:
         if outcome is Outcome.REFUSED and refusal is not None:
             return Verdict(outcome, refusal.reason, refusal.detail)
         return Verdict(outcome)
+
+    def count_redelivery(self, message_id: str) -> int | None:
+        """Adds a delivery of the message after a worker stopped holding it; how many, fleet-wide, or
+        None where nothing counts them. Raises when the count cannot be kept."""
+        return None if self._count_redelivery is None else self._count_redelivery(message_id)
 
     def list_folder(self, query: ListFolderDocuments) -> DocumentPage:
         """One page of the folder for the requester; raises Refused or NotFound when it may not be read."""

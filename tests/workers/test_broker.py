@@ -24,6 +24,7 @@ EXPECTED_ORDER = [
     "Resources",
     "Outcomes",
     "SizeLimit",
+    "RedeliveryLimit",
     "TimeLimit",
     "ShutdownNotifications",
     "RetriesOrDeadLetter",

@@ -11,6 +11,7 @@ from workers.middleware.envelope import EnvelopeEncoder, SizeLimit, UnreadableMe
 from workers.middleware.log_context import LogContext, ProcessLogging
 from workers.middleware.metrics import Metrics
 from workers.middleware.outcomes import Outcomes, note_outcome, quiet_replaced_lines
+from workers.middleware.redeliveries import RedeliveryLimit
 from workers.middleware.resources import OpenApplication, Resources, current_application
 from workers.middleware.retries import RetryPolicy, failure_kind
 from workers.middleware.signals import GracefulStop
@@ -39,7 +40,8 @@ __all__ = [
 def docfleet_middleware(
     resources: Resources, *, log_level: str | None = None, metrics: bool = False
 ) -> list[Middleware]:
-    """Logging context first (every later line carries it), then resources, outcomes, the size limit.
+    """Logging context first (every later line carries it), then resources, outcomes, the size and
+    redelivery limits.
 
     ``log_level`` set: structlog is configured in each worker process after it boots. ``metrics``: each
     worker process counts into the fleet's Prometheus metrics, served by a process Dramatiq forks.
@@ -47,4 +49,5 @@ def docfleet_middleware(
     outcomes = Outcomes(resources)
     boot: list[Middleware] = [] if log_level is None else [ProcessLogging(log_level)]
     counting: list[Middleware] = [Metrics()] if metrics else []
-    return [*boot, GracefulStop(), *counting, LogContext(), resources, outcomes, SizeLimit(outcomes)]
+    limits = [SizeLimit(outcomes), RedeliveryLimit(resources)]
+    return [*boot, GracefulStop(), *counting, LogContext(), resources, outcomes, *limits]

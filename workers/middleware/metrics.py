@@ -73,7 +73,8 @@ class Metrics(Middleware):
     def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
         tally = self._tally
         if tally is not None:
-            outcome = "invalid" if OVERSIZE_OPTION in message.options else "skipped"
+            skipped = "dead_lettered" if message.failed else "skipped"  # failed: too often redelivered
+            outcome = "invalid" if OVERSIZE_OPTION in message.options else skipped
             _finished(tally, message, outcome, failed=message.failed)
 
     def after_nack(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:

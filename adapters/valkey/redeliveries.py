@@ -1,0 +1,26 @@
+"""How many times RabbitMQ delivered a message again after the worker holding it stopped, by message id."""
+
+from __future__ import annotations
+
+import valkey
+
+COUNT_TTL_SECONDS = 86_400  # a count outlives any redelivery loop; a day later it starts again from 0
+
+
+class RedeliveryCounter:
+    """Counts in Valkey, shared by the fleet: each worker process that takes the message again adds one."""
+
+    def __init__(self, client: valkey.Valkey, prefix: str, *, ttl_seconds: int = COUNT_TTL_SECONDS) -> None:
+        self._client = client
+        self._prefix = f"{prefix}redelivered:"
+        self._ttl_seconds = ttl_seconds
+
+    def count(self, message_id: str) -> int:
+        """Adds this delivery and returns how many there were; raises ``valkey.ValkeyError`` when Valkey
+        cannot answer."""
+        key = self._prefix + message_id
+        with self._client.pipeline(transaction=False) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, self._ttl_seconds)
+            counted, _ = pipe.execute()  # type: ignore[no-untyped-call]
+        return int(counted)

@@ -1,0 +1,67 @@
+"""Scenario 10: a message that kills the worker process running it, every time.
+
+Nothing settles such a message, so Dramatiq's retries never count it: RabbitMQ delivers it again to the
+restarted fleet, which it kills again. The fleet counts those deliveries and dead-letters the message
+once they pass the limit; the fleet then carries on, and once the cause is gone ``docfleet dlq replay
+--all`` puts back the poison and whatever was dead-lettered with it (messages running beside it when
+their process died), and every command is applied once.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cli.support import run as run_docfleet
+from tests.e2e.fleet import tail
+from tests.faults.conftest import Report
+from tests.faults.fleet import Fleet, FleetShape
+from tests.faults.harness import scenario
+from tests.faults.hooks.names import CRASH_ON_MESSAGE, CRASHED
+from workers.middleware.redeliveries import REDELIVERY_LIMIT
+from workers.settings import Settings
+
+pytestmark = [pytest.mark.faults, pytest.mark.e2e]
+
+UPLOADS = 600
+
+
+def _crashes(fleet: Fleet, message_id: str) -> int:
+    return sum(
+        announced.read_text().split().count(message_id) for announced in fleet.hooks.glob(f"{CRASHED}.*")
+    )
+
+
+def _wait_dead_lettered(fleet: Fleet, message_id: str, timeout: float = 300.0) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in fleet.outcome_lines("dead_lettered"):
+            if line.get("message_id") == message_id:
+                return line
+        time.sleep(0.5)
+    raise AssertionError(f"{message_id} was not dead-lettered:\n{tail(fleet.log)}")
+
+
+def test_10_a_message_that_kills_its_worker_each_time_is_dead_lettered_and_the_fleet_goes_on(
+    fault_settings: Settings, tmp_path: Path, report_ledger: Report
+) -> None:
+    shape = FleetShape(processes=2, worker_hooks=("tests.faults.hooks.crash_on_message",))
+    with scenario(fault_settings, tmp_path, shape) as run:
+        poison = run.workload.upload(UPLOADS)  # a document of its own, past the load's
+        (run.fleet.hooks / CRASH_ON_MESSAGE).write_text(poison.message_id)
+        with run.load(uploads=UPLOADS, rate=300):
+            run.wait_loaded(100)
+            run.producer.send([poison])
+            line = _wait_dead_lettered(run.fleet, poison.message_id)
+        crashes = _crashes(run.fleet, poison.message_id)
+        (run.fleet.hooks / CRASH_ON_MESSAGE).unlink()
+        replay = run_docfleet(fault_settings, "dlq", "replay", "--all")
+        ledger = run.finish()
+    replayed = replay.stdout.count("\nreplayed ") + replay.stdout.startswith("replayed ")
+    report_ledger("10-poison-message", ledger, crashes=crashes, replayed=replayed)
+    assert line["reason"] == "redelivered", line
+    assert crashes == REDELIVERY_LIMIT + 1, "the first delivery and each counted redelivery killed a worker"
+    assert replay.exit_code == 0, replay.output
+    assert ledger.problems() == []

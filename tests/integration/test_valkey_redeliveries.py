@@ -1,0 +1,38 @@
+"""The fleet-wide count of a message's redeliveries, in Valkey."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import closing
+from typing import cast
+
+import pytest
+import valkey
+
+from adapters.valkey.client import connect
+from adapters.valkey.redeliveries import RedeliveryCounter
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def client(valkey_url: str) -> Iterator[valkey.Valkey]:
+    with closing(connect(valkey_url)) as client:
+        yield client
+
+
+def test_each_message_is_counted_on_its_own_under_the_prefix_for_a_bounded_time(
+    client: valkey.Valkey, key_prefix: str
+) -> None:
+    counter = RedeliveryCounter(client, key_prefix, ttl_seconds=600)
+
+    counts = [counter.count("m1"), counter.count("m1"), counter.count("m2"), counter.count("m1")]
+
+    assert counts == [1, 2, 1, 3]
+    ttl = cast(int, client.ttl(f"{key_prefix}redelivered:m1"))
+    assert 0 < ttl <= 600
+
+
+def test_an_unreachable_valkey_raises_for_the_caller_to_decide() -> None:
+    with closing(connect("redis://127.0.0.1:1/0")) as unreachable, pytest.raises(valkey.ValkeyError):
+        RedeliveryCounter(unreachable, "p:").count("m1")

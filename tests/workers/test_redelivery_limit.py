@@ -1,0 +1,92 @@
+"""A message delivered again after its worker stopped holding it: counted, and past the limit dead-lettered
+unrun, with one line that says why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import dramatiq
+import pytest
+from dramatiq.middleware import SkipMessage
+from structlog.testing import capture_logs
+
+from workers.middleware.redeliveries import RedeliveryLimit
+from workers.middleware.resources import Resources
+
+LIMIT = 3
+
+
+@dataclass
+class CountingApplication:
+    counts: dict[str, int] = field(default_factory=dict)
+    fails_with: Exception | None = None
+
+    def count_redelivery(self, message_id: str) -> int | None:
+        if self.fails_with is not None:
+            raise self.fails_with
+        self.counts[message_id] = self.counts.get(message_id, 0) + 1
+        return self.counts[message_id]
+
+
+@dataclass
+class LendingResources:
+    app: CountingApplication
+
+    def application(self) -> CountingApplication:
+        return self.app
+
+
+def delivery(message_id: str, *, redelivered: bool) -> dramatiq.MessageProxy:
+    message: dramatiq.Message[Any] = dramatiq.Message(
+        queue_name="documents",
+        actor_name="upload_document",
+        args=(),
+        kwargs={},
+        options={},
+        message_id=message_id,
+    )
+    proxy = dramatiq.MessageProxy(message)
+    proxy.redelivered = redelivered  # type: ignore[attr-defined]  # as Dramatiq's RabbitMQ consumer sets it
+    return proxy
+
+
+def limit_over(app: CountingApplication) -> RedeliveryLimit:
+    return RedeliveryLimit(cast(Resources, LendingResources(app)), limit=LIMIT)
+
+
+def test_a_first_delivery_is_not_counted() -> None:
+    app = CountingApplication()
+
+    limit_over(app).before_process_message(dramatiq.get_broker(), delivery("m1", redelivered=False))
+
+    assert app.counts == {}
+
+
+def test_redeliveries_run_up_to_the_limit_and_the_next_is_dead_lettered_with_its_line() -> None:
+    app, broker = CountingApplication(), dramatiq.get_broker()
+    middleware = limit_over(app)
+    for _ in range(LIMIT):
+        message = delivery("m1", redelivered=True)
+        middleware.before_process_message(broker, message)
+        assert not message.failed
+
+    last = delivery("m1", redelivered=True)
+    with capture_logs() as lines, pytest.raises(SkipMessage):
+        middleware.before_process_message(broker, last)
+
+    assert last.failed, "failed, so that the consumer nacks it into the dead-letter queue"
+    [line] = lines
+    assert (line["outcome"], line["reason"], line["message_id"]) == ("dead_lettered", "redelivered", "m1")
+    assert f"delivered again {LIMIT + 1} times" in line["detail"]
+
+
+def test_a_count_that_cannot_be_kept_lets_the_message_run_and_says_so() -> None:
+    app = CountingApplication(fails_with=ConnectionError("Valkey is down"))
+    message = delivery("m1", redelivered=True)
+
+    with capture_logs() as lines:
+        limit_over(app).before_process_message(dramatiq.get_broker(), message)
+
+    assert not message.failed
+    assert [line["event"] for line in lines] == ["redelivery not counted"]

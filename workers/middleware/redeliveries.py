@@ -1,0 +1,52 @@
+"""A message that RabbitMQ delivers again and again, each time after its worker stopped before
+settling it, is dead-lettered rather than taken once more.
+
+A message that kills the process running it (a native crash, the kernel's out-of-memory killer) is
+never failed, so Dramatiq's retries never count it: RabbitMQ puts it back unacked, marked
+``redelivered``, and the next worker takes it and dies too, for ever, with the fleet taken down each
+time. Deliveries marked so are counted per message id (in Valkey, across the fleet); past
+``REDELIVERY_LIMIT`` the message is dead-lettered unrun, with a line that says why, and
+``docfleet dlq replay`` can send it again once its cause is found. A clean stop or a lost connection
+also puts back the messages a worker held, so a message is counted once for each of those too:
+the limit leaves room for several before it.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.middleware import Middleware, SkipMessage
+
+from workers.middleware.resources import Resources
+from workers.named_logger import NamedLogger
+
+REDELIVERY_LIMIT = 5
+
+_log = NamedLogger("docfleet.worker")
+
+
+class RedeliveryLimit(Middleware):
+    def __init__(self, resources: Resources, *, limit: int = REDELIVERY_LIMIT) -> None:
+        self._resources = resources
+        self._limit = limit
+
+    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
+        if not getattr(message, "redelivered", False):
+            return
+        try:
+            count = self._resources.application().count_redelivery(message.message_id)
+        except Exception as error:  # Valkey unreachable: the message runs, as it would have uncounted
+            _log().warning("redelivery not counted", message_id=message.message_id, error=repr(error)[:300])
+            return
+        if count is None or count <= self._limit:
+            return
+        _log().error(
+            "dead-lettered: delivered again too often",
+            outcome="dead_lettered",
+            message_id=message.message_id,
+            actor=message.actor_name,
+            reason="redelivered",
+            detail=f"delivered again {count} times after the worker holding it stopped before settling it"
+            f" (limit {self._limit}): it may stop the worker that runs it",
+        )
+        message.fail()
+        raise SkipMessage(f"redelivered {count} times")
