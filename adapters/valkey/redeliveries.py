@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import valkey
 
 COUNT_TTL_SECONDS = 86_400  # a count outlives any redelivery loop; a day later it starts again from 0
@@ -24,3 +26,8 @@ class RedeliveryCounter:
             pipe.expire(key, self._ttl_seconds)
             counted, _ = pipe.execute()  # type: ignore[no-untyped-call]
         return int(counted)
+
+    def counted(self, message_id: str) -> int:
+        """How many redeliveries of the message were counted (within the count's lifetime), adding none."""
+        found = self._client.get(self._prefix + message_id)
+        return 0 if found is None else int(cast(bytes, found))

@@ -9,6 +9,7 @@ from adapters.rabbitmq.dead_letters import DeadLetter
 from tests.cli.support import encoded, envelope
 from workers.cli.dead_letters import inspect
 from workers.contract import MAX_MESSAGE_BYTES
+from workers.middleware.redeliveries import REDELIVERY_LIMIT
 
 
 def never_used(_message_id: str) -> tuple[bool, RecordedRejection | None]:
@@ -72,3 +73,14 @@ def test_an_unreadable_letter_still_names_the_actor_its_envelope_names() -> None
     assert inspected.reason.startswith("unreadable: extra: ")
     assert inspected.actor == "add_member"
     assert inspected.replay is None
+
+
+@pytest.mark.parametrize(("counted", "told"), [(REDELIVERY_LIMIT + 1, True), (REDELIVERY_LIMIT, False)])
+def test_a_letter_redelivered_past_the_limit_says_so_and_is_replayable(counted: int, told: bool) -> None:
+    """Past the limit the redeliveries are why it died; within it (a restart or two) they are not."""
+    body = encoded(envelope("add_member", {"org_id": "acme", "user_id": "bob"}))
+
+    inspected = inspect(letter("documents.XQ", body), never_used, lambda _message_id: counted)
+
+    assert inspected.reason.startswith(f"redelivered {counted} times after the worker") is told
+    assert inspected.replay is not None

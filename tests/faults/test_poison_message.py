@@ -9,6 +9,7 @@ their process died), and every command is applied once.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -56,6 +57,7 @@ def test_10_a_message_that_kills_its_worker_each_time_is_dead_lettered_and_the_f
             run.producer.send([poison])
             line = _wait_dead_lettered(run.fleet, poison.message_id)
         crashes = _crashes(run.fleet, poison.message_id)
+        listed = json.loads(run_docfleet(fault_settings, "dlq", "ls", "--json").stdout)
         (run.fleet.hooks / CRASH_ON_MESSAGE).unlink()
         replay = run_docfleet(fault_settings, "dlq", "replay", "--all")
         ledger = run.finish()
@@ -63,5 +65,7 @@ def test_10_a_message_that_kills_its_worker_each_time_is_dead_lettered_and_the_f
     report_ledger("10-poison-message", ledger, crashes=crashes, replayed=replayed)
     assert line["reason"] == "redelivered", line
     assert crashes == REDELIVERY_LIMIT + 1, "the first delivery and each counted redelivery killed a worker"
+    [told] = [item for item in listed["documents.XQ"] if item["message_id"] == poison.message_id]
+    assert told["reason"].startswith(f"redelivered {REDELIVERY_LIMIT + 1} times after the worker"), told
     assert replay.exit_code == 0, replay.output
     assert ledger.problems() == []

@@ -29,6 +29,7 @@ def test_each_message_is_counted_on_its_own_under_the_prefix_for_a_bounded_time(
     counts = [counter.count("m1"), counter.count("m1"), counter.count("m2"), counter.count("m1")]
 
     assert counts == [1, 2, 1, 3]
+    assert (counter.counted("m1"), counter.counted("m1"), counter.counted("never")) == (3, 3, 0)
     ttl = cast(int, client.ttl(f"{key_prefix}redelivered:m1"))
     assert 0 < ttl <= 600
 

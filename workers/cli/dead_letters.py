@@ -25,12 +25,16 @@ from workers.middleware.envelope import (
     misplaced_actor,
     oversize_problem,
 )
+from workers.middleware.redeliveries import REDELIVERY_LIMIT
 
 ORIGINS = {f"{queue}.XQ": queue for queue in (COMMANDS_QUEUE, QUERIES_QUEUE)}
 """Each dead-letter queue and the queue its messages came from (Dramatiq's ``<queue>.XQ``)."""
 
 History = Callable[[str], tuple[bool, RecordedRejection | None]]
 """For a message id: whether it was used (it has an inbox row), and its recorded rejection if any."""
+
+Redeliveries = Callable[[str], int]
+"""For a message id: how many times the workers counted it delivered again after its worker stopped."""
 
 
 @dataclass(frozen=True)
@@ -57,13 +61,19 @@ def message_id_of(letter: DeadLetter) -> str | None:
         return unreadable.message_id
 
 
-def inspect(letter: DeadLetter, history: History) -> Inspected:
+def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = lambda _: 0) -> Inspected:
     envelope, unreadable, message_id, actor = _read(letter)
     used, rejection = history(message_id) if message_id is not None else (False, None)
     invalid = _invalid(envelope) if envelope is not None else None
     options = envelope["options"] if envelope is not None else {}
+    redelivered = _redelivered(redeliveries(message_id)) if message_id is not None else None
     reason = (
-        unreadable or _recorded(rejection) or invalid or _fault(options) or "unknown: see the worker's log"
+        unreadable
+        or _recorded(rejection)
+        or invalid
+        or redelivered
+        or _fault(options)
+        or "unknown: see the worker's log"
     )
     blocked = unreadable or (f"message id already used ({reason})" if used else None) or invalid
     return Inspected(
@@ -120,6 +130,15 @@ def _invalid(envelope: dict[str, Any]) -> str | None:
 
 def _recorded(rejection: RecordedRejection | None) -> str | None:
     return None if rejection is None else f"{rejection.reason}: {rejection.detail}"
+
+
+def _redelivered(count: int) -> str | None:
+    if count <= REDELIVERY_LIMIT:
+        return None
+    return (
+        f"redelivered {count} times after the worker holding it stopped before settling it: it may stop"
+        " the worker that runs it; find why before replaying it"
+    )
 
 
 def _fault(options: dict[str, Any]) -> str | None:

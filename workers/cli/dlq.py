@@ -70,7 +70,10 @@ def list_dead_letters(
     with history_for(load_settings(), strict=False) as history, opened() as queues:
         for xq in dead_letter_queues(queue):
             letters = queues.browse(xq, limit=limit)
-            found[xq] = (queues.count(xq) or 0, [inspect(letter, history) for letter in letters])
+            found[xq] = (
+                queues.count(xq) or 0,
+                [inspect(letter, history, history.redeliveries) for letter in letters],
+            )
     if as_json:
         print_json({xq: [item.summary() for item in items] for xq, (_, items) in found.items()})
         return
@@ -102,7 +105,7 @@ def show_dead_letter(
         for xq in dead_letter_queues(queue):
             letters = queues.browse(xq, until=lambda letter: message_id_of(letter) == message_id)
             if letters and message_id_of(letters[-1]) == message_id:
-                item = inspect(letters[-1], history)
+                item = inspect(letters[-1], history, history.redeliveries)
                 body = letters[-1].body.decode(errors="replace")
                 replayable: bool | None = item.replay is not None
                 if replayable and history.unavailable:
@@ -147,7 +150,7 @@ def replay(
     sent: set[str | None] = set()  # one copy of a message id, however many died
 
     def decide(letter: DeadLetter) -> Relocation | None:
-        item = inspect(letter, history)
+        item = inspect(letter, history, history.redeliveries)
         if not replay_all and item.message_id not in wanted:
             return None
         if item.replay is not None and item.message_id in sent:

@@ -1,4 +1,5 @@
-"""What Postgres knows of a dead letter's message id, for ``docfleet dlq``: used or not, rejected why."""
+"""What Postgres knows of a dead letter's message id, for ``docfleet dlq``: used or not, rejected why; and
+what Valkey counted of its redeliveries."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from contextlib import contextmanager
 import typer
 
 from adapters.postgres.rejections import MessageHistory, RecordedRejection
+from adapters.valkey.redeliveries import RedeliveryCounter
 from workers.cli.failures import service_failure
 from workers.settings import Settings
 
@@ -16,9 +18,12 @@ class HistoryLookup:
     """``lookup(message_id)`` → (used, rejection). Not strict: once Postgres fails, says so on stderr once
     and answers (False, None) from then on; strict: the failure propagates."""
 
-    def __init__(self, history: MessageHistory, *, strict: bool) -> None:
+    def __init__(
+        self, history: MessageHistory, *, strict: bool, counter: RedeliveryCounter | None = None
+    ) -> None:
         self._history = history
         self._strict = strict
+        self._counter = counter
         self._unavailable = False
 
     @property
@@ -41,13 +46,27 @@ class HistoryLookup:
             self._unavailable = True
             return False, None
 
+    def redeliveries(self, message_id: str) -> int:
+        """The redeliveries the workers counted; 0 when Valkey cannot say (the reason is then in the
+        worker's log line alone)."""
+        if self._counter is None:
+            return 0
+        try:
+            return self._counter.counted(message_id)
+        except Exception:  # best effort: the dead letter is told all the same
+            return 0
+
 
 @contextmanager
 def history_for(settings: Settings, *, strict: bool) -> Iterator[HistoryLookup]:
     from adapters.postgres.engine import create_engine
+    from adapters.valkey.client import connect
 
     engine = create_engine(settings.database_url, pool_size=1)
+    client = connect(settings.valkey_url, max_connections=1)
     try:
-        yield HistoryLookup(MessageHistory(engine), strict=strict)
+        counter = RedeliveryCounter(client, settings.cache_prefix)
+        yield HistoryLookup(MessageHistory(engine), strict=strict, counter=counter)
     finally:
+        client.close()  # type: ignore[no-untyped-call]
         engine.dispose()
