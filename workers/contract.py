@@ -52,6 +52,15 @@ BLOB_URI_PATTERN = (
 )
 _ID = re.compile(ID_PATTERN)
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# Unicode's default-ignorable code points (zero-width spaces and joiners, the soft hyphen, variation
+# selectors, fillers, tags): a text of these and white space alone shows as nothing. Those outside the
+# BMP are checked here but not in the JSON Schemas' pattern (see _SAFE_TEXT_PATTERN).
+_INVISIBLE_BMP = (
+    r"\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2060-\u206f\u3164"
+    r"\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+)
+_INVISIBLE_BEYOND_BMP = r"\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
+_BLANK = re.compile(rf"[\s{_INVISIBLE_BMP}{_INVISIBLE_BEYOND_BMP}]*")
 _HELP = {
     ID_PATTERN: "must be 1 to 128 characters, each a letter, a digit or one of _ . : -",
     MIME_PATTERN: "must be a media type such as application/pdf: type/subtype, no parameters",
@@ -76,7 +85,7 @@ def _safe_text(value: str) -> str:
         kind = "a lone surrogate" if "\ud800" <= char <= "\udfff" else "a control character"
         kind = "a bidirectional control" if "\u202a" <= char <= "\u2069" else kind
         raise ValueError(f"must not contain {kind} (U+{ord(char):04X})")
-    if not value.strip():
+    if _BLANK.fullmatch(value):
         raise ValueError("must not be blank")
     return value
 
@@ -94,13 +103,14 @@ def _safe_blob_path(uri: str) -> str:
 
 _TEXT_RULES = "no control characters, bidirectional controls (U+202A-U+202E, U+2066-U+2069), lone surrogates"
 # What _safe_text checks, for the JSON Schemas (validation stays _safe_text's): some character that is
-# neither blank (Python's str.isspace, spelled out: ECMA-262's \s differs) nor unsafe, and none unsafe.
+# neither blank (Python's str.isspace, spelled out: ECMA-262's \s differs), nor invisible, nor unsafe,
+# and none unsafe.
 # A lone surrogate, which JSON can carry as a \u escape, is left to the workers: a pattern without the
 # "u" flag would refuse every character outside the BMP with it.
 _UNSAFE_RANGES = r"\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069"
 _BLANK_RANGES = r"\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _SAFE = rf"[^{_UNSAFE_RANGES}]"
-_SAFE_TEXT_PATTERN = rf"^{_SAFE}*[^{_UNSAFE_RANGES}{_BLANK_RANGES}]{_SAFE}*$"
+_SAFE_TEXT_PATTERN = rf"^{_SAFE}*[^{_UNSAFE_RANGES}{_BLANK_RANGES}{_INVISIBLE_BMP}]{_SAFE}*$"
 Id = Annotated[
     str, StringConstraints(pattern=ID_PATTERN), Field(description="1 to 128 of A-Z a-z 0-9 _ . : -")
 ]

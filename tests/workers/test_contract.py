@@ -140,6 +140,9 @@ BAD: list[tuple[str, tuple[Any, ...], Any, list[str]]] = [
         )
     ],
     ("create_folder", (), {**FOLDER, "name": "   "}, ["name: must not be blank"]),
+    ("create_folder", (), {**FOLDER, "name": "\u200b"}, ["name: must not be blank"]),
+    ("create_folder", (), {**FOLDER, "name": " \ufeff\u00ad "}, ["name: must not be blank"]),
+    ("upload_document", (), upload(tags=["\u2060"]), ["tags.0: must not be blank"]),
     ("create_folder", (), {**FOLDER, "name": ""}, ["name: string should have at least 1 character"]),
     ("create_folder", (), {**FOLDER, "parent_id": 7}, ["parent_id:"]),
     ("create_folder", (), {**FOLDER, "parent_id": "f1"}, ["parent_id: must not be the folder itself"]),

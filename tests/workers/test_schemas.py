@@ -176,7 +176,9 @@ _UPLOAD = {
         ({"name": "tab\tin name"}, False),
         ({"name": "   "}, False),
         ({"name": "\u3000\u00a0"}, False),  # blank to Python's str.isspace, as the pattern spells it out
-        ({"name": "\ufeff"}, True),  # not blank to Python, though ECMA-262's \s counts it
+        ({"name": "\ufeff\u200b\u00ad"}, False),  # invisible alone: blank
+        ({"name": "\ufeffx"}, True),  # ECMA-262's \s counts U+FEFF, which the pattern must not lean on
+        ({"name": "\U0001f469\u200d\U0001f4bb.pdf"}, True),  # a joiner inside an emoji sequence
         ({"name": "evil\u202egnp.exe"}, False),
         ({"tags": ["\u2066x"]}, False),
         ({"blob_uri": "s3://bucket:1/d1.pdf"}, False),
