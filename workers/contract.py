@@ -8,6 +8,7 @@ every problem of a message is listed at once, in words a person can act on. See 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
@@ -353,14 +354,17 @@ def _location(part: str | int) -> str:
 
 
 def load_json(text: str) -> Any:
-    """JSON as the contract reads it (§1): a key repeated in one object, NaN or Infinity raises
-    ``ValueError``, as a syntax error does. A number written with a fraction or an exponent whose value
-    is whole (``10.0``, ``1e2``) is that integer, as JSON Schema's ``integer`` reads it."""
+    """JSON as the contract reads it (§1): a key repeated in one object, NaN or Infinity, or a number
+    too large for a double (``1e400``) raises ``ValueError``, as a syntax error does. A number written
+    with a fraction or an exponent whose value is whole (``10.0``, ``1e2``) is that integer, as JSON
+    Schema's ``integer`` reads it."""
     return _CONTRACT_JSON.decode(text)
 
 
 def _whole_as_int(text: str) -> int | float:
     number = float(text)
+    if not math.isfinite(number):  # 1e400: what Infinity, refused as such, would be
+        raise ValueError(f"number out of range: {text[:40]}")
     # Beyond 2**53 a float no longer holds every integer: its value is not the one written.
     return int(number) if number.is_integer() and abs(number) <= _EXACT_FLOAT_INTEGERS else number
 

@@ -12,7 +12,13 @@ from dramatiq.common import current_millis
 from structlog.testing import capture_logs
 
 from workers.contract import MAX_MESSAGE_BYTES
-from workers.middleware.envelope import OVERSIZE_OPTION, EnvelopeEncoder, UnreadableMessage, admit
+from workers.middleware.envelope import (
+    OVERSIZE_OPTION,
+    READ_LIMIT_BYTES,
+    EnvelopeEncoder,
+    UnreadableMessage,
+    admit,
+)
 from workers.middleware.retries import NOT_FOUND_RETRIES_OPTION
 
 ENVELOPE: dict[str, Any] = {
@@ -94,6 +100,7 @@ UNREADABLE: list[tuple[bytes, str]] = [
     (b"{not json", "body: is not JSON"),
     (b'["documents", "add_member"]', "body: must be a JSON object"),
     (b'{"a": NaN}', "NaN is not a JSON number"),
+    (b'{"a": 1e400}', "number out of range: 1e400"),
     (b"[" * 100_000 + b"]" * 100_000, "body: is not JSON"),
     (body()[:-1] + b', "kwargs": {}}', "a key appears twice"),
     (body(kwargs={"org_id": "acme"}).replace(b'"acme"', b'"acme", "org_id": "evil"'), "a key appears twice"),
@@ -136,6 +143,50 @@ def test_anything_but_a_well_formed_envelope_is_unreadable(data: bytes, problem:
         EnvelopeEncoder().decode(data)
 
     assert problem in "; ".join(raised.value.problems)
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (body(options={f"k{n}": n for n in range(50_000)}), "options: has 50000 fields, more than any"),
+        (body(kwargs={f"k{n}": n for n in range(50_000)}), "kwargs: has 50000 fields, more than any"),
+        (json.dumps({f"k{n}": n for n in range(50_000)}).encode(), "the envelope: has 50000 fields"),
+    ],
+)
+def test_an_object_of_thousands_of_fields_is_one_problem_with_the_ids_it_still_names(
+    data: bytes, problem: str
+) -> None:
+    """Not a problem built for each unknown field and then cut: that took seconds of the consumer's
+    thread for one body of the limit's size."""
+    with pytest.raises(UnreadableMessage) as raised:
+        EnvelopeEncoder().decode(data)
+
+    assert len(raised.value.problems) == 1
+    assert raised.value.problems[0].startswith(problem)
+    if b"message_id" in data:
+        assert (raised.value.message_id, raised.value.actor) == (
+            ENVELOPE["message_id"],
+            ENVELOPE["actor_name"],
+        )
+
+
+def test_a_body_far_over_the_limit_is_not_read_at_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Up to four times the limit a body is read, to record its rejection; beyond, not even parsed."""
+    from workers.middleware import envelope
+
+    def no_parse(_data: bytes) -> None:
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(envelope, "_json_object", no_parse)
+    data = body(kwargs={"org_id": "acme", "pad": "x" * READ_LIMIT_BYTES})
+
+    with pytest.raises(UnreadableMessage) as raised:
+        EnvelopeEncoder().decode(data)
+
+    assert raised.value.problems == [
+        f"body: is {len(data)} bytes, too large to be read (the limit is {MAX_MESSAGE_BYTES})"
+    ]
+    assert raised.value.message_id is None
 
 
 def test_an_unreadable_envelope_lists_its_first_20_problems_then_how_many_more() -> None:

@@ -36,6 +36,11 @@ from workers.middleware.outcomes import Outcomes
 ACTOR_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 _ACTOR_NAME = re.compile(ACTOR_NAME_PATTERN)
 OVERSIZE_OPTION = "docfleet_oversize_bytes"
+READ_LIMIT_BYTES = 4 * MAX_MESSAGE_BYTES
+"""A body over the limit up to this size is read, to record its rejection under its message id; a larger
+one is not even parsed (RabbitMQ lets a body be 128 MiB by default): it is dead-lettered as unreadable."""
+MAX_FIELDS = 32  # the envelope, its options and any actor's kwargs have fewer than a dozen
+_OBJECTS = ("options", "kwargs")
 MAX_RETRY_DELAY_MS = 10 * 60_000  # far above any actor's max_backoff, yet bounded
 QueueName = Literal["documents", "documents-queries", "documents.DQ", "documents-queries.DQ"]
 
@@ -129,17 +134,35 @@ class EnvelopeEncoder(JSONEncoder):
         return fields
 
     def _decoded(self, data: bytes) -> MessageData:
+        if len(data) > READ_LIMIT_BYTES:
+            problem = f"body: is {len(data)} bytes, too large to be read (the limit is {MAX_MESSAGE_BYTES})"
+            raise UnreadableMessage([problem])
         fields = _json_object(data)
+        message_id = fields.get("message_id") if is_id(fields.get("message_id")) else None
+        actor = fields.get("actor_name") if _is_actor_name(fields.get("actor_name")) else None
         try:
+            _refuse_crowds(fields)
             Envelope.model_validate(fields)
-        except ValidationError as error:
-            message_id = fields.get("message_id") if is_id(fields.get("message_id")) else None
-            actor = fields.get("actor_name") if _is_actor_name(fields.get("actor_name")) else None
-            problems = cap(problems_of(error, of="the envelope"))
-            raise UnreadableMessage(problems, message_id, actor, ids_in(fields.get("kwargs"))) from None
+        except (ValidationError, _Crowded) as error:
+            problems = [str(error)] if isinstance(error, _Crowded) else problems_of(error, of="the envelope")
+            raise UnreadableMessage(cap(problems), message_id, actor, ids_in(fields.get("kwargs"))) from None
         if len(data) > MAX_MESSAGE_BYTES:
             fields["options"] = {**fields["options"], OVERSIZE_OPTION: len(data)}
         return fields
+
+
+class _Crowded(ValueError):
+    """An object with far more fields than any of the envelope's: told as one problem, not one a field."""
+
+
+def _refuse_crowds(fields: dict[str, Any]) -> None:
+    """Validating an object whose unknown fields number in the thousands costs a problem each, built and
+    then cut to ``MAX_PROBLEMS``: seconds of the consumer's thread for one body of the limit's size."""
+    for where, value in (("the envelope", fields), *((name, fields.get(name)) for name in _OBJECTS)):
+        if isinstance(value, dict) and len(value) > MAX_FIELDS:
+            raise _Crowded(
+                f"{where}: has {len(value)} fields, more than any message has (at most {MAX_FIELDS})"
+            )
 
 
 def _is_actor_name(value: object) -> bool:
