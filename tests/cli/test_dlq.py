@@ -272,6 +272,25 @@ def test_a_dead_letter_holding_a_lone_surrogate_is_shown_as_json(settings: Setti
         assert listing.exit_code == 0, listing.output
 
 
+def test_a_dead_letter_cannot_drive_the_terminal_of_whoever_lists_it(settings: Settings) -> None:
+    """A traceback is read from the letter's body, which any publisher can write: its escapes would set
+    the terminal's title, clear the screen and print text of the attacker's choosing."""
+    forged = "Traceback (most recent call last):\nError: \x1b]0;owned\x07\x1b[2J\x1b[31mOK\u202e\x9b"
+    hostile = envelope("add_member", {"org_id": "acme", "user_id": "bob"}, retries=20, traceback=forged)
+    publish_raw(settings.amqp_url, "documents.XQ", encoded(hostile))
+
+    listings = [
+        run(settings, "dlq", "ls"),
+        run(settings, "dlq", "ls", "--json"),
+        run(settings, "dlq", "show", hostile["message_id"]),
+    ]
+
+    for listing in listings:
+        assert listing.exit_code == 0, listing.output
+        assert not any(char in listing.stdout for char in "\x1b\x07\x9b\u202e"), listing.stdout
+    assert "\\u001b]0;owned\\u0007\\u001b[2J" in listings[0].stdout
+
+
 def test_unreadable_and_unknown_dead_letters(settings: Settings) -> None:
     query = envelope(
         "list_folder", {"folder_id": "f", "requested_by": "bob", "limit": 0}, "documents-queries"

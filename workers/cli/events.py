@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
 
 from adapters.rabbitmq.subscription import EventSubscription, ReceivedEvent
 from workers.cli.failures import load_settings
-from workers.cli.output import command_group
+from workers.cli.output import command_group, printable
 
 MAX_ROUTING_KEY_BYTES = 255  # a binding key is an AMQP short string
 
@@ -60,17 +61,30 @@ def tail(
             while count is None or seen < count:
                 event = tap.next_event(1.0)
                 if event is not None:
-                    typer.echo(event.body.decode(errors="replace") if as_json else one_line(event))
+                    typer.echo(json_line(event) if as_json else one_line(event))
                     seen += 1
         except KeyboardInterrupt:
             return
 
 
+def json_line(event: ReceivedEvent) -> str:
+    """The body as one line of JSON, as published but for its white space; a body that is not JSON (only a
+    forged event can be) with its newlines and control characters escaped."""
+    text = event.body.decode(errors="replace")
+    try:
+        return printable(json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":")))
+    except ValueError:
+        return printable(text, newlines=False)
+
+
 def one_line(event: ReceivedEvent) -> str:
-    """``occurred_at routing_key field=value ...``: every field of the event but its timestamp and type."""
+    """``occurred_at routing_key field=value ...``: every field of the event but its timestamp and type,
+    its control characters escaped."""
     try:
         body = event.payload()
     except ValueError:
-        return f"- {event.routing_key} (not a JSON object, {len(event.body)} bytes)"
+        line = f"- {event.routing_key} (not a JSON object, {len(event.body)} bytes)"
+        return printable(line, newlines=False)
     fields = " ".join(f"{key}={value}" for key, value in body.items() if key not in ("occurred_at", "type"))
-    return f"{body.get('occurred_at', '-')} {event.routing_key} type={event.type} {fields}"
+    line = f"{body.get('occurred_at', '-')} {event.routing_key} type={event.type} {fields}"
+    return printable(line, newlines=False)

@@ -44,16 +44,25 @@ def table(*columns: str, title: str | None = None) -> Table:
 
 
 def add_row(grid: Table, values: Iterable[object]) -> None:
-    grid.add_row(*(Text("-" if value is None else str(value)) for value in values))
+    grid.add_row(*(Text("-" if value is None else printable(str(value), newlines=False)) for value in values))
 
 
 def print_json(data: Any) -> None:
-    typer.echo(_LONE_SURROGATE.sub(_escaped, json.dumps(data, indent=2, ensure_ascii=False, default=str)))
+    typer.echo(printable(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
 
 
-# Half a surrogate pair: a dead letter's JSON may escape one, which no UTF-8 output can carry as it is.
-# It can stand only inside a JSON string, where its escape means the same.
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+def printable(text: str, *, newlines: bool = True) -> str:
+    """``text`` with every character a terminal would act on, or that no UTF-8 output can carry, as a
+    ``\\uXXXX`` escape: a dead letter or a forged event must not set the title, clear the screen or
+    print what looks like docfleet's own text. Inside a JSON string the escape means the same. Without
+    ``newlines``, a newline is escaped too: the text stays on one line."""
+    escaped = _UNPRINTABLE.sub(_escaped, text)
+    return escaped if newlines else escaped.replace("\n", "\\u000a")
+
+
+# Control characters (C0 but the newline, DEL, C1), bidirectional controls, and half a surrogate pair (a
+# dead letter's JSON may escape one).
+_UNPRINTABLE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def _escaped(match: re.Match[str]) -> str:
