@@ -79,6 +79,11 @@ class InvalidMessage(Exception):
         super().__init__(f"invalid {actor} message: " + "; ".join(self.problems))
 
 
+def is_blank(text: str) -> bool:
+    """Whether ``text`` holds nothing visible: white space and invisible characters alone."""
+    return _BLANK.fullmatch(text) is not None
+
+
 def _safe_text(value: str) -> str:
     unsafe = _UNSAFE.search(value)
     if unsafe is not None:
@@ -86,7 +91,7 @@ def _safe_text(value: str) -> str:
         kind = "a lone surrogate" if "\ud800" <= char <= "\udfff" else "a control character"
         kind = "a bidirectional control" if "\u202a" <= char <= "\u2069" else kind
         raise ValueError(f"must not contain {kind} (U+{ord(char):04X})")
-    if _BLANK.fullmatch(value):
+    if is_blank(value):
         raise ValueError("must not be blank")
     return value
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from domain.commands import AddMember, CreateFolder, ListFolderDocuments, ShareDocument, UploadDocument
 from domain.roles import Role
-from workers.contract import MAX_PROBLEMS, InvalidMessage, parse, parse_command, parse_query
+from workers.contract import MAX_PROBLEMS, InvalidMessage, is_blank, parse, parse_command, parse_query
 
 UPLOAD: dict[str, Any] = {
     "doc_id": "d1",
@@ -342,7 +342,7 @@ SAFE_TEXT = st.text(
     ),
     min_size=1,
     max_size=255,
-).filter(str.strip)
+).filter(lambda text: not is_blank(text))
 
 
 @given(name=SAFE_TEXT)
