@@ -27,6 +27,11 @@ _CONNECTION_ERRORS = (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPC
 # schedule. Only these consumers wake this often: the others' deliveries do not wait for their wake.
 DELAY_QUEUE_WAKE_MS = 100
 
+# Dramatiq lets a delay queue's consumer hold 1,000 retries per worker thread (32,000 at 32 threads), each
+# in memory until due: a bound on what a flood of retries, or of bodies published there, can take. Retries
+# past it wait in RabbitMQ, and are taken as those held fall due (within a retry's longest backoff).
+DELAY_QUEUE_PREFETCH = 2_000
+
 
 class CoalescingAcksConsumer(_RabbitmqConsumer):
     """Dramatiq's consumer, sending the acks of messages finished together in one write.
@@ -127,6 +132,7 @@ class ScreeningConsumer(CoalescingAcksConsumer):
     def __init__(self, broker: RabbitmqBroker, queue_name: str, prefetch: int, timeout: int) -> None:
         if queue_name.endswith(".DQ"):
             timeout = min(timeout, DELAY_QUEUE_WAKE_MS)
+            prefetch = min(prefetch, DELAY_QUEUE_PREFETCH)
         super().__init__(broker, queue_name, prefetch, timeout)
         outcomes = next((m for m in broker.middleware if isinstance(m, Outcomes)), None)
         self._outcomes = outcomes

@@ -40,6 +40,8 @@ READ_LIMIT_BYTES = 4 * MAX_MESSAGE_BYTES
 """A body over the limit up to this size is read, to record its rejection under its message id; a larger
 one is not even parsed (RabbitMQ lets a body be 128 MiB by default): it is dead-lettered as unreadable."""
 MAX_FIELDS = 32  # the envelope, its options and any actor's kwargs have fewer than a dozen
+MAX_ARGUMENT_VALUES = 1_000  # a command holds at most a few dozen: 50 tags and its ids
+COUNTED_FROM_BYTES = 16 * 1024
 _OBJECTS = ("options", "kwargs")
 MAX_RETRY_DELAY_MS = 10 * 60_000  # far above any actor's max_backoff, yet bounded
 QueueName = Literal["documents", "documents-queries", "documents.DQ", "documents-queries.DQ"]
@@ -138,13 +140,16 @@ class EnvelopeEncoder(JSONEncoder):
             problem = f"body: is {len(data)} bytes, too large to be read (the limit is {MAX_MESSAGE_BYTES})"
             raise UnreadableMessage([problem])
         fields = _json_object(data)
-        message_id = fields.get("message_id") if is_id(fields.get("message_id")) else None
-        actor = fields.get("actor_name") if _is_actor_name(fields.get("actor_name")) else None
         try:
-            _refuse_crowds(fields)
+            _refuse_crowds(fields, len(data))
             Envelope.model_validate(fields)
         except (ValidationError, _Crowded) as error:
-            problems = [str(error)] if isinstance(error, _Crowded) else problems_of(error, of="the envelope")
+            if isinstance(error, _Crowded):
+                problems = error.problems
+            else:
+                problems = problems_of(error, of="the envelope")
+            message_id = fields.get("message_id") if is_id(fields.get("message_id")) else None
+            actor = fields.get("actor_name") if _is_actor_name(fields.get("actor_name")) else None
             raise UnreadableMessage(cap(problems), message_id, actor, ids_in(fields.get("kwargs"))) from None
         if len(data) > MAX_MESSAGE_BYTES:
             fields["options"] = {**fields["options"], OVERSIZE_OPTION: len(data)}
@@ -152,17 +157,42 @@ class EnvelopeEncoder(JSONEncoder):
 
 
 class _Crowded(ValueError):
-    """An object with far more fields than any of the envelope's: told as one problem, not one a field."""
+    """An object with far more fields, or arguments with far more values, than any message has: told as
+    one problem (after the body's size, if that is over the limit too), not one a field."""
+
+    def __init__(self, problem: str, size: int) -> None:
+        over = oversize_problem({OVERSIZE_OPTION: size}) if size > MAX_MESSAGE_BYTES else None
+        self.problems = [problem] if over is None else [over, problem]
+        super().__init__("; ".join(self.problems))
 
 
-def _refuse_crowds(fields: dict[str, Any]) -> None:
+def _refuse_crowds(fields: dict[str, Any], size: int) -> None:
     """Validating an object whose unknown fields number in the thousands costs a problem each, built and
-    then cut to ``MAX_PROBLEMS``: seconds of the consumer's thread for one body of the limit's size."""
+    then cut to ``MAX_PROBLEMS``: seconds of the consumer's thread for one body of the limit's size. And
+    arguments of thousands of small values (``[{}, {}, ...]``) take 25 times their size once decoded, held
+    so until the message runs; only a large body can hold that many, so only one is counted."""
     for where, value in (("the envelope", fields), *((name, fields.get(name)) for name in _OBJECTS)):
         if isinstance(value, dict) and len(value) > MAX_FIELDS:
-            raise _Crowded(
-                f"{where}: has {len(value)} fields, more than any message has (at most {MAX_FIELDS})"
-            )
+            problem = f"{where}: has {len(value)} fields, more than any message has (at most {MAX_FIELDS})"
+            raise _Crowded(problem, size)
+    if size > COUNTED_FROM_BYTES and _values_beyond(fields.get("kwargs"), MAX_ARGUMENT_VALUES):
+        problem = f"kwargs: holds more than {MAX_ARGUMENT_VALUES} values, more than any command has"
+        raise _Crowded(problem, size)
+
+
+def _values_beyond(value: Any, limit: int) -> bool:
+    """Whether ``value`` holds more than ``limit`` JSON values, itself included; stops counting there."""
+    pending, seen = [value], 0
+    while pending:
+        current = pending.pop()
+        seen += 1
+        if seen > limit:
+            return True
+        if isinstance(current, dict):
+            pending.extend(current.values())
+        elif isinstance(current, list):
+            pending.extend(current)
+    return False
 
 
 def _is_actor_name(value: object) -> bool:
@@ -220,8 +250,10 @@ def _misrouted(message: dramatiq.Message[Any], consumed_from: str) -> str | None
     """
     if message.queue_name != consumed_from:
         return f"queue_name: is {message.queue_name!r} but the message came from {consumed_from!r}"
-    return misplaced_actor(message.actor_name, consumed_from) or _bad_delay(
-        message.options.get("eta"), consumed_from
+    return (
+        misplaced_actor(message.actor_name, consumed_from)
+        or _bad_delay(message.options.get("eta"), consumed_from)
+        or _not_a_retry(message.options.get("retries", 0), consumed_from)
     )
 
 
@@ -241,6 +273,14 @@ def _bad_delay(eta: int | None, consumed_from: str) -> str | None:
     if eta > current_millis() + MAX_RETRY_DELAY_MS:
         minutes = MAX_RETRY_DELAY_MS // 60_000
         return f"options.eta: more than {minutes} minutes ahead, longer than any retry waits"
+    return None
+
+
+def _not_a_retry(retries: int, consumed_from: str) -> str | None:
+    """A delay queue's messages are held in the worker's memory until due: only docfleet's retries, which
+    count at least one, belong there (contract §1)."""
+    if consumed_from.endswith(".DQ") and retries < 1:
+        return f"options.retries: only a retry (retries 1 or more) may wait on {consumed_from!r}"
     return None
 
 
