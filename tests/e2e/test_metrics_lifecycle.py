@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
-import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_metrics_support import metrics_fleet, scrape, value
-from tests.support.processes import children, descendants, is_dramatiq_main, running, stat_field
+from tests.support.processes import children, dead_pid, descendants, is_dramatiq_main, running, stat_field
 from tests.support.services import default_settings, throwaway_key_prefix, throwaway_vhost
 from tests.support.waiting import wait_for
 from workers.metrics.fleet_run import ROOT_NAME
@@ -31,16 +30,10 @@ def settings(database_url: str) -> Iterator[Settings]:
         yield dataclasses.replace(base, database_url=database_url, amqp_url=amqp_url, cache_prefix=prefix)
 
 
-def _dead_pid() -> int:
-    process = subprocess.Popen(["true"])
-    process.wait(10)
-    return process.pid
-
-
 def test_the_run_directory_replaces_stale_ones_holds_the_runs_members_and_goes_with_the_fleet(
     settings: Settings, tmp_path: Path
 ) -> None:
-    stale = tmp_path / "tmp" / ROOT_NAME / f"{_dead_pid()}-0123456789abcdef"
+    stale = tmp_path / "tmp" / ROOT_NAME / f"{dead_pid()}-0123456789abcdef"
     stale.mkdir(parents=True)
     (stale / "counter_1.db").write_bytes(b"")
 

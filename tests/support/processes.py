@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import shutil
 import socket
+import subprocess
 from pathlib import Path
 
 _LOWEST_PORT = 20_000
@@ -106,6 +107,13 @@ def stat_field(pid: int, index: int) -> int:
     """A numeric field of ``/proc/<pid>/stat`` counted from the state (0); 0 once the process is gone."""
     fields = stat_fields(pid)
     return int(fields[index]) if fields else 0
+
+
+def dead_pid() -> int:
+    """The pid of a process that has ended (until the kernel hands it out again)."""
+    process = subprocess.Popen(["true"])
+    process.wait(10)
+    return process.pid
 
 
 def running(pid: int) -> bool:

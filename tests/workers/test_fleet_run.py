@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import fcntl
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.processes import dead_pid
 from workers.metrics.fleet_run import MULTIPROC_ENV, ROOT_NAME, FleetRun
 
 
@@ -39,12 +39,6 @@ def a_run(root: Path, parent_pid: int, *, member_alive: bool) -> tuple[Path, int
         return run, None
     fcntl.flock(member, fcntl.LOCK_EX | fcntl.LOCK_NB)
     return run, member
-
-
-def dead_pid() -> int:
-    process = subprocess.Popen(["true"])
-    process.wait(10)
-    return process.pid
 
 
 def test_a_run_of_a_parent_with_our_parents_pid_is_kept_while_a_member_lives(
