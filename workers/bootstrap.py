@@ -30,6 +30,7 @@ from workers.settings import Settings
 if TYPE_CHECKING:
     import valkey
 
+    from adapters.postgres.identity import WatchedIdentity
     from adapters.valkey.guard import CacheGuard
 
 # A worker thread waiting in the driver (on a lock another session holds, say) is not interrupted by a
@@ -89,7 +90,7 @@ class Application:
         """Postgres pooled for ``threads`` worker threads; Valkey caches, invalidated after each commit."""
         from adapters.postgres.batch import BATCHED_COMMANDS, BatchKeys, SqlBatch
         from adapters.postgres.engine import create_engine
-        from adapters.postgres.identity import database_identity
+        from adapters.postgres.identity import WatchedIdentity
         from adapters.postgres.unit_of_work import read_only_unit_of_work_factory, unit_of_work_factory
         from adapters.valkey.client import connect
         from adapters.valkey.guard import CacheGuard
@@ -106,7 +107,7 @@ class Application:
         )
         client = connect(settings.valkey_url, max_connections=2 * threads)
         guard = CacheGuard(client, outage=counting_outage())
-        listings = _listing_cache(settings, client, guard, partial(database_identity, engine))
+        listings = _listing_cache(settings, client, guard, WatchedIdentity(engine))
 
         # Only listings are read through the cache; documents are cached as entries of their listing.
         def on_committed(folder_ids: set[str], document_ids: set[str]) -> None:
@@ -219,9 +220,10 @@ class _TappedUnitOfWork:
 
 
 def _listing_cache(
-    settings: Settings, client: valkey.Valkey, guard: CacheGuard, database: Callable[[], str]
+    settings: Settings, client: valkey.Valkey, guard: CacheGuard, database: WatchedIdentity
 ) -> ListingCache:
-    """Valkey, shared by the fleet, behind this process's decoded listings unless those are turned off."""
+    """Valkey, shared by the fleet, behind this process's decoded listings unless those are turned off;
+    those are forgotten when the database is replaced under the process."""
     from adapters.valkey.listing_cache import ValkeyListingCache
     from adapters.valkey.near_listings import NearListingCache
     from workers.metrics.cache import counted_listings
@@ -229,5 +231,7 @@ def _listing_cache(
     prefix, ttl = settings.cache_prefix, settings.cache_ttl_seconds
     listings: ListingCache = ValkeyListingCache(client, prefix, ttl, guard=guard, database=database)
     if settings.listing_memory_documents > 0:
-        listings = NearListingCache(listings, settings.listing_memory_documents)
+        near = NearListingCache(listings, settings.listing_memory_documents)
+        database.on_change(near.forget_all)
+        listings = near
     return counted_listings(listings)

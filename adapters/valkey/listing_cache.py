@@ -14,7 +14,6 @@ the prefix must not be served in its place.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 
 import structlog
 import valkey
@@ -37,10 +36,11 @@ class ValkeyListingCache(ListingCache):
         database: Callable[[], str] | None = None,
     ) -> None:
         """Pass the same ``guard`` to every cache on ``client`` so that they degrade together.
-        ``database`` names the database the listings come from, asked once, when first needed; without
-        it the keys name none (for a Valkey that serves one database alone)."""
+        ``database`` names the database the listings come from, asked at each use (it must answer from
+        memory: ``adapters.postgres.identity.WatchedIdentity``); without it the keys name none (for a
+        Valkey that serves one database alone)."""
         self._prefix = f"{prefix}listing:"
-        self._database = cache(database) if database is not None else None
+        self._database = database
         self._entries = VersionedEntries(guard_for(client, guard), ttl_seconds)
 
     def get(self, folder_id: str, version: int) -> FolderListing | None:

@@ -104,6 +104,12 @@ class NearListingCache(ListingCache):
                 self._drop(folder_id)
         self._shared.invalidate(folder_ids)
 
+    def forget_all(self) -> None:
+        """Drops every listing kept here (the database they came from was replaced); Valkey's stay."""
+        with self._lock:
+            self._listings.clear()
+            self._documents = 0
+
     def held_documents(self) -> int:
         """The listings' weight (``weight``): their documents, when none has more than two readers."""
         with self._lock:

@@ -97,3 +97,55 @@ def test_an_invalidation_the_database_cannot_be_named_for_is_skipped(key_prefix:
         cache.invalidate({"reports"})
 
     assert asked.is_set()
+
+
+def test_a_database_replaced_under_a_running_process_is_not_served_the_old_ones_listings(
+    key_prefix: str,
+) -> None:
+    """Dropped and migrated again while a worker process runs: its connections die, the next ones reach
+    the new database, and the process then names the new one in its keys and forgets what it kept."""
+    with migrated_database() as url:
+        settings = dataclasses.replace(default_settings(), cache_prefix=key_prefix, database_url=url)
+        running = Application.from_settings(settings, threads=1)
+        try:
+            upload_into_folder(running, "old-doc")
+            assert listed(running) == ["old-doc"]  # kept in memory and in Valkey, at version 1
+
+            recreate(url)
+            fresh = Application.from_settings(settings, threads=1)
+            try:
+                upload_into_folder(fresh, "new-doc")
+            finally:
+                fresh.close()
+
+            assert listed_once_reconnected(running) == ["new-doc"]
+        finally:
+            running.close()
+
+
+def recreate(url: str) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from adapters.postgres.engine import libpq_conninfo
+    from adapters.postgres.migrations import upgrade_to_head
+
+    name = make_url(url).database
+    maintenance = make_url(url).set(database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(libpq_conninfo(maintenance), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    upgrade_to_head(url)
+
+
+def listed_once_reconnected(app: Application) -> list[str]:
+    """The first use of a connection the drop killed fails, as a worker's message would (and be retried)."""
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    for _ in range(3):
+        try:
+            return listed(app)
+        except (OperationalError, psycopg.OperationalError):
+            continue
+    return listed(app)
