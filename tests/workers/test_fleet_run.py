@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import fcntl
+import multiprocessing
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,3 +83,36 @@ def test_a_run_whose_parent_is_gone_is_removed_once_no_member_lives(root: Path, 
     following.leave()
 
     assert not run.exists()
+
+
+def _join_hold_and_leave(root: str, token: str, joined: Any, checked: Any) -> None:
+    """In a child process: join a run of parent pid 1, as every container's fleet has, and check it is
+    still there once every other child has joined (and so cleaned up) too."""
+    run = FleetRun(Path(root) / f"1-{token}", 1)
+    try:
+        run.join()
+        joined.wait(20)
+        intact = run.path.is_dir() and (run.path / f".member-{os.getpid()}").exists()
+        checked.wait(20)
+        run.leave()
+    except BaseException:
+        os._exit(2)
+    os._exit(0 if intact else 1)
+
+
+def test_fleets_that_start_together_never_remove_one_anothers_runs(root: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    for round_number in range(15):
+        joined, checked = context.Barrier(6), context.Barrier(6)
+        children = [
+            context.Process(
+                target=_join_hold_and_leave, args=(str(root), f"{round_number}-{n}", joined, checked)
+            )
+            for n in range(6)
+        ]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join(60)
+
+        assert [child.exitcode for child in children] == [0] * 6, f"round {round_number}"

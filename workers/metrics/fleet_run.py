@@ -18,11 +18,14 @@ import multiprocessing
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT_NAME = "docfleet-metrics"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _MEMBER_PREFIX = ".member-"
+_RUNS_LOCK = ".runs.lock"
 
 
 class FleetRun:
@@ -43,21 +46,36 @@ class FleetRun:
         """Removes stale runs, creates this run's directory, becomes a member of the run (a locked file:
         the lock goes when the process does, however it ends), and points prometheus_client's
         multiprocess mode at the directory, for the metrics created from now on."""
-        self._remove_stale_runs()
-        self.path.mkdir(parents=True, exist_ok=True)
-        member = os.open(self.path / f"{_MEMBER_PREFIX}{os.getpid()}", os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(member, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        self._membership = member
+        with self._runs_locked():
+            self._remove_stale_runs()
+            self.path.mkdir(parents=True, exist_ok=True)
+            member = os.open(self.path / f"{_MEMBER_PREFIX}{os.getpid()}", os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(member, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._membership = member
         os.environ[MULTIPROC_ENV] = str(self.path)
 
     def leave(self) -> None:
         """Stops being a member; the last member out removes the directory and every file in it."""
-        (self.path / f"{_MEMBER_PREFIX}{os.getpid()}").unlink(missing_ok=True)
-        if self._membership is not None:
-            os.close(self._membership)
-            self._membership = None
-        if not self.has_members():
-            shutil.rmtree(self.path, ignore_errors=True)
+        with self._runs_locked():
+            (self.path / f"{_MEMBER_PREFIX}{os.getpid()}").unlink(missing_ok=True)
+            if self._membership is not None:
+                os.close(self._membership)
+                self._membership = None
+            if not self.has_members():
+                shutil.rmtree(self.path, ignore_errors=True)
+
+    @contextmanager
+    def _runs_locked(self) -> Iterator[None]:
+        """Joining, leaving and removing stale runs, one process at a time on the machine: else a run
+        could be judged memberless between its directory's creation and its first member's lock, and
+        the probe of a member's lock could take it from the member locking it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = os.open(self.path.parent / _RUNS_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(lock)
 
     def has_members(self) -> bool:
         """Whether a live process is still a member: one holds the lock of its member file."""
