@@ -302,6 +302,18 @@ def test_the_screen_refuses_a_message_dramatiq_would_never_ack(
     assert line["problems"][0].startswith(problem)
 
 
+def test_the_screen_refuses_a_retry_over_the_size_limit_on_a_delay_queue() -> None:
+    """It would be held in memory until due; no retry is that large, as a large message is never retried."""
+    pad = "x" * MAX_MESSAGE_BYTES
+    retry = body(queue_name="documents.DQ", options={"retries": 1}, kwargs={**ENVELOPE["kwargs"], "pad": pad})
+
+    with capture_logs() as logs:
+        assert not admit(retry, "documents.DQ")
+
+    [line] = logs
+    assert line["problems"][0].startswith(f"message: the body is {len(retry)} bytes, over the limit")
+
+
 def test_the_screen_refuses_with_one_line_a_message_naming_another_queue() -> None:
     with capture_logs() as logs:
         assert not admit(body(queue_name="documents-queries"), "documents")

@@ -253,7 +253,7 @@ def _misrouted(message: dramatiq.Message[Any], consumed_from: str) -> str | None
     return (
         misplaced_actor(message.actor_name, consumed_from)
         or _bad_delay(message.options.get("eta"), consumed_from)
-        or _not_a_retry(message.options.get("retries", 0), consumed_from)
+        or _not_a_retry(message.options, consumed_from)
     )
 
 
@@ -276,12 +276,15 @@ def _bad_delay(eta: int | None, consumed_from: str) -> str | None:
     return None
 
 
-def _not_a_retry(retries: int, consumed_from: str) -> str | None:
+def _not_a_retry(options: dict[str, Any], consumed_from: str) -> str | None:
     """A delay queue's messages are held in the worker's memory until due: only docfleet's retries, which
-    count at least one, belong there (contract §1)."""
-    if consumed_from.endswith(".DQ") and retries < 1:
+    count at least one, belong there (contract §1), and none is over the size limit (such a message is
+    dead-lettered, never retried)."""
+    if not consumed_from.endswith(".DQ"):
+        return None
+    if options.get("retries", 0) < 1:
         return f"options.retries: only a retry (retries 1 or more) may wait on {consumed_from!r}"
-    return None
+    return oversize_problem(options)
 
 
 def _dead_letter(
