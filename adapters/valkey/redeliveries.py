@@ -31,3 +31,7 @@ class RedeliveryCounter:
         """How many redeliveries of the message were counted (within the count's lifetime), adding none."""
         found = self._client.get(self._prefix + message_id)
         return 0 if found is None else int(cast(bytes, found))
+
+    def forget(self, message_id: str) -> None:
+        """Starts the message's count again from 0."""
+        self._client.delete(self._prefix + message_id)

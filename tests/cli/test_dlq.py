@@ -209,6 +209,26 @@ def test_replay_strips_retry_bookkeeping_and_keeps_the_message_id(settings: Sett
     assert ready_count(settings.amqp_url, "documents.XQ") == 0
 
 
+def test_a_replay_starts_the_messages_redelivery_count_again(settings: Settings) -> None:
+    """Left at its count, one ordinary redelivery (a restart) would dead-letter it again, unrun."""
+    from adapters.valkey.client import connect
+    from adapters.valkey.redeliveries import RedeliveryCounter
+
+    letter = envelope("add_member", {"org_id": "acme", "user_id": "bob"})
+    publish_raw(settings.amqp_url, "documents.XQ", encoded(letter))
+    with connect(settings.valkey_url) as client:
+        counter = RedeliveryCounter(client, settings.cache_prefix)
+        for _ in range(6):
+            counter.count(letter["message_id"])
+        listed = dead_letters(settings)
+
+        replayed = run(settings, "dlq", "replay", letter["message_id"])
+
+        assert replayed.exit_code == 0, replayed.output
+        assert listed[0]["reason"].startswith("redelivered 6 times after the worker")
+        assert counter.counted(letter["message_id"]) == 0
+
+
 def test_two_copies_of_one_message_are_replayed_once(settings: Settings) -> None:
     """Two dead letters with one message id: a replay whose ack was lost, or a message sent twice that
     failed twice. One copy goes back, the other stays, told why."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from workers.cli.failures import CliError, ExitCode, load_settings
-from workers.cli.output import add_row, command_group, console, print_json, table
+from workers.cli.output import add_row, command_group, console, print_json, printable, table
 
 if TYPE_CHECKING:
     from adapters.rabbitmq.dead_letters import DeadLetter, DeadLetterQueues, Relocation
@@ -166,6 +166,7 @@ def replay(
         item = chosen.pop(id(relocation))
         replayed.append(item)
         _tell_replayed(item)
+        history.forget_redeliveries(relocation.message_id)  # a fresh start, as its retries get
 
     with history_for(load_settings(), strict=True) as history, opened() as queues:
         for xq in dead_letter_queues(queue):
@@ -182,10 +183,11 @@ def _tell_replayed(item: Inspected) -> None:
 
 
 def _tell_replay(replayed: list[Inspected], left: list[Inspected], missing: set[str]) -> None:
-    for item in left:
-        typer.echo(f"left {item.message_id or '(no message id)'}: {item.not_replayable}", err=True)
+    for item in left:  # its reason may quote the letter's own text
+        told = f"left {item.message_id or '(no message id)'}: {item.not_replayable}"
+        typer.echo(printable(told, newlines=False), err=True)
     for message_id in sorted(missing):
-        typer.echo(f"not found: {message_id}", err=True)
+        typer.echo(printable(f"not found: {message_id}", newlines=False), err=True)
     typer.echo(f"{len(replayed)} replayed, {len(left)} left, {len(missing)} not found")
     if left or missing:
         raise typer.Exit(ExitCode.INCOMPLETE)

@@ -25,6 +25,7 @@ class HistoryLookup:
         self._strict = strict
         self._counter = counter
         self._unavailable = False
+        self._valkey_unavailable = False
 
     @property
     def unavailable(self) -> bool:
@@ -48,13 +49,25 @@ class HistoryLookup:
 
     def redeliveries(self, message_id: str) -> int:
         """The redeliveries the workers counted; 0 when Valkey cannot say (the reason is then in the
-        worker's log line alone)."""
-        if self._counter is None:
+        worker's log line alone). Once Valkey fails, it is not asked again: each ask would wait out its
+        timeout, for every letter."""
+        if self._counter is None or self._valkey_unavailable:
             return 0
         try:
             return self._counter.counted(message_id)
         except Exception:  # best effort: the dead letter is told all the same
+            self._valkey_unavailable = True
             return 0
+
+    def forget_redeliveries(self, message_id: str) -> None:
+        """A replayed message starts its count again: else one ordinary redelivery (a restart) would
+        dead-letter it again, unrun. Best effort, as ``redeliveries``."""
+        if self._counter is None or self._valkey_unavailable:
+            return
+        try:
+            self._counter.forget(message_id)
+        except Exception:
+            self._valkey_unavailable = True
 
 
 @contextmanager

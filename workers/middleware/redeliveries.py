@@ -6,9 +6,10 @@ never failed, so Dramatiq's retries never count it: RabbitMQ puts it back unacke
 ``redelivered``, and the next worker takes it and dies too, for ever, with the fleet taken down each
 time. Deliveries marked so are counted per message id (in Valkey, across the fleet); past
 ``REDELIVERY_LIMIT`` the message is dead-lettered unrun, with a line that says why, and
-``docfleet dlq replay`` can send it again once its cause is found. A clean stop or a lost connection
-also puts back the messages a worker held, so a message is counted once for each of those too:
-the limit leaves room for several before it.
+``docfleet dlq replay`` can send it again once its cause is found (and starts its count again). A
+clean stop or a lost connection also puts back the messages a worker held, so a message is counted once
+for each of those too: the limit leaves room for several before it. Every message the dying process held,
+running or prefetched, is counted with the one that killed it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,72 @@
+"""What ``docfleet dlq`` asks Valkey about each dead letter, what it does once Valkey fails, and how it
+tells a letter left in place."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import pytest
+import typer
+from sqlalchemy import Engine
+
+from adapters.postgres.rejections import MessageHistory
+from adapters.valkey.redeliveries import RedeliveryCounter
+from workers.cli.dead_letters import Inspected
+from workers.cli.dlq import _tell_replay
+from workers.cli.dlq_history import HistoryLookup
+
+
+class SilentValkey:
+    """A counter whose every call waits out its timeout and fails."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def counted(self, message_id: str) -> int:
+        self.asked += 1
+        raise TimeoutError("Valkey did not answer")
+
+    def forget(self, message_id: str) -> None:
+        self.asked += 1
+        raise TimeoutError("Valkey did not answer")
+
+
+def test_once_valkey_fails_it_is_not_asked_again_for_the_next_letters() -> None:
+    silent = SilentValkey()
+    history = HistoryLookup(
+        MessageHistory(cast(Engine, None)), strict=False, counter=cast(RedeliveryCounter, silent)
+    )
+
+    counts = [history.redeliveries(f"m{n}") for n in range(1_000)]
+    history.forget_redeliveries("m1")
+
+    assert counts == [0] * 1_000
+    assert silent.asked == 1
+
+
+def test_a_letter_left_in_place_is_told_without_the_control_characters_its_reason_quotes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Its reason may quote the letter's traceback, which any publisher on the dead-letter queue writes."""
+    left = Inspected(
+        queue="documents.XQ",
+        message_id="m1",
+        actor="add_member",
+        retries=3,
+        died_at=None,
+        reason="failed after 3 retries, last: X: \x1b]0;owned\x07",
+        replay=None,
+        not_replayable="message id already used (failed after 3 retries, last: X: \x1b]0;owned\x07\nforged)",
+        envelope=None,
+    )
+
+    with pytest.raises(typer.Exit):
+        _tell_replay([], [left], set())
+
+    told = capsys.readouterr().err
+    assert told.startswith(
+        "left m1: message id already used (failed after 3 retries, last: X: \\u001b]0;owned"
+    )
+    assert "\x1b" not in told
+    assert "\x07" not in told
+    assert told.count("\n") == 1
