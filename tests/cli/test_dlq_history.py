@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from adapters.postgres.rejections import MessageHistory
 from adapters.valkey.redeliveries import RedeliveryCounter
 from workers.cli.dead_letters import Inspected
-from workers.cli.dlq import _tell_replay
+from workers.cli.dlq import _start_count_again, _tell_replay
 from workers.cli.dlq_history import HistoryLookup
 
 
@@ -38,10 +38,23 @@ def test_once_valkey_fails_it_is_not_asked_again_for_the_next_letters() -> None:
     )
 
     counts = [history.redeliveries(f"m{n}") for n in range(1_000)]
-    history.forget_redeliveries("m1")
 
     assert counts == [0] * 1_000
     assert silent.asked == 1
+
+
+def test_a_reset_is_tried_for_each_replay_even_after_a_lookup_failed_and_says_when_it_failed() -> None:
+    """A replayed message left at its count would be dead-lettered again, unrun: worth a try each time."""
+    silent = SilentValkey()
+    history = HistoryLookup(
+        MessageHistory(cast(Engine, None)), strict=False, counter=cast(RedeliveryCounter, silent)
+    )
+    history.redeliveries("m0")
+
+    resets = [history.forget_redeliveries(f"m{n}") for n in range(3)]
+
+    assert resets == [False, False, False]
+    assert silent.asked == 4
 
 
 def test_a_letter_left_in_place_is_told_without_the_control_characters_its_reason_quotes(
@@ -70,3 +83,15 @@ def test_a_letter_left_in_place_is_told_without_the_control_characters_its_reaso
     assert "\x1b" not in told
     assert "\x07" not in told
     assert told.count("\n") == 1
+
+
+def test_a_reset_that_failed_is_told(capsys: pytest.CaptureFixture[str]) -> None:
+    history = HistoryLookup(
+        MessageHistory(cast(Engine, None)), strict=False, counter=cast(RedeliveryCounter, SilentValkey())
+    )
+
+    _start_count_again(history, "m1")
+
+    assert capsys.readouterr().err == (
+        "docfleet: m1: its redelivery count was not reset (Valkey did not answer)\n"
+    )

@@ -19,6 +19,7 @@ from workers.cli.output import add_row, command_group, console, print_json, prin
 if TYPE_CHECKING:
     from adapters.rabbitmq.dead_letters import DeadLetter, DeadLetterQueues, Relocation
     from workers.cli.dead_letters import Inspected
+    from workers.cli.dlq_history import HistoryLookup
 
 dlq_app = command_group("Dead letters: the messages that will not be applied as sent (docs/contract.md §8).")
 
@@ -160,18 +161,26 @@ def replay(
         else:
             chosen[id(item.replay)] = item
             sent.add(item.message_id)
+            _start_count_again(history, item.replay.message_id)
         return item.replay
 
     def moved(relocation: Relocation) -> None:
         item = chosen.pop(id(relocation))
         replayed.append(item)
         _tell_replayed(item)
-        history.forget_redeliveries(relocation.message_id)  # a fresh start, as its retries get
 
     with history_for(load_settings(), strict=True) as history, opened() as queues:
         for xq in dead_letter_queues(queue):
             queues.move(xq, decide, moved)
     _tell_replay(replayed, left, wanted - {item.message_id for item in [*replayed, *left]})
+
+
+def _start_count_again(history: HistoryLookup, message_id: str) -> None:
+    """Before the copy goes back, so that a redelivery the workers count once it is there stays counted.
+    Left at its count, one ordinary redelivery (a restart) would dead-letter the replayed message again."""
+    if not history.forget_redeliveries(message_id):
+        told = f"docfleet: {message_id}: its redelivery count was not reset (Valkey did not answer)"
+        typer.echo(printable(told, newlines=False), err=True)
 
 
 _ANOTHER_COPY_SENT = "another dead letter with this message id was replayed just now: this copy stays"

@@ -59,15 +59,16 @@ class HistoryLookup:
             self._valkey_unavailable = True
             return 0
 
-    def forget_redeliveries(self, message_id: str) -> None:
-        """A replayed message starts its count again: else one ordinary redelivery (a restart) would
-        dead-letter it again, unrun. Best effort, as ``redeliveries``."""
-        if self._counter is None or self._valkey_unavailable:
-            return
+    def forget_redeliveries(self, message_id: str) -> bool:
+        """Starts the message's count again; whether that was done. Tried each time, even once a lookup
+        failed: a replayed message left at its count would be dead-lettered again, unrun."""
+        if self._counter is None:
+            return True
         try:
             self._counter.forget(message_id)
         except Exception:
-            self._valkey_unavailable = True
+            return False
+        return True
 
 
 @contextmanager
