@@ -30,7 +30,8 @@ DELAY_QUEUE_WAKE_MS = 100
 # Dramatiq lets a delay queue's consumer hold 1,000 retries per worker thread (32,000 at 32 threads), each
 # in memory until due: a bound on what a flood of retries, or of bodies published there, can take (at
 # most 125 MiB a queue, as none is over the size limit). Retries past it wait in RabbitMQ, and are taken
-# as those held fall due (within a retry's longest backoff).
+# as those held fall due: within a retry's longest backoff, and at worst within the 60 s an eta may be
+# ahead (``MAX_RETRY_DELAY_MS``).
 DELAY_QUEUE_PREFETCH = 500
 
 

@@ -286,7 +286,7 @@ def test_the_screen_admits_a_message_on_its_own_queue_and_a_retry_waiting_on_the
             "documents",
             "options.eta: only a retry waiting on a .DQ queue",
         ),
-        ("documents.DQ", {"eta": 32503680000000}, "documents.DQ", "options.eta: more than 10 minutes ahead"),
+        ("documents.DQ", {"eta": 32503680000000}, "documents.DQ", "options.eta: more than 60 seconds ahead"),
         # a producer's message held in the worker's memory until its eta: only retries wait there
         ("documents.DQ", {"eta": 1}, "documents.DQ", "options.retries: only a retry (retries 1 or more)"),
     ],

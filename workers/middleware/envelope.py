@@ -43,7 +43,9 @@ MAX_FIELDS = 32  # the envelope, its options and any actor's kwargs have fewer t
 MAX_ARGUMENT_VALUES = 1_000  # a command holds at most a few dozen: 50 tags and its ids
 COUNTED_FROM_BYTES = 16 * 1024
 _OBJECTS = ("options", "kwargs")
-MAX_RETRY_DELAY_MS = 10 * 60_000  # far above any actor's max_backoff, yet bounded
+# Far above any actor's max_backoff (2 s), with room for workers' clocks a minute apart; no more, as a
+# delay queue's consumer holds what it takes until due, and the retries behind wait for its slots.
+MAX_RETRY_DELAY_MS = 60_000
 QueueName = Literal["documents", "documents-queries", "documents.DQ", "documents-queries.DQ"]
 
 
@@ -271,8 +273,8 @@ def _bad_delay(eta: int | None, consumed_from: str) -> str | None:
     if not consumed_from.endswith(".DQ"):
         return "options.eta: only a retry waiting on a .DQ queue has one"
     if eta > current_millis() + MAX_RETRY_DELAY_MS:
-        minutes = MAX_RETRY_DELAY_MS // 60_000
-        return f"options.eta: more than {minutes} minutes ahead, longer than any retry waits"
+        seconds = MAX_RETRY_DELAY_MS // 1_000
+        return f"options.eta: more than {seconds} seconds ahead, longer than any retry waits"
     return None
 
 
