@@ -42,11 +42,9 @@ class WatchedIdentity:
     def __call__(self) -> str:
         with self._lock:
             current = self._current
-        if current is None:  # no connection opened yet: opening one reads it
-            self._note(database_identity(self._engine))
-            with self._lock:
-                current = self._current
-        assert current is not None
+        if current is None:  # no connection opened yet
+            current = database_identity(self._engine)
+            self._note(current)
         return current
 
     def _read_on_connect(self, dbapi_connection: Any, _record: Any) -> None:

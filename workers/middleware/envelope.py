@@ -163,8 +163,7 @@ class _Crowded(ValueError):
     one problem (after the body's size, if that is over the limit too), not one a field."""
 
     def __init__(self, problem: str, size: int) -> None:
-        over = oversize_problem({OVERSIZE_OPTION: size}) if size > MAX_MESSAGE_BYTES else None
-        self.problems = [problem] if over is None else [over, problem]
+        self.problems = [_over_the_limit(size), problem] if size > MAX_MESSAGE_BYTES else [problem]
         super().__init__("; ".join(self.problems))
 
 
@@ -319,8 +318,10 @@ def _dead_letter(
 def oversize_problem(options: dict[str, Any]) -> str | None:
     """What is wrong with a message whose decoded ``options`` carry the mark of a body over the limit."""
     size = options.get(OVERSIZE_OPTION)
-    if size is None:
-        return None
+    return None if size is None else _over_the_limit(size)
+
+
+def _over_the_limit(size: int) -> str:
     return f"message: the body is {size} bytes, over the limit of {MAX_MESSAGE_BYTES} bytes"
 
 
