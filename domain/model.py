@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from unicodedata import normalize
 
 from domain.errors import InvalidRequest
 from domain.roles import Role
@@ -17,6 +18,13 @@ def _require_aware(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise InvalidRequest("timestamps must be timezone-aware")
     return moment.astimezone(UTC)
+
+
+def same_name(first: str, second: str) -> bool:
+    """Whether two names read as one: compared in Unicode's composed form (NFC), so "é" sent as one code
+    point (as most keyboards and web forms write it) or as "e" and a combining accent (as macOS writes
+    file names) is the same name. Case and look-alike letters of other scripts stay distinct."""
+    return first == second or normalize("NFC", first) == normalize("NFC", second)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +73,11 @@ class Folder:
         )
 
     def same_as_request(self, org_id: str, name: str, parent_id: str | None) -> bool:
-        return (self.org_id, self.name, self.parent_id) == (org_id, name, parent_id)
+        return self.is_sibling_named(org_id, parent_id, name)
+
+    def is_sibling_named(self, org_id: str, parent_id: str | None, name: str) -> bool:
+        """Whether a folder of that name under that parent would take this one's place."""
+        return (self.org_id, self.parent_id) == (org_id, parent_id) and same_name(self.name, name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,7 +60,7 @@ class BatchFolders(_View):
 
     def sibling_named(self, org_id: str, parent_id: str | None, name: str) -> Folder | None:
         for folder in self._unit.added_folders.values():
-            if folder.org_id == org_id and folder.parent_id == parent_id and folder.name == name:
+            if folder.is_sibling_named(org_id, parent_id, name):
                 return folder
         return self._unit.read(self._transaction.folders.sibling_named, org_id, parent_id, name)
 

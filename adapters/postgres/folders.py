@@ -9,7 +9,8 @@ from domain.model import Folder
 _GET = f"SELECT {FOLDER_COLUMNS} FROM folders WHERE id = %s"
 # The same expression as the unique sibling-name index, so the index serves the lookup.
 _SIBLING_NAMED = (
-    f"SELECT {FOLDER_COLUMNS} FROM folders WHERE org_id = %s AND coalesce(parent_id, '') = %s AND name = %s"
+    f"SELECT {FOLDER_COLUMNS} FROM folders"
+    " WHERE org_id = %s AND coalesce(parent_id, '') = %s AND normalize(name, NFC) = normalize(%s, NFC)"
 )
 _ADD = (
     f"INSERT INTO folders ({FOLDER_COLUMNS}) VALUES"

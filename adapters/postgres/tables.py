@@ -59,11 +59,12 @@ folders = Table(
     # The sibling-name index reads a missing parent as '', so no folder may have that id.
     CheckConstraint("id <> ''", name="ck_folders_id_not_blank"),
 )
+# Names compared composed (NFC), as ``domain.model.same_name`` compares them (migration 0008).
 Index(
     "uq_folders_sibling_name",
     folders.c.org_id,
     func.coalesce(folders.c.parent_id, literal_column("''")),
-    folders.c.name,
+    func.normalize(folders.c.name, literal_column("NFC")),
     unique=True,
 )
 

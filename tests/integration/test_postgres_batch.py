@@ -13,7 +13,7 @@ from adapters.postgres.batch import BatchKeys, SqlBatch
 from adapters.postgres.errors import StaleDocumentVersion
 from adapters.postgres.tables import outbox
 from adapters.postgres.unit_of_work import unit_of_work_factory
-from domain.commands import Command, RevokeAccess, ShareDocument, UploadDocument
+from domain.commands import Command, CreateFolder, RevokeAccess, ShareDocument, UploadDocument
 from domain.errors import NotFound
 from domain.ports import UnitOfWorkFactory
 from domain.roles import Role
@@ -131,6 +131,18 @@ def test_a_message_applied_before_the_batch_is_a_duplicate_in_it(engine: Engine,
     first = scenario.messages[:1]
     assert _one_by_one(engine, first) == [Outcome.APPLIED]
     assert _in_one_batch(engine, first + scenario.messages[1:2]) == [Outcome.DUPLICATE, Outcome.APPLIED]
+
+
+def test_a_batch_refuses_a_sibling_named_as_one_it_created_in_another_unicode_form(
+    engine: Engine, new_id: IdMaker
+) -> None:
+    org_id, _ = org_with_folder(unit_of_work_factory(engine), new_id)
+    names = ["R\u00e9sum\u00e9s", "Re\u0301sume\u0301s"]
+    messages: list[Message] = [
+        (new_id("msg"), CreateFolder(folder_id=new_id("folder"), org_id=org_id, name=name, created_by="bob"))
+        for name in names
+    ]
+    assert _in_one_batch(engine, messages) == [Outcome.APPLIED, Outcome.REFUSED]
 
 
 def test_the_caches_hear_of_every_folder_the_batch_changed_after_it_commits(

@@ -110,6 +110,14 @@ def test_sibling_names_are_unique_per_parent_and_organization(engine: Engine, ne
         _folder(engine, new_id("folder"), org_id, "2024", root)
 
 
+def test_sibling_names_are_unique_once_composed(engine: Engine, new_id: IdMaker) -> None:
+    org_id, _ = _org_with_folder(engine, new_id)
+    _folder(engine, new_id("folder"), org_id, "R\u00e9sum\u00e9s", None)
+    _folder(engine, new_id("folder"), org_id, "r\u00e9sum\u00e9s", None)  # case is not folded
+    with pytest.raises(IntegrityError, match="uq_folders_sibling_name"):
+        _folder(engine, new_id("folder"), org_id, "Re\u0301sume\u0301s", None)
+
+
 def test_a_policy_is_unique_per_document_and_user(engine: Engine, new_id: IdMaker) -> None:
     org_id, folder_id = _org_with_folder(engine, new_id)
     doc_id = new_id("doc")

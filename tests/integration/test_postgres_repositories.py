@@ -99,6 +99,15 @@ def test_a_sibling_is_found_by_organization_parent_and_name(engine: Engine, new_
         assert uow.folders.sibling_named(root.org_id, None, "2024") is None
         assert uow.folders.sibling_named(root.org_id, root.id, "Reports") is None
         assert uow.folders.sibling_named(new_id("org"), None, "Reports") is None
+        assert uow.folders.sibling_named(root.org_id, None, "reports") is None
+
+
+def test_a_sibling_is_found_by_its_name_in_either_unicode_form(engine: Engine, new_id: IdMaker) -> None:
+    composed, decomposed = "R\u00e9sum\u00e9s", "Re\u0301sume\u0301s"
+    root = seed_folder(engine, new_id, now=MOMENT, name=decomposed)
+    with SqlUnitOfWork(engine, None) as uow:
+        assert uow.folders.sibling_named(root.org_id, None, composed) == root
+        assert uow.folders.sibling_named(root.org_id, None, decomposed) == root
 
 
 def test_documents_round_trip_with_tuples_and_utc_timestamps(engine: Engine, new_id: IdMaker) -> None:

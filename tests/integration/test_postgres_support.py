@@ -22,11 +22,11 @@ from tests.conftest import IdMaker
 NOW = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 
 
-def seed_folder(engine: Engine, new_id: IdMaker, *, now: datetime = NOW) -> Folder:
-    """A new organization with member "alice", who created its root folder "Reports"."""
+def seed_folder(engine: Engine, new_id: IdMaker, *, now: datetime = NOW, name: str = "Reports") -> Folder:
+    """A new organization with member "alice", who created its root folder ("Reports")."""
     org_id = new_id("org")
     folder = Folder.create(
-        folder_id=new_id("folder"), org_id=org_id, name="Reports", parent=None, created_by="alice", now=now
+        folder_id=new_id("folder"), org_id=org_id, name=name, parent=None, created_by="alice", now=now
     )
     with SqlUnitOfWork(engine, None) as uow:
         uow.members.add(org_id, "alice")

@@ -301,7 +301,7 @@ class FakeFolderRepository:
 
     def sibling_named(self, org_id: str, parent_id: str | None, name: str) -> Folder | None:
         for folder in self._uow.tables().folders.values():
-            if (folder.org_id, folder.parent_id, folder.name) == (org_id, parent_id, name):
+            if folder.is_sibling_named(org_id, parent_id, name):
                 return folder
         return None
 

@@ -83,6 +83,33 @@ def test_sibling_folders_cannot_share_a_name() -> None:
     assert "b" not in db.folders
 
 
+COMPOSED, DECOMPOSED = "R\u00e9sum\u00e9s", "Re\u0301sume\u0301s"  # "Résumés" both ways
+
+
+def test_a_name_in_another_unicode_form_is_the_same_name() -> None:
+    db = _db()
+    _create(db, "a", COMPOSED)
+    with pytest.raises(Conflict, match="already exists"):
+        _create(db, "b", DECOMPOSED)
+    assert "b" not in db.folders
+    assert db.folders["a"].name == COMPOSED  # kept as sent
+
+
+def test_case_is_not_folded_in_sibling_names() -> None:
+    db = _db()
+    _create(db, "a", "Reports")
+    _create(db, "b", "reports")
+    assert {"a", "b"} <= set(db.folders)
+
+
+def test_asking_again_in_the_other_unicode_form_is_the_same_request() -> None:
+    db = _db()
+    _create(db, "a", DECOMPOSED)
+    before = db.state()
+    _create(db, "a", COMPOSED)
+    assert db.state() == before
+
+
 def test_root_folders_of_one_organization_cannot_share_a_name() -> None:
     db = _db()
     _create(db, "a", "Projects")
