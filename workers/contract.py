@@ -54,10 +54,11 @@ BLOB_URI_PATTERN = (
 _ID = re.compile(ID_PATTERN)
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 # Unicode's default-ignorable code points (zero-width spaces and joiners, the soft hyphen, variation
-# selectors, fillers, tags): a text of these and white space alone shows as nothing. Those outside the
-# BMP are checked here but not in the JSON Schemas' pattern (see _SAFE_TEXT_PATTERN).
+# selectors, fillers, tags), and U+2800, the Braille blank, which is drawn as an empty cell: a text of
+# these and white space alone shows as nothing. Those outside the BMP are checked here but not in the
+# JSON Schemas' pattern (see _SAFE_TEXT_PATTERN).
 _INVISIBLE_BMP = (
-    r"\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2060-\u206f\u3164"
+    r"\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2060-\u206f\u2800\u3164"
     r"\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
 )
 _INVISIBLE_BEYOND_BMP = r"\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff"

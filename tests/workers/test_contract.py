@@ -141,6 +141,7 @@ BAD: list[tuple[str, tuple[Any, ...], Any, list[str]]] = [
     ],
     ("create_folder", (), {**FOLDER, "name": "   "}, ["name: must not be blank"]),
     ("create_folder", (), {**FOLDER, "name": "\u200b"}, ["name: must not be blank"]),
+    ("create_folder", (), {**FOLDER, "name": "\u2800 \u3164"}, ["name: must not be blank"]),
     ("create_folder", (), {**FOLDER, "name": " \ufeff\u00ad "}, ["name: must not be blank"]),
     ("upload_document", (), upload(tags=["\u2060"]), ["tags.0: must not be blank"]),
     ("create_folder", (), {**FOLDER, "name": ""}, ["name: string should have at least 1 character"]),

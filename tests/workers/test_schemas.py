@@ -177,6 +177,8 @@ _UPLOAD = {
         ({"name": "   "}, False),
         ({"name": "\u3000\u00a0"}, False),  # blank to Python's str.isspace, as the pattern spells it out
         ({"name": "\ufeff\u200b\u00ad"}, False),  # invisible alone: blank
+        ({"name": "\u2800"}, False),  # the Braille blank alone
+        ({"name": "\u2800\u2801"}, True),
         ({"name": "\ufeffx"}, True),  # ECMA-262's \s counts U+FEFF, which the pattern must not lean on
         ({"name": "\U0001f469\u200d\U0001f4bb.pdf"}, True),  # a joiner inside an emoji sequence
         ({"name": "evil\u202egnp.exe"}, False),
