@@ -16,6 +16,7 @@ import pytest
 import yaml
 from dramatiq.cli import make_argument_parser
 
+from workers.middleware.envelope import READ_LIMIT_BYTES
 from workers.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,6 +141,18 @@ def test_rabbitmq_has_a_fixed_hostname_so_its_volume_outlives_the_container(comp
     rabbitmq = compose["services"]["rabbitmq"]
     assert rabbitmq["hostname"], "RabbitMQ stores its data under rabbit@<hostname>"
     assert any(volume.endswith(":/var/lib/rabbitmq") for volume in rabbitmq["volumes"])
+
+
+def test_compose_rabbitmq_refuses_publishes_too_large_for_a_worker_to_read(compose: dict[str, Any]) -> None:
+    """The content itself is tried on a RabbitMQ node in tests/integration/test_rabbitmq_message_size.py."""
+    (mounted,) = compose["services"]["rabbitmq"]["configs"]
+    assert mounted["target"].startswith("/etc/rabbitmq/conf.d/")  # the official image reads every file there
+    assert rabbitmq_limits(compose) == f"max_message_size = {READ_LIMIT_BYTES}\n"
+
+
+def rabbitmq_limits(compose: Mapping[str, Any]) -> str:
+    (mounted,) = compose["services"]["rabbitmq"]["configs"]
+    return str(compose["configs"][mounted["source"]]["content"])
 
 
 def test_compose_runs_the_procfile_commands(compose: dict[str, Any], procfile: dict[str, str]) -> None:

@@ -50,10 +50,10 @@ def skip_unless_possible() -> None:
         pytest.skip(f"no {SERVICE_USER!r} user to run a private RabbitMQ node as")
 
 
-def _prepare(base: Path, amqp_port: int) -> None:
+def _prepare(base: Path, amqp_port: int, config: str) -> None:
     for directory in ("mnesia", "log"):
         (base / directory).mkdir()
-    (base / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{amqp_port}\n")
+    (base / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{amqp_port}\n{config}")
     (base / "enabled_plugins").write_text("[].\n")
     (base / "rabbitmq-env.conf").write_text("")  # not the shared node's: its NODENAME, its flags
     for path in (base, *base.rglob("*")):
@@ -77,12 +77,13 @@ def _environment(name: str, base: Path, amqp_port: int) -> dict[str, str]:
 
 
 @contextmanager
-def private_rabbitmq() -> Iterator[PrivateNode]:
-    """A fresh node (vhost ``/``, user guest), started and then shut down and removed."""
+def private_rabbitmq(config: str = "") -> Iterator[PrivateNode]:
+    """A fresh node (vhost ``/``, user guest), started and then shut down and removed; ``config``: more
+    lines of its ``rabbitmq.conf``."""
     skip_unless_possible()
     base = Path(tempfile.mkdtemp(prefix="docfleet-faults-rabbitmq-"))
     amqp_port, name = free_port(), f"docfleet-faults-{uuid.uuid4().hex[:10]}@localhost"
-    _prepare(base, amqp_port)
+    _prepare(base, amqp_port, config)
     node = PrivateNode(name, f"amqp://guest:guest@127.0.0.1:{amqp_port}/%2F")
     with (base / "server.out").open("wb") as out:
         server = subprocess.Popen(
