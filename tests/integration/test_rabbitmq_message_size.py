@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pika
 import pika.exceptions
 import pytest
+import yaml
 
 from tests.faults.rabbit_node import PrivateNode, private_rabbitmq
 from tests.test_deployment_files import ROOT, rabbitmq_limits
@@ -19,8 +20,6 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def node() -> Iterator[PrivateNode]:
-    import yaml
-
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     with private_rabbitmq(config=rabbitmq_limits(compose)) as node:
         yield node
