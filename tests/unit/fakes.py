@@ -4,10 +4,17 @@ A ``FakeUnitOfWork`` behaves like a transaction: inside ``with`` its repositorie
 working copy of the tables, and ``commit()`` replays the staged writes onto the shared ``FakeDatabase``
 together with the recorded events, the inbox row and the listing_version bumps. Leaving the block without
 committing discards everything staged.
+
+Units of work of one database run one at a time, each holding the database's lock from ``with`` to its
+end. Postgres's row locks and unique keys make racing transactions end as if they had run in turn (the
+second to revoke an owner waits and finds the last one; the second folder of a name fails its key and is
+refused when retried); working copies that interleaved would let a racing test pass on states the product
+never reaches, such as a document with no owner left.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -90,6 +97,7 @@ class FakeDatabase(Tables):
     applied_message_ids: set[str] = field(default_factory=set)
     events: list[Event] = field(default_factory=list)
     listing_reads: int = 0
+    serial: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     # -- builders: seed committed state directly, without events -------------------------------------------
 
@@ -193,7 +201,8 @@ class FakeDatabase(Tables):
 
 
 class FakeUnitOfWork:
-    """A faithful in-memory UnitOfWork: staged writes reach the database only on commit."""
+    """A faithful in-memory UnitOfWork: staged writes reach the database only on commit, and units of work
+    of one database run in turn (the module's docstring)."""
 
     def __init__(self, db: FakeDatabase, message_id: str | None = None) -> None:
         self.db = db
@@ -210,7 +219,9 @@ class FakeUnitOfWork:
         self._changed_folders: set[str] = set()
 
     def __enter__(self) -> Self:
+        self.db.serial.acquire()
         if self.message_id is not None and self.message_id in self.db.applied_message_ids:
+            self.db.serial.release()
             raise AlreadyApplied(self.message_id)
         self._begin()
         return self
@@ -223,6 +234,7 @@ class FakeUnitOfWork:
     ) -> None:
         self.rollback()
         self._working = None
+        self.db.serial.release()
 
     def record(self, event: Event) -> None:
         self.tables()  # only inside the transaction

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
+
 import pytest
 
+from domain.commands import RevokeAccess
 from domain.errors import AlreadyApplied
 from domain.events import MemberAdded
 from domain.listing import FolderListing
 from domain.ports import ListingCache, UnitOfWork, UnitOfWorkFactory
 from domain.roles import Role
+from domain.use_cases.dispatch import Outcome, execute
 from tests.unit.fakes import FOLDER, ORG, FakeDatabase, FakeListingCache
 
 
@@ -120,3 +125,35 @@ def test_the_cache_keeps_the_newer_listing() -> None:
     cache.put(_listing(2))
     assert cache.get(FOLDER, 3) is not None
     assert cache.get(FOLDER, 2) is None
+
+
+def test_units_of_work_that_race_end_as_if_run_in_turn() -> None:
+    """Alice and bob own a document, and each revokes the other at once. Postgres makes the second wait
+    for the first's lock, and then refuses it as the last owner: so must the fake."""
+    db = FakeDatabase().with_document("d1", owner="alice", co_owners=["bob"])
+    entered, release = threading.Event(), threading.Event()
+
+    def alice_revokes_bob() -> None:
+        with db.uow("m-alice") as uow:
+            entered.set()
+            release.wait(timeout=10)
+            document = uow.documents.get("d1")
+            assert document is not None
+            uow.policies.remove(document, "bob")
+            uow.commit()
+
+    def bob_revokes_alice() -> Outcome:
+        command = RevokeAccess(doc_id="d1", revoked_by="bob", user_id="alice")
+        return execute(command, message_id="m-bob", actor="revoke_access", new_uow=db.uow_factory())
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(alice_revokes_bob)
+        assert entered.wait(timeout=10)
+        second = pool.submit(bob_revokes_alice)
+        wait([second], timeout=0.5)  # time for bob's to end first, were nothing to stop it
+        release.set()
+        first.result(timeout=10)
+        outcome = second.result(timeout=10)
+
+    assert outcome is Outcome.REFUSED
+    assert db.owners_of("d1") == {"alice"}
