@@ -67,16 +67,22 @@ class AuditOptions:
     """Seconds a batch may wait to fill up before it is written."""
     backoff_initial: float = 0.5
     backoff_max: float = 15.0
+    statement_timeout_ms: int = 10_000
+    """How long a write may run or wait on a lock before it is cancelled, logged and tried again on a new
+    session: a blocked ``audit_log`` must not hold the consumer silent, past SIGTERM and its heartbeats."""
 
 
 def run_audit(
     settings: Settings, stop: StopFlag, *, options: AuditOptions | None = None, record: Record = record_events
 ) -> None:
     """Runs until ``stop`` is set; ``record`` writes a batch (tests wrap it to crash after a commit)."""
-    engine = create_engine(settings.database_url, pool_size=1)
+    options = options or AuditOptions()
+    engine = create_engine(
+        settings.database_url, pool_size=1, statement_timeout_ms=options.statement_timeout_ms
+    )
     try:
         with audit_metrics(settings) as metrics:
-            AuditConsumer(settings, engine, stop, options or AuditOptions(), metrics, record).run()
+            AuditConsumer(settings, engine, stop, options, metrics, record).run()
     finally:
         engine.dispose()
 
@@ -195,6 +201,9 @@ class AuditConsumer:
         log.info("recorded events", recorded=inserted, duplicates=delivered - inserted)
 
     def _dead_letter(self, channel: Any, delivery: Delivery, problem: str) -> None:
+        # Declared again first: RabbitMQ drops a message dead-lettered to a queue that is gone (an operator
+        # deleted it after reading it), where the log line below would still say it is there.
+        channel.queue_declare(dead_letter_queue(self._queue), durable=True)
         channel.basic_nack(delivery_tag=delivery.tag, requeue=False)
         self._metrics.dead_lettered.inc()
         log.warning(

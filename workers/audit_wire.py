@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.event_codec import EVENTS_EXCHANGE
@@ -52,7 +53,10 @@ MAX_TEXT = 128  # the contract's longest id (§2); an event's type is far shorte
 MAX_DEPTH = 32  # docfleet's events nest two levels; storing a JSON body takes the stack its depth needs
 
 
-def parse_event(body: bytes, routing_key: str) -> AuditEvent:
+def parse_event(body: bytes, routing_key: str | bytes) -> AuditEvent:
+    """``routing_key`` as pika gives it: bytes when it is not UTF-8."""
+    if not isinstance(routing_key, str):
+        raise MalformedEvent("routing key: not UTF-8")
     payload = _json_object(body)
     _check_depth(payload)
     try:
@@ -128,13 +132,35 @@ def _short(field: str, value: str) -> str:
     return value
 
 
+# RFC 3339's date-time (section 5.6): "T" and "Z" in either case, a second of 60 (a leap second), the
+# offset always given. Python's ``fromisoformat`` reads more of ISO 8601 (week dates, the basic format,
+# no seconds) and refuses a lowercase "z" and a leap second, so the form is checked here first.
+_RFC_3339 = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})[Tt](?P<time>\d{2}:\d{2}):(?P<second>\d{2})(?P<fraction>\.\d+)?"
+    r"(?P<offset>[Zz]|[+-]\d{2}:\d{2})",
+    re.ASCII,
+)
+
+
 def _timestamp(value: object) -> datetime:
     if not isinstance(value, str):
         raise MalformedEvent("occurred_at: missing, or not a string")
+    form = _RFC_3339.fullmatch(value)
+    if form is None:
+        problem = "no UTC offset" if _without_offset(value) else "not an RFC 3339 time"
+        raise MalformedEvent(f"occurred_at: {problem}")
+    leap = form["second"] == "60"  # read as the next second's start, as Postgres reads it
+    offset = "+00:00" if form["offset"] in "Zz" else form["offset"]
+    text = f"{form['date']}T{form['time']}:{'59' if leap else form['second']}{form['fraction'] or ''}{offset}"
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+        moment = datetime.fromisoformat(text)
+    except ValueError:  # a day or an hour out of range
         raise MalformedEvent("occurred_at: not an RFC 3339 time") from None
-    if moment.tzinfo is None:
-        raise MalformedEvent("occurred_at: no UTC offset")
-    return moment
+    return moment + timedelta(seconds=1) if leap else moment
+
+
+def _without_offset(value: str) -> bool:
+    try:
+        return datetime.fromisoformat(value).tzinfo is None
+    except ValueError:
+        return False

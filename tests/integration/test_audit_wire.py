@@ -57,3 +57,43 @@ def test_org_id_may_be_null_and_document_id_absent() -> None:
 def test_a_malformed_event_says_what_is_wrong(body: bytes, problem: str) -> None:
     with pytest.raises(MalformedEvent, match=problem):
         parse_event(body, "member.added")
+
+
+def _occurred_at(value: str) -> datetime:
+    return parse_event(json.dumps(event_body(occurred_at=value)).encode(), "member.added").occurred_at
+
+
+@pytest.mark.parametrize(
+    ("value", "moment"),
+    [
+        ("2024-01-01T00:00:00Z", datetime(2024, 1, 1, tzinfo=UTC)),
+        ("2024-01-01t00:00:00z", datetime(2024, 1, 1, tzinfo=UTC)),  # RFC 3339 allows either case
+        ("2024-01-01T01:30:00.25+01:30", datetime(2024, 1, 1, 0, 0, 0, 250_000, tzinfo=UTC)),
+        ("2016-12-31T23:59:60Z", datetime(2017, 1, 1, tzinfo=UTC)),  # a leap second, as Postgres reads it
+    ],
+)
+def test_every_rfc_3339_time_is_read(value: str, moment: datetime) -> None:
+    assert _occurred_at(value) == moment
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("2024-05-01T12:28:00", "no UTC offset"),
+        ("2024-01-01T00:00Z", "not an RFC 3339 time"),  # no seconds
+        ("2024-W01-1T00:00:00Z", "not an RFC 3339 time"),  # an ISO 8601 week date
+        ("20240101T000000Z", "not an RFC 3339 time"),  # ISO 8601's basic format
+        ("2024-01-01T00:00:00+05:30:15", "not an RFC 3339 time"),  # an offset with seconds
+        ("2024-02-30T00:00:00Z", "not an RFC 3339 time"),
+        ("2024-01-01T00:00:00+24:00", "not an RFC 3339 time"),
+        ("\uff12\uff10\uff12\uff14-01-01T00:00:00Z", "not an RFC 3339 time"),  # fullwidth digits
+    ],
+)
+def test_a_time_that_is_not_rfc_3339_is_malformed(value: str, problem: str) -> None:
+    with pytest.raises(MalformedEvent, match=f"occurred_at: {problem}"):
+        _occurred_at(value)
+
+
+def test_a_routing_key_that_is_not_utf_8_is_malformed() -> None:
+    with pytest.raises(MalformedEvent, match="routing key: not UTF-8"):
+        parse_event(json.dumps(event_body()).encode(), b"document.\xff.shared")

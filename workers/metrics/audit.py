@@ -16,7 +16,7 @@ class AuditMetrics:
         self.registry = registry = registry or CollectorRegistry()
         self.recorded = Counter(
             "docfleet_audit_events_recorded",
-            "Events written to audit_log (committed, then acked).",
+            "Events written to audit_log, counted at the commit, before the ack.",
             registry=registry,
         )
         self.duplicates = Counter(
