@@ -76,6 +76,9 @@ class RelayOptions:
     refusal_attempts: int = ATTEMPTS
     """Sends of an event RabbitMQ keeps refusing before it is given up (``workers.relay_refusals``)."""
     refusal_first_wait: float = FIRST_WAIT_S
+    statement_timeout_ms: int = 10_000
+    """How long a read or a mark of the outbox may run or wait on a lock before Postgres cancels it and
+    the relay logs it and starts over (a migration or a manual transaction holding the outbox)."""
 
 
 def run_relay(
@@ -95,7 +98,9 @@ def run_relay(
         lambda: EventPublisher(settings.amqp_url, timeout=opts.publish_timeout, wait_out_alarms=stop_event)
     )
     # No ping per checkout: a broken connection fails one cycle; the relay starts over after its back-off.
-    engine = create_engine(settings.database_url, pool_size=2, pre_ping=False)
+    engine = create_engine(
+        settings.database_url, pool_size=2, pre_ping=False, statement_timeout_ms=opts.statement_timeout_ms
+    )
     try:
         with _metrics_for(settings, metrics) as kept:
             Relay(engine, factory, stop_event, opts, kept).run()
@@ -134,7 +139,8 @@ class Relay:
         log.info("relay started", batch_size=self._options.batch_size)
         while not self._stop.is_set():
             try:
-                with RelayLeadership(self._engine) as leadership:
+                timeout = self._options.statement_timeout_ms
+                with RelayLeadership(self._engine, statement_timeout_ms=timeout) as leadership:
                     if self._wait_for_leadership(leadership):
                         with self._metrics.leading(self._store):
                             self._lead(leadership)

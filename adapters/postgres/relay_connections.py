@@ -40,10 +40,15 @@ _json_decoder = msgspec.json.Decoder()
 _LEADER_OPTIONS = f"{SESSION_OPTIONS} -c synchronous_commit=off -c enable_bitmapscan=off"
 
 
-def _leader_connection(engine: Engine) -> psycopg.Connection[Any]:
+def _leader_connection(engine: Engine, statement_timeout_ms: int | None) -> psycopg.Connection[Any]:
     """The leader's connection, whose fetches decode the events' JSONB bodies with msgspec: about a
-    quarter of json.loads's time, into the same dicts."""
-    connection = _dedicated_connection(engine, _LEADER_OPTIONS)
+    quarter of json.loads's time, into the same dicts. A statement past ``statement_timeout_ms`` (a
+    fetch or a mark waiting on a lock of the outbox) is cancelled, so that the leader says so and starts
+    over rather than waiting in silence, deaf to a stop."""
+    options = _LEADER_OPTIONS
+    if statement_timeout_ms is not None:
+        options += f" -c statement_timeout={int(statement_timeout_ms)}"
+    connection = _dedicated_connection(engine, options)
     set_json_loads(_json_decoder.decode, connection)
     return connection
 
@@ -84,9 +89,12 @@ class RelayLeadership:
     lost lock fails the next statement: no batch is fetched, so none is published, without it.
     """
 
-    def __init__(self, engine: Engine, *, lock_key: int = RELAY_LOCK_KEY) -> None:
+    def __init__(
+        self, engine: Engine, *, lock_key: int = RELAY_LOCK_KEY, statement_timeout_ms: int | None = None
+    ) -> None:
         self._engine = engine
         self._lock_key = lock_key
+        self._statement_timeout_ms = statement_timeout_ms
         self._connection: psycopg.Connection[Any] | None = None
         self._held = False
 
@@ -103,7 +111,7 @@ class RelayLeadership:
         if self._held:
             return self.still_leader()
         if self._connection is None or self._connection.closed:
-            self._connection = _leader_connection(self._engine)
+            self._connection = _leader_connection(self._engine, self._statement_timeout_ms)
         row = self._connection.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key,)).fetchone()
         self._held = bool(row and row[0])
         return self._held

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
+from structlog.testing import capture_logs
 
 from adapters.rabbitmq.subscription import EventSubscription
 from domain.events import Event
@@ -20,6 +22,7 @@ from tests.integration.test_relay_support import (
     uploaded,
 )
 from tests.support.waiting import wait_for
+from workers.relay import RelayOptions
 
 pytestmark = pytest.mark.integration
 
@@ -94,3 +97,32 @@ def _terminate_other_sessions(engine: Engine) -> int:
     )
     with engine.begin() as connection:
         return int(connection.scalar(statement) or 0)
+
+
+def test_a_relay_held_by_a_lock_on_the_outbox_says_so_and_publishes_once_it_is_gone(
+    database_url: str, amqp_url: str
+) -> None:
+    """A migration or a manual transaction holding the outbox: the leader's fetch is cancelled after its
+    timeout and logged, rather than waiting in silence and deaf to a stop."""
+    org, doc = f"org-{uuid.uuid4().hex[:8]}", f"doc-{uuid.uuid4().hex[:8]}"
+    events = [uploaded(org, doc, version) for version in range(1, 3)]
+    options = RelayOptions(poll_interval=0.2, backoff_max=0.5, statement_timeout_ms=300)
+    with (
+        engine_for(database_url) as engine,
+        EventSubscription(amqp_url, ["document.uploaded"]) as tap,
+        capture_logs() as logs,
+        running_relay(database_url, amqp_url, options),
+    ):
+        wait_for(lambda: _said(logs, "relay is the leader"), 10, "the relay to lead")
+        with engine.connect() as holder:
+            holder.execute(text("LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE"))
+            wait_for(lambda: _said(logs, "relay error, starting over", "statement timeout"), 10, "the stall")
+            holder.rollback()
+        commit_events(engine, events)
+        versions = _versions(tap, org, 2)
+
+    assert versions == [1, 2]
+
+
+def _said(logs: Sequence[Mapping[str, Any]], event: str, error: str = "") -> bool:
+    return any(entry["event"] == event and error in str(entry.get("error", "")) for entry in logs)
