@@ -24,6 +24,12 @@ from adapters.valkey.guard import CacheGuard, guard_for
 from domain.listing import FolderListing
 from domain.ports import ListingCache
 
+# A listing encoded larger (about 30,000 ordinary documents) is not stored: its store and each read of
+# it outlast the cache's 0.25 s timeout on a busy machine, which takes a working Valkey for an outage and
+# skips the cache for every folder meanwhile; and each page read from it would fetch and decode it whole.
+# Such a folder's pages are read from Postgres.
+MAX_ENTRY_BYTES = 16 * 1024 * 1024
+
 
 class ValkeyListingCache(ListingCache):
     def __init__(
@@ -55,7 +61,28 @@ class ValkeyListingCache(ListingCache):
         return listing if (listing.folder_id, listing.version) == (folder_id, version) else None
 
     def put(self, listing: FolderListing) -> None:
-        self._entries.store(self._key(listing.folder_id), listing.version, encode_listing(listing))
+        body = encode_listing(listing)
+        if len(body) > MAX_ENTRY_BYTES:
+            structlog.get_logger(__name__).info(
+                "listing_not_cached_too_large",
+                folder_id=listing.folder_id,
+                documents=len(listing.entries),
+                size=len(body),
+                limit=MAX_ENTRY_BYTES,
+            )
+            return
+        self._entries.store(self._key(listing.folder_id), listing.version, body)
+
+    def get_or_load(self, folder_id: str, version: int, load: Callable[[], FolderListing]) -> FolderListing:
+        """As the port's, but a listing loaded while the database was replaced (its identity read on a
+        new connection meanwhile) is not stored: it may be the old database's, under the new one's key."""
+        listing = self.get(folder_id, version)
+        if listing is None:
+            database = self._database() if self._database is not None else None
+            listing = load()
+            if self._database is None or self._database() == database:
+                self.put(listing)
+        return listing
 
     def invalidate(self, folder_ids: set[str]) -> None:
         try:

@@ -50,6 +50,9 @@ class NearListingCache(ListingCache):
         self._documents = 0
         self._loads: dict[tuple[str, int], _Load] = {}
         self._lock = threading.Lock()
+        # Raised by ``forget_all``: a listing read from the shared cache or Postgres while the database
+        # was replaced may be the old database's, and is neither kept nor stored once it was raised.
+        self._generation = 0
 
     def get(self, folder_id: str, version: int) -> FolderListing | None:
         with self._lock:
@@ -57,14 +60,15 @@ class NearListingCache(ListingCache):
             if kept is not None and kept[0].version == version:
                 self._listings.move_to_end(folder_id)
                 return kept[0]
+            generation = self._generation
         listing = self._shared.get(folder_id, version)
         if listing is not None:
-            self._keep(listing)
+            self._keep(listing, generation)
         return listing
 
     def put(self, listing: FolderListing) -> None:
         self._shared.put(listing)
-        self._keep(listing)
+        self._keep(listing, None)
 
     def get_or_load(self, folder_id: str, version: int, load: Callable[[], FolderListing]) -> FolderListing:
         """As the port's, and a thread that misses while another loads the same version waits for that
@@ -94,8 +98,14 @@ class NearListingCache(ListingCache):
             flight.done.set()
 
     def _load_and_put(self, load: Callable[[], FolderListing]) -> FolderListing:
+        with self._lock:
+            generation = self._generation
         listing = load()
-        self.put(listing)
+        with self._lock:
+            replaced = generation != self._generation
+        if not replaced:  # the same check again in _keep: the shared put is the one it cannot undo
+            self._shared.put(listing)
+            self._keep(listing, generation)
         return listing
 
     def invalidate(self, folder_ids: set[str]) -> None:
@@ -109,17 +119,21 @@ class NearListingCache(ListingCache):
         with self._lock:
             self._listings.clear()
             self._documents = 0
+            self._generation += 1
 
     def held_documents(self) -> int:
         """The listings' weight (``weight``): their documents, when none has more than two readers."""
         with self._lock:
             return self._documents
 
-    def _keep(self, listing: FolderListing) -> None:
+    def _keep(self, listing: FolderListing, generation: int | None) -> None:
+        """Keeps ``listing``, read under ``generation`` (None: told to store it, whatever happened)."""
         size = weight(listing)
         if size > self._max_documents:
             return
         with self._lock:
+            if generation is not None and generation != self._generation:
+                return
             kept = self._listings.get(listing.folder_id)
             if kept is not None and kept[0].version > listing.version:
                 return

@@ -7,8 +7,11 @@ from typing import cast
 
 import pytest
 import valkey
+from structlog.testing import capture_logs
 
+from adapters.valkey import listing_cache
 from adapters.valkey.client import connect
+from adapters.valkey.codec import encode_listing
 from adapters.valkey.guard import CacheGuard
 from adapters.valkey.listing_cache import ValkeyListingCache
 from domain.listing import FolderListing
@@ -172,3 +175,45 @@ def test_a_listing_of_another_folder_under_the_key_is_a_miss(
 def test_a_guard_of_another_client_is_refused(client: valkey.Valkey, key_prefix: str) -> None:
     with closing(connect(NOTHING_LISTENS)) as other, pytest.raises(ValueError, match="guard"):
         ValkeyListingCache(client, key_prefix, TTL_SECONDS, guard=CacheGuard(other))
+
+
+def test_a_listing_loaded_while_the_database_was_replaced_is_not_stored(
+    client: valkey.Valkey, key_prefix: str
+) -> None:
+    """The rows came from the old database; its successor was seen on a connection before the store, so
+    the store would have put them under the new database's key."""
+    database = ["db-old"]
+    cache = ValkeyListingCache(client, key_prefix, TTL_SECONDS, database=lambda: database[0])
+
+    def load_across_a_replacement() -> FolderListing:
+        database[0] = "db-new"
+        return a_listing("folder-1", 3, "doc-of-the-old-database")
+
+    loaded = cache.get_or_load("folder-1", 3, load_across_a_replacement)
+
+    assert loaded.version == 3
+    assert cache.get("folder-1", 3) is None
+    database[0] = "db-old"
+    assert cache.get("folder-1", 3) is None
+
+
+def test_a_listing_loaded_on_the_same_database_is_stored(client: valkey.Valkey, key_prefix: str) -> None:
+    cache = ValkeyListingCache(client, key_prefix, TTL_SECONDS, database=lambda: "db-1")
+    cache.get_or_load("folder-1", 3, lambda: a_listing("folder-1", 3, "doc-1"))
+    assert cache.get("folder-1", 3) is not None
+
+
+def test_a_listing_too_large_to_store_at_once_is_not_stored_and_says_so(
+    cache: ValkeyListingCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listing = a_listing("folder-1", 3, *(f"doc-{index}" for index in range(50)))
+    monkeypatch.setattr(listing_cache, "MAX_ENTRY_BYTES", len(encode_listing(listing)) - 1)
+    with capture_logs() as logs:
+        cache.put(listing)
+
+    assert cache.get("folder-1", 3) is None
+    (line,) = [entry for entry in logs if entry["event"] == "listing_not_cached_too_large"]
+    assert (line["folder_id"], line["documents"]) == ("folder-1", 50)
+    monkeypatch.setattr(listing_cache, "MAX_ENTRY_BYTES", len(encode_listing(listing)))
+    cache.put(listing)
+    assert cache.get("folder-1", 3) == listing

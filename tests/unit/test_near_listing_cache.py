@@ -134,3 +134,42 @@ def test_threads_putting_and_reading_keep_the_count_of_held_documents_exact() ->
     held = [near.get(f"f{i}", version) for i in range(13) for version in range(400)]
     assert near.held_documents() == sum(len(listing.entries) for listing in held if listing is not None)
     assert near.held_documents() <= 50
+
+
+def test_a_listing_loaded_while_the_database_was_replaced_is_neither_kept_nor_shared() -> None:
+    """The load read the old database; ``forget_all`` (the new one seen on a connection) came meanwhile."""
+    shared = FakeListingCache()
+    near = NearListingCache(shared, max_documents=100)
+
+    def load_across_a_replacement() -> FolderListing:
+        near.forget_all()
+        return listing_of("f1", 3)
+
+    loaded = near.get_or_load("f1", 3, load_across_a_replacement)
+
+    assert loaded.version == 3  # the caller still gets its answer
+    assert near.held_documents() == 0
+    assert shared.listings == {}
+
+
+class _ReplacedWhileReading(FakeListingCache):
+    """A shared cache whose read returns while the database is being replaced under the process."""
+
+    def __init__(self, near: list[NearListingCache]) -> None:
+        super().__init__()
+        self._near = near
+
+    def get(self, folder_id: str, version: int) -> FolderListing | None:
+        listing = super().get(folder_id, version)
+        self._near[0].forget_all()
+        return listing
+
+
+def test_a_listing_read_from_the_shared_cache_while_the_database_was_replaced_is_not_kept() -> None:
+    holder: list[NearListingCache] = []
+    shared = _ReplacedWhileReading(holder)
+    shared.put(listing_of("f1", 3))
+    holder.append(NearListingCache(shared, max_documents=100))
+
+    assert holder[0].get("f1", 3) is not None
+    assert holder[0].held_documents() == 0
