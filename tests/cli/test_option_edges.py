@@ -54,6 +54,15 @@ def test_the_next_page_command_is_printed_on_one_line(capsys: pytest.CaptureFixt
     assert f"next page: docfleet folder ls f-reports --as alice --cursor {cursor}" in lines
 
 
+def test_the_next_page_command_keeps_a_size_of_page_other_than_the_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    show_page(ListFolderResult(documents=[], next_cursor="Y3Vyc29y"), "f-reports", "alice", limit=20)
+
+    lines = capsys.readouterr().out.splitlines()
+    assert "next page: docfleet folder ls f-reports --as alice --limit 20 --cursor Y3Vyc29y" in lines
+
+
 @pytest.mark.parametrize("columns", ["0", "3", "wide"])
 def test_a_width_no_table_fits_in_is_taken_for_unset(columns: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", columns)

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 folder_app = command_group("Folders: create one, list the documents of one.")
 
 
+DEFAULT_LIMIT = 50
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(folder_app, name="folder")
 
@@ -50,7 +53,7 @@ def _finite(seconds: float) -> float:
 def list_folder(
     folder_id: Annotated[str, typer.Argument(metavar="FOLDER", help="The folder.")],
     requested_by: Annotated[str, typer.Option("--as", help="Whose view: only documents they may see.")],
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="Documents per page.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Documents per page.")] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, typer.Option(help="The next_cursor a previous page gave.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     timeout: Annotated[
@@ -78,10 +81,10 @@ def list_folder(
     if as_json:
         print_json(page.model_dump(mode="json", exclude={"error"}))
         return
-    show_page(page, folder_id, requested_by)
+    show_page(page, folder_id, requested_by, limit)
 
 
-def show_page(page: ListFolderResult, folder_id: str, requested_by: str) -> None:
+def show_page(page: ListFolderResult, folder_id: str, requested_by: str, limit: int = DEFAULT_LIMIT) -> None:
     out = console()
     grid = table("document", "name", "version", "media type", "owner", "tags", "updated")
     for document in page.documents:
@@ -91,5 +94,6 @@ def show_page(page: ListFolderResult, folder_id: str, requested_by: str) -> None
         out.print(grid)
     out.print(f"{len(page.documents)} documents in {folder_id} visible to {requested_by}")
     if page.next_cursor is not None:
-        command = f"docfleet folder ls {folder_id} --as {requested_by} --cursor {page.next_cursor}"
+        sized = "" if limit == DEFAULT_LIMIT else f" --limit {limit}"  # the same size of page again
+        command = f"docfleet folder ls {folder_id} --as {requested_by}{sized} --cursor {page.next_cursor}"
         out.print(f"next page: {command}", soft_wrap=True)  # one line, to be pasted whole
