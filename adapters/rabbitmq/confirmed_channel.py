@@ -166,6 +166,11 @@ class ConfirmedChannel(ABC, Generic[T]):
         if stopped:
             self._failure = "stopped while waiting out a resource alarm (RabbitMQ blocked the connection)"
             raise PublishStopped(f"{what}: {self._failure}")
+        if self._failure is None and self._alarm.blocked:
+            self._failure = (
+                "RabbitMQ blocked the connection (a resource alarm: memory or disk) and did not lift it"
+                f" within {timeout:g} s"
+            )
         if self._failure is None:
             self._failure = f"no answer from RabbitMQ within {timeout:g} s"
         raise PublishError(f"{what}: {self._failure}")

@@ -13,7 +13,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from adapters.rabbitmq.publisher import EventPublisher, PublishStopped
+from adapters.rabbitmq.publisher import EventPublisher, PublishError, PublishStopped
+from adapters.rabbitmq.queue_publisher import OutgoingMessage, QueuePublisher, QueueSpec
 from adapters.rabbitmq.subscription import EventSubscription
 from tests.faults.rabbit_node import PrivateNode, private_rabbitmq
 from tests.integration.test_rabbitmq_publisher import record
@@ -61,6 +62,21 @@ def test_a_stop_ends_the_wait_for_an_alarm_within_the_confirm_timeout_and_closes
 
     assert gave_up_after < 2 * CONFIRM_TIMEOUT_S + 0.5
     assert closed_after - gave_up_after < 0.5
+
+
+def test_a_producer_blocked_by_an_alarm_is_told_so_not_that_rabbitmq_did_not_answer(
+    node: PrivateNode,
+) -> None:
+    """Producers do not wait out an alarm (docs/reliability.md); what they say must name it."""
+    message = OutgoingMessage("alarmed", str(uuid.uuid4()), b"{}")
+    publisher = QueuePublisher(node.amqp_url, declare=[QueueSpec("alarmed")], timeout=CONFIRM_TIMEOUT_S)
+    try:
+        with _alarm(node, clear_after=ALARM_S), pytest.raises(PublishError) as failed:
+            publisher.publish([message])
+    finally:
+        publisher.close()
+
+    assert "RabbitMQ blocked the connection (a resource alarm" in str(failed.value)
 
 
 def _publisher(node: PrivateNode, stop: threading.Event) -> EventPublisher:
