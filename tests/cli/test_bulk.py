@@ -13,6 +13,7 @@ import pytest
 
 from tests.cli.support import bodies, ready_count, run
 from tests.support.processes import free_port
+from workers.cli import bulk_input
 from workers.cli.bulk_input import LineRejected, lines, parse_line
 from workers.settings import Settings
 
@@ -127,6 +128,52 @@ def test_a_file_an_editor_started_with_a_byte_order_mark_is_read_as_without(tmp_
     assert [type(line).__name__ for line in lines(file)] == ["Line"]
 
 
+def test_a_line_too_long_for_any_message_is_rejected_without_being_held(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file with no line breaks (a JSON array, the wrong file) must not be read into memory whole."""
+    monkeypatch.setattr(bulk_input, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(bulk_input, "_READ_THROUGH", 100)
+    file = tmp_path / "long.jsonl"
+    file.write_text(json.dumps(member(1)) + "\n" + "x" * 5000 + "\n" + json.dumps(member(2)))
+    sizes: list[int] = []
+
+    found = list(lines(file, on_bytes=sizes.append))
+
+    assert [type(item).__name__ for item in found] == ["Line", "LineRejected", "Line"]
+    rejected = found[1]
+    assert isinstance(rejected, LineRejected)
+    assert (rejected.number, rejected.why) == (2, "5001 bytes long, over the 1000 bytes a message may take")
+    assert sum(sizes) == file.stat().st_size
+
+
+def test_a_query_is_not_a_line_of_a_bulk_file() -> None:
+    with pytest.raises(LineRejected, match="list_folder is a query, whose answer nobody would read"):
+        parse_line(1, b'{"actor": "list_folder", "kwargs": {"folder_id": "f", "requested_by": "u"}}')
+
+
+def test_a_file_changed_between_its_check_and_its_send_is_an_error(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rewritten after the check, the same count of valid lines, but not the lines checked."""
+    from workers.cli import bulk
+
+    file = write_lines(tmp_path / "members.jsonl", [member(1), {"actor": "add_member", "kwargs": {}}])
+    checked = bulk._checked
+
+    def check_then_rewrite(path: Path) -> bulk_input.Scan:
+        found = checked(path)
+        write_lines(path, [{"actor": "add_member", "kwargs": {}}, member(2)])
+        return found
+
+    monkeypatch.setattr(bulk, "_checked", check_then_rewrite)
+
+    result = run(settings, "bulk", str(file), "--skip-invalid")
+
+    assert result.exit_code == 1
+    assert "the file changed while it was sent" in result.stderr
+
+
 def test_a_line_that_is_not_json_is_placed_by_its_column_alone() -> None:
     with pytest.raises(LineRejected) as rejected:
         parse_line(3, b'{"actor": "add_member", "kwargs": {"org_id": "o", "user_id": "u"}\n')
@@ -163,6 +210,35 @@ def test_when_rabbitmq_is_lost_the_lines_not_taken_before_and_the_summary_are_st
         "(1 sent before): "
         "RabbitMQ at 127.0.0.1:5672/: connection lost (test)",
     ]
+
+
+def test_every_line_not_taken_is_told_the_first_one_by_one_the_others_in_runs(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines past the first few refused are needed too: without message ids, they are the ones to send
+    again, and only they."""
+    from adapters.rabbitmq.queue_publisher import OutgoingMessage, Undelivered
+    from workers.client import DocfleetClient
+
+    numbers: dict[str, int] = {}
+    taken = {1, 2, 3, 4, 5, 40}
+
+    def refusing(self: DocfleetClient, messages: Sequence[OutgoingMessage]) -> list[Undelivered]:
+        for message in messages:
+            numbers[message.message_id] = len(numbers) + 1
+        why = "refused by RabbitMQ (nack)"
+        return [Undelivered(m.message_id, why) for m in messages if numbers[m.message_id] not in taken]
+
+    monkeypatch.setattr(DocfleetClient, "send_prepared", refusing)
+    file = write_lines(tmp_path / "members.jsonl", [member(n) for n in range(60)])
+
+    result = run(settings, "bulk", str(file), "--batch-size", "10")
+
+    assert result.exit_code == 4
+    assert result.stdout.startswith("sent 6, rejected 0, failed 54 in ")
+    told = [line for line in result.stderr.splitlines() if line.startswith(("line", "..."))]
+    assert told[:20] == [f"line {n}: refused by RabbitMQ (nack)" for n in range(6, 26)]
+    assert told[20:] == ["lines 26 to 39, 41 to 60: refused by RabbitMQ (nack)"]
 
 
 def test_a_rabbitmq_never_reached_is_told_as_nothing_sent(settings: Settings, tmp_path: Path) -> None:

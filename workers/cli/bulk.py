@@ -69,13 +69,17 @@ def bulk(
             raise CliError(message, ExitCode.USAGE)
         with DocfleetClient.from_settings(settings, name="docfleet-bulk") as client:
             outcome = _send_all(client, readable, found.valid, batch_size)
+    changed = outcome.stopped is None and outcome.digest != found.digest
     outcome.rejected = found.rejected
     _tell_failed(outcome)
     typer.echo(outcome.summary())
     if outcome.stopped is not None:  # what was sent and not taken before is told above all the same
         raise CliError(outcome.stopped, outcome.stopped_code)
-    if outcome.sent + outcome.failed != found.valid:
-        raise CliError(f"the file changed while it was sent: {found.valid} valid lines checked")
+    if changed:  # the lines sent are not all those checked: some may be invalid, or told for others
+        raise CliError(
+            f"the file changed while it was sent: the lines sent may not be the {found.valid} valid lines"
+            " checked; send it again once it is written, with a message_id on each line"
+        )
     if outcome.rejected or outcome.failed:
         raise typer.Exit(ExitCode.INCOMPLETE)
 
@@ -94,6 +98,22 @@ def _readable_twice(file: Path) -> Iterator[Path]:
         yield copy
 
 
+class LineRuns:
+    """Line numbers, kept as runs of consecutive ones: a million lines refused alike take one run."""
+
+    def __init__(self) -> None:
+        self._runs: list[list[int]] = []
+
+    def add(self, number: int) -> None:
+        if self._runs and self._runs[-1][1] == number - 1:
+            self._runs[-1][1] = number
+        else:
+            self._runs.append([number, number])
+
+    def __str__(self) -> str:
+        return ", ".join(f"{first}" if first == last else f"{first} to {last}" for first, last in self._runs)
+
+
 @dataclass
 class Outcome:
     sent: int = 0
@@ -101,8 +121,10 @@ class Outcome:
     failed: int = 0
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
+    more_failures: dict[str, LineRuns] = field(default_factory=dict)  # past the first few, by why
     stopped: str | None = None  # why sending stopped before the end of the file
     stopped_code: ExitCode = ExitCode.FAILED
+    digest: bytes = b""  # of the bytes the sending pass read, to compare with the checking pass's
     last_line_sent: int = 0
     unconfirmed: str | None = None  # the lines of a batch handed to RabbitMQ and not yet confirmed
 
@@ -137,16 +159,16 @@ def _checked(file: Path) -> Scan:
 
 
 def _send_all(client: DocfleetClient, file: Path, total: int, batch_size: int) -> Outcome:
-    from workers.cli.bulk_input import Line, lines
+    from workers.cli.bulk_input import Line, lines, new_digest
 
-    outcome = Outcome()
+    outcome, digest = Outcome(), new_digest()
     batch: list[tuple[int, OutgoingMessage]] = []
     columns = (BarColumn(), MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(), TimeRemainingColumn())
     started = time.monotonic()
     with Progress(TextColumn("sending"), *columns, console=console(stderr=True)) as progress:
         task = progress.add_task("sending", total=total)
         try:
-            for item in lines(file):
+            for item in lines(file, digest=digest):
                 if isinstance(item, Line):
                     batch.append((item.number, item.prepared()))
                 if len(batch) >= batch_size:
@@ -159,6 +181,7 @@ def _send_all(client: DocfleetClient, file: Path, total: int, batch_size: int) -
             outcome.stopped = f"interrupted: {_not_sent(outcome, batch)} ({outcome.sent} sent before)"
             outcome.stopped_code = ExitCode.INTERRUPTED
     outcome.seconds = time.monotonic() - started
+    outcome.digest = digest.digest()
     return outcome
 
 
@@ -178,8 +201,11 @@ def _send_batch(client: DocfleetClient, batch: list[tuple[int, OutgoingMessage]]
     lines_of = {message.message_id: number for number, message in batch}
     for refusal in undelivered:
         outcome.failed += 1
+        number = lines_of[refusal.message_id]
         if len(outcome.failures) < LISTED:
-            outcome.failures.append(f"line {lines_of.get(refusal.message_id)}: {refusal.why}")
+            outcome.failures.append(f"line {number}: {refusal.why}")
+        else:
+            outcome.more_failures.setdefault(refusal.why, LineRuns()).add(number)
     outcome.sent += len(batch) - len(undelivered)
     outcome.last_line_sent = batch[-1][0]
     count = len(batch)
@@ -196,10 +222,11 @@ def _tell_rejected(found: Scan) -> None:
 
 
 def _tell_failed(outcome: Outcome) -> None:
+    """Every line not taken, by number: the first one by one, the others in runs, by why."""
     for failure in outcome.failures:
         typer.echo(failure, err=True)
-    if outcome.failed > len(outcome.failures):
-        typer.echo(f"... and {outcome.failed - len(outcome.failures)} more lines not taken", err=True)
+    for why, numbers in outcome.more_failures.items():
+        typer.echo(f"lines {numbers}: {why}", err=True)
 
 
 def _not_sent(outcome: Outcome, batch: list[tuple[int, OutgoingMessage]]) -> str:

@@ -6,19 +6,23 @@ key: give one to make sending the file again safe). Blank lines are skipped; lin
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from adapters.rabbitmq.queue_publisher import OutgoingMessage
 from workers.client import InvalidArguments, validate
 from workers.client.envelopes import encode
-from workers.contract import load_json
+from workers.contract import MAX_MESSAGE_BYTES, QUERIES, load_json
 
 LINE_FIELDS = frozenset({"actor", "kwargs", "message_id"})
 LISTED = 20  # bad lines told one by one; the others are counted (as ``bulk.LISTED``)
+# A longer line would make a message over the contract's limit: it is read through, never held whole.
+MAX_LINE_BYTES = MAX_MESSAGE_BYTES
+_READ_THROUGH = 1024 * 1024
 
 
 class LineRejected(Exception):
@@ -42,11 +46,13 @@ class Line:
 
 @dataclass
 class Scan:
-    """What a first pass over the file found: the lines to send, the lines rejected (the first few told)."""
+    """What a first pass over the file found: the lines to send, the lines rejected (the first few told),
+    and a digest of the bytes read, to tell whether the second pass reads the same file."""
 
     valid: int = 0
     rejected: int = 0
     told: list[LineRejected] = field(default_factory=list)
+    digest: bytes = b""
 
     def reject(self, rejection: LineRejected) -> None:
         self.rejected += 1
@@ -57,15 +63,20 @@ class Scan:
 _BOM = "\ufeff".encode()  # as some editors start a UTF-8 file
 
 
-def lines(path: Path, on_bytes: Callable[[int], None] = lambda _: None) -> Iterator[Line | LineRejected]:
+def lines(
+    path: Path, on_bytes: Callable[[int], None] = lambda _: None, digest: Any = None
+) -> Iterator[Line | LineRejected]:
     """Each non-blank line, validated as a worker would validate it, or why it is rejected; a message id
-    given twice rejects the second line (it would be a duplicate, applied never)."""
+    given twice rejects the second line (it would be a duplicate, applied never). ``digest`` (a hashlib
+    object) is fed every byte read."""
     first_seen: dict[str, int] = {}
     with path.open("rb") as stream:
-        for number, raw in enumerate(stream, start=1):
-            on_bytes(len(raw))
+        for number, raw in enumerate(_raw_lines(stream, digest), start=1):
+            on_bytes(raw if isinstance(raw, int) else len(raw))  # the length alone of a line too long
             try:
-                line = parse_line(number, raw.removeprefix(_BOM) if number == 1 else raw)
+                line = parse_line(
+                    number, raw.removeprefix(_BOM) if number == 1 and isinstance(raw, bytes) else raw
+                )
             except LineRejected as rejection:
                 yield rejection
                 continue
@@ -78,14 +89,36 @@ def lines(path: Path, on_bytes: Callable[[int], None] = lambda _: None) -> Itera
                 yield line
 
 
+def _raw_lines(stream: IO[bytes], digest: Any) -> Iterator[bytes | int]:
+    """Each line as read, or the length of one over ``MAX_LINE_BYTES``, read through in chunks."""
+    while raw := stream.readline(MAX_LINE_BYTES + 1):
+        if digest is not None:
+            digest.update(raw)
+        if len(raw) <= MAX_LINE_BYTES or raw.endswith(b"\n"):
+            yield raw
+            continue
+        size = len(raw)
+        while raw and not raw.endswith(b"\n"):
+            raw = stream.readline(_READ_THROUGH)
+            size += len(raw)
+            if digest is not None:
+                digest.update(raw)
+        yield size
+
+
+def new_digest() -> Any:
+    return hashlib.blake2b(digest_size=16)
+
+
 def scan(path: Path, on_bytes: Callable[[int], None] = lambda _: None) -> Scan:
     """Validates every line, holding none of them."""
-    found = Scan()
-    for item in lines(path, on_bytes):
+    found, digest = Scan(), new_digest()
+    for item in lines(path, on_bytes, digest):
         if isinstance(item, LineRejected):
             found.reject(item)
         else:
             found.valid += 1
+    found.digest = digest.digest()
     return found
 
 
@@ -96,7 +129,10 @@ def _json_problem(error: ValueError) -> str:
     return str(error)[:80]
 
 
-def parse_line(number: int, raw: bytes) -> Line | None:
+def parse_line(number: int, raw: bytes | int) -> Line | None:
+    """``raw``: the line, or the length of one too long to have been read whole."""
+    if isinstance(raw, int):
+        raise LineRejected(number, f"{raw} bytes long, over the {MAX_LINE_BYTES} bytes a message may take")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -124,6 +160,8 @@ def _line(number: int, fields: object) -> Line:
     actor, kwargs, message_id = fields.get("actor"), fields.get("kwargs"), fields.get("message_id")
     if not isinstance(actor, str):
         raise LineRejected(number, "actor: must be a string naming an actor, e.g. add_member")
+    if actor in QUERIES:
+        raise LineRejected(number, f"{actor} is a query, whose answer nobody would read: use folder ls")
     if not isinstance(kwargs, dict):
         raise LineRejected(number, "kwargs: must be a JSON object of the actor's arguments")
     if message_id is not None and not isinstance(message_id, str):
