@@ -177,11 +177,21 @@ def test_folder_ls_prints_a_table_or_json_and_a_refusal_exits_3(
     assert "refused (not_a_member)" in one_line_error(refused)
 
 
+def _as_in_a_terminal() -> None:
+    """SIGINT handled as by a command a terminal runs. A test run started in the background by a shell
+    without job control ignores SIGINT, and its children inherit that: Python keeps it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_while_waiting_for_an_answer_says_interrupted_and_exits_130(settings: Settings) -> None:
     """As a terminal's Ctrl-C reaches the console script: a query no worker answers, then SIGINT."""
     command = [str(BIN / "docfleet"), "folder", "ls", "f-nobody-answers", "--as", "alice", "--timeout", "60"]
     waiting = subprocess.Popen(
-        command, env={**os.environ, **environment(settings)}, stderr=subprocess.PIPE, text=True
+        command,
+        env={**os.environ, **environment(settings)},
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_as_in_a_terminal,
     )
     wait_for(lambda: (ready_count(settings.amqp_url, "documents-queries") or 0) >= 1, what="the query sent")
     waiting.send_signal(signal.SIGINT)
