@@ -117,7 +117,7 @@ def test_the_worker_command_is_one_dramatiq_accepts(procfile: dict[str, str]) ->
 def test_the_relay_and_supervise_commands_exist_in_the_cli() -> None:
     from typer.main import get_command
 
-    from workers.cli import app
+    from workers.cli.app import app
 
     assert {"relay", "migrate", "supervise"} <= set(get_command(app).commands)  # type: ignore[attr-defined]
 

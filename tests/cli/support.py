@@ -12,7 +12,7 @@ from typer.testing import CliRunner, Result
 
 from adapters.rabbitmq.dead_letters import DeadLetterQueues
 from adapters.rabbitmq.queue_publisher import OutgoingMessage, QueuePublisher
-from workers.cli import app
+from workers.cli.app import app
 from workers.client.envelopes import contract_queues
 from workers.settings import Settings
 

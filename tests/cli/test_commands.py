@@ -42,7 +42,7 @@ COMMANDS = [
 def test_each_command_explains_itself_with_an_example(command: list[str]) -> None:
     from typer.testing import CliRunner
 
-    from workers.cli import app
+    from workers.cli.app import app
 
     result = CliRunner().invoke(app, [*command, "--help"])
 
@@ -135,7 +135,7 @@ def test_rabbitmq_down_is_one_line_exit_1(settings: Settings) -> None:
 def test_an_unknown_role_is_a_usage_error() -> None:
     from typer.testing import CliRunner
 
-    from workers.cli import app
+    from workers.cli.app import app
 
     result = CliRunner().invoke(app, ["share", "doc-1", "--by", "a", "--with", "b", "--role", "admin"])
 
