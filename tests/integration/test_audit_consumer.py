@@ -19,10 +19,10 @@ from tests.integration.test_audit_support import (
     FAST,
     STOP_TIMEOUT_S,
     Recording,
-    audit_settings,
-    delete_queues,
+    delete_queue,
     drain,
     event_body,
+    own_queue,
     publish,
     publish_events,
     row_counts,
@@ -38,10 +38,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def settings(database_url: str, amqp_url: str) -> Iterator[Settings]:
-    """A queue of the test's own, deleted afterwards with its dead-letter queue."""
-    settings = audit_settings(database_url, amqp_url)
-    yield settings
-    delete_queues(amqp_url, settings)
+    yield from own_queue(database_url, amqp_url)
 
 
 def _all_recorded(engine: Engine, ids: Sequence[str]) -> bool:
@@ -74,7 +71,7 @@ def test_a_consumer_rabbitmq_cancels_comes_back_and_declares_its_queue_again(
     with running_audit(settings, Recording()), capture_logs() as logs:
         publish_events(settings.amqp_url, [before])
         wait_for(lambda: _all_recorded(engine, [before["event_id"]]), what="the first event recorded")
-        _delete_queue(settings.amqp_url, settings.audit_queue)
+        delete_queue(settings.amqp_url, settings.audit_queue)
         wait_for(lambda: consumer_count(settings.amqp_url, settings.audit_queue) > 0, what="consuming again")
         publish_events(settings.amqp_url, [after])
         wait_for(lambda: _all_recorded(engine, [after["event_id"]]), what="the later event recorded")
@@ -82,14 +79,6 @@ def test_a_consumer_rabbitmq_cancels_comes_back_and_declares_its_queue_again(
     reconnecting = [entry for entry in logs if entry["event"] == "audit consumer error, reconnecting"]
     assert len(reconnecting) == 1
     assert "cancelled the consumer" in reconnecting[0]["error"]
-
-
-def _delete_queue(amqp_url: str, queue: str) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        connection.channel().queue_delete(queue)
-    finally:
-        connection.close()
 
 
 class HoldsTheFirstBatch:

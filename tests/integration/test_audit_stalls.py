@@ -19,10 +19,10 @@ from structlog.testing import capture_logs
 from adapters.postgres.engine import libpq_conninfo
 from tests.integration.test_audit_support import (
     FAST,
-    audit_settings,
-    delete_queues,
+    delete_queue,
     drain,
     event_body,
+    own_queue,
     publish,
     row_counts,
     running_audit,
@@ -38,17 +38,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def settings(database_url: str, amqp_url: str) -> Iterator[Settings]:
-    settings = audit_settings(database_url, amqp_url)
-    yield settings
-    delete_queues(amqp_url, settings)
-
-
-def _delete(amqp_url: str, queue: str) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        connection.channel().queue_delete(queue)
-    finally:
-        connection.close()
+    yield from own_queue(database_url, amqp_url)
 
 
 def test_a_malformed_event_reaches_a_dead_letter_queue_deleted_since_the_consumer_started(
@@ -56,7 +46,7 @@ def test_a_malformed_event_reaches_a_dead_letter_queue_deleted_since_the_consume
 ) -> None:
     xq = dead_letter_queue(settings.audit_queue)
     with running_audit(settings):
-        _delete(settings.amqp_url, xq)  # an operator clearing it after reading it
+        delete_queue(settings.amqp_url, xq)  # an operator clearing it after reading it
         publish(settings.amqp_url, [("member.added", b"not json")])
         wait_for(lambda: _depth_if_declared(settings.amqp_url, xq) == 1, what="the dead letter")
     assert drain(settings.amqp_url, xq) == [b"not json"]

@@ -116,13 +116,24 @@ def drain(amqp_url: str, queue: str) -> list[bytes]:
 
 
 def delete_queues(amqp_url: str, settings: Settings) -> None:
+    delete_queue(amqp_url, settings.audit_queue, dead_letter_queue(settings.audit_queue))
+
+
+def delete_queue(amqp_url: str, *queues: str) -> None:
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
         channel = connection.channel()
-        for queue in (settings.audit_queue, dead_letter_queue(settings.audit_queue)):
+        for queue in queues:
             channel.queue_delete(queue)
     finally:
         connection.close()
+
+
+def own_queue(database_url: str, amqp_url: str) -> Iterator[Settings]:
+    """For a fixture: settings naming a queue of the test's own, deleted afterwards with its dead letters."""
+    settings = audit_settings(database_url, amqp_url)
+    yield settings
+    delete_queues(amqp_url, settings)
 
 
 def row_counts(engine: Engine, event_ids: Sequence[str]) -> dict[str, int]:
