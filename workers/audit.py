@@ -165,6 +165,8 @@ class AuditConsumer:
                 events.append((delivery, parse_event(delivery.body, delivery.routing_key)))
             except MalformedEvent as problem:
                 self._dead_letter(channel, delivery, str(problem))
+            except Exception as error:  # a reading that failed unforeseen: one event, not a crash loop
+                self._dead_letter(channel, delivery, f"could not be read: {_describe(error)}")
         stored = self._store(channel, events)
         if stored:
             channel.basic_ack(delivery_tag=max(stored), multiple=True)  # the others are settled already

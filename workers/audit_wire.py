@@ -154,9 +154,9 @@ def _timestamp(value: object) -> datetime:
     text = f"{form['date']}T{form['time']}:{'59' if leap else form['second']}{form['fraction'] or ''}{offset}"
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:  # a day or an hour out of range
+        return moment + timedelta(seconds=1) if leap else moment
+    except (ValueError, OverflowError):  # a day or an hour out of range; a leap second past year 9999
         raise MalformedEvent("occurred_at: not an RFC 3339 time") from None
-    return moment + timedelta(seconds=1) if leap else moment
 
 
 def _without_offset(value: str) -> bool:

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine
 from structlog.testing import capture_logs
 
+from adapters.postgres.audit_log import AuditEvent
 from adapters.postgres.engine import libpq_conninfo
 from tests.integration.test_audit_support import (
     FAST,
@@ -30,7 +31,7 @@ from tests.integration.test_audit_support import (
 from tests.support.rabbitmq import consumer_count, queue_depth
 from tests.support.waiting import wait_for
 from workers.audit import run_audit
-from workers.audit_wire import dead_letter_queue
+from workers.audit_wire import dead_letter_queue, parse_event
 from workers.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -121,3 +122,26 @@ def test_writes_held_by_a_lock_are_cancelled_logged_and_retried_once_it_is_gone(
 def _stalls(logs: Sequence[Mapping[str, Any]]) -> int:
     reconnections = [entry for entry in logs if entry["event"] == "audit consumer error, reconnecting"]
     return sum("statement timeout" in str(entry["error"]) for entry in reconnections)
+
+
+def test_an_event_whose_reading_fails_unforeseen_is_dead_lettered_not_a_crash_loop(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workers import audit
+
+    poison, good = event_body(), event_body()
+    read = parse_event
+
+    def failing_on_the_poison(body: bytes, routing_key: str | bytes) -> AuditEvent:
+        if poison["event_id"].encode() in body:
+            raise OverflowError("date value out of range")
+        return read(body, routing_key)
+
+    monkeypatch.setattr(audit, "parse_event", failing_on_the_poison)
+    xq = dead_letter_queue(settings.audit_queue)
+    with capture_logs() as logs, running_audit(settings):
+        publish(settings.amqp_url, [("member.added", json.dumps(body).encode()) for body in (poison, good)])
+        wait_for(lambda: row_counts(engine, [good["event_id"]])[good["event_id"]] == 1, what="the good one")
+        wait_for(lambda: queue_depth(settings.amqp_url, xq) == 1, what="the poison dead-lettered")
+    (line,) = [entry for entry in logs if entry["event"] == "malformed event dead-lettered"]
+    assert line["problem"] == "could not be read: OverflowError: date value out of range"

@@ -86,6 +86,7 @@ def test_every_rfc_3339_time_is_read(value: str, moment: datetime) -> None:
         ("2024-01-01T00:00:00+05:30:15", "not an RFC 3339 time"),  # an offset with seconds
         ("2024-02-30T00:00:00Z", "not an RFC 3339 time"),
         ("2024-01-01T00:00:00+24:00", "not an RFC 3339 time"),
+        ("9999-12-31T23:59:60Z", "not an RFC 3339 time"),  # a leap second past the last representable
         ("\uff12\uff10\uff12\uff14-01-01T00:00:00Z", "not an RFC 3339 time"),  # fullwidth digits
     ],
 )
