@@ -23,7 +23,9 @@ def _require_aware(moment: datetime) -> datetime:
 def same_name(first: str, second: str) -> bool:
     """Whether two names read as one: compared in Unicode's composed form (NFC), so "é" sent as one code
     point (as most keyboards and web forms write it) or as "e" and a combining accent (as macOS writes
-    file names) is the same name. Case and look-alike letters of other scripts stay distinct."""
+    file names) is the same name, as are the other pairs NFC makes one (the Ångström sign and "Å", a CJK
+    compatibility ideograph and its unified form). Case, compatibility forms ("ﬁ" and "fi", full-width
+    letters) and look-alikes of other scripts (Latin "a" and Cyrillic U+0430) stay distinct."""
     return first == second or normalize("NFC", first) == normalize("NFC", second)
 
 

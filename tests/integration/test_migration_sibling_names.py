@@ -3,12 +3,16 @@ already collide."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import psycopg
 import pytest
 
 from adapters.postgres.engine import libpq_conninfo
+from adapters.postgres.migrations import MigrationRefused
+from tests.cli.support import one_line_error, run
 from tests.support.migrations import alembic
-from tests.support.services import throwaway_database
+from tests.support.services import default_settings, throwaway_database
 
 pytestmark = pytest.mark.integration
 
@@ -57,10 +61,15 @@ def test_siblings_that_already_collide_are_named_and_nothing_changes(database_ur
             _add_root(connection, "nfc", COMPOSED)
             _add_root(connection, "nfd", DECOMPOSED)
             _add_root(connection, "other", "Other")
-        with pytest.raises(RuntimeError, match=r"organization 'acme', root: nfc, nfd\. Rename all but one"):
+        with pytest.raises(
+            MigrationRefused, match=r"organization 'acme', root: nfc, nfd\. Rename all but one"
+        ):
             alembic(url, "upgrade", "0008")
+        migrating = run(dataclasses.replace(default_settings(), database_url=url), "migrate")
         with psycopg.connect(conninfo, autocommit=True) as connection:
             assert _revision(connection) == "0007"
             _add_root(connection, "again", DECOMPOSED.upper())  # the exact-name index is still there
             with pytest.raises(psycopg.errors.UniqueViolation, match="uq_folders_sibling_name"):
                 _add_root(connection, "copy", COMPOSED)
+    assert migrating.exit_code == 1
+    assert "Rename all but one of each group" in one_line_error(migrating)

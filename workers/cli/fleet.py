@@ -32,6 +32,7 @@ def migrate() -> None:
     """
     from adapters.postgres.migrations import (
         MigrationBlocked,
+        MigrationRefused,
         UnknownRevision,
         create_database_if_missing,
         upgrade_to_head,
@@ -47,8 +48,8 @@ def migrate() -> None:
         upgrade_to_head(database_url, on_wait=_log_lock_wait)
     except UnknownRevision as ahead:
         raise CliError(f"{ahead}; nothing changed") from None
-    except MigrationBlocked as blocked:
-        raise CliError(str(blocked)) from None
+    except (MigrationBlocked, MigrationRefused) as stopped:
+        raise CliError(str(stopped)) from None
     typer.echo("database schema is up to date")
 
 

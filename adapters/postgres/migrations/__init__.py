@@ -120,6 +120,10 @@ class LockWait:
     retry_in_s: float
 
 
+class MigrationRefused(RuntimeError):
+    """A migration found rows it cannot carry over and changed nothing; its message says what to do."""
+
+
 class MigrationBlocked(RuntimeError):
     """Every try of the upgrade gave up waiting for a table lock; nothing was changed."""
 
