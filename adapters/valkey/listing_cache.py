@@ -13,6 +13,7 @@ the prefix must not be served in its place.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import structlog
@@ -47,10 +48,13 @@ class ValkeyListingCache(ListingCache):
         Valkey that serves one database alone)."""
         self._prefix = f"{prefix}listing:"
         self._database = database
+        self._asked = threading.local()  # each thread's last (folder, version, database) asked for
         self._entries = VersionedEntries(guard_for(client, guard), ttl_seconds)
 
     def get(self, folder_id: str, version: int) -> FolderListing | None:
-        body = self._entries.body_of_version(self._key(folder_id), version)
+        database = self._current_database()
+        self._asked.last = (folder_id, version, database)
+        body = self._entries.body_of_version(self._key(folder_id, database), version)
         if body is None:
             return None
         try:
@@ -61,6 +65,13 @@ class ValkeyListingCache(ListingCache):
         return listing if (listing.folder_id, listing.version) == (folder_id, version) else None
 
     def put(self, listing: FolderListing) -> None:
+        """Stores under the database this thread's ``get`` of the same version asked of, and not at all
+        if another database was seen since: a listing read after that miss may be the database replaced,
+        and would otherwise go under its successor's key."""
+        database = self._current_database()
+        asked = getattr(self._asked, "last", None)
+        if asked is not None and asked[:2] == (listing.folder_id, listing.version) and asked[2] != database:
+            return
         body = encode_listing(listing)
         if len(body) > MAX_ENTRY_BYTES:
             structlog.get_logger(__name__).info(
@@ -71,22 +82,12 @@ class ValkeyListingCache(ListingCache):
                 limit=MAX_ENTRY_BYTES,
             )
             return
-        self._entries.store(self._key(listing.folder_id), listing.version, body)
-
-    def get_or_load(self, folder_id: str, version: int, load: Callable[[], FolderListing]) -> FolderListing:
-        """As the port's, but a listing loaded while the database was replaced (its identity read on a
-        new connection meanwhile) is not stored: it may be the old database's, under the new one's key."""
-        listing = self.get(folder_id, version)
-        if listing is None:
-            database = self._database() if self._database is not None else None
-            listing = load()
-            if self._database is None or self._database() == database:
-                self.put(listing)
-        return listing
+        self._entries.store(self._key(listing.folder_id, database), listing.version, body)
 
     def invalidate(self, folder_ids: set[str]) -> None:
         try:
-            keys = [self._key(folder_id) for folder_id in folder_ids]
+            database = self._current_database()
+            keys = [self._key(folder_id, database) for folder_id in folder_ids]
         except Exception as error:  # the database not named yet, nor nameable now: whatever failed
             # An entry is served for its version alone, so one left in place is never read again; its
             # TTL removes it. A commit's aftermath must not fail on the way to a housekeeping delete.
@@ -94,7 +95,8 @@ class ValkeyListingCache(ListingCache):
             return
         self._entries.remove(keys)
 
-    def _key(self, folder_id: str) -> str:
-        if self._database is None:
-            return self._prefix + folder_id
-        return f"{self._prefix}{self._database()}:{folder_id}"
+    def _current_database(self) -> str | None:
+        return None if self._database is None else self._database()
+
+    def _key(self, folder_id: str, database: str | None) -> str:
+        return self._prefix + folder_id if database is None else f"{self._prefix}{database}:{folder_id}"
