@@ -54,13 +54,17 @@ def test_the_next_page_command_is_printed_on_one_line(capsys: pytest.CaptureFixt
     assert f"next page: docfleet folder ls f-reports --as alice --cursor {cursor}" in lines
 
 
-def test_the_next_page_command_keeps_a_size_of_page_other_than_the_default(
+def test_the_next_page_command_keeps_a_page_size_and_a_timeout_other_than_the_defaults(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    show_page(ListFolderResult(documents=[], next_cursor="Y3Vyc29y"), "f-reports", "alice", limit=20)
+    page = ListFolderResult(documents=[], next_cursor="Y3Vyc29y")
+    show_page(page, "f-reports", "alice", limit=20, timeout=30.0)
 
     lines = capsys.readouterr().out.splitlines()
-    assert "next page: docfleet folder ls f-reports --as alice --limit 20 --cursor Y3Vyc29y" in lines
+    assert (
+        "next page: docfleet folder ls f-reports --as alice --limit 20 --timeout 30 --cursor Y3Vyc29y"
+        in lines
+    )
 
 
 @pytest.mark.parametrize("columns", ["0", "3", "wide"])

@@ -220,10 +220,13 @@ class FakeUnitOfWork:
 
     def __enter__(self) -> Self:
         self.db.serial.acquire()
-        if self.message_id is not None and self.message_id in self.db.applied_message_ids:
+        try:
+            if self.message_id is not None and self.message_id in self.db.applied_message_ids:
+                raise AlreadyApplied(self.message_id)
+            self._begin()
+        except BaseException:
             self.db.serial.release()
-            raise AlreadyApplied(self.message_id)
-        self._begin()
+            raise
         return self
 
     def __exit__(

@@ -18,6 +18,7 @@ folder_app = command_group("Folders: create one, list the documents of one.")
 
 
 DEFAULT_LIMIT = 50
+DEFAULT_TIMEOUT_S = 10.0
 
 
 def register(app: typer.Typer) -> None:
@@ -58,7 +59,7 @@ def list_folder(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     timeout: Annotated[
         float, typer.Option(min=1.0, callback=_finite, help="Seconds to wait for the answer.")
-    ] = 10.0,
+    ] = DEFAULT_TIMEOUT_S,
 ) -> None:
     """List one page of a folder's documents, newest first, as a user sees it.
 
@@ -81,10 +82,17 @@ def list_folder(
     if as_json:
         print_json(page.model_dump(mode="json", exclude={"error"}))
         return
-    show_page(page, folder_id, requested_by, limit)
+    show_page(page, folder_id, requested_by, limit=limit, timeout=timeout)
 
 
-def show_page(page: ListFolderResult, folder_id: str, requested_by: str, limit: int = DEFAULT_LIMIT) -> None:
+def show_page(
+    page: ListFolderResult,
+    folder_id: str,
+    requested_by: str,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    timeout: float = DEFAULT_TIMEOUT_S,
+) -> None:
     out = console()
     grid = table("document", "name", "version", "media type", "owner", "tags", "updated")
     for document in page.documents:
@@ -94,6 +102,7 @@ def show_page(page: ListFolderResult, folder_id: str, requested_by: str, limit: 
         out.print(grid)
     out.print(f"{len(page.documents)} documents in {folder_id} visible to {requested_by}")
     if page.next_cursor is not None:
-        sized = "" if limit == DEFAULT_LIMIT else f" --limit {limit}"  # the same size of page again
-        command = f"docfleet folder ls {folder_id} --as {requested_by}{sized} --cursor {page.next_cursor}"
+        asked = "" if limit == DEFAULT_LIMIT else f" --limit {limit}"  # the same page size and patience
+        asked += "" if timeout == DEFAULT_TIMEOUT_S else f" --timeout {timeout:g}"
+        command = f"docfleet folder ls {folder_id} --as {requested_by}{asked} --cursor {page.next_cursor}"
         out.print(f"next page: {command}", soft_wrap=True)  # one line, to be pasted whole
