@@ -98,11 +98,8 @@ def create_engine(
     ``connect_timeout`` and keepalive settings win; its ``options`` come after these (``session_options``).
     """
     url = normalize_url(database_url)
-    defaults = SESSION_OPTIONS
-    if statement_timeout_ms is not None:
-        defaults += f" -c statement_timeout={int(statement_timeout_ms)}"
     connect_args = {
-        "options": session_options(url, defaults),
+        "options": session_options(url, with_statement_timeout(SESSION_OPTIONS, statement_timeout_ms)),
         **connect_timeout_default(url),
         **liveness_defaults(url),
     }
@@ -126,8 +123,15 @@ def create_single_use_engine(database_url: str, *, statement_timeout_ms: int | N
     url = normalize_url(database_url)
     connect_args: dict[str, Any] = {**connect_timeout_default(url), **liveness_defaults(url)}
     if statement_timeout_ms is not None:
-        connect_args["options"] = session_options(url, f"-c statement_timeout={int(statement_timeout_ms)}")
+        connect_args["options"] = session_options(url, with_statement_timeout("", statement_timeout_ms))
     return _sa_create_engine(url, poolclass=NullPool, connect_args=connect_args)
+
+
+def with_statement_timeout(options: str, statement_timeout_ms: int | None) -> str:
+    """Session ``options`` with Postgres's statement timeout added, when there is one."""
+    if statement_timeout_ms is None:
+        return options
+    return f"{options} -c statement_timeout={int(statement_timeout_ms)}".strip()
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from adapters.postgres.engine import (
     libpq_conninfo,
     liveness_defaults,
     session_options,
+    with_statement_timeout,
 )
 
 OUTBOX_CHANNEL = "docfleet_outbox"
@@ -45,10 +46,7 @@ def _leader_connection(engine: Engine, statement_timeout_ms: int | None) -> psyc
     quarter of json.loads's time, into the same dicts. A statement past ``statement_timeout_ms`` (a
     fetch or a mark waiting on a lock of the outbox) is cancelled, so that the leader says so and starts
     over rather than waiting in silence, deaf to a stop."""
-    options = _LEADER_OPTIONS
-    if statement_timeout_ms is not None:
-        options += f" -c statement_timeout={int(statement_timeout_ms)}"
-    connection = _dedicated_connection(engine, options)
+    connection = _dedicated_connection(engine, with_statement_timeout(_LEADER_OPTIONS, statement_timeout_ms))
     set_json_loads(_json_decoder.decode, connection)
     return connection
 
