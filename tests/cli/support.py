@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import structlog
 from typer.testing import CliRunner, Result
 
 from adapters.rabbitmq.dead_letters import DeadLetterQueues
@@ -29,8 +31,17 @@ def environment(settings: Settings) -> dict[str, str]:
 
 
 def run(settings: Settings, *args: str, **overrides: str) -> Result:
-    """``docfleet ARGS`` through typer's CliRunner, with the settings as environment variables."""
-    return CliRunner().invoke(app, list(args), env={**environment(settings), **overrides})
+    """``docfleet ARGS`` through typer's CliRunner, with the settings as environment variables. The
+    logging the command set up is undone after it: its handler writes to the runner's stream, closed
+    once the command ends, and a library's later line there would land in another test's output."""
+    root = logging.getLogger()
+    handlers, level, structlog_config = root.handlers[:], root.level, structlog.get_config()
+    try:
+        return CliRunner().invoke(app, list(args), env={**environment(settings), **overrides})
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        structlog.configure(**structlog_config)
 
 
 def one_line_error(result: Result) -> str:
