@@ -7,7 +7,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from domain.events import Event
-from domain.listing import FolderListing
+from domain.listing import DocumentPage, FolderListing, PagePosition
 from domain.model import Document, Folder
 from domain.roles import Role
 
@@ -35,8 +35,12 @@ class DocumentRepository(Protocol):
     def save(self, document: Document) -> None:
         """Inserts a first version or replaces the stored one with a later version."""
 
-    def listing(self, folder: Folder) -> FolderListing:
-        """Every document of the folder (scoped to its organization) with the users who may view it."""
+    def listing(self, folder: Folder, at_most: int) -> FolderListing | None:
+        """Every document of the folder (scoped to its organization) with the users who may view it;
+        None, having read no document, when the folder holds more than ``at_most``."""
+
+    def page(self, folder: Folder, user_id: str, limit: int, after: PagePosition | None) -> DocumentPage:
+        """The page ``FolderListing.page_for`` would cut from the folder's listing, read on its own."""
 
 
 class PolicyRepository(Protocol):
@@ -94,11 +98,15 @@ class ListingCache(Protocol):
 
     def invalidate(self, folder_ids: set[str]) -> None: ...
 
-    def get_or_load(self, folder_id: str, version: int, load: Callable[[], FolderListing]) -> FolderListing:
-        """The cached listing of this version, else ``load()``'s, stored. A cache may let concurrent
-        callers for one version share one load: any of them built it from that version's state."""
+    def get_or_load(
+        self, folder_id: str, version: int, load: Callable[[], FolderListing | None]
+    ) -> FolderListing | None:
+        """The cached listing of this version, else ``load()``'s, stored; None when ``load`` gives none
+        (the folder is too large to list whole). A cache may let concurrent callers for one version
+        share one load: any of them built it from that version's state."""
         listing = self.get(folder_id, version)
         if listing is None:
             listing = load()
-            self.put(listing)
+            if listing is not None:
+                self.put(listing)
         return listing

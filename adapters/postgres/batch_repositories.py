@@ -9,7 +9,7 @@ from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 from adapters.postgres.unit_of_work import SqlUnitOfWork
-from domain.listing import FolderListing
+from domain.listing import DocumentPage, FolderListing, PagePosition
 from domain.model import Document, Folder
 from domain.roles import Role
 
@@ -79,8 +79,11 @@ class BatchDocuments(_View):
         self._unit.hold(partial(self._unit.writes.save_document, document))
         self._unit.saved_documents[document.id] = document
 
-    def listing(self, folder: Folder) -> FolderListing:
-        return self._unit.read(self._transaction.documents.listing, folder)
+    def listing(self, folder: Folder, at_most: int) -> FolderListing | None:
+        return self._unit.read(self._transaction.documents.listing, folder, at_most)
+
+    def page(self, folder: Folder, user_id: str, limit: int, after: PagePosition | None) -> DocumentPage:
+        return self._unit.read(self._transaction.documents.page, folder, user_id, limit, after)
 
 
 class BatchPolicies(_View):

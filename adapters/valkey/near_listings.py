@@ -70,10 +70,12 @@ class NearListingCache(ListingCache):
         self._shared.put(listing)
         self._keep(listing, None)
 
-    def get_or_load(self, folder_id: str, version: int, load: Callable[[], FolderListing]) -> FolderListing:
+    def get_or_load(
+        self, folder_id: str, version: int, load: Callable[[], FolderListing | None]
+    ) -> FolderListing | None:
         """As the port's, and a thread that misses while another loads the same version waits for that
-        load. If it fails, or takes longer than ``load_wait_s`` (a slow or stuck read), each waiting
-        thread loads for itself."""
+        load. If it fails, gives no listing (a folder too large to list whole), or takes longer than
+        ``load_wait_s`` (a slow or stuck read), each waiting thread loads for itself."""
         listing = self.get(folder_id, version)
         if listing is not None:
             return listing
@@ -97,10 +99,12 @@ class NearListingCache(ListingCache):
                 del self._loads[key]
             flight.done.set()
 
-    def _load_and_put(self, load: Callable[[], FolderListing]) -> FolderListing:
+    def _load_and_put(self, load: Callable[[], FolderListing | None]) -> FolderListing | None:
         with self._lock:
             generation = self._generation
         listing = load()
+        if listing is None:
+            return None
         with self._lock:
             replaced = generation != self._generation
         if not replaced:  # the same check again in _keep: the shared put is the one it cannot undo

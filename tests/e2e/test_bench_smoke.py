@@ -50,3 +50,12 @@ def test_a_tiny_benchmark_run_measures_every_figure(tmp_path: Path) -> None:
     assert run["latency_received"] == run["latency_sent"] > 0
     assert "upload / ceiling" in finished.stdout
     assert "upload / ceiling with the worker at best" in finished.stdout
+
+
+def test_the_large_folder_measurement_pages_each_requester() -> None:
+    command = [sys.executable, "-m", "bench.large_folder", "--documents", "5200", "--repeats", "1"]
+    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    lines = finished.stdout.splitlines()
+    assert [line.split(":")[0].strip() for line in lines] == ["bench-owner", "bench-reader", "bench-no-role"]
+    assert all("first page" in line and "from 9/10 down" in line for line in lines)

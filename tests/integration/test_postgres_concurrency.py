@@ -97,7 +97,9 @@ def test_threads_upload_into_one_folder_at_once(new_uow: UnitOfWorkFactory, new_
         folder = uow.folders.get(folder_id)
         assert folder is not None
         assert folder.listing_version == 8
-        assert {entry.document.id for entry in uow.documents.listing(folder).entries} == set(doc_ids)
+        listing = uow.documents.listing(folder, len(doc_ids))
+        assert listing is not None
+        assert {entry.document.id for entry in listing.entries} == set(doc_ids)
 
 
 def test_threads_add_versions_of_one_document_one_after_the_other(

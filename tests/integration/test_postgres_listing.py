@@ -18,6 +18,7 @@ from tests.integration.test_postgres_support import record_statements
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+AT_MOST = 1_000
 
 
 def _folder(new_id: IdMaker, org_id: str, name: str) -> Folder:
@@ -54,7 +55,9 @@ def _listing_of(engine: Engine, folder_id: str) -> tuple[Folder, list[ListedDocu
     with SqlUnitOfWork(engine, None) as uow:
         folder = uow.folders.get(folder_id)
         assert folder is not None
-        return folder, list(uow.documents.listing(folder).entries)
+        listing = uow.documents.listing(folder, AT_MOST)
+        assert listing is not None
+        return folder, list(listing.entries)
 
 
 def test_documents_come_newest_first_with_their_readers(engine: Engine, new_id: IdMaker) -> None:
@@ -90,14 +93,17 @@ def test_a_listing_holds_only_its_folder_of_its_organization(engine: Engine, new
     assert [entry.document for entry in entries] == [in_reports]
     forged = dataclasses.replace(reports, org_id=new_id("org"))
     with SqlUnitOfWork(engine, None) as uow:
-        assert uow.documents.listing(forged).entries == ()
+        listing = uow.documents.listing(forged, AT_MOST)
+    assert listing is not None
+    assert listing.entries == ()
 
 
 def test_a_listing_carries_the_version_of_the_folder_it_was_read_for(engine: Engine, new_id: IdMaker) -> None:
     reports = _folder(new_id, new_id("org"), "Reports")
     _store(engine, [reports], {})
     with SqlUnitOfWork(engine, None) as uow:
-        listing = uow.documents.listing(dataclasses.replace(reports, listing_version=7))
+        listing = uow.documents.listing(dataclasses.replace(reports, listing_version=7), AT_MOST)
+    assert listing is not None
     assert (listing.folder_id, listing.org_id, listing.version, listing.entries) == (
         reports.id,
         reports.org_id,
@@ -106,7 +112,9 @@ def test_a_listing_carries_the_version_of_the_folder_it_was_read_for(engine: Eng
     )
 
 
-def test_a_listing_is_one_query(engine: Engine, new_id: IdMaker, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_listing_counts_its_documents_then_reads_them_in_one_query(
+    engine: Engine, new_id: IdMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
     reports = _folder(new_id, new_id("org"), "Reports")
     documents = {
         _document(new_id("doc"), reports, T0 + timedelta(n)): [("alice", Role.OWNER)] for n in range(5)
@@ -114,6 +122,18 @@ def test_a_listing_is_one_query(engine: Engine, new_id: IdMaker, monkeypatch: py
     _store(engine, [reports], documents)
     with SqlUnitOfWork(engine, None) as uow:
         statements = record_statements(monkeypatch)
-        listing = uow.documents.listing(reports)
+        listing = uow.documents.listing(reports, 5)
+    assert listing is not None
     assert len(listing.entries) == 5
-    assert statements == [("all", "SELECT d.id, d.org_id,")]
+    assert statements == [("one", "SELECT count"), ("all", "SELECT d.id, d.org_id,")]
+
+
+def test_a_folder_of_more_documents_than_asked_is_not_listed(
+    engine: Engine, new_id: IdMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reports = _folder(new_id, new_id("org"), "Reports")
+    _store(engine, [reports], {_document(new_id("doc"), reports, T0 + timedelta(n)): [] for n in range(6)})
+    with SqlUnitOfWork(engine, None) as uow:
+        statements = record_statements(monkeypatch)
+        assert uow.documents.listing(reports, 5) is None
+    assert statements == [("one", "SELECT count")]

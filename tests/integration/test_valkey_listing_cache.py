@@ -191,6 +191,7 @@ def test_a_listing_loaded_while_the_database_was_replaced_is_not_stored(
 
     loaded = cache.get_or_load("folder-1", 3, load_across_a_replacement)
 
+    assert loaded is not None
     assert loaded.version == 3
     assert cache.get("folder-1", 3) is None
     database[0] = "db-old"

@@ -27,13 +27,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
-def throwaway_database(base_url: str, prefix: str = TEST_PREFIX) -> Iterator[str]:
-    """Creates an empty database beside the one ``base_url`` names; yields its SQLAlchemy URL."""
+def throwaway_database(base_url: str, prefix: str = TEST_PREFIX, options: str = "") -> Iterator[str]:
+    """Creates an empty database beside the one ``base_url`` names, with ``CREATE DATABASE``'s
+    ``options`` if any; yields its SQLAlchemy URL."""
     url = make_url(base_url)
     name = unique_name(prefix)
     admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}" {options}')
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
@@ -95,11 +96,12 @@ def default_settings() -> Settings:
 
 
 @contextmanager
-def migrated_database(prefix: str = TEST_PREFIX) -> Iterator[str]:
-    """A new database beside the default one, migrated to head by the migrations; dropped after."""
+def migrated_database(prefix: str = TEST_PREFIX, options: str = "") -> Iterator[str]:
+    """A new database beside the default one (``options`` as for ``throwaway_database``), migrated to
+    head by the migrations; dropped after."""
     from adapters.postgres.migrations import upgrade_to_head
 
-    with throwaway_database(default_settings().database_url, prefix) as url:
+    with throwaway_database(default_settings().database_url, prefix, options) as url:
         upgrade_to_head(url)
         yield url
 

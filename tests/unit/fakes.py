@@ -23,7 +23,7 @@ from typing import Self, TypeVar
 
 from domain.errors import AlreadyApplied
 from domain.events import Event
-from domain.listing import FolderListing, ListedDocument
+from domain.listing import DocumentPage, FolderListing, ListedDocument, PagePosition
 from domain.model import Document, Folder
 from domain.ports import (
     DocumentRepository,
@@ -97,6 +97,7 @@ class FakeDatabase(Tables):
     applied_message_ids: set[str] = field(default_factory=set)
     events: list[Event] = field(default_factory=list)
     listing_reads: int = 0
+    page_reads: int = 0  # pages read alone, of folders too large to list whole
     serial: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     # -- builders: seed committed state directly, without events -------------------------------------------
@@ -334,9 +335,19 @@ class FakeDocumentRepository:
     def save(self, document: Document) -> None:
         self._uow.stage(lambda tables: tables.save_document(document), folder_id=document.folder_id)
 
-    def listing(self, folder: Folder) -> FolderListing:
-        tables = self._uow.tables()
+    def listing(self, folder: Folder, at_most: int) -> FolderListing | None:
+        whole = self._whole_listing(folder)
+        if len(whole.entries) > at_most:
+            return None
         self._uow.db.listing_reads += 1
+        return whole
+
+    def page(self, folder: Folder, user_id: str, limit: int, after: PagePosition | None) -> DocumentPage:
+        self._uow.db.page_reads += 1
+        return self._whole_listing(folder).page_for(user_id, limit, after)
+
+    def _whole_listing(self, folder: Folder) -> FolderListing:
+        tables = self._uow.tables()
         entries = [
             ListedDocument(
                 document,

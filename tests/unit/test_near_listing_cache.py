@@ -147,6 +147,7 @@ def test_a_listing_loaded_while_the_database_was_replaced_is_neither_kept_nor_sh
 
     loaded = near.get_or_load("f1", 3, load_across_a_replacement)
 
+    assert loaded is not None
     assert loaded.version == 3  # the caller still gets its answer
     assert near.held_documents() == 0
     assert shared.listings == {}

@@ -59,7 +59,9 @@ def _miss_together(shared: _EmptySharedCache, load: _HeldLoads, readers: int) ->
 
     def read() -> None:
         try:
-            outcome: FolderListing | Exception = near.get_or_load("f1", 2, load)
+            listing = near.get_or_load("f1", 2, load)
+            assert listing is not None
+            outcome: FolderListing | Exception = listing
         except RuntimeError as error:
             outcome = error
         with lock:
@@ -114,4 +116,5 @@ def test_a_load_that_does_not_end_in_time_is_not_waited_for() -> None:
     finally:
         never.set()
         leader.join(10)
+    assert own is not None
     assert len(own.entries) == 3, "it waited for the stuck load instead of reading for itself"

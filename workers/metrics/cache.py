@@ -33,12 +33,14 @@ class CountingListingCache(ListingCache):
     def put(self, listing: FolderListing) -> None:
         self._inner.put(listing)
 
-    def get_or_load(self, folder_id: str, version: int, load: Callable[[], FolderListing]) -> FolderListing:
+    def get_or_load(
+        self, folder_id: str, version: int, load: Callable[[], FolderListing | None]
+    ) -> FolderListing | None:
         """A miss when this call read the database; a hit when it was served without, if only by
         waiting for another thread's load of the same version."""
         loaded = False
 
-        def counted_load() -> FolderListing:
+        def counted_load() -> FolderListing | None:
             nonlocal loaded
             loaded = True
             return load()
