@@ -216,12 +216,12 @@ def test_every_line_not_taken_is_told_the_first_one_by_one_the_others_in_runs(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Lines past the first few refused are needed too: without message ids, they are the ones to send
-    again, and only they."""
+    again, and only they. RabbitMQ takes a line of each batch, so the send goes on to the end."""
     from adapters.rabbitmq.queue_publisher import OutgoingMessage, Undelivered
     from workers.client import DocfleetClient
 
     numbers: dict[str, int] = {}
-    taken = {1, 2, 3, 4, 5, 40}
+    taken = {1, 2, 3, 4, 5, 15, 25, 35, 45, 55}
 
     def refusing(self: DocfleetClient, messages: Sequence[OutgoingMessage]) -> list[Undelivered]:
         for message in messages:
@@ -235,10 +235,45 @@ def test_every_line_not_taken_is_told_the_first_one_by_one_the_others_in_runs(
     result = run(settings, "bulk", str(file), "--batch-size", "10")
 
     assert result.exit_code == 4
-    assert result.stdout.startswith("sent 6, rejected 0, failed 54 in ")
+    assert result.stdout.startswith("sent 10, rejected 0, failed 50 in ")
     told = [line for line in result.stderr.splitlines() if line.startswith(("line", "..."))]
-    assert told[:20] == [f"line {n}: refused by RabbitMQ (nack)" for n in range(6, 26)]
-    assert told[20:] == ["lines 26 to 39, 41 to 60: refused by RabbitMQ (nack)"]
+    first = [*range(6, 15), *range(16, 25), 26, 27]
+    assert told[:20] == [f"line {n}: refused by RabbitMQ (nack)" for n in first]
+    assert told[20:] == ["lines 28 to 34, 36 to 44, 46 to 54, 56 to 60: refused by RabbitMQ (nack)"]
+
+
+def test_a_batch_rabbitmq_took_none_of_stops_the_send(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A queue refusing every publish (full, with reject-publish) would refuse the rest of the file too:
+    the lines after that batch are not sent, and the last line says from where to send again."""
+    from adapters.rabbitmq.queue_publisher import OutgoingMessage, Undelivered
+    from workers.client import DocfleetClient
+
+    batches: list[int] = []
+
+    def full_from_the_second(self: DocfleetClient, messages: Sequence[OutgoingMessage]) -> list[Undelivered]:
+        batches.append(len(messages))
+        if len(batches) == 1:
+            return []
+        return [Undelivered(message.message_id, "refused by RabbitMQ (nack)") for message in messages]
+
+    monkeypatch.setattr(DocfleetClient, "send_prepared", full_from_the_second)
+    file = write_lines(tmp_path / "members.jsonl", [member(n) for n in range(9)])
+
+    result = run(settings, "bulk", str(file), "--batch-size", "3")
+
+    assert result.exit_code == 4
+    assert batches == [3, 3]
+    assert result.stdout.startswith("sent 3, rejected 0, failed 3 in ")
+    told = [line for line in result.stderr.splitlines() if line.startswith(("line", "docfleet:"))]
+    assert told == [
+        "line 4: refused by RabbitMQ (nack)",
+        "line 5: refused by RabbitMQ (nack)",
+        "line 6: refused by RabbitMQ (nack)",
+        "docfleet: stopped: RabbitMQ took none of lines 4 to 6, nothing after them sent (3 sent before): "
+        "refused by RabbitMQ (nack)",
+    ]
 
 
 def test_a_rabbitmq_never_reached_is_told_as_nothing_sent(settings: Settings, tmp_path: Path) -> None:

@@ -135,7 +135,7 @@ class Outcome:
 
 
 class _Stopped(Exception):
-    """RabbitMQ was lost and a batch not confirmed: no later line is sent."""
+    """RabbitMQ was lost, or took none of a batch: no later line is sent."""
 
 
 class RateColumn(ProgressColumn):
@@ -211,7 +211,20 @@ def _send_batch(client: DocfleetClient, batch: list[tuple[int, OutgoingMessage]]
     count = len(batch)
     batch.clear()
     outcome.unconfirmed = None  # last: an interruption before it tells these lines as perhaps taken
+    if undelivered and len(undelivered) == count:
+        _stop_after_refused_batch(outcome, first, last, undelivered[0].why)
     return count
+
+
+def _stop_after_refused_batch(outcome: Outcome, first: int, last: int, why: str) -> None:
+    """RabbitMQ took none of a batch (a full queue refusing publishes, a queue gone): the next batches
+    would meet the same, so sending stops, rather than telling every later line refused."""
+    lines = f"line {first}" if first == last else f"lines {first} to {last}"
+    outcome.stopped = (
+        f"stopped: RabbitMQ took none of {lines}, nothing after them sent ({outcome.sent} sent before): {why}"
+    )
+    outcome.stopped_code = ExitCode.INCOMPLETE
+    raise _Stopped
 
 
 def _tell_rejected(found: Scan) -> None:
