@@ -2,6 +2,8 @@
 
 The folder's documents are inserted by SQL (uploading 100,000 through the product would take minutes and
 measure uploads); its owner holds a role on each, a reader on one in ten, and a third member on none.
+Other organizations' folders hold as many documents again and more (``--others``), each with its owner's
+role, so that the planner sees the folder as one of many, as in a deployment shared by organizations.
 Each requester's first pages are read through ``Application.list_folder``, then a page from a position
 nine tenths of the way down; the medians of ``--repeats`` are printed in milliseconds.
 """
@@ -31,6 +33,21 @@ INSERT INTO documents (id, org_id, folder_id, owner_id, uploaded_by, name, mime_
 SELECT 'large-' || n, %(org)s, %(folder)s, %(owner)s, %(owner)s, 'report ' || n || '.pdf', 'application/pdf',
        1, 's3://bench/large-' || n || '.pdf', '{bench}', now() - n * interval '1 second', now()
 FROM generate_series(1, %(count)s) AS n"""
+_OTHERS = """
+WITH orgs AS (INSERT INTO organizations SELECT 'other-org-' || o FROM generate_series(0, 199) AS o)
+INSERT INTO folders (id, org_id, parent_id, name, path, created_by, created_at)
+SELECT 'other-folder-' || f, 'other-org-' || mod(f, 200), NULL, 'folder ' || f,
+       '/other-folder-' || f || '/', 'someone', now()
+FROM generate_series(0, 999) AS f"""
+_OTHER_DOCUMENTS = """
+INSERT INTO documents (id, org_id, folder_id, owner_id, uploaded_by, name, mime_type, version, blob_uri,
+                       tags, created_at, updated_at)
+SELECT 'other-' || n, 'other-org-' || mod(mod(n, 1000), 200), 'other-folder-' || mod(n, 1000),
+       'owner-' || mod(n, 50), 'owner-' || mod(n, 50), 'other ' || n || '.pdf', 'application/pdf', 1,
+       's3://bench/other-' || n || '.pdf', '{bench}', now() - n * interval '1 second', now()
+FROM generate_series(1, %(count)s) AS n"""
+_OTHER_GRANTS = """
+INSERT INTO access_policies SELECT id, owner_id, 'owner' FROM documents WHERE starts_with(id, 'other-')"""
 _POSITION = "SELECT created_at, id FROM documents WHERE id = %s"
 _GRANT = "INSERT INTO access_policies SELECT 'large-' || n, %s, %s FROM generate_series(1, %s, %s) AS n"
 
@@ -38,12 +55,13 @@ _GRANT = "INSERT INTO access_policies SELECT 'large-' || n, %s, %s FROM generate
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.large_folder", description=__doc__)
     parser.add_argument("--documents", type=int, default=100_000)
+    parser.add_argument("--others", type=int, default=300_000, help="documents in other organizations")
     parser.add_argument("--repeats", type=int, default=5)
     options = parser.parse_args(argv)
     with throwaway_settings(Settings.from_env()) as settings:
         app = Application.from_settings(settings, threads=1)
         try:
-            folder, deep = _fill(app, settings.database_url, options.documents)
+            folder, deep = _fill(app, settings.database_url, options.documents, options.others)
             for user in (OWNER, READER, NO_ROLE):
                 print(f"{user:>14}: " + _figures(app, folder, user, deep, options.repeats))
         finally:
@@ -51,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _fill(app: Application, database_url: str, count: int) -> tuple[str, str]:
+def _fill(app: Application, database_url: str, count: int, others: int) -> tuple[str, str]:
     """The folder, and the cursor of a position nine tenths of the way down it, newest first."""
     prepare_run(app, "large", [], folders=0)
     apply(app, AddMember(org_id=ORG, user_id=NO_ROLE), "large-member-no-role", "add_member")
@@ -60,6 +78,9 @@ def _fill(app: Application, database_url: str, count: int) -> tuple[str, str]:
         connection.execute(_INSERT_DOCUMENTS, {"org": ORG, "folder": folder, "owner": OWNER, "count": count})
         connection.execute(_GRANT, (OWNER, "owner", count, 1))
         connection.execute(_GRANT, (READER, "viewer", count, 10))
+        connection.execute(_OTHERS)
+        connection.execute(_OTHER_DOCUMENTS, {"count": others})
+        connection.execute(_OTHER_GRANTS)
         connection.execute("VACUUM (ANALYZE)")
         row = connection.execute(_POSITION, (f"large-{count * 9 // 10}",)).fetchone()
     if row is None:

@@ -105,6 +105,6 @@ def decode_cursor(cursor: str) -> PagePosition:
         position = datetime.fromisoformat(moment)
     except (ValueError, binascii.Error, UnicodeError) as error:
         raise InvalidRequest("the cursor is malformed; pass back a next_cursor unchanged") from error
-    if position.tzinfo is None or not doc_id:
+    if position.tzinfo is None or not doc_id or "\x00" in doc_id:  # no id holds NUL, nor can Postgres text
         raise InvalidRequest("the cursor is malformed; pass back a next_cursor unchanged")
     return position, doc_id

@@ -33,7 +33,7 @@ _LISTING = (
     f"SELECT {qualified('d', DOCUMENT_COLUMNS)},"
     " ARRAY(SELECT p.user_id FROM access_policies p WHERE p.document_id = d.id) AS readers"
     " FROM documents d WHERE d.org_id = %s AND d.folder_id = %s"
-    " ORDER BY d.created_at DESC, d.id DESC"
+    ' ORDER BY d.created_at DESC, d.id COLLATE "C" DESC'
 )
 # Counts no further than it must: an index-only read of at most ``at_most + 1`` entries.
 _HOLDS_MORE_THAN = (
@@ -41,23 +41,20 @@ _HOLDS_MORE_THAN = (
     " WHERE org_id = %(org_id)s AND folder_id = %(folder_id)s LIMIT %(at_most)s + 1) AS capped"
 )
 # A page of a large folder by its position, in ``FolderListing``'s order: ids compared as code points
-# (COLLATE "C", whatever the database's collation), as Python compares them in a cached listing. The
-# listing index serves the folder and the time; ties on the time are sorted among themselves. The role
-# is a semi-join the planner costs either way: the folder's documents in order, each checked by the
-# policies' key, or, for a requester it estimates holds few roles, those roles first. A subquery per
-# document instead (as the listing reads its readers) hid the selectivity, and every page sorted the
-# whole rest of the folder.
+# (COLLATE "C", whatever the database's collation), as Python compares them in a cached listing, which
+# is the listing index's order (0009): the page walks the index from its position and stops at its
+# limit. The requester's role is looked up per document by the policies' key, a subquery the planner
+# cannot turn into a join: as a semi-join (EXISTS) it misjudged how many rows would pass, and read and
+# sorted the whole rest of the folder, or read every policy of every organization (none is indexed by
+# user). A requester holding a role on few of the folder's documents makes a page walk further.
 _PAGE = (
     f"SELECT {qualified('d', DOCUMENT_COLUMNS)} FROM documents d"
     " WHERE d.org_id = %(org_id)s AND d.folder_id = %(folder_id)s{after}"
-    " AND EXISTS (SELECT FROM access_policies p WHERE p.document_id = d.id AND p.user_id = %(user_id)s)"
+    " AND (SELECT true FROM access_policies p WHERE p.document_id = d.id AND p.user_id = %(user_id)s)"
     ' ORDER BY d.created_at DESC, d.id COLLATE "C" DESC LIMIT %(rows)s'
 )
 _FIRST_PAGE = _PAGE.replace("{after}", "")
-_LATER_PAGE = _PAGE.replace(
-    "{after}",
-    ' AND d.created_at <= %(at)s AND (d.created_at < %(at)s OR d.id COLLATE "C" < %(id)s)',
-)
+_LATER_PAGE = _PAGE.replace("{after}", ' AND (d.created_at, d.id COLLATE "C") < (%(at)s, %(id)s)')
 
 
 class SqlDocumentRepository:

@@ -90,12 +90,13 @@ documents = Table(
     ),
     CheckConstraint("version > 0", name="ck_documents_version_positive"),
 )
+# Ids by code point, whatever the database's collation: the order a folder's pages are cut in (0009).
 Index(
     "ix_documents_listing",
     documents.c.org_id,
     documents.c.folder_id,
     documents.c.created_at.desc(),
-    documents.c.id.desc(),
+    documents.c.id.collate("C").desc(),
 )
 
 access_policies = Table(

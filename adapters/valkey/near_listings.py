@@ -14,6 +14,11 @@ least recently used leaves first. Worker threads share one instance, so every ac
 
 Threads that miss the same version of a folder at once share one load from Postgres (``get_or_load``):
 after a change to a busy folder, its readers would otherwise each read the whole folder again.
+
+A folder whose load gave no listing (too large to list whole) is remembered, up to ``TOO_LARGE_KEPT``
+folders, and answered None at once from then on, without a look in Valkey or a count in Postgres: no
+command removes a document from a folder, so a folder that grew too large stays so. Were one ever to,
+such a folder would only go on being paged by Postgres, whose pages are the same.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from domain.model import Document
 from domain.ports import ListingCache
 
 LOAD_WAIT_S = 5.0  # a worker's statement timeout: a load that takes longer is not coming
+TOO_LARGE_KEPT = 10_000  # folders remembered as too large to list whole, the least recently asked leaving
 
 
 class _Load:
@@ -49,6 +55,7 @@ class NearListingCache(ListingCache):
         self._listings: OrderedDict[str, tuple[FolderListing, int]] = OrderedDict()  # with its weight
         self._documents = 0
         self._loads: dict[tuple[str, int], _Load] = {}
+        self._too_large: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
         # Raised by ``forget_all``: a listing read from the shared cache or Postgres while the database
         # was replaced may be the old database's, and is neither kept nor stored once it was raised.
@@ -76,6 +83,8 @@ class NearListingCache(ListingCache):
         """As the port's, and a thread that misses while another loads the same version waits for that
         load. If it fails, gives no listing (a folder too large to list whole), or takes longer than
         ``load_wait_s`` (a slow or stuck read), each waiting thread loads for itself."""
+        if self._known_too_large(folder_id):
+            return None
         listing = self.get(folder_id, version)
         if listing is not None:
             return listing
@@ -90,27 +99,44 @@ class NearListingCache(ListingCache):
                 flight = self._loads[key] = _Load()
         if not leading:
             flight.done.wait(self._load_wait_s)
-            return flight.listing or self._load_and_put(load)
+            if flight.listing is not None or self._known_too_large(folder_id):
+                return flight.listing
+            return self._load_and_put(folder_id, load)
         try:
-            flight.listing = self._load_and_put(load)
+            flight.listing = self._load_and_put(folder_id, load)
             return flight.listing
         finally:
             with self._lock:
                 del self._loads[key]
             flight.done.set()
 
-    def _load_and_put(self, load: Callable[[], FolderListing | None]) -> FolderListing | None:
+    def _load_and_put(self, folder_id: str, load: Callable[[], FolderListing | None]) -> FolderListing | None:
         with self._lock:
             generation = self._generation
         listing = load()
-        if listing is None:
-            return None
         with self._lock:
             replaced = generation != self._generation
-        if not replaced:  # the same check again in _keep: the shared put is the one it cannot undo
+            if listing is None and not replaced:
+                self._remember_too_large(folder_id)
+        # The same check again in _keep: the shared put is the one it cannot undo.
+        if listing is not None and not replaced:
             self._shared.put(listing)
             self._keep(listing, generation)
         return listing
+
+    def _known_too_large(self, folder_id: str) -> bool:
+        with self._lock:
+            if folder_id not in self._too_large:
+                return False
+            self._too_large.move_to_end(folder_id)
+            return True
+
+    def _remember_too_large(self, folder_id: str) -> None:
+        """Under the lock. Its listing of a smaller version, if kept, is never asked for again."""
+        self._drop(folder_id)
+        self._too_large[folder_id] = None
+        if len(self._too_large) > TOO_LARGE_KEPT:
+            self._too_large.popitem(last=False)
 
     def invalidate(self, folder_ids: set[str]) -> None:
         with self._lock:
@@ -122,6 +148,7 @@ class NearListingCache(ListingCache):
         """Drops every listing kept here (the database they came from was replaced); Valkey's stay."""
         with self._lock:
             self._listings.clear()
+            self._too_large.clear()  # another database's folder of the same id may be small
             self._documents = 0
             self._generation += 1
 

@@ -41,9 +41,16 @@ def test_the_migrations_build_the_schema_the_tables_describe(engine: Engine, dat
     with engine.connect() as connection:
         assert set(inspect(connection).get_table_names()) >= set(metadata.tables) | {"alembic_version"}
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": True}
+            connection,
+            opts={"compare_type": True, "compare_server_default": True, "include_object": _compared},
         )
         assert compare_metadata(context, metadata) == []
+
+
+def _compared(item: object, name: str | None, kind: str, reflected: bool, compared_to: object) -> bool:
+    """All but the listing index, whose id column's collation (COLLATE "C") SQLAlchemy's reflection
+    does not read: the next test compares its whole definition, as Postgres prints it back."""
+    return not (kind == "index" and name == "ix_documents_listing")
 
 
 def test_the_partial_indexes_keep_their_conditions(engine: Engine) -> None:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pytest
+
+from adapters.valkey import near_listings
 from adapters.valkey.near_listings import NearListingCache
 from domain.commands import ListFolderDocuments
 from domain.listing import FolderListing
 from domain.use_cases.list_folder_documents import list_folder_documents
 from tests.unit.fakes import FOLDER, FakeDatabase, FakeListingCache
 from tests.unit.listings import listing_of
+from workers.metrics.cache import CountingListingCache
+from workers.metrics.definitions import WorkerMetrics
 
 WHOLE_AT_MOST = 4
 
@@ -61,21 +68,72 @@ def test_pages_read_alone_are_the_pages_a_whole_listing_gives() -> None:
 
 
 class _Shared(FakeListingCache):
+    """A shared tier that always misses and counts its lookups."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+
     def get(self, folder_id: str, version: int) -> FolderListing | None:
+        self.asked += 1
         return None
 
 
-def test_the_near_cache_keeps_and_stores_nothing_when_a_load_gives_no_listing() -> None:
-    shared = _Shared()
+def _too_large(loads: list[str]) -> Callable[[], FolderListing | None]:
+    def load() -> FolderListing | None:
+        loads.append("counted")
+        return None
+
+    return load
+
+
+def test_a_folder_too_large_is_remembered_and_its_next_pages_skip_both_tiers_and_the_count() -> None:
+    shared, loads = _Shared(), list[str]()
     near = NearListingCache(shared, max_documents=100)
+    near.put(listing_of("f1", 1))
+
+    assert near.get_or_load("f1", 2, _too_large(loads)) is None
+    assert near.get_or_load("f1", 3, _too_large(loads)) is None
+
+    assert (loads, shared.asked) == (["counted"], 1)
+    assert near.held_documents() == 0, "the folder's smaller listing was let go"
+    assert shared.listings == {"f1": listing_of("f1", 1)}, "nothing stored for it"
+
+
+def test_a_new_database_forgets_which_folders_were_too_large() -> None:
     loads: list[str] = []
+    near = NearListingCache(_Shared(), max_documents=100)
+    near.get_or_load("f1", 2, _too_large(loads))
 
-    def too_large() -> FolderListing | None:
-        loads.append("read")
-        return None
+    near.forget_all()
 
-    assert near.get_or_load("f1", 2, too_large) is None
-    assert near.get_or_load("f1", 2, too_large) is None
-    assert loads == ["read", "read"]
-    assert (shared.listings, near.held_documents()) == ({}, 0)
     assert near.get_or_load("f1", 2, lambda: listing_of("f1", 2)) == listing_of("f1", 2)
+
+
+def test_only_the_folders_last_asked_are_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(near_listings, "TOO_LARGE_KEPT", 2)
+    loads: list[str] = []
+    near = NearListingCache(_Shared(), max_documents=100)
+    for folder in ("f1", "f2", "f1", "f3"):  # f1 asked again: f2 is the one to leave
+        near.get_or_load(folder, 1, _too_large(loads))
+
+    assert near.get_or_load("f2", 1, lambda: listing_of("f2", 1)) == listing_of("f2", 1)
+    assert near.get_or_load("f1", 1, lambda: listing_of("f1", 1)) is None
+    assert loads == ["counted"] * 3
+
+
+def test_a_page_of_a_folder_too_large_counts_as_a_miss_even_when_no_count_was_read() -> None:
+    metrics = WorkerMetrics()
+    cache = CountingListingCache(NearListingCache(_Shared(), max_documents=100), metrics)
+    cache.get_or_load("f1", 1, _too_large([]))
+    cache.get_or_load("f1", 1, _too_large([]))
+    cache.get_or_load("f2", 1, lambda: listing_of("f2", 1))
+    cache.get_or_load("f2", 1, lambda: listing_of("f2", 1))
+
+    counted = {
+        sample.labels["result"]: sample.value
+        for family in metrics.cache_lookups.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    }
+    assert counted == {"hit": 1, "miss": 3}

@@ -126,6 +126,7 @@ def test_following_next_cursor_walks_every_visible_document_exactly_once(
         _b64("yesterday|d1"),
         _b64("2024-01-01T00:00:00|d1"),
         _b64("2024-01-01T00:00:00+00:00|"),
+        _b64("2024-01-01T00:00:00+00:00|d\x00"),
         base64.urlsafe_b64encode(b"\xff\xfe|d1").decode(),
     ],
 )

@@ -36,8 +36,8 @@ class CountingListingCache(ListingCache):
     def get_or_load(
         self, folder_id: str, version: int, load: Callable[[], FolderListing | None]
     ) -> FolderListing | None:
-        """A miss when this call read the database; a hit when it was served without, if only by
-        waiting for another thread's load of the same version."""
+        """A miss when this call read the database, or will (a folder too large to list whole); a hit
+        when it was served without, if only by waiting for another thread's load of the same version."""
         loaded = False
 
         def counted_load() -> FolderListing | None:
@@ -46,7 +46,8 @@ class CountingListingCache(ListingCache):
             return load()
 
         listing = self._inner.get_or_load(folder_id, version, counted_load)
-        self._lookups.labels(LISTING, "miss" if loaded else "hit").inc()
+        # None: a folder too large to list whole, whose page is read from Postgres, if not by this load
+        self._lookups.labels(LISTING, "miss" if loaded or listing is None else "hit").inc()
         return listing
 
     def invalidate(self, folder_ids: set[str]) -> None:
