@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from functools import partial
 from typing import Any
 
 import pika.exceptions
@@ -14,8 +15,9 @@ from adapters.rabbitmq.vectored_writes import write_buffers_together
 from workers.contract import QUERIES
 from workers.hook_dispatch import OwnHooksOnly
 from workers.metrics.worker import note_unreadable
-from workers.middleware import Outcomes, admit
+from workers.middleware import Outcomes
 from workers.middleware.answers import AnswersBeforeAck
+from workers.middleware.envelope import Unadmitted, screen
 from workers.publishing_connections import FreshPublishingConnections
 from workers.settlement import mark_not_sent
 
@@ -153,12 +155,27 @@ class ScreeningConsumer(CoalescingAcksConsumer):
 
     def _screened(self, deliveries: Any) -> Any:
         for method, properties, body in deliveries:
-            if method is not None and not admit(body, self.queue_name, self._reject):
-                self._nack(method.delivery_tag)  # type: ignore[no-untyped-call]
-                note_unreadable(self.queue_name)
-                yield None, None, None
-            else:
+            unadmitted = None if method is None else screen(body, self.queue_name)
+            if unadmitted is None:
                 yield method, properties, body
+                continue
+            note_unreadable(self.queue_name)
+            job = partial(self._dead_letter, unadmitted, method.delivery_tag)
+            if self._outcomes is None:
+                job()
+            else:
+                self._outcomes.later(job)
+            yield None, None, None
+
+    def _dead_letter(self, unadmitted: Unadmitted, tag: int) -> None:
+        """Off this consumer's thread: the rejection recorded and the line logged, then the nack handed to
+        the connection's thread. The delivery waits unsettled meanwhile; if its connection is lost, it is
+        delivered again, and screened again (its rejection is recorded once, by its message id)."""
+        unadmitted.dead_letter(self._reject)
+        try:
+            self._nack(tag)  # type: ignore[no-untyped-call]
+        except pika.exceptions.AMQPError as error:
+            self.logger.info("Not dead-lettered yet, its connection lost (%r): it comes again.", error)
 
 
 class ScreeningRabbitmqBroker(OwnHooksOnly, FreshPublishingConnections, RabbitmqBroker):

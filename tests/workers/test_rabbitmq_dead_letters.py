@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -111,6 +112,12 @@ def test_a_plain_amqp_producer_gets_applied_or_dead_lettered(channel: Any, db: F
         for body in rejected_bodies:
             publish(channel, body)
         dead = dead_letters(channel, expected=len(rejected_bodies))
+        # An unknown actor's message is dead-lettered by the consumer's thread, and its rejection
+        # recorded after, on the rejections thread.
+        deadline = time.monotonic() + 20
+        while len(db.events_of(CommandRejected)) < 3:
+            assert time.monotonic() < deadline, "the rejections were not all recorded"
+            time.sleep(0.02)
 
     assert sorted(dead) == sorted(rejected_bodies)
     assert "dave" in db.members["acme"]
@@ -136,3 +143,33 @@ def test_a_plain_amqp_producer_gets_applied_or_dead_lettered(channel: Any, db: F
         forbidden_option["message_id"]: "recorded",
         None: None,
     }
+
+
+def test_a_rejection_being_recorded_holds_back_no_other_message(
+    channel: Any, db: FakeDatabase, application: Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recording a rejection may wait on Postgres; the consumer's thread, which also sends every ack and
+    heartbeat, does not wait with it: the next message is applied while the rejection is held."""
+    held, released = threading.Event(), threading.Event()
+    record = application.reject
+
+    def held_until_released(*args: Any, **kwargs: Any) -> str:
+        held.set()
+        assert released.wait(20), "the test never released the rejection"
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(application, "reject", held_until_released)
+    forbidden_option = envelope("add_member", {"org_id": "acme", "user_id": "eve"}, options={"throws": 1})
+    publish(channel, json.dumps(forbidden_option).encode())
+    assert held.wait(20), "the unreadable message was never rejected"
+    publish(channel, json.dumps(envelope("add_member", {"org_id": "acme", "user_id": "dave"})).encode())
+
+    deadline = time.monotonic() + 20
+    while "dave" not in db.members.get("acme", set()):
+        assert time.monotonic() < deadline, "the next message waited for the rejection"
+        time.sleep(0.02)
+    assert channel.queue_declare("documents.XQ", passive=True).method.message_count == 0
+    released.set()
+
+    assert dead_letters(channel, expected=1) == [json.dumps(forbidden_option).encode()]
+    assert [event.message_id for event in db.events_of(CommandRejected)] == [forbidden_option["message_id"]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -13,7 +14,7 @@ import dramatiq
 import pika
 import pytest
 from dramatiq.encoder import JSONEncoder
-from dramatiq.results import ResultFailure
+from dramatiq.results import ResultFailure, ResultMissing
 from dramatiq.results.backends.stub import StubBackend
 
 from workers.broker import build_broker
@@ -82,13 +83,24 @@ def test_an_unreadable_query_with_a_message_id_gets_its_failure_as_its_answer(
             "message_timestamp": 1714566600000,
         },
     )
-    for _ in range(40):  # the consuming loop, as Dramatiq's consumer thread runs it
-        assert next(consumer) is None
-        if backend.results:
-            break
-
     asked: dramatiq.Message[Any] = dramatiq.Message(
         queue_name=QUEUE, actor_name="list_folder", args=(), kwargs={}, options={}, message_id=message_id
     )
+    deadline = time.monotonic() + 20
+    while not _answered(backend, asked):  # the consuming loop, as Dramatiq's consumer thread runs it
+        assert time.monotonic() < deadline, "the query was never answered"
+        assert next(consumer) is None
+
     with pytest.raises(ResultFailure, match=r"options\.max_retries: is not a field"):
         backend.get_result(asked)
+
+
+def _answered(backend: StubBackend, asked: dramatiq.Message[Any]) -> bool:
+    """Whether ``asked`` has an answer (StubBackend's results are shared by every instance)."""
+    try:
+        backend.get_result(asked)
+    except ResultMissing:
+        return False
+    except ResultFailure:
+        return True
+    return True

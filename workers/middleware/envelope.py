@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Protocol, Self
 
 import dramatiq
@@ -224,23 +225,59 @@ class RejectUnreadable(Protocol):
 def admit(body: bytes, consumed_from: str, reject: RejectUnreadable | None = None) -> bool:
     """Whether a delivery may go to the workers; if not, logs why (the caller dead-letters it) and, where
     the envelope still names its message id and actor, has ``reject`` record the rejection first."""
+    unadmitted = screen(body, consumed_from)
+    if unadmitted is not None:
+        unadmitted.dead_letter(reject)
+    return unadmitted is None
+
+
+@dataclass(frozen=True)
+class Unadmitted:
+    """A delivery that may not go to the workers: why, and what of its envelope could still be read."""
+
+    queue: str
+    size: int
+    problems: list[str]
+    message_id: str | None = None
+    actor: str | None = None
+    ids: dict[str, str] | None = None  # the well-formed ids among its arguments, for its rejection
+
+    def dead_letter(self, reject: RejectUnreadable | None = None) -> None:
+        """Has ``reject`` record the rejection where a message id and an actor are known, then logs the
+        line; the caller nacks the delivery, to its dead-letter queue."""
+        rejection = None
+        if reject is not None and self.message_id is not None and self.actor is not None:
+            known, detail = self.ids or {}, "; ".join(self.problems)
+            org_id, doc_id = known.get("org_id"), known.get("doc_id")
+            rejection = reject(self.message_id, self.actor, detail, org_id=org_id, doc_id=doc_id)
+        structlog.get_logger("docfleet.worker").warning(
+            "unreadable message dead-lettered",
+            outcome="invalid",
+            message_id=self.message_id,
+            actor=self.actor,
+            queue=self.queue,
+            size=self.size,
+            problems=self.problems,
+            rejection=rejection,
+        )
+
+
+def screen(body: bytes, consumed_from: str) -> Unadmitted | None:
+    """None if a delivery may go to the workers; else why not. Records and logs nothing."""
     try:
         message = dramatiq.Message.decode(body)
     except DecodeError as error:
         cause = error.error
         if isinstance(cause, UnreadableMessage):
-            _dead_letter(
-                consumed_from, body, cause.problems, cause.message_id, cause.actor, reject, cause.ids
+            return Unadmitted(
+                consumed_from, len(body), cause.problems, cause.message_id, cause.actor, cause.ids
             )
-        else:
-            _dead_letter(consumed_from, body, [f"body: {type(cause).__name__}"])
-        return False
+        return Unadmitted(consumed_from, len(body), [f"body: {type(cause).__name__}"])
     problem = _misrouted(message, consumed_from)
-    if problem is not None:
-        ids = ids_in(message.kwargs)
-        _dead_letter(consumed_from, body, [problem], message.message_id, message.actor_name, reject, ids)
-        return False
-    return True
+    if problem is None:
+        return None
+    ids = ids_in(message.kwargs)
+    return Unadmitted(consumed_from, len(body), [problem], message.message_id, message.actor_name, ids)
 
 
 def _misrouted(message: dramatiq.Message[Any], consumed_from: str) -> str | None:
@@ -286,33 +323,6 @@ def _not_a_retry(options: dict[str, Any], consumed_from: str) -> str | None:
     if options.get("retries", 0) < 1:
         return f"options.retries: only a retry (retries 1 or more) may wait on {consumed_from!r}"
     return oversize_problem(options)
-
-
-def _dead_letter(
-    queue: str,
-    body: bytes,
-    problems: list[str],
-    message_id: str | None = None,
-    actor: str | None = None,
-    reject: RejectUnreadable | None = None,
-    ids: dict[str, str] | None = None,
-) -> None:
-    """``ids``: the well-formed ids among the message's arguments, for its rejection."""
-    rejection = None
-    if reject is not None and message_id is not None and actor is not None:
-        known = ids or {}
-        detail = "; ".join(problems)
-        rejection = reject(message_id, actor, detail, org_id=known.get("org_id"), doc_id=known.get("doc_id"))
-    structlog.get_logger("docfleet.worker").warning(
-        "unreadable message dead-lettered",
-        outcome="invalid",
-        message_id=message_id,
-        actor=actor,
-        queue=queue,
-        size=len(body),
-        problems=problems,
-        rejection=rejection,
-    )
 
 
 def oversize_problem(options: dict[str, Any]) -> str | None:

@@ -19,12 +19,14 @@ from dramatiq.middleware import Middleware
 
 from adapters.postgres.errors import WrittenConcurrently
 from domain.errors import NotFound
+from workers.background import Job, OneThreadInBackground
 from workers.contract import QUERIES, ids_in
 from workers.middleware.resources import Resources
 from workers.middleware.retries import failure_kind, retry_not_queued
 from workers.named_logger import NamedLogger
 
 MAX_DETAIL = 2000
+STOP_WAIT_S = 5.0  # how long a stopping worker waits for the rejections handed to its rejections thread
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,16 @@ class Outcomes(Middleware):
 
     def __init__(self, resources: Resources) -> None:
         self._resources = resources
+        self._background = OneThreadInBackground("docfleet-rejections")
+
+    def later(self, job: Job) -> None:
+        """Runs ``job`` on this process's rejections thread: for the consumer's thread, which must not
+        wait on Postgres (``OneThreadInBackground``)."""
+        self._background.submit(job)
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        if not self._background.wait_idle(STOP_WAIT_S):
+            _log().warning("rejections not all recorded before the stop", waited_s=STOP_WAIT_S)
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
         _noted.set(None)
@@ -71,8 +83,11 @@ class Outcomes(Middleware):
             self._retrying(message, exception)
 
     def before_nack(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
+        """An unknown actor's message, dead-lettered by the consumer's thread: its rejection is recorded
+        and its line logged on the rejections thread, once the nack has gone."""
         if message.actor_name not in broker.actors:
-            self.invalid(message, [f"actor: there is no actor named {message.actor_name!r}"])
+            problems = [f"actor: there is no actor named {message.actor_name!r}"]
+            self.later(lambda: self.invalid(message, problems))
 
     def invalid(self, message: dramatiq.MessageProxy, problems: Sequence[str]) -> None:
         """Logs the one line of an invalid message and records its rejection (commands only)."""

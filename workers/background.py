@@ -1,0 +1,60 @@
+"""Work a worker process does on a thread of its own, for a thread that must not wait for it."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+import structlog
+
+Job = Callable[[], None]
+
+
+class OneThreadInBackground:
+    """Runs jobs one after another, in the order given, on a daemon thread started by the first one.
+
+    A worker's RabbitMQ consumer thread also runs its connection's I/O: the acks of every committed
+    message and the heartbeats. Recording a rejection there waited on Postgres (10 s to connect to a
+    host that does not answer, about 30 s for one gone silent), long enough for RabbitMQ to drop the
+    connection and deliver again messages whose work had committed. Such writes are handed here.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        self._pending = 0
+        self._idle = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, job: Job) -> None:
+        with self._idle:
+            self._pending += 1
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+        self._jobs.put(job)
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Whether every job given so far has run within ``timeout_s`` (a stop waits this long for them)."""
+        deadline = time.monotonic() + timeout_s
+        with self._idle:
+            while self._pending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                job()
+            except Exception as error:  # one job's failure must not stop the jobs behind it
+                structlog.get_logger("docfleet.worker").error("background job failed", error=repr(error))
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
