@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -88,7 +89,8 @@ class GroupCommit(Generic[Job, Result]):
         try:
             self._lead_or_wait(ticket)
             if ticket.batch is not None:
-                self._run_batch(ticket.batch)
+                with _lines_of_the_whole_batch(len(ticket.batch)):
+                    self._run_batch(ticket.batch)
         finally:
             self._let_go(ticket)
         if ticket.alone:  # its batch failed
@@ -191,3 +193,19 @@ class GroupCommit(Generic[Job, Result]):
             structlog.get_logger("docfleet.worker").warning(
                 "transaction not counted", jobs=jobs, how=how, error=repr(error)
             )
+
+
+@contextmanager
+def _lines_of_the_whole_batch(size: int) -> Iterator[None]:
+    """The leader runs every job of its batch: a line it logs meanwhile is the batch's, and must not carry
+    the ids of the one message its thread was handed (its log context) as if it were that message's."""
+    if size == 1:
+        yield
+        return
+    own = structlog.contextvars.get_contextvars()
+    structlog.contextvars.clear_contextvars()
+    try:
+        yield
+    finally:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(**own)
