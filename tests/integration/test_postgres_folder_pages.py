@@ -13,9 +13,10 @@ from sqlalchemy import Engine
 from adapters.postgres.engine import create_engine
 from adapters.postgres.unit_of_work import SqlUnitOfWork
 from domain.listing import DocumentPage, FolderListing, PagePosition, decode_cursor
-from domain.model import Document, DocumentContent, Folder
+from domain.model import Folder
 from domain.roles import Role
 from tests.conftest import IdMaker
+from tests.integration.test_postgres_support import document_in
 from tests.support.services import migrated_database
 
 pytestmark = pytest.mark.integration
@@ -49,24 +50,12 @@ def _stored_folder(engine: Engine, new_id: IdMaker) -> Folder:
         uow.folders.add(folder)
         for doc_id in ids:
             moment = T0 + timedelta(seconds=chooser.choice((1, 2, 3, chooser.randrange(4, 400))))
-            document = _document(doc_id, folder, moment)
+            document = document_in(folder, doc_id, moment)
             uow.documents.save(document)
             for user in chooser.sample(USERS, chooser.randrange(0, len(USERS) + 1)):
                 uow.policies.put(document, user, chooser.choice(list(Role)))
         uow.commit()
     return folder
-
-
-def _document(doc_id: str, folder: Folder, created_at: datetime) -> Document:
-    content = DocumentContent(f"{doc_id}.txt", "text/plain", f"s3://bucket/{doc_id}", ("x",))
-    return Document.first_version(
-        doc_id=doc_id,
-        org_id=folder.org_id,
-        folder_id=folder.id,
-        owner_id="alice",
-        content=content,
-        now=created_at,
-    )
 
 
 def _pages(read: PageReader, user: str, limit: int) -> list[DocumentPage]:

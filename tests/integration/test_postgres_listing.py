@@ -10,10 +10,10 @@ from sqlalchemy import Engine
 
 from adapters.postgres.unit_of_work import SqlUnitOfWork
 from domain.listing import ListedDocument
-from domain.model import Document, DocumentContent, Folder
+from domain.model import Document, Folder
 from domain.roles import Role
 from tests.conftest import IdMaker
-from tests.integration.test_postgres_support import record_statements
+from tests.integration.test_postgres_support import document_in, record_statements
 
 pytestmark = pytest.mark.integration
 
@@ -24,18 +24,6 @@ AT_MOST = 1_000
 def _folder(new_id: IdMaker, org_id: str, name: str) -> Folder:
     return Folder.create(
         folder_id=new_id("folder"), org_id=org_id, name=name, parent=None, created_by="alice", now=T0
-    )
-
-
-def _document(doc_id: str, folder: Folder, created_at: datetime) -> Document:
-    content = DocumentContent(f"{doc_id}.txt", "text/plain", f"s3://bucket/{doc_id}", ("x",))
-    return Document.first_version(
-        doc_id=doc_id,
-        org_id=folder.org_id,
-        folder_id=folder.id,
-        owner_id="alice",
-        content=content,
-        now=created_at,
     )
 
 
@@ -62,8 +50,10 @@ def _listing_of(engine: Engine, folder_id: str) -> tuple[Folder, list[ListedDocu
 
 def test_documents_come_newest_first_with_their_readers(engine: Engine, new_id: IdMaker) -> None:
     reports = _folder(new_id, new_id("org"), "Reports")
-    oldest, middle, newest = (_document(new_id("doc"), reports, T0 + timedelta(minutes=n)) for n in range(3))
-    same_moment = _document(f"{newest.id}-b", reports, newest.created_at)
+    oldest, middle, newest = (
+        document_in(reports, new_id("doc"), T0 + timedelta(minutes=n)) for n in range(3)
+    )
+    same_moment = document_in(reports, f"{newest.id}-b", newest.created_at)
     _store(
         engine,
         [reports],
@@ -87,7 +77,7 @@ def test_documents_come_newest_first_with_their_readers(engine: Engine, new_id: 
 def test_a_listing_holds_only_its_folder_of_its_organization(engine: Engine, new_id: IdMaker) -> None:
     org_id = new_id("org")
     reports, archive = _folder(new_id, org_id, "Reports"), _folder(new_id, org_id, "Archive")
-    in_reports, in_archive = _document(new_id("doc"), reports, T0), _document(new_id("doc"), archive, T0)
+    in_reports, in_archive = document_in(reports, new_id("doc"), T0), document_in(archive, new_id("doc"), T0)
     _store(engine, [reports, archive], {in_reports: [("alice", Role.OWNER)], in_archive: []})
     _, entries = _listing_of(engine, reports.id)
     assert [entry.document for entry in entries] == [in_reports]
@@ -117,7 +107,7 @@ def test_a_listing_counts_its_documents_then_reads_them_in_one_query(
 ) -> None:
     reports = _folder(new_id, new_id("org"), "Reports")
     documents = {
-        _document(new_id("doc"), reports, T0 + timedelta(n)): [("alice", Role.OWNER)] for n in range(5)
+        document_in(reports, new_id("doc"), T0 + timedelta(n)): [("alice", Role.OWNER)] for n in range(5)
     }
     _store(engine, [reports], documents)
     with SqlUnitOfWork(engine, None) as uow:
@@ -132,7 +122,7 @@ def test_a_folder_of_more_documents_than_asked_is_not_listed(
     engine: Engine, new_id: IdMaker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reports = _folder(new_id, new_id("org"), "Reports")
-    _store(engine, [reports], {_document(new_id("doc"), reports, T0 + timedelta(n)): [] for n in range(6)})
+    _store(engine, [reports], {document_in(reports, new_id("doc"), T0 + timedelta(n)): [] for n in range(6)})
     with SqlUnitOfWork(engine, None) as uow:
         statements = record_statements(monkeypatch)
         assert uow.documents.listing(reports, 5) is None

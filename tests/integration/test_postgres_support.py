@@ -49,6 +49,13 @@ def first_version(
     )
 
 
+def document_in(folder: Folder, doc_id: str, created_at: datetime) -> Document:
+    """A first version named for its id, owned by alice, created at ``created_at``."""
+    content = DocumentContent(f"{doc_id}.txt", "text/plain", f"s3://bucket/{doc_id}", ("x",))
+    scope = {"org_id": folder.org_id, "folder_id": folder.id}
+    return Document.first_version(doc_id=doc_id, **scope, owner_id="alice", content=content, now=created_at)
+
+
 def uploaded(document: Document) -> DocumentUploaded:
     return DocumentUploaded(
         org_id=document.org_id,
