@@ -52,7 +52,7 @@ class OneThreadInBackground:
             job = self._jobs.get()
             try:
                 job()
-            except Exception as error:  # one job's failure must not stop the jobs behind it
+            except BaseException as error:  # the thread outlives any job: the jobs behind it wait on it
                 structlog.get_logger("docfleet.worker").error("background job failed", error=repr(error))
             finally:
                 with self._idle:

@@ -35,6 +35,7 @@ DELAY_QUEUE_WAKE_MS = 100
 # as those held fall due: within a retry's longest backoff, and at worst within the 60 s an eta may be
 # ahead (``MAX_RETRY_DELAY_MS``).
 DELAY_QUEUE_PREFETCH = 500
+CLOSE_WAIT_S = 5.0  # how long a closing consumer waits for the dead letters it handed to be recorded
 
 
 class CoalescingAcksConsumer(_RabbitmqConsumer):
@@ -125,8 +126,8 @@ class CoalescingAcksConsumer(_RabbitmqConsumer):
 
 
 class ScreeningConsumer(CoalescingAcksConsumer):
-    """Dead-letters, with one clear line, a delivery that is not a docfleet envelope or names another
-    queue.
+    """Dead-letters, with one clear line, a delivery that is not a docfleet envelope, names another
+    queue or an actor no worker has.
 
     Dramatiq would log an undecodable body with its traceback, and would ack a message naming another
     queue on that queue's channel, where its delivery tag is unknown: it would never be acked. On a delay
@@ -141,6 +142,8 @@ class ScreeningConsumer(CoalescingAcksConsumer):
         outcomes = next((m for m in broker.middleware if isinstance(m, Outcomes)), None)
         self._outcomes = outcomes
         self._answers = next((m for m in broker.middleware if isinstance(m, AnswersBeforeAck)), None)
+        self._unsettled = 0  # deliveries screened out whose nack is not handed over yet
+        self._unsettled_done = threading.Condition()
         self.iterator = self._screened(self.iterator)
 
     def _reject(
@@ -155,11 +158,12 @@ class ScreeningConsumer(CoalescingAcksConsumer):
 
     def _screened(self, deliveries: Any) -> Any:
         for method, properties, body in deliveries:
-            unadmitted = None if method is None else screen(body, self.queue_name)
+            unadmitted = None if method is None else screen(body, self.queue_name, self.broker.actors)
             if unadmitted is None:
                 yield method, properties, body
                 continue
-            note_unreadable(self.queue_name)
+            with self._unsettled_done:
+                self._unsettled += 1
             job = partial(self._dead_letter, unadmitted, method.delivery_tag)
             if self._outcomes is None:
                 job()
@@ -168,14 +172,31 @@ class ScreeningConsumer(CoalescingAcksConsumer):
             yield None, None, None
 
     def _dead_letter(self, unadmitted: Unadmitted, tag: int) -> None:
-        """Off this consumer's thread: the rejection recorded and the line logged, then the nack handed to
-        the connection's thread. The delivery waits unsettled meanwhile; if its connection is lost, it is
-        delivered again, and screened again (its rejection is recorded once, by its message id)."""
-        unadmitted.dead_letter(self._reject)
+        """Off this consumer's thread (``Outcomes.later``): the rejection recorded, the nack handed to the
+        connection's thread, then the line logged and counted. The delivery waits unsettled meanwhile.
+        If its connection is lost first, it is delivered again and screened again (a rejection is
+        recorded once per message id), and only that time has its line."""
         try:
-            self._nack(tag)  # type: ignore[no-untyped-call]
-        except pika.exceptions.AMQPError as error:
-            self.logger.info("Not dead-lettered yet, its connection lost (%r): it comes again.", error)
+            if self.connection.is_closed:
+                return
+            rejection = unadmitted.record(self._reject)
+            try:
+                self._nack(tag)  # type: ignore[no-untyped-call]
+            except pika.exceptions.AMQPError as error:
+                self.logger.info("Not dead-lettered yet, its connection lost (%r): it comes again.", error)
+                return
+            unadmitted.tell(rejection)
+            note_unreadable(self.queue_name)
+        finally:
+            with self._unsettled_done:
+                self._unsettled -= 1
+                self._unsettled_done.notify_all()
+
+    def close(self) -> None:
+        """Waits a while for this consumer's dead letters in hand, so that their nacks leave with it."""
+        with self._unsettled_done:
+            self._unsettled_done.wait_for(lambda: self._unsettled == 0, timeout=CLOSE_WAIT_S)
+        super().close()  # type: ignore[no-untyped-call]
 
 
 class ScreeningRabbitmqBroker(OwnHooksOnly, FreshPublishingConnections, RabbitmqBroker):

@@ -271,9 +271,36 @@ def test_a_batch_rabbitmq_took_none_of_stops_the_send(
         "line 4: refused by RabbitMQ (nack)",
         "line 5: refused by RabbitMQ (nack)",
         "line 6: refused by RabbitMQ (nack)",
-        "docfleet: stopped: RabbitMQ took none of lines 4 to 6, nothing after them sent (3 sent before): "
-        "refused by RabbitMQ (nack)",
+        "docfleet: stopped: RabbitMQ took none of the 3 lines sent from line 4 to 6, nothing after them "
+        "sent (3 sent before): refused by RabbitMQ (nack)",
     ]
+
+
+def test_a_last_batch_rabbitmq_took_none_of_is_told_line_by_line_without_a_stop(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing follows the last batch: its lines are told refused, and nothing is said to be stopped."""
+    from adapters.rabbitmq.queue_publisher import OutgoingMessage, Undelivered
+    from workers.client import DocfleetClient
+
+    batches: list[int] = []
+
+    def full_from_the_second(self: DocfleetClient, messages: Sequence[OutgoingMessage]) -> list[Undelivered]:
+        batches.append(len(messages))
+        if len(batches) == 1:
+            return []
+        return [Undelivered(message.message_id, "refused by RabbitMQ (nack)") for message in messages]
+
+    monkeypatch.setattr(DocfleetClient, "send_prepared", full_from_the_second)
+    file = write_lines(tmp_path / "members.jsonl", [member(n) for n in range(5)])
+
+    result = run(settings, "bulk", str(file), "--batch-size", "3")
+
+    assert result.exit_code == 4
+    assert batches == [3, 2]
+    assert result.stdout.startswith("sent 3, rejected 0, failed 2 in ")
+    told = [line for line in result.stderr.splitlines() if line.startswith(("line", "docfleet:"))]
+    assert told == ["line 4: refused by RabbitMQ (nack)", "line 5: refused by RabbitMQ (nack)"]
 
 
 def test_a_rabbitmq_never_reached_is_told_as_nothing_sent(settings: Settings, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from threading import Event
 from typing import Any
 
 import pika
@@ -27,6 +28,7 @@ from tests.workers.support import QUICK
 from workers.actors import declare_on
 from workers.bootstrap import Application
 from workers.broker import build_broker
+from workers.middleware import Resources
 from workers.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -145,11 +147,8 @@ def test_a_plain_amqp_producer_gets_applied_or_dead_lettered(channel: Any, db: F
     }
 
 
-def test_a_rejection_being_recorded_holds_back_no_other_message(
-    channel: Any, db: FakeDatabase, application: Application, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Recording a rejection may wait on Postgres; the consumer's thread, which also sends every ack and
-    heartbeat, does not wait with it: the next message is applied while the rejection is held."""
+def _held_rejections(application: Application, monkeypatch: pytest.MonkeyPatch) -> tuple[Event, Event]:
+    """The application's rejections wait until released: (one is held, release them)."""
     held, released = threading.Event(), threading.Event()
     record = application.reject
 
@@ -159,9 +158,30 @@ def test_a_rejection_being_recorded_holds_back_no_other_message(
         return record(*args, **kwargs)
 
     monkeypatch.setattr(application, "reject", held_until_released)
-    forbidden_option = envelope("add_member", {"org_id": "acme", "user_id": "eve"}, options={"throws": 1})
-    publish(channel, json.dumps(forbidden_option).encode())
-    assert held.wait(20), "the unreadable message was never rejected"
+    return held, released
+
+
+@pytest.mark.parametrize(
+    "rejected",
+    [
+        envelope("add_member", {"org_id": "acme", "user_id": "eve"}, options={"throws": 1}),
+        envelope("delete_everything", {"org_id": "acme"}),
+    ],
+    ids=["unreadable", "unknown actor"],
+)
+def test_a_rejection_being_recorded_holds_back_no_other_message(
+    channel: Any,
+    db: FakeDatabase,
+    application: Application,
+    monkeypatch: pytest.MonkeyPatch,
+    rejected: dict[str, Any],
+) -> None:
+    """Recording a rejection may wait on Postgres; the consumer's thread, which also sends every ack and
+    heartbeat, does not wait with it: the next message is applied while the rejection is held, and the
+    rejected one is dead-lettered only once its rejection is recorded."""
+    held, released = _held_rejections(application, monkeypatch)
+    publish(channel, json.dumps(rejected).encode())
+    assert held.wait(20), "the message was never rejected"
     publish(channel, json.dumps(envelope("add_member", {"org_id": "acme", "user_id": "dave"})).encode())
 
     deadline = time.monotonic() + 20
@@ -171,5 +191,46 @@ def test_a_rejection_being_recorded_holds_back_no_other_message(
     assert channel.queue_declare("documents.XQ", passive=True).method.message_count == 0
     released.set()
 
-    assert dead_letters(channel, expected=1) == [json.dumps(forbidden_option).encode()]
-    assert [event.message_id for event in db.events_of(CommandRejected)] == [forbidden_option["message_id"]]
+    assert dead_letters(channel, expected=1) == [json.dumps(rejected).encode()]
+    assert [event.message_id for event in db.events_of(CommandRejected)] == [rejected["message_id"]]
+
+
+def test_a_closing_consumer_lets_the_dead_letters_in_hand_leave_first(
+    amqp_url: str, db: FakeDatabase, application: Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closed while a rejection is held, the consumer waits for it, and its nack leaves before the
+    connection closes: the message is dead-lettered, not delivered again with its line told twice."""
+    settings = dataclasses.replace(Settings.from_env(), amqp_url=amqp_url)
+    backend = StubBackend(encoder=JSONEncoder())
+    broker = build_broker(settings, open_application=lambda _: application, results_backend=backend)
+    declare_on(broker, min_backoff=1, max_backoff=5, retry_when=QUICK)
+    assert isinstance(broker, RabbitmqBroker)
+    broker.declare_queue("documents", ensure=True)
+    [resources] = [m for m in broker.middleware if isinstance(m, Resources)]
+    resources.before_worker_boot(broker, Worker(broker, worker_threads=1))  # as a booting worker does
+    held, released = _held_rejections(application, monkeypatch)
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        producer = connection.channel()
+        producer.confirm_delivery()
+        for queue in ("documents", "documents.XQ"):
+            producer.queue_purge(queue)
+        rejected = envelope("add_member", {"org_id": "acme", "user_id": "eve"}, options={"throws": 1})
+        publish(producer, json.dumps(rejected).encode())
+        consumer = broker.consume("documents", prefetch=4, timeout=50)
+        deadline = time.monotonic() + 20
+        while not held.wait(0.01):
+            assert time.monotonic() < deadline, "the message was never rejected"
+            assert next(consumer) is None
+        closing = threading.Thread(target=consumer.close)
+        closing.start()
+        time.sleep(0.2)  # a consumer that did not wait would have closed its connection by now
+        released.set()
+        closing.join(20)
+
+        assert dead_letters(producer, expected=1) == [json.dumps(rejected).encode()]
+        assert producer.queue_declare("documents", passive=True).method.message_count == 0
+    finally:
+        released.set()
+        connection.close()
+        broker.close()

@@ -127,6 +127,7 @@ class Outcome:
     digest: bytes = b""  # of the bytes the sending pass read, to compare with the checking pass's
     last_line_sent: int = 0
     unconfirmed: str | None = None  # the lines of a batch handed to RabbitMQ and not yet confirmed
+    refused_batch: tuple[int, int, int, str] | None = None  # the last batch's, if RabbitMQ took none of it
 
     def summary(self) -> str:
         rate = self.sent / self.seconds if self.seconds > 0 else 0.0
@@ -170,6 +171,8 @@ def _send_all(client: DocfleetClient, file: Path, total: int, batch_size: int) -
         try:
             for item in lines(file, digest=digest):
                 if isinstance(item, Line):
+                    if outcome.refused_batch is not None:
+                        _stop_after_refused_batch(outcome)
                     batch.append((item.number, item.prepared()))
                 if len(batch) >= batch_size:
                     progress.advance(task, _send_batch(client, batch, outcome))
@@ -211,15 +214,19 @@ def _send_batch(client: DocfleetClient, batch: list[tuple[int, OutgoingMessage]]
     count = len(batch)
     batch.clear()
     outcome.unconfirmed = None  # last: an interruption before it tells these lines as perhaps taken
-    if undelivered and len(undelivered) == count:
-        _stop_after_refused_batch(outcome, first, last, undelivered[0].why)
+    refused_whole = bool(undelivered) and len(undelivered) == count
+    outcome.refused_batch = (first, last, count, undelivered[0].why) if refused_whole else None
     return count
 
 
-def _stop_after_refused_batch(outcome: Outcome, first: int, last: int, why: str) -> None:
-    """RabbitMQ took none of a batch (a full queue refusing publishes, a queue gone): the next batches
-    would meet the same, so sending stops, rather than telling every later line refused."""
-    lines = f"line {first}" if first == last else f"lines {first} to {last}"
+def _stop_after_refused_batch(outcome: Outcome) -> None:
+    """RabbitMQ took none of the last batch (a full queue refusing publishes, a queue gone), and a line
+    follows it: the next batches would meet the same, so sending stops, rather than telling every later
+    line refused."""
+    if outcome.refused_batch is None:
+        return
+    first, last, count, why = outcome.refused_batch
+    lines = f"line {first}" if count == 1 else f"the {count} lines sent from line {first} to {last}"
     outcome.stopped = (
         f"stopped: RabbitMQ took none of {lines}, nothing after them sent ({outcome.sent} sent before): {why}"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Protocol, Self
 
@@ -241,17 +242,25 @@ class Unadmitted:
     message_id: str | None = None
     actor: str | None = None
     ids: dict[str, str] | None = None  # the well-formed ids among its arguments, for its rejection
+    line: str = "unreadable message dead-lettered"
 
     def dead_letter(self, reject: RejectUnreadable | None = None) -> None:
-        """Has ``reject`` record the rejection where a message id and an actor are known, then logs the
-        line; the caller nacks the delivery, to its dead-letter queue."""
-        rejection = None
-        if reject is not None and self.message_id is not None and self.actor is not None:
-            known, detail = self.ids or {}, "; ".join(self.problems)
-            org_id, doc_id = known.get("org_id"), known.get("doc_id")
-            rejection = reject(self.message_id, self.actor, detail, org_id=org_id, doc_id=doc_id)
+        """Records the rejection, then logs the line; the caller nacks the delivery, to its dead-letter
+        queue."""
+        self.tell(self.record(reject))
+
+    def record(self, reject: RejectUnreadable | None) -> str | None:
+        """Has ``reject`` record the rejection where a message id and an actor are known; what it said."""
+        if reject is None or self.message_id is None or self.actor is None:
+            return None
+        known, detail = self.ids or {}, "; ".join(self.problems)
+        org_id, doc_id = known.get("org_id"), known.get("doc_id")
+        return reject(self.message_id, self.actor, detail, org_id=org_id, doc_id=doc_id)
+
+    def tell(self, rejection: str | None) -> None:
+        """The delivery's one outcome line."""
         structlog.get_logger("docfleet.worker").warning(
-            "unreadable message dead-lettered",
+            self.line,
             outcome="invalid",
             message_id=self.message_id,
             actor=self.actor,
@@ -262,22 +271,23 @@ class Unadmitted:
         )
 
 
-def screen(body: bytes, consumed_from: str) -> Unadmitted | None:
-    """None if a delivery may go to the workers; else why not. Records and logs nothing."""
+def screen(body: bytes, consumed_from: str, declared: Container[str] = ()) -> Unadmitted | None:
+    """None if a delivery may go to the workers; else why not. Records and logs nothing. An actor neither
+    of the contract nor among ``declared`` (the broker's own) is one no worker has: its message is invalid."""
     try:
         message = dramatiq.Message.decode(body)
     except DecodeError as error:
         cause = error.error
         if isinstance(cause, UnreadableMessage):
-            return Unadmitted(
-                consumed_from, len(body), cause.problems, cause.message_id, cause.actor, cause.ids
-            )
+            read = (cause.message_id, cause.actor, cause.ids)
+            return Unadmitted(consumed_from, len(body), cause.problems, *read)
         return Unadmitted(consumed_from, len(body), [f"body: {type(cause).__name__}"])
-    problem = _misrouted(message, consumed_from)
-    if problem is None:
-        return None
-    ids = ids_in(message.kwargs)
-    return Unadmitted(consumed_from, len(body), [problem], message.message_id, message.actor_name, ids)
+    known = (message.message_id, message.actor_name, ids_in(message.kwargs))
+    if message.actor_name not in ACTOR_KWARGS and message.actor_name not in declared:
+        unknown = f"actor: there is no actor named {message.actor_name!r}"
+        return Unadmitted(consumed_from, len(body), [unknown], *known, line="invalid message dead-lettered")
+    misrouted = _misrouted(message, consumed_from)
+    return None if misrouted is None else Unadmitted(consumed_from, len(body), [misrouted], *known)
 
 
 def _misrouted(message: dramatiq.Message[Any], consumed_from: str) -> str | None:

@@ -83,11 +83,10 @@ class Outcomes(Middleware):
             self._retrying(message, exception)
 
     def before_nack(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
-        """An unknown actor's message, dead-lettered by the consumer's thread: its rejection is recorded
-        and its line logged on the rejections thread, once the nack has gone."""
+        """An unknown actor's message that no screening caught (docfleet's consumer screens them first,
+        off its thread: ``workers.consumer``)."""
         if message.actor_name not in broker.actors:
-            problems = [f"actor: there is no actor named {message.actor_name!r}"]
-            self.later(lambda: self.invalid(message, problems))
+            self.invalid(message, [f"actor: there is no actor named {message.actor_name!r}"])
 
     def invalid(self, message: dramatiq.MessageProxy, problems: Sequence[str]) -> None:
         """Logs the one line of an invalid message and records its rejection (commands only)."""
