@@ -66,7 +66,7 @@ def _queue_counts(amqp_url: str) -> int:
 
 def _close(consumer: ScreeningConsumer) -> None:
     """Dramatiq's close: it first waits for the callbacks already handed to the connection."""
-    consumer.close()  # type: ignore[no-untyped-call]
+    consumer.close()
 
 
 def _ack_all(consumer: ScreeningConsumer, messages: list[Any]) -> None:

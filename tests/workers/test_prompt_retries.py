@@ -38,7 +38,7 @@ def test_the_delay_queues_consumer_wakes_every_100_ms_and_the_others_keep_dramat
         ]
         for consumer in consumers:
             assert isinstance(consumer, ScreeningConsumer)
-            consumer.close()  # type: ignore[no-untyped-call]
+            consumer.close()
     finally:
         broker.close()
 

@@ -41,7 +41,7 @@ def consumer(amqp_url: str, backend: StubBackend) -> Iterator[ScreeningConsumer]
     assert isinstance(consumer, ScreeningConsumer)
     yield consumer
     if consumer.connection.is_open:
-        consumer.close()  # type: ignore[no-untyped-call]
+        consumer.close()
     broker.close()
 
 
