@@ -53,7 +53,8 @@ def test_a_tiny_benchmark_run_measures_every_figure(tmp_path: Path) -> None:
 
 
 def test_the_large_folder_measurement_pages_each_requester() -> None:
-    command = [sys.executable, "-m", "bench.large_folder", "--documents", "5200", "--repeats", "1"]
+    sizes = ["--documents", "5200", "--others", "2000", "--repeats", "1"]
+    command = [sys.executable, "-m", "bench.large_folder", *sizes]
     finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0, finished.stderr[-3000:]
     lines = finished.stdout.splitlines()
