@@ -282,12 +282,14 @@ def screen(body: bytes, consumed_from: str, declared: Container[str] = ()) -> Un
             read = (cause.message_id, cause.actor, cause.ids)
             return Unadmitted(consumed_from, len(body), cause.problems, *read)
         return Unadmitted(consumed_from, len(body), [f"body: {type(cause).__name__}"])
-    known = (message.message_id, message.actor_name, ids_in(message.kwargs))
+    problem, line = _misrouted(message, consumed_from), "unreadable message dead-lettered"
     if message.actor_name not in ACTOR_KWARGS and message.actor_name not in declared:
-        unknown = f"actor: there is no actor named {message.actor_name!r}"
-        return Unadmitted(consumed_from, len(body), [unknown], *known, line="invalid message dead-lettered")
-    misrouted = _misrouted(message, consumed_from)
-    return None if misrouted is None else Unadmitted(consumed_from, len(body), [misrouted], *known)
+        problem = f"actor: there is no actor named {message.actor_name!r}"
+        line = "invalid message dead-lettered"
+    if problem is None:
+        return None
+    known = (message.message_id, message.actor_name, ids_in(message.kwargs))
+    return Unadmitted(consumed_from, len(body), [problem], *known, line=line)
 
 
 def _misrouted(message: dramatiq.Message[Any], consumed_from: str) -> str | None:
