@@ -247,18 +247,7 @@ def test_a_batch_rabbitmq_took_none_of_stops_the_send(
 ) -> None:
     """A queue refusing every publish (full, with reject-publish) would refuse the rest of the file too:
     the lines after that batch are not sent, and the last line says from where to send again."""
-    from adapters.rabbitmq.queue_publisher import OutgoingMessage, Undelivered
-    from workers.client import DocfleetClient
-
-    batches: list[int] = []
-
-    def full_from_the_second(self: DocfleetClient, messages: Sequence[OutgoingMessage]) -> list[Undelivered]:
-        batches.append(len(messages))
-        if len(batches) == 1:
-            return []
-        return [Undelivered(message.message_id, "refused by RabbitMQ (nack)") for message in messages]
-
-    monkeypatch.setattr(DocfleetClient, "send_prepared", full_from_the_second)
+    batches = _full_from_the_second_batch(monkeypatch)
     file = write_lines(tmp_path / "members.jsonl", [member(n) for n in range(9)])
 
     result = run(settings, "bulk", str(file), "--batch-size", "3")
@@ -280,18 +269,7 @@ def test_a_last_batch_rabbitmq_took_none_of_is_told_line_by_line_without_a_stop(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Nothing follows the last batch: its lines are told refused, and nothing is said to be stopped."""
-    from adapters.rabbitmq.queue_publisher import OutgoingMessage, Undelivered
-    from workers.client import DocfleetClient
-
-    batches: list[int] = []
-
-    def full_from_the_second(self: DocfleetClient, messages: Sequence[OutgoingMessage]) -> list[Undelivered]:
-        batches.append(len(messages))
-        if len(batches) == 1:
-            return []
-        return [Undelivered(message.message_id, "refused by RabbitMQ (nack)") for message in messages]
-
-    monkeypatch.setattr(DocfleetClient, "send_prepared", full_from_the_second)
+    batches = _full_from_the_second_batch(monkeypatch)
     file = write_lines(tmp_path / "members.jsonl", [member(n) for n in range(5)])
 
     result = run(settings, "bulk", str(file), "--batch-size", "3")
@@ -361,3 +339,20 @@ def test_an_interrupted_send_tells_which_lines_may_have_been_taken(
         "(2 sent before)"
     )
     assert ready_count(settings.amqp_url, "documents") == 4
+
+
+def _full_from_the_second_batch(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """RabbitMQ takes the first batch whole and none of the others; the sizes of the batches sent."""
+    from adapters.rabbitmq.queue_publisher import OutgoingMessage, Undelivered
+    from workers.client import DocfleetClient
+
+    batches: list[int] = []
+
+    def full_from_the_second(self: DocfleetClient, messages: Sequence[OutgoingMessage]) -> list[Undelivered]:
+        batches.append(len(messages))
+        if len(batches) == 1:
+            return []
+        return [Undelivered(message.message_id, "refused by RabbitMQ (nack)") for message in messages]
+
+    monkeypatch.setattr(DocfleetClient, "send_prepared", full_from_the_second)
+    return batches

@@ -39,12 +39,7 @@ DEAD_LETTER_ARGUMENTS = {"x-dead-letter-exchange": "", "x-dead-letter-routing-ke
 @pytest.fixture
 def channel(amqp_url: str, application: Application) -> Iterator[Any]:
     """A worker consuming the throwaway vhost, and a producer's channel on it."""
-    settings = dataclasses.replace(Settings.from_env(), amqp_url=amqp_url)
-    backend = StubBackend(encoder=JSONEncoder())
-    broker = build_broker(settings, open_application=lambda _: application, results_backend=backend)
-    declare_on(broker, min_backoff=1, max_backoff=5, retry_when=QUICK)
-    assert isinstance(broker, RabbitmqBroker)
-    broker.declare_queue("documents", ensure=True)
+    broker = _workers_broker(amqp_url, application)
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
         producer = connection.channel()
@@ -65,6 +60,17 @@ def channel(amqp_url: str, application: Application) -> Iterator[Any]:
     finally:
         connection.close()
         broker.close()
+
+
+def _workers_broker(amqp_url: str, application: Application) -> RabbitmqBroker:
+    """The workers' broker on the throwaway vhost, its actors declared and ``documents`` with them."""
+    settings = dataclasses.replace(Settings.from_env(), amqp_url=amqp_url)
+    backend = StubBackend(encoder=JSONEncoder())
+    broker = build_broker(settings, open_application=lambda _: application, results_backend=backend)
+    declare_on(broker, min_backoff=1, max_backoff=5, retry_when=QUICK)
+    assert isinstance(broker, RabbitmqBroker)
+    broker.declare_queue("documents", ensure=True)
+    return broker
 
 
 def envelope(actor_name: str, kwargs: dict[str, Any], **changes: Any) -> dict[str, Any]:
@@ -200,12 +206,7 @@ def test_a_closing_consumer_lets_the_dead_letters_in_hand_leave_first(
 ) -> None:
     """Closed while a rejection is held, the consumer waits for it, and its nack leaves before the
     connection closes: the message is dead-lettered, not delivered again with its line told twice."""
-    settings = dataclasses.replace(Settings.from_env(), amqp_url=amqp_url)
-    backend = StubBackend(encoder=JSONEncoder())
-    broker = build_broker(settings, open_application=lambda _: application, results_backend=backend)
-    declare_on(broker, min_backoff=1, max_backoff=5, retry_when=QUICK)
-    assert isinstance(broker, RabbitmqBroker)
-    broker.declare_queue("documents", ensure=True)
+    broker = _workers_broker(amqp_url, application)
     [resources] = [m for m in broker.middleware if isinstance(m, Resources)]
     resources.before_worker_boot(broker, Worker(broker, worker_threads=1))  # as a booting worker does
     held, released = _held_rejections(application, monkeypatch)
