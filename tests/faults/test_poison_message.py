@@ -59,7 +59,10 @@ def test_10_a_message_that_kills_its_worker_each_time_is_dead_lettered_and_the_f
         crashes = _crashes(run.fleet, poison.message_id)
         listed = json.loads(run_docfleet(fault_settings, "dlq", "ls", "--json").stdout)
         (run.fleet.hooks / CRASH_ON_MESSAGE).unlink()
-        replay = run_docfleet(fault_settings, "dlq", "replay", "--all")
+        # Only the poison: a message committed but still unacked in a killed worker's hands at each of
+        # the kills is counted too, and may be dead-lettered as redelivered; its id already applied,
+        # `dlq replay` rightly leaves it (the ledger below still holds every command applied once).
+        replay = run_docfleet(fault_settings, "dlq", "replay", poison.message_id)
         ledger = run.finish()
     replayed = replay.stdout.count("\nreplayed ") + replay.stdout.startswith("replayed ")
     report_ledger("10-poison-message", ledger, crashes=crashes, replayed=replayed)
@@ -68,4 +71,6 @@ def test_10_a_message_that_kills_its_worker_each_time_is_dead_lettered_and_the_f
     [told] = [item for item in listed["documents.XQ"] if item["message_id"] == poison.message_id]
     assert told["reason"].startswith(f"redelivered {REDELIVERY_LIMIT + 1} times after the worker"), told
     assert replay.exit_code == 0, replay.output
-    assert ledger.problems() == []
+    caught_with_it = [item for item in listed["documents.XQ"] if item["message_id"] != poison.message_id]
+    assert all(item["reason"].startswith("redelivered") for item in caught_with_it), caught_with_it
+    assert ledger.problems(expected_dead_letters=len(caught_with_it)) == []
