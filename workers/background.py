@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections.abc import Callable
 
 import structlog
@@ -19,33 +18,22 @@ class OneThreadInBackground:
     message and the heartbeats. Recording a rejection there waited on Postgres (10 s to connect to a
     host that does not answer, about 30 s for one gone silent), long enough for RabbitMQ to drop the
     connection and deliver again messages whose work had committed. Such writes are handed here.
+    A stop does not wait for this thread: each consumer waits for its own jobs as it closes
+    (``ScreeningConsumer.close``), and a job that never ran leaves its delivery unsettled, to come again.
     """
 
     def __init__(self, name: str) -> None:
         self._name = name
         self._jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
-        self._pending = 0
-        self._idle = threading.Condition()
+        self._starting = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def submit(self, job: Job) -> None:
-        with self._idle:
-            self._pending += 1
+        with self._starting:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._thread.start()
         self._jobs.put(job)
-
-    def wait_idle(self, timeout_s: float) -> bool:
-        """Whether every job given so far has run within ``timeout_s`` (a stop waits this long for them)."""
-        deadline = time.monotonic() + timeout_s
-        with self._idle:
-            while self._pending:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(left)
-        return True
 
     def _run(self) -> None:
         while True:
@@ -54,7 +42,3 @@ class OneThreadInBackground:
                 job()
             except BaseException as error:  # the thread outlives any job: the jobs behind it wait on it
                 structlog.get_logger("docfleet.worker").error("background job failed", error=repr(error))
-            finally:
-                with self._idle:
-                    self._pending -= 1
-                    self._idle.notify_all()

@@ -26,7 +26,6 @@ from workers.middleware.retries import failure_kind, retry_not_queued
 from workers.named_logger import NamedLogger
 
 MAX_DETAIL = 2000
-STOP_WAIT_S = 5.0  # how long a stopping worker waits for the rejections handed to its rejections thread
 
 
 @dataclass(frozen=True)
@@ -57,10 +56,6 @@ class Outcomes(Middleware):
         """Runs ``job`` on this process's rejections thread: for the consumer's thread, which must not
         wait on Postgres (``OneThreadInBackground``)."""
         self._background.submit(job)
-
-    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        if not self._background.wait_idle(STOP_WAIT_S):
-            _log().warning("rejections not all recorded before the stop", waited_s=STOP_WAIT_S)
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
         _noted.set(None)
