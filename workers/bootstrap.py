@@ -63,6 +63,7 @@ class Application:
         max_batch: int = 8,
         on_transaction: Callable[[int, str], None] | None = None,
         count_redelivery: Callable[[str], int] | None = None,
+        had_outcome: Callable[[str], bool] | None = None,
     ) -> None:
         """From given parts: tests pass fakes. Queries read through ``new_reader`` (``new_uow(None)`` if
         not given); ``closers`` run, in order, on ``close()``. With ``open_batch``, commands of the
@@ -72,6 +73,7 @@ class Application:
         self.new_reader = new_reader or (lambda: new_uow(None))
         self.listing_cache = listing_cache
         self._count_redelivery = count_redelivery
+        self._had_outcome = had_outcome
         self._closers = tuple(closers)
         self._batched = batched
         self._group_commit: GroupCommit[Job, Verdict] | None = None
@@ -91,6 +93,7 @@ class Application:
         from adapters.postgres.batch import BATCHED_COMMANDS, BatchKeys, SqlBatch
         from adapters.postgres.engine import create_engine
         from adapters.postgres.identity import WatchedIdentity
+        from adapters.postgres.rejections import MessageHistory
         from adapters.postgres.unit_of_work import read_only_unit_of_work_factory, unit_of_work_factory
         from adapters.valkey.client import connect
         from adapters.valkey.guard import CacheGuard
@@ -126,6 +129,7 @@ class Application:
             max_batch=settings.group_commit_max_batch or threads,
             on_transaction=counting_transactions(),
             count_redelivery=RedeliveryCounter(client, settings.cache_prefix).count,
+            had_outcome=MessageHistory(engine).used,
         )
 
     def execute(self, command: Command, *, message_id: str, actor: str) -> Outcome:
@@ -151,6 +155,11 @@ class Application:
         """Adds a delivery of the message after a worker stopped holding it; how many, fleet-wide, or
         None where nothing counts them. Raises when the count cannot be kept."""
         return None if self._count_redelivery is None else self._count_redelivery(message_id)
+
+    def had_outcome(self, message_id: str) -> bool:
+        """Whether a command with this id was already applied, refused or rejected (its inbox row).
+        Raises when Postgres cannot say."""
+        return self._had_outcome is not None and self._had_outcome(message_id)
 
     def list_folder(self, query: ListFolderDocuments) -> DocumentPage:
         """One page of the folder for the requester; raises Refused or NotFound when it may not be read."""

@@ -48,6 +48,12 @@ class MessageHistory:
                     found[rejection.message_id] = rejection
         return found
 
+    def used(self, message_id: str) -> bool:
+        """Whether this one id already had its outcome."""
+        query = select(inbox.c.message_id).where(inbox.c.message_id == message_id)
+        with self._engine.connect() as connection:
+            return connection.scalar(query) is not None
+
     def used_ids(self, message_ids: Collection[str]) -> set[str]:
         """The ids that already had their outcome: a message sent again with one is a duplicate."""
         used: set[str] = set()

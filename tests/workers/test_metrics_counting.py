@@ -13,6 +13,7 @@ from workers.metrics.definitions import WorkerMetrics
 from workers.metrics.tally import MessageTally
 from workers.middleware.metrics import Metrics
 from workers.middleware.outcomes import note_outcome
+from workers.middleware.redeliveries import SETTLED_BEFORE_OPTION
 from workers.settlement import mark_not_sent
 
 
@@ -81,3 +82,28 @@ def test_each_attempt_counts_once_and_one_whose_start_was_not_seen_leaves_in_pro
     assert sample(metrics.outcomes, "_total", actor="add_member", outcome="applied") == 2
     assert sample(metrics.duration, "_count", **member) == 1
     assert sample(metrics.in_progress, "", **member) == 0
+
+
+def _skipped(options: dict[str, object], *, failed: bool) -> WorkerMetrics:
+    metrics, counting = WorkerMetrics(), Metrics()
+    tally = MessageTally(metrics)
+    counting._tally = tally
+    message = MessageProxy(
+        dramatiq.Message(queue_name="documents", actor_name="add_member", args=(), kwargs={}, options=options)
+    )
+    broker = SimpleNamespace(actors={"add_member": None})
+    counting.before_process_message(broker, message)  # type: ignore[arg-type]
+    if failed:
+        message.fail()
+    counting.after_skip_message(broker, message)  # type: ignore[arg-type]
+    tally.write()
+    return metrics
+
+
+def test_a_message_skipped_past_the_redelivery_limit_counts_as_dead_lettered_or_as_a_duplicate() -> None:
+    dead = _skipped({}, failed=True)
+    settled = _skipped({SETTLED_BEFORE_OPTION: True}, failed=False)
+
+    assert sample(dead.outcomes, "_total", actor="add_member", outcome="dead_lettered") == 1
+    assert sample(settled.outcomes, "_total", actor="add_member", outcome="duplicate") == 1
+    assert sample(settled.outcomes, "_total", actor="add_member", outcome="skipped") == 0

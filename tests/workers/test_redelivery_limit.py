@@ -11,7 +11,7 @@ import pytest
 from dramatiq.middleware import SkipMessage
 from structlog.testing import capture_logs
 
-from workers.middleware.redeliveries import RedeliveryLimit
+from workers.middleware.redeliveries import SETTLED_BEFORE_OPTION, RedeliveryLimit
 from workers.middleware.resources import Resources
 
 LIMIT = 3
@@ -21,12 +21,21 @@ LIMIT = 3
 class CountingApplication:
     counts: dict[str, int] = field(default_factory=dict)
     fails_with: Exception | None = None
+    settled: set[str] = field(default_factory=set)
+    inbox_fails_with: Exception | None = None
+    inbox_read: list[str] = field(default_factory=list)
 
     def count_redelivery(self, message_id: str) -> int | None:
         if self.fails_with is not None:
             raise self.fails_with
         self.counts[message_id] = self.counts.get(message_id, 0) + 1
         return self.counts[message_id]
+
+    def had_outcome(self, message_id: str) -> bool:
+        self.inbox_read.append(message_id)
+        if self.inbox_fails_with is not None:
+            raise self.inbox_fails_with
+        return message_id in self.settled
 
 
 @dataclass
@@ -37,10 +46,10 @@ class LendingResources:
         return self.app
 
 
-def delivery(message_id: str, *, redelivered: bool) -> dramatiq.MessageProxy:
+def delivery(message_id: str, *, redelivered: bool, actor: str = "upload_document") -> dramatiq.MessageProxy:
     message: dramatiq.Message[Any] = dramatiq.Message(
         queue_name="documents",
-        actor_name="upload_document",
+        actor_name=actor,
         args=(),
         kwargs={},
         options={},
@@ -79,6 +88,48 @@ def test_redeliveries_run_up_to_the_limit_and_the_next_is_dead_lettered_with_its
     [line] = lines
     assert (line["outcome"], line["reason"], line["message_id"]) == ("dead_lettered", "redelivered", "m1")
     assert f"delivered again {LIMIT + 1} times" in line["detail"]
+    assert app.inbox_read == ["m1"], "asked whether its work had committed before dead-lettering it"
+
+
+def past_the_limit(app: CountingApplication, message: dramatiq.MessageProxy) -> list[dict[str, Any]]:
+    """The lines of the delivery after ``LIMIT`` redeliveries of the same id, which raises SkipMessage."""
+    app.counts[message.message_id] = LIMIT
+    with capture_logs() as lines, pytest.raises(SkipMessage):
+        limit_over(app).before_process_message(dramatiq.get_broker(), message)
+    return lines
+
+
+def test_past_the_limit_a_command_whose_work_had_committed_is_acked_as_a_duplicate() -> None:
+    app = CountingApplication(settled={"m1"})
+    message = delivery("m1", redelivered=True)
+
+    [line] = past_the_limit(app, message)
+
+    assert not message.failed, "not failed: acked, as its work had committed before its ack was lost"
+    assert (line["outcome"], line["message_id"], line["actor"]) == ("duplicate", "m1", "upload_document")
+    assert f"delivered again {LIMIT + 1} times" in line["detail"]
+    assert message.options[SETTLED_BEFORE_OPTION] is True, "so that the metrics count a duplicate"
+
+
+def test_past_the_limit_an_inbox_that_cannot_be_read_leaves_the_message_dead_lettered() -> None:
+    app = CountingApplication(settled={"m1"}, inbox_fails_with=ConnectionError("Postgres is down"))
+    message = delivery("m1", redelivered=True)
+
+    lines = past_the_limit(app, message)
+
+    assert message.failed
+    assert [line["event"] for line in lines] == ["inbox not read", "dead-lettered: delivered again too often"]
+
+
+def test_past_the_limit_a_query_is_dead_lettered_without_reading_the_inbox() -> None:
+    app = CountingApplication(settled={"q1"})
+    message = delivery("q1", redelivered=True, actor="list_folder")
+
+    [line] = past_the_limit(app, message)
+
+    assert message.failed
+    assert line["outcome"] == "dead_lettered"
+    assert app.inbox_read == [], "a query leaves no inbox row: its id says nothing of its work"
 
 
 def test_a_count_that_cannot_be_kept_lets_the_message_run_and_says_so() -> None:

@@ -28,6 +28,7 @@ from workers.metrics import worker as worker_metrics
 from workers.metrics.tally import DeadLettered, Finished, MessageTally, Started
 from workers.middleware import outcomes
 from workers.middleware.envelope import OVERSIZE_OPTION
+from workers.middleware.redeliveries import SETTLED_BEFORE_OPTION
 from workers.settlement import was_sent
 
 _started: ContextVar[float | None] = ContextVar("docfleet_metrics_started", default=None)
@@ -74,6 +75,8 @@ class Metrics(Middleware):
         tally = self._tally
         if tally is not None:
             skipped = "dead_lettered" if message.failed else "skipped"  # failed: too often redelivered
+            if SETTLED_BEFORE_OPTION in message.options:
+                skipped = "duplicate"
             outcome = "invalid" if OVERSIZE_OPTION in message.options else skipped
             _finished(tally, message, outcome, failed=message.failed)
 

@@ -9,7 +9,9 @@ time. Deliveries marked so are counted per message id (in Valkey, across the fle
 ``docfleet dlq replay`` can send it again once its cause is found (and starts its count again). A
 clean stop or a lost connection also puts back the messages a worker held, so a message is counted once
 for each of those too: the limit leaves room for several before it. Every message the dying process held,
-running or prefetched, is counted with the one that killed it.
+running or prefetched, is counted with the one that killed it. One of those whose work had committed
+(its ack lost with the process) is acked past the limit as the duplicate it is, rather than
+dead-lettered: its id already had its outcome.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from __future__ import annotations
 import dramatiq
 from dramatiq.middleware import Middleware, SkipMessage
 
+from workers.contract import QUERIES
 from workers.middleware.resources import Resources
 from workers.named_logger import NamedLogger
 
 REDELIVERY_LIMIT = 5
+SETTLED_BEFORE_OPTION = "docfleet_settled_before"  # marks a message acked past the limit as a duplicate
 
 _log = NamedLogger("docfleet.worker")
 
@@ -40,14 +44,35 @@ class RedeliveryLimit(Middleware):
             return
         if count is None or count <= self._limit:
             return
+        told = f"delivered again {count} times after the worker holding it stopped before settling it"
+        if self._had_outcome(message):
+            _log().info(
+                "duplicate: delivered again too often, its id already had its outcome",
+                outcome="duplicate",
+                message_id=message.message_id,
+                actor=message.actor_name,
+                detail=f"{told} (limit {self._limit}): acked unrun",
+            )
+            message.options[SETTLED_BEFORE_OPTION] = True
+            raise SkipMessage(f"redelivered {count} times, already settled")
         _log().error(
             "dead-lettered: delivered again too often",
             outcome="dead_lettered",
             message_id=message.message_id,
             actor=message.actor_name,
             reason="redelivered",
-            detail=f"delivered again {count} times after the worker holding it stopped before settling it"
-            f" (limit {self._limit}): it may stop the worker that runs it",
+            detail=f"{told} (limit {self._limit}): it may stop the worker that runs it",
         )
         message.fail()
         raise SkipMessage(f"redelivered {count} times")
+
+    def _had_outcome(self, message: dramatiq.MessageProxy) -> bool:
+        """Whether a command's id is in the inbox; a query leaves none, and a failed lookup says no: the
+        message is then dead-lettered, where nothing is lost."""
+        if message.actor_name in QUERIES:
+            return False
+        try:
+            return self._resources.application().had_outcome(message.message_id)
+        except Exception as error:
+            _log().warning("inbox not read", message_id=message.message_id, error=repr(error)[:300])
+            return False
