@@ -3,6 +3,7 @@ unrun, with one line that says why."""
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -91,7 +92,9 @@ def test_redeliveries_run_up_to_the_limit_and_the_next_is_dead_lettered_with_its
     assert app.inbox_read == ["m1"], "asked whether its work had committed before dead-lettering it"
 
 
-def past_the_limit(app: CountingApplication, message: dramatiq.MessageProxy) -> list[dict[str, Any]]:
+def past_the_limit(
+    app: CountingApplication, message: dramatiq.MessageProxy
+) -> list[MutableMapping[str, Any]]:
     """The lines of the delivery after ``LIMIT`` redeliveries of the same id, which raises SkipMessage."""
     app.counts[message.message_id] = LIMIT
     with capture_logs() as lines, pytest.raises(SkipMessage):
