@@ -24,11 +24,29 @@ _ENCODER = msgspec.json.Encoder()
 
 def json_line(event_dict: dict[str, Any], default: Callable[[Any], Any] | None = None) -> str:
     """A serializer for ``structlog.processors.JSONRenderer``, which passes its ``default``."""
-    if all(type(value) in _SCALARS for value in event_dict.values()):
-        text = _ENCODER.encode(event_dict).decode()
-        if text.isascii():
-            return text
-    return json.dumps(finite(event_dict), default=default, separators=(",", ":"), allow_nan=False)
+    try:
+        if all(type(value) in _SCALARS for value in event_dict.values()):
+            text = _ENCODER.encode(event_dict).decode()
+            if text.isascii():
+                return text
+        return json.dumps(finite(event_dict), default=default, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # an integer of more digits than Python writes out (4,300): the line still goes
+        return json.dumps(finite(writable(event_dict)), default=default, separators=(",", ":"))
+
+
+def writable(value: Any) -> Any:
+    """``value`` with every integer, in any dict, list or tuple of it, that is too long to be written
+    in decimal given by its size instead."""
+    if isinstance(value, int) and value.bit_length() > _WRITTEN_BITS:
+        return f"<an integer of {value.bit_length()} bits>"
+    if isinstance(value, dict):
+        return {key: writable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [writable(item) for item in value]
+    return value
+
+
+_WRITTEN_BITS = 4096  # under Python's 4,300 decimal digits (sys.get_int_max_str_digits)
 
 
 def finite(value: Any) -> Any:

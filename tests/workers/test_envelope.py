@@ -127,6 +127,11 @@ UNREADABLE: list[tuple[bytes, str]] = [
         body(options={"docfleet_not_found_retries": 1_000}),  # would let a fault be retried 1,020 times
         "options: docfleet_not_found_retries must not exceed retries",
     ),
+    (body(options={"retries": 2**53 + 1}), "options.retries: input should be less than or equal to"),
+    (body(options={"eta": int("9" * 4300)}), "options.eta: input should be less than or equal to"),
+    (body(options={"eta": -1}), "options.eta: input should be greater than or equal to 0"),
+    (body(options={"requeue_timestamp": 2**64}), "options.requeue_timestamp: input should be less than"),
+    (body(message_timestamp=2**53 + 1), "message_timestamp: input should be less than or equal to"),
     (body(options={OVERSIZE_OPTION: 1}), f"options.{OVERSIZE_OPTION}: is not a field"),
     (body(options=[]), "options: "),
     (body(message_id="a b"), "message_id: must be 1 to 128 characters"),

@@ -62,3 +62,17 @@ def test_nan_and_infinities_are_null_where_json_dumps_writes_the_line_too() -> N
         "ratios": [None, 1.5],
         "by": {"a": None, "b": None},
     }
+
+
+def test_an_integer_too_long_to_write_in_decimal_is_given_by_its_size_and_the_line_still_goes() -> None:
+    huge = int("9" * 4300) + 1  # Python writes no integer of more than 4,300 digits
+
+    for extra in ({}, {"name": "é"}):  # a line msgspec writes, and one json.dumps writes
+        line = json_line({"event": "x", "attempt": huge, "all": [1, huge], **extra}, default=repr)
+
+        assert json.loads(line) == {
+            "event": "x",
+            "attempt": "<an integer of 14285 bits>",
+            "all": [1, "<an integer of 14285 bits>"],
+            **extra,
+        }

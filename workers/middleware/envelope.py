@@ -51,6 +51,11 @@ MAX_RETRY_DELAY_MS = 60_000
 QueueName = Literal["documents", "documents-queries", "documents.DQ", "documents-queries.DQ"]
 
 
+# What a double holds exactly, as any JSON reader does: a larger count or timestamp is no real one, and
+# one of thousands of digits could not even be written in a log line.
+Count = Annotated[int, Field(ge=0, le=2**53)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", hide_input_in_errors=True)
 
@@ -59,11 +64,11 @@ class Options(_Strict):
     """Dramatiq's bookkeeping on the copies it re-enqueues for a retry, and docfleet's count of those
     retries that followed a not-found; a producer sends {}."""
 
-    retries: Annotated[int, Field(ge=0)] = 0
-    docfleet_not_found_retries: Annotated[int, Field(ge=0)] = 0
+    retries: Count = 0
+    docfleet_not_found_retries: Count = 0
     traceback: str = ""
-    requeue_timestamp: int = 0
-    eta: int = 0
+    requeue_timestamp: Count = 0
+    eta: Count = 0
 
     @model_validator(mode="after")
     def _not_found_among_the_retries(self) -> Self:
@@ -94,6 +99,7 @@ class Envelope(_Strict):
         int,
         Field(
             ge=0,
+            le=2**53,
             description=(
                 "When it was first sent: the producer's clock, in ms since 1970 (UTC). A list_folder"
                 " query older than RESULT_TTL_MS by the worker's clock is not run."
