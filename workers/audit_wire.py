@@ -15,7 +15,7 @@ import math
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.event_codec import EVENTS_EXCHANGE
@@ -154,9 +154,14 @@ def _timestamp(value: object) -> datetime:
     text = f"{form['date']}T{form['time']}:{'59' if leap else form['second']}{form['fraction'] or ''}{offset}"
     try:
         moment = datetime.fromisoformat(text)
-        return moment + timedelta(seconds=1) if leap else moment
+        moment = moment + timedelta(seconds=1) if leap else moment
     except (ValueError, OverflowError):  # a day or an hour out of range; a leap second past year 9999
         raise MalformedEvent("occurred_at: not an RFC 3339 time") from None
+    try:
+        moment.astimezone(UTC)  # stored as UTC: its instant must be one Python can read back
+    except OverflowError:
+        raise MalformedEvent("occurred_at: its UTC time is out of range (years 1 to 9999)") from None
+    return moment
 
 
 def _without_offset(value: str) -> bool:

@@ -88,6 +88,8 @@ def test_every_rfc_3339_time_is_read(value: str, moment: datetime) -> None:
         ("2024-01-01T00:00:00+24:00", "not an RFC 3339 time"),
         ("9999-12-31T23:59:60Z", "not an RFC 3339 time"),  # a leap second past the last representable
         ("\uff12\uff10\uff12\uff14-01-01T00:00:00Z", "not an RFC 3339 time"),  # fullwidth digits
+        ("9999-12-31T23:59:59-23:59", "its UTC time is out of range"),  # year 10000 in UTC
+        ("0001-01-01T00:00:00+23:59", "its UTC time is out of range"),  # 1 BC in UTC
     ],
 )
 def test_a_time_that_is_not_rfc_3339_is_malformed(value: str, problem: str) -> None:
