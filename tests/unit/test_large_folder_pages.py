@@ -137,3 +137,37 @@ def test_a_page_of_a_folder_too_large_counts_as_a_miss_even_when_no_count_was_re
         if sample.name.endswith("_total")
     }
     assert counted == {"hit": 1, "miss": 3}
+
+
+def _whole_listing(db: FakeDatabase) -> FolderListing:
+    uow = db.uow()
+    with uow:
+        listing = uow.documents.listing(db.folders[FOLDER], at_most=1000)
+    assert listing is not None
+    return listing
+
+
+def test_a_folder_whose_text_is_over_the_limit_is_paged_and_not_cached_however_few_its_documents() -> None:
+    db, cache = _folder_of(3), FakeListingCache()
+    query = ListFolderDocuments(folder_id=FOLDER, requested_by="alice", limit=2)
+    limit = _whole_listing(db).characters()
+
+    heavy = list_folder_documents(query, db.uow(), cache, whole_characters_at_most=limit - 1)
+    at_the_limit = list_folder_documents(query, db.uow(), FakeListingCache(), whole_characters_at_most=limit)
+
+    assert heavy == at_the_limit
+    assert cache.listings == {}, "a listing over the limit is not cached"
+    assert db.page_reads == 1
+
+
+def test_a_listing_counts_the_text_of_its_documents_and_readers() -> None:
+    db = FakeDatabase().with_folder().with_member("bob")
+    db.with_document("doc", owner="alice", viewers=["bob"])
+    listing = _whole_listing(db)
+    [entry] = listing.entries
+    document = entry.document
+    texts = [document.id, document.owner_id, document.uploaded_by, document.name, document.mime_type]
+    texts += [document.blob_uri, *document.tags, *entry.readers]
+
+    assert listing.characters() == sum(map(len, texts))
+    assert set(entry.readers) == {"alice", "bob"}
