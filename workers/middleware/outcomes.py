@@ -9,6 +9,7 @@ NotFound that outlived its retries; a query writes nothing.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -195,13 +196,28 @@ _UNHANDLED = "Failed to process message %s with unhandled exception."
 class _ReplacedByOutcomeLines(logging.Filter):
     """Drops Dramatiq's own lines about what an outcome line already says; they would repeat the whole
     message, hostile fields included. A NotFound, or a row another message wrote first, is expected: its
-    traceback is not logged either, the outcome line ("retrying") says what happened."""
+    traceback is not logged either, the outcome line ("retrying") says what happened. A fault's
+    traceback is logged once, not at each of its 20 retries: again only when the failure changes."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.msg in _REPLACED:
             return False
+        if record.msg != _UNHANDLED:
+            return True
         exception = record.exc_info[1] if record.exc_info else None
-        return not (record.msg == _UNHANDLED and isinstance(exception, NotFound | WrittenConcurrently))
+        return not (isinstance(exception, NotFound | WrittenConcurrently) or _as_before(record, exception))
+
+
+def _as_before(record: logging.LogRecord, exception: BaseException | None) -> bool:
+    """Whether the message's last attempt failed the same way: Dramatiq keeps its traceback in the
+    message's options, ending with the exception's line."""
+    message = record.args[0] if isinstance(record.args, tuple) and record.args else None
+    options = getattr(message, "options", None)
+    before = options.get("traceback") if isinstance(options, dict) else None
+    if exception is None or not isinstance(before, str) or not before:
+        return False
+    last_line = before.rstrip().rsplit("\n", 1)[-1]
+    return last_line == traceback.format_exception_only(exception)[-1].rstrip()
 
 
 def quiet_replaced_lines(queues: Sequence[str]) -> None:
