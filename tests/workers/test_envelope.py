@@ -209,7 +209,8 @@ def test_a_body_far_over_the_limit_is_not_read_at_all(monkeypatch: pytest.Monkey
         EnvelopeEncoder().decode(data)
 
     assert raised.value.problems == [
-        f"body: is {len(data)} bytes, too large to be read (the limit is {MAX_MESSAGE_BYTES})"
+        f"body: is {len(data)} bytes, too large to be read (a message may be {MAX_MESSAGE_BYTES} bytes;"
+        f" over {READ_LIMIT_BYTES} it is not read at all)"
     ]
     assert raised.value.message_id is None
 

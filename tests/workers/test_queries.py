@@ -186,6 +186,19 @@ def test_a_query_sent_longer_ago_than_its_answer_is_kept_is_not_run(fleet: Fleet
     assert failure.value.orig_exc_msg == line["detail"]
 
 
+def test_an_expired_query_whose_timestamp_was_written_in_seconds_is_told_so(fleet: Fleet) -> None:
+    message = fleet.message("list_folder", folder_id=FOLDER, requested_by=ALICE)
+    in_seconds = dataclasses.replace(message, message_timestamp=current_millis() // 1000)
+    with capture_logs() as logs:
+        fleet.broker.enqueue(in_seconds)
+        fleet.settle()
+
+    [line] = [line for line in logs if line.get("message_id") == message.message_id and "outcome" in line]
+    assert line["outcome"] == "expired"
+    told = "; its message_timestamp looks like seconds: it is milliseconds since 1970"
+    assert line["detail"].endswith(told)
+
+
 def test_a_query_sent_within_its_answers_time_to_live_is_answered(fleet: Fleet, db: FakeDatabase) -> None:
     ttl_ms = Settings.from_env().result_ttl_ms
     db.with_document("d1", owner=ALICE)

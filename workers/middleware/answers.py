@@ -107,10 +107,16 @@ def abandoned(message: dramatiq.Message[Any], now_ms: int) -> str | None:
     age_ms, ttl_ms = now_ms - message.message_timestamp, middleware.answer_ttl_ms(broker, message)
     if age_ms <= ttl_ms:
         return None
-    return (
+    why = (
         f"{message.actor_name} sent {age_ms / 1000:.1f} s ago, longer than its answer is kept "
         f"({ttl_ms / 1000:g} s, RESULT_TTL_MS): not run"
     )
+    if message.message_timestamp < _MILLISECONDS_SINCE_1973:
+        why += "; its message_timestamp looks like seconds: it is milliseconds since 1970"
+    return why
+
+
+_MILLISECONDS_SINCE_1973 = 100_000_000_000  # as seconds, the year 5138
 
 
 def fail_abandoned(message: dramatiq.Message[Any], why: str) -> str:

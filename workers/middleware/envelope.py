@@ -147,7 +147,10 @@ class EnvelopeEncoder(JSONEncoder):
 
     def _decoded(self, data: bytes) -> MessageData:
         if len(data) > READ_LIMIT_BYTES:
-            problem = f"body: is {len(data)} bytes, too large to be read (the limit is {MAX_MESSAGE_BYTES})"
+            problem = (
+                f"body: is {len(data)} bytes, too large to be read (a message may be"
+                f" {MAX_MESSAGE_BYTES} bytes; over {READ_LIMIT_BYTES} it is not read at all)"
+            )
             raise UnreadableMessage([problem])
         fields = _json_object(data)
         try:
