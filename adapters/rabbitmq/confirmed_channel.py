@@ -21,6 +21,7 @@ import pika.exceptions
 
 from adapters.rabbitmq.alarms import AlarmWatch, StopAsking
 from adapters.rabbitmq.connection import connection_parameters
+from adapters.rabbitmq.connection_failures import connection_failure
 from adapters.rabbitmq.vectored_writes import write_buffers_together
 
 T = TypeVar("T")
@@ -218,7 +219,7 @@ class ConfirmedChannel(ABC, Generic[T]):
         self._wake()
 
     def _on_open_error(self, _connection: Any, error: BaseException) -> None:
-        self._failure = f"cannot connect to RabbitMQ: {error!r}"
+        self._failure = connection_failure(error)
         self._wake()
 
     def _on_connection_closed(self, _connection: Any, reason: BaseException) -> None:

@@ -170,7 +170,7 @@ def test_folder_ls_prints_a_table_or_json_and_a_refusal_exits_3(
     refused = run(settings, "folder", "ls", folder, "--as", "mallory")
 
     assert "[draft] plan.pdf" in listed.stdout
-    assert "1 documents in" in listed.stdout
+    assert "1 document in" in listed.stdout
     assert [document["id"] for document in as_json["documents"]] == [doc]
     assert as_json["next_cursor"] is None
     assert refused.exit_code == 3

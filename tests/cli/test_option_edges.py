@@ -84,3 +84,52 @@ def test_a_usage_error_of_several_lines_is_told_on_one(capsys: pytest.CaptureFix
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("docfleet: error: Missing option '--role'")
     assert "viewer" in line
+
+
+def test_the_version_is_printed_without_reaching_any_service() -> None:
+    from importlib.metadata import version
+
+    result = invoke("--version")
+
+    assert result.exit_code == 0, result.output
+    assert result.output == f"docfleet {version('docfleet')}\n"
+
+
+def test_the_count_under_a_page_says_document_for_one(capsys: pytest.CaptureFixture[str]) -> None:
+    show_page(ListFolderResult(documents=[], next_cursor=None), "f-reports", "alice")
+    none = capsys.readouterr().out.splitlines()
+    page = ListFolderResult.model_validate(
+        {"documents": [_document("d1")], "next_cursor": None}  # one document
+    )
+    show_page(page, "f-reports", "alice")
+    one = capsys.readouterr().out.splitlines()
+
+    assert "0 documents in f-reports visible to alice" in none
+    assert "1 document in f-reports visible to alice" in one
+
+
+def _document(doc_id: str) -> dict[str, object]:
+    return {
+        "id": doc_id,
+        "org_id": "acme",
+        "folder_id": "f-reports",
+        "owner_id": "alice",
+        "uploaded_by": "alice",
+        "name": "a.pdf",
+        "mime_type": "application/pdf",
+        "version": 1,
+        "blob_uri": "s3://bucket/a.pdf",
+        "tags": [],
+        "created_at": "2026-05-01T12:00:00Z",
+        "updated_at": "2026-05-01T12:00:00Z",
+    }
+
+
+def test_times_in_json_output_are_rfc_3339(capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import UTC, datetime
+
+    from workers.cli.output import print_json
+
+    print_json({"died_at": datetime(2026, 12, 6, 5, 29, 52, tzinfo=UTC)})
+
+    assert '"died_at": "2026-12-06T05:29:52+00:00"' in capsys.readouterr().out

@@ -61,6 +61,7 @@ def service_failure(error: BaseException) -> str | None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from adapters.postgres.errors import missing_table
+    from adapters.rabbitmq.connection_failures import connection_failure
     from adapters.rabbitmq.publisher import PublishError
 
     try:
@@ -71,7 +72,9 @@ def service_failure(error: BaseException) -> str | None:
         hint = " (is the schema there? docfleet migrate makes it)" if missing_table(error) else ""
         return f"Postgres at {location(settings.database_url)}: {first_line(error)}{hint}"
     broker_error = getattr(dramatiq.errors, "BrokerConnectionError", None) or dramatiq.errors.ConnectionError
-    if isinstance(error, pika.exceptions.AMQPError | PublishError | broker_error):
+    if isinstance(error, pika.exceptions.AMQPConnectionError | broker_error):
+        return f"RabbitMQ at {location(settings.amqp_url)}: {connection_failure(error)}"
+    if isinstance(error, pika.exceptions.AMQPError | PublishError):
         return f"RabbitMQ at {location(settings.amqp_url)}: {first_line(error)}"
     if isinstance(error, valkey.exceptions.ValkeyError):
         return f"Valkey at {location(settings.valkey_url)}: {first_line(error)}"

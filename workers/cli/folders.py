@@ -100,7 +100,8 @@ def show_page(
         add_row(grid, [*row, ", ".join(document.tags), document.updated_at])
     if page.documents:
         out.print(grid)
-    out.print(f"{len(page.documents)} documents in {folder_id} visible to {requested_by}")
+    count = len(page.documents)
+    out.print(f"{count} document{'' if count == 1 else 's'} in {folder_id} visible to {requested_by}")
     if page.next_cursor is not None:
         asked = "" if limit == DEFAULT_LIMIT else f" --limit {limit}"  # the same page size and patience
         asked += "" if timeout == DEFAULT_TIMEOUT_S else f" --timeout {timeout:g}"

@@ -38,7 +38,8 @@ def health(
     ] = 30.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
 ) -> None:
-    """Check Postgres, Valkey and RabbitMQ are reachable, the schema is at head and the relay keeps up.
+    """Check Postgres, Valkey and RabbitMQ are reachable, the schema is at head, the relay keeps up and
+    a worker consumes each command queue.
 
     Exit 0 only when every check holds, 5 otherwise.
 
@@ -158,13 +159,14 @@ def _valkey(valkey_url: str) -> tuple[bool, str]:
 
 def _rabbitmq_checks(amqp_url: str) -> list[Check]:
     """``RabbitMQ`` (a connection opens) and, on that connection, ``workers``."""
+    from adapters.rabbitmq.connection_failures import connection_failure
     from adapters.rabbitmq.queue_states import QueueStates
     from workers.cli.health_workers import workers_consume
 
     try:
         connection = _open_probe_connection(amqp_url)
     except Exception as error:  # a failed probe is the answer, whatever it raised
-        failed = Check("RabbitMQ", False, f"{location(amqp_url)}: {first_line(error)}")
+        failed = Check("RabbitMQ", False, f"{location(amqp_url)}: {connection_failure(error)}")
         return [failed, Check("workers", False, "not checked: the RabbitMQ check failed")]
     with QueueStates(connection) as states:
         workers = _check("workers", amqp_url, lambda: workers_consume(states))

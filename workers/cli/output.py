@@ -7,6 +7,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, Protocol
 
 import typer
@@ -48,7 +49,12 @@ def add_row(grid: Table, values: Iterable[object]) -> None:
 
 
 def print_json(data: Any) -> None:
-    typer.echo(printable(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
+    typer.echo(printable(json.dumps(data, indent=2, ensure_ascii=False, default=_as_json)))
+
+
+def _as_json(value: Any) -> Any:
+    """A time as RFC 3339 (``2026-05-01T12:00:00+00:00``), as every time docfleet sends; else its text."""
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def printable(text: str, *, newlines: bool = True) -> str:

@@ -1,0 +1,49 @@
+"""Why a connection to RabbitMQ could not be opened, in words a user can act on.
+
+pika wraps the cause in layers (a workflow's failure, holding each attempt's, holding the socket's
+error) and names them all in its message: "AMQPConnectionError: (AMQPConnectionWorkflowFailed: 1
+exceptions in all; last exception - AMQPConnectorSocketConnectError: ConnectionRefusedError(111, ...".
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pika.exceptions
+from pika.adapters.utils.connection_workflow import AMQPConnectorStackTimeout
+
+_DEPTH = 6  # pika's layers are three or four deep
+
+
+def connection_failure(error: BaseException) -> str:
+    """The cause of ``error``, raised or reported while opening a connection, in a few words."""
+    cause = _innermost(error)
+    told = f"{type(cause).__name__}: {cause}"
+    if isinstance(cause, pika.exceptions.ProbableAuthenticationError) or "ACCESS_REFUSED" in told:
+        return "login refused: check the user name and password in AMQP_URL"
+    if isinstance(cause, pika.exceptions.ProbableAccessDeniedError) or "NOT_ALLOWED" in told:
+        return "the virtual host does not exist, or the user may not use it: check AMQP_URL's path"
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused: is RabbitMQ running, at that host and port?"
+    if isinstance(cause, socket.gaierror):
+        return f"the host name could not be resolved ({cause.strerror})"
+    if isinstance(cause, TimeoutError | AMQPConnectorStackTimeout):
+        return "no answer in time"
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
+    return told.splitlines()[0][:300] if told.strip() else type(cause).__name__
+
+
+def _innermost(error: BaseException) -> BaseException:
+    for _ in range(_DEPTH):
+        attempts = getattr(error, "exceptions", None)
+        wrapped = getattr(error, "exception", None)
+        if isinstance(attempts, list | tuple) and attempts and isinstance(attempts[-1], BaseException):
+            error = attempts[-1]
+        elif isinstance(wrapped, BaseException):
+            error = wrapped
+        elif error.args and isinstance(error.args[0], BaseException):
+            error = error.args[0]
+        else:
+            break
+    return error

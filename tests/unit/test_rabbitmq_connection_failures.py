@@ -1,0 +1,55 @@
+"""Why a connection to RabbitMQ failed, told in words a user can act on, whatever pika wrapped it in."""
+
+from __future__ import annotations
+
+import socket
+
+import pika.exceptions
+import pytest
+from pika.adapters.utils.connection_workflow import (
+    AMQPConnectionWorkflowFailed,
+    AMQPConnectorSocketConnectError,
+    AMQPConnectorStackTimeout,
+)
+
+from adapters.rabbitmq.connection_failures import connection_failure
+
+
+def _as_pika_reports(cause: BaseException) -> BaseException:
+    """The layers pika's connection workflow puts around a socket's error."""
+    failed = AMQPConnectionWorkflowFailed([AMQPConnectorSocketConnectError(cause)])
+    reported: BaseException = pika.exceptions.AMQPConnectionError(failed)
+    return reported
+
+
+@pytest.mark.parametrize(
+    ("error", "told"),
+    [
+        (
+            _as_pika_reports(ConnectionRefusedError(111, "Connection refused")),
+            "connection refused: is RabbitMQ",
+        ),
+        (_as_pika_reports(socket.gaierror(-2, "Name or service not known")), "the host name could not be"),
+        (AMQPConnectionWorkflowFailed([AMQPConnectorStackTimeout("timed out")]), "no answer in time"),
+        (
+            pika.exceptions.ProbableAuthenticationError(
+                "ConnectionClosedByBroker: (403) 'ACCESS_REFUSED - Login was refused'"
+            ),
+            "login refused: check the user name and password in AMQP_URL",
+        ),
+        (
+            pika.exceptions.ProbableAccessDeniedError(
+                "ConnectionClosedByBroker: (530) 'NOT_ALLOWED - vhost x'"
+            ),
+            "the virtual host does not exist, or the user may not use it",
+        ),
+        (_as_pika_reports(OSError(113, "No route to host")), "No route to host"),
+    ],
+    ids=["refused", "unknown host", "timed out", "bad login", "no such vhost", "other socket error"],
+)
+def test_the_cause_is_told_in_a_few_words(error: BaseException, told: str) -> None:
+    assert connection_failure(error).startswith(told)
+
+
+def test_an_unforeseen_error_is_told_by_its_type_and_first_line() -> None:
+    assert connection_failure(RuntimeError("first\nsecond")) == "RuntimeError: first"
