@@ -28,7 +28,9 @@ def own_settings(settings: Settings, fresh_database_url: str) -> Settings:
     return dataclasses.replace(settings, database_url=fresh_database_url)
 
 
-def add_outbox_rows(database_url: str, *, pending_ages: list[float], published_ages: list[float]) -> None:
+def add_outbox_rows(
+    database_url: str, *, pending_ages: list[float], published_ages: list[float], kind: str = "MemberAdded"
+) -> None:
     """Outbox rows created that many seconds ago, unpublished, or published that many seconds ago."""
     from adapters.postgres.engine import create_single_use_engine
     from adapters.postgres.tables import outbox
@@ -42,7 +44,7 @@ def add_outbox_rows(database_url: str, *, pending_ages: list[float], published_a
     try:
         with engine.begin() as connection:
             for row in rows:
-                event = {"event_id": str(uuid.uuid4()), "type": "MemberAdded", "routing_key": "member.added"}
+                event = {"event_id": str(uuid.uuid4()), "type": kind, "routing_key": "member.added"}
                 connection.execute(insert(outbox).values(**event, payload={}, **row))
     finally:
         engine.dispose()
@@ -239,6 +241,23 @@ def test_prune_deletes_only_the_rows_published_before_the_retention(
     assert result.exit_code == 0, result.output
     assert "deleted 2 published outbox rows" in result.stdout
     assert outbox_rows(own_settings.database_url) == (1, 2)
+
+
+def test_prune_keeps_the_rejections_dead_letters_read_at_least_8_days_whatever_the_retention(
+    own_settings: Settings,
+) -> None:
+    day = 86_400.0
+    add_outbox_rows(own_settings.database_url, pending_ages=[], published_ages=[2 * day, 2 * day])
+    rejections = [2 * day, 7.5 * day, 9 * day]
+    add_outbox_rows(
+        own_settings.database_url, pending_ages=[], published_ages=rejections, kind="CommandRejected"
+    )
+
+    result = run(own_settings, "outbox", "prune", "--older-than", "1d")
+
+    assert result.exit_code == 0, result.output
+    assert "deleted 3 published outbox rows" in result.stdout, "both events, and the rejection of 9 days"
+    assert outbox_rows(own_settings.database_url) == (0, 2)
 
 
 def test_prune_refuses_an_age_it_cannot_read(own_settings: Settings) -> None:

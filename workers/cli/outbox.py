@@ -79,8 +79,8 @@ def prune(
     """Delete the outbox rows published longer ago than --older-than; unpublished rows are kept.
 
     Published rows are history only: the relay never reads them again. `dlq ls` and `dlq show` read the
-    CommandRejected rows among them to say why a message was dead-lettered: a dead letter older than
-    --older-than then shows its reason as unknown. Run it daily, e.g. from cron.
+    CommandRejected rows among them to say why a message was dead-lettered, so those are kept at least
+    8 days (dead letters stay 7), whatever --older-than says. Run it daily, e.g. from cron.
 
     \b
     Example:
