@@ -354,3 +354,50 @@ def test_a_rabbitmq_that_fails_the_handshake_is_one_line_exit_1(
 
     assert result.exit_code == 1
     assert "RabbitMQ at 127.0.0.1:" in one_line_error(result)
+
+
+def _spend(database_url: str, message_id: str) -> None:
+    """As a rejection does: the message id's inbox row."""
+    from sqlalchemy import insert
+
+    from adapters.postgres.engine import create_single_use_engine
+    from adapters.postgres.tables import inbox
+
+    engine = create_single_use_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(inbox).values(message_id=message_id))
+    finally:
+        engine.dispose()
+
+
+def test_a_valid_letter_whose_id_was_spent_goes_back_under_a_new_id_only_when_asked(
+    settings: Settings,
+) -> None:
+    """Not found after its retries: its folder made since, it is valid as it is, but its id is spent."""
+    letter = envelope("add_member", {"org_id": "acme", "user_id": "bob"}, retries=8, traceback=TRACEBACK)
+    invalid = envelope("add_member", {"org_id": "not an id", "user_id": "bob"})
+    for spent in (letter, invalid):
+        _spend(settings.database_url, spent["message_id"])
+        publish_raw(settings.amqp_url, "documents.XQ", encoded(spent))
+
+    kept = run(settings, "dlq", "replay", letter["message_id"])
+    renewed = run(settings, "dlq", "replay", "--new-id", letter["message_id"], invalid["message_id"])
+
+    assert kept.exit_code == 4
+    assert "send it again with a new message id (dlq replay --new-id)" in kept.stderr
+    assert renewed.exit_code == 4, "the invalid one stays: it needs fixing first"
+    [sent] = bodies(settings.amqp_url, "documents")
+    assert sent["message_id"] != letter["message_id"]
+    assert sent == {
+        **letter,
+        "message_id": sent["message_id"],
+        "message_timestamp": sent["message_timestamp"],
+        "options": {},
+    }
+    assert sent["message_timestamp"] > letter["message_timestamp"]
+    assert (
+        f"replayed {letter['message_id']} as {sent['message_id']} (add_member) to documents" in renewed.stdout
+    )
+    assert f"left {invalid['message_id']}: message id already used (invalid: org_id" in renewed.stderr
+    assert [item["message_id"] for item in dead_letters(settings)] == [invalid["message_id"]]

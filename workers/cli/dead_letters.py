@@ -10,10 +10,13 @@ message id tells it.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from dramatiq.common import current_millis
 
 from adapters.postgres.rejections import RecordedRejection
 from adapters.rabbitmq.dead_letters import DeadLetter, Relocation
@@ -48,6 +51,14 @@ class Inspected:
     replay: Relocation | None
     not_replayable: str | None
     envelope: dict[str, Any] | None
+    spent_only: bool = False  # not replayable only because its id was used: it may go with a new one
+
+    def under_a_new_id(self) -> Relocation | None:
+        """The message as first sent but under a new message id, now, if only its spent id stops it."""
+        if not self.spent_only or self.envelope is None:
+            return None
+        renewed = {**self.envelope, "message_id": str(uuid.uuid4()), "message_timestamp": current_millis()}
+        return _replay_copy(renewed, ORIGINS[self.queue])
 
     def summary(self) -> dict[str, Any]:
         fields = ("queue", "message_id", "actor", "retries", "died_at", "reason", "not_replayable")
@@ -76,6 +87,8 @@ def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = l
         or "unknown: see the worker's log"
     )
     blocked = unreadable or (f"message id already used ({reason})" if used else None) or invalid
+    spent_only = envelope is not None and used and not invalid
+    advice = "send it again with a new message id (dlq replay --new-id)" if spent_only else None
     return Inspected(
         queue=letter.queue,
         message_id=message_id,
@@ -84,8 +97,11 @@ def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = l
         died_at=letter.died_at,
         reason=reason,
         replay=None if blocked or envelope is None else _replay_copy(envelope, ORIGINS[letter.queue]),
-        not_replayable=f"{blocked}: fix it and send it with a new message id" if blocked else None,
+        not_replayable=f"{blocked}: {advice or 'fix it and send it with a new message id'}"
+        if blocked
+        else None,
         envelope=None if envelope is None else _as_sent(envelope),
+        spent_only=spent_only,
     )
 
 

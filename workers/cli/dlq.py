@@ -125,17 +125,27 @@ def replay(
         bool, typer.Option("--all", help="Every dead letter that can be replayed.")
     ] = False,
     queue: QueueOption = None,
+    new_id: Annotated[
+        bool,
+        typer.Option(
+            "--new-id",
+            help="Send again, under a new message id, those whose id was used but that are valid as they "
+            "are (not found after their retries, their folder or document since made).",
+        ),
+    ] = False,
 ) -> None:
     """Put dead letters back on the queue they came from, with their message id and fresh retries.
 
     Only a message whose id was never used can be replayed (one dead-lettered after faults); the others
     (invalid, rejected, unreadable) stay, each told with why: fix and send them with a new message id.
-    Exit 4 if any stays or is not found.
+    With --new-id, a valid one whose id was used (not found after its retries) goes back under a new id,
+    as a new command. Exit 4 if any stays or is not found.
 
     \b
     Examples:
       docfleet dlq replay 9d7e1c55-0a4b-4e8f-b1c2-6a3d5e7f9b02
       docfleet dlq replay --all --queue documents
+      docfleet dlq replay --new-id 0e3c6b0a-1f0e-4d3a-9a57-2f3c1e8d9b10
     """
     if bool(message_ids) == replay_all:
         raise CliError(
@@ -154,6 +164,9 @@ def replay(
         item = inspect(letter, history, history.redeliveries)
         if not replay_all and item.message_id not in wanted:
             return None
+        if item.replay is None and new_id:
+            renewed = item.under_a_new_id()
+            item = item if renewed is None else dataclasses.replace(item, replay=renewed, not_replayable=None)
         if item.replay is not None and item.message_id in sent:
             item = dataclasses.replace(item, replay=None, not_replayable=_ANOTHER_COPY_SENT)
         if item.replay is None:
@@ -188,7 +201,9 @@ _ANOTHER_COPY_SENT = "another dead letter with this message id was replayed just
 
 def _tell_replayed(item: Inspected) -> None:
     """At once, so that a failure with the next one leaves a record of those already back."""
-    typer.echo(f"replayed {item.message_id} ({item.actor}) to {item.queue.removesuffix('.XQ')}")
+    sent_as = item.replay.message_id if item.replay is not None else item.message_id
+    renamed = "" if sent_as == item.message_id else f" as {sent_as}"
+    typer.echo(f"replayed {item.message_id}{renamed} ({item.actor}) to {item.queue.removesuffix('.XQ')}")
 
 
 def _tell_replay(replayed: list[Inspected], left: list[Inspected], missing: set[str]) -> None:
