@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+import typer
 
 from adapters.rabbitmq.subscription import ReceivedEvent
-from workers.cli.events import json_line, one_line
+from workers.cli.events import _binding_keys, json_line, one_line
 
 HOSTILE = "\x1b]0;owned\x07\x1b[2J\u0085\u202e"
 UNSAFE = ("\x1b", "\x07", "\u0085", "\u202e", "\n")
@@ -41,3 +42,35 @@ def test_a_body_that_is_not_json_stays_on_its_line_escaped() -> None:
     line = json_line(received(b"not json\n\x1b[2J"))
 
     assert line == "not json\\u000a\\u001b[2J"
+
+
+def test_a_line_splits_back_into_its_fields_whatever_their_values() -> None:
+    published = {
+        "type": "FolderCreated",
+        "occurred_at": "2026-05-01T12:00:00Z",
+        "folder_id": "f-1",
+        "name": 'Q3 "final" report=x',
+        "parent_id": None,
+        "version": 2,
+        "tags": ["a b"],
+    }
+
+    line = one_line(received(json.dumps(published).encode()))
+
+    assert line == (
+        '2026-05-01T12:00:00Z member.added type=MemberAdded folder_id=f-1 name="Q3 \\"final\\" report=x"'
+        ' parent_id=null version=2 tags=["a b"]'
+    )
+
+
+@pytest.mark.parametrize(
+    "pattern", ["#", "*", "document.#", "document.shared.*", "command.rejected.delete_everything", "#.owner"]
+)
+def test_a_pattern_of_words_stars_and_hashes_is_taken(pattern: str) -> None:
+    assert _binding_keys([pattern]) == [pattern]
+
+
+@pytest.mark.parametrize("pattern", ["bad pattern!!", "", "document..shared", "document.shared.*x", "doc.é"])
+def test_a_pattern_that_could_match_no_routing_key_is_refused(pattern: str) -> None:
+    with pytest.raises(typer.BadParameter, match="matches no routing key docfleet sends"):
+        _binding_keys([pattern])

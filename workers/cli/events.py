@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated
 
 import typer
@@ -30,7 +31,17 @@ def _binding_keys(patterns: list[str] | None) -> list[str] | None:
             raise typer.BadParameter(
                 f"at most {MAX_ROUTING_KEY_BYTES} bytes, as AMQP allows: {pattern[:40]!r}..."
             )
+        if not _PATTERN.fullmatch(pattern):
+            raise typer.BadParameter(
+                f"{pattern[:40]!r} matches no routing key docfleet sends: words of letters, digits and _,"
+                " or * (one word) or # (any words), joined by dots, e.g. document.shared.*"
+            )
     return patterns
+
+
+# docfleet's routing keys are words of letters, digits and _ (its actors' names included): a pattern
+# with a word of anything else would wait for ever, silently.
+_PATTERN = re.compile(r"(?:[A-Za-z0-9_]+|\*|#)(?:\.(?:[A-Za-z0-9_]+|\*|#))*", re.ASCII)
 
 
 @events_app.command("tail")
@@ -85,6 +96,19 @@ def one_line(event: ReceivedEvent) -> str:
     except ValueError:
         line = f"- {event.routing_key} (not a JSON object, {len(event.body)} bytes)"
         return printable(line, newlines=False)
-    fields = " ".join(f"{key}={value}" for key, value in body.items() if key not in ("occurred_at", "type"))
+    fields = " ".join(
+        f"{key}={_shown(value)}" for key, value in body.items() if key not in ("occurred_at", "type")
+    )
     line = f"{body.get('occurred_at', '-')} {event.routing_key} type={event.type} {fields}"
     return printable(line, newlines=False)
+
+
+def _shown(value: object) -> str:
+    """A plain word as it is; anything else (a text with a space, a quote or ``=``, a null, a number, a
+    list) as JSON, so that a line splits back into its fields."""
+    if isinstance(value, str) and value and not any(char.isspace() or char in _QUOTED for char in value):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+_QUOTED = frozenset('"=\\')
