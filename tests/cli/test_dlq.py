@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from typing import Any
 
 import pika
@@ -356,48 +357,74 @@ def test_a_rabbitmq_that_fails_the_handshake_is_one_line_exit_1(
     assert "RabbitMQ at 127.0.0.1:" in one_line_error(result)
 
 
-def _spend(database_url: str, message_id: str) -> None:
-    """As a rejection does: the message id's inbox row."""
+def _spend(database_url: str, message_id: str, *, rejected_as: str | None = None) -> None:
+    """The message id's inbox row, as its outcome leaves it, and its CommandRejected if ``rejected_as``."""
     from sqlalchemy import insert
 
     from adapters.postgres.engine import create_single_use_engine
-    from adapters.postgres.tables import inbox
+    from adapters.postgres.tables import inbox, outbox
 
     engine = create_single_use_engine(database_url)
     try:
         with engine.begin() as connection:
             connection.execute(insert(inbox).values(message_id=message_id))
+            if rejected_as is not None:
+                payload = {
+                    "message_id": message_id,
+                    "actor": "add_member",
+                    "reason": rejected_as,
+                    "detail": "x",
+                }
+                event = {
+                    "event_id": str(uuid.uuid4()),
+                    "type": "CommandRejected",
+                    "routing_key": "command.rejected",
+                }
+                connection.execute(insert(outbox).values(**event, payload=payload))
     finally:
         engine.dispose()
 
 
-def test_a_valid_letter_whose_id_was_spent_goes_back_under_a_new_id_only_when_asked(
+def test_a_letter_not_found_after_its_retries_goes_back_under_a_new_id_only_when_asked(
     settings: Settings,
 ) -> None:
-    """Not found after its retries: its folder made since, it is valid as it is, but its id is spent."""
+    """Its folder made since, it is valid as it is, but its rejection spent its id."""
     letter = envelope("add_member", {"org_id": "acme", "user_id": "bob"}, retries=8, traceback=TRACEBACK)
     invalid = envelope("add_member", {"org_id": "not an id", "user_id": "bob"})
-    for spent in (letter, invalid):
-        _spend(settings.database_url, spent["message_id"])
-        publish_raw(settings.amqp_url, "documents.XQ", encoded(spent))
+    applied = envelope("add_member", {"org_id": "acme", "user_id": "carol"}, retries=20, traceback=TRACEBACK)
+    _spend(settings.database_url, letter["message_id"], rejected_as="not_found")
+    _spend(settings.database_url, invalid["message_id"], rejected_as="invalid")
+    _spend(settings.database_url, applied["message_id"])  # a second copy of a command that was applied
+    for dead in (letter, invalid, applied):
+        publish_raw(settings.amqp_url, "documents.XQ", encoded(dead))
+    ids = [dead["message_id"] for dead in (letter, invalid, applied)]
 
     kept = run(settings, "dlq", "replay", letter["message_id"])
-    renewed = run(settings, "dlq", "replay", "--new-id", letter["message_id"], invalid["message_id"])
+    renewed = run(settings, "dlq", "replay", "--new-id", *ids)
 
     assert kept.exit_code == 4
     assert "send it again with a new message id (dlq replay --new-id)" in kept.stderr
-    assert renewed.exit_code == 4, "the invalid one stays: it needs fixing first"
+    assert renewed.exit_code == 4, "the invalid one and the applied one stay"
     [sent] = bodies(settings.amqp_url, "documents")
     assert sent["message_id"] != letter["message_id"]
-    assert sent == {
-        **letter,
-        "message_id": sent["message_id"],
-        "message_timestamp": sent["message_timestamp"],
-        "options": {},
-    }
+    renewed_fields = {"message_id": sent["message_id"], "message_timestamp": sent["message_timestamp"]}
+    assert sent == {**letter, **renewed_fields, "options": {}}
     assert sent["message_timestamp"] > letter["message_timestamp"]
     assert (
         f"replayed {letter['message_id']} as {sent['message_id']} (add_member) to documents" in renewed.stdout
     )
-    assert f"left {invalid['message_id']}: message id already used (invalid: org_id" in renewed.stderr
-    assert [item["message_id"] for item in dead_letters(settings)] == [invalid["message_id"]]
+    assert f"left {invalid['message_id']}: message id already used (invalid: x): fix it" in renewed.stderr
+    assert f"left {applied['message_id']}: message id already used (failed after 20" in renewed.stderr
+    assert [item["message_id"] for item in dead_letters(settings)] == ids[1:]
+
+
+def test_a_letter_sent_again_under_a_new_id_twice_is_the_same_new_command(settings: Settings) -> None:
+    """A replay whose removal of the letter was lost leaves it in place: the next one sends a duplicate."""
+    letter = envelope("add_member", {"org_id": "acme", "user_id": "bob"}, retries=8, traceback=TRACEBACK)
+    _spend(settings.database_url, letter["message_id"], rejected_as="not_found")
+    for _ in range(2):
+        publish_raw(settings.amqp_url, "documents.XQ", encoded(letter))
+        assert run(settings, "dlq", "replay", "--new-id", letter["message_id"]).exit_code == 0
+
+    first, second = bodies(settings.amqp_url, "documents")
+    assert first["message_id"] == second["message_id"] != letter["message_id"]

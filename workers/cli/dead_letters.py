@@ -36,6 +36,9 @@ ORIGINS = {f"{queue}.XQ": queue for queue in (COMMANDS_QUEUE, QUERIES_QUEUE)}
 History = Callable[[str], tuple[bool, RecordedRejection | None]]
 """For a message id: whether it was used (it has an inbox row), and its recorded rejection if any."""
 
+# The namespace of the ids ``dlq replay --new-id`` gives: a uuid5 of the old id.
+_RENEWED_IDS = uuid.UUID("5d0c1f4e-6a53-4bd8-9a1e-2f7c0b9e8d41")
+
 Redeliveries = Callable[[str], int]
 """For a message id: how many times the workers counted it delivered again after its worker stopped."""
 
@@ -51,13 +54,17 @@ class Inspected:
     replay: Relocation | None
     not_replayable: str | None
     envelope: dict[str, Any] | None
-    spent_only: bool = False  # not replayable only because its id was used: it may go with a new one
+    renewable: bool = False  # not found after its retries: valid as it is, its id spent by its rejection
 
     def under_a_new_id(self) -> Relocation | None:
-        """The message as first sent but under a new message id, now, if only its spent id stops it."""
-        if not self.spent_only or self.envelope is None:
+        """The message as first sent but under a new message id, now, if it was rejected as not found.
+
+        The new id is derived from the old one, so that a second run after a replay whose removal of the
+        letter was lost sends a duplicate, not a second command."""
+        if not self.renewable or self.envelope is None or self.message_id is None:
             return None
-        renewed = {**self.envelope, "message_id": str(uuid.uuid4()), "message_timestamp": current_millis()}
+        new_id = str(uuid.uuid5(_RENEWED_IDS, self.message_id))
+        renewed = {**self.envelope, "message_id": new_id, "message_timestamp": current_millis()}
         return _replay_copy(renewed, ORIGINS[self.queue])
 
     def summary(self) -> dict[str, Any]:
@@ -87,8 +94,10 @@ def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = l
         or "unknown: see the worker's log"
     )
     blocked = unreadable or (f"message id already used ({reason})" if used else None) or invalid
-    spent_only = envelope is not None and used and not invalid
-    advice = "send it again with a new message id (dlq replay --new-id)" if spent_only else None
+    # Only a rejection as not found says its work never happened: an applied command has an inbox row too.
+    not_found = rejection is not None and rejection.reason == "not_found"
+    renewable = envelope is not None and not invalid and not_found
+    advice = "send it again with a new message id (dlq replay --new-id)" if renewable else None
     return Inspected(
         queue=letter.queue,
         message_id=message_id,
@@ -101,7 +110,7 @@ def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = l
         if blocked
         else None,
         envelope=None if envelope is None else _as_sent(envelope),
-        spent_only=spent_only,
+        renewable=renewable,
     )
 
 
