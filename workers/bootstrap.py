@@ -63,7 +63,7 @@ class Application:
         max_batch: int = 8,
         on_transaction: Callable[[int, str], None] | None = None,
         count_redelivery: Callable[[str], int] | None = None,
-        had_outcome: Callable[[str], bool] | None = None,
+        acked_outcome: Callable[[str], bool] | None = None,
     ) -> None:
         """From given parts: tests pass fakes. Queries read through ``new_reader`` (``new_uow(None)`` if
         not given); ``closers`` run, in order, on ``close()``. With ``open_batch``, commands of the
@@ -73,7 +73,7 @@ class Application:
         self.new_reader = new_reader or (lambda: new_uow(None))
         self.listing_cache = listing_cache
         self._count_redelivery = count_redelivery
-        self._had_outcome = had_outcome
+        self._acked_outcome = acked_outcome
         self._closers = tuple(closers)
         self._batched = batched
         self._group_commit: GroupCommit[Job, Verdict] | None = None
@@ -129,7 +129,7 @@ class Application:
             max_batch=settings.group_commit_max_batch or threads,
             on_transaction=counting_transactions(),
             count_redelivery=RedeliveryCounter(client, settings.cache_prefix).count,
-            had_outcome=MessageHistory(engine).used,
+            acked_outcome=MessageHistory(engine).acked_outcome,
         )
 
     def execute(self, command: Command, *, message_id: str, actor: str) -> Outcome:
@@ -156,10 +156,10 @@ class Application:
         None where nothing counts them. Raises when the count cannot be kept."""
         return None if self._count_redelivery is None else self._count_redelivery(message_id)
 
-    def had_outcome(self, message_id: str) -> bool:
-        """Whether a command with this id was already applied, refused or rejected (its inbox row).
-        Raises when Postgres cannot say."""
-        return self._had_outcome is not None and self._had_outcome(message_id)
+    def acked_outcome(self, message_id: str) -> bool:
+        """Whether a command with this id was already applied or refused by the rules: an outcome that
+        acks it, unlike a rejection as invalid or not found. Raises when Postgres cannot say."""
+        return self._acked_outcome is not None and self._acked_outcome(message_id)
 
     def list_folder(self, query: ListFolderDocuments) -> DocumentPage:
         """One page of the folder for the requester; raises Refused or NotFound when it may not be read."""

@@ -25,6 +25,13 @@ REJECTIONS_OF_MESSAGES = text(
 )
 
 
+ACKED_OUTCOME = text(
+    "SELECT EXISTS (SELECT 1 FROM inbox WHERE message_id = :id) AND NOT EXISTS (SELECT 1 FROM outbox"
+    " WHERE type = 'CommandRejected' AND (payload ->> 'message_id') = :id"
+    " AND (payload ->> 'reason') IN ('invalid', 'not_found'))"
+)
+
+
 @dataclass(frozen=True)
 class RecordedRejection:
     message_id: str
@@ -48,11 +55,11 @@ class MessageHistory:
                     found[rejection.message_id] = rejection
         return found
 
-    def used(self, message_id: str) -> bool:
-        """Whether this one id already had its outcome."""
-        query = select(inbox.c.message_id).where(inbox.c.message_id == message_id)
+    def acked_outcome(self, message_id: str) -> bool:
+        """Whether this id had an outcome that acks its message (applied, refused by the rules), rather
+        than one that dead-letters it (a rejection as invalid or as not found, which spends it too)."""
         with self._engine.connect() as connection:
-            return connection.scalar(query) is not None
+            return bool(connection.scalar(ACKED_OUTCOME, {"id": message_id}))
 
     def used_ids(self, message_ids: Collection[str]) -> set[str]:
         """The ids that already had their outcome: a message sent again with one is a duplicate."""

@@ -32,7 +32,7 @@ class CountingApplication:
         self.counts[message_id] = self.counts.get(message_id, 0) + 1
         return self.counts[message_id]
 
-    def had_outcome(self, message_id: str) -> bool:
+    def acked_outcome(self, message_id: str) -> bool:
         self.inbox_read.append(message_id)
         if self.inbox_fails_with is not None:
             raise self.inbox_fails_with

@@ -11,7 +11,8 @@ clean stop or a lost connection also puts back the messages a worker held, so a 
 for each of those too: the limit leaves room for several before it. Every message the dying process held,
 running or prefetched, is counted with the one that killed it. One of those whose work had committed
 (its ack lost with the process) is acked past the limit as the duplicate it is, rather than
-dead-lettered: its id already had its outcome.
+dead-lettered: its id already had an outcome that acks it (not an invalid one's or a not-found one's
+rejection, which dead-letter it).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class RedeliveryLimit(Middleware):
         if count is None or count <= self._limit:
             return
         told = f"delivered again {count} times after the worker holding it stopped before settling it"
-        if self._had_outcome(message):
+        if self._acked_before(message):
             _log().info(
                 "duplicate: delivered again too often, its id already had its outcome",
                 outcome="duplicate",
@@ -66,13 +67,14 @@ class RedeliveryLimit(Middleware):
         message.fail()
         raise SkipMessage(f"redelivered {count} times")
 
-    def _had_outcome(self, message: dramatiq.MessageProxy) -> bool:
-        """Whether a command's id is in the inbox; a query leaves none, and a failed lookup says no: the
-        message is then dead-lettered, where nothing is lost."""
+    def _acked_before(self, message: dramatiq.MessageProxy) -> bool:
+        """Whether a command's id had an outcome that acks it (not a rejection into the dead letters); a
+        query leaves none, and a failed lookup says no: the message is then dead-lettered, where nothing
+        is lost."""
         if message.actor_name in QUERIES:
             return False
         try:
-            return self._resources.application().had_outcome(message.message_id)
+            return self._resources.application().acked_outcome(message.message_id)
         except Exception as error:
             _log().warning("inbox not read", message_id=message.message_id, error=repr(error)[:300])
             return False

@@ -1,4 +1,5 @@
-"""The fleet's Application tells whether a message id already had its outcome, from the inbox."""
+"""The fleet's Application tells whether a message id had an outcome that acks its message: applied, or
+refused by the rules; not a rejection that dead-letters it (invalid, not found after its retries)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def application(database_url: str, key_prefix: str) -> Iterator[Application]:
     app.close()
 
 
-def test_an_applied_and_a_refused_command_had_their_outcome_and_an_unsent_id_did_not(
+def test_an_applied_and_a_refused_command_were_acked_and_an_unsent_id_was_not(
     application: Application,
 ) -> None:
     org, user, stranger = (f"{kind}-{uuid.uuid4().hex[:8]}" for kind in ("org", "u", "s"))
@@ -37,6 +38,19 @@ def test_an_applied_and_a_refused_command_had_their_outcome_and_an_unsent_id_did
     assert application.execute(member, message_id=applied, actor="add_member") is Outcome.APPLIED
     assert application.execute(by_a_stranger, message_id=refused, actor="create_folder") is Outcome.REFUSED
 
-    assert application.had_outcome(applied)
-    assert application.had_outcome(refused)
-    assert not application.had_outcome(unsent)
+    assert application.acked_outcome(applied)
+    assert application.acked_outcome(refused)
+    assert not application.acked_outcome(unsent)
+
+
+@pytest.mark.parametrize("reason", ["invalid", "not_found"])
+def test_a_rejection_that_dead_letters_its_message_is_no_acked_outcome(
+    application: Application, reason: str
+) -> None:
+    message_id = str(uuid.uuid4())
+
+    assert application.reject(message_id, "upload_document", reason, "why") is Outcome.REFUSED
+
+    assert not application.acked_outcome(message_id), (
+        "its inbox row is there, but its message was dead-lettered"
+    )
