@@ -49,31 +49,59 @@ def test_dramatiqs_retry_line_is_replaced() -> None:
     assert not _ReplacedByOutcomeLines().filter(_record("Retrying message %r in %d milliseconds."))
 
 
-def _retried(error: BaseException, *, before: BaseException | None) -> logging.LogRecord:
-    """Dramatiq's line for ``error``, on a message whose last attempt failed with ``before``."""
-    options: dict[str, object] = {}
-    if before is not None:
-        try:
-            raise before
-        except BaseException:
-            options = {"retries": 1, "traceback": traceback.format_exc(limit=30)}
+def _raise(error: BaseException) -> None:
+    raise error
+
+
+def _caught(error: BaseException) -> tuple[BaseException, str]:
+    """``error`` raised from one place, always the same, with its traceback as Dramatiq's Retries keeps it."""
+    try:
+        _raise(error)
+    except BaseException as raised:
+        return raised, traceback.format_exc(limit=30)
+    raise AssertionError("not raised")
+
+
+def _retried(error: BaseException, *, before: str | None, retries: int = 1) -> logging.LogRecord:
+    """Dramatiq's line for ``error``, on a message whose last attempt failed with the traceback ``before``."""
+    options = {} if before is None else {"retries": retries, "traceback": before}
     message = dramatiq.MessageProxy(
         dramatiq.Message(queue_name="documents", actor_name="add_member", args=(), kwargs={}, options=options)
     )
-    record = _record(UNHANDLED, error)
-    record.args = (message,)
+    record = logging.LogRecord(
+        "dramatiq.worker.WorkerThread", logging.ERROR, __file__, 1, UNHANDLED, (message,), None
+    )
+    record.exc_info = (type(error), error, error.__traceback__)
     return record
 
 
-def test_a_fault_that_fails_each_retry_the_same_way_has_one_traceback_not_one_per_retry() -> None:
-    disk_full = RuntimeError("the disk is full")
+# As psycopg's and SQLAlchemy's errors are: several lines.
+DOWN = "connection refused\n\tIs the server running on that host?\n(Background on this error at: x)"
 
-    assert _ReplacedByOutcomeLines().filter(_retried(disk_full, before=None))
-    assert not _ReplacedByOutcomeLines().filter(_retried(disk_full, before=RuntimeError("the disk is full")))
+
+def test_a_fault_that_fails_each_retry_the_same_way_has_one_traceback_not_one_per_retry() -> None:
+    first, first_traceback = _caught(RuntimeError(DOWN))
+    again, _ = _caught(RuntimeError(DOWN))
+
+    assert _ReplacedByOutcomeLines().filter(_retried(first, before=None))
+    assert not _ReplacedByOutcomeLines().filter(_retried(again, before=first_traceback))
 
 
 def test_a_fault_unlike_the_last_attempts_failure_keeps_its_traceback() -> None:
-    refused = ConnectionError("connection refused")
+    _, disk_full = _caught(RuntimeError("the disk is full"))
+    refused, _ = _caught(ConnectionError("connection refused"))
+    elsewhere = KeyError("id")  # the same line as the last attempt's, raised at another place
+    _, key_error_traceback = _caught(KeyError("id"))
+    try:
+        raise elsewhere
+    except KeyError:
+        pass
 
-    assert _ReplacedByOutcomeLines().filter(_retried(refused, before=RuntimeError("the disk is full")))
-    assert _ReplacedByOutcomeLines().filter(_retried(refused, before=NotFound("no such folder", org_id="o")))
+    assert _ReplacedByOutcomeLines().filter(_retried(refused, before=disk_full))
+    assert _ReplacedByOutcomeLines().filter(_retried(elsewhere, before=key_error_traceback))
+
+
+def test_a_traceback_a_producer_put_in_a_first_attempts_options_hides_nothing() -> None:
+    error, formatted = _caught(RuntimeError(DOWN))
+
+    assert _ReplacedByOutcomeLines().filter(_retried(error, before=formatted, retries=0))

@@ -209,15 +209,15 @@ class _ReplacedByOutcomeLines(logging.Filter):
 
 
 def _as_before(record: logging.LogRecord, exception: BaseException | None) -> bool:
-    """Whether the message's last attempt failed the same way: Dramatiq keeps its traceback in the
-    message's options, ending with the exception's line."""
+    """Whether the message's last attempt failed the same way, at the same place: Dramatiq's Retries
+    keeps that attempt's traceback in the message's options, formatted as here (30 frames)."""
     message = record.args[0] if isinstance(record.args, tuple) and record.args else None
     options = getattr(message, "options", None)
-    before = options.get("traceback") if isinstance(options, dict) else None
-    if exception is None or not isinstance(before, str) or not before:
-        return False
-    last_line = before.rstrip().rsplit("\n", 1)[-1]
-    return last_line == traceback.format_exception_only(exception)[-1].rstrip()
+    if exception is None or not isinstance(options, dict) or not options.get("retries"):
+        return False  # a first attempt: a traceback in its options is a producer's, not Dramatiq's
+    before = options.get("traceback")
+    formatted = traceback.format_exception(type(exception), exception, exception.__traceback__, limit=30)
+    return isinstance(before, str) and before == "".join(formatted)
 
 
 def quiet_replaced_lines(queues: Sequence[str]) -> None:
