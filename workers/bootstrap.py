@@ -231,16 +231,16 @@ class _TappedUnitOfWork:
 def _listing_cache(
     settings: Settings, client: valkey.Valkey, guard: CacheGuard, database: WatchedIdentity
 ) -> ListingCache:
-    """Valkey, shared by the fleet, behind this process's decoded listings unless those are turned off;
-    those are forgotten when the database is replaced under the process."""
+    """Valkey, shared by the fleet, behind this process's decoded listings (none kept at a
+    ``LISTING_MEMORY_DOCUMENTS`` of 0); those are forgotten when the database is replaced under the
+    process."""
     from adapters.valkey.listing_cache import ValkeyListingCache
     from adapters.valkey.near_listings import NearListingCache
     from workers.metrics.cache import counted_listings
 
     prefix, ttl = settings.cache_prefix, settings.cache_ttl_seconds
-    listings: ListingCache = ValkeyListingCache(client, prefix, ttl, guard=guard, database=database)
-    if settings.listing_memory_documents > 0:
-        near = NearListingCache(listings, settings.listing_memory_documents)
-        database.on_change(near.forget_all)
-        listings = near
-    return counted_listings(listings)
+    shared = ValkeyListingCache(client, prefix, ttl, guard=guard, database=database)
+    # At 0 it keeps no listing, but still remembers the folders too large to list whole, and shares loads.
+    near = NearListingCache(shared, settings.listing_memory_documents)
+    database.on_change(near.forget_all)
+    return counted_listings(near)

@@ -171,3 +171,17 @@ def test_a_listing_counts_the_text_of_its_documents_and_readers() -> None:
 
     assert listing.characters() == sum(map(len, texts))
     assert set(entry.readers) == {"alice", "bob"}
+
+
+def test_a_process_keeping_no_listing_still_remembers_the_folders_too_large_to_list_whole() -> None:
+    """LISTING_MEMORY_DOCUMENTS=0: without the memory, each page would load the whole folder again."""
+    shared, loads = _Shared(), list[str]()
+    near = NearListingCache(shared, max_documents=0)
+
+    assert near.get_or_load("f1", 1, _too_large(loads)) is None
+    assert near.get_or_load("f1", 1, _too_large(loads)) is None
+    assert near.get_or_load("f2", 1, lambda: listing_of("f2", 1)) == listing_of("f2", 1)
+
+    assert loads == ["counted"]
+    assert near.held_documents() == 0, "no listing kept"
+    assert shared.listings == {"f2": listing_of("f2", 1)}, "the shared tier still stores what is loaded"
