@@ -19,8 +19,10 @@ def connection_failure(error: BaseException) -> str:
     """The cause of ``error``, raised or reported while opening a connection, in a few words."""
     cause = _innermost(error)
     told = f"{type(cause).__name__}: {cause}"
-    if isinstance(cause, pika.exceptions.ProbableAuthenticationError) or "ACCESS_REFUSED" in told:
+    if isinstance(cause, pika.exceptions.ProbableAuthenticationError) or "Login was refused" in told:
         return "login refused: check the user name and password in AMQP_URL"
+    if "ACCESS_REFUSED" in told:
+        return f"access refused: the user lacks a permission it needs ({told[:200]})"
     if isinstance(cause, pika.exceptions.ProbableAccessDeniedError) or "NOT_ALLOWED" in told:
         return "the virtual host does not exist, or the user may not use it: check AMQP_URL's path"
     if isinstance(cause, ConnectionRefusedError):

@@ -32,9 +32,11 @@ def _as_pika_reports(cause: BaseException) -> BaseException:
         (_as_pika_reports(socket.gaierror(-2, "Name or service not known")), "the host name could not be"),
         (AMQPConnectionWorkflowFailed([AMQPConnectorStackTimeout("timed out")]), "no answer in time"),
         (
-            pika.exceptions.ProbableAuthenticationError(
-                "ConnectionClosedByBroker: (403) 'ACCESS_REFUSED - Login was refused'"
-            ),
+            pika.exceptions.ConnectionClosedByBroker(403, "ACCESS_REFUSED - Login was refused using PLAIN"),
+            "login refused: check the user name and password in AMQP_URL",
+        ),
+        (
+            pika.exceptions.ProbableAuthenticationError("ConnectionClosedByBroker: (403) 'ACCESS_REFUSED'"),
             "login refused: check the user name and password in AMQP_URL",
         ),
         (
@@ -44,8 +46,20 @@ def _as_pika_reports(cause: BaseException) -> BaseException:
             "the virtual host does not exist, or the user may not use it",
         ),
         (_as_pika_reports(OSError(113, "No route to host")), "No route to host"),
+        (
+            pika.exceptions.ChannelClosedByBroker(403, "ACCESS_REFUSED - access to queue 'q' refused"),
+            "access refused: the user lacks a permission it needs",
+        ),
     ],
-    ids=["refused", "unknown host", "timed out", "bad login", "no such vhost", "other socket error"],
+    ids=[
+        "refused",
+        "unknown host",
+        "timed out",
+        "bad login",
+        "no such vhost",
+        "other socket error",
+        "no right",
+    ],
 )
 def test_the_cause_is_told_in_a_few_words(error: BaseException, told: str) -> None:
     assert connection_failure(error).startswith(told)

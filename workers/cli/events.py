@@ -97,7 +97,7 @@ def one_line(event: ReceivedEvent) -> str:
         line = f"- {event.routing_key} (not a JSON object, {len(event.body)} bytes)"
         return printable(line, newlines=False)
     fields = " ".join(
-        f"{key}={_shown(value)}" for key, value in body.items() if key not in ("occurred_at", "type")
+        f"{_shown(key)}={_shown(value)}" for key, value in body.items() if key not in ("occurred_at", "type")
     )
     line = f"{body.get('occurred_at', '-')} {event.routing_key} type={event.type} {fields}"
     return printable(line, newlines=False)
