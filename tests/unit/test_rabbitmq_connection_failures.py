@@ -56,6 +56,7 @@ def _as_pika_reports(cause: BaseException) -> BaseException:
         "unknown host",
         "timed out",
         "bad login",
+        "probable bad login",
         "no such vhost",
         "other socket error",
         "no right",
