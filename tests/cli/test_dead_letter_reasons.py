@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 import pytest
 
 from adapters.postgres.rejections import RecordedRejection
@@ -84,3 +87,37 @@ def test_a_letter_redelivered_past_the_limit_says_so_and_is_replayable(counted: 
 
     assert inspected.reason.startswith(f"redelivered {counted} times after the worker") is told
     assert inspected.replay is not None
+
+
+def _rejected_as_not_found_by(actor: str) -> Callable[[str], tuple[bool, RecordedRejection | None]]:
+    def history(message_id: str) -> tuple[bool, RecordedRejection | None]:
+        return True, RecordedRejection(message_id, actor, "not_found", "no such folder", datetime.now(UTC))
+
+    return history
+
+
+def test_a_command_rejected_as_not_found_may_go_back_under_a_new_id() -> None:
+    body = encoded(envelope("add_member", {"org_id": "acme", "user_id": "bob"}))
+
+    inspected = inspect(letter("documents.XQ", body), _rejected_as_not_found_by("add_member"))
+
+    assert inspected.replay is None
+    assert inspected.under_a_new_id() is not None
+
+
+@pytest.mark.parametrize(
+    ("actor", "kwargs", "queue", "rejected_actor"),
+    [
+        ("list_folder", {"folder_id": "f1", "requested_by": "bob"}, "documents-queries", "list_folder"),
+        ("add_member", {"org_id": "acme", "user_id": "bob"}, "documents", "upload_document"),
+    ],
+    ids=["a query sharing a command's id", "another command's rejection under the same id"],
+)
+def test_a_letter_whose_id_holds_another_messages_rejection_may_not_go_back_under_a_new_id(
+    actor: str, kwargs: dict[str, str], queue: str, rejected_actor: str
+) -> None:
+    body = encoded(envelope(actor, kwargs, queue=queue))
+
+    inspected = inspect(letter(f"{queue}.XQ", body), _rejected_as_not_found_by(rejected_actor))
+
+    assert inspected.under_a_new_id() is None

@@ -54,13 +54,15 @@ def test_a_line_splits_back_into_its_fields_whatever_their_values() -> None:
         "version": 2,
         "tags": ["a b"],
         "a b=c": "v",
+        "said": "null",
+        "count": "2",
     }
 
     line = one_line(received(json.dumps(published).encode()))
 
     assert line == (
         '2026-05-01T12:00:00Z member.added type=MemberAdded folder_id=f-1 name="Q3 \\"final\\" report=x"'
-        ' parent_id=null version=2 tags=["a b"] "a b=c"=v'
+        ' parent_id=null version=2 tags=["a b"] "a b=c"=v said="null" count="2"'
     )
 
 

@@ -94,9 +94,10 @@ def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = l
         or "unknown: see the worker's log"
     )
     blocked = unreadable or (f"message id already used ({reason})" if used else None) or invalid
-    # Only a rejection as not found says its work never happened: an applied command has an inbox row too.
-    not_found = rejection is not None and rejection.reason == "not_found"
-    renewable = envelope is not None and not invalid and not_found
+    # Only a rejection as not found, of this very command, says its work never happened: an applied
+    # command has an inbox row too, and a query (no rejection of its own) may share a command's id.
+    not_found = rejection is not None and rejection.reason == "not_found" and rejection.actor == actor
+    renewable = envelope is not None and not invalid and not_found and ORIGINS[letter.queue] == COMMANDS_QUEUE
     advice = "send it again with a new message id (dlq replay --new-id)" if renewable else None
     return Inspected(
         queue=letter.queue,

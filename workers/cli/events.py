@@ -106,9 +106,19 @@ def one_line(event: ReceivedEvent) -> str:
 def _shown(value: object) -> str:
     """A plain word as it is; anything else (a text with a space, a quote or ``=``, a null, a number, a
     list) as JSON, so that a line splits back into its fields."""
-    if isinstance(value, str) and value and not any(char.isspace() or char in _QUOTED for char in value):
-        return value
+    plain = isinstance(value, str) and value and not any(char.isspace() or char in _QUOTED for char in value)
+    if plain and not _reads_as_json(str(value)):
+        return str(value)
     return json.dumps(value, ensure_ascii=False)
+
+
+def _reads_as_json(text: str) -> bool:
+    """Whether ``text`` unquoted would read as another JSON value: null, a boolean, a number."""
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 _QUOTED = frozenset('"=\\')
