@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_type_hints
 
 from hypothesis import strategies as st
 
@@ -27,6 +27,7 @@ from domain.errors import NotFound
 from domain.roles import Role
 from domain.use_cases.dispatch import execute
 from tests.unit.fakes import FakeDatabase
+from workers.contract import COMMANDS
 
 ORG_A, ORG_B, ORG_C = "org-a", "org-b", "org-c"
 ORGS = (ORG_A, ORG_B, ORG_C)
@@ -47,6 +48,10 @@ KINDS = ("upload",) * 5 + ("share",) * 7 + ("revoke",) * 4 + ("folder",) * 2 + (
 DRAWN_MESSAGES = (24, 34)  # at least, at most
 
 T = TypeVar("T")
+# Each command's actor, as the contract pairs them: the command its kwargs' ``to_domain`` gives.
+ACTOR_OF: dict[object, str] = {
+    get_type_hints(kwargs.to_domain)["return"]: actor for actor, kwargs in COMMANDS.items()
+}
 
 
 @dataclass(frozen=True)
@@ -56,17 +61,8 @@ class Message:
 
     @property
     def actor(self) -> str:
-        """Who sent it, as a client's envelope names them: the user the command acts as."""
-        command = self.command
-        if isinstance(command, UploadDocument):
-            return command.owner_id
-        if isinstance(command, ShareDocument):
-            return command.shared_by
-        if isinstance(command, RevokeAccess):
-            return command.revoked_by
-        if isinstance(command, CreateFolder):
-            return command.created_by
-        return "admin"
+        """The actor its envelope names, as a worker passes it on (``CommandRejected.actor``)."""
+        return ACTOR_OF[type(self.command)]
 
     def __str__(self) -> str:
         fields = ", ".join(f"{name}={value!r}" for name, value in vars(self.command).items())
