@@ -31,30 +31,32 @@ def json_line(event_dict: dict[str, Any], default: Callable[[Any], Any] | None =
                 return text
         return json.dumps(finite(event_dict), default=default, separators=(",", ":"), allow_nan=False)
     except ValueError:  # an integer of more digits than Python writes out (4,300): the line still goes
-        return json.dumps(finite(writable(event_dict)), default=default, separators=(",", ":"))
-
-
-def writable(value: Any) -> Any:
-    """``value`` with every integer, in any dict, list or tuple of it, that is too long to be written
-    in decimal given by its size instead."""
-    if isinstance(value, int) and value.bit_length() > _WRITTEN_BITS:
-        return f"<an integer of {value.bit_length()} bits>"
-    if isinstance(value, dict):
-        return {key: writable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [writable(item) for item in value]
-    return value
-
-
-_WRITTEN_BITS = 4096  # under Python's 4,300 decimal digits (sys.get_int_max_str_digits)
+        return json.dumps(_each_leaf(event_dict, _writable), default=default, separators=(",", ":"))
 
 
 def finite(value: Any) -> Any:
     """``value`` with every NaN or infinity, in any dict, list or tuple of it, as None (JSON's null)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
+    return _each_leaf(value, _finite)
+
+
+def _each_leaf(value: Any, leaf: Callable[[Any], Any]) -> Any:
+    """``value`` with ``leaf`` applied to each value, in any dict, list or tuple of it, that is none."""
     if isinstance(value, dict):
-        return {key: finite(item) for key, item in value.items()}
+        return {key: _each_leaf(item, leaf) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [finite(item) for item in value]
-    return value
+        return [_each_leaf(item, leaf) for item in value]
+    return leaf(value)
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _writable(value: Any) -> Any:
+    """Finite, and an integer too long to be written in decimal given by its size instead."""
+    if isinstance(value, int) and value.bit_length() > _WRITTEN_BITS:
+        return f"<an integer of {value.bit_length()} bits>"
+    return _finite(value)
+
+
+_WRITTEN_BITS = 4096  # under Python's 4,300 decimal digits (sys.get_int_max_str_digits)
