@@ -372,10 +372,10 @@ def _whole_as_int(text: str) -> int | float:
     if not math.isfinite(number):  # 1e400: what Infinity, refused as such, would be
         raise ValueError(f"number out of range: {text[:40]}")
     # Beyond 2**53 a float no longer holds every integer: its value is not the one written.
-    return int(number) if number.is_integer() and abs(number) <= _EXACT_FLOAT_INTEGERS else number
+    return int(number) if number.is_integer() and abs(number) <= EXACT_FLOAT_INTEGERS else number
 
 
-_EXACT_FLOAT_INTEGERS = 2**53
+EXACT_FLOAT_INTEGERS = 2**53  # what a double holds exactly, as any JSON reader reads numbers
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

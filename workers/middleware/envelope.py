@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from workers.contract import (
     ACTOR_KWARGS,
+    EXACT_FLOAT_INTEGERS,
     MAX_MESSAGE_BYTES,
     Id,
     InvalidMessage,
@@ -53,7 +54,7 @@ QueueName = Literal["documents", "documents-queries", "documents.DQ", "documents
 
 # What a double holds exactly, as any JSON reader does: a larger count or timestamp is no real one, and
 # one of thousands of digits could not even be written in a log line.
-Count = Annotated[int, Field(ge=0, le=2**53)]
+Count = Annotated[int, Field(ge=0, le=EXACT_FLOAT_INTEGERS)]
 
 
 class _Strict(BaseModel):
@@ -99,7 +100,7 @@ class Envelope(_Strict):
         int,
         Field(
             ge=0,
-            le=2**53,
+            le=EXACT_FLOAT_INTEGERS,
             description=(
                 "When it was first sent: the producer's clock, in ms since 1970 (UTC). A list_folder"
                 " query older than RESULT_TTL_MS by the worker's clock is not run."
