@@ -16,10 +16,21 @@ from workers.middleware.envelope import (
     OVERSIZE_OPTION,
     READ_LIMIT_BYTES,
     EnvelopeEncoder,
+    RejectUnreadable,
     UnreadableMessage,
-    admit,
+    screen,
 )
 from workers.middleware.retries import NOT_FOUND_RETRIES_OPTION
+
+
+def admit(body: bytes, consumed_from: str, reject: RejectUnreadable | None = None) -> bool:
+    """As the consumer screens a delivery: whether it may go to the workers; if not, its rejection
+    recorded where its envelope names a message id and an actor, then its line logged."""
+    unadmitted = screen(body, consumed_from)
+    if unadmitted is not None:
+        unadmitted.tell(unadmitted.record(reject))
+    return unadmitted is None
+
 
 ENVELOPE: dict[str, Any] = {
     "queue_name": "documents",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dramatiq.middleware import Middleware
 
-from workers.middleware.envelope import EnvelopeEncoder, SizeLimit, UnreadableMessage, admit
+from workers.middleware.envelope import EnvelopeEncoder, SizeLimit, UnreadableMessage
 from workers.middleware.log_context import LogContext, ProcessLogging
 from workers.middleware.metrics import Metrics
 from workers.middleware.outcomes import Outcomes, note_outcome, quiet_replaced_lines
@@ -28,7 +28,6 @@ __all__ = [
     "RetryPolicy",
     "SizeLimit",
     "UnreadableMessage",
-    "admit",
     "current_application",
     "docfleet_middleware",
     "failure_kind",

@@ -130,7 +130,7 @@ class EnvelopeEncoder(JSONEncoder):
     """Dramatiq's JSON encoding; decoding rejects anything but a well-formed envelope, and marks one whose
     body exceeds ``MAX_MESSAGE_BYTES`` for ``SizeLimit``.
 
-    The consumer decodes each delivery twice, once to screen it (``admit``) and once in Dramatiq, right
+    The consumer decodes each delivery twice, once to screen it (``screen``) and once in Dramatiq, right
     after, in the same thread: the second decode of the same body is served from a per-thread memo.
     """
 
@@ -233,15 +233,6 @@ class RejectUnreadable(Protocol):
     ) -> str | None: ...
 
 
-def admit(body: bytes, consumed_from: str, reject: RejectUnreadable | None = None) -> bool:
-    """Whether a delivery may go to the workers; if not, logs why (the caller dead-letters it) and, where
-    the envelope still names its message id and actor, has ``reject`` record the rejection first."""
-    unadmitted = screen(body, consumed_from)
-    if unadmitted is not None:
-        unadmitted.dead_letter(reject)
-    return unadmitted is None
-
-
 @dataclass(frozen=True)
 class Unadmitted:
     """A delivery that may not go to the workers: why, and what of its envelope could still be read."""
@@ -253,11 +244,6 @@ class Unadmitted:
     actor: str | None = None
     ids: dict[str, str] | None = None  # the well-formed ids among its arguments, for its rejection
     line: str = "unreadable message dead-lettered"
-
-    def dead_letter(self, reject: RejectUnreadable | None = None) -> None:
-        """Records the rejection, then logs the line; the caller nacks the delivery, to its dead-letter
-        queue."""
-        self.tell(self.record(reject))
 
     def record(self, reject: RejectUnreadable | None) -> str | None:
         """Has ``reject`` record the rejection where a message id and an actor are known; what it said."""
