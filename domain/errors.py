@@ -74,3 +74,18 @@ class AlreadyApplied(Exception):
     def __init__(self, message_id: str) -> None:
         super().__init__(f"message {message_id!r} was already applied")
         self.message_id = message_id
+
+
+class MessageIdReused(Exception):
+    """A message arrived under an id that a different command already spent: it is not run, since the id
+    can have only one outcome, nor dropped as a duplicate, since its command was never carried out."""
+
+    reason = "message_id_reused"
+
+    def __init__(self, message_id: str, actor: str) -> None:
+        super().__init__(
+            f"message id {message_id!r} was already used by a different command; this {actor} was not run:"
+            " send it under a new message id"
+        )
+        self.message_id = message_id
+        self.actor = actor

@@ -84,7 +84,12 @@ class UnitOfWork(Protocol):
     def rollback(self) -> None: ...
 
 
-UnitOfWorkFactory = Callable[[str | None], UnitOfWork]
+class UnitOfWorkFactory(Protocol):
+    """Opens a unit of work for a message id (None: no message). With the id, the inbox keeps the
+    ``fingerprint`` of the command the message carried (``domain.commands.fingerprint``), so that a
+    different command sent later under the same id can be told from a copy of this one."""
+
+    def __call__(self, message_id: str | None, fingerprint: str | None = None, /) -> UnitOfWork: ...
 
 
 class ListingCache(Protocol):

@@ -13,7 +13,7 @@ import dramatiq
 from dramatiq.common import current_millis
 from dramatiq.middleware import CurrentMessage
 
-from domain.errors import NotFound, Refused
+from domain.errors import MessageIdReused, NotFound, Refused
 from workers.broker import broker
 from workers.contract import COMMANDS_QUEUE, QUERIES_QUEUE, InvalidMessage, parse_command, parse_query
 from workers.contract_events import page_result, refusal_result
@@ -35,7 +35,7 @@ COMMAND_OPTIONS: dict[str, Any] = {
     # Postgres statement (5 s), a silent Postgres connection (about 30 s), Valkey (0.25 s), a retry's
     # publish that RabbitMQ holds up (60 s: ``workers.broker.with_connection_defaults``).
     "time_limit": math.inf,
-    "throws": (InvalidMessage,),  # failed at once, never retried
+    "throws": (InvalidMessage, MessageIdReused),  # failed at once, never retried: logged without a traceback
 }
 QUERY_OPTIONS: dict[str, Any] = {
     **COMMAND_OPTIONS,

@@ -22,6 +22,7 @@ class Job:
     command: Command
     message_id: str
     actor: str
+    fingerprint: str | None = None  # of the command (``domain.commands.fingerprint``), for its inbox row
 
 
 class CommandBatch(Protocol):
@@ -33,7 +34,7 @@ class CommandBatch(Protocol):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
 
-    def new_uow(self, message_id: str | None) -> UnitOfWork: ...
+    def new_uow(self, message_id: str | None, fingerprint: str | None = None, /) -> UnitOfWork: ...
 
     def commit(self) -> None: ...
 

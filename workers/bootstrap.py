@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 
-from domain.commands import Command, ListFolderDocuments
-from domain.errors import NotFound
+from domain.commands import Command, ListFolderDocuments, fingerprint
+from domain.errors import MessageIdReused, NotFound
 from domain.events import CommandRejected, Event, ShareDenied
 from domain.listing import DocumentPage
 from domain.ports import ListingCache, UnitOfWork, UnitOfWorkFactory
@@ -64,16 +64,19 @@ class Application:
         on_transaction: Callable[[int, str], None] | None = None,
         count_redelivery: Callable[[str], int] | None = None,
         acked_outcome: Callable[[str], bool] | None = None,
+        spent_by: Callable[[str], str | None] | None = None,
     ) -> None:
         """From given parts: tests pass fakes. Queries read through ``new_reader`` (``new_uow(None)`` if
         not given); ``closers`` run, in order, on ``close()``. With ``open_batch``, commands of the
         ``batched`` types that threads run at the same moment share transactions (group commit), up to
-        ``max_batch`` at a time; a ``max_batch`` below 2 turns that off."""
+        ``max_batch`` at a time; a ``max_batch`` below 2 turns that off. ``spent_by`` gives the
+        fingerprint the inbox keeps for a message id: without it, no message is found to reuse an id."""
         self.new_uow = new_uow
         self.new_reader = new_reader or (lambda: new_uow(None))
         self.listing_cache = listing_cache
         self._count_redelivery = count_redelivery
         self._acked_outcome = acked_outcome
+        self._spent_by = spent_by
         self._closers = tuple(closers)
         self._batched = batched
         self._group_commit: GroupCommit[Job, Verdict] | None = None
@@ -130,6 +133,7 @@ class Application:
             on_transaction=counting_transactions(),
             count_redelivery=RedeliveryCounter(client, settings.cache_prefix).count,
             acked_outcome=MessageHistory(engine).acked_outcome,
+            spent_by=MessageHistory(engine).spent_by,
         )
 
     def execute(self, command: Command, *, message_id: str, actor: str) -> Outcome:
@@ -137,14 +141,38 @@ class Application:
         return self.handle(command, message_id=message_id, actor=actor).outcome
 
     def handle(self, command: Command, *, message_id: str, actor: str) -> Verdict:
-        """As ``execute``, with the reason and detail of a refusal. NotFound and faults propagate."""
-        job = Job(command, message_id, actor)
+        """As ``execute``, with the reason and detail of a refusal. NotFound and faults propagate, and
+        ``MessageIdReused`` once its rejection is recorded."""
+        job = Job(command, message_id, actor, fingerprint(command))
         if self._group_commit is not None and isinstance(command, self._batched):
-            return self._group_commit.run(job)
-        return self._handle_with(self.new_uow, job)
+            verdict = self._group_commit.run(job)
+        else:
+            verdict = self._handle_with(self.new_uow, job)
+        if verdict.outcome is Outcome.DUPLICATE:
+            self._refuse_if_reused(job)
+        return verdict
+
+    def _refuse_if_reused(self, job: Job) -> None:
+        """A duplicate whose id the inbox keeps for a different command is no copy of it: its rejection
+        is recorded (no inbox row: the id is the other command's) and ``MessageIdReused`` raised. An id
+        kept without a fingerprint (spent by a rejection, or before fingerprints) cannot be compared."""
+        spent = None if self._spent_by is None else self._spent_by(job.message_id)
+        if spent is None or spent == job.fingerprint:
+            return
+        reused = MessageIdReused(job.message_id, job.actor)
+        event = CommandRejected(
+            org_id=getattr(job.command, "org_id", None),
+            doc_id=getattr(job.command, "doc_id", None),
+            message_id=job.message_id,
+            actor=job.actor,
+            reason=reused.reason,
+            detail=str(reused),
+        )
+        record_outcome(event, None, self.new_uow)
+        raise reused
 
     def _handle_with(self, new_uow: UnitOfWorkFactory, job: Job) -> Verdict:
-        tap = _RefusalTap(new_uow)
+        tap = _RefusalTap(new_uow, job.fingerprint)
         outcome = execute(job.command, message_id=job.message_id, actor=job.actor, new_uow=tap)
         refusal = tap.refusal
         if outcome is Outcome.REFUSED and refusal is not None:
@@ -192,12 +220,15 @@ class Application:
 class _RefusalTap:
     """A unit-of-work factory that remembers the refusal event a use case run records."""
 
-    def __init__(self, new_uow: UnitOfWorkFactory) -> None:
+    def __init__(self, new_uow: UnitOfWorkFactory, fingerprint: str | None) -> None:
         self._new_uow = new_uow
+        self._fingerprint = fingerprint
         self.refusal: ShareDenied | CommandRejected | None = None
 
-    def __call__(self, message_id: str | None) -> UnitOfWork:
-        return cast(UnitOfWork, _TappedUnitOfWork(self._new_uow(message_id), self))
+    def __call__(self, message_id: str | None, fingerprint: str | None = None, /) -> UnitOfWork:
+        """A unit of work of the job's message, its inbox row keeping the job's command's fingerprint."""
+        opened = self._new_uow(message_id, self._fingerprint if fingerprint is None else fingerprint)
+        return cast(UnitOfWork, _TappedUnitOfWork(opened, self))
 
     def saw(self, event: Event) -> None:
         if isinstance(event, ShareDenied | CommandRejected):

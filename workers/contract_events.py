@@ -23,6 +23,10 @@ Timestamp = Annotated[
     str, StringConstraints(pattern=RFC3339_UTC_PATTERN), Field(description="RFC 3339, in UTC (Z).")
 ]
 Reason = Annotated[str, Field(description=f"A machine-readable code: {REASONS}; more may be added.")]
+RejectionReason = Annotated[
+    str,
+    Field(description=f"A machine-readable code: {REASONS}, message_id_reused; more may be added."),
+]
 
 
 def rfc3339(moment: datetime) -> str:
@@ -105,14 +109,15 @@ class ShareDenied(_DocumentEvent):
 
 
 class CommandRejected(_Event):
-    """A command was refused by the rules, found invalid, or gave up waiting for what it names."""
+    """A command was refused by the rules, found invalid, gave up waiting for what it names, or came under a
+    message id that a different command had spent."""
 
     type: Literal["CommandRejected"]
     org_id: Annotated[str | None, Field(description="Null when the organization cannot be known.")]
     document_id: str | None
     message_id: Annotated[str, Field(description="The rejected message's message_id.")]
     actor: Annotated[str, Field(description="The rejected message's actor_name.")]
-    reason: Reason
+    reason: RejectionReason
     detail: Annotated[str, Field(description="For people: what was wrong, e.g. each invalid field.")]
 
 

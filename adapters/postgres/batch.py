@@ -91,6 +91,7 @@ class SqlBatch:
         self._transaction = SqlUnitOfWork(engine, None, on_committed)
         self._snapshot: Snapshot | None = None
         self._claimed: list[str] = []
+        self._fingerprints: list[str | None] = []
         self._writes = BatchWrites()
         self._failed = False
 
@@ -108,14 +109,17 @@ class SqlBatch:
     ) -> None:
         self._transaction.__exit__(exc_type, exc, tb)
 
-    def new_uow(self, message_id: str | None) -> BatchedUnitOfWork:
+    def new_uow(self, message_id: str | None, fingerprint: str | None = None, /) -> BatchedUnitOfWork:
         if self._snapshot is None or message_id is None:
             raise RuntimeError("a batch's units of work are opened for its messages, inside `with`")
-        return BatchedUnitOfWork(self._transaction, self._snapshot, message_id, self, self._writes)
+        return BatchedUnitOfWork(
+            self._transaction, self._snapshot, message_id, self, self._writes, fingerprint
+        )
 
-    def claim(self, message_id: str) -> None:
+    def claim(self, message_id: str, fingerprint: str | None) -> None:
         """The message committed its unit of work: its inbox row goes with the batch's commit."""
         self._claimed.append(message_id)
+        self._fingerprints.append(fingerprint)
 
     def fail(self) -> None:
         """Called when a message's writes did not all go out: the batch must not commit."""
@@ -127,7 +131,7 @@ class SqlBatch:
             raise BatchFailed("a message's writes failed part way")
         self._writes.send(self._transaction)
         if self._claimed:
-            self._transaction.claim(self._claimed)
+            self._transaction.claim(self._claimed, self._fingerprints)
         self._transaction.commit()
 
     def _read_snapshot(self) -> Snapshot:

@@ -24,7 +24,7 @@ _Read = TypeVar("_Read")
 
 
 class _Batch(Protocol):
-    def claim(self, message_id: str) -> None: ...
+    def claim(self, message_id: str, fingerprint: str | None) -> None: ...
 
     def fail(self) -> None: ...
 
@@ -62,12 +62,15 @@ class BatchedUnitOfWork:
         message_id: str,
         batch: _Batch,
         writes: BatchWrites,
+        fingerprint: str | None = None,
     ) -> None:
-        """The message's documents and policies go to the batch's ``writes`` as it commits."""
+        """The message's documents and policies go to the batch's ``writes`` as it commits; its inbox row
+        keeps its command's ``fingerprint``."""
         self._transaction = transaction
         self.writes = writes
         self._snapshot = snapshot
         self._message_id = message_id
+        self._fingerprint = fingerprint
         self._batch = batch
         self._writes: list[Callable[[], None]] = []
         self._events: list[Event] = []
@@ -118,7 +121,7 @@ class BatchedUnitOfWork:
         except BaseException:
             self._batch.fail()
             raise
-        self._batch.claim(self._message_id)
+        self._batch.claim(self._message_id, self._fingerprint)
         self._merge_into_snapshot()
         self._writes, self._events = [], []
 

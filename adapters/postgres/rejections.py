@@ -22,14 +22,16 @@ LOOKUP_CHUNK = 1000
 REJECTIONS_OF_MESSAGES = text(
     "SELECT payload, created_at FROM outbox"
     " WHERE type = 'CommandRejected' AND (payload ->> 'message_id') = ANY(CAST(:ids AS text[]))"
+    " ORDER BY seq"  # an id with several (another command sent under it): the latest is the one kept
 )
 
 
 ACKED_OUTCOME = text(
     "SELECT EXISTS (SELECT 1 FROM inbox WHERE message_id = :id) AND NOT EXISTS (SELECT 1 FROM outbox"
     " WHERE type = 'CommandRejected' AND (payload ->> 'message_id') = :id"
-    " AND (payload ->> 'reason') IN ('invalid', 'not_found'))"
+    " AND (payload ->> 'reason') IN ('invalid', 'not_found', 'message_id_reused'))"
 )
+SPENT_BY = text("SELECT fingerprint FROM inbox WHERE message_id = :id")
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,16 @@ class MessageHistory:
 
     def acked_outcome(self, message_id: str) -> bool:
         """Whether this id had an outcome that acks its message (applied, refused by the rules), rather
-        than one that dead-letters it (a rejection as invalid or as not found, which spends it too)."""
+        than one that dead-letters it (a rejection as invalid or as not found, which spends it too). An
+        id that another command was sent under too cannot say which of the two a message is."""
         with self._engine.connect() as connection:
             return bool(connection.scalar(ACKED_OUTCOME, {"id": message_id}))
+
+    def spent_by(self, message_id: str) -> str | None:
+        """The fingerprint of the command whose outcome spent this id, where the inbox keeps one."""
+        with self._engine.connect() as connection:
+            spent: str | None = connection.scalar(SPENT_BY, {"id": message_id})
+            return spent
 
     def used_ids(self, message_ids: Collection[str]) -> set[str]:
         """The ids that already had their outcome: a message sent again with one is a duplicate."""

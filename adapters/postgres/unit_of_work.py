@@ -30,8 +30,8 @@ from domain.ports import (
     UnitOfWorkFactory,
 )
 
-_CLAIM = "INSERT INTO inbox (message_id) VALUES (%s)"
-_CLAIM_MANY = "INSERT INTO inbox (message_id) SELECT unnest(%s::text[])"
+_CLAIM = "INSERT INTO inbox (message_id, fingerprint) VALUES (%s, %s)"
+_CLAIM_MANY = "INSERT INTO inbox (message_id, fingerprint) SELECT * FROM unnest(%s::text[], %s::text[])"
 
 OnCommitted = Callable[[set[str], set[str]], None]
 """Called after a commit with the ids of the folders and of the documents it changed."""
@@ -58,14 +58,17 @@ class SqlUnitOfWork:
         message_id: str | None,
         on_committed: OnCommitted | None = None,
         *,
+        fingerprint: str | None = None,
         read_only: bool = False,
     ) -> None:
-        """``read_only``: for queries, each statement on its own (no transaction to begin and roll back,
-        a round trip saved); ``commit`` is refused."""
+        """``fingerprint``: of the message's command, kept in its inbox row. ``read_only``: for queries,
+        each statement on its own (no transaction to begin and roll back, a round trip saved); ``commit``
+        is refused."""
         if read_only and message_id is not None:
             raise ValueError("a read-only unit of work claims no message")
         self._engine = engine
         self._message_id = message_id
+        self._fingerprint = fingerprint
         self._read_only = read_only
         self._on_committed = on_committed
         self._pooled: PoolProxiedConnection | None = None
@@ -86,7 +89,7 @@ class SqlUnitOfWork:
             self._pipeline.__enter__()
             session = PgSession(connection, self._message_id)
             if self._message_id is not None:
-                session.send(_CLAIM, (self._message_id,))
+                session.send(_CLAIM, (self._message_id, self._fingerprint))
         except BaseException:
             self._pooled = pooled
             self._finish()
@@ -113,9 +116,10 @@ class SqlUnitOfWork:
         self._require_session()
         return self._changes
 
-    def claim(self, message_ids: list[str]) -> None:
-        """Records more message ids in the inbox with this transaction (a batch's messages)."""
-        self.write_at_commit("claimed", _CLAIM_MANY, (text_array(message_ids),))
+    def claim(self, message_ids: list[str], fingerprints: list[str | None]) -> None:
+        """Records more message ids in the inbox with this transaction (a batch's messages), each with
+        its command's fingerprint."""
+        self.write_at_commit("claimed", _CLAIM_MANY, (text_array(message_ids), text_array(fingerprints)))
 
     def write_at_commit(self, name: str, statement: str, params: Sequence[Any]) -> None:
         """A data-modifying statement sent as a part named ``name`` of the commit's statement."""
@@ -180,7 +184,7 @@ def read_only_unit_of_work_factory(engine: Engine) -> Callable[[], UnitOfWork]:
 
 
 def unit_of_work_factory(engine: Engine, on_committed: OnCommitted | None = None) -> UnitOfWorkFactory:
-    def new_unit_of_work(message_id: str | None) -> UnitOfWork:
-        return SqlUnitOfWork(engine, message_id, on_committed)
+    def new_unit_of_work(message_id: str | None, fingerprint: str | None = None, /) -> UnitOfWork:
+        return SqlUnitOfWork(engine, message_id, on_committed, fingerprint=fingerprint)
 
     return new_unit_of_work

@@ -76,8 +76,9 @@ def refusal_event(command: Command, refusal: Refused, message_id: str, actor: st
     )
 
 
-def record_outcome(event: Event, message_id: str, new_uow: UnitOfWorkFactory) -> Outcome:
-    """Commits a refusal or rejection event together with the message's inbox row."""
+def record_outcome(event: Event, message_id: str | None, new_uow: UnitOfWorkFactory) -> Outcome:
+    """Commits a refusal or rejection event together with the message's inbox row (none without an id:
+    a message whose id another command spent)."""
     try:
         with new_uow(message_id) as uow:
             uow.record(_with_known_org(event, uow))

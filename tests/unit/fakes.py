@@ -95,6 +95,7 @@ class FakeDatabase(Tables):
     """The committed state, plus the inbox of applied message ids and every committed event."""
 
     applied_message_ids: set[str] = field(default_factory=set)
+    fingerprints: dict[str, str] = field(default_factory=dict)  # the inbox's, of the ids that keep one
     events: list[Event] = field(default_factory=list)
     listing_reads: int = 0
     page_reads: int = 0  # pages read alone, of folders too large to list whole
@@ -176,6 +177,11 @@ class FakeDatabase(Tables):
     def uow(self, message_id: str | None = None) -> FakeUnitOfWork:
         return FakeUnitOfWork(self, message_id)
 
+    def spent_by(self, message_id: str) -> str | None:
+        """As ``MessageHistory.spent_by``: the fingerprint kept with an applied id."""
+        with self.serial:
+            return self.fingerprints.get(message_id)
+
     def uow_factory(self) -> FakeUnitOfWorkFactory:
         return FakeUnitOfWorkFactory(self)
 
@@ -205,9 +211,12 @@ class FakeUnitOfWork:
     """A faithful in-memory UnitOfWork: staged writes reach the database only on commit, and units of work
     of one database run in turn (the module's docstring)."""
 
-    def __init__(self, db: FakeDatabase, message_id: str | None = None) -> None:
+    def __init__(
+        self, db: FakeDatabase, message_id: str | None = None, fingerprint: str | None = None
+    ) -> None:
         self.db = db
         self.message_id = message_id
+        self.fingerprint = fingerprint
         self.committed = False
         self.recorded: list[Event] = []
         self.members: MemberRepository = FakeMemberRepository(self)
@@ -255,6 +264,8 @@ class FakeUnitOfWork:
             self.db.folders[folder_id] = replace(folder, listing_version=folder.listing_version + 1)
         if self.message_id is not None:
             self.db.applied_message_ids.add(self.message_id)
+            if self.fingerprint is not None:
+                self.db.fingerprints[self.message_id] = self.fingerprint
         self.db.events.extend(self._pending)
         self.recorded.extend(self._pending)
         self.committed = True
@@ -291,8 +302,8 @@ class FakeUnitOfWorkFactory:
         self.db = db
         self.opened: list[FakeUnitOfWork] = []
 
-    def __call__(self, message_id: str | None) -> FakeUnitOfWork:
-        uow = FakeUnitOfWork(self.db, message_id)
+    def __call__(self, message_id: str | None, fingerprint: str | None = None, /) -> FakeUnitOfWork:
+        uow = FakeUnitOfWork(self.db, message_id, fingerprint)
         self.opened.append(uow)
         return uow
 

@@ -23,7 +23,7 @@ def db() -> FakeDatabase:
 
 @pytest.fixture
 def application(db: FakeDatabase) -> Application:
-    return Application(new_uow=db.uow_factory(), listing_cache=FakeListingCache())
+    return Application(new_uow=db.uow_factory(), listing_cache=FakeListingCache(), spent_by=db.spent_by)
 
 
 @pytest.fixture

@@ -195,10 +195,10 @@ def test_faults_before_a_not_found_leave_it_its_own_retries(db: FakeDatabase) ->
     outage = iter(range(QUICK.fault_retries))
     working = db.uow_factory()
 
-    def flaky(message_id: str | None) -> UnitOfWork:
+    def flaky(message_id: str | None, fingerprint: str | None = None, /) -> UnitOfWork:
         if next(outage, None) is not None:
             raise OperationalError("connect", {}, ConnectionRefusedError("postgres is down"))
-        return working(message_id)
+        return working(message_id, fingerprint)
 
     recovering = Application(new_uow=flaky, listing_cache=FakeListingCache())
     with running_fleet(recovering) as fleet, capture_logs() as logs:
@@ -228,7 +228,7 @@ def test_a_command_whose_folder_arrives_later_is_applied_on_a_retry(fleet: Fleet
 
 
 def test_a_fault_is_retried_then_dead_lettered_without_an_event(db: FakeDatabase) -> None:
-    def unavailable(message_id: str | None) -> UnitOfWork:
+    def unavailable(message_id: str | None, fingerprint: str | None = None, /) -> UnitOfWork:
         raise OperationalError("connect", {}, ConnectionRefusedError("postgres is down"))
 
     broken = Application(new_uow=unavailable, listing_cache=FakeListingCache())
@@ -260,7 +260,7 @@ def _refuse_retries(fleet: Fleet, monkeypatch: pytest.MonkeyPatch, error: Except
 def test_a_retry_that_cannot_be_queued_dead_letters_the_message_rather_than_losing_it(
     db: FakeDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def unavailable(message_id: str | None) -> UnitOfWork:
+    def unavailable(message_id: str | None, fingerprint: str | None = None, /) -> UnitOfWork:
         raise OperationalError("connect", {}, ConnectionRefusedError("postgres is down"))
 
     broken = Application(new_uow=unavailable, listing_cache=FakeListingCache())

@@ -3,7 +3,8 @@
 Outcomes: applied, duplicate, refused (with reason), answered (a query), expired (a query nobody waits
 for any more, not run), invalid → dead-lettered, retrying, dead-lettered after retries. A rejection
 event is committed, with the message's inbox row, for an invalid command, an unknown actor and a
-NotFound that outlived its retries; a query writes nothing.
+NotFound that outlived its retries (and, by the Application, for a message under an id that another
+command spent); a query writes nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import dramatiq
 from dramatiq.middleware import Middleware
 
 from adapters.postgres.errors import WrittenConcurrently
-from domain.errors import NotFound
+from domain.errors import MessageIdReused, NotFound
 from workers.background import Job, OneThreadInBackground
 from workers.contract import QUERIES, ids_in
 from workers.middleware.resources import Resources
@@ -137,6 +138,12 @@ class Outcomes(Middleware):
         if not_queued is not None:  # a fault, with nothing recorded: ``docfleet dlq replay`` can run it again
             event, kind = "dead-lettered: its retry could not be queued", "fault"
             detail = f"retry not queued: {_detail(not_queued)}; after {detail}"[:MAX_DETAIL]
+        elif isinstance(exception, MessageIdReused):  # its rejection recorded before it was raised
+            event, detail, recorded = (
+                "dead-lettered: its message id was spent by another command",
+                str(exception),
+                "recorded",
+            )
         elif isinstance(exception, NotFound) and message.actor_name not in QUERIES:
             ids = {"org_id": exception.org_id, "doc_id": exception.document_id}
             recorded = self._reject(message, "not_found", exception.message, **ids)

@@ -15,7 +15,7 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware import Middleware, Retries
 
-from domain.errors import NotFound
+from domain.errors import MessageIdReused, NotFound
 from workers.contract import InvalidMessage
 
 NOT_FOUND_RETRIES_OPTION = "docfleet_not_found_retries"
@@ -30,11 +30,11 @@ _retry_not_queued: ContextVar[BaseException | None] = ContextVar("docfleet_retry
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Never an invalid message; a few quick tries for a NotFound; more for a fault (Postgres, Valkey or
-    RabbitMQ unavailable, a time limit, an unexpected error), each kind counted on its own. Each retry
-    waits on the actor's schedule: ``min_backoff`` doubled per retry, jittered, capped at
-    ``max_backoff``. When ``retry_when`` says no, Dramatiq's Retries middleware fails the message and
-    the broker dead-letters it.
+    """Never an invalid message, nor one under an id another command spent; a few quick tries for a
+    NotFound; more for a fault (Postgres, Valkey or RabbitMQ unavailable, a time limit, an unexpected
+    error), each kind counted on its own. Each retry waits on the actor's schedule: ``min_backoff``
+    doubled per retry, jittered, capped at ``max_backoff``. When ``retry_when`` says no, Dramatiq's
+    Retries middleware fails the message and the broker dead-letters it.
     """
 
     not_found_retries: int = 8
@@ -52,7 +52,7 @@ class RetryPolicy:
         return not_found if isinstance(exception, NotFound) else retries - not_found
 
     def limit_for(self, exception: BaseException) -> int:
-        if isinstance(exception, InvalidMessage):
+        if isinstance(exception, InvalidMessage | MessageIdReused):
             return 0
         return self.not_found_retries if isinstance(exception, NotFound) else self.fault_retries
 
@@ -121,7 +121,9 @@ class CountNotFound(Middleware):
 
 
 def failure_kind(exception: BaseException) -> str:
-    """``invalid``, ``not_found`` or ``fault``: the words the outcome lines use."""
+    """``invalid``, ``message_id_reused``, ``not_found`` or ``fault``: the words the outcome lines use."""
     if isinstance(exception, InvalidMessage):
         return "invalid"
+    if isinstance(exception, MessageIdReused):
+        return exception.reason
     return "not_found" if isinstance(exception, NotFound) else "fault"

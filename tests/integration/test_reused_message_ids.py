@@ -1,0 +1,85 @@
+"""The inbox keeps each id's command fingerprint, on both of Postgres's paths (a unit of work of its own,
+and group commit's batch), and a different command sent under a spent id is rejected, not dropped."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+
+from adapters.postgres.rejections import MessageHistory
+from domain.commands import AddMember, Command, CreateFolder, UploadDocument, fingerprint
+from domain.errors import MessageIdReused
+from domain.use_cases.dispatch import Outcome
+from tests.conftest import IdMaker
+from workers.bootstrap import Application
+from workers.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def app(database_url: str, key_prefix: str) -> Iterator[Application]:
+    settings = dataclasses.replace(Settings.from_env(), database_url=database_url, cache_prefix=key_prefix)
+    application = Application.from_settings(settings, threads=4)  # group commit on: uploads go in batches
+    yield application
+    application.close()
+
+
+def _upload(new_id: IdMaker, org: str, folder: str, owner: str) -> UploadDocument:
+    return UploadDocument(
+        doc_id=new_id("doc"),
+        org_id=org,
+        folder_id=folder,
+        owner_id=owner,
+        name="a.pdf",
+        mime_type="application/pdf",
+        blob_uri="s3://b/a.pdf",
+    )
+
+
+def _kept_fingerprint(engine: Engine, message_id: str) -> str | None:
+    with engine.connect() as connection:
+        query = text("SELECT fingerprint FROM inbox WHERE message_id = :id")
+        kept: str | None = connection.scalar(query, {"id": message_id})
+        return kept
+
+
+def _run(app: Application, command: Command, message_id: str) -> Outcome:
+    return app.execute(command, message_id=message_id, actor="any")
+
+
+@pytest.mark.parametrize("path", ["alone", "batch"])
+def test_a_different_command_under_a_spent_id_is_rejected(
+    app: Application, engine: Engine, new_id: IdMaker, path: str
+) -> None:
+    org, folder, owner = new_id("org"), new_id("folder"), new_id("user")
+    assert _run(app, AddMember(org_id=org, user_id=owner), new_id("m")) is Outcome.APPLIED
+    assert _run(app, CreateFolder(folder_id=folder, org_id=org, name="f", created_by=owner), new_id("m"))
+    first: Command = AddMember(org_id=org, user_id=new_id("user"))
+    other: Command = AddMember(org_id=org, user_id=new_id("user"))
+    if path == "batch":
+        first, other = _upload(new_id, org, folder, owner), _upload(new_id, org, folder, owner)
+    message_id = new_id("m")
+
+    assert _run(app, first, message_id) is Outcome.APPLIED
+    assert _kept_fingerprint(engine, message_id) == fingerprint(first)
+    assert _run(app, first, message_id) is Outcome.DUPLICATE
+    with pytest.raises(MessageIdReused):
+        app.handle(other, message_id=message_id, actor="reusing_actor")
+
+    rejection = MessageHistory(engine).rejections([message_id])[message_id]
+    assert (rejection.reason, rejection.actor) == ("message_id_reused", "reusing_actor")
+    assert _kept_fingerprint(engine, message_id) == fingerprint(first), "the id stays the first command's"
+    assert MessageHistory(engine).acked_outcome(message_id) is False, "past the redelivery limit: kept"
+
+
+def test_an_id_spent_by_a_rejection_keeps_no_fingerprint(
+    app: Application, engine: Engine, new_id: IdMaker
+) -> None:
+    message_id = new_id("m")
+    assert app.reject(message_id, "add_member", "invalid", "org_id: missing") is Outcome.REFUSED
+    assert _kept_fingerprint(engine, message_id) is None
+    assert _run(app, AddMember(org_id=new_id("org"), user_id=new_id("user")), message_id) is Outcome.DUPLICATE
