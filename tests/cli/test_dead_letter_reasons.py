@@ -89,9 +89,11 @@ def test_a_letter_redelivered_past_the_limit_says_so_and_is_replayable(counted: 
     assert inspected.replay is not None
 
 
-def _rejected_as_not_found_by(actor: str) -> Callable[[str], tuple[bool, RecordedRejection | None]]:
+def _rejected_as_not_found_by(
+    actor: str, reason: str = "not_found"
+) -> Callable[[str], tuple[bool, RecordedRejection | None]]:
     def history(message_id: str) -> tuple[bool, RecordedRejection | None]:
-        return True, RecordedRejection(message_id, actor, "not_found", "no such folder", datetime.now(UTC))
+        return True, RecordedRejection(message_id, actor, reason, "no such folder", datetime.now(UTC))
 
     return history
 
@@ -103,6 +105,26 @@ def test_a_command_rejected_as_not_found_may_go_back_under_a_new_id() -> None:
 
     assert inspected.replay is None
     assert inspected.under_a_new_id() is not None
+
+
+def test_two_commands_sent_under_one_id_go_back_under_two_new_ids() -> None:
+    """A message under a reused id never ran: valid as it is, it goes back under an id of its own, not
+    the one the other command's letter would get."""
+    first = envelope("add_member", {"org_id": "acme", "user_id": "bob"})
+    reused = {
+        **envelope("add_member", {"org_id": "acme", "user_id": "carol"}),
+        "message_id": first["message_id"],
+    }
+    history = _rejected_as_not_found_by("add_member", reason="message_id_reused")
+
+    renewed = [
+        inspect(letter("documents.XQ", encoded(body)), history).under_a_new_id() for body in (first, reused)
+    ]
+    again = inspect(letter("documents.XQ", encoded(reused)), history).under_a_new_id()
+
+    assert renewed[0] is not None and renewed[1] is not None and again is not None
+    assert renewed[0].message_id != renewed[1].message_id
+    assert again.message_id == renewed[1].message_id, "a second run sends a duplicate, not a new command"
 
 
 @pytest.mark.parametrize(

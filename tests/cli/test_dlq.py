@@ -428,3 +428,26 @@ def test_a_letter_sent_again_under_a_new_id_twice_is_the_same_new_command(settin
 
     first, second = bodies(settings.amqp_url, "documents")
     assert first["message_id"] == second["message_id"] != letter["message_id"]
+
+
+def test_two_commands_dead_lettered_under_one_reused_id_both_go_back_under_new_ids(
+    settings: Settings,
+) -> None:
+    """The one whose id another command had used, and that other one (not found after its retries), are
+    two commands: each goes back, under an id of its own, and neither is taken for a copy of the other."""
+    first = envelope("add_member", {"org_id": "acme", "user_id": "bob"}, retries=8, traceback=TRACEBACK)
+    reused = {
+        **envelope("add_member", {"org_id": "acme", "user_id": "carol"}),
+        "message_id": first["message_id"],
+    }
+    _spend(settings.database_url, first["message_id"], rejected_as="message_id_reused")
+    for dead in (first, reused):
+        publish_raw(settings.amqp_url, "documents.XQ", encoded(dead))
+
+    renewed = run(settings, "dlq", "replay", "--new-id", first["message_id"])
+
+    assert renewed.exit_code == 0, renewed.stderr
+    sent = bodies(settings.amqp_url, "documents")
+    assert sorted(body["kwargs"]["user_id"] for body in sent) == ["bob", "carol"]
+    assert len({body["message_id"] for body in sent} | {first["message_id"]}) == 3
+    assert dead_letters(settings) == []

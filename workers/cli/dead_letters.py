@@ -36,8 +36,10 @@ ORIGINS = {f"{queue}.XQ": queue for queue in (COMMANDS_QUEUE, QUERIES_QUEUE)}
 History = Callable[[str], tuple[bool, RecordedRejection | None]]
 """For a message id: whether it was used (it has an inbox row), and its recorded rejection if any."""
 
-# The namespace of the ids ``dlq replay --new-id`` gives: a uuid5 of the old id.
+# The namespace of the ids ``dlq replay --new-id`` gives: a uuid5 of the old id and the command.
 _RENEWED_IDS = uuid.UUID("5d0c1f4e-6a53-4bd8-9a1e-2f7c0b9e8d41")
+
+_NEVER_RUN = ("not_found", "message_id_reused")  # rejections of a valid command that did nothing
 
 Redeliveries = Callable[[str], int]
 """For a message id: how many times the workers counted it delivered again after its worker stopped."""
@@ -54,16 +56,21 @@ class Inspected:
     replay: Relocation | None
     not_replayable: str | None
     envelope: dict[str, Any] | None
-    renewable: bool = False  # not found after its retries: valid as it is, its id spent by its rejection
+    # Valid as it is, never run, its id spent: by its rejection as not found after its retries, or by
+    # another command sent under the same id.
+    renewable: bool = False
 
     def under_a_new_id(self) -> Relocation | None:
-        """The message as first sent but under a new message id, now, if it was rejected as not found.
+        """The message as first sent but under a new message id, now, if it was rejected as not found or
+        as sent under another command's id.
 
-        The new id is derived from the old one, so that a second run after a replay whose removal of the
-        letter was lost sends a duplicate, not a second command."""
+        The new id is derived from the old one and the command, so that a second run after a replay whose
+        removal of the letter was lost sends a duplicate, not a second command, and two commands that
+        were sent under one id get two new ones."""
         if not self.renewable or self.envelope is None or self.message_id is None:
             return None
-        new_id = str(uuid.uuid5(_RENEWED_IDS, self.message_id))
+        command = json.dumps([self.actor, self.envelope.get("kwargs")], sort_keys=True, separators=(",", ":"))
+        new_id = str(uuid.uuid5(_RENEWED_IDS, f"{self.message_id}\n{command}"))
         renewed = {**self.envelope, "message_id": new_id, "message_timestamp": current_millis()}
         return _replay_copy(renewed, ORIGINS[self.queue])
 
@@ -94,10 +101,10 @@ def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = l
         or "unknown: see the worker's log"
     )
     blocked = unreadable or (f"message id already used ({reason})" if used else None) or invalid
-    # Only a rejection as not found, of this very command, says its work never happened: an applied
-    # command has an inbox row too, and a query (no rejection of its own) may share a command's id.
-    not_found = rejection is not None and rejection.reason == "not_found" and rejection.actor == actor
-    renewable = envelope is not None and not invalid and not_found and ORIGINS[letter.queue] == COMMANDS_QUEUE
+    # Only a rejection as not found or as a reused id, of this very actor, says its work never happened:
+    # an applied command has an inbox row too, and a query (no rejection of its own) may share its id.
+    never_run = rejection is not None and rejection.reason in _NEVER_RUN and rejection.actor == actor
+    renewable = envelope is not None and not invalid and never_run and ORIGINS[letter.queue] == COMMANDS_QUEUE
     advice = "send it again with a new message id (dlq replay --new-id)" if renewable else None
     return Inspected(
         queue=letter.queue,

@@ -130,7 +130,8 @@ def replay(
         typer.Option(
             "--new-id",
             help="Send again, under a new message id, those whose id was used but that are valid as they "
-            "are (not found after their retries, their folder or document since made).",
+            "are (not found after their retries, their folder or document since made; or sent under an "
+            "id another command had used).",
         ),
     ] = False,
 ) -> None:
@@ -138,8 +139,9 @@ def replay(
 
     Only a message whose id was never used can be replayed (one dead-lettered after faults); the others
     (invalid, rejected, unreadable) stay, each told with why: fix and send them with a new message id.
-    With --new-id, a valid one whose id was used (not found after its retries) goes back under a new id,
-    as a new command. Exit 4 if any stays or is not found.
+    With --new-id, a valid one whose id was used (not found after its retries, or sent under an id
+    another command had used) goes back under a new id, as a new command. Exit 4 if any stays or is not
+    found.
 
     \b
     Examples:
@@ -158,7 +160,7 @@ def replay(
     chosen: dict[int, Inspected] = {}  # by the id of their relocation, until it is confirmed
     replayed: list[Inspected] = []
     left: list[Inspected] = []
-    sent: set[str | None] = set()  # one copy of a message id, however many died
+    sent: set[str] = set()  # one copy of a message id, however many died (a new id: one per command)
 
     def decide(letter: DeadLetter) -> Relocation | None:
         item = inspect(letter, history, history.redeliveries)
@@ -167,13 +169,13 @@ def replay(
         if item.replay is None and new_id:
             renewed = item.under_a_new_id()
             item = item if renewed is None else dataclasses.replace(item, replay=renewed, not_replayable=None)
-        if item.replay is not None and item.message_id in sent:
+        if item.replay is not None and item.replay.message_id in sent:
             item = dataclasses.replace(item, replay=None, not_replayable=_ANOTHER_COPY_SENT)
         if item.replay is None:
             left.append(item)
         else:
             chosen[id(item.replay)] = item
-            sent.add(item.message_id)
+            sent.add(item.replay.message_id)
             _start_count_again(history, item.replay.message_id)
         return item.replay
 
