@@ -63,7 +63,7 @@ class Application:
         max_batch: int = 8,
         on_transaction: Callable[[int, str], None] | None = None,
         count_redelivery: Callable[[str], int] | None = None,
-        acked_outcome: Callable[[str], bool] | None = None,
+        acked_outcome: Callable[[str, str | None], bool] | None = None,
         spent_by: Callable[[str], str | None] | None = None,
     ) -> None:
         """From given parts: tests pass fakes. Queries read through ``new_reader`` (``new_uow(None)`` if
@@ -184,10 +184,12 @@ class Application:
         None where nothing counts them. Raises when the count cannot be kept."""
         return None if self._count_redelivery is None else self._count_redelivery(message_id)
 
-    def acked_outcome(self, message_id: str) -> bool:
-        """Whether a command with this id was already applied or refused by the rules: an outcome that
-        acks it, unlike a rejection as invalid or not found. Raises when Postgres cannot say."""
-        return self._acked_outcome is not None and self._acked_outcome(message_id)
+    def acked_outcome(self, message_id: str, command: Command | None = None) -> bool:
+        """Whether ``command`` (None: a message that cannot be read as one) was already applied or refused
+        by the rules under this id: an outcome that acks it, unlike a rejection as invalid or not found,
+        or another command's outcome under the same id. Raises when Postgres cannot say."""
+        kept = None if command is None else fingerprint(command)
+        return self._acked_outcome is not None and self._acked_outcome(message_id, kept)
 
     def list_folder(self, query: ListFolderDocuments) -> DocumentPage:
         """One page of the folder for the requester; raises Refused or NotFound when it may not be read."""

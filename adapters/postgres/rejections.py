@@ -26,10 +26,12 @@ REJECTIONS_OF_MESSAGES = text(
 )
 
 
-ACKED_OUTCOME = text(
-    "SELECT EXISTS (SELECT 1 FROM inbox WHERE message_id = :id) AND NOT EXISTS (SELECT 1 FROM outbox"
-    " WHERE type = 'CommandRejected' AND (payload ->> 'message_id') = :id"
-    " AND (payload ->> 'reason') IN ('invalid', 'not_found', 'message_id_reused'))"
+# The id's inbox row, if any: the fingerprint it keeps, and whether a rejection that dead-letters its
+# message (invalid, not found) spent it.
+SPENDING = text(
+    "SELECT fingerprint, EXISTS (SELECT 1 FROM outbox WHERE type = 'CommandRejected'"
+    " AND (payload ->> 'message_id') = :id AND (payload ->> 'reason') IN ('invalid', 'not_found'))"
+    " AS dead_lettered FROM inbox WHERE message_id = :id"
 )
 SPENT_BY = text("SELECT fingerprint FROM inbox WHERE message_id = :id")
 
@@ -57,12 +59,18 @@ class MessageHistory:
                     found[rejection.message_id] = rejection
         return found
 
-    def acked_outcome(self, message_id: str) -> bool:
-        """Whether this id had an outcome that acks its message (applied, refused by the rules), rather
-        than one that dead-letters it (a rejection as invalid or as not found, which spends it too). An
-        id that another command was sent under too cannot say which of the two a message is."""
+    def acked_outcome(self, message_id: str, fingerprint: str | None = None) -> bool:
+        """Whether the command of this ``fingerprint`` had, under this id, an outcome that acks its message
+        (applied, refused by the rules), rather than one that dead-letters it (a rejection as invalid or
+        as not found, which spends the id too). Where the inbox keeps the fingerprint of the command that
+        spent the id, only that command had its outcome: another one sent under the id never ran."""
         with self._engine.connect() as connection:
-            return bool(connection.scalar(ACKED_OUTCOME, {"id": message_id}))
+            row = connection.execute(SPENDING, {"id": message_id}).first()
+        if row is None:
+            return False
+        if row.fingerprint is not None:  # a message that is no valid command is not the one that spent it
+            return bool(row.fingerprint == fingerprint)
+        return not row.dead_lettered
 
     def spent_by(self, message_id: str) -> str | None:
         """The fingerprint of the command whose outcome spent this id, where the inbox keeps one."""

@@ -9,14 +9,15 @@ import pytest
 
 from adapters.postgres.rejections import RecordedRejection
 from adapters.rabbitmq.dead_letters import DeadLetter
+from domain.commands import AddMember, fingerprint
 from tests.cli.support import encoded, envelope
-from workers.cli.dead_letters import inspect
+from workers.cli.dead_letters import IdHistory, inspect
 from workers.contract import MAX_MESSAGE_BYTES
 from workers.middleware.redeliveries import REDELIVERY_LIMIT
 
 
-def never_used(_message_id: str) -> tuple[bool, RecordedRejection | None]:
-    return False, None
+def never_used(_message_id: str) -> IdHistory:
+    return IdHistory()
 
 
 def letter(queue: str, body: bytes) -> DeadLetter:
@@ -89,11 +90,10 @@ def test_a_letter_redelivered_past_the_limit_says_so_and_is_replayable(counted: 
     assert inspected.replay is not None
 
 
-def _rejected_as_not_found_by(
-    actor: str, reason: str = "not_found"
-) -> Callable[[str], tuple[bool, RecordedRejection | None]]:
-    def history(message_id: str) -> tuple[bool, RecordedRejection | None]:
-        return True, RecordedRejection(message_id, actor, reason, "no such folder", datetime.now(UTC))
+def _rejected_as_not_found_by(actor: str) -> Callable[[str], IdHistory]:
+    def history(message_id: str) -> IdHistory:
+        rejection = RecordedRejection(message_id, actor, "not_found", "no such folder", datetime.now(UTC))
+        return IdHistory(True, rejection)
 
     return history
 
@@ -107,24 +107,34 @@ def test_a_command_rejected_as_not_found_may_go_back_under_a_new_id() -> None:
     assert inspected.under_a_new_id() is not None
 
 
-def test_two_commands_sent_under_one_id_go_back_under_two_new_ids() -> None:
-    """A message under a reused id never ran: valid as it is, it goes back under an id of its own, not
-    the one the other command's letter would get."""
-    first = envelope("add_member", {"org_id": "acme", "user_id": "bob"})
-    reused = {
-        **envelope("add_member", {"org_id": "acme", "user_id": "carol"}),
-        "message_id": first["message_id"],
-    }
-    history = _rejected_as_not_found_by("add_member", reason="message_id_reused")
+def test_only_the_commands_that_another_command_kept_from_running_go_back_under_new_ids() -> None:
+    """The inbox keeps the fingerprint of the command that spent the id: a copy of that command ran and
+    stays; any other command under the id never ran, whatever rejection was recorded last, and goes
+    back under an id of its own, the same for copies of one command however they state it."""
+    spent = envelope("add_member", {"org_id": "acme", "user_id": "bob"})
+    message_id = spent["message_id"]
+    other = {**envelope("add_member", {"org_id": "acme", "user_id": "carol"}), "message_id": message_id}
+    upload = {
+        "doc_id": "d1", "org_id": "acme", "folder_id": "f1", "owner_id": "bob", "name": "a.pdf",
+        "mime_type": "application/pdf", "blob_uri": "s3://b/a.pdf",
+    }  # fmt: skip
+    third = {**envelope("upload_document", upload), "message_id": message_id}
+    third_with_tags = {**envelope("upload_document", {**upload, "tags": []}), "message_id": message_id}
+    last = RecordedRejection(message_id, "add_member", "message_id_reused", "x", datetime.now(UTC))
+    known = IdHistory(True, last, fingerprint(AddMember(org_id="acme", user_id="bob")))
 
-    renewed = [
-        inspect(letter("documents.XQ", encoded(body)), history).under_a_new_id() for body in (first, reused)
-    ]
-    again = inspect(letter("documents.XQ", encoded(reused)), history).under_a_new_id()
+    def new_id(body: dict[str, object]) -> str | None:
+        renewed = inspect(letter("documents.XQ", encoded(body)), lambda _id: known).under_a_new_id()
+        return None if renewed is None else renewed.message_id
 
-    assert renewed[0] is not None and renewed[1] is not None and again is not None
-    assert renewed[0].message_id != renewed[1].message_id
-    assert again.message_id == renewed[1].message_id, "a second run sends a duplicate, not a new command"
+    assert new_id(spent) is None, "a copy of the command that spent the id ran"
+    assert None not in (new_id(other), new_id(third))
+    assert len({message_id, new_id(other), new_id(third)}) == 3
+    assert new_id(third) == new_id(third_with_tags), "one command, one new id"
+    assert (
+        "this upload_document was not run"
+        in inspect(letter("documents.XQ", encoded(third)), lambda _id: known).reason
+    )
 
 
 @pytest.mark.parametrize(

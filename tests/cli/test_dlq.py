@@ -357,8 +357,11 @@ def test_a_rabbitmq_that_fails_the_handshake_is_one_line_exit_1(
     assert "RabbitMQ at 127.0.0.1:" in one_line_error(result)
 
 
-def _spend(database_url: str, message_id: str, *, rejected_as: str | None = None) -> None:
-    """The message id's inbox row, as its outcome leaves it, and its CommandRejected if ``rejected_as``."""
+def _spend(
+    database_url: str, message_id: str, *, rejected_as: str | None = None, by: str | None = None
+) -> None:
+    """The message id's inbox row, as its outcome leaves it (``by``: the fingerprint of the command that
+    spent it), and its CommandRejected if ``rejected_as``."""
     from sqlalchemy import insert
 
     from adapters.postgres.engine import create_single_use_engine
@@ -367,7 +370,7 @@ def _spend(database_url: str, message_id: str, *, rejected_as: str | None = None
     engine = create_single_use_engine(database_url)
     try:
         with engine.begin() as connection:
-            connection.execute(insert(inbox).values(message_id=message_id))
+            connection.execute(insert(inbox).values(message_id=message_id, fingerprint=by))
             if rejected_as is not None:
                 payload = {
                     "message_id": message_id,
@@ -430,24 +433,30 @@ def test_a_letter_sent_again_under_a_new_id_twice_is_the_same_new_command(settin
     assert first["message_id"] == second["message_id"] != letter["message_id"]
 
 
-def test_two_commands_dead_lettered_under_one_reused_id_both_go_back_under_new_ids(
+def test_the_commands_another_command_kept_from_running_go_back_under_new_ids_and_its_copy_stays(
     settings: Settings,
 ) -> None:
-    """The one whose id another command had used, and that other one (not found after its retries), are
-    two commands: each goes back, under an id of its own, and neither is taken for a copy of the other."""
-    first = envelope("add_member", {"org_id": "acme", "user_id": "bob"}, retries=8, traceback=TRACEBACK)
-    reused = {
-        **envelope("add_member", {"org_id": "acme", "user_id": "carol"}),
-        "message_id": first["message_id"],
-    }
-    _spend(settings.database_url, first["message_id"], rejected_as="message_id_reused")
-    for dead in (first, reused):
+    """Under one id: a copy of the command that spent it (it ran), and two other commands that never
+    ran. Each of those two goes back under an id of its own; neither is taken for a copy of the other."""
+    from domain.commands import AddMember, fingerprint
+
+    applied = envelope("add_member", {"org_id": "acme", "user_id": "bob"}, retries=20, traceback=TRACEBACK)
+    message_id = applied["message_id"]
+    others = [
+        {**envelope("add_member", {"org_id": "acme", "user_id": user}), "message_id": message_id}
+        for user in ("carol", "dave")
+    ]
+    by = fingerprint(AddMember(org_id="acme", user_id="bob"))
+    _spend(settings.database_url, message_id, rejected_as="message_id_reused", by=by)
+    for dead in (applied, *others):
         publish_raw(settings.amqp_url, "documents.XQ", encoded(dead))
 
-    renewed = run(settings, "dlq", "replay", "--new-id", first["message_id"])
+    renewed = run(settings, "dlq", "replay", "--new-id", message_id)
 
-    assert renewed.exit_code == 0, renewed.stderr
+    assert renewed.exit_code == 4, "the applied command's copy stays"
     sent = bodies(settings.amqp_url, "documents")
-    assert sorted(body["kwargs"]["user_id"] for body in sent) == ["bob", "carol"]
-    assert len({body["message_id"] for body in sent} | {first["message_id"]}) == 3
-    assert dead_letters(settings) == []
+    assert sorted(body["kwargs"]["user_id"] for body in sent) == ["carol", "dave"]
+    assert len({body["message_id"] for body in sent} | {message_id}) == 3
+    [left] = dead_letters(settings)
+    assert left["message_id"] == message_id
+    assert left["reason"].startswith("failed after 20 retries"), "not the other commands' rejection"

@@ -38,9 +38,9 @@ def test_an_applied_and_a_refused_command_were_acked_and_an_unsent_id_was_not(
     assert application.execute(member, message_id=applied, actor="add_member") is Outcome.APPLIED
     assert application.execute(by_a_stranger, message_id=refused, actor="create_folder") is Outcome.REFUSED
 
-    assert application.acked_outcome(applied)
-    assert application.acked_outcome(refused)
-    assert not application.acked_outcome(unsent)
+    assert application.acked_outcome(applied, member)
+    assert application.acked_outcome(refused, by_a_stranger)
+    assert not application.acked_outcome(unsent, member)
 
 
 @pytest.mark.parametrize("reason", ["invalid", "not_found"])

@@ -73,7 +73,24 @@ def test_a_different_command_under_a_spent_id_is_rejected(
     rejection = MessageHistory(engine).rejections([message_id])[message_id]
     assert (rejection.reason, rejection.actor) == ("message_id_reused", "reusing_actor")
     assert _kept_fingerprint(engine, message_id) == fingerprint(first), "the id stays the first command's"
-    assert MessageHistory(engine).acked_outcome(message_id) is False, "past the redelivery limit: kept"
+    assert app.acked_outcome(message_id, first), "past the redelivery limit, a copy of the first is acked"
+    assert not app.acked_outcome(message_id, other), "and the other command, which never ran, is kept"
+    assert not app.acked_outcome(message_id, None), "as is a message that is no command"
+
+
+def test_past_the_redelivery_limit_a_command_under_a_spent_id_is_kept_before_it_is_rejected(
+    app: Application, new_id: IdMaker
+) -> None:
+    """Prefetched by workers that died one after the other, it never ran: no rejection says so yet."""
+    message_id, org = new_id("m"), new_id("org")
+    first, other = (
+        AddMember(org_id=org, user_id=new_id("user")),
+        AddMember(org_id=org, user_id=new_id("user")),
+    )
+    assert _run(app, first, message_id) is Outcome.APPLIED
+
+    assert app.acked_outcome(message_id, first)
+    assert not app.acked_outcome(message_id, other)
 
 
 def test_an_id_spent_by_a_rejection_keeps_no_fingerprint(

@@ -12,6 +12,7 @@ import pytest
 from dramatiq.middleware import SkipMessage
 from structlog.testing import capture_logs
 
+from domain.commands import AddMember, Command
 from workers.middleware.redeliveries import SETTLED_BEFORE_OPTION, RedeliveryLimit
 from workers.middleware.resources import Resources
 
@@ -25,6 +26,7 @@ class CountingApplication:
     settled: set[str] = field(default_factory=set)
     inbox_fails_with: Exception | None = None
     inbox_read: list[str] = field(default_factory=list)
+    commands_read: list[Command | None] = field(default_factory=list)
 
     def count_redelivery(self, message_id: str) -> int | None:
         if self.fails_with is not None:
@@ -32,8 +34,9 @@ class CountingApplication:
         self.counts[message_id] = self.counts.get(message_id, 0) + 1
         return self.counts[message_id]
 
-    def acked_outcome(self, message_id: str) -> bool:
+    def acked_outcome(self, message_id: str, command: Command | None = None) -> bool:
         self.inbox_read.append(message_id)
+        self.commands_read.append(command)
         if self.inbox_fails_with is not None:
             raise self.inbox_fails_with
         return message_id in self.settled
@@ -112,6 +115,19 @@ def test_past_the_limit_a_command_whose_work_had_committed_is_acked_as_a_duplica
     assert (line["outcome"], line["message_id"], line["actor"]) == ("duplicate", "m1", "upload_document")
     assert f"delivered again {LIMIT + 1} times" in line["detail"]
     assert message.options[SETTLED_BEFORE_OPTION] is True, "so that the metrics count a duplicate"
+
+
+def test_past_the_limit_the_inbox_is_asked_about_the_messages_own_command() -> None:
+    """Under an id another command spent, this one never ran: only its own command's outcome acks it."""
+    app = CountingApplication(settled={"m1"})
+    message = delivery("m1", redelivered=True, actor="add_member")
+    message.kwargs.update(org_id="acme", user_id="bob")
+    unreadable = delivery("m2", redelivered=True)  # no arguments: not a command
+
+    past_the_limit(app, message)
+    past_the_limit(app, unreadable)
+
+    assert app.commands_read == [AddMember(org_id="acme", user_id="bob"), None]
 
 
 def test_past_the_limit_an_inbox_that_cannot_be_read_leaves_the_message_dead_lettered() -> None:

@@ -20,6 +20,7 @@ from dramatiq.common import current_millis
 
 from adapters.postgres.rejections import RecordedRejection
 from adapters.rabbitmq.dead_letters import DeadLetter, Relocation
+from domain.commands import ListFolderDocuments, fingerprint
 from workers.contract import COMMANDS_QUEUE, QUERIES_QUEUE, InvalidMessage, parse
 from workers.middleware.envelope import (
     OVERSIZE_OPTION,
@@ -33,13 +34,21 @@ from workers.middleware.redeliveries import REDELIVERY_LIMIT
 ORIGINS = {f"{queue}.XQ": queue for queue in (COMMANDS_QUEUE, QUERIES_QUEUE)}
 """Each dead-letter queue and the queue its messages came from (Dramatiq's ``<queue>.XQ``)."""
 
-History = Callable[[str], tuple[bool, RecordedRejection | None]]
-"""For a message id: whether it was used (it has an inbox row), and its recorded rejection if any."""
 
-# The namespace of the ids ``dlq replay --new-id`` gives: a uuid5 of the old id and the command.
+@dataclass(frozen=True)
+class IdHistory:
+    """What Postgres knows of a message id."""
+
+    used: bool = False  # it has an inbox row: sent again under it, a message is not run as it is
+    rejection: RecordedRejection | None = None  # the latest CommandRejected recorded for it
+    spent_by: str | None = None  # the fingerprint of the command that spent it, where the inbox keeps one
+
+
+History = Callable[[str], IdHistory]
+
+# The namespace of the ids ``dlq replay --new-id`` gives: a uuid5 of the old id (and of the command, for
+# a command that another command's outcome under the same id kept from running).
 _RENEWED_IDS = uuid.UUID("5d0c1f4e-6a53-4bd8-9a1e-2f7c0b9e8d41")
-
-_NEVER_RUN = ("not_found", "message_id_reused")  # rejections of a valid command that did nothing
 
 Redeliveries = Callable[[str], int]
 """For a message id: how many times the workers counted it delivered again after its worker stopped."""
@@ -56,22 +65,19 @@ class Inspected:
     replay: Relocation | None
     not_replayable: str | None
     envelope: dict[str, Any] | None
-    # Valid as it is, never run, its id spent: by its rejection as not found after its retries, or by
-    # another command sent under the same id.
-    renewable: bool = False
+    # Valid as it is, never run, its id spent (by its rejection as not found after its retries, or by
+    # another command's outcome under the same id): the id it may go back under.
+    new_id: str | None = None
 
     def under_a_new_id(self) -> Relocation | None:
-        """The message as first sent but under a new message id, now, if it was rejected as not found or
-        as sent under another command's id.
+        """The message as first sent but under ``new_id``, now, if it has one.
 
-        The new id is derived from the old one and the command, so that a second run after a replay whose
-        removal of the letter was lost sends a duplicate, not a second command, and two commands that
-        were sent under one id get two new ones."""
-        if not self.renewable or self.envelope is None or self.message_id is None:
+        The new id is derived from the old one (and from the command, where another command spent the
+        old one), so that a second run after a replay whose removal of the letter was lost sends a
+        duplicate, not a second command, and two commands sent under one id get two new ones."""
+        if self.new_id is None or self.envelope is None:
             return None
-        command = json.dumps([self.actor, self.envelope.get("kwargs")], sort_keys=True, separators=(",", ":"))
-        new_id = str(uuid.uuid5(_RENEWED_IDS, f"{self.message_id}\n{command}"))
-        renewed = {**self.envelope, "message_id": new_id, "message_timestamp": current_millis()}
+        renewed = {**self.envelope, "message_id": self.new_id, "message_timestamp": current_millis()}
         return _replay_copy(renewed, ORIGINS[self.queue])
 
     def summary(self) -> dict[str, Any]:
@@ -88,12 +94,18 @@ def message_id_of(letter: DeadLetter) -> str | None:
 
 def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = lambda _: 0) -> Inspected:
     envelope, unreadable, message_id, actor = _read(letter)
-    used, rejection = history(message_id) if message_id is not None else (False, None)
+    known = history(message_id) if message_id is not None else IdHistory()
     invalid = _invalid(envelope) if envelope is not None else None
     options = envelope["options"] if envelope is not None else {}
     redelivered = _redelivered(redeliveries(message_id)) if message_id is not None else None
+    command = _fingerprint(envelope, letter.queue) if envelope is not None and not invalid else None
+    another_spent_it = None not in (command, known.spent_by) and command != known.spent_by
+    used, rejection = known.used, known.rejection
+    if rejection is not None and rejection.reason == "message_id_reused" and command == known.spent_by:
+        rejection = None  # another command's, sent under the id this one spent
     reason = (
         unreadable
+        or (_spent_by_another(actor) if another_spent_it else None)
         or _recorded(rejection)
         or invalid
         or redelivered
@@ -101,11 +113,8 @@ def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = l
         or "unknown: see the worker's log"
     )
     blocked = unreadable or (f"message id already used ({reason})" if used else None) or invalid
-    # Only a rejection as not found or as a reused id, of this very actor, says its work never happened:
-    # an applied command has an inbox row too, and a query (no rejection of its own) may share its id.
-    never_run = rejection is not None and rejection.reason in _NEVER_RUN and rejection.actor == actor
-    renewable = envelope is not None and not invalid and never_run and ORIGINS[letter.queue] == COMMANDS_QUEUE
-    advice = "send it again with a new message id (dlq replay --new-id)" if renewable else None
+    new_id = _new_id(message_id, actor, command, known, another_spent_it) if blocked and command else None
+    advice = "send it again with a new message id (dlq replay --new-id)" if new_id else None
     return Inspected(
         queue=letter.queue,
         message_id=message_id,
@@ -118,8 +127,37 @@ def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = l
         if blocked
         else None,
         envelope=None if envelope is None else _as_sent(envelope),
-        renewable=renewable,
+        new_id=new_id,
     )
+
+
+def _new_id(
+    message_id: str | None, actor: str | None, command: str, known: IdHistory, another_spent_it: bool
+) -> str | None:
+    """The id a command whose own work never happened goes back under; None for one that ran.
+
+    Where the inbox keeps the fingerprint of the command that spent the id, it tells: this command, or
+    another (whose outcome kept this one from running). Otherwise only a rejection as not found, of this
+    very actor, says so: an applied command has an inbox row too, and a query may share its id."""
+    if message_id is None:
+        return None
+    if another_spent_it:
+        return str(uuid.uuid5(_RENEWED_IDS, f"{message_id}\n{command}"))
+    rejection = known.rejection
+    not_found = rejection is not None and rejection.reason == "not_found" and rejection.actor == actor
+    return str(uuid.uuid5(_RENEWED_IDS, message_id)) if known.spent_by is None and not_found else None
+
+
+def _fingerprint(envelope: dict[str, Any], queue: str) -> str | None:
+    """The fingerprint of a valid command's letter, as the workers keep it; None for a query's."""
+    if ORIGINS[queue] != COMMANDS_QUEUE:
+        return None
+    parsed = parse(envelope["actor_name"], envelope["args"], envelope["kwargs"])
+    return fingerprint(parsed) if not isinstance(parsed, ListFolderDocuments) else None
+
+
+def _spent_by_another(actor: str | None) -> str:
+    return f"message_id_reused: its message id was spent by a different command; this {actor} was not run"
 
 
 Read = tuple[dict[str, Any] | None, str | None, str | None, str | None]

@@ -8,15 +8,16 @@ from contextlib import contextmanager
 
 import typer
 
-from adapters.postgres.rejections import MessageHistory, RecordedRejection
+from adapters.postgres.rejections import MessageHistory
 from adapters.valkey.redeliveries import RedeliveryCounter
+from workers.cli.dead_letters import IdHistory
 from workers.cli.failures import service_failure
 from workers.settings import Settings
 
 
 class HistoryLookup:
-    """``lookup(message_id)`` → (used, rejection). Not strict: once Postgres fails, says so on stderr once
-    and answers (False, None) from then on; strict: the failure propagates."""
+    """``lookup(message_id)`` → its ``IdHistory``. Not strict: once Postgres fails, says so on stderr once
+    and answers that it was never used from then on; strict: the failure propagates."""
 
     def __init__(
         self, history: MessageHistory, *, strict: bool, counter: RedeliveryCounter | None = None
@@ -32,20 +33,21 @@ class HistoryLookup:
         """Postgres could not be asked: a message id answered as unused may have been used."""
         return self._unavailable
 
-    def __call__(self, message_id: str) -> tuple[bool, RecordedRejection | None]:
+    def __call__(self, message_id: str) -> IdHistory:
         if self._unavailable:
-            return False, None
+            return IdHistory()
         try:
             if not self._history.used_ids([message_id]):
-                return False, None
-            return True, self._history.rejections([message_id]).get(message_id)
+                return IdHistory()
+            rejection = self._history.rejections([message_id]).get(message_id)
+            return IdHistory(True, rejection, self._history.spent_by(message_id))
         except Exception as error:
             told = service_failure(error)
             if self._strict or told is None:
                 raise
             typer.echo(f"docfleet: {told}: recorded rejections are not shown", err=True)
             self._unavailable = True
-            return False, None
+            return IdHistory()
 
     def redeliveries(self, message_id: str) -> int:
         """The redeliveries the workers counted; 0 when Valkey cannot say (the reason is then in the

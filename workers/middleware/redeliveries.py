@@ -11,8 +11,8 @@ clean stop or a lost connection also puts back the messages a worker held, so a 
 for each of those too: the limit leaves room for several before it. Every message the dying process held,
 running or prefetched, is counted with the one that killed it. One of those whose work had committed
 (its ack lost with the process) is acked past the limit as the duplicate it is, rather than
-dead-lettered: its id already had an outcome that acks it (not an invalid one's or a not-found one's
-rejection, which dead-letter it).
+dead-lettered: its command already had an outcome that acks it under its id (not an invalid one's or a
+not-found one's rejection, which dead-letter it, nor another command's outcome under the same id).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import dramatiq
 from dramatiq.middleware import Middleware, SkipMessage
 
-from workers.contract import QUERIES
+from workers.contract import QUERIES, InvalidMessage, parse_command
 from workers.middleware.resources import Resources
 from workers.named_logger import NamedLogger
 
@@ -68,13 +68,17 @@ class RedeliveryLimit(Middleware):
         raise SkipMessage(f"redelivered {count} times")
 
     def _acked_before(self, message: dramatiq.MessageProxy) -> bool:
-        """Whether a command's id had an outcome that acks it (not a rejection into the dead letters); a
-        query leaves none, and a failed lookup says no: the message is then dead-lettered, where nothing
-        is lost."""
+        """Whether this command had, under its id, an outcome that acks it (not a rejection into the dead
+        letters, nor another command's outcome under the same id); a query leaves none, and a failed
+        lookup says no: the message is then dead-lettered, where nothing is lost."""
         if message.actor_name in QUERIES:
             return False
         try:
-            return self._resources.application().acked_outcome(message.message_id)
+            command = parse_command(message.actor_name, message.args, message.kwargs)
+        except InvalidMessage:
+            command = None
+        try:
+            return self._resources.application().acked_outcome(message.message_id, command)
         except Exception as error:
             _log().warning("inbox not read", message_id=message.message_id, error=repr(error)[:300])
             return False
