@@ -184,7 +184,7 @@ class Application:
         None where nothing counts them. Raises when the count cannot be kept."""
         return None if self._count_redelivery is None else self._count_redelivery(message_id)
 
-    def acked_outcome(self, message_id: str, command: Command | None = None) -> bool:
+    def acked_outcome(self, message_id: str, command: Command | None) -> bool:
         """Whether ``command`` (None: a message that cannot be read as one) was already applied or refused
         by the rules under this id: an outcome that acks it, unlike a rejection as invalid or not found,
         or another command's outcome under the same id. Raises when Postgres cannot say."""
@@ -203,13 +203,20 @@ class Application:
         detail: str,
         org_id: str | None = None,
         doc_id: str | None = None,
+        command: Command | None = None,
     ) -> Outcome:
         """Commits a CommandRejected with the message's inbox row: REFUSED, or DUPLICATE if already there.
-        Without an ``org_id``, the event takes that of the document ``doc_id`` names, if it exists."""
+        Without an ``org_id``, the event takes that of the document ``doc_id`` names, if it exists. The
+        inbox row keeps the fingerprint of ``command``, the message's where it could be read as one."""
         event = CommandRejected(
             org_id=org_id, doc_id=doc_id, message_id=message_id, actor=actor, reason=reason, detail=detail
         )
-        return record_outcome(event, message_id, self.new_uow)
+        kept = None if command is None else fingerprint(command)
+
+        def keeping_its_fingerprint(claimed: str | None, _fingerprint: str | None = None, /) -> UnitOfWork:
+            return self.new_uow(claimed, kept)
+
+        return record_outcome(event, message_id, keeping_its_fingerprint)
 
     def close(self) -> None:
         for close in self._closers:

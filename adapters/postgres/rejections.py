@@ -27,13 +27,23 @@ REJECTIONS_OF_MESSAGES = text(
 
 
 # The id's inbox row, if any: the fingerprint it keeps, and whether a rejection that dead-letters its
-# message (invalid, not found) spent it.
+# message (invalid, not found) spent it. Only the outcome that spent an id records a rejection under it
+# (``record_outcome`` claims the id), a reused id's own aside, which has a reason of its own.
 SPENDING = text(
     "SELECT fingerprint, EXISTS (SELECT 1 FROM outbox WHERE type = 'CommandRejected'"
     " AND (payload ->> 'message_id') = :id AND (payload ->> 'reason') IN ('invalid', 'not_found'))"
     " AS dead_lettered FROM inbox WHERE message_id = :id"
 )
 SPENT_BY = text("SELECT fingerprint FROM inbox WHERE message_id = :id")
+
+
+@dataclass(frozen=True)
+class Spending:
+    """How a message id was spent: by which command (its fingerprint, where the inbox keeps one), and
+    whether by a rejection that dead-lettered its message (invalid, not found after its retries)."""
+
+    fingerprint: str | None
+    dead_lettered: bool
 
 
 @dataclass(frozen=True)
@@ -59,18 +69,22 @@ class MessageHistory:
                     found[rejection.message_id] = rejection
         return found
 
-    def acked_outcome(self, message_id: str, fingerprint: str | None = None) -> bool:
-        """Whether the command of this ``fingerprint`` had, under this id, an outcome that acks its message
-        (applied, refused by the rules), rather than one that dead-letters it (a rejection as invalid or
-        as not found, which spends the id too). Where the inbox keeps the fingerprint of the command that
-        spent the id, only that command had its outcome: another one sent under the id never ran."""
+    def acked_outcome(self, message_id: str, fingerprint: str | None) -> bool:
+        """Whether the command of this ``fingerprint`` (None: no valid command) had, under this id, an
+        outcome that acks its message (applied, refused by the rules), rather than one that dead-letters
+        it (a rejection as invalid or as not found, which spends the id too). Where the inbox keeps the
+        fingerprint of the command that spent the id, only that command had its outcome: another one
+        sent under the id never ran."""
+        spending = self.spending(message_id)
+        if spending is None or spending.dead_lettered:
+            return False
+        return spending.fingerprint is None or spending.fingerprint == fingerprint
+
+    def spending(self, message_id: str) -> Spending | None:
+        """How the id was spent; None if it was not."""
         with self._engine.connect() as connection:
             row = connection.execute(SPENDING, {"id": message_id}).first()
-        if row is None:
-            return False
-        if row.fingerprint is not None:  # a message that is no valid command is not the one that spent it
-            return bool(row.fingerprint == fingerprint)
-        return not row.dead_lettered
+        return None if row is None else Spending(row.fingerprint, bool(row.dead_lettered))
 
     def spent_by(self, message_id: str) -> str | None:
         """The fingerprint of the command whose outcome spent this id, where the inbox keeps one."""

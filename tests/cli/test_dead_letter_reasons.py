@@ -9,9 +9,9 @@ import pytest
 
 from adapters.postgres.rejections import RecordedRejection
 from adapters.rabbitmq.dead_letters import DeadLetter
-from domain.commands import AddMember, fingerprint
+from domain.commands import AddMember, Command, fingerprint
 from tests.cli.support import encoded, envelope
-from workers.cli.dead_letters import IdHistory, inspect
+from workers.cli.dead_letters import History, IdHistory, inspect
 from workers.contract import MAX_MESSAGE_BYTES
 from workers.middleware.redeliveries import REDELIVERY_LIMIT
 
@@ -153,3 +153,84 @@ def test_a_letter_whose_id_holds_another_messages_rejection_may_not_go_back_unde
     inspected = inspect(letter(f"{queue}.XQ", body), _rejected_as_not_found_by(rejected_actor))
 
     assert inspected.under_a_new_id() is None
+
+
+def _spent(
+    by: Command, *, dead_lettered: bool = False, rejection: RecordedRejection | None = None
+) -> History:
+    known = IdHistory(True, rejection, fingerprint(by), dead_lettered)
+    return lambda _message_id: known
+
+
+def test_a_copy_of_the_command_that_spent_its_id_is_told_not_to_be_sent_again() -> None:
+    """It ran: sent again under any id, it would run twice."""
+    body = encoded(envelope("add_member", {"org_id": "acme", "user_id": "bob"}, retries=20))
+
+    inspected = inspect(letter("documents.XQ", body), _spent(AddMember(org_id="acme", user_id="bob")))
+
+    assert inspected.under_a_new_id() is None
+    assert inspected.not_replayable is not None
+    assert inspected.not_replayable.endswith(
+        "its command already had its outcome under this id: do not send it again"
+    )
+
+
+def test_under_an_id_a_not_found_rejection_spent_the_rejected_command_and_another_go_back_under_two_ids() -> (
+    None
+):
+    rejected = envelope("add_member", {"org_id": "acme", "user_id": "bob"})
+    other = {
+        **envelope("add_member", {"org_id": "acme", "user_id": "carol"}),
+        "message_id": rejected["message_id"],
+    }
+    history = _spent(AddMember(org_id="acme", user_id="bob"), dead_lettered=True)
+
+    ids = [
+        inspect(letter("documents.XQ", encoded(body)), history).under_a_new_id() for body in (rejected, other)
+    ]
+
+    first, second = ids
+    assert first is not None
+    assert second is not None
+    assert first.message_id != second.message_id
+
+
+def test_a_query_sharing_an_id_with_a_command_is_replayed_as_it_is() -> None:
+    """Queries are never deduplicated (contract §5): the command's outcome under the id says nothing."""
+    body = encoded(
+        envelope("list_folder", {"folder_id": "f1", "requested_by": "bob"}, queue="documents-queries")
+    )
+    rejection = RecordedRejection("x", "add_member", "not_found", "no such folder", datetime.now(UTC))
+
+    inspected = inspect(
+        letter("documents-queries.XQ", body), _spent(AddMember(org_id="a", user_id="b"), rejection=rejection)
+    )
+
+    assert inspected.replay is not None
+    assert "no such folder" not in inspected.reason
+
+
+def test_a_letter_is_not_given_another_commands_rejection_as_its_reason() -> None:
+    invalid = encoded(envelope("add_member", {"org_id": "not an id", "user_id": "bob"}))
+    reused = RecordedRejection("x", "add_member", "message_id_reused", "another's", datetime.now(UTC))
+    by_another_actor = RecordedRejection("x", "upload_document", "not_found", "another's", datetime.now(UTC))
+
+    for rejection in (reused, by_another_actor):
+        inspected = inspect(
+            letter("documents.XQ", invalid), _spent(AddMember(org_id="a", user_id="b"), rejection=rejection)
+        )
+        assert inspected.reason.startswith("invalid: org_id"), inspected.reason
+
+
+def test_a_command_that_never_ran_past_the_redelivery_limit_says_so_first() -> None:
+    """It may be what stopped the workers: that comes before the id another command spent."""
+    body = encoded(envelope("add_member", {"org_id": "acme", "user_id": "carol"}))
+
+    inspected = inspect(
+        letter("documents.XQ", body),
+        _spent(AddMember(org_id="acme", user_id="bob")),
+        lambda _id: REDELIVERY_LIMIT + 1,
+    )
+
+    assert inspected.reason.startswith(f"redelivered {REDELIVERY_LIMIT + 1} times")
+    assert inspected.under_a_new_id() is not None

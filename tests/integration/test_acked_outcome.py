@@ -51,6 +51,6 @@ def test_a_rejection_that_dead_letters_its_message_is_no_acked_outcome(
 
     assert application.reject(message_id, "upload_document", reason, "why") is Outcome.REFUSED
 
-    assert not application.acked_outcome(message_id), (
+    assert not application.acked_outcome(message_id, None), (
         "its inbox row is there, but its message was dead-lettered"
     )

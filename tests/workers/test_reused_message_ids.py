@@ -109,3 +109,30 @@ def test_a_refused_command_keeps_its_fingerprint_too(fleet: Fleet, db: FakeDatab
     assert [denied.reason for denied in db.events_of(ShareDenied)] == ["permission_denied"]
     assert "erin" not in db.members[ORG]
     assert [event.reason for event in db.events_of(CommandRejected)] == ["message_id_reused"]
+
+
+def test_an_id_spent_by_a_not_found_rejection_keeps_its_commands_fingerprint(
+    fleet: Fleet, db: FakeDatabase
+) -> None:
+    """So a different command sent under it later is rejected as reused, not acked unrun, and a copy of
+    the rejected one is still a duplicate."""
+    ghost = {**UPLOAD, "folder_id": "no-such-folder"}
+    rejected = fleet.send("upload_document", **ghost)
+    fleet.settle()
+    [not_found] = db.events_of(CommandRejected)
+    assert not_found.reason == "not_found"
+    assert db.spent_by(rejected.message_id) is not None
+
+    with capture_logs() as logs:
+        fleet.broker.enqueue(fleet.message("upload_document", **ghost).copy(message_id=rejected.message_id))
+        fleet.settle()
+        other = fleet.message("add_member", org_id=ORG, user_id="frank").copy(message_id=rejected.message_id)
+        fleet.broker.enqueue(other)
+        fleet.settle()
+
+    assert [line["outcome"] for line in outcome_lines(logs, rejected.message_id)] == [
+        "duplicate",
+        "dead_lettered",
+    ]
+    assert [event.reason for event in db.events_of(CommandRejected)] == ["not_found", "message_id_reused"]
+    assert "frank" not in db.members[ORG]

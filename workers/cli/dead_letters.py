@@ -1,10 +1,11 @@
 """What a dead letter is, why it died, and whether it can be replayed as it is.
 
 The reason comes, in this order, from: the body itself when it is not a readable envelope; the
-CommandRejected recorded for its message id (invalid, not_found after its retries, ...); the contract's own
-validation, run again here (an invalid query records nothing); the traceback Dramatiq kept in ``options``
-for a message that was retried (a fault); otherwise it is unknown here, and the worker's log line for the
-message id tells it.
+CommandRejected recorded for its message id, when it is of the letter's actor (invalid, not_found after its
+retries, ...); the contract's own validation, run again here (an invalid query records nothing); the
+redeliveries the workers counted, past their limit; the fingerprint the inbox keeps of the command that
+spent its id, when the letter's is another's; the traceback Dramatiq kept in ``options`` for a message that
+was retried (a fault); otherwise it is unknown here, and the worker's log line for the message id tells it.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class IdHistory:
     used: bool = False  # it has an inbox row: sent again under it, a message is not run as it is
     rejection: RecordedRejection | None = None  # the latest CommandRejected recorded for it
     spent_by: str | None = None  # the fingerprint of the command that spent it, where the inbox keeps one
+    dead_lettered: bool = False  # spent by a rejection as invalid or not found, which dead-lettered it
 
 
 History = Callable[[str], IdHistory]
@@ -94,27 +96,26 @@ def message_id_of(letter: DeadLetter) -> str | None:
 
 def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = lambda _: 0) -> Inspected:
     envelope, unreadable, message_id, actor = _read(letter)
-    known = history(message_id) if message_id is not None else IdHistory()
+    # A query is never deduplicated (contract §5): what a command's outcome left under its id says nothing.
+    asked = message_id is not None and ORIGINS.get(letter.queue) == COMMANDS_QUEUE
+    known = history(message_id) if asked and message_id is not None else IdHistory()
     invalid = _invalid(envelope) if envelope is not None else None
     options = envelope["options"] if envelope is not None else {}
-    redelivered = _redelivered(redeliveries(message_id)) if message_id is not None else None
     command = _fingerprint(envelope, letter.queue) if envelope is not None and not invalid else None
     another_spent_it = None not in (command, known.spent_by) and command != known.spent_by
-    used, rejection = known.used, known.rejection
-    if rejection is not None and rejection.reason == "message_id_reused" and command == known.spent_by:
-        rejection = None  # another command's, sent under the id this one spent
+    own = _own_rejection(known.rejection, actor)
     reason = (
         unreadable
-        or (_spent_by_another(actor) if another_spent_it else None)
-        or _recorded(rejection)
+        or _recorded(own)
         or invalid
-        or redelivered
+        or (_redelivered(redeliveries(message_id)) if message_id is not None else None)
+        or (_spent_by_another(actor) if another_spent_it else None)
         or _fault(options)
         or "unknown: see the worker's log"
     )
-    blocked = unreadable or (f"message id already used ({reason})" if used else None) or invalid
-    new_id = _new_id(message_id, actor, command, known, another_spent_it) if blocked and command else None
-    advice = "send it again with a new message id (dlq replay --new-id)" if new_id else None
+    blocked = unreadable or (f"message id already used ({reason})" if known.used else None) or invalid
+    new_id = _new_id(message_id, command, known, own) if blocked and command else None
+    ran = command is not None and command == known.spent_by and not known.dead_lettered
     return Inspected(
         queue=letter.queue,
         message_id=message_id,
@@ -123,29 +124,45 @@ def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = l
         died_at=letter.died_at,
         reason=reason,
         replay=None if blocked or envelope is None else _replay_copy(envelope, ORIGINS[letter.queue]),
-        not_replayable=f"{blocked}: {advice or 'fix it and send it with a new message id'}"
-        if blocked
-        else None,
+        not_replayable=f"{blocked}: {_advice(new_id, ran)}" if blocked else None,
         envelope=None if envelope is None else _as_sent(envelope),
         new_id=new_id,
     )
 
 
+def _own_rejection(rejection: RecordedRejection | None, actor: str | None) -> RecordedRejection | None:
+    """The recorded rejection, if it can be this letter's: of its actor, and not the one of a message
+    that another command's outcome kept from running (told by the fingerprints instead)."""
+    if rejection is None or rejection.actor != actor or rejection.reason == "message_id_reused":
+        return None
+    return rejection
+
+
 def _new_id(
-    message_id: str | None, actor: str | None, command: str, known: IdHistory, another_spent_it: bool
+    message_id: str | None, command: str, known: IdHistory, own: RecordedRejection | None
 ) -> str | None:
     """The id a command whose own work never happened goes back under; None for one that ran.
 
-    Where the inbox keeps the fingerprint of the command that spent the id, it tells: this command, or
-    another (whose outcome kept this one from running). Otherwise only a rejection as not found, of this
-    very actor, says so: an applied command has an inbox row too, and a query may share its id."""
+    Where the inbox keeps the fingerprint of the command that spent the id, it tells: another command
+    (whose outcome kept this one from running), or this one, which ran unless a rejection as not found
+    spent the id. Otherwise only a rejection of this very actor as not found says so: an applied command
+    has an inbox row too."""
     if message_id is None:
         return None
-    if another_spent_it:
+    if known.spent_by is not None and known.spent_by != command:
         return str(uuid.uuid5(_RENEWED_IDS, f"{message_id}\n{command}"))
-    rejection = known.rejection
-    not_found = rejection is not None and rejection.reason == "not_found" and rejection.actor == actor
-    return str(uuid.uuid5(_RENEWED_IDS, message_id)) if known.spent_by is None and not_found else None
+    not_found = (
+        known.dead_lettered if known.spent_by is not None else own is not None and own.reason == "not_found"
+    )
+    return str(uuid.uuid5(_RENEWED_IDS, message_id)) if not_found else None
+
+
+def _advice(new_id: str | None, ran: bool) -> str:
+    if new_id is not None:
+        return "send it again with a new message id (dlq replay --new-id)"
+    if ran:  # sent again under any id, it would run twice
+        return "its command already had its outcome under this id: do not send it again"
+    return "fix it and send it with a new message id"
 
 
 def _fingerprint(envelope: dict[str, Any], queue: str) -> str | None:

@@ -160,7 +160,7 @@ def replay(
     chosen: dict[int, Inspected] = {}  # by the id of their relocation, until it is confirmed
     replayed: list[Inspected] = []
     left: list[Inspected] = []
-    sent: set[str] = set()  # one copy of a message id, however many died (a new id: one per command)
+    sent: set[tuple[str, str]] = set()  # one copy per queue and id, however many died (a new id: per command)
 
     def decide(letter: DeadLetter) -> Relocation | None:
         item = inspect(letter, history, history.redeliveries)
@@ -169,13 +169,13 @@ def replay(
         if item.replay is None and new_id:
             renewed = item.under_a_new_id()
             item = item if renewed is None else dataclasses.replace(item, replay=renewed, not_replayable=None)
-        if item.replay is not None and item.replay.message_id in sent:
+        if item.replay is not None and (item.replay.queue, item.replay.message_id) in sent:
             item = dataclasses.replace(item, replay=None, not_replayable=_ANOTHER_COPY_SENT)
         if item.replay is None:
             left.append(item)
         else:
             chosen[id(item.replay)] = item
-            sent.add(item.replay.message_id)
+            sent.add((item.replay.queue, item.replay.message_id))
             _start_count_again(history, item.replay.message_id)
         return item.replay
 

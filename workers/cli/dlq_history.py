@@ -37,10 +37,11 @@ class HistoryLookup:
         if self._unavailable:
             return IdHistory()
         try:
-            if not self._history.used_ids([message_id]):
+            spending = self._history.spending(message_id)
+            if spending is None:
                 return IdHistory()
             rejection = self._history.rejections([message_id]).get(message_id)
-            return IdHistory(True, rejection, self._history.spent_by(message_id))
+            return IdHistory(True, rejection, spending.fingerprint, spending.dead_lettered)
         except Exception as error:
             told = service_failure(error)
             if self._strict or told is None:

@@ -20,9 +20,10 @@ import dramatiq
 from dramatiq.middleware import Middleware
 
 from adapters.postgres.errors import WrittenConcurrently
+from domain.commands import Command
 from domain.errors import MessageIdReused, NotFound
 from workers.background import Job, OneThreadInBackground
-from workers.contract import QUERIES, ids_in
+from workers.contract import QUERIES, InvalidMessage, ids_in, parse_command
 from workers.middleware.resources import Resources
 from workers.middleware.retries import failure_kind, retry_not_queued
 from workers.named_logger import NamedLogger
@@ -146,7 +147,8 @@ class Outcomes(Middleware):
             )
         elif isinstance(exception, NotFound) and message.actor_name not in QUERIES:
             ids = {"org_id": exception.org_id, "doc_id": exception.document_id}
-            recorded = self._reject(message, "not_found", exception.message, **ids)
+            command = _command_of(message)
+            recorded = self._reject(message, "not_found", exception.message, command=command, **ids)
         _log().error(
             event,
             outcome="dead_lettered",
@@ -158,10 +160,17 @@ class Outcomes(Middleware):
             rejection=recorded,
         )
 
-    def _reject(self, message: dramatiq.MessageProxy, reason: str, detail: str, **ids: str | None) -> str:
+    def _reject(
+        self,
+        message: dramatiq.MessageProxy,
+        reason: str,
+        detail: str,
+        command: Command | None = None,
+        **ids: str | None,
+    ) -> str:
         known = ids_in(message.kwargs)
         org_id, doc_id = ids.get("org_id") or known.get("org_id"), ids.get("doc_id") or known.get("doc_id")
-        return self._record(message.message_id, message.actor_name, reason, detail, org_id, doc_id)
+        return self._record(message.message_id, message.actor_name, reason, detail, org_id, doc_id, command)
 
     def _record(
         self,
@@ -171,16 +180,26 @@ class Outcomes(Middleware):
         detail: str,
         org_id: str | None = None,
         doc_id: str | None = None,
+        command: Command | None = None,
     ) -> str:
-        """Commits the CommandRejected; says whether it was recorded, already there, or not recorded."""
+        """Commits the CommandRejected (its inbox row keeping the fingerprint of ``command``, if given);
+        says whether it was recorded, already there, or not recorded."""
         try:
             outcome = self._resources.application().reject(
-                message_id, actor, reason, detail[:MAX_DETAIL], org_id=org_id, doc_id=doc_id
+                message_id, actor, reason, detail[:MAX_DETAIL], org_id=org_id, doc_id=doc_id, command=command
             )
         except Exception as error:
             _log().error("rejection not recorded", message_id=message_id, error=repr(error)[:300])
             return "failed"
         return "duplicate" if outcome == "duplicate" else "recorded"
+
+
+def _command_of(message: dramatiq.MessageProxy) -> Command | None:
+    """The command a message that ran carries (None if, against all odds, it no longer reads as one)."""
+    try:
+        return parse_command(message.actor_name, message.args, message.kwargs)
+    except InvalidMessage:
+        return None
 
 
 def _detail(exception: BaseException) -> str:
