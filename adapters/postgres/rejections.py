@@ -26,13 +26,17 @@ REJECTIONS_OF_MESSAGES = text(
 )
 
 
-# The id's inbox row, if any: the fingerprint it keeps, and whether a rejection that dead-letters its
-# message (invalid, not found) spent it. Only the outcome that spent an id records a rejection under it
-# (``record_outcome`` claims the id), a reused id's own aside, which has a reason of its own.
+# The id's inbox row, if any: the fingerprint it keeps, and whether the rejection that spent it dead-lettered
+# its message (not found; or invalid, which no command can be read from). Only the outcome that spent an id
+# records a rejection under it (``record_outcome`` claims the id), a reused id's own aside, which has a
+# reason of its own; that rejection was recorded in the row's transaction (the same ``now()``), so one
+# left from before the row (the id forgotten by ``inbox prune``, then used again) is not taken for it.
 SPENDING = text(
-    "SELECT fingerprint, EXISTS (SELECT 1 FROM outbox WHERE type = 'CommandRejected'"
-    " AND (payload ->> 'message_id') = :id AND (payload ->> 'reason') IN ('invalid', 'not_found'))"
-    " AS dead_lettered FROM inbox WHERE message_id = :id"
+    "SELECT i.fingerprint, EXISTS (SELECT 1 FROM outbox o WHERE o.type = 'CommandRejected'"
+    " AND (o.payload ->> 'message_id') = i.message_id AND o.created_at >= i.processed_at"
+    " AND ((o.payload ->> 'reason') = 'not_found'"
+    " OR ((o.payload ->> 'reason') = 'invalid' AND i.fingerprint IS NULL)))"
+    " AS dead_lettered FROM inbox i WHERE i.message_id = :id"
 )
 SPENT_BY = text("SELECT fingerprint FROM inbox WHERE message_id = :id")
 
@@ -76,8 +80,8 @@ class MessageHistory:
         fingerprint of the command that spent the id, only that command had its outcome: another one
         sent under the id never ran."""
         spending = self.spending(message_id)
-        if spending is None or spending.dead_lettered:
-            return False
+        if spending is None or spending.dead_lettered or fingerprint is None:  # none: every invalid copy
+            return False  # is dead-lettered (contract §4)
         return spending.fingerprint is None or spending.fingerprint == fingerprint
 
     def spending(self, message_id: str) -> Spending | None:

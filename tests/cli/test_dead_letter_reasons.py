@@ -162,7 +162,7 @@ def _spent(
     return lambda _message_id: known
 
 
-def test_a_copy_of_the_command_that_spent_its_id_is_told_not_to_be_sent_again() -> None:
+def test_a_copy_of_the_command_that_spent_its_id_is_told_it_ran() -> None:
     """It ran: sent again under any id, it would run twice."""
     body = encoded(envelope("add_member", {"org_id": "acme", "user_id": "bob"}, retries=20))
 
@@ -171,7 +171,8 @@ def test_a_copy_of_the_command_that_spent_its_id_is_told_not_to_be_sent_again() 
     assert inspected.under_a_new_id() is None
     assert inspected.not_replayable is not None
     assert inspected.not_replayable.endswith(
-        "its command already had its outcome under this id: do not send it again"
+        "its command already had its outcome under this id (applied, or refused by the rules):"
+        " a new id would run it again"
     )
 
 

@@ -100,3 +100,20 @@ def test_an_id_spent_by_a_rejection_keeps_no_fingerprint(
     assert app.reject(message_id, "add_member", "invalid", "org_id: missing") is Outcome.REFUSED
     assert _kept_fingerprint(engine, message_id) is None
     assert _run(app, AddMember(org_id=new_id("org"), user_id=new_id("user")), message_id) is Outcome.DUPLICATE
+
+
+def test_a_rejection_left_from_before_an_id_was_forgotten_and_used_again_does_not_count(
+    app: Application, engine: Engine, new_id: IdMaker
+) -> None:
+    """``inbox prune`` forgets ids sooner than the outbox forgets rejections: a command rejected as not
+    found, its id forgotten, then sent again and applied, had its outcome: a copy of it is acked."""
+    org, user, message_id = new_id("org"), new_id("user"), new_id("m")
+    command = AddMember(org_id=org, user_id=user)
+    assert app.reject(message_id, "add_member", "not_found", "x", command=command) is Outcome.REFUSED
+    assert not app.acked_outcome(message_id, command), "its rejection dead-lettered it"
+    with engine.begin() as connection:  # as `docfleet inbox prune` forgets it
+        connection.execute(text("DELETE FROM inbox WHERE message_id = :id"), {"id": message_id})
+
+    assert _run(app, command, message_id) is Outcome.APPLIED
+    assert app.acked_outcome(message_id, command)
+    assert not app.acked_outcome(message_id, None), "a copy that is no command is dead-lettered"

@@ -103,7 +103,7 @@ def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = l
     options = envelope["options"] if envelope is not None else {}
     command = _fingerprint(envelope, letter.queue) if envelope is not None and not invalid else None
     another_spent_it = None not in (command, known.spent_by) and command != known.spent_by
-    own = _own_rejection(known.rejection, actor)
+    own = None if another_spent_it else _own_rejection(known.rejection, actor)
     reason = (
         unreadable
         or _recorded(own)
@@ -160,8 +160,11 @@ def _new_id(
 def _advice(new_id: str | None, ran: bool) -> str:
     if new_id is not None:
         return "send it again with a new message id (dlq replay --new-id)"
-    if ran:  # sent again under any id, it would run twice
-        return "its command already had its outcome under this id: do not send it again"
+    if ran:  # sent again under any id, it would run a second time
+        return (
+            "its command already had its outcome under this id (applied, or refused by the rules):"
+            " a new id would run it again"
+        )
     return "fix it and send it with a new message id"
 
 

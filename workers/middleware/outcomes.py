@@ -23,7 +23,7 @@ from adapters.postgres.errors import WrittenConcurrently
 from domain.commands import Command
 from domain.errors import MessageIdReused, NotFound
 from workers.background import Job, OneThreadInBackground
-from workers.contract import QUERIES, InvalidMessage, ids_in, parse_command
+from workers.contract import QUERIES, ids_in, parse_command
 from workers.middleware.resources import Resources
 from workers.middleware.retries import failure_kind, retry_not_queued
 from workers.named_logger import NamedLogger
@@ -198,7 +198,7 @@ def _command_of(message: dramatiq.MessageProxy) -> Command | None:
     """The command a message that ran carries (None if, against all odds, it no longer reads as one)."""
     try:
         return parse_command(message.actor_name, message.args, message.kwargs)
-    except InvalidMessage:
+    except Exception:  # the outcome line and the rejection matter more than the fingerprint
         return None
 
 
