@@ -36,8 +36,10 @@ class DocfleetClient:
 
     ``message_id`` (every command's method): the idempotency key, a new UUID by default. Sending again with
     the same id, e.g. after a ``NotSent`` for a lost connection, is safe: the copy is a duplicate, applied
-    once. A query always gets a new one: its answer is kept under its id, so a query sent with an id
-    already used would be given the earlier query's answer.
+    once. A different command under an id already used is not run: it is rejected as
+    ``message_id_reused`` and dead-lettered (docs/contract.md §7). A query always gets a new one: its
+    answer is kept under its id, so a query sent with an id already used would be given the earlier
+    query's answer.
     """
 
     def __init__(
