@@ -3,8 +3,8 @@
 Nothing settles such a message, so Dramatiq's retries never count it: RabbitMQ delivers it again to the
 restarted fleet, which it kills again. The fleet counts those deliveries and dead-letters the message
 once they pass the limit; the fleet then carries on, and once the cause is gone ``docfleet dlq replay``
-puts back the poison, and every command is applied once. Messages whose work committed beside it, their
-acks lost at each kill, are counted with it and acked past the limit as duplicates.
+puts back the poison, and every command is applied once. Its neighbours, handed back with it at each kill,
+run one at a time with it and are counted only when their turn comes: none goes with it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from workers.settings import Settings
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 
 UPLOADS = 600
+NEIGHBOURS = 40  # sent right behind the poison: each kill hands them back with it
 
 
 def _crashes(fleet: Fleet, message_id: str) -> int:
@@ -51,16 +52,16 @@ def test_10_a_message_that_kills_its_worker_each_time_is_dead_lettered_and_the_f
     shape = FleetShape(processes=2, worker_hooks=("tests.faults.hooks.crash_on_message",))
     with scenario(fault_settings, tmp_path, shape) as run:
         poison = run.workload.upload(UPLOADS)  # a document of its own, past the load's
+        neighbours = [run.workload.upload(UPLOADS + 1 + index) for index in range(NEIGHBOURS)]
         (run.fleet.hooks / CRASH_ON_MESSAGE).write_text(poison.message_id)
         with run.load(uploads=UPLOADS, rate=300):
             run.wait_loaded(100)
-            run.producer.send([poison])
+            run.producer.send([poison, *neighbours])
             line = _wait_dead_lettered(run.fleet, poison.message_id)
         crashes = _crashes(run.fleet, poison.message_id)
         listed = json.loads(run_docfleet(fault_settings, "dlq", "ls", "--json").stdout)
         (run.fleet.hooks / CRASH_ON_MESSAGE).unlink()
-        # Only the poison: a message committed but still unacked in a killed worker's hands at each of
-        # the kills is counted too, and past the limit acked as the duplicate it is, not dead-lettered.
+        # Only the poison: a neighbour held at each kill waits its turn behind it, uncounted for that kill.
         replay = run_docfleet(fault_settings, "dlq", "replay", poison.message_id)
         ledger = run.finish()
         acked_as_duplicates = [

@@ -8,14 +8,22 @@ time. Deliveries marked so are counted per message id (in Valkey, across the fle
 ``REDELIVERY_LIMIT`` the message is dead-lettered unrun, with a line that says why, and
 ``docfleet dlq replay`` can send it again once its cause is found (and starts its count again). A
 clean stop or a lost connection also puts back the messages a worker held, so a message is counted once
-for each of those too: the limit leaves room for several before it. Every message the dying process held,
-running or prefetched, is counted with the one that killed it. One of those whose work had committed
-(its ack lost with the process) is acked past the limit as the duplicate it is, rather than
-dead-lettered: its command already had an outcome that acks it under its id (not an invalid one's or a
-not-found one's rejection, which dead-letter it, nor another command's outcome under the same id).
+for each of those too: the limit leaves room for several before it.
+
+A dying process takes with it every message it held, so each comes back marked ``redelivered``. Counting
+them all would dead-letter the killer's neighbours with it, since RabbitMQ hands them back together each
+time. Instead, each process runs the messages delivered again **one at a time** (``SuspectLane``), and
+counts one when its turn comes: a message only prefetched, or waiting for its turn, when the process died
+is not counted for that death, and one running alone among those delivered again is the likely cause of
+the next. One that has its outcome (committed, its ack lost with a process) is acked past the limit as the
+duplicate it is, rather than dead-lettered: its command already had an outcome that acks it under its id
+(not an invalid one's or a not-found one's rejection, which dead-letter it, nor another command's outcome
+under the same id).
 """
 
 from __future__ import annotations
+
+import threading
 
 import dramatiq
 from dramatiq.middleware import Middleware, SkipMessage
@@ -25,19 +33,65 @@ from workers.middleware.resources import Resources
 from workers.named_logger import NamedLogger
 
 REDELIVERY_LIMIT = 5
+LANE_WAIT_S = 30.0  # past it, a message delivered again runs beside the one holding the lane, and says so
 SETTLED_BEFORE_OPTION = "docfleet_settled_before"  # marks a message acked past the limit as a duplicate
 
 _log = NamedLogger("docfleet.worker")
 
 
+class SuspectLane:
+    """One message delivered again at a time in this process. The lock is held from a message's
+    ``before_process_message`` to its ``after_*`` hook, both run on the same worker thread."""
+
+    def __init__(self, wait_s: float) -> None:
+        self._lock = threading.Lock()
+        self.wait_s = wait_s
+        self._held = threading.local()
+
+    def enter(self) -> bool:
+        """Waits for the lane; False when it stayed busy past the wait (the message runs anyway)."""
+        self._held.lane = self._lock.acquire(timeout=self.wait_s)
+        return bool(self._held.lane)
+
+    def leave(self) -> None:
+        if getattr(self._held, "lane", False):
+            self._held.lane = False
+            self._lock.release()
+
+
 class RedeliveryLimit(Middleware):
-    def __init__(self, resources: Resources, *, limit: int = REDELIVERY_LIMIT) -> None:
+    def __init__(
+        self, resources: Resources, *, limit: int = REDELIVERY_LIMIT, lane_wait_s: float = LANE_WAIT_S
+    ) -> None:
         self._resources = resources
         self._limit = limit
+        self._lane = SuspectLane(lane_wait_s)
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
         if not getattr(message, "redelivered", False):
             return
+        if not self._lane.enter():
+            _log().warning(
+                "delivered again, runs beside another: the lane stayed busy",
+                message_id=message.message_id,
+                detail=f"waited {self._lane.wait_s} s for the message delivered again before it",
+            )
+        self._count(message)
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: dramatiq.MessageProxy,
+        *,
+        result: object | None = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        self._lane.leave()
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
+        self._lane.leave()
+
+    def _count(self, message: dramatiq.MessageProxy) -> None:
         try:
             count = self._resources.application().count_redelivery(message.message_id)
         except Exception as error:  # Valkey unreachable: the message runs, as it would have uncounted
