@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 from operator import attrgetter
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import structlog
 
@@ -39,6 +39,14 @@ if TYPE_CHECKING:
 WORKER_STATEMENT_TIMEOUT_MS = 5_000
 
 
+class RedeliveryCounts(Protocol):
+    """Deliveries of a message after a worker stopped holding it, fleet-wide (the Valkey adapter's)."""
+
+    def count(self, message_id: str) -> int: ...
+
+    def uncount(self, message_id: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class Verdict:
     """How a command ended, and why when it was refused."""
@@ -62,7 +70,7 @@ class Application:
         batched: tuple[type[Command], ...] = (),
         max_batch: int = 8,
         on_transaction: Callable[[int, str], None] | None = None,
-        count_redelivery: Callable[[str], int] | None = None,
+        redeliveries: RedeliveryCounts | None = None,
         acked_outcome: Callable[[str, str | None], bool] | None = None,
         spent_by: Callable[[str], str | None] | None = None,
     ) -> None:
@@ -74,7 +82,7 @@ class Application:
         self.new_uow = new_uow
         self.new_reader = new_reader or (lambda: new_uow(None))
         self.listing_cache = listing_cache
-        self._count_redelivery = count_redelivery
+        self._redeliveries = redeliveries
         self._acked_outcome = acked_outcome
         self._spent_by = spent_by
         self._closers = tuple(closers)
@@ -131,7 +139,7 @@ class Application:
             batched=BATCHED_COMMANDS,
             max_batch=settings.group_commit_max_batch or threads,
             on_transaction=counting_transactions(),
-            count_redelivery=RedeliveryCounter(client, settings.cache_prefix).count,
+            redeliveries=RedeliveryCounter(client, settings.cache_prefix),
             acked_outcome=MessageHistory(engine).acked_outcome,
             spent_by=MessageHistory(engine).spent_by,
         )
@@ -182,7 +190,13 @@ class Application:
     def count_redelivery(self, message_id: str) -> int | None:
         """Adds a delivery of the message after a worker stopped holding it; how many, fleet-wide, or
         None where nothing counts them. Raises when the count cannot be kept."""
-        return None if self._count_redelivery is None else self._count_redelivery(message_id)
+        return None if self._redeliveries is None else self._redeliveries.count(message_id)
+
+    def uncount_redelivery(self, message_id: str) -> None:
+        """Takes back a counted delivery whose turn ended: it did not stop its worker. Raises when the
+        count cannot be kept."""
+        if self._redeliveries is not None:
+            self._redeliveries.uncount(message_id)
 
     def acked_outcome(self, message_id: str, command: Command | None) -> bool:
         """Whether ``command`` (None: a message that cannot be read as one) was already applied or refused

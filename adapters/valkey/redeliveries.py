@@ -8,6 +8,13 @@ import valkey
 
 COUNT_TTL_SECONDS = 86_400  # a count outlives any redelivery loop; a day later it starts again from 0
 
+# One less, never below 0 (a count forgotten or expired meanwhile is left gone), in one step.
+_UNCOUNT = """
+local left = redis.call('DECR', KEYS[1])
+if left <= 0 then redis.call('DEL', KEYS[1]) end
+return left
+"""
+
 
 class RedeliveryCounter:
     """Counts in Valkey, shared by the fleet: each worker process that takes the message again adds one."""
@@ -16,6 +23,7 @@ class RedeliveryCounter:
         self._client = client
         self._prefix = f"{prefix}redelivered:"
         self._ttl_seconds = ttl_seconds
+        self._uncount = client.register_script(_UNCOUNT)
 
     def count(self, message_id: str) -> int:
         """Adds this delivery and returns how many there were; raises ``valkey.ValkeyError`` when Valkey
@@ -26,6 +34,11 @@ class RedeliveryCounter:
             pipe.expire(key, self._ttl_seconds)
             counted, _ = pipe.execute()  # type: ignore[no-untyped-call]
         return int(counted)
+
+    def uncount(self, message_id: str) -> None:
+        """Takes back one delivery, whose turn ended without its process dying; raises
+        ``valkey.ValkeyError`` when Valkey cannot answer."""
+        self._uncount(keys=[self._prefix + message_id])
 
     def counted(self, message_id: str) -> int:
         """How many redeliveries of the message were counted (within the count's lifetime), adding none."""

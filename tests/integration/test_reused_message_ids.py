@@ -81,7 +81,8 @@ def test_a_different_command_under_a_spent_id_is_rejected(
 def test_past_the_redelivery_limit_a_command_under_a_spent_id_is_kept_before_it_is_rejected(
     app: Application, new_id: IdMaker
 ) -> None:
-    """Prefetched by workers that died one after the other, it never ran: no rejection says so yet."""
+    """Its turns cut short by workers that died one after the other, it never ran: no rejection says so
+    yet."""
     message_id, org = new_id("m"), new_id("org")
     first, other = (
         AddMember(org_id=org, user_id=new_id("user")),

@@ -37,3 +37,20 @@ def test_each_message_is_counted_on_its_own_under_the_prefix_for_a_bounded_time(
 def test_an_unreachable_valkey_raises_for_the_caller_to_decide() -> None:
     with closing(connect("redis://127.0.0.1:1/0")) as unreachable, pytest.raises(valkey.ValkeyError):
         RedeliveryCounter(unreachable, "p:").count("m1")
+
+
+def test_a_count_taken_back_never_goes_below_zero_nor_leaves_a_key(
+    client: valkey.Valkey, key_prefix: str
+) -> None:
+    counter = RedeliveryCounter(client, key_prefix, ttl_seconds=600)
+    counter.count("m1")
+    counter.count("m1")
+
+    counter.uncount("m1")
+    assert counter.counted("m1") == 1
+    counter.uncount("m1")
+    counter.uncount("m1")
+    counter.uncount("never")
+
+    assert (counter.counted("m1"), counter.counted("never")) == (0, 0)
+    assert client.exists(f"{key_prefix}redelivered:m1", f"{key_prefix}redelivered:never") == 0

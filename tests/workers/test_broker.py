@@ -17,6 +17,7 @@ from workers.middleware.retries import RetriesOrDeadLetter
 from workers.settings import Settings
 
 EXPECTED_ORDER = [
+    "RedeliveredOneAtATime",
     "ProcessLogging",
     "GracefulStop",
     "Metrics",

@@ -3,7 +3,6 @@ unrun, with one line that says why."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -34,6 +33,11 @@ class CountingApplication:
             raise self.fails_with
         self.counts[message_id] = self.counts.get(message_id, 0) + 1
         return self.counts[message_id]
+
+    def uncount_redelivery(self, message_id: str) -> None:
+        if self.fails_with is not None:
+            raise self.fails_with
+        self.counts[message_id] -= 1
 
     def acked_outcome(self, message_id: str, command: Command | None = None) -> bool:
         self.inbox_read.append(message_id)
@@ -83,8 +87,7 @@ def test_redeliveries_run_up_to_the_limit_and_the_next_is_dead_lettered_with_its
     for _ in range(LIMIT):
         message = delivery("m1", redelivered=True)
         middleware.before_process_message(broker, message)
-        assert not message.failed
-        middleware.after_process_message(broker, message)
+        assert not message.failed  # and its process died: its turn never ended
 
     last = delivery("m1", redelivered=True)
     with capture_logs() as lines, pytest.raises(SkipMessage):
@@ -164,71 +167,55 @@ def test_a_count_that_cannot_be_kept_lets_the_message_run_and_says_so() -> None:
     assert [line["event"] for line in lines] == ["redelivery not counted"]
 
 
-def after(middleware: RedeliveryLimit, message: dramatiq.MessageProxy) -> None:
-    middleware.after_process_message(dramatiq.get_broker(), message)
+def turn(middleware: RedeliveryLimit, message: dramatiq.MessageProxy, *, ends: bool) -> None:
+    """A delivery: its turn begins, and ends (the actor returned or raised) or its process dies."""
+    middleware.before_process_message(dramatiq.get_broker(), message)
+    if ends:
+        middleware.after_process_message(dramatiq.get_broker(), message, exception=ValueError("refused"))
 
 
-def start_in_thread(middleware: RedeliveryLimit, message: dramatiq.MessageProxy) -> threading.Thread:
-    thread = threading.Thread(target=middleware.before_process_message, args=(dramatiq.get_broker(), message))
-    thread.start()
-    return thread
-
-
-def test_messages_delivered_again_run_one_at_a_time_and_are_counted_when_their_turn_comes() -> None:
-    """A message waiting behind the one that kills the process is not counted for that death."""
+def test_a_turn_that_ends_takes_its_count_back_so_a_killers_neighbour_never_reaches_the_limit() -> None:
     app = CountingApplication()
     middleware = limit_over(app)
-    first, second = delivery("m1", redelivered=True), delivery("m2", redelivered=True)
-    middleware.before_process_message(dramatiq.get_broker(), first)
 
-    waiting = start_in_thread(middleware, second)
-    waiting.join(timeout=0.3)
+    for _ in range(3 * LIMIT):  # handed back with the killer at each death, it ran its turn each time
+        turn(middleware, delivery("neighbour", redelivered=True), ends=True)
 
-    assert waiting.is_alive(), "the second waits while the first holds the lane"
-    assert app.counts == {"m1": 1}, "and is not counted while it waits"
-    after(middleware, first)
-    waiting.join(timeout=5)
-    assert not waiting.is_alive()
-    assert app.counts == {"m1": 1, "m2": 1}
+    assert app.counts == {"neighbour": 0}
 
 
-def test_a_first_delivery_runs_beside_a_message_delivered_again() -> None:
+def test_turns_that_never_end_are_counted_and_the_next_past_the_limit_is_dead_lettered() -> None:
     app = CountingApplication()
     middleware = limit_over(app)
-    middleware.before_process_message(dramatiq.get_broker(), delivery("m1", redelivered=True))
+    for _ in range(LIMIT):
+        turn(middleware, delivery("poison", redelivered=True), ends=False)
+    last = delivery("poison", redelivered=True)
 
-    fresh = start_in_thread(middleware, delivery("m2", redelivered=False))
-    fresh.join(timeout=5)
-
-    assert not fresh.is_alive(), "only messages delivered again take the lane"
-
-
-def test_a_message_dead_lettered_past_the_limit_leaves_the_lane_to_the_next() -> None:
-    app = CountingApplication(counts={"m1": LIMIT})
-    middleware = limit_over(app)
-    poison = delivery("m1", redelivered=True)
     with capture_logs(), pytest.raises(SkipMessage):
-        middleware.before_process_message(dramatiq.get_broker(), poison)
-    middleware.after_skip_message(dramatiq.get_broker(), poison)
+        middleware.before_process_message(dramatiq.get_broker(), last)
+    middleware.after_skip_message(dramatiq.get_broker(), last)
 
-    nextone = start_in_thread(middleware, delivery("m2", redelivered=True))
-    nextone.join(timeout=5)
-
-    assert not nextone.is_alive()
-    assert app.counts["m2"] == 1
+    assert last.failed
+    assert app.counts == {"poison": LIMIT + 1}, "kept: `docfleet dlq` reads it to say why"
 
 
-def test_a_lane_busy_past_its_wait_lets_the_message_run_and_says_so() -> None:
+def test_a_first_delivery_is_not_uncounted() -> None:
+    app = CountingApplication(counts={"m1": 2})
+    middleware = limit_over(app)
+
+    turn(middleware, delivery("m1", redelivered=False), ends=True)
+
+    assert app.counts == {"m1": 2}
+
+
+def test_a_count_that_cannot_be_taken_back_says_so() -> None:
     app = CountingApplication()
-    middleware = RedeliveryLimit(cast(Resources, LendingResources(app)), limit=LIMIT, lane_wait_s=0.05)
-    middleware.before_process_message(dramatiq.get_broker(), delivery("m1", redelivered=True))
+    middleware = limit_over(app)
+    message = delivery("m1", redelivered=True)
+    middleware.before_process_message(dramatiq.get_broker(), message)
+    app.fails_with = ConnectionError("Valkey is down")
 
     with capture_logs() as lines:
-        waited = start_in_thread(middleware, delivery("m2", redelivered=True))
-        waited.join(timeout=5)
+        middleware.after_process_message(dramatiq.get_broker(), message)
 
-    assert not waited.is_alive()
-    assert app.counts == {"m1": 1, "m2": 1}
-    assert [(line["event"], line["message_id"]) for line in lines] == [
-        ("delivered again, runs beside another: the lane stayed busy", "m2")
-    ]
+    assert [line["event"] for line in lines] == ["redelivery not uncounted"]

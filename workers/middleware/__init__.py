@@ -8,6 +8,7 @@ from __future__ import annotations
 from dramatiq.middleware import Middleware
 
 from workers.middleware.envelope import EnvelopeEncoder, SizeLimit, UnreadableMessage
+from workers.middleware.lane import RedeliveredOneAtATime
 from workers.middleware.log_context import LogContext, ProcessLogging
 from workers.middleware.metrics import Metrics
 from workers.middleware.outcomes import Outcomes, note_outcome, quiet_replaced_lines
@@ -24,6 +25,7 @@ __all__ = [
     "OpenApplication",
     "Outcomes",
     "ProcessLogging",
+    "RedeliveredOneAtATime",
     "Resources",
     "RetryPolicy",
     "SizeLimit",
@@ -39,8 +41,8 @@ __all__ = [
 def docfleet_middleware(
     resources: Resources, *, log_level: str | None = None, metrics: bool = False
 ) -> list[Middleware]:
-    """Logging context first (every later line carries it), then resources, outcomes, the size and
-    redelivery limits.
+    """Messages delivered again one at a time first (a turn ends after every other hook), the logging
+    context (every later line carries it), then resources, outcomes, the size and redelivery limits.
 
     ``log_level`` set: structlog is configured in each worker process after it boots. ``metrics``: each
     worker process counts into the fleet's Prometheus metrics, served by a process Dramatiq forks.
@@ -49,4 +51,13 @@ def docfleet_middleware(
     boot: list[Middleware] = [] if log_level is None else [ProcessLogging(log_level)]
     counting: list[Middleware] = [Metrics()] if metrics else []
     limits = [SizeLimit(outcomes), RedeliveryLimit(resources)]
-    return [*boot, GracefulStop(), *counting, LogContext(), resources, outcomes, *limits]
+    return [
+        RedeliveredOneAtATime(),
+        *boot,
+        GracefulStop(),
+        *counting,
+        LogContext(),
+        resources,
+        outcomes,
+        *limits,
+    ]

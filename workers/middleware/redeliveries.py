@@ -6,16 +6,15 @@ never failed, so Dramatiq's retries never count it: RabbitMQ puts it back unacke
 ``redelivered``, and the next worker takes it and dies too, for ever, with the fleet taken down each
 time. Deliveries marked so are counted per message id (in Valkey, across the fleet); past
 ``REDELIVERY_LIMIT`` the message is dead-lettered unrun, with a line that says why, and
-``docfleet dlq replay`` can send it again once its cause is found (and starts its count again). A
-clean stop or a lost connection also puts back the messages a worker held, so a message is counted once
-for each of those too: the limit leaves room for several before it.
+``docfleet dlq replay`` can send it again once its cause is found (and starts its count again).
 
-A dying process takes with it every message it held, so each comes back marked ``redelivered``. Counting
-them all would dead-letter the killer's neighbours with it, since RabbitMQ hands them back together each
-time. Instead, each process runs the messages delivered again **one at a time** (``SuspectLane``), and
-counts one when its turn comes: a message only prefetched, or waiting for its turn, when the process died
-is not counted for that death, and one running alone among those delivered again is the likely cause of
-the next. One that has its outcome (committed, its ack lost with a process) is acked past the limit as the
+A dying process takes every message it held with it, and a clean stop or a lost connection puts back
+messages too, so most messages delivered again are innocent. They run one at a time in each process
+(``RedeliveredOneAtATime``, registered first); a message is counted when its turn begins, and a turn that
+ends, whatever its outcome, takes its count back: that delivery did not kill its process. The count is the
+number of its turns that never ended (a death on its first delivery is not one). A killer's neighbours,
+handed back with it at each death, waited for their turn or finished it, so none reaches the limit with
+it. One past the limit that has its outcome (committed, its ack lost with a process) is acked as the
 duplicate it is, rather than dead-lettered: its command already had an outcome that acks it under its id
 (not an invalid one's or a not-found one's rejection, which dead-letter it, nor another command's outcome
 under the same id).
@@ -33,50 +32,20 @@ from workers.middleware.resources import Resources
 from workers.named_logger import NamedLogger
 
 REDELIVERY_LIMIT = 5
-LANE_WAIT_S = 30.0  # past it, a message delivered again runs beside the one holding the lane, and says so
 SETTLED_BEFORE_OPTION = "docfleet_settled_before"  # marks a message acked past the limit as a duplicate
 
 _log = NamedLogger("docfleet.worker")
 
 
-class SuspectLane:
-    """One message delivered again at a time in this process. The lock is held from a message's
-    ``before_process_message`` to its ``after_*`` hook, both run on the same worker thread."""
-
-    def __init__(self, wait_s: float) -> None:
-        self._lock = threading.Lock()
-        self.wait_s = wait_s
-        self._held = threading.local()
-
-    def enter(self) -> bool:
-        """Waits for the lane; False when it stayed busy past the wait (the message runs anyway)."""
-        self._held.lane = self._lock.acquire(timeout=self.wait_s)
-        return bool(self._held.lane)
-
-    def leave(self) -> None:
-        if getattr(self._held, "lane", False):
-            self._held.lane = False
-            self._lock.release()
-
-
 class RedeliveryLimit(Middleware):
-    def __init__(
-        self, resources: Resources, *, limit: int = REDELIVERY_LIMIT, lane_wait_s: float = LANE_WAIT_S
-    ) -> None:
+    def __init__(self, resources: Resources, *, limit: int = REDELIVERY_LIMIT) -> None:
         self._resources = resources
         self._limit = limit
-        self._lane = SuspectLane(lane_wait_s)
+        self._counted = threading.local()
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
-        if not getattr(message, "redelivered", False):
-            return
-        if not self._lane.enter():
-            _log().warning(
-                "delivered again, runs beside another: the lane stayed busy",
-                message_id=message.message_id,
-                detail=f"waited {self._lane.wait_s} s for the message delivered again before it",
-            )
-        self._count(message)
+        if getattr(message, "redelivered", False):
+            self._count(message)
 
     def after_process_message(
         self,
@@ -86,10 +55,17 @@ class RedeliveryLimit(Middleware):
         result: object | None = None,
         exception: BaseException | None = None,
     ) -> None:
-        self._lane.leave()
+        """The turn ended (applied, refused, failed into a retry): this delivery did not kill its process."""
+        if getattr(self._counted, "message_id", None) != message.message_id:
+            return
+        self._counted.message_id = None
+        try:
+            self._resources.application().uncount_redelivery(message.message_id)
+        except Exception as error:  # Valkey unreachable: the count stays one higher until it expires
+            _log().warning("redelivery not uncounted", message_id=message.message_id, error=repr(error)[:300])
 
     def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
-        self._lane.leave()
+        self._counted.message_id = None  # dead-lettered or acked past the limit: the count explains why
 
     def _count(self, message: dramatiq.MessageProxy) -> None:
         try:
@@ -97,7 +73,10 @@ class RedeliveryLimit(Middleware):
         except Exception as error:  # Valkey unreachable: the message runs, as it would have uncounted
             _log().warning("redelivery not counted", message_id=message.message_id, error=repr(error)[:300])
             return
-        if count is None or count <= self._limit:
+        if count is None:
+            return
+        self._counted.message_id = message.message_id
+        if count <= self._limit:
             return
         told = f"delivered again {count} times after the worker holding it stopped before settling it"
         if self._acked_before(message):

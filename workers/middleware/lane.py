@@ -1,0 +1,119 @@
+"""Messages that RabbitMQ delivers again run one at a time in each worker process, per queue.
+
+A worker process that dies takes with it every message it held, and RabbitMQ hands them all back, in the
+same order, each time. Run side by side, the one that killed the process would kill the others with it
+at every delivery, and the redelivery limit would count them all (``RedeliveryLimit``). Run one at a
+time, each is counted only on its own turn: one waiting for its turn when the process died is not counted
+for that death. Messages delivered for the first time do not take the lane.
+
+The lane is first-come first-served. A turn that stays busy for ``stall_s`` (a statement waiting on a
+lock, a publish held by a RabbitMQ alarm) lets the next message in line run beside it, with a warning
+line, and that one's turn starts then: one more at a time, never the whole line at once.
+
+Registered first among the middleware, so that a turn ends after every other ``after_*`` hook (the
+outcome's line, the retry's publish), just before the ack.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+import dramatiq
+from dramatiq.middleware import Middleware
+
+from workers.named_logger import NamedLogger
+
+STALL_S = 30.0
+
+_log = NamedLogger("docfleet.worker")
+
+
+class _Lane:
+    def __init__(self, stall_s: float) -> None:
+        self._turns = threading.Condition()
+        self._line: deque[object] = deque()
+        self._turn: object | None = None
+        self._turn_started = 0.0
+        self._stall_s = stall_s
+
+    def enter(self, ticket: object) -> float | None:
+        """Waits for the ticket's turn; returns None, or how long the turn it overtook had lasted."""
+        with self._turns:
+            self._line.append(ticket)
+            try:
+                overtaken = self._wait_for_turn(ticket)
+            except BaseException:  # an interrupted wait must not leave its ticket blocking the line
+                self._line.remove(ticket)
+                self._turns.notify_all()
+                raise
+            self._line.popleft()
+            self._turn, self._turn_started = ticket, time.monotonic()
+            self._turns.notify_all()  # the next in line times the new turn
+            return overtaken
+
+    def _wait_for_turn(self, ticket: object) -> float | None:
+        while self._line[0] is not ticket or self._turn is not None:
+            if self._line[0] is not ticket:
+                self._turns.wait()
+                continue
+            busy_for = time.monotonic() - self._turn_started
+            if busy_for >= self._stall_s:
+                return busy_for
+            self._turns.wait(timeout=self._stall_s - busy_for)
+        return None
+
+    def leave(self, ticket: object) -> None:
+        with self._turns:
+            if self._turn is ticket:  # not when a stalled turn was overtaken: the new one stands
+                self._turn = None
+                self._turns.notify_all()
+
+
+class RedeliveredOneAtATime(Middleware):
+    def __init__(self, *, stall_s: float = STALL_S) -> None:
+        self._stall_s = stall_s
+        self._lanes: dict[str, _Lane] = {}
+        self._lanes_lock = threading.Lock()
+        self._held = threading.local()
+
+    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
+        if not getattr(message, "redelivered", False):
+            return
+        lane, ticket = self._lane(message.queue_name), object()
+        overtaken = lane.enter(ticket)
+        self._held.turn = (lane, ticket)
+        if overtaken is not None:
+            _log().warning(
+                "delivered again, runs beside another: the turn before it stayed busy",
+                message_id=message.message_id,
+                detail=f"the message delivered again before it had run for {overtaken:.1f} s",
+            )
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: dramatiq.MessageProxy,
+        *,
+        result: object | None = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        self._leave()
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
+        self._leave()
+
+    def _leave(self) -> None:
+        turn = getattr(self._held, "turn", None)
+        if turn is not None:
+            self._held.turn = None
+            lane, ticket = turn
+            lane.leave(ticket)
+
+    def _lane(self, queue_name: str) -> _Lane:
+        with self._lanes_lock:
+            lane = self._lanes.get(queue_name)
+            if lane is None:
+                lane = self._lanes[queue_name] = _Lane(self._stall_s)
+            return lane
