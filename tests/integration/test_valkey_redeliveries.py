@@ -54,3 +54,17 @@ def test_a_count_taken_back_never_goes_below_zero_nor_leaves_a_key(
 
     assert (counter.counted("m1"), counter.counted("never")) == (0, 0)
     assert client.exists(f"{key_prefix}redelivered:m1", f"{key_prefix}redelivered:never") == 0
+
+
+def test_a_count_taken_back_keeps_its_lifetime_even_after_valkey_forgot_the_script(
+    client: valkey.Valkey, key_prefix: str
+) -> None:
+    counter = RedeliveryCounter(client, key_prefix, ttl_seconds=600)
+    counter.count("m1")
+    counter.count("m1")
+    client.script_flush()  # as after a restart of Valkey: the script is loaded again on first use
+
+    counter.uncount("m1")
+
+    assert counter.counted("m1") == 1
+    assert 0 < cast(int, client.ttl(f"{key_prefix}redelivered:m1")) <= 600

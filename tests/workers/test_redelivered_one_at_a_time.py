@@ -1,10 +1,9 @@
-"""Messages delivered again run one at a time per process and queue, in the order they came; a stalled turn
-lets one more through, never the whole line."""
+"""Messages delivered again run one at a time per process, in the order they came; a stalled turn lets one
+more through, never the whole line; a turn's end is heard of before the next begins."""
 
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import dramatiq
@@ -12,7 +11,7 @@ from structlog.testing import capture_logs
 
 from workers.middleware.lane import RedeliveredOneAtATime
 
-SETTLE_S = 0.2  # long enough for a thread that is not held to have gone through
+HELD_S = 0.3  # how long a message that must wait is watched not to start
 
 
 def delivery(message_id: str, *, redelivered: bool = True, queue: str = "documents") -> dramatiq.MessageProxy:
@@ -29,81 +28,87 @@ class Runner:
 
     def __init__(self, lane: RedeliveredOneAtATime) -> None:
         self.lane = lane
-        self.started: list[str] = []
+        self.order: list[str] = []
+        self.started: dict[str, threading.Event] = {}
         self._ends: dict[str, threading.Event] = {}
         self._threads: dict[str, threading.Thread] = {}
 
-    def start(self, message: dramatiq.MessageProxy) -> None:
+    def start(self, message: dramatiq.MessageProxy) -> threading.Event:
+        started = self.started[message.message_id] = threading.Event()
         ends = self._ends[message.message_id] = threading.Event()
 
         def run() -> None:
             self.lane.before_process_message(dramatiq.get_broker(), message)
-            self.started.append(message.message_id)
-            ends.wait(timeout=10)
+            self.order.append(message.message_id)
+            started.set()
+            ends.wait(timeout=30)
             self.lane.after_process_message(dramatiq.get_broker(), message)
 
-        thread = self._threads[message.message_id] = threading.Thread(target=run)
+        thread = self._threads[message.message_id] = threading.Thread(target=run, daemon=True)
         thread.start()
-        time.sleep(SETTLE_S)
+        return started
 
     def end(self, message_id: str) -> None:
         self._ends[message_id].set()
         self._threads[message_id].join(timeout=5)
-        time.sleep(SETTLE_S)
+        assert not self._threads[message_id].is_alive()
 
 
-def test_messages_delivered_again_take_turns_in_the_order_they_came() -> None:
+def test_messages_delivered_again_take_turns_in_the_order_they_came_whatever_their_queue() -> None:
     runner = Runner(RedeliveredOneAtATime())
-    for message_id in ("m1", "m2", "m3"):
-        runner.start(delivery(message_id))
+    assert runner.start(delivery("m1")).wait(5)
+    for message_id, queue in (("m2", "documents-queries"), ("m3", "documents"), ("m4", "documents-queries")):
+        runner.start(delivery(message_id, queue=queue))
+        assert not runner.started[message_id].wait(HELD_S), f"{message_id} waits for its turn"
 
-    assert runner.started == ["m1"], "the others wait for their turn"
-    runner.end("m1")
-    assert runner.started == ["m1", "m2"]
-    runner.end("m2")
-    runner.end("m3")
-    assert runner.started == ["m1", "m2", "m3"]
-
-
-def test_a_first_delivery_and_another_queues_message_run_beside_a_turn() -> None:
-    runner = Runner(RedeliveredOneAtATime())
-    runner.start(delivery("m1"))
-    runner.start(delivery("fresh", redelivered=False))
-    runner.start(delivery("query", queue="documents-queries"))
-
-    assert runner.started == ["m1", "fresh", "query"]
-    for message_id in ("m1", "fresh", "query"):
+    for message_id, following in (("m1", "m2"), ("m2", "m3"), ("m3", "m4")):
         runner.end(message_id)
+        assert runner.started[following].wait(5)
+    runner.end("m4")
+
+    assert runner.order == ["m1", "m2", "m3", "m4"]
 
 
-def test_a_skipped_message_ends_its_turn() -> None:
-    lane = RedeliveredOneAtATime()
-    skipped = delivery("m1")
+def test_a_first_delivery_runs_beside_a_turn() -> None:
+    runner = Runner(RedeliveredOneAtATime())
+    assert runner.start(delivery("m1")).wait(5)
+
+    assert runner.start(delivery("fresh", redelivered=False)).wait(5)
+    runner.end("fresh")
+    runner.end("m1")
+
+
+def test_a_turn_ends_for_a_skipped_message_too_and_its_end_is_heard_of_first() -> None:
+    heard: list[str] = []
+    lane = RedeliveredOneAtATime(on_turn_end=lambda message: heard.append(message.message_id))
+    skipped, fresh = delivery("m1"), delivery("fresh", redelivered=False)
     lane.before_process_message(dramatiq.get_broker(), skipped)
     lane.after_skip_message(dramatiq.get_broker(), skipped)
+    lane.before_process_message(dramatiq.get_broker(), fresh)
+    lane.after_process_message(dramatiq.get_broker(), fresh)
     runner = Runner(lane)
 
-    runner.start(delivery("m2"))
-
-    assert runner.started == ["m2"]
+    assert runner.start(delivery("m2")).wait(5), "the lane was left"
     runner.end("m2")
+
+    assert heard == ["m1", "m2"], "only turns end: a first delivery takes none"
 
 
 def test_a_stalled_turn_lets_the_next_run_beside_it_whose_turn_then_starts() -> None:
-    runner = Runner(RedeliveredOneAtATime(stall_s=1.0))
-    runner.start(delivery("stalled"))
+    runner = Runner(RedeliveredOneAtATime(stall_s=1.5))
+    assert runner.start(delivery("stalled")).wait(5)
     with capture_logs() as lines:
         runner.start(delivery("m2"))
         runner.start(delivery("m3"))
-        assert runner.started == ["stalled"]
-        time.sleep(0.6)  # at 1.0 s m2 overtakes the stalled turn; m3 waits for m2's, which has just begun
+        assert not runner.started["m2"].wait(HELD_S)
 
-        assert runner.started == ["stalled", "m2"]
+        assert runner.started["m2"].wait(5), "it overtook the stalled turn"
+        assert not runner.started["m3"].wait(HELD_S), "m3 waits for m2's turn, which has just begun"
         runner.end("stalled")  # an overtaken turn ending does not end the one that overtook it
-        assert runner.started == ["stalled", "m2"]
+        assert not runner.started["m3"].wait(HELD_S)
         runner.end("m2")
+        assert runner.started["m3"].wait(5)
 
-    assert runner.started == ["stalled", "m2", "m3"]
     assert [(line["event"], line["message_id"]) for line in lines] == [
         ("delivered again, runs beside another: the turn before it stayed busy", "m2")
     ]

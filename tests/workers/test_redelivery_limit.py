@@ -37,7 +37,11 @@ class CountingApplication:
     def uncount_redelivery(self, message_id: str) -> None:
         if self.fails_with is not None:
             raise self.fails_with
-        self.counts[message_id] -= 1
+        left = self.counts.get(message_id, 0) - 1
+        if left > 0:
+            self.counts[message_id] = left
+        else:  # as in Valkey: never below 0, no key left
+            self.counts.pop(message_id, None)
 
     def acked_outcome(self, message_id: str, command: Command | None = None) -> bool:
         self.inbox_read.append(message_id)
@@ -171,7 +175,7 @@ def turn(middleware: RedeliveryLimit, message: dramatiq.MessageProxy, *, ends: b
     """A delivery: its turn begins, and ends (the actor returned or raised) or its process dies."""
     middleware.before_process_message(dramatiq.get_broker(), message)
     if ends:
-        middleware.after_process_message(dramatiq.get_broker(), message, exception=ValueError("refused"))
+        middleware.turn_ended(message)
 
 
 def test_a_turn_that_ends_takes_its_count_back_so_a_killers_neighbour_never_reaches_the_limit() -> None:
@@ -181,7 +185,7 @@ def test_a_turn_that_ends_takes_its_count_back_so_a_killers_neighbour_never_reac
     for _ in range(3 * LIMIT):  # handed back with the killer at each death, it ran its turn each time
         turn(middleware, delivery("neighbour", redelivered=True), ends=True)
 
-    assert app.counts == {"neighbour": 0}
+    assert app.counts == {}
 
 
 def test_turns_that_never_end_are_counted_and_the_next_past_the_limit_is_dead_lettered() -> None:
@@ -193,7 +197,7 @@ def test_turns_that_never_end_are_counted_and_the_next_past_the_limit_is_dead_le
 
     with capture_logs(), pytest.raises(SkipMessage):
         middleware.before_process_message(dramatiq.get_broker(), last)
-    middleware.after_skip_message(dramatiq.get_broker(), last)
+    middleware.turn_ended(last)
 
     assert last.failed
     assert app.counts == {"poison": LIMIT + 1}, "kept: `docfleet dlq` reads it to say why"
@@ -216,6 +220,18 @@ def test_a_count_that_cannot_be_taken_back_says_so() -> None:
     app.fails_with = ConnectionError("Valkey is down")
 
     with capture_logs() as lines:
-        middleware.after_process_message(dramatiq.get_broker(), message)
+        middleware.turn_ended(message)
 
     assert [line["event"] for line in lines] == ["redelivery not uncounted"]
+
+
+def test_a_message_acked_past_the_limit_keeps_its_count() -> None:
+    app = CountingApplication(counts={"m1": LIMIT}, settled={"m1"})
+    middleware = limit_over(app)
+    message = delivery("m1", redelivered=True)
+    with capture_logs(), pytest.raises(SkipMessage):
+        middleware.before_process_message(dramatiq.get_broker(), message)
+
+    middleware.turn_ended(message)
+
+    assert app.counts == {"m1": LIMIT + 1}

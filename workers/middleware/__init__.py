@@ -50,9 +50,11 @@ def docfleet_middleware(
     outcomes = Outcomes(resources)
     boot: list[Middleware] = [] if log_level is None else [ProcessLogging(log_level)]
     counting: list[Middleware] = [Metrics()] if metrics else []
-    limits = [SizeLimit(outcomes), RedeliveryLimit(resources)]
+    redeliveries = RedeliveryLimit(resources)
+    turns = RedeliveredOneAtATime(on_turn_end=redeliveries.turn_ended)
+    limits = [SizeLimit(outcomes), redeliveries]
     return [
-        RedeliveredOneAtATime(),
+        turns,
         *boot,
         GracefulStop(),
         *counting,

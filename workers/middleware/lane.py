@@ -1,4 +1,4 @@
-"""Messages that RabbitMQ delivers again run one at a time in each worker process, per queue.
+"""Messages that RabbitMQ delivers again run one at a time in each worker process, whatever their queue.
 
 A worker process that dies takes with it every message it held, and RabbitMQ hands them all back, in the
 same order, each time. Run side by side, the one that killed the process would kill the others with it
@@ -8,10 +8,12 @@ for that death. Messages delivered for the first time do not take the lane.
 
 The lane is first-come first-served. A turn that stays busy for ``stall_s`` (a statement waiting on a
 lock, a publish held by a RabbitMQ alarm) lets the next message in line run beside it, with a warning
-line, and that one's turn starts then: one more at a time, never the whole line at once.
+line, and that one's turn starts then: one more at a time, never the whole line at once. A death while
+two turns run counts both.
 
 Registered first among the middleware, so that a turn ends after every other ``after_*`` hook (the
-outcome's line, the retry's publish), just before the ack.
+outcome's line, the retry's publish), just before the ack; ``on_turn_end`` hears of it first (the
+redelivery limit takes its count back).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 import dramatiq
 from dramatiq.middleware import Middleware
@@ -72,18 +75,22 @@ class _Lane:
 
 
 class RedeliveredOneAtATime(Middleware):
-    def __init__(self, *, stall_s: float = STALL_S) -> None:
-        self._stall_s = stall_s
-        self._lanes: dict[str, _Lane] = {}
-        self._lanes_lock = threading.Lock()
+    def __init__(
+        self,
+        *,
+        stall_s: float = STALL_S,
+        on_turn_end: Callable[[dramatiq.MessageProxy], None] = lambda message: None,
+    ) -> None:
+        self._lane = _Lane(stall_s)
+        self._on_turn_end = on_turn_end
         self._held = threading.local()
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
         if not getattr(message, "redelivered", False):
             return
-        lane, ticket = self._lane(message.queue_name), object()
-        overtaken = lane.enter(ticket)
-        self._held.turn = (lane, ticket)
+        ticket = object()
+        overtaken = self._lane.enter(ticket)
+        self._held.ticket = ticket
         if overtaken is not None:
             _log().warning(
                 "delivered again, runs beside another: the turn before it stayed busy",
@@ -99,21 +106,17 @@ class RedeliveredOneAtATime(Middleware):
         result: object | None = None,
         exception: BaseException | None = None,
     ) -> None:
-        self._leave()
+        self._leave(message)
 
     def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
-        self._leave()
+        self._leave(message)
 
-    def _leave(self) -> None:
-        turn = getattr(self._held, "turn", None)
-        if turn is not None:
-            self._held.turn = None
-            lane, ticket = turn
-            lane.leave(ticket)
-
-    def _lane(self, queue_name: str) -> _Lane:
-        with self._lanes_lock:
-            lane = self._lanes.get(queue_name)
-            if lane is None:
-                lane = self._lanes[queue_name] = _Lane(self._stall_s)
-            return lane
+    def _leave(self, message: dramatiq.MessageProxy) -> None:
+        ticket = getattr(self._held, "ticket", None)
+        if ticket is None:
+            return
+        self._held.ticket = None
+        try:
+            self._on_turn_end(message)
+        finally:
+            self._lane.leave(ticket)

@@ -11,10 +11,11 @@ time. Deliveries marked so are counted per message id (in Valkey, across the fle
 A dying process takes every message it held with it, and a clean stop or a lost connection puts back
 messages too, so most messages delivered again are innocent. They run one at a time in each process
 (``RedeliveredOneAtATime``, registered first); a message is counted when its turn begins, and a turn that
-ends, whatever its outcome, takes its count back: that delivery did not kill its process. The count is the
-number of its turns that never ended (a death on its first delivery is not one). A killer's neighbours,
-handed back with it at each death, waited for their turn or finished it, so none reaches the limit with
-it. One past the limit that has its outcome (committed, its ack lost with a process) is acked as the
+ends, whatever its outcome, takes its count back once every other hook ran: that delivery did not kill its
+process. The count is the number of its turns that never ended (a death on its first delivery is not one).
+A killer's neighbours, handed back with it at each death, waited for their turn or finished it, so none
+reaches the limit with it (unless a turn stalled for 30 s and the next ran beside it: a death then counts
+both). One past the limit that has its outcome (committed, its ack lost with a process) is acked as the
 duplicate it is, rather than dead-lettered: its command already had an outcome that acks it under its id
 (not an invalid one's or a not-found one's rejection, which dead-letter it, nor another command's outcome
 under the same id).
@@ -47,15 +48,9 @@ class RedeliveryLimit(Middleware):
         if getattr(message, "redelivered", False):
             self._count(message)
 
-    def after_process_message(
-        self,
-        broker: dramatiq.Broker,
-        message: dramatiq.MessageProxy,
-        *,
-        result: object | None = None,
-        exception: BaseException | None = None,
-    ) -> None:
-        """The turn ended (applied, refused, failed into a retry): this delivery did not kill its process."""
+    def turn_ended(self, message: dramatiq.MessageProxy) -> None:
+        """Its turn ended, after every other hook (``RedeliveredOneAtATime``): this delivery did not kill
+        its process, so it is not counted, unless this limit dead-lettered or acked it."""
         if getattr(self._counted, "message_id", None) != message.message_id:
             return
         self._counted.message_id = None
@@ -63,9 +58,6 @@ class RedeliveryLimit(Middleware):
             self._resources.application().uncount_redelivery(message.message_id)
         except Exception as error:  # Valkey unreachable: the count stays one higher until it expires
             _log().warning("redelivery not uncounted", message_id=message.message_id, error=repr(error)[:300])
-
-    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
-        self._counted.message_id = None  # dead-lettered or acked past the limit: the count explains why
 
     def _count(self, message: dramatiq.MessageProxy) -> None:
         try:
@@ -78,6 +70,7 @@ class RedeliveryLimit(Middleware):
         self._counted.message_id = message.message_id
         if count <= self._limit:
             return
+        self._counted.message_id = None  # past the limit the count stays: `docfleet dlq` reads it to say why
         told = f"delivered again {count} times after the worker holding it stopped before settling it"
         if self._acked_before(message):
             _log().info(
