@@ -130,6 +130,7 @@ class Application:
         def open_batch(jobs: Sequence[Job]) -> SqlBatch:
             return SqlBatch(engine, BatchKeys.of((job.message_id, job.command) for job in jobs), on_committed)
 
+        history = MessageHistory(engine)
         return cls(
             new_uow=unit_of_work_factory(engine, on_committed),
             listing_cache=listings,
@@ -140,8 +141,8 @@ class Application:
             max_batch=settings.group_commit_max_batch or threads,
             on_transaction=counting_transactions(),
             redeliveries=RedeliveryCounter(client, settings.cache_prefix),
-            acked_outcome=MessageHistory(engine).acked_outcome,
-            spent_by=MessageHistory(engine).spent_by,
+            acked_outcome=history.acked_outcome,
+            spent_by=history.spent_by,
         )
 
     def execute(self, command: Command, *, message_id: str, actor: str) -> Outcome:
@@ -180,7 +181,7 @@ class Application:
         raise reused
 
     def _handle_with(self, new_uow: UnitOfWorkFactory, job: Job) -> Verdict:
-        tap = _RefusalTap(new_uow, job.fingerprint)
+        tap = _RefusalTap(_keeping(new_uow, job.fingerprint))
         outcome = execute(job.command, message_id=job.message_id, actor=job.actor, new_uow=tap)
         refusal = tap.refusal
         if outcome is Outcome.REFUSED and refusal is not None:
@@ -202,7 +203,7 @@ class Application:
         """Whether ``command`` (None: a message that cannot be read as one) was already applied or refused
         by the rules under this id: an outcome that acks it, unlike a rejection as invalid or not found,
         or another command's outcome under the same id. Raises when Postgres cannot say."""
-        kept = None if command is None else fingerprint(command)
+        kept = _fingerprint_of(command)
         return self._acked_outcome is not None and self._acked_outcome(message_id, kept)
 
     def list_folder(self, query: ListFolderDocuments) -> DocumentPage:
@@ -225,12 +226,7 @@ class Application:
         event = CommandRejected(
             org_id=org_id, doc_id=doc_id, message_id=message_id, actor=actor, reason=reason, detail=detail
         )
-        kept = None if command is None else fingerprint(command)
-
-        def keeping_its_fingerprint(claimed: str | None, _fingerprint: str | None = None, /) -> UnitOfWork:
-            return self.new_uow(claimed, kept)
-
-        return record_outcome(event, message_id, keeping_its_fingerprint)
+        return record_outcome(event, message_id, _keeping(self.new_uow, _fingerprint_of(command)))
 
     def close(self) -> None:
         for close in self._closers:
@@ -240,17 +236,28 @@ class Application:
                 structlog.get_logger("docfleet.worker").warning("close_failed", error=repr(error))
 
 
+def _fingerprint_of(command: Command | None) -> str | None:
+    return None if command is None else fingerprint(command)
+
+
+def _keeping(new_uow: UnitOfWorkFactory, kept: str | None) -> UnitOfWorkFactory:
+    """``new_uow`` whose inbox rows keep the fingerprint ``kept``, unless the caller gives one."""
+
+    def opening(message_id: str | None, fingerprint: str | None = None, /) -> UnitOfWork:
+        return new_uow(message_id, kept if fingerprint is None else fingerprint)
+
+    return opening
+
+
 class _RefusalTap:
     """A unit-of-work factory that remembers the refusal event a use case run records."""
 
-    def __init__(self, new_uow: UnitOfWorkFactory, fingerprint: str | None) -> None:
+    def __init__(self, new_uow: UnitOfWorkFactory) -> None:
         self._new_uow = new_uow
-        self._fingerprint = fingerprint
         self.refusal: ShareDenied | CommandRejected | None = None
 
     def __call__(self, message_id: str | None, fingerprint: str | None = None, /) -> UnitOfWork:
-        """A unit of work of the job's message, its inbox row keeping the job's command's fingerprint."""
-        opened = self._new_uow(message_id, self._fingerprint if fingerprint is None else fingerprint)
+        opened = self._new_uow(message_id, fingerprint)
         return cast(UnitOfWork, _TappedUnitOfWork(opened, self))
 
     def saw(self, event: Event) -> None:

@@ -288,6 +288,15 @@ def parse_command(actor_name: str, args: Sequence[Any], kwargs: Mapping[str, Any
     return command
 
 
+def command_or_none(actor_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Command | None:
+    """The command a message carries, or None where it does not read as one: for the callers that only
+    want its fingerprint, and must not fail for want of it."""
+    try:
+        return parse_command(actor_name, args, kwargs)
+    except Exception:  # InvalidMessage, or against all odds anything else: None says "unknown"
+        return None
+
+
 def parse_query(actor_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> ListFolderDocuments:
     query = parse(actor_name, args, kwargs)
     if not isinstance(query, ListFolderDocuments):

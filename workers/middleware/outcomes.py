@@ -23,7 +23,7 @@ from adapters.postgres.errors import WrittenConcurrently
 from domain.commands import Command
 from domain.errors import MessageIdReused, NotFound
 from workers.background import Job, OneThreadInBackground
-from workers.contract import QUERIES, ids_in, parse_command
+from workers.contract import QUERIES, command_or_none, ids_in
 from workers.middleware.resources import Resources
 from workers.middleware.retries import failure_kind, retry_not_queued
 from workers.named_logger import NamedLogger
@@ -147,7 +147,7 @@ class Outcomes(Middleware):
             )
         elif isinstance(exception, NotFound) and message.actor_name not in QUERIES:
             ids = {"org_id": exception.org_id, "doc_id": exception.document_id}
-            command = _command_of(message)
+            command = command_or_none(message.actor_name, message.args, message.kwargs)
             recorded = self._reject(message, "not_found", exception.message, command=command, **ids)
         _log().error(
             event,
@@ -192,14 +192,6 @@ class Outcomes(Middleware):
             _log().error("rejection not recorded", message_id=message_id, error=repr(error)[:300])
             return "failed"
         return "duplicate" if outcome == "duplicate" else "recorded"
-
-
-def _command_of(message: dramatiq.MessageProxy) -> Command | None:
-    """The command a message that ran carries (None if, against all odds, it no longer reads as one)."""
-    try:
-        return parse_command(message.actor_name, message.args, message.kwargs)
-    except Exception:  # the outcome line and the rejection matter more than the fingerprint
-        return None
 
 
 def _detail(exception: BaseException) -> str:

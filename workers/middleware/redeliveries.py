@@ -28,7 +28,7 @@ import threading
 import dramatiq
 from dramatiq.middleware import Middleware, SkipMessage
 
-from workers.contract import QUERIES, InvalidMessage, parse_command
+from workers.contract import QUERIES, command_or_none
 from workers.middleware.resources import Resources
 from workers.named_logger import NamedLogger
 
@@ -99,10 +99,7 @@ class RedeliveryLimit(Middleware):
         lookup says no: the message is then dead-lettered, where nothing is lost."""
         if message.actor_name in QUERIES:
             return False
-        try:
-            command = parse_command(message.actor_name, message.args, message.kwargs)
-        except InvalidMessage:
-            command = None
+        command = command_or_none(message.actor_name, message.args, message.kwargs)
         try:
             return self._resources.application().acked_outcome(message.message_id, command)
         except Exception as error:
