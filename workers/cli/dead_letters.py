@@ -99,9 +99,8 @@ def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = l
     # A query is never deduplicated (contract §5): what a command's outcome left under its id says nothing.
     asked = message_id is not None and ORIGINS.get(letter.queue) == COMMANDS_QUEUE
     known = history(message_id) if asked and message_id is not None else IdHistory()
-    invalid = _invalid(envelope) if envelope is not None else None
+    invalid, command = _judged(envelope, letter.queue) if envelope is not None else (None, None)
     options = envelope["options"] if envelope is not None else {}
-    command = _fingerprint(envelope, letter.queue) if envelope is not None and not invalid else None
     another_spent_it = None not in (command, known.spent_by) and command != known.spent_by
     own = None if another_spent_it else _own_rejection(known.rejection, actor)
     reason = (
@@ -168,14 +167,6 @@ def _advice(new_id: str | None, ran: bool) -> str:
     return "fix it and send it with a new message id"
 
 
-def _fingerprint(envelope: dict[str, Any], queue: str) -> str | None:
-    """The fingerprint of a valid command's letter, as the workers keep it; None for a query's."""
-    if ORIGINS[queue] != COMMANDS_QUEUE:
-        return None
-    parsed = parse(envelope["actor_name"], envelope["args"], envelope["kwargs"])
-    return fingerprint(parsed) if not isinstance(parsed, ListFolderDocuments) else None
-
-
 def _spent_by_another(actor: str | None) -> str:
     return f"message_id_reused: its message id was spent by a different command; this {actor} was not run"
 
@@ -207,16 +198,19 @@ def _as_sent(envelope: dict[str, Any]) -> dict[str, Any]:
     return {**envelope, "options": options}
 
 
-def _invalid(envelope: dict[str, Any]) -> str | None:
-    """What makes the workers refuse it as invalid, if anything: its size, then its arguments."""
+def _judged(envelope: dict[str, Any], queue: str) -> tuple[str | None, str | None]:
+    """What makes the workers refuse it as invalid, if anything (its size, then its arguments); else the
+    fingerprint of a command's letter, as the workers keep it (None for a query's)."""
     oversize = oversize_problem(envelope["options"])
     if oversize is not None:
-        return f"invalid: {oversize}"
+        return f"invalid: {oversize}", None
     try:
-        parse(envelope["actor_name"], envelope["args"], envelope["kwargs"])
+        parsed = parse(envelope["actor_name"], envelope["args"], envelope["kwargs"])
     except InvalidMessage as invalid:
-        return "invalid: " + "; ".join(invalid.problems)
-    return None
+        return "invalid: " + "; ".join(invalid.problems), None
+    if ORIGINS[queue] != COMMANDS_QUEUE or isinstance(parsed, ListFolderDocuments):
+        return None, None
+    return None, fingerprint(parsed)
 
 
 def _recorded(rejection: RecordedRejection | None) -> str | None:
