@@ -39,13 +39,19 @@ def test_an_unreachable_valkey_raises_for_the_caller_to_decide() -> None:
         RedeliveryCounter(unreachable, "p:").count("m1")
 
 
-def test_a_count_taken_back_never_goes_below_zero_nor_leaves_a_key(
-    client: valkey.Valkey, key_prefix: str
-) -> None:
+@pytest.fixture
+def counted_twice(client: valkey.Valkey, key_prefix: str) -> RedeliveryCounter:
+    """A counter whose message m1 was counted twice."""
     counter = RedeliveryCounter(client, key_prefix, ttl_seconds=600)
     counter.count("m1")
     counter.count("m1")
+    return counter
 
+
+def test_a_count_taken_back_never_goes_below_zero_nor_leaves_a_key(
+    counted_twice: RedeliveryCounter, client: valkey.Valkey, key_prefix: str
+) -> None:
+    counter = counted_twice
     counter.uncount("m1")
     assert counter.counted("m1") == 1
     counter.uncount("m1")
@@ -57,14 +63,11 @@ def test_a_count_taken_back_never_goes_below_zero_nor_leaves_a_key(
 
 
 def test_a_count_taken_back_keeps_its_lifetime_even_after_valkey_forgot_the_script(
-    client: valkey.Valkey, key_prefix: str
+    counted_twice: RedeliveryCounter, client: valkey.Valkey, key_prefix: str
 ) -> None:
-    counter = RedeliveryCounter(client, key_prefix, ttl_seconds=600)
-    counter.count("m1")
-    counter.count("m1")
     client.script_flush()  # as after a restart of Valkey: the script is loaded again on first use
 
-    counter.uncount("m1")
+    counted_twice.uncount("m1")
 
-    assert counter.counted("m1") == 1
+    assert counted_twice.counted("m1") == 1
     assert 0 < cast(int, client.ttl(f"{key_prefix}redelivered:m1")) <= 600
