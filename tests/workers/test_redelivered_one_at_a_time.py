@@ -9,6 +9,8 @@ from typing import Any
 import dramatiq
 from structlog.testing import capture_logs
 
+from tests.workers.metric_samples import sample
+from workers.metrics.definitions import WorkerMetrics
 from workers.middleware.lane import RedeliveredOneAtATime
 
 HELD_S = 0.3  # how long a message that must wait is watched not to start
@@ -113,3 +115,24 @@ def test_a_stalled_turn_lets_the_next_run_beside_it_whose_turn_then_starts() -> 
         ("delivered again, runs beside another: the turn before it stayed busy", "m2")
     ]
     runner.end("m3")
+
+
+def test_the_line_and_the_overtaken_turns_are_in_the_metrics() -> None:
+    metrics = WorkerMetrics()
+    runner = Runner(RedeliveredOneAtATime(stall_s=1.5, metrics=lambda: metrics))
+    assert runner.start(delivery("stalled")).wait(5)
+    with capture_logs():
+        runner.start(delivery("m2"))
+        runner.start(delivery("m3"))
+        assert not runner.started["m3"].wait(HELD_S)
+
+        waiting = sample(metrics.turns_waiting, "")
+        assert runner.started["m2"].wait(5)
+        assert not runner.started["m3"].wait(HELD_S)
+        waiting_after_overtaking = sample(metrics.turns_waiting, "")
+
+    assert (waiting, waiting_after_overtaking) == (2, 1)
+    assert sample(metrics.turns_overtaken, "_total") == 1
+    for message_id in ("stalled", "m2", "m3"):
+        runner.end(message_id)
+    assert sample(metrics.turns_waiting, "") == 0

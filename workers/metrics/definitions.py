@@ -80,6 +80,17 @@ class WorkerMetrics:
             buckets=(1, 2, 4, 8, 16, 32, 64),
             registry=None,
         )
+        self.turns_waiting = Gauge(
+            "docfleet_redelivered_waiting_for_turn",
+            "Messages delivered again that wait for their turn: they run one at a time per process.",
+            multiprocess_mode="livesum",
+            registry=None,
+        )
+        self.turns_overtaken = Counter(
+            "docfleet_redelivered_turns_overtaken",
+            "Turns of messages delivered again that stayed busy so long that the next ran beside them.",
+            registry=None,
+        )
         self.processes = Gauge(
             "docfleet_worker_processes",
             "Worker processes running (each live process counts 1).",

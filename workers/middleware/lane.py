@@ -22,11 +22,16 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import dramatiq
 from dramatiq.middleware import Middleware
 
+from workers.metrics import worker as worker_metrics
 from workers.named_logger import NamedLogger
+
+if TYPE_CHECKING:
+    from workers.metrics.definitions import WorkerMetrics
 
 STALL_S = 30.0
 
@@ -80,18 +85,28 @@ class RedeliveredOneAtATime(Middleware):
         *,
         stall_s: float = STALL_S,
         on_turn_end: Callable[[dramatiq.MessageProxy], None] = lambda message: None,
+        metrics: Callable[[], WorkerMetrics | None] = worker_metrics.current,
     ) -> None:
         self._lane = _Lane(stall_s)
         self._on_turn_end = on_turn_end
+        self._metrics = metrics
         self._held = threading.local()
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
         if not getattr(message, "redelivered", False):
             return
-        ticket = object()
-        overtaken = self._lane.enter(ticket)
+        ticket, metrics = object(), self._metrics()
+        if metrics is not None:
+            metrics.turns_waiting.inc()
+        try:
+            overtaken = self._lane.enter(ticket)
+        finally:
+            if metrics is not None:
+                metrics.turns_waiting.dec()
         self._held.ticket = ticket
         if overtaken is not None:
+            if metrics is not None:
+                metrics.turns_overtaken.inc()
             _log().warning(
                 "delivered again, runs beside another: the turn before it stayed busy",
                 message_id=message.message_id,
