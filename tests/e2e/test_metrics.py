@@ -97,6 +97,8 @@ def test_every_worker_process_counts_and_one_endpoint_serves_the_sum(
     assert delta(before, after, OUTCOMES, actor="create_folder", outcome="refused") == 1
     assert value(after, "docfleet_messages_in_progress", **command) == 0
     assert value(after, "docfleet_worker_processes") == 2
+    assert after[("docfleet_redelivered_waiting_for_turn", frozenset())] == 0, "served, and no line"
+    assert after[("docfleet_redelivered_turns_overtaken_total", frozenset())] == 0
 
     [run_dir] = fleet.run_dirs()
     by_process = per_process(run_dir, PROCESSED, **command)
