@@ -4,7 +4,8 @@ more through, never the whole line; a turn's end is heard of before the next beg
 from __future__ import annotations
 
 import threading
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import dramatiq
 from structlog.testing import capture_logs
@@ -80,7 +81,7 @@ def test_a_first_delivery_runs_beside_a_turn() -> None:
     runner.end("m1")
 
 
-def test_a_turn_ends_for_a_skipped_message_too_and_its_end_is_heard_of_first() -> None:
+def test_a_turn_ends_for_a_skipped_message_too_but_a_first_delivery_takes_none() -> None:
     heard: list[str] = []
     lane = RedeliveredOneAtATime(on_turn_end=lambda message: heard.append(message.message_id))
     skipped, fresh = delivery("m1"), delivery("fresh", redelivered=False)
@@ -93,7 +94,27 @@ def test_a_turn_ends_for_a_skipped_message_too_and_its_end_is_heard_of_first() -
     assert runner.start(delivery("m2")).wait(5), "the lane was left"
     runner.end("m2")
 
-    assert heard == ["m1", "m2"], "only turns end: a first delivery takes none"
+    assert heard == ["m1", "m2"]
+
+
+def test_a_turns_end_is_heard_of_before_the_next_turn_begins() -> None:
+    """So that the redelivery limit takes the count back before the next in line can be charged."""
+    heard: list[tuple[str, bool]] = []
+
+    def hear(message: dramatiq.MessageProxy) -> None:
+        next_started = runner.started["next"].wait(HELD_S)  # were the lane left first, it would start
+        heard.append((message.message_id, next_started))
+
+    runner = Runner(RedeliveredOneAtATime(on_turn_end=hear))
+    assert runner.start(delivery("first")).wait(5)
+    runner.start(delivery("next"))
+    assert not runner.started["next"].wait(HELD_S)
+
+    runner.end("first")
+    assert runner.started["next"].wait(5)
+    runner.end("next")
+
+    assert heard == [("first", False), ("next", True)]
 
 
 def test_a_stalled_turn_lets_the_next_run_beside_it_whose_turn_then_starts() -> None:
@@ -136,3 +157,24 @@ def test_the_line_and_the_overtaken_turns_are_in_the_metrics() -> None:
     for message_id in ("stalled", "m2", "m3"):
         runner.end(message_id)
     assert sample(metrics.turns_waiting, "") == 0
+
+
+class BrokenMetric:
+    def inc(self) -> None:
+        raise OSError("No space left on device")
+
+    dec = inc
+
+
+def test_a_metric_that_cannot_be_written_leaves_the_turns_as_they_were() -> None:
+    broken = SimpleNamespace(turns_waiting=BrokenMetric(), turns_overtaken=BrokenMetric())
+    runner = Runner(RedeliveredOneAtATime(metrics=lambda: cast(WorkerMetrics, broken)))
+    with capture_logs() as lines:
+        assert runner.start(delivery("m1")).wait(5)
+        runner.start(delivery("m2"))
+        assert not runner.started["m2"].wait(HELD_S)
+        runner.end("m1")
+        assert runner.started["m2"].wait(5)
+        runner.end("m2")
+
+    assert {line["event"] for line in lines} == {"turn metrics not written"}

@@ -96,17 +96,14 @@ class RedeliveredOneAtATime(Middleware):
         if not getattr(message, "redelivered", False):
             return
         ticket, metrics = object(), self._metrics()
-        if metrics is not None:
-            metrics.turns_waiting.inc()
+        _best_effort(metrics, lambda counted: counted.turns_waiting.inc())
         try:
             overtaken = self._lane.enter(ticket)
         finally:
-            if metrics is not None:
-                metrics.turns_waiting.dec()
-        self._held.ticket = ticket
+            _best_effort(metrics, lambda counted: counted.turns_waiting.dec())
+        self._held.ticket = ticket  # set before anything else can fail: the turn must be left
         if overtaken is not None:
-            if metrics is not None:
-                metrics.turns_overtaken.inc()
+            _best_effort(metrics, lambda counted: counted.turns_overtaken.inc())
             _log().warning(
                 "delivered again, runs beside another: the turn before it stayed busy",
                 message_id=message.message_id,
@@ -135,3 +132,13 @@ class RedeliveredOneAtATime(Middleware):
             self._on_turn_end(message)
         finally:
             self._lane.leave(ticket)
+
+
+def _best_effort(metrics: WorkerMetrics | None, update: Callable[[WorkerMetrics], None]) -> None:
+    """A metric that cannot be written must not leave a turn held nor a message uncounted."""
+    if metrics is None:
+        return
+    try:
+        update(metrics)
+    except Exception as error:
+        _log().warning("turn metrics not written", error=repr(error)[:300])
