@@ -51,6 +51,15 @@ class Runner:
         thread.start()
         return started
 
+    def one_after_the_other(self, first: str, second: str) -> None:
+        """Two messages delivered again: the second waits for the first's turn to end, then runs."""
+        assert self.start(delivery(first)).wait(5)
+        self.start(delivery(second))
+        assert not self.started[second].wait(HELD_S), f"{second} waits for its turn"
+        self.end(first)
+        assert self.started[second].wait(5)
+        self.end(second)
+
     def end(self, message_id: str) -> None:
         self._ends[message_id].set()
         self._threads[message_id].join(timeout=5)
@@ -106,13 +115,7 @@ def test_a_turns_end_is_heard_of_before_the_next_turn_begins() -> None:
         heard.append((message.message_id, next_started))
 
     runner = Runner(RedeliveredOneAtATime(on_turn_end=hear))
-    assert runner.start(delivery("first")).wait(5)
-    runner.start(delivery("next"))
-    assert not runner.started["next"].wait(HELD_S)
-
-    runner.end("first")
-    assert runner.started["next"].wait(5)
-    runner.end("next")
+    runner.one_after_the_other("first", "next")
 
     assert heard == [("first", False), ("next", True)]
 
@@ -170,11 +173,6 @@ def test_a_metric_that_cannot_be_written_leaves_the_turns_as_they_were() -> None
     broken = SimpleNamespace(turns_waiting=BrokenMetric(), turns_overtaken=BrokenMetric())
     runner = Runner(RedeliveredOneAtATime(metrics=lambda: cast(WorkerMetrics, broken)))
     with capture_logs() as lines:
-        assert runner.start(delivery("m1")).wait(5)
-        runner.start(delivery("m2"))
-        assert not runner.started["m2"].wait(HELD_S)
-        runner.end("m1")
-        assert runner.started["m2"].wait(5)
-        runner.end("m2")
+        runner.one_after_the_other("m1", "m2")
 
     assert {line["event"] for line in lines} == {"turn metrics not written"}
