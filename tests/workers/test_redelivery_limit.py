@@ -77,6 +77,13 @@ def limit_over(app: CountingApplication) -> RedeliveryLimit:
     return RedeliveryLimit(cast(Resources, LendingResources(app)), limit=LIMIT)
 
 
+def turn(middleware: RedeliveryLimit, message: dramatiq.MessageProxy, *, ends: bool) -> None:
+    """A delivery: its turn begins, and ends (the actor returned or raised) or its process dies."""
+    middleware.before_process_message(dramatiq.get_broker(), message)
+    if ends:
+        middleware.turn_ended(message)
+
+
 def test_a_first_delivery_is_not_counted() -> None:
     app = CountingApplication()
 
@@ -85,23 +92,25 @@ def test_a_first_delivery_is_not_counted() -> None:
     assert app.counts == {}
 
 
-def test_redeliveries_run_up_to_the_limit_and_the_next_is_dead_lettered_with_its_line() -> None:
+def test_unended_turns_count_and_the_next_past_the_limit_is_dead_lettered_with_its_line() -> None:
     app, broker = CountingApplication(), dramatiq.get_broker()
     middleware = limit_over(app)
     for _ in range(LIMIT):
         message = delivery("m1", redelivered=True)
-        middleware.before_process_message(broker, message)
-        assert not message.failed  # and its process died: its turn never ended
+        turn(middleware, message, ends=False)  # its process died: its turn never ended
+        assert not message.failed
 
     last = delivery("m1", redelivered=True)
     with capture_logs() as lines, pytest.raises(SkipMessage):
         middleware.before_process_message(broker, last)
+    middleware.turn_ended(last)
 
     assert last.failed, "failed, so that the consumer nacks it into the dead-letter queue"
     [line] = lines
     assert (line["outcome"], line["reason"], line["message_id"]) == ("dead_lettered", "redelivered", "m1")
     assert f"delivered again {LIMIT + 1} times" in line["detail"]
     assert app.inbox_read == ["m1"], "asked whether its work had committed before dead-lettering it"
+    assert app.counts == {"m1": LIMIT + 1}, "kept: `docfleet dlq` reads it to say why"
 
 
 def past_the_limit(
@@ -171,13 +180,6 @@ def test_a_count_that_cannot_be_kept_lets_the_message_run_and_says_so() -> None:
     assert [line["event"] for line in lines] == ["redelivery not counted"]
 
 
-def turn(middleware: RedeliveryLimit, message: dramatiq.MessageProxy, *, ends: bool) -> None:
-    """A delivery: its turn begins, and ends (the actor returned or raised) or its process dies."""
-    middleware.before_process_message(dramatiq.get_broker(), message)
-    if ends:
-        middleware.turn_ended(message)
-
-
 def test_a_turn_that_ends_takes_its_count_back_so_a_killers_neighbour_never_reaches_the_limit() -> None:
     app = CountingApplication()
     middleware = limit_over(app)
@@ -186,21 +188,6 @@ def test_a_turn_that_ends_takes_its_count_back_so_a_killers_neighbour_never_reac
         turn(middleware, delivery("neighbour", redelivered=True), ends=True)
 
     assert app.counts == {}
-
-
-def test_turns_that_never_end_are_counted_and_the_next_past_the_limit_is_dead_lettered() -> None:
-    app = CountingApplication()
-    middleware = limit_over(app)
-    for _ in range(LIMIT):
-        turn(middleware, delivery("poison", redelivered=True), ends=False)
-    last = delivery("poison", redelivered=True)
-
-    with capture_logs(), pytest.raises(SkipMessage):
-        middleware.before_process_message(dramatiq.get_broker(), last)
-    middleware.turn_ended(last)
-
-    assert last.failed
-    assert app.counts == {"poison": LIMIT + 1}, "kept: `docfleet dlq` reads it to say why"
 
 
 def test_a_first_delivery_is_not_uncounted() -> None:
