@@ -28,6 +28,7 @@ import dramatiq
 from dramatiq.middleware import Middleware
 
 from workers.metrics import worker as worker_metrics
+from workers.middleware.redeliveries import delivered_again
 from workers.named_logger import NamedLogger
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ class RedeliveredOneAtATime(Middleware):
         self._held = threading.local()
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
-        if not getattr(message, "redelivered", False):
+        if not delivered_again(message):
             return
         ticket, metrics = object(), self._metrics()
         _best_effort(metrics, lambda counted: counted.turns_waiting.inc())

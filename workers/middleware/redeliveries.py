@@ -38,6 +38,12 @@ SETTLED_BEFORE_OPTION = "docfleet_settled_before"  # marks a message acked past 
 _log = NamedLogger("docfleet.worker")
 
 
+def delivered_again(message: dramatiq.MessageProxy) -> bool:
+    """Marked so by RabbitMQ (Dramatiq's consumer copies the flag): the messages that take turns and are
+    counted, the one test both the lane and this limit must agree on."""
+    return bool(getattr(message, "redelivered", False))
+
+
 class RedeliveryLimit(Middleware):
     def __init__(self, resources: Resources, *, limit: int = REDELIVERY_LIMIT) -> None:
         self._resources = resources
@@ -45,7 +51,7 @@ class RedeliveryLimit(Middleware):
         self._counted = threading.local()
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
-        if getattr(message, "redelivered", False):
+        if delivered_again(message):
             self._count(message)
 
     def turn_ended(self, message: dramatiq.MessageProxy) -> None:
