@@ -402,6 +402,7 @@ def test_a_letter_not_found_after_its_retries_goes_back_under_a_new_id_only_when
         publish_raw(settings.amqp_url, "documents.XQ", encoded(dead))
     ids = [dead["message_id"] for dead in (letter, invalid, applied)]
 
+    listed = {item["message_id"]: item["new_id"] for item in dead_letters(settings)}
     kept = run(settings, "dlq", "replay", letter["message_id"])
     renewed = run(settings, "dlq", "replay", "--new-id", *ids)
 
@@ -410,6 +411,11 @@ def test_a_letter_not_found_after_its_retries_goes_back_under_a_new_id_only_when
     assert renewed.exit_code == 4, "the invalid one and the applied one stay"
     [sent] = bodies(settings.amqp_url, "documents")
     assert sent["message_id"] != letter["message_id"]
+    assert listed == {
+        letter["message_id"]: sent["message_id"],
+        invalid["message_id"]: None,
+        applied["message_id"]: None,
+    }
     renewed_fields = {"message_id": sent["message_id"], "message_timestamp": sent["message_timestamp"]}
     assert sent == {**letter, **renewed_fields, "options": {}}
     assert sent["message_timestamp"] > letter["message_timestamp"]

@@ -83,7 +83,7 @@ class Inspected:
         return _replay_copy(renewed, ORIGINS[self.queue])
 
     def summary(self) -> dict[str, Any]:
-        fields = ("queue", "message_id", "actor", "retries", "died_at", "reason", "not_replayable")
+        fields = ("queue", "message_id", "actor", "retries", "died_at", "reason", "not_replayable", "new_id")
         return {name: getattr(self, name) for name in fields}
 
 
