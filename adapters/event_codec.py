@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Iterable
 from datetime import UTC
 from typing import Any
 
@@ -20,6 +21,7 @@ from domain.events import (
     MemberAdded,
     ShareDenied,
 )
+from domain.roles import Role
 
 SCHEMA_VERSION = 1
 EVENTS_EXCHANGE = "doc.events"
@@ -32,6 +34,12 @@ _ROUTING_KEYS: dict[type[Event], str] = {
     MemberAdded: "member.added",
 }
 _COMMON = ("event_id", "occurred_at", "org_id")
+
+
+def routing_keys(actors: Iterable[str]) -> list[str]:
+    """Every routing key docfleet publishes on, a rejection's for each of ``actors``."""
+    shared = [f"document.shared.{role}" for role in Role]
+    return [*_ROUTING_KEYS.values(), *shared, *(f"command.rejected.{actor}" for actor in actors)]
 
 
 def routing_key(event: Event) -> str:

@@ -12,10 +12,8 @@ from collections.abc import Callable
 from adapters.valkey.outage import LogLine, Outage
 from domain.listing import FolderListing
 from domain.ports import ListingCache
-from workers.metrics.definitions import WorkerMetrics
+from workers.metrics.definitions import LISTING, WorkerMetrics
 from workers.metrics.worker import current
-
-LISTING = "listing"
 
 
 class CountingListingCache(ListingCache):

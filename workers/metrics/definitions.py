@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from workers.contract import ACTOR_KWARGS, COMMANDS_QUEUE, QUERIES, QUERIES_QUEUE, queue_of
+from workers.metrics.worker import UNKNOWN_ACTOR
+
 MESSAGE_LABELS = ("queue", "actor")
+COMMAND_OUTCOMES = ("applied", "duplicate", "refused", "invalid", "retrying", "dead_lettered")
+QUERY_OUTCOMES = ("answered", "refused", "expired", "invalid", "retrying", "dead_lettered")
+GROUP_COMMIT_WAYS = ("alone", "together", "failed")
+LISTING = "listing"  # the ``cache`` label of the listing cache's lookups
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
@@ -98,3 +105,22 @@ class WorkerMetrics:
             registry=None,
         )
         self.processes.set(1)
+        self._start_at_zero()
+
+    def _start_at_zero(self) -> None:
+        """Every label set an alert may wait for is served at 0 from the start. A series born at its
+        first count has no earlier sample, and ``rate()`` and ``increase()`` read it as no increase:
+        the first dead letter of a fleet run would fire nothing."""
+        for actor in ACTOR_KWARGS:
+            labels = (queue_of(actor), actor)
+            for counter in (self.processed, self.failed, self.retried, self.dead_lettered):
+                counter.labels(*labels)
+            for outcome in QUERY_OUTCOMES if actor in QUERIES else COMMAND_OUTCOMES:
+                self.outcomes.labels(actor, outcome)
+        for queue in (COMMANDS_QUEUE, QUERIES_QUEUE):
+            self.dead_lettered.labels(queue, UNKNOWN_ACTOR)
+        self.outcomes.labels(UNKNOWN_ACTOR, "invalid")
+        for how in GROUP_COMMIT_WAYS:
+            self.group_commits.labels(how)
+        for result in ("hit", "miss"):
+            self.cache_lookups.labels(LISTING, result)

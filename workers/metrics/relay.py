@@ -16,6 +16,7 @@ from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from adapters.event_codec import routing_keys
 from adapters.rabbitmq.wire import PublishableEvent
 from workers.contract import ACTOR_KWARGS
 from workers.metrics.exposition import serving
@@ -23,6 +24,7 @@ from workers.metrics.outbox_backlog import OutboxBacklog, OutboxCollector
 from workers.settings import Settings
 
 REJECTED_PREFIX = "command.rejected."
+SERVICES = ("rabbitmq", "postgres", "other")  # the ``service`` label of the relay's errors
 DEFAULT_REFRESH_SECONDS = 1.0
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
 
@@ -81,6 +83,16 @@ class RelayMetrics:
         )
         self._outbox = OutboxCollector(refresh_every, clock)
         registry.register(self._outbox)
+        self._start_at_zero()
+
+    def _start_at_zero(self) -> None:
+        """Every label set served at 0 from the start, so that ``increase()`` sees the first refusal, give-up
+        or error (a series born at its first count reads as no increase)."""
+        for key in [*routing_keys(ACTOR_KWARGS), f"{REJECTED_PREFIX}other"]:
+            for counter in (self._published, self._refused, self._given_up):
+                counter.labels(key)
+        for service in SERVICES:
+            self._errors.labels(service)
 
     def published(self, records: Sequence[PublishableEvent], *, sent: int | None = None) -> None:
         """``records``: the events RabbitMQ confirmed, of the ``sent`` in the batch (all, by default)."""
