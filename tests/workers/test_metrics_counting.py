@@ -107,3 +107,14 @@ def test_a_message_skipped_past_the_redelivery_limit_counts_as_dead_lettered_or_
     assert sample(dead.outcomes, "_total", actor="add_member", outcome="dead_lettered") == 1
     assert sample(settled.outcomes, "_total", actor="add_member", outcome="duplicate") == 1
     assert sample(settled.outcomes, "_total", actor="add_member", outcome="skipped") == 0
+
+
+def test_a_message_skipped_unrun_leaves_in_progress_and_the_duration_alone() -> None:
+    """Its near-zero time would pull the duration's quantiles down during a storm of redeliveries."""
+    metrics = _skipped({}, failed=True)
+    member = {"queue": "documents", "actor": "add_member"}
+
+    assert sample(metrics.processed, "_total", **member) == 1
+    assert sample(metrics.failed, "_total", **member) == 1
+    assert sample(metrics.in_progress, "", **member) == 0
+    assert sample(metrics.duration, "_count", **member) == 0

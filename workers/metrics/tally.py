@@ -40,13 +40,15 @@ class Started:
 
 @dataclass(frozen=True, slots=True)
 class Finished:
-    """One attempt of a message, ended; ``duration`` None when its start was not noted."""
+    """One attempt of a message, ended; ``duration`` None when its start was not noted. ``ran`` False: it
+    was skipped unrun, and its duration is not observed."""
 
     labels: Labels
     outcome: str
     duration: float | None
     failed: bool
     retried: bool
+    ran: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +78,8 @@ class _Sums:
         if isinstance(note, Finished):
             if note.duration is not None:  # its start was noted
                 self.in_progress[note.labels] -= 1
-                self.durations.append((note.labels, note.duration))
+                if note.ran:
+                    self.durations.append((note.labels, note.duration))
             self.processed[note.labels] += 1
             self.failed[note.labels] += note.failed
             self.retried[note.labels] += note.retried

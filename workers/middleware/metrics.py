@@ -78,7 +78,7 @@ class Metrics(Middleware):
             if SETTLED_BEFORE_OPTION in message.options:
                 skipped = "duplicate"
             outcome = "invalid" if OVERSIZE_OPTION in message.options else skipped
-            _finished(tally, message, outcome, failed=message.failed)
+            _finished(tally, message, outcome, failed=message.failed, ran=False)
 
     def after_nack(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
         tally = self._tally
@@ -90,12 +90,16 @@ class Metrics(Middleware):
             tally.note(worker_metrics.unknown_actor_dead_lettered(message.queue_name))
 
 
-def _finished(tally: MessageTally, message: dramatiq.MessageProxy, outcome: str, *, failed: bool) -> None:
+def _finished(
+    tally: MessageTally, message: dramatiq.MessageProxy, outcome: str, *, failed: bool, ran: bool = True
+) -> None:
+    """``ran``: False for a message skipped unrun (too large, delivered again too often), whose near-zero
+    time would pull the duration's quantiles down."""
     started = _started.get()
     _started.set(None)
     labels = (q_name(message.queue_name), message.actor_name)  # one on its delay queue: under its queue
     duration = None if started is None else time.perf_counter() - started
-    tally.note(Finished(labels, outcome, duration, failed, retried=outcome == "retrying"))
+    tally.note(Finished(labels, outcome, duration, failed, retried=outcome == "retrying", ran=ran))
 
 
 def outcome_of(message: dramatiq.MessageProxy, exception: BaseException | None) -> str:
