@@ -116,3 +116,17 @@ def test_fleets_that_start_together_never_remove_one_anothers_runs(root: Path) -
             child.join(60)
 
         assert [child.exitcode for child in children] == [0] * 6, f"round {round_number}"
+
+
+def test_another_live_member_is_told_from_this_process_itself(root: Path, joined: FleetRun) -> None:
+    joined.join()
+    assert joined.has_members()
+    assert not joined.has_other_members()
+
+    other = os.open(joined.path / ".member-4242", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held as a live worker process holds its own
+        assert joined.has_other_members()
+    finally:
+        os.close(other)
+    assert not joined.has_other_members()

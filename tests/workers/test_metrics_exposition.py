@@ -1,16 +1,23 @@
-"""The worker fleet's metrics endpoint sums the run's files even while a process is creating one."""
+"""The worker fleet's metrics endpoint sums the run's files even while a process is creating one, and
+serves on while the run's workers drain after a stop."""
 
 from __future__ import annotations
 
+import os
 import struct
+import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from workers.metrics.exposition import SettledFilesCollector
+from tests.support.processes import dead_pid
+from workers.metrics.exposition import SettledFilesCollector, serves_on
+from workers.metrics.fleet_run import FleetRun
 
 
 def _write_counter(directory: Path, pid: int, value: float) -> None:
@@ -46,3 +53,32 @@ def test_the_library_collector_alone_fails_the_whole_scrape_on_that_file(tmp_pat
 
     with pytest.raises(struct.error):
         generate_latest(registry)
+
+
+@dataclass
+class Run:
+    parent_pid: int
+    others: bool
+
+    def has_other_members(self) -> bool:
+        return self.others
+
+
+def serves(*, stopped: bool, others: bool, parent: int | None = None) -> bool:
+    stop = threading.Event()
+    if stopped:
+        stop.set()
+    run = Run(os.getppid() if parent is None else parent, others)
+    return serves_on(stop, cast(FleetRun, run))
+
+
+def test_the_workers_sum_is_served_until_a_stop_while_dramatiq_lives() -> None:
+    assert serves(stopped=False, others=True)
+    assert serves(stopped=False, others=False)
+    assert not serves(stopped=False, others=True, parent=dead_pid())
+
+
+def test_after_a_stop_it_is_served_while_a_worker_process_drains() -> None:
+    assert serves(stopped=True, others=True)
+    assert not serves(stopped=True, others=False)
+    assert not serves(stopped=True, others=True, parent=dead_pid())

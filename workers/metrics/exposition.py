@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -20,10 +21,11 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from workers.logging import configure_logging
 from workers.metrics.fleet_run import FleetRun
 from workers.settings import Settings
-from workers.stopping import SignalStop
+from workers.stopping import SignalStop, StopFlag
 
 BIND_ADDRESS = "0.0.0.0"  # scraped from outside the container or host
 _STOP_TIMEOUT_S = 5.0
+_CHECK_EVERY_S = 0.5
 
 
 class SettledFilesCollector(MultiProcessCollector):
@@ -69,9 +71,7 @@ def serving(registry: CollectorRegistry, port: int, *, component: str) -> Iterat
 
 def serve_worker_metrics() -> int:
     """Runs in the process Dramatiq forks for the middleware (``Metrics.forks``): serves, on
-    ``WORKER_METRICS_PORT``, the sum of the metrics of every worker process of this run, until SIGTERM,
-    or until Dramatiq's main process is gone (killed, it sends no SIGTERM): left serving, it would keep
-    the port from the next run's and answer with an empty page."""
+    ``WORKER_METRICS_PORT``, the sum of the metrics of every worker process of this run (``serves_on``)."""
     settings = Settings.from_env()
     configure_logging(settings.log_level)
     stop = SignalStop().install()  # a second SIGTERM (the process group's, then Dramatiq's) changes nothing
@@ -81,8 +81,18 @@ def serve_worker_metrics() -> int:
         registry = CollectorRegistry()
         SettledFilesCollector(registry, path=str(run.path))  # type: ignore[no-untyped-call]
         with serving(registry, settings.worker_metrics_port, component="worker") as up:
-            while up and not stop.wait(0.5) and os.getppid() == run.parent_pid:
-                pass
+            while up and serves_on(stop, run):
+                time.sleep(_CHECK_EVERY_S)
     finally:
         run.leave()
     return 0
+
+
+def serves_on(stop: StopFlag, run: FleetRun) -> bool:
+    """Until Dramatiq's main process is gone (killed, it sends no SIGTERM: left serving, this process
+    would keep the port from the next run's and answer with an empty page). Asked to stop, it serves on
+    while a worker process of the run lives: the workers finish the messages in hand first (up to their
+    shutdown timeout), and what those messages count is served meanwhile, not lost with the endpoint."""
+    if os.getppid() != run.parent_pid:
+        return False
+    return not stop.is_set() or run.has_other_members()

@@ -77,13 +77,20 @@ class FleetRun:
         finally:
             os.close(lock)
 
-    def has_members(self) -> bool:
-        """Whether a live process is still a member: one holds the lock of its member file."""
+    def has_members(self, *, besides: int | None = None) -> bool:
+        """Whether a live process (other than the one of pid ``besides``) is still a member: one holds the
+        lock of its member file."""
         try:
             members = [entry for entry in self.path.iterdir() if entry.name.startswith(_MEMBER_PREFIX)]
         except FileNotFoundError:
             return False
-        return any(_locked(member) for member in members)
+        others = [member for member in members if member.name != f"{_MEMBER_PREFIX}{besides}"]
+        return any(_locked(member) for member in others)
+
+    def has_other_members(self) -> bool:
+        """Whether a live process other than this one is still a member of the run."""
+        with self._runs_locked():
+            return self.has_members(besides=os.getpid())
 
     def _remove_stale_runs(self) -> None:
         """Runs whose parent is gone, or that an earlier parent with this parent's pid left behind, unless
