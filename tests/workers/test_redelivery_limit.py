@@ -222,3 +222,32 @@ def test_a_message_acked_past_the_limit_keeps_its_count() -> None:
     middleware.turn_ended(message)
 
     assert app.counts == {"m1": LIMIT + 1}
+
+
+def test_a_turn_still_running_when_the_worker_stops_cleanly_is_not_counted() -> None:
+    """The stop gave up waiting for it (the shutdown timeout, 20 s, is shorter than a stalled turn's 30 s)."""
+    app = CountingApplication(counts={"m1": 2})
+    middleware = limit_over(app)
+    running = delivery("m1", redelivered=True)
+    turn(middleware, running, ends=False)
+    assert app.counts == {"m1": 3}
+
+    with capture_logs() as lines:
+        middleware.after_worker_shutdown(dramatiq.get_broker(), cast(dramatiq.Worker, None))
+    assert app.counts == {"m1": 2}
+    middleware.turn_ended(running)  # it ended after all, as the process went
+
+    assert app.counts == {"m1": 2}, "the two deaths before it still count, once"
+    [line] = lines
+    assert (line["log_level"], line["message_id"]) == ("warning", "m1")
+
+
+def test_a_clean_stop_leaves_ended_turns_and_the_limits_own_counts_alone() -> None:
+    app = CountingApplication()
+    middleware = limit_over(app)
+    turn(middleware, delivery("m1", redelivered=True), ends=True)
+    past_the_limit(app, delivery("m2", redelivered=True))
+
+    middleware.after_worker_shutdown(dramatiq.get_broker(), cast(dramatiq.Worker, None))
+
+    assert app.counts == {"m2": LIMIT + 1}

@@ -24,6 +24,7 @@ under the same id).
 from __future__ import annotations
 
 import threading
+from collections import Counter
 
 import dramatiq
 from dramatiq.middleware import Middleware, SkipMessage
@@ -49,6 +50,8 @@ class RedeliveryLimit(Middleware):
         self._resources = resources
         self._limit = limit
         self._counted = threading.local()
+        self._open_turns: Counter[str] = Counter()  # counted, not yet ended nor uncounted
+        self._open_lock = threading.Lock()
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
         if delivered_again(message):
@@ -60,12 +63,39 @@ class RedeliveryLimit(Middleware):
         if getattr(self._counted, "message_id", None) != message.message_id:
             return
         self._counted.message_id = None
+        if self._close_turn(message.message_id):
+            self._uncount(message.message_id)
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        """Turns still running when the worker's stop gave up waiting for them (its shutdown timeout, 20 s
+        under the Procfile, is shorter than a stalled turn's 30 s): the process stops cleanly, not killed
+        by these messages, so their deliveries are not counted as deaths."""
+        with self._open_lock:
+            still_running, self._open_turns = list(self._open_turns.elements()), Counter()
+        for message_id in still_running:
+            _log().warning(
+                "the worker stopped while a message delivered again ran: not counted", message_id=message_id
+            )
+            self._uncount(message_id)
+
+    def _close_turn(self, message_id: str) -> bool:
+        """Whether the turn was still open (not already uncounted by a stop); it is closed from now on."""
+        with self._open_lock:
+            if not self._open_turns[message_id]:
+                return False
+            self._open_turns[message_id] -= 1
+            if not self._open_turns[message_id]:
+                del self._open_turns[message_id]
+            return True
+
+    def _uncount(self, message_id: str) -> None:
         try:
-            self._resources.application().uncount_redelivery(message.message_id)
+            self._resources.application().uncount_redelivery(message_id)
         except Exception as error:  # Valkey unreachable: the count stays one higher until it expires
-            _log().warning("redelivery not uncounted", message_id=message.message_id, error=repr(error)[:300])
+            _log().warning("redelivery not uncounted", message_id=message_id, error=repr(error)[:300])
 
     def _count(self, message: dramatiq.MessageProxy) -> None:
+        self._counted.message_id = None  # this thread's turn before, if any, ended or died with its process
         try:
             count = self._resources.application().count_redelivery(message.message_id)
         except Exception as error:  # Valkey unreachable: the message runs, as it would have uncounted
@@ -73,10 +103,12 @@ class RedeliveryLimit(Middleware):
             return
         if count is None:
             return
-        self._counted.message_id = message.message_id
         if count <= self._limit:
+            self._counted.message_id = message.message_id
+            with self._open_lock:
+                self._open_turns[message.message_id] += 1
             return
-        self._counted.message_id = None  # past the limit the count stays: `docfleet dlq` reads it to say why
+        # Past the limit the count stays: `docfleet dlq` reads it to say why.
         told = f"delivered again {count} times after the worker holding it stopped before settling it"
         if self._acked_before(message):
             _log().info(
