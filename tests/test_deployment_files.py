@@ -16,7 +16,12 @@ import pytest
 import yaml
 from dramatiq.cli import make_argument_parser
 
+from adapters.rabbitmq.confirmed_channel import CLOSE_TIMEOUT_S
+from workers.audit import AuditOptions
+from workers.consumer import CLOSE_WAIT_S
+from workers.metrics import tally
 from workers.middleware.envelope import READ_LIMIT_BYTES
+from workers.relay import RelayOptions
 from workers.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,12 +108,15 @@ def test_the_procfile_runs_the_worker_and_the_relay_supervised(procfile: dict[st
     assert _unsupervised(procfile["worker"]).startswith("dramatiq ")
 
 
-def test_the_worker_command_is_one_dramatiq_accepts(procfile: dict[str, str]) -> None:
-    worker = _unsupervised(procfile["worker"])
-    command = _SHELL_VAR.sub(lambda match: match.group("default") or "1", worker)
-    program, *args = shlex.split(command)
+def _dramatiq_arguments(command: str) -> Any:
+    """The worker command as Dramatiq parses it, each variable at its default."""
+    program, *args = shlex.split(_SHELL_VAR.sub(lambda match: match.group("default") or "1", command))
     assert program == "dramatiq"
-    parsed = make_argument_parser().parse_args(args)  # type: ignore[no-untyped-call]
+    return make_argument_parser().parse_args(args)  # type: ignore[no-untyped-call]
+
+
+def test_the_worker_command_is_one_dramatiq_accepts(procfile: dict[str, str]) -> None:
+    parsed = _dramatiq_arguments(_unsupervised(procfile["worker"]))
     assert parsed.broker == "workers.actors"
     assert "${WORKER_PROCESSES:-" in procfile["worker"]
     assert "${WORKER_THREADS:-" in procfile["worker"]
@@ -208,3 +216,25 @@ def test_the_image_is_python_311_slim_with_docfleet_installed() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.MULTILINE)
     assert re.search(r"^RUN pip install (--no-deps )?\.", dockerfile, re.MULTILINE)
+
+
+def _grace_seconds(service: Mapping[str, Any]) -> float:
+    match = re.fullmatch(r"(\d+)s", str(service["stop_grace_period"]))
+    assert match, "in seconds, such as 60s"
+    return float(match.group(1))
+
+
+def test_compose_waits_out_each_process_s_longest_clean_stop_before_killing_it(
+    compose: dict[str, Any],
+) -> None:
+    """A SIGKILL mid-stop loses the acks of committed messages (sent again: duplicates), republishes a
+    batch of events, and counts a death for each message delivered again that was running."""
+    services, margin = compose["services"], 5.0
+    parsed = _dramatiq_arguments(_shell_command(services["worker"]))
+    consumers = 4  # each queue's and its delay queue's
+    worker = parsed.worker_shutdown_timeout / 1000 + consumers * CLOSE_WAIT_S + tally.STOP_TIMEOUT_S
+    relay_options = RelayOptions()
+    relay = 2 * relay_options.statement_timeout_ms / 1000 + relay_options.publish_timeout + CLOSE_TIMEOUT_S
+    audit = 2 * AuditOptions().statement_timeout_ms / 1000  # its batch in hand and the one prefetched
+    for name, longest in (("worker", worker), ("relay", relay), ("audit", audit)):
+        assert _grace_seconds(services[name]) >= longest + margin, name
