@@ -9,8 +9,8 @@ the tally's thread sums each interval's notes and writes each label set's sum on
 What is served is about ``WRITE_INTERVAL_S`` behind, a small part of any scrape interval, and a scrape
 taken while the tally writes may show some of a message's counts and not yet the others: compare
 scrapes, not the series of one. A sum that could not be written stays noted, for the next write. A
-worker process stopped by a second signal, which skips the worker's shutdown, loses the counts of its
-last interval.
+worker process killed (SIGKILL: a second SIGTERM only repeats the stop, ``GracefulStop``) loses the
+counts of its last interval.
 """
 
 from __future__ import annotations
