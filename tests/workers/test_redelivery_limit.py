@@ -251,3 +251,17 @@ def test_a_clean_stop_leaves_ended_turns_and_the_limits_own_counts_alone() -> No
     middleware.after_worker_shutdown(dramatiq.get_broker(), cast(dramatiq.Worker, None))
 
     assert app.counts == {"m2": LIMIT + 1}
+
+
+def test_a_turn_that_begins_after_the_workers_stop_takes_its_count_back_at_once() -> None:
+    """A thread that was waiting in the lane when the stop gave up on it, and begins its turn later."""
+    app = CountingApplication(counts={"m1": 1})
+    middleware = limit_over(app)
+    middleware.after_worker_shutdown(dramatiq.get_broker(), cast(dramatiq.Worker, None))
+
+    late = delivery("m1", redelivered=True)
+    turn(middleware, late, ends=False)
+    assert app.counts == {"m1": 1}
+    middleware.turn_ended(late)
+
+    assert app.counts == {"m1": 1}, "taken back once"

@@ -51,6 +51,7 @@ class RedeliveryLimit(Middleware):
         self._limit = limit
         self._counted = threading.local()
         self._open_turns: Counter[str] = Counter()  # counted, not yet ended nor uncounted
+        self._worker_stopped = False  # once set, a turn that begins is taken back at once
         self._open_lock = threading.Lock()
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
@@ -69,14 +70,25 @@ class RedeliveryLimit(Middleware):
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         """Turns still running when the worker's stop gave up waiting for them (its shutdown timeout, 20 s
         under the Procfile, is shorter than a stalled turn's 30 s): the process stops cleanly, not killed
-        by these messages, so their deliveries are not counted as deaths."""
+        by these messages, so their deliveries are not counted as deaths. Threads that were still waiting
+        in the lane may begin their turns after this; each takes its own count back (``_open_turn``)."""
         with self._open_lock:
+            self._worker_stopped = True
             still_running, self._open_turns = list(self._open_turns.elements()), Counter()
         for message_id in still_running:
             _log().warning(
                 "the worker stopped while a message delivered again ran: not counted", message_id=message_id
             )
             self._uncount(message_id)
+
+    def _open_turn(self, message_id: str) -> bool:
+        """Records a counted turn as running; False once the worker has stopped, whose hook has already
+        taken the running turns back and will not again."""
+        with self._open_lock:
+            if self._worker_stopped:
+                return False
+            self._open_turns[message_id] += 1
+            return True
 
     def _close_turn(self, message_id: str) -> bool:
         """Whether the turn was still open (not already uncounted by a stop); it is closed from now on."""
@@ -104,9 +116,10 @@ class RedeliveryLimit(Middleware):
         if count is None:
             return
         if count <= self._limit:
-            self._counted.message_id = message.message_id
-            with self._open_lock:
-                self._open_turns[message.message_id] += 1
+            if self._open_turn(message.message_id):
+                self._counted.message_id = message.message_id
+            else:
+                self._uncount(message.message_id)
             return
         # Past the limit the count stays: `docfleet dlq` reads it to say why.
         told = f"delivered again {count} times after the worker holding it stopped before settling it"
