@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import signal
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -74,7 +75,9 @@ def serve_worker_metrics() -> int:
     ``WORKER_METRICS_PORT``, the sum of the metrics of every worker process of this run (``serves_on``)."""
     settings = Settings.from_env()
     configure_logging(settings.log_level)
-    stop = SignalStop().install()  # a second SIGTERM (the process group's, then Dramatiq's) changes nothing
+    # A second SIGTERM (the process group's, then Dramatiq's) changes nothing; SIGHUP, Dramatiq's reload,
+    # stops it as SIGTERM does, serving on while the workers drain.
+    stop = SignalStop().install((signal.SIGTERM, signal.SIGINT, signal.SIGHUP))
     run = FleetRun.current()
     run.join()
     try:
