@@ -232,7 +232,10 @@ def test_compose_waits_out_each_process_s_longest_clean_stop_before_killing_it(
     services, margin = compose["services"], 5.0
     parsed = _dramatiq_arguments(_shell_command(services["worker"]))
     consumers = 4  # each queue's and its delay queue's
-    worker = parsed.worker_shutdown_timeout / 1000 + consumers * CLOSE_WAIT_S + tally.STOP_TIMEOUT_S
+    joins = (
+        2 * parsed.worker_shutdown_timeout / 1000
+    )  # Dramatiq waits that long for the threads, then the consumers
+    worker = joins + consumers * CLOSE_WAIT_S + tally.STOP_TIMEOUT_S
     relay_options = RelayOptions()
     relay = 2 * relay_options.statement_timeout_ms / 1000 + relay_options.publish_timeout + CLOSE_TIMEOUT_S
     audit = 2 * AuditOptions().statement_timeout_ms / 1000  # its batch in hand and the one prefetched
