@@ -121,12 +121,12 @@ LOST = PublishError("waiting for publisher confirms: connection to RabbitMQ lost
 @pytest.mark.parametrize(
     ("error", "logged", "counted"),
     [
-        (STOPPED, "relay stopping: the batch in flight is left to the next leader", None),
+        (STOPPED, "relay stopping: the batch in flight is left to the next leader", 0.0),
         (LOST, "relay error, starting over", 1.0),  # an error that merely comes with a stop
     ],
 )
 def test_only_a_stop_that_ends_a_batchs_wait_is_told_as_a_stop(
-    database_url: str, amqp_url: str, error: PublishError, logged: str, counted: float | None
+    database_url: str, amqp_url: str, error: PublishError, logged: str, counted: float
 ) -> None:
     event = uploaded(f"org-{uuid.uuid4().hex[:8]}", f"doc-{uuid.uuid4().hex[:8]}")
     metrics = RelayMetrics()
