@@ -37,7 +37,12 @@ def generated() -> dict[str, str]:
             "x-routing-key": routing_key,
             "x-schema-version": SCHEMA_VERSION,
         }
-        schemas[f"events/{event_type}.json"] = _schema(model, event_type, extra)
+        # Events may gain optional fields within schema_version 1 (contract §6): a consumer validating
+        # with the published schema must take them. docfleet's own models stay closed, for its tests.
+        schemas[f"events/{event_type}.json"] = {
+            **_schema(model, event_type, extra),
+            "additionalProperties": True,
+        }
     return {path: json.dumps(schema, indent=2, ensure_ascii=False) + "\n" for path, schema in schemas.items()}
 
 

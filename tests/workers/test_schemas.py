@@ -107,6 +107,14 @@ def test_the_wire_form_of_each_event_validates_against_its_schema_file(event: Ev
     jsonschema.Draft202012Validator(schema).validate(json.loads(json.dumps(to_wire(event))))
 
 
+@pytest.mark.parametrize("event", SAMPLES, ids=lambda event: type(event).__name__)
+def test_an_event_with_a_field_added_later_still_validates_against_its_schema_file(event: Event) -> None:
+    """Contract §6: optional fields may be added within schema_version 1, and consumers ignore them."""
+    schema: dict[str, Any] = json.loads((SCHEMAS_DIR / "events" / f"{event.type}.json").read_text())
+
+    jsonschema.Draft202012Validator(schema).validate({**to_wire(event), "added_later": "x"})
+
+
 def test_each_schema_names_its_dialect_and_title() -> None:
     for path, text in generated().items():
         schema = json.loads(text)
