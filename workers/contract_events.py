@@ -169,6 +169,26 @@ class ListFolderResult(BaseModel):
     error: QueryError | None = None
 
 
+class FailureCause(BaseModel):
+    type: Annotated[
+        str,
+        Field(
+            description="What failed it: InvalidMessage (invalid or unreadable), QueryExpired (taken up after"
+            " RESULT_TTL_MS), or the name of a fault's exception after its retries."
+        ),
+    ]
+    msg: Annotated[str, Field(description="Why, for a person: the problems found, or the fault's message.")]
+
+
+class ListFolderFailure(BaseModel):
+    """A list_folder's result entry when the query was not answered (Python's get_result raises it)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    canary: Literal["dramatiq.results.Result"] = Field(alias="__t", title="Dramatiq's failure marker")
+    exn: FailureCause
+
+
 def page_result(page: DocumentPage) -> dict[str, Any]:
     views = [DocumentView.of(document) for document in page.documents]
     return ListFolderResult(documents=views, next_cursor=page.next_cursor).model_dump(exclude={"error"})

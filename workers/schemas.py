@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from adapters.event_codec import EVENTS_EXCHANGE, SCHEMA_VERSION
 from workers.contract import ACTOR_KWARGS, queue_of
-from workers.contract_events import EVENTS, ListFolderResult
+from workers.contract_events import EVENTS, ListFolderFailure, ListFolderResult
 from workers.middleware.envelope import Envelope
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -31,6 +31,7 @@ def generated() -> dict[str, str]:
     for actor, kwargs in ACTOR_KWARGS.items():
         schemas[f"commands/{actor}.json"] = _schema(kwargs, actor, {"x-queue": queue_of(actor)})
     schemas["results/list_folder.json"] = _schema(ListFolderResult, "list_folder result")
+    schemas["results/list_folder_failure.json"] = _schema(ListFolderFailure, "list_folder failure")
     for event_type, (model, routing_key) in EVENTS.items():
         extra = {
             "x-exchange": EVENTS_EXCHANGE,

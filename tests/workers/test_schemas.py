@@ -8,6 +8,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from dramatiq.results.result import wrap_exception
 
 import domain.events
 from adapters.event_codec import routing_key, to_wire
@@ -22,7 +23,9 @@ from domain.events import (
     ShareDenied,
 )
 from tests.workers.test_contract import GOOD
+from workers.contract import InvalidMessage
 from workers.contract_events import EVENTS
+from workers.middleware.answers import QueryExpired
 from workers.schemas import SCHEMAS_DIR, generated, main, stale
 
 SAMPLES: list[Event] = [
@@ -215,3 +218,37 @@ def test_the_published_schema_and_the_workers_agree_on_names_tags_and_blob_uris(
 
     assert accepted is valid
     assert jsonschema.Draft202012Validator(schema).is_valid(kwargs) is valid
+
+
+def _result_schema(name: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads((SCHEMAS_DIR / "results" / name).read_text()))
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [
+        InvalidMessage("list_folder", ["limit: input should be greater than 0"]),
+        QueryExpired(
+            "list_folder sent 75.2 s ago, longer than its answer is kept (60 s, RESULT_TTL_MS): not run"
+        ),
+        OSError("Valkey is down"),  # a fault, after its retries
+    ],
+    ids=lambda raised: type(raised).__name__,
+)
+def test_a_query_not_answered_leaves_what_the_failure_schema_describes(raised: Exception) -> None:
+    """As Dramatiq stores it in the result entry, where a caller in any language reads it."""
+    stored = json.loads(json.dumps(wrap_exception(raised)))  # type: ignore[no-untyped-call]
+
+    _result_schema("list_folder_failure.json").validate(stored)
+    assert not _result_schema("list_folder.json").is_valid(stored)
+
+
+def test_an_answer_is_told_from_a_failure_by_the_schemas() -> None:
+    answer: dict[str, Any] = {
+        "documents": [],
+        "next_cursor": None,
+        "error": {"reason": "not_found", "detail": "no folder f-1"},
+    }
+
+    _result_schema("list_folder.json").validate(answer)
+    assert not _result_schema("list_folder_failure.json").is_valid(answer)
