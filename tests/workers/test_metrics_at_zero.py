@@ -3,20 +3,12 @@ series born at its first count as no increase, so the first dead letter, refusal
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
+from tests.workers.metric_samples import served
 from workers.contract import ACTOR_KWARGS, COMMANDS_QUEUE, QUERIES_QUEUE, queue_of
 from workers.metrics.definitions import WorkerMetrics
 from workers.metrics.relay import RelayMetrics
-
-
-def served(metric: Any, suffix: str, **labels: str) -> float | None:
-    """The sample's value, or None when the metric serves no such series."""
-    [family] = metric.collect()
-    found = [s.value for s in family.samples if s.name == family.name + suffix and s.labels == labels]
-    return found[0] if found else None
 
 
 @pytest.mark.parametrize("actor", sorted(ACTOR_KWARGS))
