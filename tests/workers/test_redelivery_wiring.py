@@ -16,6 +16,7 @@ from structlog.testing import capture_logs
 from tests.unit.fakes import FOLDER, ORG, FakeDatabase, FakeListingCache
 from tests.workers.conftest import ALICE, BOB, CAROL
 from tests.workers.support import Fleet, running_fleet
+from tests.workers.test_outcomes import UPLOAD
 from workers.bootstrap import Application
 from workers.middleware import RedeliveredOneAtATime
 from workers.middleware.redeliveries import REDELIVERY_LIMIT
@@ -85,25 +86,12 @@ def wired() -> Iterator[Wired]:
             yield Wired(fleet, db, counts, logs, delivered_again)
 
 
-def upload(fleet: Fleet, doc_id: str) -> dramatiq.Message[Any]:
-    return fleet.message(
-        "upload_document",
-        doc_id=doc_id,
-        org_id=ORG,
-        folder_id=FOLDER,
-        owner_id=ALICE,
-        name=f"{doc_id}.pdf",
-        mime_type="application/pdf",
-        blob_uri=f"s3://blobs/{doc_id}",
-    )
-
-
 def calls_of(counts: RecordingCounts, message_id: str) -> Sequence[tuple[str, list[str]]]:
     return [(call, outcomes) for call, called_for, outcomes in counts.calls if called_for == message_id]
 
 
 def test_a_turn_that_ends_is_uncounted_after_its_outcome_line(wired: Wired) -> None:
-    message = upload(wired.fleet, "d1")
+    message = wired.fleet.message("upload_document", **UPLOAD)
     wired.send_again(message)
 
     assert "d1" in wired.db.documents
@@ -112,7 +100,7 @@ def test_a_turn_that_ends_is_uncounted_after_its_outcome_line(wired: Wired) -> N
 
 
 def test_a_message_delivered_the_first_time_is_not_counted(wired: Wired) -> None:
-    message = upload(wired.fleet, "d1")
+    message = wired.fleet.message("upload_document", **UPLOAD)
     wired.fleet.broker.enqueue(message)
     wired.fleet.settle()
 
@@ -133,7 +121,7 @@ def test_a_refused_message_delivered_again_is_uncounted_after_its_outcome_line(w
 
 
 def test_past_the_limit_it_is_dead_lettered_unrun_and_keeps_its_count(wired: Wired) -> None:
-    message = upload(wired.fleet, "d1")
+    message = wired.fleet.message("upload_document", **UPLOAD)
     wired.counts.counts[message.message_id] = REDELIVERY_LIMIT  # its turns that never ended
     wired.send_again(message)
 
