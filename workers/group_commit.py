@@ -123,14 +123,18 @@ class GroupCommit(Generic[Job, Result]):
         """However ``run`` ended (an interruption, such as a time limit, included): a ticket still
         waiting leaves the queue, since nobody waits for its job any more, and a batch it led is
         finished. A ticket not yet taken is looked for in the queue under the mutex, and its batch
-        only then: the lead may be handed to it until the moment it leaves the queue."""
+        only then: the lead may be handed to it until the moment it leaves the queue.
+
+        A leader's ticket is in its own batch: letting go of the batch breaks that cycle, which would
+        otherwise leave every ticket, job and result of it to Python's cyclic collector."""
         if not ticket.taken:
             with self._mutex:
                 if ticket in self._waiting:
                     self._waiting.remove(ticket)
                     return
-        if ticket.batch is not None:
-            self._finish(ticket.batch)
+        batch, ticket.batch = ticket.batch, None
+        if batch is not None:
+            self._finish(batch)
 
     def _finish(self, batch: list[_Ticket[Job, Result]]) -> None:
         """Wakes the batch's other threads (each runs alone if the batch was interrupted) and hands

@@ -6,12 +6,17 @@ message's own writes are visible to its own reads at once, and to the messages a
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol, Self, TypeVar
+from typing import Protocol, Self
 
-from adapters.postgres.batch_repositories import BatchDocuments, BatchFolders, BatchMembers, BatchPolicies
+from adapters.postgres.batch_repositories import (
+    BatchDocuments,
+    BatchFolders,
+    BatchMembers,
+    BatchPolicies,
+    MessageChanges,
+)
 from adapters.postgres.batch_writes import BatchWrites
 from adapters.postgres.unit_of_work import SqlUnitOfWork
 from domain.errors import AlreadyApplied
@@ -19,8 +24,6 @@ from domain.events import Event
 from domain.model import Document, Folder
 from domain.ports import DocumentRepository, FolderRepository, MemberRepository, PolicyRepository
 from domain.roles import Role
-
-_Read = TypeVar("_Read")
 
 
 class _Batch(Protocol):
@@ -67,21 +70,16 @@ class BatchedUnitOfWork:
         """The message's documents and policies go to the batch's ``writes`` as it commits; its inbox row
         keeps its command's ``fingerprint``."""
         self._transaction = transaction
-        self.writes = writes
         self._snapshot = snapshot
         self._message_id = message_id
         self._fingerprint = fingerprint
         self._batch = batch
-        self._writes: list[Callable[[], None]] = []
+        self._changes = MessageChanges(writes, batch.fail)
         self._events: list[Event] = []
-        self.added_members: set[tuple[str, str]] = set()
-        self.added_folders: dict[str, Folder] = {}
-        self.saved_documents: dict[str, Document] = {}
-        self.changed_policies: dict[tuple[str, str], Role | None] = {}
-        self.members = BatchMembers(self, transaction, snapshot)
-        self.folders = BatchFolders(self, transaction, snapshot)
-        self.documents = BatchDocuments(self, transaction, snapshot)
-        self.policies = BatchPolicies(self, transaction, snapshot)
+        self.members = BatchMembers(self._changes, transaction, snapshot)
+        self.folders = BatchFolders(self._changes, transaction, snapshot)
+        self.documents = BatchDocuments(self._changes, transaction, snapshot)
+        self.policies = BatchPolicies(self._changes, transaction, snapshot)
 
     def __enter__(self) -> Self:
         if (
@@ -94,18 +92,7 @@ class BatchedUnitOfWork:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._writes, self._events = [], []
-
-    def hold(self, write: Callable[[], None]) -> None:
-        self._writes.append(write)
-
-    def read(self, query: Callable[..., _Read], *args: object) -> _Read:
-        """Reads what the snapshot does not hold from the batch's transaction; a failure fails the batch."""
-        try:
-            return query(*args)
-        except BaseException:
-            self._batch.fail()
-            raise
+        self._drop_pending()
 
     def record(self, event: Event) -> None:
         self._events.append(event)
@@ -114,7 +101,7 @@ class BatchedUnitOfWork:
         """Sends the message's writes into the batch's transaction (not waiting); its inbox row goes
         with the batch's commit."""
         try:
-            for write in self._writes:
+            for write in self._changes.held:
                 write()
             for event in self._events:
                 self._transaction.record(event)
@@ -123,18 +110,21 @@ class BatchedUnitOfWork:
             raise
         self._batch.claim(self._message_id, self._fingerprint)
         self._merge_into_snapshot()
-        self._writes, self._events = [], []
+        self._drop_pending()
 
     def rollback(self) -> None:
-        self._writes, self._events = [], []
+        self._drop_pending()
+
+    def _drop_pending(self) -> None:
+        self._changes.held, self._events = [], []
 
     def _merge_into_snapshot(self) -> None:
-        snapshot = self._snapshot
+        snapshot, changes = self._snapshot, self._changes
         snapshot.applied_here.add(self._message_id)
-        snapshot.members |= self.added_members
-        snapshot.folders.update(self.added_folders)
-        snapshot.documents.update(self.saved_documents)
-        for (document_id, user_id), role in self.changed_policies.items():
+        snapshot.members |= changes.members
+        snapshot.folders.update(changes.folders)
+        snapshot.documents.update(changes.documents)
+        for (document_id, user_id), role in changes.policies.items():
             roles = snapshot.policies.get(document_id)
             if roles is None:
                 continue

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import pytest
 from structlog.testing import capture_logs
 
+from tests.support.cycles import left_to_the_collector
 from workers.group_commit import GroupCommit, _Ticket
 
 
@@ -103,6 +104,18 @@ def test_jobs_waiting_at_the_same_moment_share_one_batch() -> None:
     assert sorted(recorder.batches[0]) == jobs
     assert recorder.alone == []
     assert recorder.transactions == [(5, "together")]
+
+
+def test_a_batch_leaves_nothing_to_the_cyclic_collector() -> None:
+    """A leader's ticket is in its own batch: a cycle, until the leader lets go of the batch."""
+    recorder = Recorder()
+    group = GroupCommit(recorder.run_together, recorder.run_alone, max_batch=8)
+    with left_to_the_collector() as left, ThreadPoolExecutor(3) as pool:
+        with batch_under_way(group, waiting=3):
+            futures = submit_all(group, pool, ["upload-1", "upload-2", "upload-3"])
+        assert all(future.result(timeout=5).endswith("together") for future in futures)
+        assert group.run("upload-4") == "upload-4: together"
+    assert left == []
 
 
 def test_a_batch_holds_at_most_max_batch_jobs() -> None:
@@ -257,7 +270,8 @@ def test_a_waiting_job_interrupted_as_the_lead_reaches_it_still_passes_the_lead_
         group._waiting.append(ticket)
     group._mutex = LeadHandedOnEntry(group)  # type: ignore[assignment]
     group._let_go(ticket)  # as run() does once the ticket's wait is interrupted
-    assert ticket.batch == [ticket]  # it was handed the lead...
-    assert group._leaders == 0  # ...and gave it back, unused
+    assert ticket.taken  # it was handed the lead (no other batch could take it)...
+    assert ticket.batch is None  # ...let go of the batch it led...
+    assert group._leaders == 0  # ...and gave the lead back, unused
     assert ticket.alone
     assert group.run("upload-2") == "upload-2: together"
