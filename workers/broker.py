@@ -66,6 +66,7 @@ def build_broker(
             resources,
             log_level=None if stub else settings.log_level,
             metrics=settings.metrics_enabled and not stub,
+            freeze_boot_objects=not stub,
         ),
         *standard_middleware(backend, settings.result_ttl_ms),
     ]

@@ -19,6 +19,7 @@ from workers.settings import Settings
 EXPECTED_ORDER = [
     "RedeliveredOneAtATime",
     "ProcessLogging",
+    "FreezeBootObjects",
     "GracefulStop",
     "Metrics",
     "LogContext",

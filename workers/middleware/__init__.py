@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dramatiq.middleware import Middleware
 
+from workers.middleware.boot_heap import FreezeBootObjects
 from workers.middleware.envelope import EnvelopeEncoder, SizeLimit, UnreadableMessage
 from workers.middleware.lane import RedeliveredOneAtATime
 from workers.middleware.log_context import LogContext, ProcessLogging
@@ -19,6 +20,7 @@ from workers.middleware.signals import GracefulStop
 
 __all__ = [
     "EnvelopeEncoder",
+    "FreezeBootObjects",
     "GracefulStop",
     "LogContext",
     "Metrics",
@@ -39,16 +41,22 @@ __all__ = [
 
 
 def docfleet_middleware(
-    resources: Resources, *, log_level: str | None = None, metrics: bool = False
+    resources: Resources,
+    *,
+    log_level: str | None = None,
+    metrics: bool = False,
+    freeze_boot_objects: bool = False,
 ) -> list[Middleware]:
     """Messages delivered again one at a time first (a turn ends after every other hook), the logging
     context (every later line carries it), then resources, outcomes, the size and redelivery limits.
 
     ``log_level`` set: structlog is configured in each worker process after it boots. ``metrics``: each
     worker process counts into the fleet's Prometheus metrics, served by a process Dramatiq forks.
+    ``freeze_boot_objects``: for worker processes of their own, not a test's (``FreezeBootObjects``).
     """
     outcomes = Outcomes(resources)
     boot: list[Middleware] = [] if log_level is None else [ProcessLogging(log_level)]
+    boot += [FreezeBootObjects()] if freeze_boot_objects else []
     counting: list[Middleware] = [Metrics()] if metrics else []
     redeliveries = RedeliveryLimit(resources)
     turns = RedeliveredOneAtATime(on_turn_end=redeliveries.turn_ended)

@@ -1,0 +1,49 @@
+"""A worker process's boot objects, frozen out of Python's full collections once it has booted."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from workers.broker import build_broker
+from workers.middleware import FreezeBootObjects
+from workers.settings import Settings
+
+
+class Node:
+    """A tracked object that can sit in a reference cycle and be watched through a weak reference."""
+
+    partner: Any = None
+
+
+@pytest.fixture
+def unfrozen_afterwards() -> Iterator[None]:
+    assert gc.get_freeze_count() == 0, "something else froze this process's objects"
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+@pytest.mark.usefixtures("unfrozen_afterwards")
+def test_what_boot_built_is_frozen_and_its_garbage_collected_first() -> None:
+    kept = Node()
+    dropped = Node()
+    dropped.partner = dropped  # a cycle: only a collection frees it
+    gone = weakref.ref(dropped)
+    del dropped
+
+    FreezeBootObjects().after_worker_boot(None, None)  # type: ignore[arg-type]  # neither is read
+
+    assert gone() is None
+    assert gc.get_freeze_count() > 0
+    assert not any(tracked is kept for tracked in gc.get_objects())  # out of every generation
+
+
+def test_a_test_broker_leaves_the_process_heap_alone() -> None:
+    broker = build_broker(Settings.from_env(), stub=True, open_application=lambda _threads: None)  # type: ignore[arg-type,return-value]
+    assert not any(isinstance(middleware, FreezeBootObjects) for middleware in broker.middleware)
