@@ -52,8 +52,12 @@ def build_broker(
     stub: bool = False,
     open_application: OpenApplication | None = None,
     results_backend: ResultBackend | None = None,
+    freeze_boot_objects: bool = False,
 ) -> dramatiq.Broker:
-    """A broker with docfleet's middleware, then Dramatiq's; JSON messages only (never pickle)."""
+    """A broker with docfleet's middleware, then Dramatiq's; JSON messages only (never pickle).
+
+    ``freeze_boot_objects``: only for the broker of Dramatiq's own worker processes (this module's
+    ``broker``), never one a test runs a worker on inside its own process."""
     dramatiq.set_encoder(EnvelopeEncoder())
     quiet_replaced_lines([COMMANDS_QUEUE, QUERIES_QUEUE])
     # The Application built from the settings is checked against the database's schema first; one a
@@ -66,7 +70,7 @@ def build_broker(
             resources,
             log_level=None if stub else settings.log_level,
             metrics=settings.metrics_enabled and not stub,
-            freeze_boot_objects=not stub,
+            freeze_boot_objects=freeze_boot_objects and not stub,
         ),
         *standard_middleware(backend, settings.result_ttl_ms),
     ]
@@ -140,7 +144,9 @@ def _settings_or_exit() -> Settings:
         raise SystemExit(2) from None
 
 
-broker = build_broker(_settings_or_exit(), stub=os.environ.get(BROKER_ENV) == "stub")
+broker = build_broker(
+    _settings_or_exit(), stub=os.environ.get(BROKER_ENV) == "stub", freeze_boot_objects=True
+)
 if isinstance(broker, StubBroker):
     broker.emit_after("process_boot")
 dramatiq.set_broker(broker)

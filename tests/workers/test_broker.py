@@ -19,7 +19,6 @@ from workers.settings import Settings
 EXPECTED_ORDER = [
     "RedeliveredOneAtATime",
     "ProcessLogging",
-    "FreezeBootObjects",
     "GracefulStop",
     "Metrics",
     "LogContext",
@@ -100,6 +99,21 @@ def test_importing_the_actors_opens_no_connection() -> None:
         "share_document",
         "upload_document",
     ]
+
+
+def test_only_the_worker_processes_broker_freezes_what_they_built_at_boot() -> None:
+    """The module's broker, which ``dramatiq workers.actors`` runs; a broker a test builds (above) never
+    freezes the test process's objects."""
+    result = _run(
+        """
+        import json, dramatiq, workers.actors
+        print(json.dumps({"middleware": [type(m).__name__ for m in dramatiq.get_broker().middleware]}))
+        """
+    )
+
+    expected = list(EXPECTED_ORDER)
+    expected.insert(expected.index("ProcessLogging") + 1, "FreezeBootObjects")
+    assert result["middleware"] == expected
 
 
 def test_the_environment_can_ask_for_a_stub_broker() -> None:
