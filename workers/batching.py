@@ -54,7 +54,7 @@ def run_together(
             try:
                 results.append(handle_with(batch.new_uow, job))
             except NotFound as missing:  # read from the snapshot: the transaction is sound
-                results.append(missing)
+                results.append(_untraced(missing))
         batch.commit()
     return results
 
@@ -72,5 +72,16 @@ def run_alone(
     In a batch of its own it takes its locks in the order every batch does."""
     [outcome] = run_together([job], open_batch, handle_with)
     if isinstance(outcome, Exception):
-        raise outcome
+        try:
+            raise outcome
+        finally:
+            del outcome  # the traceback holds this frame: its reference to the error would be a cycle
     return outcome
+
+
+def _untraced(missing: NotFound) -> NotFound:
+    """``missing`` without its traceback, to be raised again in its own job's thread. The traceback's
+    frames lead, through their callers, to the list that holds it: a cycle, which only Python's cyclic
+    collector frees (docs/performance.md, "Where the time goes"). A ``NotFound`` is an answer, told by
+    its message; where it was raised says nothing more."""
+    return missing.with_traceback(None)

@@ -95,8 +95,12 @@ class GroupCommit(Generic[Job, Result]):
             self._let_go(ticket)
         if ticket.alone:  # its batch failed
             return self._run_again_alone(job)
-        if ticket.error is not None:
-            raise ticket.error
+        error, ticket.error = ticket.error, None
+        if error is not None:
+            try:
+                raise error
+            finally:
+                del error  # the traceback holds this frame: its reference to the error would be a cycle
         return ticket.result  # type: ignore[return-value]  # settled without error: a result
 
     def _lead_or_wait(self, ticket: _Ticket[Job, Result]) -> None:

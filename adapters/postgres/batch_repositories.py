@@ -27,7 +27,7 @@ class MessageChanges:
 
     The repositories hold this, not the unit of work that holds them: with no reference cycle, a message's
     objects are freed the moment it is done. A cycle per message left them all to Python's cyclic
-    collector, which took about 5 % of a worker's CPU under load and paused all of its threads for tens
+    collector, which took 5 to 7 % of a worker's CPU under load and paused all of its threads for tens
     of milliseconds at a time (docs/performance.md).
     """
 

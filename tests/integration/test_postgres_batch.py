@@ -129,7 +129,7 @@ def test_a_batch_decides_what_the_messages_decide_one_by_one(engine: Engine, new
 
 def test_a_batch_leaves_nothing_to_the_cyclic_collector(engine: Engine, new_id: IdMaker) -> None:
     """A message's objects are freed as soon as it is done: a cycle per message (a unit of work and its
-    repositories, each holding the other) cost a worker about 5 % of its CPU (docs/performance.md)."""
+    repositories, each holding the other) cost a worker 5 to 7 % of its CPU (docs/performance.md)."""
     scenario = _scenario(engine, new_id)
     with left_to_the_collector() as left:
         results = _in_one_batch(engine, scenario.messages[:-1])

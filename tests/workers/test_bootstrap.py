@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 
 import pytest
 
@@ -12,6 +13,7 @@ from domain.events import CommandRejected
 from domain.ports import UnitOfWorkFactory
 from domain.roles import Role
 from domain.use_cases.dispatch import Outcome
+from tests.support.cycles import left_to_the_collector
 from tests.unit.fakes import FOLDER, ORG, FakeDatabase, FakeListingCache
 from tests.workers.conftest import ALICE, BOB
 from workers.batching import Job
@@ -127,3 +129,28 @@ def test_a_job_of_a_failed_batch_runs_again_in_a_batch_of_its_own(db: FakeDataba
     assert verdict == Verdict(Outcome.APPLIED)
     assert opened == [["m1"], ["m1"]], "the batch that failed, then the job's own"
     assert db.applied_message_ids == {"m1"}
+
+
+@pytest.mark.parametrize("first_batch_opens", [True, False], ids=["in its batch", "run again alone"])
+def test_a_command_that_finds_nothing_leaves_nothing_to_the_cyclic_collector(
+    db: FakeDatabase, first_batch_opens: bool
+) -> None:
+    """Its exception is handed from the batch to its own thread and raised there; no frame on the way may
+    keep it in a cycle through its traceback."""
+    opened: list[int] = []
+
+    def open_batch(jobs: Sequence[Job]) -> _FakeBatch:
+        opened.append(len(jobs))
+        return _FakeBatch(db.uow_factory(), opens=first_batch_opens or len(opened) > 1)
+
+    application = Application(
+        new_uow=db.uow_factory(),
+        listing_cache=FakeListingCache(),
+        open_batch=open_batch,
+        batched=(ShareDocument,),
+    )
+    share = ShareDocument(doc_id="ghost", shared_by=ALICE, shared_with=BOB, role=Role.VIEWER)
+    with left_to_the_collector() as left, suppress(DocumentNotFound):
+        application.handle(share, message_id="m1", actor="share_document")
+    assert opened == ([1] if first_batch_opens else [1, 1])
+    assert left == []

@@ -146,7 +146,7 @@ def test_uploads_shares_and_listings_leave_nothing_to_the_cyclic_collector(
     fleet: Fleet, new_id: IdMaker
 ) -> None:
     """Every object a message made is freed as soon as it is done; a cycle per message cost a worker
-    about 5 % of its CPU and pauses of tens of ms (docs/performance.md)."""
+    5 to 7 % of its CPU and pauses of tens of ms (docs/performance.md)."""
     ids = seed(fleet, new_id)
     with left_to_the_collector() as left:
         for n in range(20):
