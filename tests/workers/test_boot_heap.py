@@ -34,7 +34,7 @@ def test_what_boot_built_is_frozen_and_its_garbage_collected_first() -> None:
     gone = weakref.ref(dropped)
     del dropped
 
-    FreezeBootObjects().after_worker_boot(None, None)  # type: ignore[arg-type]  # neither is read
+    FreezeBootObjects().before_worker_boot(None, None)  # type: ignore[arg-type]  # neither is read
 
     assert gone() is None
     assert not any(tracked is kept for tracked in gc.get_objects())  # in no generation: frozen

@@ -112,7 +112,7 @@ def test_only_the_worker_processes_broker_freezes_what_they_built_at_boot() -> N
     )
 
     expected = list(EXPECTED_ORDER)
-    expected.insert(expected.index("ProcessLogging") + 1, "FreezeBootObjects")
+    expected.insert(expected.index("Resources") + 1, "FreezeBootObjects")  # once the Application is open
     assert result["middleware"] == expected
 
 

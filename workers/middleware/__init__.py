@@ -56,7 +56,7 @@ def docfleet_middleware(
     """
     outcomes = Outcomes(resources)
     boot: list[Middleware] = [] if log_level is None else [ProcessLogging(log_level)]
-    boot += [FreezeBootObjects()] if freeze_boot_objects else []
+    frozen: list[Middleware] = [FreezeBootObjects()] if freeze_boot_objects else []
     counting: list[Middleware] = [Metrics()] if metrics else []
     redeliveries = RedeliveryLimit(resources)
     turns = RedeliveredOneAtATime(on_turn_end=redeliveries.turn_ended)
@@ -68,6 +68,7 @@ def docfleet_middleware(
         *counting,
         LogContext(),
         resources,
+        *frozen,
         outcomes,
         *limits,
     ]

@@ -9,9 +9,9 @@ from dramatiq.middleware import Middleware
 
 
 class FreezeBootObjects(Middleware):
-    """Once the worker has booted: one collection, then every object then alive (the modules, the
-    Application with its pools and plans: about 100,000 of them) moves to the cyclic collector's
-    permanent generation.
+    """Once the Application is open (``Resources``, listed before this), and before Dramatiq starts
+    consuming: one collection, then every object then alive (the modules, the Application with its pools
+    and plans: about 100,000 of them) moves to the cyclic collector's permanent generation.
 
     A full collection walks every object the collector tracks, holding the interpreter lock: with the
     boot's objects, 40 to 110 ms here, during which none of the process's threads runs. Frozen, they are
@@ -19,6 +19,11 @@ class FreezeBootObjects(Middleware):
     among frozen objects would never be.
     """
 
-    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        """Not once the worker has booted: the collection holds the interpreter lock for up to 0.1 s,
+        just before the process tells Dramatiq's main process it is up, by setting an event under a lock
+        the two share. A message that kills its process as it starts (a crash) could then run, and a
+        process killed holding that lock leaves Dramatiq's main process waiting on it for ever: fault
+        scenario 10 hung so, once in a full run of the suite."""
         gc.collect()
         gc.freeze()
