@@ -1,4 +1,4 @@
-"""A worker process's boot objects, frozen out of Python's full collections once it has booted."""
+"""A worker process's boot objects, frozen out of Python's full collections before it consumes."""
 
 from __future__ import annotations
 

@@ -9,10 +9,11 @@ import sys
 import textwrap
 
 import pika
+from dramatiq.middleware import Middleware
 
 from workers.broker import build_broker, with_connection_defaults
 from workers.consumer import ScreeningRabbitmqBroker
-from workers.middleware import EnvelopeEncoder, Outcomes
+from workers.middleware import EnvelopeEncoder, FreezeBootObjects, Outcomes
 from workers.middleware.retries import RetriesOrDeadLetter
 from workers.settings import Settings
 
@@ -114,6 +115,18 @@ def test_only_the_worker_processes_broker_freezes_what_they_built_at_boot() -> N
     expected = list(EXPECTED_ORDER)
     expected.insert(expected.index("Resources") + 1, "FreezeBootObjects")  # once the Application is open
     assert result["middleware"] == expected
+
+
+def test_no_docfleet_middleware_works_between_the_consumers_start_and_the_boot_hand_shake() -> None:
+    """Work there puts back the moment a worker process tells Dramatiq's main process it is up, while
+    messages already arrive (docs/reliability.md, "A worker process killed as it comes up")."""
+    broker = build_broker(Settings.from_env(), freeze_boot_objects=True)
+    ours = [type(m) for m in broker.middleware if type(m).__module__.partition(".")[0] == "workers"]
+
+    assert FreezeBootObjects in ours
+    assert [
+        kind.__name__ for kind in ours if kind.after_worker_boot is not Middleware.after_worker_boot
+    ] == []
 
 
 def test_the_environment_can_ask_for_a_stub_broker() -> None:

@@ -48,7 +48,8 @@ def docfleet_middleware(
     freeze_boot_objects: bool = False,
 ) -> list[Middleware]:
     """Messages delivered again one at a time first (a turn ends after every other hook), the logging
-    context (every later line carries it), then resources, outcomes, the size and redelivery limits.
+    context (every later line carries it), then resources (and the boot's objects frozen once they are
+    open), outcomes, the size and redelivery limits.
 
     ``log_level`` set: structlog is configured in each worker process after it boots. ``metrics``: each
     worker process counts into the fleet's Prometheus metrics, served by a process Dramatiq forks.
