@@ -25,6 +25,8 @@ from domain.roles import Role
 
 SCHEMA_VERSION = 1
 EVENTS_EXCHANGE = "doc.events"
+SHARED_PREFIX = "document.shared."  # then the role granted
+REJECTED_PREFIX = "command.rejected."  # then the rejected command's actor
 
 _ROUTING_KEYS: dict[type[Event], str] = {
     DocumentUploaded: "document.uploaded",
@@ -38,15 +40,15 @@ _COMMON = ("event_id", "occurred_at", "org_id")
 
 def routing_keys(actors: Iterable[str]) -> list[str]:
     """Every routing key docfleet publishes on, a rejection's for each of ``actors``."""
-    shared = [f"document.shared.{role}" for role in Role]
-    return [*_ROUTING_KEYS.values(), *shared, *(f"command.rejected.{actor}" for actor in actors)]
+    shared = [f"{SHARED_PREFIX}{role}" for role in Role]
+    return [*_ROUTING_KEYS.values(), *shared, *(f"{REJECTED_PREFIX}{actor}" for actor in actors)]
 
 
 def routing_key(event: Event) -> str:
     if isinstance(event, DocumentShared):
-        return f"document.shared.{event.role}"
+        return f"{SHARED_PREFIX}{event.role}"
     if isinstance(event, CommandRejected):
-        return f"command.rejected.{event.actor}"
+        return f"{REJECTED_PREFIX}{event.actor}"
     return _ROUTING_KEYS[type(event)]
 
 

@@ -16,14 +16,13 @@ from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from adapters.event_codec import routing_keys
+from adapters.event_codec import REJECTED_PREFIX, routing_keys
 from adapters.rabbitmq.wire import PublishableEvent
 from workers.contract import ACTOR_KWARGS
 from workers.metrics.exposition import serving
 from workers.metrics.outbox_backlog import OutboxBacklog, OutboxCollector
 from workers.settings import Settings
 
-REJECTED_PREFIX = "command.rejected."
 SERVICES = ("rabbitmq", "postgres", "other")  # the ``service`` label of the relay's errors
 DEFAULT_REFRESH_SECONDS = 1.0
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
