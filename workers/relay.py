@@ -34,7 +34,7 @@ from adapters.postgres.outbox import OutboxListener, OutboxStore, RelayLeadershi
 from adapters.rabbitmq.publisher import EventPublisher, PublishError, PublishStopped
 from adapters.rabbitmq.wire import PublishableEvent
 from workers.backoff import Backoff
-from workers.metrics.relay import RelayMetrics, relay_metrics
+from workers.metrics.relay import OTHER, POSTGRES, RABBITMQ, RelayMetrics, relay_metrics
 from workers.relay_pacing import Pacing
 from workers.relay_refusals import ATTEMPTS, FIRST_WAIT_S, RefusedEvents
 from workers.settings import Settings
@@ -273,8 +273,8 @@ class Relay:
 
 def _service_of(exc: BaseException) -> str:
     if isinstance(exc, PublishError):
-        return "rabbitmq"
-    return "postgres" if isinstance(exc, SQLAlchemyError | psycopg.Error) else "other"
+        return RABBITMQ
+    return POSTGRES if isinstance(exc, SQLAlchemyError | psycopg.Error) else OTHER
 
 
 def _hint(exc: BaseException) -> dict[str, str]:

@@ -23,7 +23,8 @@ from workers.metrics.exposition import serving
 from workers.metrics.outbox_backlog import OutboxBacklog, OutboxCollector
 from workers.settings import Settings
 
-SERVICES = ("rabbitmq", "postgres", "other")  # the ``service`` label of the relay's errors
+RABBITMQ, POSTGRES, OTHER = "rabbitmq", "postgres", "other"  # the ``service`` label of the relay's errors
+SERVICES = (RABBITMQ, POSTGRES, OTHER)
 DEFAULT_REFRESH_SECONDS = 1.0
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
 
