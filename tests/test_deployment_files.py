@@ -27,8 +27,10 @@ from workers.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 _SHELL_VAR = re.compile(r"\$\{(?P<name>[A-Z_][A-Z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 # Under honcho a crashed worker or relay is restarted by `docfleet supervise`; under compose, by the
-# restart policy, so the services run the supervised command itself.
+# restart policy, so the services run the supervised command itself: the worker under a supervisor that
+# restarts nothing but kills a Dramatiq main process stuck for good.
 SUPERVISED = "docfleet supervise --restart always -- "
+WATCHED = "docfleet supervise --restart never -- "
 
 
 class _RecordingEnviron(dict[str, str]):
@@ -165,7 +167,7 @@ def rabbitmq_limits(compose: Mapping[str, Any]) -> str:
 
 def test_compose_runs_the_procfile_commands(compose: dict[str, Any], procfile: dict[str, str]) -> None:
     services = compose["services"]
-    assert _shell_command(services["worker"]) == _unsupervised(procfile["worker"])
+    assert _shell_command(services["worker"]) == WATCHED + _unsupervised(procfile["worker"])
     assert _shell_command(services["relay"]) == _unsupervised(procfile["relay"])
     assert _shell_command(services["migrate"]) == "docfleet migrate"
 
@@ -230,7 +232,7 @@ def test_compose_waits_out_each_process_s_longest_clean_stop_before_killing_it(
     """A SIGKILL mid-stop loses the acks of committed messages (sent again: duplicates), republishes a
     batch of events, and counts a death for each message delivered again that was running."""
     services, margin = compose["services"], 5.0
-    parsed = _dramatiq_arguments(_shell_command(services["worker"]))
+    parsed = _dramatiq_arguments(_shell_command(services["worker"]).removeprefix(WATCHED))
     consumers = 4  # each queue's and its delay queue's
     joins = (
         2 * parsed.worker_shutdown_timeout / 1000

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,13 +16,15 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.fleet import BIN
+from tests.support import wedged_main
 
 # Appends a line to STARTS on each start; then exits with the code its start number maps to (argv[3:],
 # the last one for later starts); "kill" kills itself; "wait" writes "ready" to MARKS, then waits for
 # SIGTERM and exits 0 on it, after writing "SIGTERM" there; "orphan" starts a process that would sleep
-# for minutes, writes its pid to MARKS and kills itself, leaving it behind.
+# for minutes, writes its pid to MARKS and kills itself, leaving it behind; "wedge" becomes a process
+# stuck as Dramatiq's main process can be (tests/support/wedged_main.py), which writes "ready ..." to MARKS.
 CHILD = """
-import signal, subprocess, sys, time
+import os, signal, subprocess, sys, time
 from pathlib import Path
 starts, marks = Path(sys.argv[1]), Path(sys.argv[2])
 with starts.open("a") as out:
@@ -51,6 +54,8 @@ if step == "orphan":
     left = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
     marks.write_text(str(left.pid))
     signal.raise_signal(signal.SIGKILL)
+if step == "wedge":
+    os.execv(sys.executable, [sys.executable, str(marks.with_name("wedged_main.py")), str(marks)])
 sys.exit(int(step))
 """
 
@@ -64,12 +69,16 @@ def supervise(tmp_path: Path) -> Iterator[Supervise]:
     the end whatever the test did: a supervisor a failing test left behind would restart forever."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(*plan: str, backoff_max: float = 0.2, restart: str = "on-failure") -> subprocess.Popen[bytes]:
+    def start(
+        *plan: str, backoff_max: float = 0.2, restart: str = "on-failure", stuck_after: float | None = None
+    ) -> subprocess.Popen[bytes]:
         script = tmp_path / "child.py"
         script.write_text(CHILD)
+        shutil.copy(wedged_main.__file__, tmp_path / "wedged_main.py")
         child = [sys.executable, str(script), str(tmp_path / "starts"), str(tmp_path / "marks"), *plan]
         command = [str(BIN / "docfleet"), "supervise", "--backoff-initial", "0.05"]
         command += ["--backoff-max", str(backoff_max), "--healthy-after", "2", "--restart", restart]
+        command += [] if stuck_after is None else ["--stuck-after", str(stuck_after)]
         process = subprocess.Popen([*command, "--", *child], stderr=subprocess.PIPE, start_new_session=True)
         started.append(process)
         return process
@@ -78,7 +87,17 @@ def supervise(tmp_path: Path) -> Iterator[Supervise]:
     for process in started:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
+    _kill_wedged(tmp_path)  # in a group of its own, and deaf to the SIGTERM its supervisor's death sends
+    for process in started:
         process.communicate()
+
+
+def _kill_wedged(tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    text = marks.read_text() if marks.exists() else ""
+    if text.startswith("ready "):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(text.split()[1]), signal.SIGKILL)
 
 
 def _starts(tmp_path: Path) -> int:
@@ -144,6 +163,31 @@ def test_with_restart_always_a_stop_still_ends_it(tmp_path: Path, supervise: Sup
     assert process.returncode == 0
     assert _starts(tmp_path) == 1
     assert b"exited unasked" not in log
+
+
+def test_with_restart_never_a_failure_ends_it_with_the_command_s_code(
+    tmp_path: Path, supervise: Supervise
+) -> None:
+    """As in a container, whose platform restarts what exits."""
+    process = supervise("3", "0", restart="never")
+    _, log = process.communicate(timeout=60)
+
+    assert process.returncode == 3
+    assert _starts(tmp_path) == 1
+    [failed] = [json.loads(line) for line in log.splitlines() if b"supervised command failed" in line]
+    assert (failed["code"], failed["restart"]) == (3, False)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads process states from /proc")
+def test_with_restart_never_a_stuck_command_is_killed_and_its_exit_passed_on(
+    tmp_path: Path, supervise: Supervise
+) -> None:
+    process = supervise("wedge", "0", restart="never", stuck_after=1)
+    _, log = process.communicate(timeout=60)
+
+    assert process.returncode == 128 + signal.SIGKILL
+    assert _starts(tmp_path) == 1
+    assert b"supervised command stuck" in log
 
 
 def test_a_command_that_cannot_start_is_not_restarted(tmp_path: Path, supervise: Supervise) -> None:
@@ -266,3 +310,102 @@ def test_a_stop_reaches_the_command_s_own_children_once_through_the_command(
 
     assert process.returncode == 0
     assert (tmp_path / "sigterms").read_text() == "1"
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads process states from /proc")
+def test_a_command_stuck_as_dramatiq_s_main_process_can_be_is_killed_and_started_again(
+    tmp_path: Path, supervise: Supervise
+) -> None:
+    """Its stop signals blocked, a worker process it started dead and unreaped: it would never exit, so
+    no restart would come (docs/reliability.md, "A worker process killed as it comes up")."""
+    process = supervise("wedge", "0", stuck_after=1)
+    _, log = process.communicate(timeout=60)
+
+    assert process.returncode == 0
+    assert _starts(tmp_path) == 2
+    [stuck] = [json.loads(line) for line in log.splitlines() if b"supervised command stuck" in line]
+    assert stuck["level"] == "error"
+    assert stuck["stuck_for_s"] >= 1
+    [failed] = [json.loads(line) for line in log.splitlines() if b"supervised command failed" in line]
+    assert failed["code"] == 128 + signal.SIGKILL
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads process states from /proc")
+def test_a_stop_while_the_command_is_stuck_ends_once_it_is_killed(
+    tmp_path: Path, supervise: Supervise
+) -> None:
+    """The SIGTERM forwarded to it stays pending: the watch is what ends the stop."""
+    process = supervise("wedge", "0", stuck_after=1)
+    _wait_for_mark(tmp_path, lambda text: text.startswith("ready"))
+    process.send_signal(signal.SIGTERM)
+    _, log = process.communicate(timeout=60)
+
+    assert process.returncode == 128 + signal.SIGKILL
+    assert _starts(tmp_path) == 1, "a stop is not restarted"
+    assert b"supervised command stuck" in log
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads process states from /proc")
+def test_with_stuck_after_0_a_stuck_command_is_left_alone(tmp_path: Path, supervise: Supervise) -> None:
+    process = supervise("wedge", "0", stuck_after=0)
+    _wait_for_mark(tmp_path, lambda text: text.startswith("ready"))
+    time.sleep(2.5)  # the other tests' watch, at 1 s, kills it within 2
+
+    assert process.poll() is None
+    assert _starts(tmp_path) == 1
+    _kill_wedged(tmp_path)
+    _, log = process.communicate(timeout=60)
+    assert process.returncode == 0, "restarted after the kill, as after any failure"
+    assert b"supervised command stuck" not in log
+
+
+# A Dramatiq broker module whose first worker process is killed in the middle of Dramatiq's own boot
+# hand-shake, holding the lock of the Event its main process waits on; the next start boots as usual.
+WEDGING_BROKER = """
+import multiprocessing.synchronize, os, signal
+from pathlib import Path
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+
+dramatiq.set_broker(StubBroker())
+
+def set_then_die(event):
+    event._cond.acquire()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if not Path("wedged-once").exists():
+    Path("wedged-once").touch()
+    multiprocessing.synchronize.Event.set = set_then_die
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads process states from /proc")
+def test_dramatiq_wedged_by_a_worker_process_killed_as_it_came_up_is_started_again(tmp_path: Path) -> None:
+    (tmp_path / "wedging_broker.py").write_text(WEDGING_BROKER)
+    dramatiq = [str(BIN / "dramatiq"), "wedging_broker", "--processes", "1", "--threads", "1"]
+    command = [str(BIN / "docfleet"), "supervise", "--stuck-after", "2", "--", *dramatiq]
+    log = tmp_path / "log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=tmp_path, stderr=out, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while b"Worker process is ready for action" not in log.read_bytes():
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    finally:  # Dramatiq's main process in a group of its own, wedged deaf to its supervisor's death
+        for group in [process.pid, *_started_pids(log)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+
+    text = log.read_text()
+    assert process.returncode == 0, text
+    assert text.count("supervised command started") == 2
+    assert text.count("supervised command stuck") == 1
+
+
+def _started_pids(log: Path) -> list[int]:
+    lines = log.read_text().splitlines()
+    return [json.loads(line)["pid"] for line in lines if "supervised command started" in line]

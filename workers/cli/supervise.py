@@ -17,6 +17,11 @@ Dramatiq's worker processes outlive a main process killed alone, and would go on
 fleet started next. Before any restart, and after a stop, whatever is left of the group is stopped
 (``stop_group``). On Linux the supervisor also takes in those orphans (a child subreaper, so that it can
 tell when they have exited), and the child is sent SIGTERM if the supervisor itself dies.
+
+A child stuck for good is killed, and started again as a failure (``--stuck-after``, ``workers.cli.stuck``):
+Dramatiq's main process, when a worker process was killed as it came up, neither exits nor takes SIGTERM.
+With ``--restart never`` (containers, where the platform restarts what exits) the supervisor exits with
+the child's code instead of starting it again, keeping the rest: forwarding, the watch, the group's stop.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import typer
 from workers.backoff import Backoff
 from workers.cli import orphans
 from workers.cli.failures import ExitCode, load_settings
+from workers.cli.stuck import wait_unless_stuck
 from workers.stopping import SignalStop
 
 log = structlog.get_logger("docfleet.supervise")
@@ -50,6 +56,9 @@ def register(app: typer.Typer) -> None:
 class Restart(StrEnum):
     ON_FAILURE = "on-failure"
     ALWAYS = "always"
+    NEVER = "never"
+    """Where the platform restarts the process (containers): the supervisor still forwards stop signals,
+    kills a stuck command and stops what it left running, then exits with its code."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,10 @@ class RestartPolicy:
     """How long what a child left running has to stop after SIGTERM (a drain), before SIGKILL."""
     after_clean_exit: bool = False
     """Whether a clean exit the supervisor did not ask for is restarted too."""
+    after_failure: bool = True
+    """Whether a failure is restarted (not with ``--restart never``: the platform does)."""
+    stuck_after: float = 60.0
+    """How long a child may block SIGTERM with a dead process of its own unreaped; 0: not watched."""
 
 
 def supervise(
@@ -74,8 +87,19 @@ def supervise(
     ] = 30.0,
     restart: Annotated[
         Restart,
-        typer.Option(help="on-failure: not after a clean exit; always: after any exit not asked for."),
+        typer.Option(
+            help="on-failure: not after a clean exit; always: after any exit not asked for;"
+            " never: exit with the command's code (where the platform restarts it)."
+        ),
     ] = Restart.ON_FAILURE,
+    stuck_after: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Seconds after which a command that blocks SIGTERM while a process it started lies dead"
+            " and unreaped is killed, as a failure (above Dramatiq's --worker-fork-timeout); 0: never.",
+        ),
+    ] = 60.0,
 ) -> None:
     """Run COMMAND, restart it whenever it fails, forward SIGTERM and SIGINT to it; exit with its code.
 
@@ -91,6 +115,8 @@ def supervise(
         max(backoff_initial, backoff_max),
         healthy_after,
         after_clean_exit=restart is Restart.ALWAYS,
+        after_failure=restart is not Restart.NEVER,
+        stuck_after=stuck_after,
     )
     raise typer.Exit(Supervisor(command, policy).run())
 
@@ -115,16 +141,7 @@ class Supervisor:
             if code is None:  # could not be run at all: told already, and no restart would help
                 return CANNOT_START
             ran_for = time.monotonic() - started
-            if self._stopping.is_set() or (code == 0 and not self._policy.after_clean_exit):
-                log.info("supervised command exited", code=code, ran_for_s=round(ran_for, 1), restart=False)
-                return code
-            if code == CANNOT_START:
-                log.error(
-                    "supervised command cannot start",
-                    code=code,
-                    reason="a bad option, argument, setting or module: its own lines above say which",
-                    restart=False,
-                )
+            if self._ends_with(code, round(ran_for, 1)):
                 return code
             if ran_for >= self._policy.healthy_after:
                 delays.reset()
@@ -133,6 +150,24 @@ class Supervisor:
             log.warning(event, code=code, ran_for_s=round(ran_for, 1), restart_in_s=delay)
             if self._stopping.wait(delay):
                 return code
+
+    def _ends_with(self, code: int, ran_for_s: float) -> bool:
+        """Whether the supervisor exits with the child's ``code`` rather than start it again; said if so."""
+        if self._stopping.is_set() or (code == 0 and not self._policy.after_clean_exit):
+            log.info("supervised command exited", code=code, ran_for_s=ran_for_s, restart=False)
+            return True
+        if code == CANNOT_START:
+            log.error(
+                "supervised command cannot start",
+                code=code,
+                reason="a bad option, argument, setting or module: its own lines above say which",
+                restart=False,
+            )
+            return True
+        if not self._policy.after_failure:
+            log.warning("supervised command failed", code=code, ran_for_s=ran_for_s, restart=False)
+            return True
+        return False
 
     def _run_once(self) -> int | None:
         """The child's exit code; None if it could not be started."""
@@ -148,7 +183,7 @@ class Supervisor:
         log.info("supervised command started", pid=self._child.pid, command=self._command)
         if self._stopping.is_set():  # a signal came while the child was being started
             self._child.send_signal(signal.SIGTERM)
-        code = self._child.wait()
+        code = wait_unless_stuck(self._child, self._policy.stuck_after)
         signals_before = self._signals
         left = orphans.stop_group(
             self._child.pid, self._policy.orphans_grace, hurry=lambda: self._signals > signals_before

@@ -1,0 +1,57 @@
+"""A process in the state of Dramatiq's main process when a worker process was killed as it came up,
+or in half of it; run as a script: ``python wedged_main.py MARKS [both|blocked|dead-child]``.
+
+- ``both``: Dramatiq's own way there. Stop signals blocked, as its main process has them during the
+  boot's wait; a child forked as a worker process is, killed while it holds the lock of the
+  ``multiprocessing`` Event the main process then waits on, for ever, whatever the wait's timeout.
+- ``blocked``: stop signals blocked, no dead child.
+- ``dead-child``: a child that exited and is never reaped, stop signals as usual.
+
+Once there, it writes ``ready PID DEAD_CHILD_PID`` (0 for none) to MARKS and never exits on its own.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+_FORK = multiprocessing.get_context("fork")
+
+
+def main(marks: Path, kind: str) -> None:
+    if kind in ("both", "blocked"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    booted = _FORK.Event()
+    dead = 0
+    if kind in ("both", "dead-child"):
+        worker = _FORK.Process(target=_die_holding, args=(booted,) if kind == "both" else (None,))
+        worker.start()
+        dead = worker.pid or 0
+        _until_dead(dead)
+    marks.write_text(f"ready {os.getpid()} {dead}")
+    if kind == "both":
+        booted.wait(timeout=1)  # takes the Event's lock first: held by the dead child, never returns
+    while True:
+        time.sleep(1)
+
+
+def _die_holding(event: object | None) -> None:
+    """Killed while holding the Event's lock, as ``Event.set`` holds it until its waiter has woken."""
+    if event is not None:
+        event._cond.acquire()  # type: ignore[attr-defined]
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _until_dead(pid: int) -> None:
+    stat = Path(f"/proc/{pid}/stat")
+    while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        time.sleep(0.01)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "both")
