@@ -226,18 +226,31 @@ def _grace_seconds(service: Mapping[str, Any]) -> float:
     return float(match.group(1))
 
 
+def _worker_s_longest_clean_stop(command: str) -> float:
+    parsed = _dramatiq_arguments(command)
+    consumers = 4  # each queue's and its delay queue's
+    # Dramatiq waits that long for the threads, then for the consumers
+    joins: float = 2 * parsed.worker_shutdown_timeout / 1000
+    return joins + consumers * CLOSE_WAIT_S + tally.STOP_TIMEOUT_S
+
+
+def test_the_supervisor_waits_out_a_worker_s_longest_clean_stop_before_killing_what_is_left(
+    procfile: dict[str, str],
+) -> None:
+    """After a stuck main process was killed its worker processes that were up drain on their own: a
+    SIGKILL mid-drain loses the acks of committed messages (sent again: duplicates)."""
+    from workers.cli.supervise import RestartPolicy
+
+    assert RestartPolicy().orphans_grace >= _worker_s_longest_clean_stop(_unsupervised(procfile["worker"]))
+
+
 def test_compose_waits_out_each_process_s_longest_clean_stop_before_killing_it(
     compose: dict[str, Any],
 ) -> None:
     """A SIGKILL mid-stop loses the acks of committed messages (sent again: duplicates), republishes a
     batch of events, and counts a death for each message delivered again that was running."""
     services, margin = compose["services"], 5.0
-    parsed = _dramatiq_arguments(_shell_command(services["worker"]).removeprefix(WATCHED))
-    consumers = 4  # each queue's and its delay queue's
-    joins = (
-        2 * parsed.worker_shutdown_timeout / 1000
-    )  # Dramatiq waits that long for the threads, then the consumers
-    worker = joins + consumers * CLOSE_WAIT_S + tally.STOP_TIMEOUT_S
+    worker = _worker_s_longest_clean_stop(_shell_command(services["worker"]).removeprefix(WATCHED))
     relay_options = RelayOptions()
     relay = 2 * relay_options.statement_timeout_ms / 1000 + relay_options.publish_timeout + CLOSE_TIMEOUT_S
     audit = 2 * AuditOptions().statement_timeout_ms / 1000  # its batch in hand and the one prefetched

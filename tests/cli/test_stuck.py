@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from tests.support import wedged_main
+from workers.cli import stuck
 from workers.cli.stuck import StuckWatch, blocks_sigterm, dead_children, wait_unless_stuck
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads /proc (Linux)")
 
-Wedged = Callable[[str], tuple["subprocess.Popen[bytes]", int]]
+Wedged = Callable[..., tuple["subprocess.Popen[bytes]", int]]
 
 
 @pytest.fixture
@@ -26,9 +27,9 @@ def wedged(tmp_path: Path) -> Iterator[Wedged]:
     none). Killed at the end: its stop signals may be blocked."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(kind: str) -> tuple[subprocess.Popen[bytes], int]:
+    def start(kind: str, *args: str) -> tuple[subprocess.Popen[bytes], int]:
         marks = tmp_path / f"marks-{len(started)}"
-        process = subprocess.Popen([sys.executable, wedged_main.__file__, str(marks), kind])
+        process = subprocess.Popen([sys.executable, wedged_main.__file__, str(marks), kind, *args])
         started.append(process)
         deadline = time.monotonic() + 30
         while not (marks.exists() and marks.read_text().startswith("ready")):
@@ -48,7 +49,7 @@ def test_dramatiq_s_wedge_is_stuck_once_it_has_lasted_the_time_given(wedged: Wed
     pid, watch = process.pid, StuckWatch(process.pid, stuck_after=60)
 
     assert blocks_sigterm(pid)
-    assert dead_children(pid) == [dead]
+    assert list(dead_children(pid)) == [dead]
     assert not watch.is_stuck(now=100.0), "first seen"
     assert not watch.is_stuck(now=159.9)
     assert watch.is_stuck(now=160.0)
@@ -63,9 +64,35 @@ def test_either_half_alone_is_never_stuck(wedged: Wedged, kind: str) -> None:
     pid, watch = process.pid, StuckWatch(process.pid, stuck_after=1)
 
     assert blocks_sigterm(pid) is (kind == "blocked")
-    assert dead_children(pid) == ([dead] if kind == "dead-child" else [])
+    assert list(dead_children(pid)) == ([dead] if kind == "dead-child" else [])
     assert not watch.is_stuck(now=0.0)
     assert not watch.is_stuck(now=1_000.0)
+
+
+def test_a_process_dead_before_the_block_began_does_not_count(
+    wedged: Wedged, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As Dramatiq's main process after a reload: it execs in place, and the fork processes of the run
+    before lie unreaped for good while it boots again with its stop signals blocked."""
+    monkeypatch.setattr(stuck, "START_SLACK_S", 0.2)
+    process, dead = wedged("stale", "1.5")  # blocked 1.5 s after its child died: more than 1 + 0.2
+    watch = StuckWatch(process.pid, stuck_after=1)
+
+    assert blocks_sigterm(process.pid)
+    assert list(dead_children(process.pid)) == [dead]
+    assert not watch.is_stuck(now=0.0)
+    assert not watch.is_stuck(now=1_000.0)
+
+
+def test_while_stopping_a_stuck_process_is_stuck_sooner(wedged: Wedged) -> None:
+    """A SIGTERM forwarded to it stays pending, and honcho kills the supervisor 5 s after Ctrl-C."""
+    process, _ = wedged("both")
+    watch = StuckWatch(process.pid, stuck_after=60)
+
+    assert not watch.is_stuck(now=0.0, stopping=True)
+    assert not watch.is_stuck(now=2.9, stopping=True)
+    assert not watch.is_stuck(now=3.0), "not stopping: 60 s"
+    assert watch.is_stuck(now=3.0, stopping=True)
 
 
 def test_a_break_starts_the_count_again() -> None:

@@ -22,7 +22,8 @@ from tests.support import wedged_main
 # the last one for later starts); "kill" kills itself; "wait" writes "ready" to MARKS, then waits for
 # SIGTERM and exits 0 on it, after writing "SIGTERM" there; "orphan" starts a process that would sleep
 # for minutes, writes its pid to MARKS and kills itself, leaving it behind; "wedge" becomes a process
-# stuck as Dramatiq's main process can be (tests/support/wedged_main.py), which writes "ready ..." to MARKS.
+# stuck as Dramatiq's main process can be (tests/support/wedged_main.py), which writes "ready ..." to MARKS;
+# "hup" writes "SIGHUP" to MARKS and exits 0 on SIGHUP, after writing "ready".
 CHILD = """
 import os, signal, subprocess, sys, time
 from pathlib import Path
@@ -54,6 +55,11 @@ if step == "orphan":
     left = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
     marks.write_text(str(left.pid))
     signal.raise_signal(signal.SIGKILL)
+if step == "hup":
+    signal.signal(signal.SIGHUP, lambda *_: (marks.write_text("SIGHUP"), sys.exit(0)))
+    marks.write_text("ready")
+    while True:
+        time.sleep(0.05)
 if step == "wedge":
     os.execv(sys.executable, [sys.executable, str(marks.with_name("wedged_main.py")), str(marks)])
 sys.exit(int(step))
@@ -95,7 +101,7 @@ def supervise(tmp_path: Path) -> Iterator[Supervise]:
 def _kill_wedged(tmp_path: Path) -> None:
     marks = tmp_path / "marks"
     text = marks.read_text() if marks.exists() else ""
-    if text.startswith("ready "):
+    if text.startswith(("started ", "ready ")):
         with contextlib.suppress(ProcessLookupError):
             os.kill(int(text.split()[1]), signal.SIGKILL)
 
@@ -236,6 +242,18 @@ def test_sigterm_is_forwarded_and_the_supervisor_exits_with_the_child_without_re
     assert b"forwarding signal" in log
 
 
+def test_sighup_is_passed_on_and_does_not_end_the_supervisor(tmp_path: Path, supervise: Supervise) -> None:
+    """Dramatiq's reload; as PID 1 of a container the supervisor would otherwise drop it."""
+    process = supervise("hup")
+    _wait_for_mark(tmp_path, lambda text: text == "ready")
+    process.send_signal(signal.SIGHUP)
+    _, log = process.communicate(timeout=30)
+
+    assert process.returncode == 0, "the child's clean exit, not the supervisor killed by SIGHUP"
+    assert (tmp_path / "marks").read_text() == "SIGHUP"
+    assert b'"signal":"SIGHUP"' in log
+
+
 def _running(pid: int) -> bool:
     """Whether the process exists and has not exited (a zombie has)."""
     try:
@@ -331,11 +349,12 @@ def test_a_command_stuck_as_dramatiq_s_main_process_can_be_is_killed_and_started
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads process states from /proc")
-def test_a_stop_while_the_command_is_stuck_ends_once_it_is_killed(
+def test_a_stop_while_the_command_is_stuck_ends_once_it_is_killed_a_few_seconds_on(
     tmp_path: Path, supervise: Supervise
 ) -> None:
-    """The SIGTERM forwarded to it stays pending: the watch is what ends the stop."""
-    process = supervise("wedge", "0", stuck_after=1)
+    """The SIGTERM forwarded to it stays pending: the watch is what ends the stop, without waiting out
+    --stuck-after (honcho kills the supervisor 5 s after Ctrl-C, which would leave it unsupervised)."""
+    process = supervise("wedge", "0", stuck_after=600)
     _wait_for_mark(tmp_path, lambda text: text.startswith("ready"))
     process.send_signal(signal.SIGTERM)
     _, log = process.communicate(timeout=60)
@@ -349,13 +368,14 @@ def test_a_stop_while_the_command_is_stuck_ends_once_it_is_killed(
 def test_with_stuck_after_0_a_stuck_command_is_left_alone(tmp_path: Path, supervise: Supervise) -> None:
     process = supervise("wedge", "0", stuck_after=0)
     _wait_for_mark(tmp_path, lambda text: text.startswith("ready"))
-    time.sleep(2.5)  # the other tests' watch, at 1 s, kills it within 2
+    process.send_signal(signal.SIGTERM)
+    time.sleep(6)  # a watch, while stopping, would have killed it after 3 s, looking once a second
 
     assert process.poll() is None
     assert _starts(tmp_path) == 1
     _kill_wedged(tmp_path)
     _, log = process.communicate(timeout=60)
-    assert process.returncode == 0, "restarted after the kill, as after any failure"
+    assert process.returncode == 128 + signal.SIGKILL, "stopping: not restarted"
     assert b"supervised command stuck" not in log
 
 
@@ -382,7 +402,9 @@ if not Path("wedged-once").exists():
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads process states from /proc")
 def test_dramatiq_wedged_by_a_worker_process_killed_as_it_came_up_is_started_again(tmp_path: Path) -> None:
     (tmp_path / "wedging_broker.py").write_text(WEDGING_BROKER)
+    # A short fork timeout takes the main process past its bounded wait, onto the lock held for ever.
     dramatiq = [str(BIN / "dramatiq"), "wedging_broker", "--processes", "1", "--threads", "1"]
+    dramatiq += ["--worker-fork-timeout", "100"]
     command = [str(BIN / "docfleet"), "supervise", "--stuck-after", "2", "--", *dramatiq]
     log = tmp_path / "log"
     with log.open("wb") as out:

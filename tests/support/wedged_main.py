@@ -1,13 +1,16 @@
 """A process in the state of Dramatiq's main process when a worker process was killed as it came up,
-or in half of it; run as a script: ``python wedged_main.py MARKS [both|blocked|dead-child]``.
+or in half of it; run as a script: ``python wedged_main.py MARKS [both|blocked|dead-child|stale S]``.
 
 - ``both``: Dramatiq's own way there. Stop signals blocked, as its main process has them during the
   boot's wait; a child forked as a worker process is, killed while it holds the lock of the
   ``multiprocessing`` Event the main process then waits on, for ever, whatever the wait's timeout.
 - ``blocked``: stop signals blocked, no dead child.
 - ``dead-child``: a child that exited and is never reaped, stop signals as usual.
+- ``stale S``: a child that exited and is never reaped, then S seconds later stop signals blocked: as
+  Dramatiq's main process booting again after its reload, beside the fork processes of the run before.
 
-Once there, it writes ``ready PID DEAD_CHILD_PID`` (0 for none) to MARKS and never exits on its own.
+It first writes ``started PID`` to MARKS; once there, ``ready PID DEAD_CHILD_PID`` (0 for none). It
+never exits on its own.
 """
 
 from __future__ import annotations
@@ -23,16 +26,20 @@ STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 _FORK = multiprocessing.get_context("fork")
 
 
-def main(marks: Path, kind: str) -> None:
+def main(marks: Path, kind: str, stale_s: float = 0.0) -> None:
+    marks.write_text(f"started {os.getpid()}")
     if kind in ("both", "blocked"):
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     booted = _FORK.Event()
     dead = 0
-    if kind in ("both", "dead-child"):
+    if kind in ("both", "dead-child", "stale"):
         worker = _FORK.Process(target=_die_holding, args=(booted,) if kind == "both" else (None,))
         worker.start()
         dead = worker.pid or 0
         _until_dead(dead)
+    if kind == "stale":
+        time.sleep(stale_s)
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     marks.write_text(f"ready {os.getpid()} {dead}")
     if kind == "both":
         booted.wait(timeout=1)  # takes the Event's lock first: held by the dead child, never returns
@@ -54,4 +61,5 @@ def _until_dead(pid: int) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "both")
+    marks_path, kind, *rest = [*sys.argv[1:], "both"][:2] + sys.argv[3:]
+    main(Path(marks_path), kind, float(rest[0]) if rest else 0.0)

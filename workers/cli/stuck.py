@@ -4,10 +4,13 @@ Dramatiq's main process waits for each worker process to come up on a ``multipro
 its stop signals blocked. A worker process killed while it sets that Event leaves the Event's lock held,
 and the wait never returns, whatever its timeout (docs/reliability.md, "A worker process killed as it
 comes up"): the main process logs nothing, takes no SIGTERM, and notices no death of its processes.
-From outside it shows as two things at once: it blocks SIGTERM, and a process it started has died and
-is left unreaped (a zombie). Each alone is normal for a while: the boot's wait is bounded by Dramatiq's
-``--worker-fork-timeout`` (30 s by default), and the main process reaps a dead worker process within a
-second of that wait's end. Both for longer than that is a process that will never move again.
+From outside it shows as two things at once: it blocks SIGTERM, and a process it started during that
+block has died and is left unreaped (a zombie). Each alone is normal for a while. The boot's wait gives
+each worker process in turn up to Dramatiq's ``--worker-fork-timeout`` (30 s by default) and stops at
+the first that times out, so with boots of a few seconds the signals are blocked for about one timeout
+at most, and the main process reaps a dead worker process within a second of that wait's end.
+A zombie started before the block began is not one of this boot's worker processes: Dramatiq's reload
+(SIGHUP) execs in place and leaves the fork processes of the run before unreaped, for good.
 """
 
 from __future__ import annotations
@@ -26,20 +29,28 @@ import structlog
 log = structlog.get_logger("docfleet.supervise")
 
 WATCH_EVERY_S = 1.0
+STOPPING_STUCK_AFTER_S = 3.0
+"""The wait while a stop is under way: a SIGTERM forwarded to a stuck process stays pending, and
+honcho kills the supervisor 5 s after Ctrl-C, which would leave the stuck process running unsupervised."""
+START_SLACK_S = 5.0  # a module global, so that a test can shorten it
+"""How long before the block was first seen a dead process may have started and still count (the
+watch looks once a second, and a loaded machine may run it late)."""
 _PROC = Path("/proc")
 _SIGTERM_BIT = 1 << (signal.SIGTERM - 1)
 
 
-def wait_unless_stuck(child: subprocess.Popen[bytes], stuck_after: float) -> int:
+def wait_unless_stuck(
+    child: subprocess.Popen[bytes], stuck_after: float, stopping: Callable[[], bool] = lambda: False
+) -> int:
     """The child's exit status, once it has exited; killed first if it stays stuck for ``stuck_after``
-    seconds (0: never)."""
+    seconds (0: never), or for ``STOPPING_STUCK_AFTER_S`` once ``stopping``."""
     if stuck_after <= 0:
         return child.wait()
     watch = StuckWatch(child.pid, stuck_after)
     with _exit_notice(child) as exited:
         while not exited(WATCH_EVERY_S):
             now = time.monotonic()
-            if watch.is_stuck(now):
+            if watch.is_stuck(now, stopping=stopping()):
                 log.error(
                     "supervised command stuck",
                     pid=child.pid,
@@ -62,7 +73,10 @@ def _exit_notice(child: subprocess.Popen[bytes]) -> Iterator[Callable[[float], b
         yield lambda timeout: _popen_exited(child, timeout)
         return
     try:
-        yield lambda timeout: bool(select.select([pidfd], [], [], timeout)[0])
+        if child.poll() is not None:  # reaped before the pidfd was opened: its pid may be another's now
+            yield lambda _timeout: True
+        else:
+            yield lambda timeout: bool(select.select([pidfd], [], [], timeout)[0])
     finally:
         os.close(pidfd)
 
@@ -77,23 +91,35 @@ def _popen_exited(child: subprocess.Popen[bytes], timeout: float) -> bool:
 
 class StuckWatch:
     """Asked from time to time, says whether ``pid`` has blocked SIGTERM while a process it started
-    has lain dead, both without a break, for ``stuck_after`` seconds. One supervisor thread asks it."""
+    during that block has lain dead, both without a break, for ``stuck_after`` seconds. One supervisor
+    thread asks it."""
 
     def __init__(self, pid: int, stuck_after: float) -> None:
         self._pid = pid
         self._stuck_after = stuck_after
         self._since: float | None = None
+        self._block_seen_at: float | None = None  # seconds since boot, as /proc gives start times
 
-    def is_stuck(self, now: float) -> bool:
-        if not (blocks_sigterm(self._pid) and dead_children(self._pid)):
+    def is_stuck(self, now: float, stopping: bool = False) -> bool:
+        if not self._blocked_with_a_dead_child():
             self._since = None
             return False
         if self._since is None:
             self._since = now
-        return now - self._since >= self._stuck_after
+        limit = min(self._stuck_after, STOPPING_STUCK_AFTER_S) if stopping else self._stuck_after
+        return now - self._since >= limit
 
     def stuck_for(self, now: float) -> float:
         return 0.0 if self._since is None else now - self._since
+
+    def _blocked_with_a_dead_child(self) -> bool:
+        if not blocks_sigterm(self._pid):
+            self._block_seen_at = None
+            return False
+        if self._block_seen_at is None:
+            self._block_seen_at = _since_boot()
+        earliest = self._block_seen_at - WATCH_EVERY_S - START_SLACK_S
+        return any(started >= earliest for started in dead_children(self._pid).values())
 
 
 def blocks_sigterm(pid: int) -> bool:
@@ -108,26 +134,27 @@ def blocks_sigterm(pid: int) -> bool:
     return False
 
 
-def dead_children(pid: int) -> list[int]:
-    """The process's children that have exited and that it has not reaped (zombies)."""
-    return [child for child in _children(pid) if _state(child) == "Z"]
+def dead_children(pid: int) -> dict[int, float]:
+    """The process's children that have exited and that it has not reaped (zombies), each with when
+    it started, in seconds since boot. A scan of ``/proc``: no kernel option needed."""
+    found: dict[int, float] = {}
+    ticks = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir(_PROC):
+        if entry.isdigit():
+            fields = _stat_fields(int(entry))
+            # after the name: state (3rd field of stat), ppid (4th), ..., starttime (22nd)
+            if len(fields) > 19 and fields[0] == "Z" and int(fields[1]) == pid:
+                found[int(entry)] = int(fields[19]) / ticks
+    return found
 
 
-def _children(pid: int) -> list[int]:
-    """Children of any of the process's threads (``/proc/PID/task/TID/children``)."""
-    children: list[int] = []
+def _stat_fields(pid: int) -> list[str]:
+    """``/proc/PID/stat`` after the process's name, which may hold spaces and parentheses; [] once gone."""
     try:
-        for task in (_PROC / str(pid) / "task").iterdir():
-            children.extend(int(child) for child in (task / "children").read_text().split())
-    except OSError:  # gone meanwhile, or a kernel without the children files
+        return (_PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
         return []
-    return children
 
 
-def _state(pid: int) -> str:
-    """The process's state letter (``R``, ``S``, ``Z``...), or "" once it is gone."""
-    try:
-        stat = (_PROC / str(pid) / "stat").read_text()
-    except OSError:
-        return ""
-    return stat.rsplit(")", 1)[1].split()[0]  # after the name, which may hold spaces and parentheses
+def _since_boot() -> float:
+    return time.clock_gettime(time.CLOCK_BOOTTIME)

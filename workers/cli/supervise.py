@@ -4,7 +4,8 @@ Dramatiq's parent process exits as soon as one of its worker processes dies, and
 whole fleet. The supervisor runs the command as its child and starts it again whenever it exits abnormally
 (a non-zero code or a signal), after a capped exponential backoff that starts over once the child has run
 for a while. SIGTERM and SIGINT are forwarded to the child; the supervisor then waits for it and exits
-with its code, without restarting it. A clean exit (code 0) ends the supervisor with code 0, unless
+with its code, without restarting it. SIGHUP, Dramatiq's reload in place, is passed on as it is. A clean
+exit (code 0) ends the supervisor with code 0, unless
 ``--restart always``: a long-running command (the Procfile's) that exits cleanly without being asked
 was stopped by someone else, Dramatiq's main process as soon as one of its worker processes drained
 after a stray SIGTERM, and the fleet would stay down. Exit code 2 ends the supervisor with code 2
@@ -67,8 +68,11 @@ class RestartPolicy:
     maximum: float = 10.0
     healthy_after: float = 30.0
     """A child that ran this many seconds before exiting is restarted after ``initial`` again."""
-    orphans_grace: float = 25.0
-    """How long what a child left running has to stop after SIGTERM (a drain), before SIGKILL."""
+    orphans_grace: float = 65.0
+    """How long what a child left running has to stop after SIGTERM (a drain), before SIGKILL: a
+    Dramatiq worker process's longest clean stop under the Procfile's shutdown timeout (its threads and
+    then its consumers 20 s each, each of four consumers' 5 s for dead letters, the metrics' last write),
+    as after a stuck main process was killed."""
     after_clean_exit: bool = False
     """Whether a clean exit the supervisor did not ask for is restarted too."""
     after_failure: bool = True
@@ -101,7 +105,7 @@ def supervise(
         ),
     ] = 60.0,
 ) -> None:
-    """Run COMMAND, restart it whenever it fails, forward SIGTERM and SIGINT to it; exit with its code.
+    """Run COMMAND, restart it when it fails, forward SIGTERM, SIGINT and SIGHUP to it; exit with its code.
 
     \b
     Example (the Procfile's relay):
@@ -133,6 +137,7 @@ class Supervisor:
         """Runs the command until it exits cleanly or a stop signal came; the child's last exit code."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._forward)
+        signal.signal(signal.SIGHUP, self._pass_on)
         orphans.adopt_orphans()
         delays = Backoff(self._policy.initial, self._policy.maximum)
         while True:
@@ -183,7 +188,7 @@ class Supervisor:
         log.info("supervised command started", pid=self._child.pid, command=self._command)
         if self._stopping.is_set():  # a signal came while the child was being started
             self._child.send_signal(signal.SIGTERM)
-        code = wait_unless_stuck(self._child, self._policy.stuck_after)
+        code = wait_unless_stuck(self._child, self._policy.stuck_after, self._stopping.is_set)
         signals_before = self._signals
         left = orphans.stop_group(
             self._child.pid, self._policy.orphans_grace, hurry=lambda: self._signals > signals_before
@@ -191,6 +196,14 @@ class Supervisor:
         if left:
             log.warning("stopped what the supervised command left running", processes=left)
         return 128 - code if code < 0 else code  # killed by signal N: 128 + N, as a shell reports it
+
+    def _pass_on(self, signum: int, _frame: FrameType | None) -> None:
+        """SIGHUP: Dramatiq's reload, in place. Passed on, not a stop: as PID 1 of a container the
+        supervisor would otherwise drop it (a command with no handler for it exits, and is restarted)."""
+        child = self._child
+        if child is not None and child.poll() is None:
+            log.info("forwarding signal", signal=signal.Signals(signum).name, pid=child.pid)
+            child.send_signal(signum)
 
     def _forward(self, signum: int, _frame: FrameType | None) -> None:
         self._stopping.set()
