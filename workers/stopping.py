@@ -16,6 +16,9 @@ from types import FrameType
 from typing import Protocol, Self
 
 POLL_S = 0.05
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+"""What stops the relay and the audit consumer cleanly. SIGHUP is a reload elsewhere (Dramatiq's): here
+it is a stop, after which the supervisor or the platform starts the command again."""
 
 
 class StopFlag(Protocol):

@@ -9,34 +9,43 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 from tests.support import wedged_main
-from workers.cli import stuck
-from workers.cli.stuck import StuckWatch, blocks_sigterm, dead_children, wait_unless_stuck
+from workers.cli.stuck import StuckWatch, blocks_sigterm, dead_children, since_boot, wait_unless_stuck
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads /proc (Linux)")
 
-Wedged = Callable[..., tuple["subprocess.Popen[bytes]", int]]
+
+class Wedge(NamedTuple):
+    process: subprocess.Popen[bytes]
+    dead: int  # its dead child's pid, 0 for none
+    started_at: float  # since_boot() before it was started
+
+
+Wedged = Callable[..., Wedge]
 
 
 @pytest.fixture
 def wedged(tmp_path: Path) -> Iterator[Wedged]:
-    """Starts ``tests/support/wedged_main.py`` of a kind, once there; with its dead child's pid (0 for
-    none). Killed at the end: its stop signals may be blocked."""
+    """Starts ``tests/support/wedged_main.py`` of a kind, and returns once it is there; ``looking``
+    is called meanwhile with its pid, as a supervisor's watch looks. Killed at the end: its stop
+    signals may be blocked."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(kind: str, *args: str) -> tuple[subprocess.Popen[bytes], int]:
-        marks = tmp_path / f"marks-{len(started)}"
+    def start(kind: str, *args: str, looking: Callable[[int], object] = lambda _pid: None) -> Wedge:
+        marks, started_at = tmp_path / f"marks-{len(started)}", since_boot()
         process = subprocess.Popen([sys.executable, wedged_main.__file__, str(marks), kind, *args])
         started.append(process)
         deadline = time.monotonic() + 30
         while not (marks.exists() and marks.read_text().startswith("ready")):
             assert process.poll() is None, f"exited with {process.returncode}"
             assert time.monotonic() < deadline, "never ready"
+            looking(process.pid)
             time.sleep(0.02)
-        return process, int(marks.read_text().split()[2])
+        return Wedge(process, int(marks.read_text().split()[2]), started_at)
 
     yield start
     for process in started:
@@ -45,8 +54,8 @@ def wedged(tmp_path: Path) -> Iterator[Wedged]:
 
 
 def test_dramatiq_s_wedge_is_stuck_once_it_has_lasted_the_time_given(wedged: Wedged) -> None:
-    process, dead = wedged("both")
-    pid, watch = process.pid, StuckWatch(process.pid, stuck_after=60)
+    process, dead, started_at = wedged("both")
+    pid, watch = process.pid, StuckWatch(process.pid, stuck_after=60, started_at=started_at)
 
     assert blocks_sigterm(pid)
     assert list(dead_children(pid)) == [dead]
@@ -60,8 +69,8 @@ def test_dramatiq_s_wedge_is_stuck_once_it_has_lasted_the_time_given(wedged: Wed
 def test_either_half_alone_is_never_stuck(wedged: Wedged, kind: str) -> None:
     """Dramatiq's main process blocks its stop signals through every boot, and a process's dead child
     is a zombie until it is reaped: each alone is how a healthy process can look for a while."""
-    process, dead = wedged(kind)
-    pid, watch = process.pid, StuckWatch(process.pid, stuck_after=1)
+    process, dead, started_at = wedged(kind)
+    pid, watch = process.pid, StuckWatch(process.pid, stuck_after=1, started_at=started_at)
 
     assert blocks_sigterm(pid) is (kind == "blocked")
     assert list(dead_children(pid)) == ([dead] if kind == "dead-child" else [])
@@ -69,14 +78,19 @@ def test_either_half_alone_is_never_stuck(wedged: Wedged, kind: str) -> None:
     assert not watch.is_stuck(now=1_000.0)
 
 
-def test_a_process_dead_before_the_block_began_does_not_count(
-    wedged: Wedged, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_process_dead_before_the_block_began_does_not_count(wedged: Wedged) -> None:
     """As Dramatiq's main process after a reload: it execs in place, and the fork processes of the run
-    before lie unreaped for good while it boots again with its stop signals blocked."""
-    monkeypatch.setattr(stuck, "START_SLACK_S", 0.2)
-    process, dead = wedged("stale", "1.5")  # blocked 1.5 s after its child died: more than 1 + 0.2
-    watch = StuckWatch(process.pid, stuck_after=1)
+    before lie unreaped for good while it boots again with its stop signals blocked. The watch saw
+    the process unblocked after that one had died (here while its child was dead and the block 1 s
+    away), so that one is not of this block."""
+    watches: list[StuckWatch] = []
+
+    def look(pid: int) -> None:
+        watches[:] = watches or [StuckWatch(pid, stuck_after=1, started_at=0.0)]
+        watches[0].is_stuck(now=0.0)
+
+    process, dead, _ = wedged("stale", "1", looking=look)
+    [watch] = watches
 
     assert blocks_sigterm(process.pid)
     assert list(dead_children(process.pid)) == [dead]
@@ -84,10 +98,19 @@ def test_a_process_dead_before_the_block_began_does_not_count(
     assert not watch.is_stuck(now=1_000.0)
 
 
+def test_without_a_look_between_its_death_and_the_block_the_same_process_counts(wedged: Wedged) -> None:
+    """The other side of the test above: what tells the two apart is the look while unblocked."""
+    process, _, started_at = wedged("stale", "1")
+    watch = StuckWatch(process.pid, stuck_after=1, started_at=started_at)
+
+    assert not watch.is_stuck(now=0.0)
+    assert watch.is_stuck(now=1.0)
+
+
 def test_while_stopping_a_stuck_process_is_stuck_sooner(wedged: Wedged) -> None:
     """A SIGTERM forwarded to it stays pending, and honcho kills the supervisor 5 s after Ctrl-C."""
-    process, _ = wedged("both")
-    watch = StuckWatch(process.pid, stuck_after=60)
+    process, _, started_at = wedged("both")
+    watch = StuckWatch(process.pid, stuck_after=60, started_at=started_at)
 
     assert not watch.is_stuck(now=0.0, stopping=True)
     assert not watch.is_stuck(now=2.9, stopping=True)
@@ -96,40 +119,47 @@ def test_while_stopping_a_stuck_process_is_stuck_sooner(wedged: Wedged) -> None:
 
 
 def test_a_break_starts_the_count_again() -> None:
-    """Only both halves without a break count: here this process, which blocks SIGTERM for a moment
-    and has a dead child throughout."""
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    _until_zombie(child.pid)
-    watch = StuckWatch(os.getpid(), stuck_after=10)
+    """Only both halves without a break count: here this process, which blocks SIGTERM twice, with a
+    child of its own dead during each block."""
+    watch = StuckWatch(os.getpid(), stuck_after=10, started_at=since_boot())
+    first, second = None, None
     try:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        first = _dead_child()
         assert not watch.is_stuck(now=0.0)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
         assert not watch.is_stuck(now=5.0), "not blocked: the count is dropped"
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        assert not watch.is_stuck(now=6.0), "the first child died before this block: it does not count"
+        second = _dead_child()
         assert not watch.is_stuck(now=12.0), "counted again from 12, not from 0"
+        assert not watch.is_stuck(now=21.9)
         assert watch.is_stuck(now=22.0)
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-        child.wait()
+        for child in (first, second):
+            if child is not None:
+                child.wait()
+
+
+def _dead_child() -> subprocess.Popen[bytes]:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    return child
 
 
 def test_a_process_that_is_gone_is_not_stuck(wedged: Wedged) -> None:
-    process, _ = wedged("both")
-    watch = StuckWatch(process.pid, stuck_after=1)
+    process, _, started_at = wedged("both")
+    watch = StuckWatch(process.pid, stuck_after=1, started_at=started_at)
     assert not watch.is_stuck(now=0.0)
     process.kill()
     process.wait()
 
     assert not watch.is_stuck(now=10.0)
     assert watch.stuck_for(now=10.0) == 0.0
-
-
-def _until_zombie(pid: int) -> None:
-    deadline = time.monotonic() + 10
-    while Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
 
 
 @pytest.fixture(params=["pidfd", "polling"])
@@ -141,14 +171,15 @@ def exit_notice(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_a_stuck_child_is_killed_and_its_status_returned(wedged: Wedged, exit_notice: str) -> None:
-    process, _ = wedged("both")
+    process, _, started_at = wedged("both")
     started = time.monotonic()
 
-    assert wait_unless_stuck(process, stuck_after=1) == -signal.SIGKILL
+    assert wait_unless_stuck(process, stuck_after=1, started_at=started_at) == -signal.SIGKILL
     assert time.monotonic() - started < 10
 
 
 def test_a_child_that_exits_has_its_own_status_returned(exit_notice: str) -> None:
+    started_at = since_boot()
     child = subprocess.Popen([sys.executable, "-c", "import time, sys; time.sleep(1.5); sys.exit(3)"])
 
-    assert wait_unless_stuck(child, stuck_after=1) == 3
+    assert wait_unless_stuck(child, stuck_after=1, started_at=started_at) == 3

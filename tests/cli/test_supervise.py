@@ -23,7 +23,8 @@ from tests.support import wedged_main
 # SIGTERM and exits 0 on it, after writing "SIGTERM" there; "orphan" starts a process that would sleep
 # for minutes, writes its pid to MARKS and kills itself, leaving it behind; "wedge" becomes a process
 # stuck as Dramatiq's main process can be (tests/support/wedged_main.py), which writes "ready ..." to MARKS;
-# "hup" writes "SIGHUP" to MARKS and exits 0 on SIGHUP, after writing "ready".
+# "hup" writes "ready" to MARKS, then on SIGHUP adds " SIGHUP" and exits 1, on SIGTERM adds " SIGTERM" and
+# exits 0 a second later.
 CHILD = """
 import os, signal, subprocess, sys, time
 from pathlib import Path
@@ -56,7 +57,11 @@ if step == "orphan":
     marks.write_text(str(left.pid))
     signal.raise_signal(signal.SIGKILL)
 if step == "hup":
-    signal.signal(signal.SIGHUP, lambda *_: (marks.write_text("SIGHUP"), sys.exit(0)))
+    def add(word):
+        with marks.open("a") as out:
+            out.write(" " + word)
+    signal.signal(signal.SIGHUP, lambda *_: (add("SIGHUP"), sys.exit(1)))
+    signal.signal(signal.SIGTERM, lambda *_: (add("SIGTERM"), time.sleep(1), sys.exit(0)))
     marks.write_text("ready")
     while True:
         time.sleep(0.05)
@@ -100,10 +105,12 @@ def supervise(tmp_path: Path) -> Iterator[Supervise]:
 
 def _kill_wedged(tmp_path: Path) -> None:
     marks = tmp_path / "marks"
-    text = marks.read_text() if marks.exists() else ""
-    if text.startswith(("started ", "ready ")):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(int(text.split()[1]), signal.SIGKILL)
+    words = (marks.read_text() if marks.exists() else "").split()
+    if len(words) > 1 and words[0] in ("started", "ready") and words[1].isdigit():
+        pid = int(words[1])
+        with contextlib.suppress(OSError):  # gone already, its pid perhaps another's: look first
+            if b"wedged_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGKILL)
 
 
 def _starts(tmp_path: Path) -> int:
@@ -242,16 +249,32 @@ def test_sigterm_is_forwarded_and_the_supervisor_exits_with_the_child_without_re
     assert b"forwarding signal" in log
 
 
-def test_sighup_is_passed_on_and_does_not_end_the_supervisor(tmp_path: Path, supervise: Supervise) -> None:
-    """Dramatiq's reload; as PID 1 of a container the supervisor would otherwise drop it."""
-    process = supervise("hup")
+def test_sighup_is_passed_on_and_is_no_stop(tmp_path: Path, supervise: Supervise) -> None:
+    """Dramatiq's reload; as PID 1 of a container the supervisor would otherwise drop it. Here the
+    child fails on it, and is restarted: a stop would not have been."""
+    process = supervise("hup", "0")
     _wait_for_mark(tmp_path, lambda text: text == "ready")
     process.send_signal(signal.SIGHUP)
     _, log = process.communicate(timeout=30)
 
-    assert process.returncode == 0, "the child's clean exit, not the supervisor killed by SIGHUP"
-    assert (tmp_path / "marks").read_text() == "SIGHUP"
+    assert process.returncode == 0
+    assert _starts(tmp_path) == 2
+    assert (tmp_path / "marks").read_text() == "ready SIGHUP"
     assert b'"signal":"SIGHUP"' in log
+
+
+def test_sighup_during_a_stop_is_not_passed_on(tmp_path: Path, supervise: Supervise) -> None:
+    """Dramatiq would take it for a reload, and boot again instead of finishing its drain."""
+    process = supervise("hup")
+    _wait_for_mark(tmp_path, lambda text: text == "ready")
+    process.send_signal(signal.SIGTERM)
+    _wait_for_mark(tmp_path, lambda text: "SIGTERM" in text)
+    process.send_signal(signal.SIGHUP)
+    _, log = process.communicate(timeout=30)
+
+    assert process.returncode == 0
+    assert (tmp_path / "marks").read_text() == "ready SIGTERM"
+    assert b"not forwarding signal: stopping" in log
 
 
 def _running(pid: int) -> bool:
@@ -356,9 +379,11 @@ def test_a_stop_while_the_command_is_stuck_ends_once_it_is_killed_a_few_seconds_
     --stuck-after (honcho kills the supervisor 5 s after Ctrl-C, which would leave it unsupervised)."""
     process = supervise("wedge", "0", stuck_after=600)
     _wait_for_mark(tmp_path, lambda text: text.startswith("ready"))
+    asked = time.monotonic()
     process.send_signal(signal.SIGTERM)
     _, log = process.communicate(timeout=60)
 
+    assert time.monotonic() - asked < 30, "3 s, looking once a second: not the 600 of --stuck-after"
     assert process.returncode == 128 + signal.SIGKILL
     assert _starts(tmp_path) == 1, "a stop is not restarted"
     assert b"supervised command stuck" in log
@@ -380,7 +405,8 @@ def test_with_stuck_after_0_a_stuck_command_is_left_alone(tmp_path: Path, superv
 
 
 # A Dramatiq broker module whose first worker process is killed in the middle of Dramatiq's own boot
-# hand-shake, holding the lock of the Event its main process waits on; the next start boots as usual.
+# hand-shake, as Event.set has woken the main process and still holds the Event's lock, which the main
+# process must take back; the next start boots as usual.
 WEDGING_BROKER = """
 import multiprocessing.synchronize, os, signal
 from pathlib import Path
@@ -390,8 +416,11 @@ from dramatiq.brokers.stub import StubBroker
 dramatiq.set_broker(StubBroker())
 
 def set_then_die(event):
-    event._cond.acquire()
-    os.kill(os.getpid(), signal.SIGKILL)
+    with event._cond:
+        event._flag.acquire(False)
+        event._flag.release()
+        event._cond.notify_all()  # returns once the main process has woken
+        os.kill(os.getpid(), signal.SIGKILL)
 
 if not Path("wedged-once").exists():
     Path("wedged-once").touch()
@@ -402,9 +431,7 @@ if not Path("wedged-once").exists():
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads process states from /proc")
 def test_dramatiq_wedged_by_a_worker_process_killed_as_it_came_up_is_started_again(tmp_path: Path) -> None:
     (tmp_path / "wedging_broker.py").write_text(WEDGING_BROKER)
-    # A short fork timeout takes the main process past its bounded wait, onto the lock held for ever.
     dramatiq = [str(BIN / "dramatiq"), "wedging_broker", "--processes", "1", "--threads", "1"]
-    dramatiq += ["--worker-fork-timeout", "100"]
     command = [str(BIN / "docfleet"), "supervise", "--stuck-after", "2", "--", *dramatiq]
     log = tmp_path / "log"
     with log.open("wb") as out:

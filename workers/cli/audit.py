@@ -28,9 +28,9 @@ def audit(
     """
     from workers.audit import AuditOptions, run_audit
     from workers.logging import configure_logging
-    from workers.stopping import SignalStop
+    from workers.stopping import STOP_SIGNALS, SignalStop
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    stop = SignalStop().install()
+    stop = SignalStop().install(STOP_SIGNALS)
     run_audit(settings, stop, options=AuditOptions(batch_size=batch_size, prefetch=2 * batch_size))

@@ -106,11 +106,11 @@ def relay(
     """
     from workers.logging import configure_logging
     from workers.relay import RelayOptions, run_relay
-    from workers.stopping import SignalStop
+    from workers.stopping import STOP_SIGNALS, SignalStop
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    stop = SignalStop().install()
+    stop = SignalStop().install(STOP_SIGNALS)
     options = RelayOptions(
         batch_size=batch_size,
         poll_interval=poll_interval,

@@ -10,7 +10,8 @@ each worker process in turn up to Dramatiq's ``--worker-fork-timeout`` (30 s by 
 the first that times out, so with boots of a few seconds the signals are blocked for about one timeout
 at most, and the main process reaps a dead worker process within a second of that wait's end.
 A zombie started before the block began is not one of this boot's worker processes: Dramatiq's reload
-(SIGHUP) execs in place and leaves the fork processes of the run before unreaped, for good.
+(SIGHUP) execs in place and leaves the fork processes of the run before unreaped, for good. So only a
+process started after the last look that found SIGTERM unblocked counts (the watch's start, at first).
 """
 
 from __future__ import annotations
@@ -32,21 +33,23 @@ WATCH_EVERY_S = 1.0
 STOPPING_STUCK_AFTER_S = 3.0
 """The wait while a stop is under way: a SIGTERM forwarded to a stuck process stays pending, and
 honcho kills the supervisor 5 s after Ctrl-C, which would leave the stuck process running unsupervised."""
-START_SLACK_S = 5.0  # a module global, so that a test can shorten it
-"""How long before the block was first seen a dead process may have started and still count (the
-watch looks once a second, and a loaded machine may run it late)."""
+_TICK_S = 1 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01  # /proc's start times' unit
 _PROC = Path("/proc")
 _SIGTERM_BIT = 1 << (signal.SIGTERM - 1)
 
 
 def wait_unless_stuck(
-    child: subprocess.Popen[bytes], stuck_after: float, stopping: Callable[[], bool] = lambda: False
+    child: subprocess.Popen[bytes],
+    stuck_after: float,
+    started_at: float,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> int:
     """The child's exit status, once it has exited; killed first if it stays stuck for ``stuck_after``
-    seconds (0: never), or for ``STOPPING_STUCK_AFTER_S`` once ``stopping``."""
+    seconds (0: never), or for ``STOPPING_STUCK_AFTER_S`` once ``stopping``. ``started_at``: the
+    ``since_boot()`` of a moment before the child was started."""
     if stuck_after <= 0:
         return child.wait()
-    watch = StuckWatch(child.pid, stuck_after)
+    watch = StuckWatch(child.pid, stuck_after, started_at)
     with _exit_notice(child) as exited:
         while not exited(WATCH_EVERY_S):
             now = time.monotonic()
@@ -94,11 +97,11 @@ class StuckWatch:
     during that block has lain dead, both without a break, for ``stuck_after`` seconds. One supervisor
     thread asks it."""
 
-    def __init__(self, pid: int, stuck_after: float) -> None:
+    def __init__(self, pid: int, stuck_after: float, started_at: float) -> None:
         self._pid = pid
         self._stuck_after = stuck_after
         self._since: float | None = None
-        self._block_seen_at: float | None = None  # seconds since boot, as /proc gives start times
+        self._unblocked_at = started_at  # when SIGTERM was last known unblocked (``since_boot``)
 
     def is_stuck(self, now: float, stopping: bool = False) -> bool:
         if not self._blocked_with_a_dead_child():
@@ -113,13 +116,12 @@ class StuckWatch:
         return 0.0 if self._since is None else now - self._since
 
     def _blocked_with_a_dead_child(self) -> bool:
+        looked_at = since_boot()
         if not blocks_sigterm(self._pid):
-            self._block_seen_at = None
+            self._unblocked_at = looked_at
             return False
-        if self._block_seen_at is None:
-            self._block_seen_at = _since_boot()
-        earliest = self._block_seen_at - WATCH_EVERY_S - START_SLACK_S
-        return any(started >= earliest for started in dead_children(self._pid).values())
+        # a start time is rounded down to a clock tick
+        return any(started >= self._unblocked_at - _TICK_S for started in dead_children(self._pid).values())
 
 
 def blocks_sigterm(pid: int) -> bool:
@@ -138,13 +140,12 @@ def dead_children(pid: int) -> dict[int, float]:
     """The process's children that have exited and that it has not reaped (zombies), each with when
     it started, in seconds since boot. A scan of ``/proc``: no kernel option needed."""
     found: dict[int, float] = {}
-    ticks = os.sysconf("SC_CLK_TCK")
     for entry in os.listdir(_PROC):
         if entry.isdigit():
             fields = _stat_fields(int(entry))
             # after the name: state (3rd field of stat), ppid (4th), ..., starttime (22nd)
             if len(fields) > 19 and fields[0] == "Z" and int(fields[1]) == pid:
-                found[int(entry)] = int(fields[19]) / ticks
+                found[int(entry)] = int(fields[19]) * _TICK_S
     return found
 
 
@@ -156,5 +157,6 @@ def _stat_fields(pid: int) -> list[str]:
         return []
 
 
-def _since_boot() -> float:
+def since_boot() -> float:
+    """Seconds since the machine booted, the clock of the start times ``/proc`` gives."""
     return time.clock_gettime(time.CLOCK_BOOTTIME)

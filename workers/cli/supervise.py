@@ -41,7 +41,7 @@ import typer
 from workers.backoff import Backoff
 from workers.cli import orphans
 from workers.cli.failures import ExitCode, load_settings
-from workers.cli.stuck import wait_unless_stuck
+from workers.cli.stuck import since_boot, wait_unless_stuck
 from workers.stopping import SignalStop
 
 log = structlog.get_logger("docfleet.supervise")
@@ -68,11 +68,11 @@ class RestartPolicy:
     maximum: float = 10.0
     healthy_after: float = 30.0
     """A child that ran this many seconds before exiting is restarted after ``initial`` again."""
-    orphans_grace: float = 65.0
+    orphans_grace: float = 70.0
     """How long what a child left running has to stop after SIGTERM (a drain), before SIGKILL: a
     Dramatiq worker process's longest clean stop under the Procfile's shutdown timeout (its threads and
-    then its consumers 20 s each, each of four consumers' 5 s for dead letters, the metrics' last write),
-    as after a stuck main process was killed."""
+    then its consumers 20 s each, each of four consumers' 5 s for dead letters, the metrics' last write:
+    65 s), with 5 s to spare, as after a stuck main process was killed."""
     after_clean_exit: bool = False
     """Whether a clean exit the supervisor did not ask for is restarted too."""
     after_failure: bool = True
@@ -176,6 +176,7 @@ class Supervisor:
 
     def _run_once(self) -> int | None:
         """The child's exit code; None if it could not be started."""
+        started_at = since_boot()
         try:
             self._child = subprocess.Popen(
                 self._command, process_group=0, preexec_fn=orphans.stop_with_parent
@@ -188,7 +189,7 @@ class Supervisor:
         log.info("supervised command started", pid=self._child.pid, command=self._command)
         if self._stopping.is_set():  # a signal came while the child was being started
             self._child.send_signal(signal.SIGTERM)
-        code = wait_unless_stuck(self._child, self._policy.stuck_after, self._stopping.is_set)
+        code = wait_unless_stuck(self._child, self._policy.stuck_after, started_at, self._stopping.is_set)
         signals_before = self._signals
         left = orphans.stop_group(
             self._child.pid, self._policy.orphans_grace, hurry=lambda: self._signals > signals_before
@@ -201,7 +202,9 @@ class Supervisor:
         """SIGHUP: Dramatiq's reload, in place. Passed on, not a stop: as PID 1 of a container the
         supervisor would otherwise drop it (a command with no handler for it exits, and is restarted)."""
         child = self._child
-        if child is not None and child.poll() is None:
+        if self._stopping.is_set():  # Dramatiq would reload instead of finishing its drain
+            log.info("not forwarding signal: stopping", signal=signal.Signals(signum).name)
+        elif child is not None and child.poll() is None:
             log.info("forwarding signal", signal=signal.Signals(signum).name, pid=child.pid)
             child.send_signal(signum)
 

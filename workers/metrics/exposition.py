@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import glob
 import os
-import signal
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from workers.logging import configure_logging
 from workers.metrics.fleet_run import FleetRun
 from workers.settings import Settings
-from workers.stopping import SignalStop, StopFlag
+from workers.stopping import STOP_SIGNALS, SignalStop, StopFlag
 
 BIND_ADDRESS = "0.0.0.0"  # scraped from outside the container or host
 _STOP_TIMEOUT_S = 5.0
@@ -77,7 +76,7 @@ def serve_worker_metrics() -> int:
     configure_logging(settings.log_level)
     # A second SIGTERM (the process group's, then Dramatiq's) changes nothing; SIGHUP, Dramatiq's reload,
     # stops it as SIGTERM does, serving on while the workers drain.
-    stop = SignalStop().install((signal.SIGTERM, signal.SIGINT, signal.SIGHUP))
+    stop = SignalStop().install(STOP_SIGNALS)
     run = FleetRun.current()
     run.join()
     try:
