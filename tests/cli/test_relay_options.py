@@ -21,7 +21,7 @@ def started_with(monkeypatch: pytest.MonkeyPatch) -> list[RelayOptions]:
 
     monkeypatch.setattr("workers.relay.run_relay", run_relay)
     monkeypatch.setattr("workers.logging.configure_logging", lambda _level: None)
-    monkeypatch.setattr("workers.stopping.SignalStop.install", lambda stop: stop)
+    monkeypatch.setattr("workers.stopping.SignalStop.install", lambda stop, *_signals: stop)
     return seen
 
 
