@@ -18,6 +18,7 @@ from dramatiq.cli import make_argument_parser
 
 from adapters.rabbitmq.confirmed_channel import CLOSE_TIMEOUT_S
 from workers.audit import AuditOptions
+from workers.cli.stuck import STOPPING_STUCK_AFTER_S, WATCH_EVERY_S
 from workers.consumer import CLOSE_WAIT_S
 from workers.metrics import tally
 from workers.middleware.envelope import READ_LIMIT_BYTES
@@ -31,6 +32,7 @@ _SHELL_VAR = re.compile(r"\$\{(?P<name>[A-Z_][A-Z0-9_]*)(?::-(?P<default>[^}]*))
 # restarts nothing but kills a Dramatiq main process stuck for good.
 SUPERVISED = "docfleet supervise --restart always -- "
 WATCHED = "docfleet supervise --restart never -- "
+GRACE_MARGIN_S = 5.0  # beyond a process's longest clean stop, before a SIGKILL
 
 
 class _RecordingEnviron(dict[str, str]):
@@ -241,11 +243,8 @@ def test_the_supervisor_waits_out_a_worker_s_longest_clean_stop_before_killing_w
     SIGKILL mid-drain loses the acks of committed messages (sent again: duplicates)."""
     from workers.cli.supervise import RestartPolicy
 
-    margin = 5.0  # as the compose file's
-    assert (
-        RestartPolicy().orphans_grace
-        >= _worker_s_longest_clean_stop(_unsupervised(procfile["worker"])) + margin
-    )
+    longest = _worker_s_longest_clean_stop(_unsupervised(procfile["worker"]))
+    assert RestartPolicy().orphans_grace >= longest + GRACE_MARGIN_S
 
 
 def test_compose_waits_out_each_process_s_longest_clean_stop_before_killing_it(
@@ -253,10 +252,14 @@ def test_compose_waits_out_each_process_s_longest_clean_stop_before_killing_it(
 ) -> None:
     """A SIGKILL mid-stop loses the acks of committed messages (sent again: duplicates), republishes a
     batch of events, and counts a death for each message delivered again that was running."""
-    services, margin = compose["services"], 5.0
-    worker = _worker_s_longest_clean_stop(_shell_command(services["worker"]).removeprefix(WATCHED))
+    services = compose["services"]
+    # The supervisor may first find Dramatiq's main process stuck (3 s once stopping, looking once a
+    # second), then give its worker processes their drain.
+    found_stuck = STOPPING_STUCK_AFTER_S + WATCH_EVERY_S
+    watched = _shell_command(services["worker"]).removeprefix(WATCHED)
+    worker = found_stuck + _worker_s_longest_clean_stop(watched)
     relay_options = RelayOptions()
     relay = 2 * relay_options.statement_timeout_ms / 1000 + relay_options.publish_timeout + CLOSE_TIMEOUT_S
     audit = 2 * AuditOptions().statement_timeout_ms / 1000  # its batch in hand and the one prefetched
     for name, longest in (("worker", worker), ("relay", relay), ("audit", audit)):
-        assert _grace_seconds(services[name]) >= longest + margin, name
+        assert _grace_seconds(services[name]) >= longest + GRACE_MARGIN_S, name

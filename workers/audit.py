@@ -6,7 +6,7 @@ in one transaction with ``ON CONFLICT (event_id) DO NOTHING``, and its messages 
 commit, so a crash between the two redelivers them and the second write changes nothing. A malformed
 event is dead-lettered to ``<AUDIT_QUEUE>.XQ`` with a log line, never redelivered forever. RabbitMQ or
 Postgres unavailable: it logs, backs off (bounded, exponential) and reconnects; what was not acked comes
-again. Setting ``stop`` (SIGTERM) commits and acks the batch in hand, then it returns.
+again. Setting ``stop`` (SIGTERM, SIGHUP) commits and acks the batch in hand, then it returns.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ sent again later, after later events of its document, a few times, then given up
 The leader sleeps on LISTEN/NOTIFY (units of work notify when they commit outbox rows), with a polling
 fallback; once busy, it starts its batches a short window apart so that each carries more events
 (``workers.relay_pacing``). RabbitMQ or Postgres errors are logged, then the relay backs off (bounded,
-exponential) and starts over with new connections. Setting ``stop_event`` (SIGTERM, SIGINT) lets the
+exponential) and starts over with new connections. Setting ``stop_event`` (SIGTERM, SIGINT, SIGHUP) lets the
 current batch finish, unless a RabbitMQ resource alarm holds its confirms: the stop then ends that wait
 within the publish timeout and leaves the batch, unmarked, to the next leader.
 """

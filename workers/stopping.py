@@ -1,4 +1,4 @@
-"""Stopping a long-running process on SIGTERM or SIGINT, from a signal handler that takes no lock.
+"""Stopping a long-running process on a signal (SIGTERM, SIGINT...), from a handler that takes no lock.
 
 A Python signal handler runs in the main thread, between two bytecodes of whatever it interrupted. A
 handler calling ``threading.Event.set`` needs the event's lock, which the interrupted code may hold: the
@@ -17,8 +17,9 @@ from typing import Protocol, Self
 
 POLL_S = 0.05
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-"""What stops the relay and the audit consumer cleanly. SIGHUP is a reload elsewhere (Dramatiq's): here
-it is a stop, after which the supervisor or the platform starts the command again."""
+"""What stops the relay, the audit consumer and the worker metrics process cleanly. SIGHUP is Dramatiq's
+reload: each of these stops on it, and is started again by whatever runs it (the supervisor under
+``--restart always``, the platform, or Dramatiq's reload for the metrics process)."""
 
 
 class StopFlag(Protocol):
@@ -30,7 +31,8 @@ class StopFlag(Protocol):
 
 
 class SignalStop:
-    """A stop flag set by SIGTERM or SIGINT (``install``) or by ``set``; safe to read from any thread."""
+    """A stop flag set by the signals ``install`` is given (SIGTERM and SIGINT by default) or by ``set``;
+    safe to read from any thread."""
 
     def __init__(self) -> None:
         self._requested = False

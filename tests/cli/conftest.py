@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.supervised import Supervise, supervising
 from tests.support.services import default_settings, throwaway_vhost
 from workers.settings import Settings
 
@@ -53,3 +54,11 @@ def worker(settings: Settings, tmp_path: Path) -> Iterator[None]:
         broker.close()
         structlog.configure(**previous_logging)
         log.close()
+
+
+@pytest.fixture
+def supervise(tmp_path: Path) -> Iterator[Supervise]:
+    """Starts ``docfleet supervise`` on a child with a plan (``tests.cli.supervised.CHILD``); stopped and
+    killed at the end, whatever the test did."""
+    with supervising(tmp_path) as start:
+        yield start

@@ -9,11 +9,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import pytest
 
 from tests.support import wedged_main
+from tests.support.waiting import wait_for
+from workers.cli.procfs import state
 from workers.cli.stuck import StuckWatch, blocks_sigterm, dead_children, since_boot, wait_unless_stuck
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads /proc (Linux)")
@@ -25,7 +27,8 @@ class Wedge(NamedTuple):
     started_at: float  # since_boot() before it was started
 
 
-Wedged = Callable[..., Wedge]
+class Wedged(Protocol):
+    def __call__(self, kind: str, *args: str, looking: Callable[[int], object] = ...) -> Wedge: ...
 
 
 @pytest.fixture
@@ -39,13 +42,14 @@ def wedged(tmp_path: Path) -> Iterator[Wedged]:
         marks, started_at = tmp_path / f"marks-{len(started)}", since_boot()
         process = subprocess.Popen([sys.executable, wedged_main.__file__, str(marks), kind, *args])
         started.append(process)
-        deadline = time.monotonic() + 30
-        while not (marks.exists() and marks.read_text().startswith("ready")):
+
+        def ready() -> int | None:
             assert process.poll() is None, f"exited with {process.returncode}"
-            assert time.monotonic() < deadline, "never ready"
             looking(process.pid)
-            time.sleep(0.02)
-        return Wedge(process, int(marks.read_text().split()[2]), started_at)
+            written, _, dead = wedged_main.read_marks(marks)
+            return dead + 1 if written == "ready" else None  # 0 for no dead child is falsy
+
+        return Wedge(process, wait_for(ready, what=f"{kind} ready", interval=0.02) - 1, started_at)
 
     yield start
     for process in started:
@@ -81,7 +85,7 @@ def test_either_half_alone_is_never_stuck(wedged: Wedged, kind: str) -> None:
 def test_a_process_dead_before_the_block_began_does_not_count(wedged: Wedged) -> None:
     """As Dramatiq's main process after a reload: it execs in place, and the fork processes of the run
     before lie unreaped for good while it boots again with its stop signals blocked. The watch saw
-    the process unblocked after that one had died (here while its child was dead and the block 1 s
+    the process unblocked after that one had died (here while its child was dead and the block 3 s
     away), so that one is not of this block."""
     watches: list[StuckWatch] = []
 
@@ -89,7 +93,7 @@ def test_a_process_dead_before_the_block_began_does_not_count(wedged: Wedged) ->
         watches[:] = watches or [StuckWatch(pid, stuck_after=1, started_at=0.0)]
         watches[0].is_stuck(now=0.0)
 
-    process, dead, _ = wedged("stale", "1", looking=look)
+    process, dead, _ = wedged("stale", "3", looking=look)
     [watch] = watches
 
     assert blocks_sigterm(process.pid)
@@ -144,10 +148,7 @@ def test_a_break_starts_the_count_again() -> None:
 
 def _dead_child() -> subprocess.Popen[bytes]:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
-    deadline = time.monotonic() + 10
-    while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_for(lambda: state(child.pid) == "Z", what="the child's exit", interval=0.01)
     return child
 
 

@@ -8,6 +8,8 @@ import socket
 import subprocess
 from pathlib import Path
 
+from workers.cli.procfs import GONE, stat_fields, state
+
 _LOWEST_PORT = 20_000
 _EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
@@ -93,16 +95,6 @@ def parent(pid: int) -> int:
     return stat_field(pid, 1)
 
 
-def stat_fields(pid: int) -> list[str]:
-    """The fields of ``/proc/<pid>/stat`` from the state (0) on, after the command name, which may
-    itself hold spaces and parentheses; none once the process is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return []
-    return stat.rsplit(")", 1)[1].split()
-
-
 def stat_field(pid: int, index: int) -> int:
     """A numeric field of ``/proc/<pid>/stat`` counted from the state (0); 0 once the process is gone."""
     fields = stat_fields(pid)
@@ -118,8 +110,7 @@ def dead_pid() -> int:
 
 def running(pid: int) -> bool:
     """Whether the process exists and has not exited (a zombie has, whoever is yet to reap it)."""
-    fields = stat_fields(pid)
-    return bool(fields) and fields[0] != "Z"
+    return state(pid) not in ("", *GONE)
 
 
 def valkey_server_or_skip() -> str:

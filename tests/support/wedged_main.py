@@ -16,20 +16,24 @@ never exits on its own.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.synchronize
 import os
 import signal
 import sys
 import time
 from pathlib import Path
 
-STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+from dramatiq.cli import HANDLED_SIGNALS  # what Dramatiq's main process blocks through its boot
+
+from workers.cli.procfs import state
+
 _FORK = multiprocessing.get_context("fork")
 
 
 def main(marks: Path, kind: str, stale_s: float = 0.0) -> None:
-    marks.write_text(f"started {os.getpid()}")
+    marks.write_text(f"started {os.getpid()} 0")
     if kind in ("both", "blocked"):
-        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
     booted = _FORK.Event()
     dead = 0
     if kind in ("both", "dead-child", "stale"):
@@ -39,7 +43,7 @@ def main(marks: Path, kind: str, stale_s: float = 0.0) -> None:
         _until_dead(dead)
     if kind == "stale":
         time.sleep(stale_s)
-        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
     marks.write_text(f"ready {os.getpid()} {dead}")
     if kind == "both":
         booted.wait(timeout=1)  # takes the Event's lock first: held by the dead child, never returns
@@ -47,17 +51,25 @@ def main(marks: Path, kind: str, stale_s: float = 0.0) -> None:
         time.sleep(1)
 
 
-def _die_holding(event: object | None) -> None:
+def _die_holding(event: multiprocessing.synchronize.Event | None) -> None:
     """Killed while holding the Event's lock, as ``Event.set`` holds it until its waiter has woken."""
     if event is not None:
-        event._cond.acquire()  # type: ignore[attr-defined]
+        event._cond.acquire()  # type: ignore[attr-defined]  # the Event's own lock, private
     os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _until_dead(pid: int) -> None:
-    stat = Path(f"/proc/{pid}/stat")
-    while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":
+    while state(pid) != "Z":
         time.sleep(0.01)
+
+
+def read_marks(marks: Path) -> tuple[str, int, int]:
+    """What a run of this script wrote to MARKS: ("started" or "ready", its pid, its dead child's pid or
+    0); ("", 0, 0) before it wrote anything."""
+    words = [*(marks.read_text() if marks.exists() else "").split(), "", "0", "0"]
+    if words[0] not in ("started", "ready") or not (words[1].isdigit() and words[2].isdigit()):
+        return "", 0, 0
+    return words[0], int(words[1]), int(words[2])
 
 
 if __name__ == "__main__":

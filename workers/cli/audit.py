@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
 def audit(
     batch_size: Annotated[int, typer.Option(min=1, max=1000, help="Events written per transaction.")] = 100,
 ) -> None:
-    """Record every event published on doc.events in the audit_log table, once each, until SIGTERM.
+    """Record every event published on doc.events in the audit_log table, once each, until SIGTERM or SIGHUP.
 
     Consumes its own durable queue (AUDIT_QUEUE, bound to every routing key); a malformed event goes to
     <AUDIT_QUEUE>.XQ. While Postgres or RabbitMQ is unreachable it logs, waits and tries again. Run

@@ -94,7 +94,7 @@ def relay(
         ),
     ] = 20.0,
 ) -> None:
-    """Publish committed events from the outbox to RabbitMQ, in order, until SIGTERM or Ctrl-C.
+    """Publish committed events from the outbox to RabbitMQ, in order, until SIGTERM, SIGHUP or Ctrl-C.
 
     Several relays may run at once: one publishes, the others stand by. While Postgres or RabbitMQ is
     unreachable it logs, waits and tries again. Under load it lets events gather for a few

@@ -10,6 +10,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from workers.cli.procfs import GONE, PROC, stat_fields
+
 # prctl(2) options; Linux only. Python's standard library has no binding for either.
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -66,17 +68,14 @@ def _wait_until_gone(group: int, deadline: float, hurry: Callable[[], bool] = la
 def _members(group: int) -> list[int]:
     """The group's processes that have not exited: from /proc where there is one (zombies left out),
     otherwise whether the group answers a signal at all."""
-    if not os.path.isdir("/proc/self"):
+    if not (PROC / "self").is_dir():
         return [group] if signal_group(group, 0) else []
     members = []
-    for entry in os.listdir("/proc"):
+    for entry in os.listdir(PROC):
         if entry.isdigit():
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                # /proc/PID/stat: pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses
-                with open(f"/proc/{entry}/stat", "rb") as stat:
-                    fields = stat.read().rsplit(b")", 1)[1].split()
-                if int(fields[2]) == group and fields[0] not in (b"Z", b"X"):
-                    members.append(int(entry))
+            fields = stat_fields(int(entry))
+            if len(fields) > 2 and int(fields[2]) == group and fields[0] not in GONE:
+                members.append(int(entry))
     return members
 
 

@@ -8,7 +8,7 @@ From outside it shows as two things at once: it blocks SIGTERM, and a process it
 block has died and is left unreaped (a zombie). Each alone is normal for a while. The boot's wait gives
 each worker process in turn up to Dramatiq's ``--worker-fork-timeout`` (30 s by default) and stops at
 the first that times out, so with boots of a few seconds the signals are blocked for about one timeout
-at most, and the main process reaps a dead worker process within a second of that wait's end.
+at most, and the block ends right after that wait, whatever became of the worker processes.
 A zombie started before the block began is not one of this boot's worker processes: Dramatiq's reload
 (SIGHUP) execs in place and leaves the fork processes of the run before unreaped, for good. So only a
 process started after the last look that found SIGTERM unblocked counts (the watch's start, at first).
@@ -23,18 +23,19 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import structlog
+
+from workers.cli.procfs import PROC, stat_fields
 
 log = structlog.get_logger("docfleet.supervise")
 
 WATCH_EVERY_S = 1.0
 STOPPING_STUCK_AFTER_S = 3.0
 """The wait while a stop is under way: a SIGTERM forwarded to a stuck process stays pending, and
-honcho kills the supervisor 5 s after Ctrl-C, which would leave the stuck process running unsupervised."""
+honcho kills what is left 5 s after the first of its processes exits, which would leave the stuck process
+running unsupervised."""
 _TICK_S = 1 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01  # /proc's start times' unit
-_PROC = Path("/proc")
 _SIGTERM_BIT = 1 << (signal.SIGTERM - 1)
 
 
@@ -79,7 +80,9 @@ def _exit_notice(child: subprocess.Popen[bytes]) -> Iterator[Callable[[float], b
         if child.poll() is not None:  # reaped before the pidfd was opened: its pid may be another's now
             yield lambda _timeout: True
         else:
-            yield lambda timeout: bool(select.select([pidfd], [], [], timeout)[0])
+            exits = select.poll()
+            exits.register(pidfd, select.POLLIN)
+            yield lambda timeout: bool(exits.poll(timeout * 1000))
     finally:
         os.close(pidfd)
 
@@ -127,7 +130,7 @@ class StuckWatch:
 def blocks_sigterm(pid: int) -> bool:
     """Whether the process's main thread has SIGTERM blocked; False once it is gone."""
     try:
-        status = (_PROC / str(pid) / "status").read_text()
+        status = (PROC / str(pid) / "status").read_text()
     except OSError:  # gone, or no /proc here
         return False
     for line in status.splitlines():
@@ -140,23 +143,17 @@ def dead_children(pid: int) -> dict[int, float]:
     """The process's children that have exited and that it has not reaped (zombies), each with when
     it started, in seconds since boot. A scan of ``/proc``: no kernel option needed."""
     found: dict[int, float] = {}
-    for entry in os.listdir(_PROC):
+    for entry in os.listdir(PROC):
         if entry.isdigit():
-            fields = _stat_fields(int(entry))
+            fields = stat_fields(int(entry))
             # after the name: state (3rd field of stat), ppid (4th), ..., starttime (22nd)
             if len(fields) > 19 and fields[0] == "Z" and int(fields[1]) == pid:
                 found[int(entry)] = int(fields[19]) * _TICK_S
     return found
 
 
-def _stat_fields(pid: int) -> list[str]:
-    """``/proc/PID/stat`` after the process's name, which may hold spaces and parentheses; [] once gone."""
-    try:
-        return (_PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return []
-
-
 def since_boot() -> float:
-    """Seconds since the machine booted, the clock of the start times ``/proc`` gives."""
-    return time.clock_gettime(time.CLOCK_BOOTTIME)
+    """Seconds since the machine booted, the clock of the start times ``/proc`` gives (Linux; elsewhere,
+    where nothing is ever stuck, a monotonic clock)."""
+    boot_time = getattr(time, "CLOCK_BOOTTIME", None)
+    return time.clock_gettime(boot_time) if boot_time is not None else time.monotonic()

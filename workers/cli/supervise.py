@@ -4,7 +4,8 @@ Dramatiq's parent process exits as soon as one of its worker processes dies, and
 whole fleet. The supervisor runs the command as its child and starts it again whenever it exits abnormally
 (a non-zero code or a signal), after a capped exponential backoff that starts over once the child has run
 for a while. SIGTERM and SIGINT are forwarded to the child; the supervisor then waits for it and exits
-with its code, without restarting it. SIGHUP, Dramatiq's reload in place, is passed on as it is. A clean
+with its code, without restarting it. SIGHUP, Dramatiq's reload in place, is passed on, unless a stop is
+under way. A clean
 exit (code 0) ends the supervisor with code 0, unless
 ``--restart always``: a long-running command (the Procfile's) that exits cleanly without being asked
 was stopped by someone else, Dramatiq's main process as soon as one of its worker processes drained
@@ -103,9 +104,9 @@ def supervise(
             help="Seconds after which a command that blocks SIGTERM while a process it started lies dead"
             " and unreaped is killed, as a failure (above Dramatiq's --worker-fork-timeout); 0: never.",
         ),
-    ] = 60.0,
+    ] = RestartPolicy.stuck_after,
 ) -> None:
-    """Run COMMAND, restart it when it fails, forward SIGTERM, SIGINT and SIGHUP to it; exit with its code.
+    """Run COMMAND, restart it when it fails (unless --restart never), forward signals; exit with its code.
 
     \b
     Example (the Procfile's relay):
@@ -134,7 +135,8 @@ class Supervisor:
         self._signals = 0  # stop signals received
 
     def run(self) -> int:
-        """Runs the command until it exits cleanly or a stop signal came; the child's last exit code."""
+        """Runs the command until it exits cleanly, a stop signal came, or (``--restart never``) it exits
+        at all; the child's last exit code."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._forward)
         signal.signal(signal.SIGHUP, self._pass_on)
