@@ -241,7 +241,7 @@ def test_the_supervisor_waits_out_a_worker_s_longest_clean_stop_before_killing_w
 ) -> None:
     """After a stuck main process was killed its worker processes that were up drain on their own: a
     SIGKILL mid-drain loses the acks of committed messages (sent again: duplicates)."""
-    from workers.cli.supervise import RestartPolicy
+    from workers.cli.restart_policy import RestartPolicy
 
     longest = _worker_s_longest_clean_stop(_unsupervised(procfile["worker"]))
     assert RestartPolicy().orphans_grace >= longest + GRACE_MARGIN_S
