@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from workers.cli.procfs import GONE, PROC, stat_fields
+from workers.cli.procfs import GONE, PROC, every_stat
 
 # prctl(2) options; Linux only. Python's standard library has no binding for either.
 _PR_SET_PDEATHSIG = 1
@@ -70,13 +70,7 @@ def _members(group: int) -> list[int]:
     otherwise whether the group answers a signal at all."""
     if not (PROC / "self").is_dir():
         return [group] if signal_group(group, 0) else []
-    members = []
-    for entry in os.listdir(PROC):
-        if entry.isdigit():
-            fields = stat_fields(int(entry))
-            if len(fields) > 2 and int(fields[2]) == group and fields[0] not in GONE:
-                members.append(int(entry))
-    return members
+    return [pid for pid, fields in every_stat() if int(fields[2]) == group and fields[0] not in GONE]
 
 
 def _reap() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -23,3 +25,10 @@ def state(pid: int) -> str:
     """The process's state letter (``R``, ``S``, ``Z``...); "" once it is gone."""
     fields = stat_fields(pid)
     return fields[0] if fields else ""
+
+
+def every_stat() -> Iterator[tuple[int, list[str]]]:
+    """Each process's pid with its ``stat_fields``; those gone while read are left out."""
+    for entry in os.listdir(PROC):
+        if entry.isdigit() and (fields := stat_fields(int(entry))):
+            yield int(entry), fields

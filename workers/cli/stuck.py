@@ -26,7 +26,7 @@ from contextlib import contextmanager
 
 import structlog
 
-from workers.cli.procfs import PROC, stat_fields
+from workers.cli.procfs import PROC, every_stat
 
 log = structlog.get_logger("docfleet.supervise")
 
@@ -142,14 +142,11 @@ def blocks_sigterm(pid: int) -> bool:
 def dead_children(pid: int) -> dict[int, float]:
     """The process's children that have exited and that it has not reaped (zombies), each with when
     it started, in seconds since boot. A scan of ``/proc``: no kernel option needed."""
-    found: dict[int, float] = {}
-    for entry in os.listdir(PROC):
-        if entry.isdigit():
-            fields = stat_fields(int(entry))
-            # after the name: state (3rd field of stat), ppid (4th), ..., starttime (22nd)
-            if len(fields) > 19 and fields[0] == "Z" and int(fields[1]) == pid:
-                found[int(entry)] = int(fields[19]) * _TICK_S
-    return found
+    return {
+        child: int(fields[19]) * _TICK_S  # the start time, in clock ticks
+        for child, fields in every_stat()
+        if fields[0] == "Z" and int(fields[1]) == pid
+    }
 
 
 def since_boot() -> float:

@@ -5,11 +5,10 @@ whole fleet. The supervisor runs the command as its child and starts it again wh
 (a non-zero code or a signal), after a capped exponential backoff that starts over once the child has run
 for a while. SIGTERM and SIGINT are forwarded to the child; the supervisor then waits for it and exits
 with its code, without restarting it. SIGHUP, Dramatiq's reload in place, is passed on, unless a stop is
-under way. A clean
-exit (code 0) ends the supervisor with code 0, unless
-``--restart always``: a long-running command (the Procfile's) that exits cleanly without being asked
-was stopped by someone else, Dramatiq's main process as soon as one of its worker processes drained
-after a stray SIGTERM, and the fleet would stay down. Exit code 2 ends the supervisor with code 2
+under way. A clean exit (code 0) ends the supervisor with code 0, unless ``--restart always``: a
+long-running command (the Procfile's) that exits cleanly without being asked was stopped by someone else,
+Dramatiq's main process as soon as one of its worker processes drained after a stray SIGTERM, and the
+fleet would stay down. Exit code 2 ends the supervisor with code 2
 either way: docfleet's commands and Dramatiq both exit 2 for a bad option, argument, setting or
 module, which no restart mends. A worker against a database not migrated to its version exits 75
 (``workers.schema_gate``), and is restarted as any failure is, until ``docfleet migrate`` has run.
