@@ -21,7 +21,7 @@ from typing import Any
 from adapters.event_codec import EVENTS_EXCHANGE
 from adapters.postgres.audit_log import AuditEvent, UnstorableEvent
 from adapters.rabbitmq.connection import EVENTS_EXCHANGE_TYPE
-from workers.contract import refuse_constant
+from workers.contract_json import refuse_constant
 
 
 class MalformedEvent(ValueError):

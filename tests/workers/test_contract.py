@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from domain.commands import AddMember, CreateFolder, ListFolderDocuments, ShareDocument, UploadDocument
 from domain.roles import Role
-from workers.contract import MAX_PROBLEMS, InvalidMessage, is_blank, parse, parse_command, parse_query
+from workers.contract import InvalidMessage, parse, parse_command, parse_query
+from workers.contract_fields import is_blank
+from workers.contract_problems import MAX_PROBLEMS
 
 UPLOAD: dict[str, Any] = {
     "doc_id": "d1",

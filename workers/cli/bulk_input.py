@@ -16,7 +16,8 @@ from typing import IO, Any
 from adapters.rabbitmq.queue_publisher import OutgoingMessage
 from workers.client import InvalidArguments, validate
 from workers.client.envelopes import encode
-from workers.contract import MAX_MESSAGE_BYTES, QUERIES, load_json
+from workers.contract import MAX_MESSAGE_BYTES, QUERIES
+from workers.contract_json import load_json
 
 LINE_FIELDS = frozenset({"actor", "kwargs", "message_id"})
 LISTED = 20  # bad lines told one by one; the others are counted (as ``bulk.LISTED``)

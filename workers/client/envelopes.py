@@ -16,10 +16,10 @@ from workers.contract import (
     MAX_MESSAGE_BYTES,
     QUERIES_QUEUE,
     InvalidMessage,
-    is_id,
     parse,
     queue_of,
 )
+from workers.contract_fields import is_id
 
 DEAD_LETTER_TTL_MS = 604_800_000  # 7 days, as Dramatiq declares the .XQ queues
 

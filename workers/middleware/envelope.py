@@ -21,19 +21,10 @@ from dramatiq.errors import DecodeError
 from dramatiq.middleware import Middleware, SkipMessage
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from workers.contract import (
-    ACTOR_KWARGS,
-    EXACT_FLOAT_INTEGERS,
-    MAX_MESSAGE_BYTES,
-    Id,
-    InvalidMessage,
-    cap,
-    ids_in,
-    is_id,
-    load_json,
-    problems_of,
-    queue_of,
-)
+from workers.contract import ACTOR_KWARGS, MAX_MESSAGE_BYTES, InvalidMessage, ids_in, queue_of
+from workers.contract_fields import Id, is_id
+from workers.contract_json import EXACT_FLOAT_INTEGERS, load_json
+from workers.contract_problems import cap, problems_of
 from workers.middleware.outcomes import Outcomes
 
 ACTOR_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
