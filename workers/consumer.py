@@ -17,7 +17,7 @@ from workers.hook_dispatch import OwnHooksOnly
 from workers.metrics.worker import note_unreadable
 from workers.middleware import Outcomes
 from workers.middleware.answers import AnswersBeforeAck
-from workers.middleware.envelope import Unadmitted, screen
+from workers.middleware.screening import Unadmitted, screen
 from workers.publishing_connections import FreshPublishingConnections
 from workers.settlement import mark_not_sent
 

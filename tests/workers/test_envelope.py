@@ -16,11 +16,10 @@ from workers.middleware.envelope import (
     OVERSIZE_OPTION,
     READ_LIMIT_BYTES,
     EnvelopeEncoder,
-    RejectUnreadable,
     UnreadableMessage,
-    screen,
 )
 from workers.middleware.retries import NOT_FOUND_RETRIES_OPTION
+from workers.middleware.screening import RejectUnreadable, screen
 
 
 def admit(body: bytes, consumed_from: str, reject: RejectUnreadable | None = None) -> bool:

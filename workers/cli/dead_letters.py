@@ -27,10 +27,10 @@ from workers.middleware.envelope import (
     OVERSIZE_OPTION,
     EnvelopeEncoder,
     UnreadableMessage,
-    misplaced_actor,
     oversize_problem,
 )
 from workers.middleware.redeliveries import REDELIVERY_LIMIT
+from workers.middleware.screening import misplaced_actor
 
 ORIGINS = {f"{queue}.XQ": queue for queue in (COMMANDS_QUEUE, QUERIES_QUEUE)}
 """Each dead-letter queue and the queue its messages came from (Dramatiq's ``<queue>.XQ``)."""
