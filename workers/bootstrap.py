@@ -11,14 +11,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from operator import attrgetter
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
 from domain.commands import Command, ListFolderDocuments, fingerprint
 from domain.errors import MessageIdReused, NotFound
-from domain.events import CommandRejected, Event, ShareDenied
+from domain.events import CommandRejected
 from domain.listing import DocumentPage
 from domain.ports import ListingCache, UnitOfWork, UnitOfWorkFactory
 from domain.use_cases.dispatch import Outcome, execute, record_outcome
@@ -26,6 +25,7 @@ from domain.use_cases.list_folder_documents import list_folder_documents
 from workers.batching import Job, OpenBatch, run_alone, run_together
 from workers.group_commit import GroupCommit
 from workers.settings import Settings
+from workers.unit_of_work_taps import RefusalTap, keeping
 
 if TYPE_CHECKING:
     import valkey
@@ -181,7 +181,7 @@ class Application:
         raise reused
 
     def _handle_with(self, new_uow: UnitOfWorkFactory, job: Job) -> Verdict:
-        tap = _RefusalTap(_keeping(new_uow, job.fingerprint))
+        tap = RefusalTap(keeping(new_uow, job.fingerprint))
         outcome = execute(job.command, message_id=job.message_id, actor=job.actor, new_uow=tap)
         refusal = tap.refusal
         if outcome is Outcome.REFUSED and refusal is not None:
@@ -226,7 +226,7 @@ class Application:
         event = CommandRejected(
             org_id=org_id, doc_id=doc_id, message_id=message_id, actor=actor, reason=reason, detail=detail
         )
-        return record_outcome(event, message_id, _keeping(self.new_uow, _fingerprint_of(command)))
+        return record_outcome(event, message_id, keeping(self.new_uow, _fingerprint_of(command)))
 
     def close(self) -> None:
         for close in self._closers:
@@ -238,55 +238,6 @@ class Application:
 
 def _fingerprint_of(command: Command | None) -> str | None:
     return None if command is None else fingerprint(command)
-
-
-def _keeping(new_uow: UnitOfWorkFactory, kept: str | None) -> UnitOfWorkFactory:
-    """``new_uow`` whose inbox rows keep the fingerprint ``kept``, unless the caller gives one."""
-
-    def opening(message_id: str | None, fingerprint: str | None = None, /) -> UnitOfWork:
-        return new_uow(message_id, kept if fingerprint is None else fingerprint)
-
-    return opening
-
-
-class _RefusalTap:
-    """A unit-of-work factory that remembers the refusal event a use case run records."""
-
-    def __init__(self, new_uow: UnitOfWorkFactory) -> None:
-        self._new_uow = new_uow
-        self.refusal: ShareDenied | CommandRejected | None = None
-
-    def __call__(self, message_id: str | None, fingerprint: str | None = None, /) -> UnitOfWork:
-        opened = self._new_uow(message_id, fingerprint)
-        return cast(UnitOfWork, _TappedUnitOfWork(opened, self))
-
-    def saw(self, event: Event) -> None:
-        if isinstance(event, ShareDenied | CommandRejected):
-            self.refusal = event
-
-
-class _TappedUnitOfWork:
-    """Forwards everything to the unit of work it wraps, showing the tap each recorded event."""
-
-    def __init__(self, inner: UnitOfWork, tap: _RefusalTap) -> None:
-        self._inner = inner
-        self._tap = tap
-
-    def __enter__(self) -> _TappedUnitOfWork:
-        self._inner.__enter__()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._inner.__exit__(exc_type, exc, tb)
-
-    def record(self, event: Event) -> None:
-        self._tap.saw(event)
-        self._inner.record(event)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
 
 def _listing_cache(
