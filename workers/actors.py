@@ -23,8 +23,20 @@ from workers.middleware.answers import abandoned, fail_abandoned, store_answer
 COMMAND_RETRIES = RetryPolicy(not_found_retries=8, fault_retries=20)
 QUERY_RETRIES = RetryPolicy(not_found_retries=0, fault_retries=3)
 
+
+
+class ContractActor(dramatiq.Actor[..., None]):
+    """Dramatiq's actor, called with a message's kwargs whatever their names. Dramatiq's own
+    ``__call__(self, *args, **kwargs)`` takes a kwarg named ``self`` for its own and raises a TypeError:
+    a fault, retried 20 times, where the contract refuses an unknown argument as invalid at once."""
+
+    def __call__(self, /, *args: Any, **kwargs: Any) -> None:
+        self.fn(*args, **kwargs)
+
+
 COMMAND_OPTIONS: dict[str, Any] = {
     "broker": broker,
+    "actor_class": ContractActor,
     "queue_name": COMMANDS_QUEUE,
     "max_retries": COMMAND_RETRIES.max_retries,
     "retry_when": COMMAND_RETRIES,  # takes precedence over max_retries: see RetryPolicy
@@ -144,6 +156,7 @@ def declare_on(other: dramatiq.Broker, **overrides: Any) -> dict[str, dramatiq.A
             actor_name=actor.actor_name,
             queue_name=actor.queue_name,
             broker=other,
+            actor_class=ContractActor,
             **{**actor.options, **overrides},
         )(actor.fn)
         for actor in ACTORS

@@ -34,10 +34,10 @@ class Fleet:
         self.backend = backend
         self.actors = declare_on(broker, min_backoff=1, max_backoff=5, retry_when=QUICK)
 
-    def send(self, actor_name: str, *args: Any, **kwargs: Any) -> dramatiq.Message[Any]:
+    def send(self, actor_name: str, /, *args: Any, **kwargs: Any) -> dramatiq.Message[Any]:
         return self.broker.enqueue(self.message(actor_name, *args, **kwargs))
 
-    def message(self, actor_name: str, *args: Any, **kwargs: Any) -> dramatiq.Message[Any]:
+    def message(self, actor_name: str, /, *args: Any, **kwargs: Any) -> dramatiq.Message[Any]:
         queue = QUERIES_QUEUE if actor_name == "list_folder" else COMMANDS_QUEUE
         return dramatiq.Message(queue_name=queue, actor_name=actor_name, args=args, kwargs=kwargs, options={})
 

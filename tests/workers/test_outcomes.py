@@ -117,6 +117,25 @@ def test_positional_arguments_make_a_message_invalid(fleet: Fleet, db: FakeDatab
     assert rejected.detail.startswith("args: positional arguments are not accepted")
 
 
+@pytest.mark.parametrize("name", ["self", "actor_name", "args", "kwargs", "fn"])
+def test_an_argument_named_as_a_parameter_of_the_actor_s_call_is_invalid_like_any_unknown_one(
+    fleet: Fleet, db: FakeDatabase, name: str
+) -> None:
+    """Dramatiq's ``Actor.__call__`` took a kwarg named ``self`` for its own: a TypeError, retried."""
+    with capture_logs() as logs:
+        message = fleet.send("add_member", org_id=ORG, user_id="dave", **{name: "x"})
+        fleet.settle()
+
+    [dead] = fleet.dead_letters()
+    assert dead.message_id == message.message_id
+    assert "retries" not in dead.options  # never retried
+    assert "dave" not in db.members[ORG]
+    [rejected] = db.events_of(CommandRejected)
+    assert (rejected.reason, rejected.detail) == ("invalid", f"{name}: is not a field of this actor")
+    [line] = outcome_lines(logs, message.message_id)
+    assert line["outcome"] == "invalid"
+
+
 def test_a_message_over_the_size_limit_is_invalid(fleet: Fleet, db: FakeDatabase) -> None:
     with capture_logs() as logs:
         message = fleet.send("add_member", org_id=ORG, user_id="dave", padding="x" * MAX_MESSAGE_BYTES)

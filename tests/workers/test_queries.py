@@ -103,6 +103,20 @@ def test_an_invalid_query_fails_at_once_and_writes_nothing(fleet: Fleet, db: Fak
     assert db.events == []
 
 
+def test_a_query_with_an_argument_named_self_fails_as_an_invalid_query(
+    fleet: Fleet, db: FakeDatabase
+) -> None:
+    message = fleet.send("list_folder", folder_id=FOLDER, requested_by=ALICE, self="x")
+
+    with pytest.raises(ResultFailure) as failure:
+        fleet.result(message)
+    fleet.settle()
+    assert failure.value.orig_exc_type == "InvalidMessage"
+    assert failure.value.orig_exc_msg == "invalid list_folder message: self: is not a field of this actor"
+    [dead] = fleet.dead_letters("documents-queries")
+    assert (dead.message_id, "retries" in dead.options) == (message.message_id, False)
+
+
 def test_a_query_over_the_size_limit_fails_as_an_invalid_query_does(fleet: Fleet, db: FakeDatabase) -> None:
     message = fleet.send("list_folder", folder_id=FOLDER, requested_by=ALICE, cursor="x" * MAX_MESSAGE_BYTES)
 
