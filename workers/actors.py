@@ -24,7 +24,6 @@ COMMAND_RETRIES = RetryPolicy(not_found_retries=8, fault_retries=20)
 QUERY_RETRIES = RetryPolicy(not_found_retries=0, fault_retries=3)
 
 
-
 class ContractActor(dramatiq.Actor[..., None]):
     """Dramatiq's actor, called with a message's kwargs whatever their names. Dramatiq's own
     ``__call__(self, *args, **kwargs)`` takes a kwarg named ``self`` for its own and raises a TypeError:

@@ -17,6 +17,7 @@ from dramatiq.middleware import Middleware, Retries
 
 from domain.errors import MessageIdReused, NotFound
 from workers.contract import InvalidMessage
+from workers.contract_json import EXACT_FLOAT_INTEGERS
 
 NOT_FOUND_RETRIES_OPTION = "docfleet_not_found_retries"
 
@@ -41,7 +42,11 @@ class RetryPolicy:
     fault_retries: int = 20
 
     def __call__(self, retries: int, exception: BaseException) -> bool:
-        """``retries`` is how many times the message was retried, of any kind, before this failure."""
+        """``retries`` is how many times the message was retried, of any kind, before this failure. None
+        past the largest count an envelope may carry (a producer may send any count up to it): the copy
+        would carry one more, and be dead-lettered as unreadable instead of this failure's outcome."""
+        if retries >= EXACT_FLOAT_INTEGERS:
+            return False
         return self.retried_before(retries, exception, _not_found_before.get()) < self.limit_for(exception)
 
     @staticmethod
