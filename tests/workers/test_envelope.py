@@ -205,6 +205,13 @@ def test_arguments_of_thousands_of_small_values_in_a_large_body_are_refused_at_o
     assert EnvelopeEncoder().decode(few)["kwargs"]["pad"] == [{}] * 900
 
 
+def test_positional_arguments_of_thousands_of_small_values_are_refused_at_once_too() -> None:
+    with pytest.raises(UnreadableMessage) as raised:
+        EnvelopeEncoder().decode(body(args=[{}] * 10_000))
+
+    assert raised.value.problems == ["args: holds more than 1000 values, more than any command has"]
+
+
 def test_a_body_far_over_the_limit_is_not_read_at_all(monkeypatch: pytest.MonkeyPatch) -> None:
     """Up to four times the limit a body is read, to record its rejection; beyond, not even parsed."""
     from workers.middleware import envelope

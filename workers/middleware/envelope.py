@@ -172,9 +172,12 @@ def _refuse_crowds(fields: dict[str, Any], size: int) -> None:
         if isinstance(value, dict) and len(value) > MAX_FIELDS:
             problem = f"{where}: has {len(value)} fields, more than any message has (at most {MAX_FIELDS})"
             raise _Crowded(problem, size)
-    if size > COUNTED_FROM_BYTES and _values_beyond(fields.get("kwargs"), MAX_ARGUMENT_VALUES):
-        problem = f"kwargs: holds more than {MAX_ARGUMENT_VALUES} values, more than any command has"
-        raise _Crowded(problem, size)
+    if size <= COUNTED_FROM_BYTES:
+        return
+    for where in ("args", "kwargs"):
+        if _values_beyond(fields.get(where), MAX_ARGUMENT_VALUES):
+            problem = f"{where}: holds more than {MAX_ARGUMENT_VALUES} values, more than any command has"
+            raise _Crowded(problem, size)
 
 
 def _values_beyond(value: Any, limit: int) -> bool:
