@@ -14,6 +14,10 @@ class MemberAddedConcurrently(WrittenConcurrently):
     """Another unit of work added this membership first (``SqlMemberRepository.add``)."""
 
 
+class FolderCreatedConcurrently(WrittenConcurrently):
+    """Another unit of work created this folder, or a sibling of the same name, first."""
+
+
 class StaleDocumentVersion(WrittenConcurrently):
     """Another unit of work stored this version of the document, or a later one, first.
 

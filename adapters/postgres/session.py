@@ -16,13 +16,14 @@ import psycopg
 from psycopg import errors
 from psycopg.rows import namedtuple_row
 
-from adapters.postgres.errors import MemberAddedConcurrently, StaleDocumentVersion
+from adapters.postgres.errors import FolderCreatedConcurrently, MemberAddedConcurrently, StaleDocumentVersion
 from domain.errors import AlreadyApplied
 
 Params = Sequence[Any] | dict[str, Any]
 INBOX_KEY = "inbox_pkey"
 DOCUMENTS_KEY = "documents_pkey"
 MEMBERSHIPS_KEY = "pk_memberships"
+FOLDERS_KEYS = frozenset({"folders_pkey", "uq_folders_id_org", "uq_folders_sibling_name"})
 
 
 class PgSession:
@@ -81,6 +82,8 @@ class PgSession:
                 raise StaleDocumentVersion(_key_of(error.diag.message_detail or ""), version=1) from error
             if constraint == MEMBERSHIPS_KEY:
                 raise MemberAddedConcurrently(error.diag.message_detail or "a membership") from error
+            if constraint in FOLDERS_KEYS:
+                raise FolderCreatedConcurrently(error.diag.message_detail or "a folder") from error
             raise
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, make_url
 
 from adapters.postgres.engine import create_engine
-from adapters.postgres.errors import MemberAddedConcurrently, StaleDocumentVersion
+from adapters.postgres.errors import FolderCreatedConcurrently, MemberAddedConcurrently, StaleDocumentVersion
 from adapters.postgres.unit_of_work import SqlUnitOfWork
 from domain.model import Document, DocumentContent, Folder
 from domain.roles import Role
@@ -34,6 +34,29 @@ def test_a_membership_another_unit_of_work_added_first_is_reported_as_such(
             second.commit()
     with SqlUnitOfWork(engine, None) as uow:
         assert uow.members.contains(org_id, "alice")
+
+
+@pytest.mark.parametrize("same", ["id", "name"])
+def test_a_folder_another_unit_of_work_created_first_is_reported_as_such(
+    engine: Engine, new_id: IdMaker, same: str
+) -> None:
+    """The same folder id, or a sibling of the same name: an expected race, which a retry decides."""
+    root = seed_folder(engine, new_id)
+    folder_id = new_id("folder")
+    with SqlUnitOfWork(engine, None) as first, SqlUnitOfWork(engine, None) as second:
+        for index, uow in enumerate((first, second)):
+            created = Folder.create(
+                folder_id=folder_id if same == "id" else new_id("folder"),
+                org_id=root.org_id,
+                name="2024" if same == "name" else f"2024-{index}",
+                parent=root,
+                created_by="alice",
+                now=MOMENT,
+            )
+            uow.folders.add(created)
+        first.commit()
+        with pytest.raises(FolderCreatedConcurrently, match="already exists"):
+            second.commit()
 
 
 def _saved(engine: Engine, document: Document) -> Document:

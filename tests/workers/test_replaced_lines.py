@@ -9,7 +9,7 @@ import traceback
 import dramatiq
 import pytest
 
-from adapters.postgres.errors import MemberAddedConcurrently, StaleDocumentVersion
+from adapters.postgres.errors import FolderCreatedConcurrently, MemberAddedConcurrently, StaleDocumentVersion
 from domain.errors import NotFound
 from workers.middleware.outcomes import _ReplacedByOutcomeLines
 
@@ -34,8 +34,9 @@ def _record(message: str, error: BaseException | None = None) -> logging.LogReco
         NotFound("no such folder", org_id="o"),
         MemberAddedConcurrently("Key (org_id, user_id)=(o, alice) already exists."),
         StaleDocumentVersion("doc-1", version=1),
+        FolderCreatedConcurrently("Key (id)=(f1) already exists."),
     ],
-    ids=["not found", "membership added first", "document stored first"],
+    ids=["not found", "membership added first", "document stored first", "folder created first"],
 )
 def test_an_expected_failure_keeps_its_outcome_line_and_loses_dramatiqs_traceback(error: Exception) -> None:
     assert not _ReplacedByOutcomeLines().filter(_record(UNHANDLED, error))
