@@ -8,11 +8,15 @@ from typing import Any
 
 from sqlalchemy import Engine, event, text
 
-# The cluster's system identifier, drawn at random by initdb, and the database's OID, new at each CREATE
-# DATABASE: two databases on one server, one database dropped and made again, or restored from a dump
-# into a new one, each read differently. A physical copy (a base backup, a streaming replica) reads the same.
+# The cluster's system identifier, drawn at random by initdb, the database's OID, new at each CREATE
+# DATABASE, and the OID of the folders table the connection's search_path finds (none before the first
+# migration), new at each CREATE TABLE: two databases on one server, two deployments in two schemas of
+# one database, one database dropped and made again, or restored from a dump into a new one or into
+# the same one (``pg_restore --clean`` makes its tables again), each read differently. A physical copy
+# (a base backup, a streaming replica) reads the same.
 IDENTITY_SQL = (
     "SELECT (SELECT system_identifier FROM pg_control_system())::text || '-' || oid::text"
+    " || '-' || coalesce(to_regclass('folders')::oid::text, 'none')"
     " FROM pg_database WHERE datname = current_database()"
 )
 

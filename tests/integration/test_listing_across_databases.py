@@ -1,5 +1,5 @@
-"""Two deployments, each on a database of its own, sharing one Valkey and one key prefix: neither is ever
-served the other's listing, though their folders have the same id at the same version."""
+"""Two deployments, each on a database or a schema of its own, sharing one Valkey and one key prefix:
+neither is ever served the other's listing, though their folders have the same id at the same version."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import text
 
 from adapters.postgres.engine import single_use_engine
 from adapters.postgres.identity import database_identity
@@ -15,7 +16,7 @@ from adapters.valkey.client import connect
 from adapters.valkey.listing_cache import ValkeyListingCache
 from domain.commands import AddMember, Command, CreateFolder, ListFolderDocuments, UploadDocument
 from domain.use_cases.dispatch import Outcome
-from tests.support.services import default_settings, migrated_database
+from tests.support.services import default_settings, migrated_database, throwaway_database
 from workers.bootstrap import Application
 from workers.settings import Settings
 
@@ -69,6 +70,41 @@ def test_a_listing_cached_from_one_database_is_not_served_from_another(
     upload_into_folder(second, "second-doc")
 
     assert listed(first) == ["first-doc"]  # now in Valkey, at the folder's version 1
+    assert listed(second) == ["second-doc"]
+    assert listed(first) == ["first-doc"]
+
+
+@pytest.fixture
+def two_schemas(key_prefix: str) -> Iterator[tuple[Application, Application]]:
+    """Two deployments in two schemas of one database (README: ``DATABASE_URL``'s search_path)."""
+    from adapters.postgres.migrations import upgrade_to_head
+
+    with throwaway_database(default_settings().database_url) as url:
+        with single_use_engine(url) as engine, engine.begin() as connection:
+            connection.execute(text("CREATE SCHEMA tenant_a; CREATE SCHEMA tenant_b"))
+        urls = [f"{url}?options=-c%20search_path%3D{schema}" for schema in ("tenant_a", "tenant_b")]
+        for schema_url in urls:
+            upgrade_to_head(schema_url)
+        base = dataclasses.replace(default_settings(), cache_prefix=key_prefix)
+        first, second = (
+            Application.from_settings(dataclasses.replace(base, database_url=schema_url), threads=1)
+            for schema_url in urls
+        )
+        try:
+            yield first, second
+        finally:
+            first.close()
+            second.close()
+
+
+def test_a_listing_cached_from_one_schema_is_not_served_from_another_of_the_same_database(
+    two_schemas: tuple[Application, Application],
+) -> None:
+    first, second = two_schemas
+    upload_into_folder(first, "first-doc")
+    upload_into_folder(second, "second-doc")
+
+    assert listed(first) == ["first-doc"]
     assert listed(second) == ["second-doc"]
     assert listed(first) == ["first-doc"]
 
@@ -149,3 +185,17 @@ def listed_once_reconnected(app: Application) -> list[str]:
         except (OperationalError, psycopg.OperationalError):
             continue
     return listed(app)
+
+
+def test_a_database_whose_tables_were_made_again_reads_another_name() -> None:
+    """As after ``pg_restore --clean`` into the same database: its folder versions count again from
+    what the dump held, so the listings cached before must not be served for them."""
+    with migrated_database() as url, single_use_engine(url) as engine:
+        before = database_identity(engine)
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE folders_restored (LIKE folders INCLUDING ALL)"))
+            connection.execute(text("DROP TABLE folders CASCADE"))
+            connection.execute(text("ALTER TABLE folders_restored RENAME TO folders"))
+        after = database_identity(engine)
+
+    assert before != after
