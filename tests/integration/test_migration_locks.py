@@ -1,5 +1,6 @@
 """An upgrade that cannot have a table's lock gives up its wait after a while, rather than holding up
-every command's commit behind it, and tries again; then says so and changes nothing."""
+every command's commit behind it, and tries again; then says so, the migration that waited and those
+after it unapplied. Each migration commits on its own, letting its tables go before the next begins."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from sqlalchemy.exc import DBAPIError
 
+from adapters.postgres import migrations
 from adapters.postgres.engine import libpq_conninfo
 from adapters.postgres.migrations import (
     LockPatience,
@@ -76,3 +79,38 @@ def test_an_upgrade_tries_again_once_the_transaction_in_its_way_has_ended(before
 
     assert len(waits) == 1
     assert is_at_head(before_0006)
+
+
+def test_a_migration_that_waits_leaves_those_before_it_applied(before_0006: str) -> None:
+    """0006 to 0008 change the outbox and folders, 0009 the documents: a writer on the documents stops
+    0009, not the three before it, each committed with its locks let go before the next began."""
+    writer = psycopg.connect(libpq_conninfo(before_0006))
+    writer.execute("LOCK TABLE documents IN ROW EXCLUSIVE MODE")
+    try:
+        with pytest.raises(MigrationBlocked):
+            upgrade_to_head(before_0006, patience=LockPatience(lock_timeout_s=0.2, attempts=1))
+        assert _revision(before_0006) == "0008"
+    finally:
+        writer.close()
+
+    upgrade_to_head(before_0006, patience=QUICK)
+    assert is_at_head(before_0006)
+
+
+def test_a_migration_ended_by_postgres_to_break_a_deadlock_is_tried_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A command holding a row while it reads a table a migration locks: Postgres ends one of the two."""
+    tries: list[str] = []
+
+    def deadlocked_once(url: str, _lock_timeout_s: float) -> None:
+        tries.append(url)
+        if len(tries) == 1:
+            raise DBAPIError("CREATE INDEX", {}, psycopg.errors.DeadlockDetected("deadlock detected"))
+
+    monkeypatch.setattr(migrations, "_upgrade_once", deadlocked_once)
+    waits: list[LockWait] = []
+    upgrade_to_head("postgresql://unused/db", patience=QUICK, on_wait=waits.append)
+
+    assert len(tries) == 2
+    assert [wait.attempt for wait in waits] == [1]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 
 import psycopg
 import pytest
+from alembic import command
 from sqlalchemy.engine.reflection import Inspector
 
 from adapters.postgres.engine import libpq_conninfo
+from adapters.postgres.migrations import alembic_config
 from tests.support.migrations import alembic, names_in
 from tests.support.services import throwaway_database
 
@@ -114,3 +117,16 @@ def test_a_migration_changes_what_it_says_and_its_downgrade_restores_it(
     assert found_before == before
     assert found_after == after
     assert restored == before
+
+
+def test_the_migrations_print_their_sql_for_a_database_they_cannot_reach() -> None:
+    """Alembic's offline mode (``alembic upgrade head --sql``), which env.py offers: no connection, so
+    0008 cannot look for colliding siblings, and leaves that to the database that runs the SQL."""
+    printed = io.StringIO()
+    config = alembic_config()
+    config.output_buffer = printed
+    command.upgrade(config, "head", sql=True)
+
+    sql = printed.getvalue()
+    assert "CREATE UNIQUE INDEX uq_folders_sibling_name_nfc ON folders" in sql
+    assert "UPDATE alembic_version SET version_num='0010'" in sql

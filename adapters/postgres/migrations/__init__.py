@@ -26,7 +26,7 @@ from adapters.postgres.engine import connect_timeout_default, libpq_conninfo, si
 from adapters.postgres.schema_revisions import UnknownRevision as UnknownRevision  # raised here
 from adapters.postgres.schema_revisions import is_at_head as is_at_head  # the callers' own name
 
-# Serializes concurrent upgrades, e.g. several workers starting at once, on one transaction-level lock.
+# Serializes concurrent upgrades, e.g. several workers starting at once, on one session-level lock.
 _UPGRADE_LOCK_KEY = 0x646F_6366_6D69_6772  # "docfmigr"
 
 _DATABASE_NAMES_INDEX = "pg_database_datname_index"
@@ -121,18 +121,20 @@ class LockWait:
 
 
 class MigrationRefused(RuntimeError):
-    """A migration found rows it cannot carry over and changed nothing; its message says what to do."""
+    """A migration found rows it cannot carry over and changed nothing (those before it are applied);
+    its message says what to do."""
 
 
 class MigrationBlocked(RuntimeError):
-    """Every try of the upgrade gave up waiting for a table lock; nothing was changed."""
+    """Every try of a migration gave up waiting for a table lock; it and the later ones are not applied,
+    those before it are."""
 
     def __init__(self, patience: LockPatience) -> None:
         tries = f"{patience.attempts} tries each waited {patience.lock_timeout_s:g} s"
         super().__init__(
             f"the migration could not take its locks: {tries} for a lock on a table it changes. Which one"
-            " is not known: a long transaction holds a table (see pg_stat_activity); nothing changed."
-            " End that transaction, or migrate at a quieter moment"
+            " is not known: a long transaction holds a table (see pg_stat_activity). That migration and"
+            " the later ones are not applied. End that transaction, or migrate at a quieter moment"
         )
 
 
@@ -142,19 +144,20 @@ def upgrade_to_head(
     patience: LockPatience = LockPatience(),
     on_wait: Callable[[LockWait], None] | None = None,
 ) -> None:
-    """Applies every migration not yet applied, in one transaction; ``UnknownRevision`` if the database
-    is ahead of this version.
+    """Applies every migration not yet applied, each in a transaction of its own, so that the locks one
+    takes are let go before the next begins; ``UnknownRevision`` if the database is ahead of this version.
 
     Concurrent upgrades take their turns on an advisory lock, waited for without a limit. Past it, a
-    table lock not had within ``patience.lock_timeout_s`` rolls the whole upgrade back; ``on_wait`` is
-    told, and the upgrade tried again after a backoff; ``MigrationBlocked`` once no try got its locks."""
+    table lock not had within ``patience.lock_timeout_s`` rolls back the migration that waited (those
+    before it stay applied), as does a deadlock Postgres broke by ending it; ``on_wait`` is told, and the
+    upgrade goes on from there after a backoff; ``MigrationBlocked`` once no try got its locks."""
     delay = patience.first_retry_s
     for attempt in range(1, patience.attempts + 1):
         try:
             _upgrade_once(database_url, patience.lock_timeout_s)
             return
         except DBAPIError as error:
-            if not isinstance(error.orig, psycopg.errors.LockNotAvailable):
+            if not isinstance(error.orig, psycopg.errors.LockNotAvailable | psycopg.errors.DeadlockDetected):
                 raise
         if attempt == patience.attempts:
             break
@@ -166,14 +169,17 @@ def upgrade_to_head(
 
 
 def _upgrade_once(database_url: str, lock_timeout_s: float) -> None:
+    """One try, on one connection: the advisory lock and lock_timeout are the session's, and the
+    connection is handed to Alembic outside any transaction, for it to begin one per migration. The
+    session's end (the engine is disposed of) lets the advisory lock go, whatever happened."""
     config = alembic_config()
-    with single_use_engine(database_url) as engine, engine.begin() as connection:
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
-        # SET LOCAL lock_timeout (set_config's ``true``: this transaction alone), once the advisory lock is
-        # had: waiting for another upgrade to end is not cut short.
+    with single_use_engine(database_url) as engine, engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
+        # Set once the advisory lock is had: waiting for another upgrade to end is not cut short.
         timeout = f"{max(1, round(lock_timeout_s * 1000))}ms"
-        connection.execute(text("SELECT set_config('lock_timeout', :timeout, true)"), {"timeout": timeout})
+        connection.execute(text("SELECT set_config('lock_timeout', :timeout, false)"), {"timeout": timeout})
         _refuse_unknown(_current_revisions(connection), _scripts())
+        connection.commit()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -19,7 +19,9 @@ def _configured_url() -> str | None:
 
 
 def _run_on(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata, transaction_per_migration=False)
+    """Each migration in a transaction of its own, with its revision's stamp: the locks one takes (an
+    index build's on its table, say) are let go before the next begins, rather than held to the end."""
+    context.configure(connection=connection, target_metadata=metadata, transaction_per_migration=True)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -39,7 +41,7 @@ def _run_online() -> None:
     url = _configured_url()
     if not url:
         raise RuntimeError("no database URL: set sqlalchemy.url or DATABASE_URL")
-    with single_use_engine(url) as engine, engine.begin() as connection:
+    with single_use_engine(url) as engine, engine.connect() as connection:
         _run_on(connection)
 
 
