@@ -114,6 +114,31 @@ def test_migrate_on_a_database_at_head_changes_nothing(fleet_settings: Settings)
 
 
 @pytest.mark.e2e
+def test_migrate_on_a_database_a_newer_release_migrated_changes_nothing_and_succeeds(
+    fleet_settings: Settings,
+) -> None:
+    """As after a rollback: under compose the workers start only once this step has succeeded."""
+    import psycopg
+
+    from adapters.postgres.engine import libpq_conninfo
+    from tests.support.services import migrated_database
+
+    with migrated_database() as url:
+        with psycopg.connect(libpq_conninfo(url), autocommit=True) as connection:
+            connection.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+        done = run_docfleet(
+            ["migrate"], fleet_environment(dataclasses.replace(fleet_settings, database_url=url))
+        )
+        with psycopg.connect(libpq_conninfo(url)) as connection:
+            revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+
+    assert done.returncode == 0, done.stderr
+    assert "9999_from_the_future, which this version does not know" in done.stderr
+    assert "nothing changed: this version's workers run on it" in done.stderr
+    assert revision == ("9999_from_the_future",)
+
+
+@pytest.mark.e2e
 def test_demo_runs_the_scenario_on_the_fleet_and_prints_the_document_shared(
     fleet: None, fleet_settings: Settings
 ) -> None:

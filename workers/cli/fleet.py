@@ -47,7 +47,10 @@ def migrate() -> None:
     try:
         upgrade_to_head(database_url, on_wait=_log_lock_wait)
     except UnknownRevision as ahead:
-        raise CliError(f"{ahead}; nothing changed") from None
+        # What a rolling deploy or a rollback meets, and the workers run on (docs/reliability.md): not a
+        # failure, or a platform that starts them after this step (docker-compose.yml) never would.
+        typer.echo(f"docfleet: {ahead}; nothing changed: this version's workers run on it", err=True)
+        return
     except (MigrationBlocked, MigrationRefused) as stopped:
         raise CliError(str(stopped)) from None
     typer.echo("database schema is up to date")
