@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from adapters.postgres.engine import libpq_conninfo
-from adapters.postgres.migrations import create_database_if_missing
-from tests.support.services import default_settings, unique_name
+from adapters.postgres.migrations import MigrationRefused, create_database_if_missing, upgrade_to_head
+from tests.support.services import default_settings, throwaway_database, unique_name
 
 pytestmark = pytest.mark.integration
 
@@ -126,3 +126,22 @@ def _until_waiting_on_the_catalog(admin: str, count: int) -> None:
             if time.monotonic() > deadline:
                 pytest.fail(f"{count} CREATE DATABASE never waited on pg_database")
             time.sleep(0.02)
+
+
+@pytest.mark.parametrize("encoding", ["LATIN1", "SQL_ASCII"])
+def test_a_database_in_another_encoding_is_refused_before_any_migration(
+    database_url: str, encoding: str
+) -> None:
+    """Migrated, a LATIN1 database would refuse every folder (0008's index normalizes names in UTF8
+    alone); on SQL_ASCII the upgrade's own connection failed with a traceback."""
+    options = f"ENCODING '{encoding}' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'"
+    with throwaway_database(database_url, options=options) as url:
+        with pytest.raises(
+            MigrationRefused, match=f"encoding is {encoding}, and docfleet's schema needs UTF8"
+        ):
+            upgrade_to_head(url)
+        with psycopg.connect(libpq_conninfo(url)) as connection:
+            tables = connection.execute(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+            ).fetchone()
+    assert tables == (0,)

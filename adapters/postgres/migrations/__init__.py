@@ -56,7 +56,9 @@ def create_database_if_missing(database_url: str) -> bool:
         if _has_database(connection, name):
             return False
         try:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            # UTF8 whatever template1's encoding: 0008's index normalizes names, which needs it.
+            create = sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' TEMPLATE template0")
+            connection.execute(create.format(sql.Identifier(name)))
         except psycopg.errors.DuplicateDatabase:  # another ``migrate`` created it since the look above
             return False
         except psycopg.errors.UniqueViolation as error:
@@ -151,6 +153,7 @@ def upgrade_to_head(
     table lock not had within ``patience.lock_timeout_s`` rolls back the migration that waited (those
     before it stay applied), as does a deadlock Postgres broke by ending it; ``on_wait`` is told, and the
     upgrade goes on from there after a backoff; ``MigrationBlocked`` once no try got its locks."""
+    _refuse_other_encodings(database_url)
     delay = patience.first_retry_s
     for attempt in range(1, patience.attempts + 1):
         try:
@@ -166,6 +169,24 @@ def upgrade_to_head(
         time.sleep(delay)
         delay = min(delay * 2, patience.max_retry_s)
     raise MigrationBlocked(patience)
+
+
+def _refuse_other_encodings(database_url: str) -> None:
+    """A database not in UTF8 cannot hold docfleet's schema: 0008's index normalizes folder names, which
+    Postgres does only in UTF8, and would refuse every folder; SQL_ASCII is not even read as text. Asked
+    through psycopg alone, which reads any encoding's answer."""
+    with psycopg.connect(_with_timeout(database_url)) as connection:
+        row = connection.execute(
+            "SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()"
+        ).fetchone()
+    encoding = row[0] if row else None
+    encoding = encoding.decode() if isinstance(encoding, bytes) else encoding
+    if encoding != "UTF8":
+        raise MigrationRefused(
+            f"the database's encoding is {encoding}, and docfleet's schema needs UTF8: nothing changed."
+            " Create the database again with ENCODING 'UTF8' TEMPLATE template0 (or drop it and let"
+            " docfleet migrate create it)"
+        )
 
 
 def _upgrade_once(database_url: str, lock_timeout_s: float) -> None:
