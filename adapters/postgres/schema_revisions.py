@@ -17,6 +17,21 @@ from sqlalchemy import text
 from adapters.postgres.engine import single_use_engine
 
 VERSIONS = Path(__file__).with_name("migrations") / "versions"
+# A revision this version does not know is a newer docfleet's only where docfleet's tables are: else
+# another application's migrations keep their alembic_version in this schema.
+HAS_DOCFLEET_TABLES_SQL = "SELECT to_regclass('folders') IS NOT NULL"
+
+
+class ForeignRevision(RuntimeError):
+    """The schema's alembic_version names a revision no docfleet wrote, and it holds no docfleet table."""
+
+    def __init__(self, revisions: set[str]) -> None:
+        names = ", ".join(sorted(revisions))
+        super().__init__(
+            f"the database's alembic_version is at revision {names}, and it holds none of docfleet's"
+            " tables: another application's migrations keep their version in this schema; nothing"
+            " changed. Give docfleet a database, or a schema (DATABASE_URL's search_path), of its own"
+        )
 
 
 class UnknownRevision(RuntimeError):
@@ -34,17 +49,21 @@ def known_revisions() -> list[str]:
 
 
 def is_at_head(database_url: str, *, statement_timeout_ms: int | None = None) -> bool:
-    """Whether the schema is at this version's latest migration (False with no schema at all);
-    ``UnknownRevision`` if it is ahead."""
+    """Whether the schema is at this version's latest migration (False with no schema at all, nor with
+    another application's revision and none of docfleet's tables); ``UnknownRevision`` if it is ahead."""
     with (
         single_use_engine(database_url, statement_timeout_ms=statement_timeout_ms) as engine,
         engine.connect() as connection,
     ):
         has_table = connection.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
         current: set[str] = set()
+        has_docfleet = False
         if has_table:
             current = set(connection.scalars(text("SELECT version_num FROM alembic_version")))
+            has_docfleet = connection.scalar(text(HAS_DOCFLEET_TABLES_SQL))
     known = known_revisions()
     if current - set(known):
+        if not has_docfleet:
+            return False
         raise UnknownRevision(current - set(known))
     return current == {known[-1]}

@@ -13,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 from adapters.postgres.engine import PSYCOPG_DRIVER, create_engine, normalize_url
-from adapters.postgres.migrations import UnknownRevision, is_at_head, upgrade_to_head
+from adapters.postgres.migrations import ForeignRevision, UnknownRevision, is_at_head, upgrade_to_head
 from adapters.postgres.tables import metadata
 from tests.support.services import throwaway_database
 
@@ -174,3 +174,21 @@ def test_migrating_leaves_the_application_logging_alone(database_url: str) -> No
         upgrade_to_head(fresh)
     assert not app_logger.disabled
     assert logging.getLogger().handlers == root_handlers
+
+
+def test_another_applications_revision_without_docfleets_tables_is_no_schema_ahead(database_url: str) -> None:
+    """Not a newer docfleet's schema, which the workers would run on: they refuse it, as migrate does."""
+    with throwaway_database(database_url) as fresh:
+        engine = create_engine(fresh)
+        try:
+            with engine.begin() as connection:
+                connection.execute(text("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)"))
+                connection.execute(text("INSERT INTO alembic_version VALUES ('ae1027a6acf')"))
+            assert not is_at_head(fresh)
+            with pytest.raises(ForeignRevision, match="ae1027a6acf, and it holds none of docfleet's tables"):
+                upgrade_to_head(fresh)
+            with engine.connect() as connection:
+                tables = connection.execute(text("SELECT to_regclass('folders')")).scalar_one()
+        finally:
+            engine.dispose()
+    assert tables is None

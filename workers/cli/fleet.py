@@ -31,6 +31,7 @@ def migrate() -> None:
       DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/docfleet docfleet migrate
     """
     from adapters.postgres.migrations import (
+        ForeignRevision,
         MigrationBlocked,
         MigrationRefused,
         UnknownRevision,
@@ -51,7 +52,7 @@ def migrate() -> None:
         # failure, or a platform that starts them after this step (docker-compose.yml) never would.
         typer.echo(f"docfleet: {ahead}; nothing changed: this version's workers run on it", err=True)
         return
-    except (MigrationBlocked, MigrationRefused) as stopped:
+    except (MigrationBlocked, MigrationRefused, ForeignRevision) as stopped:
         raise CliError(str(stopped)) from None
     typer.echo("database schema is up to date")
 

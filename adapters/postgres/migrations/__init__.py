@@ -23,6 +23,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
 from adapters.postgres.engine import connect_timeout_default, libpq_conninfo, single_use_engine
+from adapters.postgres.schema_revisions import HAS_DOCFLEET_TABLES_SQL
+from adapters.postgres.schema_revisions import ForeignRevision as ForeignRevision  # raised here
 from adapters.postgres.schema_revisions import UnknownRevision as UnknownRevision  # raised here
 from adapters.postgres.schema_revisions import is_at_head as is_at_head  # the callers' own name
 
@@ -199,7 +201,7 @@ def _upgrade_once(database_url: str, lock_timeout_s: float) -> None:
         # Set once the advisory lock is had: waiting for another upgrade to end is not cut short.
         timeout = f"{max(1, round(lock_timeout_s * 1000))}ms"
         connection.execute(text("SELECT set_config('lock_timeout', :timeout, false)"), {"timeout": timeout})
-        _refuse_unknown(_current_revisions(connection), _scripts())
+        _refuse_unknown(connection, _scripts())
         connection.commit()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
@@ -213,7 +215,11 @@ def _scripts() -> ScriptDirectory:
     return ScriptDirectory.from_config(alembic_config())
 
 
-def _refuse_unknown(current: set[str], scripts: ScriptDirectory) -> None:
+def _refuse_unknown(connection: Connection, scripts: ScriptDirectory) -> None:
+    current = _current_revisions(connection)
     known = {script.revision for script in scripts.walk_revisions()}
-    if current - known:
-        raise UnknownRevision(current - known)
+    if not current - known:
+        return
+    if not connection.scalar(text(HAS_DOCFLEET_TABLES_SQL)):
+        raise ForeignRevision(current - known)
+    raise UnknownRevision(current - known)
