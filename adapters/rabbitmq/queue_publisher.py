@@ -4,7 +4,9 @@ The command-side twin of ``publisher.EventPublisher``: a batch is written out at
 collected together, so it costs about one round trip, not one per message. ``publish`` returns the messages
 RabbitMQ did not take (nacked, or returned as unroutable: ``mandatory`` is set); it raises ``PublishError``
 on a lost connection or a timeout, when the fate of the batch is unknown. The queues given as ``declare``
-are declared on connecting, with exactly the given arguments.
+are declared on connecting, with exactly the given arguments; by a user without RabbitMQ's configure
+permission on them (a producer given write alone, as docs/contract.md §2 advises), passively: they must
+exist then, and only their existence is checked.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pika
+from pika.exceptions import ChannelClosedByBroker
 
 from adapters.rabbitmq.confirmed_channel import ConfirmedChannel
 from adapters.rabbitmq.confirmed_channel import PublishError as PublishError  # raised here too
 from adapters.rabbitmq.wire import CONTENT_TYPE
+
+ACCESS_REFUSED = 403
 
 
 @dataclass(frozen=True)
@@ -64,18 +69,52 @@ class QueuePublisher(ConfirmedChannel[OutgoingMessage]):
         return [Undelivered(message_id, why) for message_id, why in self._undelivered.items()]
 
     def _declare_topology(self, channel: Any, then: Callable[[], None]) -> None:
-        self._declare_next(channel, list(self._declare), then)
+        """On a channel of their own, which a refusal closes: the publishing channel stays open."""
+        if self._declare:
+            self._declare_on_side_channel(passive=False, then=then)
+        else:
+            then()
 
-    def _declare_next(self, channel: Any, remaining: list[QueueSpec], then: Callable[[], None]) -> None:
+    def _declare_on_side_channel(self, *, passive: bool, then: Callable[[], None]) -> None:
+        done = [False]
+
+        def finished(side: Any) -> None:
+            done[0] = True
+            side.close()
+            then()
+
+        def closed(_side: Any, reason: BaseException) -> None:
+            if done[0]:
+                return
+            if (
+                not passive
+                and isinstance(reason, ChannelClosedByBroker)
+                and reason.reply_code == ACCESS_REFUSED
+            ):
+                self._declare_on_side_channel(passive=True, then=then)  # no configure permission
+                return
+            self._failure = f"declaring the contract's queues: {reason!r}"
+            self._wake()
+
+        def opened(side: Any) -> None:
+            side.add_on_close_callback(closed)
+            self._declare_next(side, list(self._declare), passive, lambda: finished(side))
+
+        self._connection.channel(on_open_callback=opened)
+
+    def _declare_next(
+        self, channel: Any, remaining: list[QueueSpec], passive: bool, then: Callable[[], None]
+    ) -> None:
         if not remaining:
             then()
             return
         spec, rest = remaining[0], remaining[1:]
         channel.queue_declare(
             spec.name,
+            passive=passive,
             durable=True,
-            arguments=dict(spec.arguments),
-            callback=lambda _frame: self._declare_next(channel, rest, then),
+            arguments=None if passive else dict(spec.arguments),
+            callback=lambda _frame: self._declare_next(channel, rest, passive, then),
         )
 
     def _basic_publish(self, channel: Any, item: OutgoingMessage) -> None:
