@@ -466,3 +466,30 @@ def test_the_commands_another_command_kept_from_running_go_back_under_new_ids_an
     [left] = dead_letters(settings)
     assert left["message_id"] == message_id
     assert left["reason"].startswith("failed after 20 retries"), "not the other commands' rejection"
+
+
+def test_ls_counts_the_letters_before_browsing_them(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Browsed letters go back to their queue a moment after the browse: a count read then misses them."""
+    for user in ("bob", "carol", "dave", "erin", "frank"):
+        faulted = envelope("add_member", {"org_id": "acme", "user_id": user}, retries=20, traceback=TRACEBACK)
+        publish_raw(settings.amqp_url, "documents.XQ", encoded(faulted))
+    wait_for(lambda: ready_count(settings.amqp_url, "documents.XQ") == 5, what="five dead letters")
+    browse, count = DeadLetterQueues.browse, DeadLetterQueues.count
+    browsing: set[str] = set()
+
+    def browsed(queues: DeadLetterQueues, queue: str, **options: Any) -> Any:
+        browsing.add(queue)
+        return browse(queues, queue, **options)
+
+    def counted(queues: DeadLetterQueues, queue: str) -> int | None:
+        return 0 if queue in browsing else count(queues, queue)  # as when none is back yet
+
+    monkeypatch.setattr(DeadLetterQueues, "browse", browsed)
+    monkeypatch.setattr(DeadLetterQueues, "count", counted)
+    listed = run(settings, "dlq", "ls", "--queue", "documents", "--limit", "2")
+
+    assert listed.exit_code == 0, listed.output
+    assert "documents.XQ: 5" in listed.stdout
+    assert "(the first 2 of 5: --limit to see more)" in listed.stdout

@@ -70,9 +70,11 @@ def list_dead_letters(
     found: dict[str, tuple[int, list[Inspected]]] = {}
     with history_for(load_settings(), strict=False) as history, opened() as queues:
         for xq in dead_letter_queues(queue):
+            # Counted first: browsed letters go back to their queue a moment after, uncounted meanwhile.
+            ready = queues.count(xq) or 0
             letters = queues.browse(xq, limit=limit)
             found[xq] = (
-                queues.count(xq) or 0,
+                max(ready, len(letters)),
                 [inspect(letter, history, history.redeliveries) for letter in letters],
             )
     if as_json:
