@@ -3,13 +3,14 @@ tells a letter left in place."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import cast
 
 import pytest
 import typer
 from sqlalchemy import Engine
 
-from adapters.postgres.rejections import MessageHistory
+from adapters.postgres.rejections import MessageHistory, RecordedRejection
 from adapters.valkey.redeliveries import RedeliveryCounter
 from workers.cli.dead_letters import Inspected
 from workers.cli.dlq import _start_count_again, _tell_replay
@@ -95,3 +96,27 @@ def test_a_reset_that_failed_is_told(capsys: pytest.CaptureFixture[str]) -> None
     assert capsys.readouterr().err == (
         "docfleet: m1: its redelivery count was not reset (Valkey did not answer)\n"
     )
+
+
+class PrunedInbox:
+    """A history whose inbox row for the id was pruned, and whose outbox still holds its rejection."""
+
+    def __init__(self, rejection: RecordedRejection | None) -> None:
+        self._rejection = rejection
+
+    def spending(self, message_id: str) -> None:
+        return None
+
+    def rejections(self, message_ids: list[str]) -> dict[str, RecordedRejection]:
+        return {} if self._rejection is None else {self._rejection.message_id: self._rejection}
+
+
+def test_an_id_whose_inbox_row_was_pruned_is_used_while_a_rejection_under_it_is_recorded() -> None:
+    """A letter refused as message_id_reused dies days after the id's first use: after `inbox prune
+    --older-than 8d` it would otherwise be replayed under that spent id."""
+    reused = RecordedRejection("m1", "add_member", "message_id_reused", "already used", datetime.now(UTC))
+    told = HistoryLookup(cast(MessageHistory, PrunedInbox(reused)), strict=True)("m1")
+    never = HistoryLookup(cast(MessageHistory, PrunedInbox(None)), strict=True)("m1")
+
+    assert (told.used, told.rejection) == (True, reused)
+    assert never.used is False

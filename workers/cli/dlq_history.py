@@ -38,10 +38,12 @@ class HistoryLookup:
             return IdHistory()
         try:
             spending = self._history.spending(message_id)
-            if spending is None:
-                return IdHistory()
             rejection = self._history.rejections([message_id]).get(message_id)
-            return IdHistory(True, rejection, spending.fingerprint, spending.dead_lettered)
+            if spending is not None:
+                return IdHistory(True, rejection, spending.fingerprint, spending.dead_lettered)
+            # Its inbox row pruned, a rejection recorded under the id still says it was used: a letter
+            # refused as message_id_reused dies days after the id's first use, whose row goes first.
+            return IdHistory() if rejection is None else IdHistory(True, rejection)
         except Exception as error:
             told = service_failure(error)
             if self._strict or told is None:
