@@ -22,8 +22,9 @@ LOOKUP_CHUNK = 1000
 REJECTIONS_OF_MESSAGES = text(
     "SELECT payload, created_at FROM outbox"
     " WHERE type = 'CommandRejected' AND (payload ->> 'message_id') = ANY(CAST(:ids AS text[]))"
-    " ORDER BY seq"  # an id with several (another command sent under it): the latest is the one kept
+    " ORDER BY seq"  # an id with several (another command sent under it): see ``rejections``
 )
+REUSED = "message_id_reused"
 
 
 # The id's inbox row, if any: the fingerprint it keeps, and whether the rejection that spent it dead-lettered
@@ -64,13 +65,17 @@ class MessageHistory:
         self._engine = engine
 
     def rejections(self, message_ids: Collection[str]) -> dict[str, RecordedRejection]:
-        """The CommandRejected recorded for each of the ids that has one, by message id."""
+        """The CommandRejected recorded for each of the ids that has one, by message id: the latest of
+        the outcome that spent the id, else the latest refusing a command sent under it again, which
+        must not hide why the command that spent it was dead-lettered."""
         found: dict[str, RecordedRejection] = {}
         for chunk in _chunks(message_ids):
             with self._engine.connect() as connection:
                 for row in connection.execute(REJECTIONS_OF_MESSAGES, {"ids": chunk}):
                     rejection = _rejection(row.payload, row.created_at)
-                    found[rejection.message_id] = rejection
+                    kept = found.get(rejection.message_id)
+                    if kept is None or rejection.reason != REUSED or kept.reason == REUSED:
+                        found[rejection.message_id] = rejection
         return found
 
     def acked_outcome(self, message_id: str, fingerprint: str | None) -> bool:

@@ -118,3 +118,19 @@ def test_a_rejection_left_from_before_an_id_was_forgotten_and_used_again_does_no
     assert _run(app, command, message_id) is Outcome.APPLIED
     assert app.acked_outcome(message_id, command)
     assert not app.acked_outcome(message_id, None), "a copy that is no command is dead-lettered"
+
+
+def test_an_ids_own_rejection_is_kept_over_a_later_one_refusing_a_command_sent_under_it_again(
+    app: Application, engine: Engine, new_id: IdMaker
+) -> None:
+    """`dlq ls` tells a dead letter by the rejection that spent its id, not by a later reuse of it."""
+    org, user, message_id = new_id("org"), new_id("user"), new_id("m")
+    command = AddMember(org_id=org, user_id=user)
+    assert app.reject(message_id, "add_member", "not_found", "x", command=command) is Outcome.REFUSED
+    history = MessageHistory(engine)
+    assert history.rejections([message_id])[message_id].reason == "not_found"
+    with pytest.raises(MessageIdReused):
+        app.handle(AddMember(org_id=org, user_id=new_id("user")), message_id=message_id, actor="other")
+
+    rejection = history.rejections([message_id])[message_id]
+    assert (rejection.reason, rejection.actor) == ("not_found", "add_member")
