@@ -174,7 +174,9 @@ class FailureCause(BaseModel):
         str,
         Field(
             description="What failed it: InvalidMessage (invalid or unreadable), QueryExpired (taken up after"
-            " RESULT_TTL_MS), or the name of a fault's exception after its retries."
+            " RESULT_TTL_MS), SkipMessage (dead-lettered past the redelivery limit: the workers that took"
+            " it stopped before settling it too often), or the name of a fault's exception after its"
+            " retries."
         ),
     ]
     msg: Annotated[str, Field(description="Why, for a person: the problems found, or the fault's message.")]
