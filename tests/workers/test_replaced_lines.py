@@ -106,3 +106,32 @@ def test_a_traceback_a_producer_put_in_a_first_attempts_options_hides_nothing() 
     error, formatted = _caught(RuntimeError(DOWN))
 
     assert _ReplacedByOutcomeLines().filter(_retried(error, before=formatted, retries=0))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [UNHANDLED, "Failed to post_process_message(%s) due to a connection error: %s\n"],
+    ids=["a fault", "an ack on a lost connection"],
+)
+def test_dramatiqs_lines_kept_name_the_message_by_its_actor_and_id_alone(line: str) -> None:
+    """Dramatiq renders a message with every argument: a document's name, its blob URI, its tags."""
+    message = dramatiq.MessageProxy(
+        dramatiq.Message(
+            queue_name="documents",
+            actor_name="upload_document",
+            args=(),
+            kwargs={"doc_id": "d1", "name": "Salaries 2025.pdf", "blob_uri": "s3://hr/salaries.pdf"},
+            options={},
+            message_id="m-1",
+        )
+    )
+    args = (message,) if line.count("%s") == 1 else (message, "refused")
+    record = logging.LogRecord("dramatiq.worker.WorkerThread", logging.ERROR, __file__, 1, line, args, None)
+    error, _ = _caught(RuntimeError("the disk is full"))
+    record.exc_info = (type(error), error, error.__traceback__)
+
+    assert _ReplacedByOutcomeLines().filter(record)
+    told = record.getMessage()
+    assert "upload_document(message_id='m-1')" in told
+    assert "Salaries" not in told
+    assert "s3://" not in told

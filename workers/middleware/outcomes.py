@@ -212,18 +212,32 @@ _UNHANDLED = "Failed to process message %s with unhandled exception."
 
 
 class _ReplacedByOutcomeLines(logging.Filter):
-    """Drops Dramatiq's own lines about what an outcome line already says; they would repeat the whole
-    message, hostile fields included. A NotFound, or a row another message wrote first, is expected: its
-    traceback is not logged either, the outcome line ("retrying") says what happened. A fault's
-    traceback is logged once, not at each of its 20 retries: again only when the failure changes."""
+    """Drops Dramatiq's own lines about what an outcome line already says. A NotFound, or a row another
+    message wrote first, is expected: its traceback is not logged either, the outcome line ("retrying")
+    says what happened. A fault's traceback is logged once, not at each of its 20 retries: again only
+    when the failure changes. The lines kept name a message by its actor and id alone: Dramatiq's own
+    rendering repeats every argument, a document's name and blob URI included."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.msg in _REPLACED:
             return False
-        if record.msg != _UNHANDLED:
-            return True
-        exception = record.exc_info[1] if record.exc_info else None
-        return not (isinstance(exception, NotFound | WrittenConcurrently) or _as_before(record, exception))
+        if record.msg == _UNHANDLED:
+            exception = record.exc_info[1] if record.exc_info else None
+            if isinstance(exception, NotFound | WrittenConcurrently) or _as_before(record, exception):
+                return False
+        _name_messages_only(record)
+        return True
+
+
+def _name_messages_only(record: logging.LogRecord) -> None:
+    if isinstance(record.args, tuple) and any(isinstance(arg, _MESSAGES) for arg in record.args):
+        record.args = tuple(
+            f"{arg.actor_name}(message_id={arg.message_id!r})" if isinstance(arg, _MESSAGES) else arg
+            for arg in record.args
+        )
+
+
+_MESSAGES = (dramatiq.Message, dramatiq.MessageProxy)
 
 
 def _as_before(record: logging.LogRecord, exception: BaseException | None) -> bool:
