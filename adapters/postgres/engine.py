@@ -119,11 +119,12 @@ def create_single_use_engine(database_url: str, *, statement_timeout_ms: int | N
     """An engine without a pool, for one-off work such as migrations and the CLI's. Like the pooled
     ones, its connections give up on a server that accepts but never answers (``connect_timeout``) or
     goes away (``LIVENESS``): a prune run daily must not hang for good. ``statement_timeout_ms``, for a
-    probe that must answer in time: Postgres cancels a statement that runs, or waits on a lock, longer."""
+    probe that must answer in time: Postgres cancels a statement that runs, or waits on a lock, longer.
+    It comes after the URL's own options, so that one of theirs (0, or 30 s) cannot lift the bound."""
     url = normalize_url(database_url)
     connect_args: dict[str, Any] = {**connect_timeout_default(url), **liveness_defaults(url)}
     if statement_timeout_ms is not None:
-        connect_args["options"] = session_options(url, with_statement_timeout("", statement_timeout_ms))
+        connect_args["options"] = with_statement_timeout(session_options(url, ""), statement_timeout_ms)
     return _sa_create_engine(url, poolclass=NullPool, connect_args=connect_args)
 
 

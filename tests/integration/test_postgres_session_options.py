@@ -186,3 +186,18 @@ def test_the_urls_own_keepalive_settings_win(database_url: str) -> None:
         engine.dispose()
     assert parameters["keepalives_idle"] == "42"
     assert parameters["tcp_user_timeout"] == str(LIVENESS["tcp_user_timeout"])
+
+
+@pytest.mark.parametrize("own", ["0", "30000"])
+def test_a_probes_statement_timeout_wins_over_the_urls_own(database_url: str, own: str) -> None:
+    """`docfleet health` reads within its bound whatever the URL says: 0 would wait on a lock for good."""
+    url = make_url(database_url).update_query_dict({"options": f"-c statement_timeout={own}"})
+    engine = create_single_use_engine(url.render_as_string(hide_password=False), statement_timeout_ms=1234)
+    try:
+        with engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            assert isinstance(raw, psycopg.Connection)
+            timeout, *_ = _settings(raw)
+    finally:
+        engine.dispose()
+    assert timeout == "1234ms"
