@@ -3,6 +3,7 @@ serves on while the run's workers drain after a stop."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import struct
 import threading
@@ -36,7 +37,7 @@ def test_a_file_not_yet_sized_is_left_out_and_every_other_count_is_served(tmp_pa
     _write_counter(tmp_path, 102, 4.0)
     _an_empty_file_as_a_process_creates_it(tmp_path, 103)
     registry = CollectorRegistry()
-    SettledFilesCollector(registry, path=str(tmp_path))  # type: ignore[no-untyped-call]
+    SettledFilesCollector(registry, path=str(tmp_path))
 
     exposition = generate_latest(registry).decode()
 
@@ -82,3 +83,32 @@ def test_after_a_stop_it_is_served_while_a_worker_process_drains() -> None:
     assert serves(stopped=True, others=True)
     assert not serves(stopped=True, others=False)
     assert not serves(stopped=True, others=True, parent=dead_pid())
+
+
+def _write_live_gauge(directory: Path, pid: int, value: float) -> None:
+    """As a worker process writes ``docfleet_worker_processes`` (multiprocess mode livesum)."""
+    gauges = MmapedDict(str(directory / f"gauge_livesum_{pid}.db"))  # type: ignore[no-untyped-call]
+    key = mmap_key("docfleet_test_processes", "docfleet_test_processes", [], [], "Test processes.")
+    gauges.write_value(key, value, 0.0)  # type: ignore[no-untyped-call]
+    gauges.close()  # type: ignore[no-untyped-call]
+
+
+def test_a_member_killed_without_leaving_drops_out_of_the_live_gauges(tmp_path: Path) -> None:
+    """A SIGKILLed worker process runs no shutdown hook: its member file's lock goes with it, and the
+    next scrape forgets its live gauges, while a live member's stay."""
+    run = FleetRun(tmp_path, os.getppid())
+    alive = os.open(tmp_path / ".member-101", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(alive, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    (tmp_path / ".member-102").touch()  # its lock went with its process
+    _write_live_gauge(tmp_path, 101, 1.0)
+    _write_live_gauge(tmp_path, 102, 1.0)
+    registry = CollectorRegistry()
+    SettledFilesCollector(registry, path=str(tmp_path), run=run)
+    try:
+        exposition = generate_latest(registry).decode()
+    finally:
+        os.close(alive)
+
+    assert "docfleet_test_processes 1.0" in exposition
+    assert not (tmp_path / ".member-102").exists()
+    assert not (tmp_path / "gauge_livesum_102.db").exists()

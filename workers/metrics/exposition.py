@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import structlog
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.metrics_core import Metric
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from workers.logging import configure_logging
 from workers.metrics.fleet_run import FleetRun
@@ -37,7 +37,14 @@ class SettledFilesCollector(MultiProcessCollector):
     loses nothing. (prometheus/client_python#1199, unfixed in 0.26.)
     """
 
+    def __init__(self, registry: CollectorRegistry, path: str, run: FleetRun | None = None) -> None:
+        super().__init__(registry, path=path)  # type: ignore[no-untyped-call]
+        self._run = run
+
     def collect(self) -> Iterable[Metric]:
+        if self._run is not None:  # a worker process killed: its live gauges (in progress, processes) go
+            for pid in self._run.forget_dead_members():
+                mark_process_dead(pid, self._path)  # type: ignore[no-untyped-call]
         files = [path for path in glob.glob(os.path.join(self._path, "*.db")) if _has_content(path)]
         merged: Iterable[Metric] = self.merge(files, accumulate=True)  # type: ignore[no-untyped-call]
         return merged
@@ -81,7 +88,7 @@ def serve_worker_metrics() -> int:
     run.join()
     try:
         registry = CollectorRegistry()
-        SettledFilesCollector(registry, path=str(run.path))  # type: ignore[no-untyped-call]
+        SettledFilesCollector(registry, path=str(run.path), run=run)
         with serving(registry, settings.worker_metrics_port, component="worker") as up:
             while up and serves_on(stop, run):
                 time.sleep(_CHECK_EVERY_S)
