@@ -3,6 +3,8 @@
 Process supervisors such as honcho signal the whole process group, so each Dramatiq worker process gets
 SIGTERM twice: once from the supervisor and once forwarded by Dramatiq's parent. Dramatiq treats a second
 SIGTERM as "kill now", which would abandon the messages in progress instead of letting them finish.
+SIGHUP, Dramatiq's reload, stops a worker process the same way (the main process then boots new ones):
+a SIGTERM during a reload's drain is a second stop signal too.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from dramatiq.middleware import Middleware
 _log = structlog.get_logger("docfleet.worker")
 
 
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
 class GracefulStop(Middleware):
     def after_process_boot(self, broker: dramatiq.Broker) -> None:
-        dramatiq_handler = signal.getsignal(signal.SIGTERM)
-        if not callable(dramatiq_handler):
-            return
+        handlers = {signum: signal.getsignal(signum) for signum in _STOP_SIGNALS}
         stopping = False
 
         def stop_once(signum: int, frame: FrameType | None) -> Any:
@@ -31,6 +34,9 @@ class GracefulStop(Middleware):
                 _log.info("worker_already_stopping", signal=signal.Signals(signum).name)
                 return None
             stopping = True
-            return dramatiq_handler(signum, frame)
+            handler = handlers[signum]
+            return handler(signum, frame) if callable(handler) else None
 
-        signal.signal(signal.SIGTERM, stop_once)
+        for signum, handler in handlers.items():
+            if callable(handler):
+                signal.signal(signum, stop_once)
