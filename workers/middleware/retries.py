@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
+from dramatiq import Retry
+from dramatiq.common import compute_backoff
 from dramatiq.middleware import Middleware, Retries
+from dramatiq.middleware.retries import DEFAULT_MAX_BACKOFF
 
 from domain.errors import MessageIdReused, NotFound
 from workers.contract import InvalidMessage
@@ -42,6 +45,9 @@ class RetryPolicy:
     fault_retries: int = 20
 
     def __call__(self, retries: int, exception: BaseException) -> bool:
+        return self._retried(retries, exception.cause if isinstance(exception, _Delayed) else exception)
+
+    def _retried(self, retries: int, exception: BaseException) -> bool:
         """``retries`` is how many times the message was retried, of any kind, before this failure. None
         past the largest count an envelope may carry (a producer may send any count up to it): the copy
         would carry one more, and be dead-lettered as unreadable instead of this failure's outcome."""
@@ -67,6 +73,16 @@ class RetryPolicy:
         return self.not_found_retries + self.fault_retries
 
 
+class _Delayed(Retry):
+    """A failure handed to Dramatiq's Retries with the delay of its own kind's schedule: Retries would
+    compute it from every earlier retry, so that a NotFound after five faults waited the longest delay
+    at each of its retries. ``RetryPolicy`` judges the ``cause``."""
+
+    def __init__(self, cause: BaseException, delay: int) -> None:
+        super().__init__(delay=delay)
+        self.cause = cause
+
+
 class RetriesOrDeadLetter(Retries):
     """Dramatiq's Retries, but a retry that cannot be queued fails the message.
 
@@ -87,13 +103,31 @@ class RetriesOrDeadLetter(Retries):
         exception: BaseException | None = None,
     ) -> None:
         _retry_not_queued.set(None)
+        given = exception if exception is None else self._on_its_own_schedule(broker, message, exception)
         try:
-            super().after_process_message(broker, message, result=result, exception=exception)  # type: ignore[no-untyped-call]
+            super().after_process_message(broker, message, result=result, exception=given)  # type: ignore[no-untyped-call]
         except Exception as error:
             if exception is not None:
                 message.fail()
                 _retry_not_queued.set(error)
             raise
+
+    def _on_its_own_schedule(
+        self, broker: dramatiq.Broker, message: dramatiq.MessageProxy, exception: BaseException
+    ) -> BaseException:
+        """``exception`` with the backoff of the retries of its own kind (``RetryPolicy.retried_before``):
+        the actor's ``min_backoff`` doubled per such retry, jittered, capped at its ``max_backoff``."""
+        actor = broker.get_actor(message.actor_name)
+        throws = actor.options.get("throws") or ()
+        if isinstance(exception, (Retry, *(throws if isinstance(throws, tuple) else (throws,)))):
+            return exception  # a Retry's own delay; a failure Retries fails at once
+        own = RetryPolicy.retried_before(
+            message.options.get("retries", 0), exception, _not_found_before.get()
+        )
+        least = actor.options.get("min_backoff", self.min_backoff)
+        most = min(actor.options.get("max_backoff", self.max_backoff), DEFAULT_MAX_BACKOFF)
+        _, delay = compute_backoff(own, factor=least, max_backoff=most)
+        return _Delayed(exception, delay)
 
 
 def retry_not_queued() -> BaseException | None:
