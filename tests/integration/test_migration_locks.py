@@ -98,7 +98,7 @@ def test_a_migration_that_waits_leaves_those_before_it_applied(before_0006: str)
 
 
 def test_a_migration_ended_by_postgres_to_break_a_deadlock_is_tried_again(
-    monkeypatch: pytest.MonkeyPatch,
+    database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A command holding a row while it reads a table a migration locks: Postgres ends one of the two."""
     tries: list[str] = []
@@ -110,7 +110,7 @@ def test_a_migration_ended_by_postgres_to_break_a_deadlock_is_tried_again(
 
     monkeypatch.setattr(migrations, "_upgrade_once", deadlocked_once)
     waits: list[LockWait] = []
-    upgrade_to_head("postgresql://unused/db", patience=QUICK, on_wait=waits.append)
+    upgrade_to_head(database_url, patience=QUICK, on_wait=waits.append)
 
     assert len(tries) == 2
     assert [wait.attempt for wait in waits] == [1]
