@@ -80,25 +80,24 @@ class FleetRun:
     def has_members(self, *, besides: int | None = None) -> bool:
         """Whether a live process (other than the one of pid ``besides``) is still a member: one holds the
         lock of its member file."""
-        try:
-            members = [entry for entry in self.path.iterdir() if entry.name.startswith(_MEMBER_PREFIX)]
-        except FileNotFoundError:
-            return False
-        others = [member for member in members if member.name != f"{_MEMBER_PREFIX}{besides}"]
+        others = [member for member in self._member_files() if member.name != f"{_MEMBER_PREFIX}{besides}"]
         return any(_locked(member) for member in others)
 
     def forget_dead_members(self) -> list[int]:
         """The pids of members gone without leaving (killed: a SIGKILL runs no shutdown hook), their
         member files removed: each is told once."""
         with self._runs_locked():
-            try:
-                members = [entry for entry in self.path.iterdir() if entry.name.startswith(_MEMBER_PREFIX)]
-            except FileNotFoundError:
-                return []
-            dead = [member for member in members if not _locked(member)]
+            dead = [member for member in self._member_files() if not _locked(member)]
             for member in dead:
                 member.unlink(missing_ok=True)
         return [int(pid) for member in dead if (pid := member.name.removeprefix(_MEMBER_PREFIX)).isdigit()]
+
+    def _member_files(self) -> list[Path]:
+        """The run's member files, one a process that joined and has not left; none once it is removed."""
+        try:
+            return [entry for entry in self.path.iterdir() if entry.name.startswith(_MEMBER_PREFIX)]
+        except FileNotFoundError:
+            return []
 
     def has_other_members(self) -> bool:
         """Whether a live process other than this one is still a member of the run."""
