@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from adapters.postgres.engine import single_use_engine
 
 VERSIONS = Path(__file__).with_name("migrations") / "versions"
 # A revision this version does not know is a newer docfleet's only where docfleet's tables are: else
 # another application's migrations keep their alembic_version in this schema.
-HAS_DOCFLEET_TABLES_SQL = "SELECT to_regclass('folders') IS NOT NULL"
+_HAS_DOCFLEET_TABLES_SQL = "SELECT to_regclass('folders') IS NOT NULL"
 
 
 class ForeignRevision(RuntimeError):
@@ -57,13 +57,23 @@ def is_at_head(database_url: str, *, statement_timeout_ms: int | None = None) ->
     ):
         has_table = connection.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
         current: set[str] = set()
-        has_docfleet = False
         if has_table:
             current = set(connection.scalars(text("SELECT version_num FROM alembic_version")))
-            has_docfleet = connection.scalar(text(HAS_DOCFLEET_TABLES_SQL))
-    known = known_revisions()
-    if current - set(known):
-        if not has_docfleet:
+        known = known_revisions()
+        try:
+            refuse_unknown(connection, current - set(known))
+        except ForeignRevision:
             return False
-        raise UnknownRevision(current - set(known))
     return current == {known[-1]}
+
+
+def refuse_unknown(connection: Connection, unknown: set[str]) -> None:
+    """Nothing if ``unknown``, the revisions this version does not have, is empty; else
+    ``UnknownRevision`` where docfleet's tables are (a newer docfleet migrated the schema), and
+    ``ForeignRevision`` where they are not. Docfleet's tables are asked about only then: the workers'
+    boot and every health check come here."""
+    if not unknown:
+        return
+    if not connection.scalar(text(_HAS_DOCFLEET_TABLES_SQL)):
+        raise ForeignRevision(unknown)
+    raise UnknownRevision(unknown)

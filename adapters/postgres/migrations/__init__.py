@@ -23,10 +23,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
 from adapters.postgres.engine import connect_timeout_default, libpq_conninfo, single_use_engine
-from adapters.postgres.schema_revisions import HAS_DOCFLEET_TABLES_SQL
 from adapters.postgres.schema_revisions import ForeignRevision as ForeignRevision  # raised here
 from adapters.postgres.schema_revisions import UnknownRevision as UnknownRevision  # raised here
 from adapters.postgres.schema_revisions import is_at_head as is_at_head  # the callers' own name
+from adapters.postgres.schema_revisions import refuse_unknown
 
 # Serializes concurrent upgrades, e.g. several workers starting at once, on one session-level lock.
 _UPGRADE_LOCK_KEY = 0x646F_6366_6D69_6772  # "docfmigr"
@@ -216,10 +216,5 @@ def _scripts() -> ScriptDirectory:
 
 
 def _refuse_unknown(connection: Connection, scripts: ScriptDirectory) -> None:
-    current = _current_revisions(connection)
     known = {script.revision for script in scripts.walk_revisions()}
-    if not current - known:
-        return
-    if not connection.scalar(text(HAS_DOCFLEET_TABLES_SQL)):
-        raise ForeignRevision(current - known)
-    raise UnknownRevision(current - known)
+    refuse_unknown(connection, _current_revisions(connection) - known)
