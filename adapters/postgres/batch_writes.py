@@ -3,7 +3,10 @@ statement (``commit_statement``): one part per table for the rows several messag
 message used to send statements of its own.
 
 Each row is written once, in the state the last message left it: a document is inserted at its latest
-version when the batch created it, and a policy is upserted, or deleted, by its last change.
+version when the batch created it, and a policy is upserted, or deleted, by its last change. Rows go in
+the order of their keys: two batches writing the same rows (the same upload, sent twice under new ids,
+run by two processes at once) then take them in one order, so neither can hold a row the other waits
+for while it waits for one the other holds.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ class BatchWrites:
     """Collects the writes as the batch's messages commit; ``send`` puts them into its transaction."""
 
     def __init__(self) -> None:
-        self._documents: dict[str, Document] = {}
+        self._documents: dict[str, Document] = {}  # sorted by id when sent
         self._created: set[str] = set()  # ids whose first version this batch writes
         self._roles: dict[tuple[str, str], tuple[Document, str, Role | None]] = {}  # None: removed
 
@@ -55,13 +58,14 @@ class BatchWrites:
     def send(self, transaction: SqlUnitOfWork) -> None:
         """Folds the writes into the transaction's commit statement; documents stored before the batch
         get their later version now, one by one, each checked as ever."""
-        created = [doc for doc in self._documents.values() if doc.id in self._created]
+        documents = [self._documents[doc_id] for doc_id in sorted(self._documents)]
+        created = [doc for doc in documents if doc.id in self._created]
         if created:
             transaction.write_at_commit("documents", _INSERT_DOCUMENTS, _document_columns(created))
-        for document in self._documents.values():
+        for document in documents:
             if document.id not in self._created:
                 transaction.documents.save(document)
-        _fold_roles(transaction, list(self._roles.values()))
+        _fold_roles(transaction, [self._roles[key] for key in sorted(self._roles)])
         for document in (*created, *(doc for doc, _, _ in self._roles.values())):
             transaction.changes.document_changed(document)
 

@@ -118,8 +118,11 @@ class SqlUnitOfWork:
 
     def claim(self, message_ids: list[str], fingerprints: list[str | None]) -> None:
         """Records more message ids in the inbox with this transaction (a batch's messages), each with
-        its command's fingerprint."""
-        self.write_at_commit("claimed", _CLAIM_MANY, (text_array(message_ids), text_array(fingerprints)))
+        its command's fingerprint. Sorted by id, as ``BatchWrites`` sorts its rows, for the same reason:
+        two batches holding redeliveries of the same messages claim them in one order."""
+        order = sorted(range(len(message_ids)), key=message_ids.__getitem__)
+        ids, prints = (text_array(column[i] for i in order) for column in (message_ids, fingerprints))
+        self.write_at_commit("claimed", _CLAIM_MANY, (ids, prints))
 
     def write_at_commit(self, name: str, statement: str, params: Sequence[Any]) -> None:
         """A data-modifying statement sent as a part named ``name`` of the commit's statement."""

@@ -166,3 +166,37 @@ def _many_documents(engine: Engine, new_id: IdMaker) -> list[tuple[str, Command]
 def _run(new_uow: object, message: tuple[str, Command]) -> Outcome:
     message_id, command = message
     return execute(command, message_id=message_id, actor="t", new_uow=new_uow)  # type: ignore[arg-type]
+
+
+def test_batches_inserting_the_same_new_documents_in_opposite_orders_do_not_deadlock(
+    engine: Engine, new_id: IdMaker
+) -> None:
+    """Two batches may create the same documents (uploads sent twice under new ids, here into other
+    folders, so that no folder's row lines the batches up): one commits, the other meets its rows, and
+    neither holds a row the other waits for. Which batch wakes first is a race, so it runs five times."""
+    outcomes = [_create_in_opposite_orders(engine, new_id) for _ in range(5)]
+
+    assert outcomes == [["NoneType", "StaleDocumentVersion"]] * 5
+
+
+def _create_in_opposite_orders(engine: Engine, new_id: IdMaker) -> list[str]:
+    """A third transaction holding the lowest id lines the two batches up behind it, then lets them go."""
+    low_id, high_id = sorted(new_id("doc") for _ in range(2))
+    batches = []
+    for doc_ids in ((low_id, high_id), (high_id, low_id)):
+        org_id, folder_id = org_with_folder(unit_of_work_factory(engine), new_id)
+        writes = BatchWrites()
+        for doc_id in doc_ids:
+            writes.save_document(_document(org_id, folder_id, doc_id, ()))
+        batches.append(writes)
+    low = _document(*org_with_folder(unit_of_work_factory(engine), new_id), low_id, ())
+
+    with ThreadPoolExecutor(2) as pool, SqlUnitOfWork(engine, None) as holding_low:
+        holding_low.documents.save(low)
+        holding_low.documents.get(low_id)  # the insert has run: its row is locked until this ends
+        ascending = pool.submit(_send_and_commit, engine, batches[0])
+        wait_until_blocked(engine, "WITH documents AS")
+        descending = pool.submit(_send_and_commit, engine, batches[1])
+        wait_until_blocked(engine, "WITH documents AS", sessions=2)
+        holding_low.rollback()
+        return sorted(type(future.exception(timeout=10)).__name__ for future in (ascending, descending))

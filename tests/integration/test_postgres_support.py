@@ -81,8 +81,8 @@ def inbox_has(engine: Engine, message_id: str) -> bool:
         return connection.scalar(query) is not None
 
 
-def wait_until_blocked(engine: Engine, statement_start: str) -> None:
-    """Returns once a session of this database waits on a lock while running the given statement."""
+def wait_until_blocked(engine: Engine, statement_start: str, sessions: int = 1) -> None:
+    """Returns once ``sessions`` sessions of this database wait on a lock running the given statement."""
     query = text(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
         "AND wait_event_type = 'Lock' AND query LIKE :pattern"
@@ -90,10 +90,10 @@ def wait_until_blocked(engine: Engine, statement_start: str) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with engine.connect() as connection:
-            if connection.scalar(query, {"pattern": f"{statement_start}%"}):
+            if (connection.scalar(query, {"pattern": f"{statement_start}%"}) or 0) >= sessions:
                 return
         time.sleep(0.02)
-    pytest.fail(f"no session waited on a lock running {statement_start!r}")
+    pytest.fail(f"fewer than {sessions} sessions waited on a lock running {statement_start!r}")
 
 
 def run(new_uow: UnitOfWorkFactory, new_id: IdMaker, command: Command, actor: str = "alice") -> Outcome:
