@@ -52,7 +52,7 @@ def measure_fleet(settings: Settings, options: Options, workdir: Path, prefix: s
         log = logs["worker"]
         with started(command, _fleet_env(settings, options), workdir / f"fleet-{prefix}.log") as process:
             _wait_ready(process, settings.amqp_url, log, logs["relay"])
-            pids = worker_pids(process.pid, options.processes, "workers.actors")
+            pids = worker_pids(process.pid, options.processes)
             figures = {"rss_boot_kib": float(sum(rss_kib(pid) for pid in pids))}
             _wait_count(database, f"{prefix}-up-%", max(1, n // 10), log)
             figures["rss_start_kib"] = float(sum(rss_kib(pid) for pid in pids))

@@ -102,11 +102,11 @@ def tail(log: Path, lines: int = 30) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def worker_pids(root_pid: int, processes: int, module: str) -> list[int]:
+def worker_pids(root_pid: int, processes: int) -> list[int]:
     """The Dramatiq worker processes under ``root_pid``: the first ``processes`` children of its main
     process (the first Dramatiq process met going down the tree); the fork processes, e.g. the metrics
     server, start after them."""
-    main = next((pid for pid in descendants(root_pid) if is_dramatiq_main(pid) and module in argv(pid)), None)
+    main = next((pid for pid in descendants(root_pid) if is_dramatiq_main(pid)), None)
     if main is None:
         return []
     forked = [pid for pid in children(main) if runs_dramatiq(pid) or "spawn_main" in " ".join(argv(pid))]

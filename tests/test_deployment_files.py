@@ -109,14 +109,16 @@ def _unsupervised(command: str) -> str:
 def test_the_procfile_runs_the_worker_and_the_relay_supervised(procfile: dict[str, str]) -> None:
     assert set(procfile) >= {"worker", "relay"}
     assert procfile["relay"] == f"{SUPERVISED}docfleet relay"
-    assert _unsupervised(procfile["worker"]).startswith("dramatiq ")
+    assert _unsupervised(procfile["worker"]).startswith("docfleet worker ")
 
 
 def _dramatiq_arguments(command: str) -> Any:
-    """The worker command as Dramatiq parses it, each variable at its default."""
+    """The worker command as Dramatiq parses it (``docfleet worker`` runs ``workers.actors`` with the
+    options given), each variable at its default."""
     program, *args = shlex.split(_SHELL_VAR.sub(lambda match: match.group("default") or "1", command))
-    assert program == "dramatiq"
-    return make_argument_parser().parse_args(args)  # type: ignore[no-untyped-call]
+    assert program == "docfleet"
+    assert args[:1] == ["worker"]
+    return make_argument_parser().parse_args(["workers.actors", *args[1:]])  # type: ignore[no-untyped-call]
 
 
 def test_the_worker_command_is_one_dramatiq_accepts(procfile: dict[str, str]) -> None:

@@ -1,6 +1,7 @@
 """The actors: each validates its message, builds the domain command, hands it to the Application.
 
-Run a worker with ``dramatiq workers.actors``; produce from Python with e.g. ``add_member.send(...)``.
+Run a worker with ``docfleet worker`` (``dramatiq workers.actors`` with docfleet's logging); produce
+from Python with e.g. ``add_member.send(...)``.
 Every argument is a keyword argument; docs/contract.md describes them, and each outcome.
 """
 

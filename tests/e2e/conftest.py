@@ -12,7 +12,7 @@ import pytest
 
 from adapters.rabbitmq.subscription import EventSubscription
 from tests.e2e.fleet import Client, running_fleet, wait_until_ready
-from tests.support.services import default_settings, throwaway_key_prefix, throwaway_vhost
+from tests.support.services import default_settings, throwaway_database, throwaway_key_prefix, throwaway_vhost
 from workers.settings import Settings
 
 
@@ -57,3 +57,15 @@ def client(
     broker, actors = client_broker
     with EventSubscription(fleet_settings.amqp_url, ["#"], name="e2e-tap") as tap:
         yield Client(broker, actors, tap)
+
+
+@pytest.fixture
+def unmigrated() -> Iterator[Settings]:
+    """A database that exists and is empty, as before ``docfleet migrate``; a vhost and key prefix."""
+    base = default_settings()
+    with (
+        throwaway_database(base.database_url) as database_url,
+        throwaway_vhost(base.amqp_url) as amqp_url,
+        throwaway_key_prefix(base.valkey_url) as key_prefix,
+    ):
+        yield dataclasses.replace(base, database_url=database_url, amqp_url=amqp_url, cache_prefix=key_prefix)

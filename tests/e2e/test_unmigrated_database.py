@@ -5,13 +5,11 @@ database is migrated the worker carries out what waited in the queue."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import signal
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,6 @@ import pytest
 from adapters.postgres.migrations import upgrade_to_head
 from tests.e2e.fleet import BIN, started, stop_fleet, tail
 from tests.support.rabbitmq import queue_depth
-from tests.support.services import default_settings, throwaway_database, throwaway_key_prefix, throwaway_vhost
 from tests.support.waiting import wait_for
 from workers.schema_gate import NOT_MIGRATED, SCHEMA_NOT_READY
 from workers.settings import Settings
@@ -28,18 +25,6 @@ from workers.settings import Settings
 pytestmark = pytest.mark.e2e
 
 WORKER = [str(BIN / "dramatiq"), "workers.actors", "--threads", "2"]
-
-
-@pytest.fixture
-def unmigrated() -> Iterator[Settings]:
-    """A database that exists and is empty, as before ``docfleet migrate``; a vhost and key prefix."""
-    base = default_settings()
-    with (
-        throwaway_database(base.database_url) as database_url,
-        throwaway_vhost(base.amqp_url) as amqp_url,
-        throwaway_key_prefix(base.valkey_url) as key_prefix,
-    ):
-        yield dataclasses.replace(base, database_url=database_url, amqp_url=amqp_url, cache_prefix=key_prefix)
 
 
 def test_each_worker_process_exits_75_with_one_line_and_the_command_stays_queued(

@@ -1,8 +1,9 @@
 """The fleet under test: the real Procfile's worker and relay under honcho, with test hooks where asked.
 
-The harness writes a Procfile of its own, derived line by line from the real one: the worker's Dramatiq
-command may get hook modules appended to its module list, and the relay's command may be replaced by a
-test wrapper; everything else (``docfleet supervise``, the arguments, the defaults) stays as it is.
+The harness writes a Procfile of its own, derived line by line from the real one: the worker's command
+(``docfleet worker``, Dramatiq's on ``workers.actors``) may get hook modules to load after that one, and
+the relay's command may be replaced by a test wrapper; everything else (``docfleet supervise``, the
+arguments, the defaults) stays as it is.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from tests.support.processes import children, descendants, is_dramatiq_main
 from tests.support.rabbitmq import consumer_count
 from workers.settings import Settings
 
-WORKER_MODULE = "workers.actors"
+WORKER_COMMAND = "docfleet worker"  # its own module, workers.actors, then any given after it
 QUEUES = ("documents", "documents-queries")
 
 
@@ -43,7 +44,8 @@ def derived_procfile(shape: FleetShape) -> str:
     for line in (ROOT / "Procfile").read_text().splitlines():
         name, _, command = line.partition(":")
         if name == "worker" and shape.worker_hooks:
-            command = command.replace(WORKER_MODULE, " ".join((WORKER_MODULE, *shape.worker_hooks)), 1)
+            assert WORKER_COMMAND in command, f"the worker is not `{WORKER_COMMAND}`: {line}"
+            command = command.replace(WORKER_COMMAND, " ".join((WORKER_COMMAND, *shape.worker_hooks)), 1)
         if name == "relay" and shape.relay_command is not None:
             supervisor, separator, _ = command.partition(" -- ")
             assert separator, f"the relay does not run under `docfleet supervise`: {line}"

@@ -81,9 +81,13 @@ def program(pid: int) -> list[str]:
 
 
 def runs_dramatiq(pid: int) -> bool:
-    """Dramatiq itself, main or worker process: not a shell or a supervisor that starts it."""
+    """Dramatiq itself, main or worker process (``dramatiq``, or ``docfleet worker``, which runs it): not
+    a shell or a supervisor that starts it."""
     found = program(pid)
-    return bool(found) and Path(found[0]).name == "dramatiq"
+    if not found:
+        return False
+    name = Path(found[0]).name
+    return name == "dramatiq" or (name == "docfleet" and found[1:2] == ["worker"])
 
 
 def is_dramatiq_main(pid: int) -> bool:

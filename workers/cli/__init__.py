@@ -3,6 +3,7 @@ is ``workers.cli.app.app``).
 
 The application is imported when it is first used, not with this package: loading it takes most of a
 second, and a Ctrl-C meanwhile ends as one while a command runs (one line, exit 130), not as a traceback.
+``docfleet worker`` never loads it (``workers.cli.worker``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ INTERRUPTED = 130  # as ``workers.cli.failures.ExitCode.INTERRUPTED``, which is 
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["worker"]:  # without the rest, which each worker process would carry
+        from workers.cli.worker import run_worker
+
+        raise SystemExit(run_worker(args[1:]))
     try:
         from workers.cli.app import main as run
     except KeyboardInterrupt:

@@ -1,4 +1,4 @@
-"""Running the fleet: ``docfleet migrate``, ``docfleet relay`` and ``docfleet demo``."""
+"""Running the fleet: ``docfleet migrate``, ``docfleet worker``, ``docfleet relay`` and ``docfleet demo``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 def register(app: typer.Typer) -> None:
     app.command()(migrate)
+    app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(worker)
     app.command()(relay)
     app.command()(demo)
 
@@ -55,6 +56,20 @@ def migrate() -> None:
     except (MigrationBlocked, MigrationRefused, ForeignRevision) as stopped:
         raise CliError(str(stopped)) from None
     typer.echo("database schema is up to date")
+
+
+def worker(context: typer.Context) -> None:
+    """Run the worker processes: dramatiq workers.actors with the options given, each of Dramatiq's
+    (``--processes``, ``--threads``, ``--worker-shutdown-timeout``...), logging as docfleet: JSON lines
+    off a terminal, at ``LOG_LEVEL`` (Dramatiq's ``--verbose`` plays no part), on stderr.
+
+    \b
+    Example:
+      docfleet worker --processes 2 --threads 32 --worker-shutdown-timeout 20000
+    """
+    from workers.cli.worker import run_worker
+
+    raise typer.Exit(run_worker(context.args))
 
 
 def _log_lock_wait(wait: LockWait) -> None:

@@ -1,4 +1,4 @@
-"""Loaded into the worker (``dramatiq workers.actors tests.faults.hooks.crash_on_message``): while the
+"""Loaded into the worker (``docfleet worker tests.faults.hooks.crash_on_message``): while the
 trigger file ``crash-on-message`` exists, the worker process that starts the message whose id it holds
 announces it in ``crashed.<pid>`` and dies at once, as a native crash or the kernel's OOM killer would
 end it: nothing settles the message, and RabbitMQ delivers it again."""

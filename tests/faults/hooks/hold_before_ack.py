@@ -1,4 +1,4 @@
-"""Loaded into the worker (``dramatiq workers.actors tests.faults.hooks.hold_before_ack``): while the
+"""Loaded into the worker (``docfleet worker tests.faults.hooks.hold_before_ack``): while the
 trigger file ``hold-before-ack`` exists, every message that was processed is held after its actor
 returned (its transaction committed) and before it is acked, and announced in ``held.<pid>``."""
 

@@ -1,4 +1,4 @@
-"""Loaded into the worker (``dramatiq workers.actors tests.faults.hooks.listing_race``) to force the cache
+"""Loaded into the worker (``docfleet worker tests.faults.hooks.listing_race``) to force the cache
 repopulation race: while the trigger ``pause-listing-fill`` exists, a list_folder reader that loaded a
 listing from Postgres announces it (``filling.<pid>``: folder and version) and waits before it fills the
 cache. Every invalidation of a folder's listing is announced too (``invalidated.<pid>``), so the harness

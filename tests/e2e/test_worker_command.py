@@ -1,0 +1,87 @@
+"""``docfleet worker``: Dramatiq's worker command on ``workers.actors``, every line of whose processes, the
+main process's included, is docfleet's JSON at ``LOG_LEVEL``; a bad setting or option stops it at once.
+
+A database without the schema makes each worker process exit, and Dramatiq's main process then logs that
+one died: lines of both kinds, from a fleet that needs no migration."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+import pytest
+
+from tests.e2e.fleet import BIN, fleet_environment, tail
+from tests.support.services import default_settings
+from workers.schema_gate import NOT_MIGRATED, SCHEMA_NOT_READY
+from workers.settings import Settings
+
+pytestmark = pytest.mark.e2e
+
+WORKER = [str(BIN / "docfleet"), "worker", "--processes", "2", "--threads", "1"]
+
+
+def _run_until_it_exits(settings: Settings, log_path: Path, log_level: str = "INFO") -> int:
+    environment = {**fleet_environment(settings), "LOG_LEVEL": log_level}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(WORKER, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            return process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail(f"the worker ran on against a database without the schema:\n{tail(log_path)}")
+
+
+def _records(log_path: Path) -> list[dict[str, Any]]:
+    lines = log_path.read_text(errors="replace").splitlines()
+    return [json.loads(line) for line in lines]  # fails on any line that is not JSON
+
+
+def test_every_line_of_the_fleet_is_json_the_main_processs_included(
+    unmigrated: Settings, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "worker.log"
+
+    code = _run_until_it_exits(unmigrated, log_path)
+
+    records = _records(log_path)
+    by_event = {record["event"]: record for record in records}
+    assert code == SCHEMA_NOT_READY, tail(log_path)
+    assert by_event[NOT_MIGRATED]["level"] == "error"
+    assert by_event[f"Dramatiq {dramatiq.__version__!r} is booting up."]["logger"] == "dramatiq.MainProcess"
+    [died] = [record for record in records if "exited unexpectedly" in record["event"]]
+    assert (died["level"], died["logger"]) == ("critical", "dramatiq.MainProcess")
+    assert all({"timestamp", "level", "logger"} <= record.keys() for record in records)
+
+
+def test_the_main_processs_lines_follow_log_level(unmigrated: Settings, tmp_path: Path) -> None:
+    log_path = tmp_path / "worker.log"
+
+    code = _run_until_it_exits(unmigrated, log_path, log_level="ERROR")
+
+    levels = {record["level"] for record in _records(log_path)}
+    assert code == SCHEMA_NOT_READY, tail(log_path)
+    assert levels == {"error", "critical"}, "no info line: Dramatiq's booting up, a worker process ready"
+
+
+def test_a_bad_setting_is_one_line_and_exit_2_before_any_worker_process(tmp_path: Path) -> None:
+    environment = {**fleet_environment(default_settings()), "LOG_LEVEL": "verbose"}
+
+    done = subprocess.run(WORKER, env=environment, capture_output=True, timeout=60, check=False)
+
+    assert done.returncode == 2
+    [line] = done.stderr.decode().splitlines()
+    assert line.startswith("docfleet: invalid setting: LOG_LEVEL: input should be 'DEBUG', 'INFO',")
+
+
+def test_dramatiqs_log_file_is_refused_as_every_line_goes_to_stderr(tmp_path: Path) -> None:
+    command = [*WORKER, "--log-file", str(tmp_path / "fleet.log")]
+
+    done = subprocess.run(command, env=fleet_environment(default_settings()), capture_output=True, timeout=60)
+
+    assert done.returncode == 2
+    assert b"--log-file is not taken" in done.stderr
+    assert not (tmp_path / "fleet.log").exists()
