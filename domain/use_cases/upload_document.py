@@ -19,34 +19,42 @@ def upload_document(cmd: UploadDocument, uow: UnitOfWork, now: Callable[[], date
         require_member(uow, cmd.org_id, cmd.owner_id)
         existing = uow.documents.get(cmd.doc_id)
         if existing is None:
-            require_folder_in_org(uow, cmd.folder_id, cmd.org_id)  # a new version stays in its own
-            document = Document.first_version(
-                doc_id=cmd.doc_id,
-                org_id=cmd.org_id,
-                folder_id=cmd.folder_id,
-                owner_id=cmd.owner_id,
-                content=content,
-                now=now(),
-            )
-            uow.documents.save(document)
-            uow.policies.put(document, cmd.owner_id, Role.OWNER)
+            document = _first_version(uow, cmd, content, now())
         else:
             _require_editable(uow, existing, cmd)
             document = existing.next_version(content=content, uploaded_by=cmd.owner_id, now=now())
             uow.documents.save(document)
-        uow.record(
-            DocumentUploaded(
-                org_id=document.org_id,
-                doc_id=document.id,
-                owner_id=document.owner_id,
-                uploaded_by=cmd.owner_id,
-                folder_id=document.folder_id,
-                version=document.version,
-                name=document.name,
-                mime_type=document.mime_type,
-            )
-        )
+        uow.record(_uploaded(document, uploaded_by=cmd.owner_id))
         uow.commit()
+
+
+def _first_version(uow: UnitOfWork, cmd: UploadDocument, content: DocumentContent, now: datetime) -> Document:
+    """Version 1 in the command's folder, the uploader its owner."""
+    require_folder_in_org(uow, cmd.folder_id, cmd.org_id)  # a new version stays in its own
+    document = Document.first_version(
+        doc_id=cmd.doc_id,
+        org_id=cmd.org_id,
+        folder_id=cmd.folder_id,
+        owner_id=cmd.owner_id,
+        content=content,
+        now=now,
+    )
+    uow.documents.save(document)
+    uow.policies.put(document, cmd.owner_id, Role.OWNER)
+    return document
+
+
+def _uploaded(document: Document, uploaded_by: str) -> DocumentUploaded:
+    return DocumentUploaded(
+        org_id=document.org_id,
+        doc_id=document.id,
+        owner_id=document.owner_id,
+        uploaded_by=uploaded_by,
+        folder_id=document.folder_id,
+        version=document.version,
+        name=document.name,
+        mime_type=document.mime_type,
+    )
 
 
 def _require_editable(uow: UnitOfWork, existing: Document, cmd: UploadDocument) -> None:
