@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 import structlog
 
 from domain.commands import Command, ListFolderDocuments, fingerprint
-from domain.errors import MessageIdReused, NotFound
+from domain.errors import AlreadyApplied, MessageIdReused, NotFound
 from domain.events import CommandRejected
 from domain.listing import DocumentPage
 from domain.ports import ListingCache, UnitOfWork, UnitOfWorkFactory
@@ -153,8 +153,9 @@ class Application:
         """As ``execute``, with the reason and detail of a refusal. NotFound and faults propagate, and
         ``MessageIdReused`` once its rejection is recorded."""
         job = Job(command, message_id, actor, fingerprint(command))
-        if self._group_commit is not None and isinstance(command, self._batched):
-            verdict = self._group_commit.run(job)
+        group_commit = self._group_commit
+        if group_commit is not None and isinstance(command, self._batched):
+            verdict = _run_batched(group_commit, job)
         else:
             verdict = self._handle_with(self.new_uow, job)
         if verdict.outcome is Outcome.DUPLICATE:
@@ -256,3 +257,13 @@ def _listing_cache(
     near = NearListingCache(shared, settings.listing_memory_documents)
     database.on_change(near.forget_all)
     return counted_listings(near)
+
+
+def _run_batched(group_commit: GroupCommit[Job, Verdict], job: Job) -> Verdict:
+    """A batch claims its messages' ids as it commits: one whose copy (a redelivery) another process
+    committed meanwhile fails there, and the batch's jobs run again alone; such a job, alone, is that
+    copy's duplicate."""
+    try:
+        return group_commit.run(job)
+    except AlreadyApplied:
+        return Verdict(Outcome.DUPLICATE)

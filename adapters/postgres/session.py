@@ -76,8 +76,9 @@ class PgSession:
             yield
         except errors.UniqueViolation as error:
             constraint = error.diag.constraint_name
-            if constraint == INBOX_KEY and self._message_id is not None:
-                raise AlreadyApplied(self._message_id) from error
+            if constraint == INBOX_KEY:  # a batch's claims (no id of its own): the id Postgres names
+                message_id = self._message_id or _key_of(error.diag.message_detail or "")
+                raise AlreadyApplied(message_id) from error
             if constraint == DOCUMENTS_KEY:
                 raise StaleDocumentVersion(_key_of(error.diag.message_detail or ""), version=1) from error
             if constraint == MEMBERSHIPS_KEY:

@@ -14,7 +14,7 @@ from adapters.postgres.errors import StaleDocumentVersion
 from adapters.postgres.tables import outbox
 from adapters.postgres.unit_of_work import unit_of_work_factory
 from domain.commands import Command, CreateFolder, RevokeAccess, ShareDocument, UploadDocument
-from domain.errors import NotFound
+from domain.errors import AlreadyApplied, NotFound
 from domain.ports import UnitOfWorkFactory
 from domain.roles import Role
 from domain.use_cases.dispatch import Outcome, execute
@@ -207,3 +207,25 @@ def test_a_job_run_again_alone_waits_for_a_batch_holding_its_copy_without_a_dead
         batch.commit()
         assert (in_batch, alone.result(timeout=30)) == ([Outcome.APPLIED], Outcome.DUPLICATE)
     assert _state(engine, scenario)[0].count("DocumentShared") == 1
+
+
+def test_a_batch_whose_message_another_process_applied_meanwhile_fails_as_already_applied(
+    engine: Engine, new_id: IdMaker
+) -> None:
+    """A redelivered copy run by another process while the first ran: both read no inbox row, and the
+    one that commits second meets the first's at its commit, told as that message's duplicate."""
+    org_id, folder_id = org_with_folder(unit_of_work_factory(engine), new_id)
+    message = (new_id("msg"), upload_command(org_id, folder_id, new_id("doc")))
+    other = (new_id("msg"), upload_command(org_id, folder_id, new_id("doc")))
+
+    with SqlBatch(engine, BatchKeys.of([message, other])) as second:
+        outcomes = _results([message, other], second.new_uow)
+        with SqlBatch(engine, BatchKeys.of([message])) as first:
+            assert _results([message], first.new_uow) == [Outcome.APPLIED]
+            first.commit()
+        with pytest.raises(AlreadyApplied) as raised:
+            second.commit()
+
+    assert outcomes == [Outcome.APPLIED, Outcome.APPLIED], "neither saw the other's uncommitted claim"
+    assert raised.value.message_id == message[0]
+    assert not inbox_has(engine, other[0]), "the batch rolled back whole"

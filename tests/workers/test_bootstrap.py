@@ -8,9 +8,9 @@ from contextlib import suppress
 import pytest
 
 from domain.commands import AddMember, ListFolderDocuments, ShareDocument
-from domain.errors import DocumentNotFound, NotAMember
+from domain.errors import AlreadyApplied, DocumentNotFound, NotAMember
 from domain.events import CommandRejected
-from domain.ports import UnitOfWorkFactory
+from domain.ports import UnitOfWork, UnitOfWorkFactory
 from domain.roles import Role
 from domain.use_cases.dispatch import Outcome
 from tests.support.cycles import left_to_the_collector
@@ -129,6 +129,44 @@ def test_a_job_of_a_failed_batch_runs_again_in_a_batch_of_its_own(db: FakeDataba
     assert verdict == Verdict(Outcome.APPLIED)
     assert opened == [["m1"], ["m1"]], "the batch that failed, then the job's own"
     assert db.applied_message_ids == {"m1"}
+
+
+class _CopyCommittedElsewhere:
+    """A batch whose commit meets the inbox row of a copy of its message another process committed."""
+
+    def __init__(self, message_id: str) -> None:
+        self.message_id = message_id
+
+    def __enter__(self) -> _CopyCommittedElsewhere:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass
+
+    def new_uow(self, message_id: str | None, fingerprint: str | None = None, /) -> UnitOfWork:
+        return FakeDatabase().uow_factory()(message_id)
+
+    def commit(self) -> None:
+        raise AlreadyApplied(self.message_id)
+
+
+def test_a_batched_command_whose_copy_committed_elsewhere_meanwhile_is_a_duplicate() -> None:
+    opened: list[list[str]] = []
+
+    def open_batch(jobs: Sequence[Job]) -> _CopyCommittedElsewhere:
+        opened.append([job.message_id for job in jobs])
+        return _CopyCommittedElsewhere(jobs[0].message_id)
+
+    application = Application(
+        new_uow=FakeDatabase().uow_factory(),
+        listing_cache=FakeListingCache(),
+        open_batch=open_batch,
+        batched=(AddMember,),
+    )
+    verdict = application.handle(AddMember(org_id=ORG, user_id="dave"), message_id="m1", actor="add_member")
+
+    assert verdict == Verdict(Outcome.DUPLICATE)
+    assert opened == [["m1"], ["m1"]], "the batch that failed, then the job's own"
 
 
 @pytest.mark.parametrize("first_batch_opens", [True, False], ids=["in its batch", "run again alone"])
