@@ -62,6 +62,10 @@ class ListFolderDocuments:
 
 Command = AddMember | CreateFolder | UploadDocument | ShareDocument | RevokeAccess
 
+NO_COMMAND = "no-command"
+"""Kept for a message id that a message no command could be read from spent (a rejection as invalid):
+no command's fingerprint (a hex digest) equals it, so any command sent under that id later is another."""
+
 
 def fingerprint(command: Command) -> str:
     """A digest of what the command asks: two messages under one id carry the same command exactly when

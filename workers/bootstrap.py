@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
-from domain.commands import Command, ListFolderDocuments, fingerprint
+from domain.commands import NO_COMMAND, Command, ListFolderDocuments, fingerprint
 from domain.errors import AlreadyApplied, MessageIdReused, NotFound
 from domain.events import CommandRejected
 from domain.listing import DocumentPage
@@ -165,7 +165,7 @@ class Application:
     def _refuse_if_reused(self, job: Job) -> None:
         """A duplicate whose id the inbox keeps for a different command is no copy of it: its rejection
         is recorded (no inbox row: the id is the other command's) and ``MessageIdReused`` raised. An id
-        kept without a fingerprint (spent by a rejection, or before fingerprints) cannot be compared."""
+        kept without a fingerprint (spent before fingerprints were kept) cannot be compared."""
         spent = None if self._spent_by is None else self._spent_by(job.message_id)
         if spent is None or spent == job.fingerprint:
             return
@@ -223,11 +223,13 @@ class Application:
     ) -> Outcome:
         """Commits a CommandRejected with the message's inbox row: REFUSED, or DUPLICATE if already there.
         Without an ``org_id``, the event takes that of the document ``doc_id`` names, if it exists. The
-        inbox row keeps the fingerprint of ``command``, the message's where it could be read as one."""
+        inbox row keeps the fingerprint of ``command``, the message's where it could be read as one, else
+        ``NO_COMMAND``: a command sent under the id later (the message fixed) is another, never its copy."""
         event = CommandRejected(
             org_id=org_id, doc_id=doc_id, message_id=message_id, actor=actor, reason=reason, detail=detail
         )
-        return record_outcome(event, message_id, keeping(self.new_uow, _fingerprint_of(command)))
+        kept = NO_COMMAND if command is None else fingerprint(command)
+        return record_outcome(event, message_id, keeping(self.new_uow, kept))
 
     def close(self) -> None:
         for close in self._closers:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select, text
 
 from adapters.postgres.mappers import as_utc
 from adapters.postgres.tables import inbox
+from domain.commands import NO_COMMAND
 
 LOOKUP_CHUNK = 1000
 # Written as the index ix_outbox_rejected_message_id is (migration 0006): its expression, with the key as a
@@ -32,8 +33,10 @@ REUSED = "message_id_reused"
 # records a rejection under it (``record_outcome`` claims the id), a reused id's own aside, which has a
 # reason of its own; that rejection was recorded in the row's transaction (the same ``now()``), so one
 # left from before the row (the id forgotten by ``inbox prune``, then used again) is not taken for it.
+# An id an invalid message spent keeps ``NO_COMMAND``, which says so after the outbox forgot the rejection.
 SPENDING = text(
-    "SELECT i.fingerprint, EXISTS (SELECT 1 FROM outbox o WHERE o.type = 'CommandRejected'"
+    "SELECT i.fingerprint, i.fingerprint = :no_command OR EXISTS (SELECT 1 FROM outbox o"
+    " WHERE o.type = 'CommandRejected'"
     " AND (o.payload ->> 'message_id') = i.message_id AND o.created_at >= i.processed_at"
     " AND ((o.payload ->> 'reason') = 'not_found'"
     " OR ((o.payload ->> 'reason') = 'invalid' AND i.fingerprint IS NULL)))"
@@ -92,7 +95,7 @@ class MessageHistory:
     def spending(self, message_id: str) -> Spending | None:
         """How the id was spent; None if it was not."""
         with self._engine.connect() as connection:
-            row = connection.execute(SPENDING, {"id": message_id}).first()
+            row = connection.execute(SPENDING, {"id": message_id, "no_command": NO_COMMAND}).first()
         return None if row is None else Spending(row.fingerprint, bool(row.dead_lettered))
 
     def spent_by(self, message_id: str) -> str | None:

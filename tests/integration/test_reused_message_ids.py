@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from adapters.postgres.rejections import MessageHistory
-from domain.commands import AddMember, Command, CreateFolder, UploadDocument, fingerprint
+from domain.commands import NO_COMMAND, AddMember, Command, CreateFolder, UploadDocument, fingerprint
 from domain.errors import MessageIdReused
 from domain.use_cases.dispatch import Outcome
 from tests.conftest import IdMaker
@@ -94,12 +94,44 @@ def test_past_the_redelivery_limit_a_command_under_a_spent_id_is_kept_before_it_
     assert not app.acked_outcome(message_id, other)
 
 
-def test_an_id_spent_by_a_rejection_keeps_no_fingerprint(
+@pytest.mark.parametrize("path", ["alone", "batch"])
+def test_a_command_sent_under_an_id_an_invalid_message_spent_is_rejected_not_dropped(
+    app: Application, engine: Engine, new_id: IdMaker, path: str
+) -> None:
+    """The invalid message fixed and sent again under its id: no command spent the id, so the fixed one
+    is another command under it, dead-lettered for ``dlq replay --new-id``, not acked as a copy."""
+    org, folder, owner, message_id = new_id("org"), new_id("folder"), new_id("user"), new_id("m")
+    fixed: Command = AddMember(org_id=org, user_id=owner)
+    if path == "batch":
+        assert _run(app, fixed, new_id("m")) is Outcome.APPLIED
+        assert _run(app, CreateFolder(folder_id=folder, org_id=org, name="f", created_by=owner), new_id("m"))
+        fixed = _upload(new_id, org, folder, owner)
+    assert app.reject(message_id, "add_member", "invalid", "org_id: missing") is Outcome.REFUSED
+    assert _kept_fingerprint(engine, message_id) == NO_COMMAND
+
+    with pytest.raises(MessageIdReused):
+        app.handle(fixed, message_id=message_id, actor="fixed_actor")
+
+    history = MessageHistory(engine)
+    assert history.rejections([message_id])[message_id].reason == "invalid", "the id's own rejection"
+    with engine.begin() as connection:  # as `docfleet outbox prune` forgets the rejection
+        connection.execute(
+            text("DELETE FROM outbox WHERE payload ->> 'message_id' = :id"), {"id": message_id}
+        )
+    assert not app.acked_outcome(message_id, fixed), "past the redelivery limit, kept, never acked"
+    assert not app.acked_outcome(message_id, None), "as is a copy of the invalid message"
+
+
+def test_an_id_spent_before_fingerprints_were_kept_is_compared_with_nothing(
     app: Application, engine: Engine, new_id: IdMaker
 ) -> None:
     message_id = new_id("m")
     assert app.reject(message_id, "add_member", "invalid", "org_id: missing") is Outcome.REFUSED
-    assert _kept_fingerprint(engine, message_id) is None
+    with engine.begin() as connection:  # as migration 0010 left the rows before it
+        connection.execute(
+            text("UPDATE inbox SET fingerprint = NULL WHERE message_id = :id"), {"id": message_id}
+        )
+
     assert _run(app, AddMember(org_id=new_id("org"), user_id=new_id("user")), message_id) is Outcome.DUPLICATE
 
 
