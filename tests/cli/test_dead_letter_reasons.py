@@ -235,3 +235,23 @@ def test_a_command_that_never_ran_past_the_redelivery_limit_says_so_first() -> N
 
     assert inspected.reason.startswith(f"redelivered {REDELIVERY_LIMIT + 1} times")
     assert inspected.under_a_new_id() is not None
+
+
+@pytest.mark.parametrize(
+    ("death_reason", "told"),
+    [("expired", "expired in documents before a worker took it"), ("maxlen", "dropped by documents's")],
+)
+def test_a_letter_rabbitmq_itself_dead_lettered_says_why_and_is_replayed(
+    death_reason: str, told: str
+) -> None:
+    """A time to live its producer set, or the queue's length limit: no worker saw it, so no line or
+    rejection says why, and its id was never used."""
+    body = encoded(envelope("add_member", {"org_id": "acme", "user_id": "bob"}))
+    dead = DeadLetter(
+        queue="documents.XQ", body=body, died_in="documents", death_reason=death_reason, died_at=None
+    )
+
+    inspected = inspect(dead, never_used)
+
+    assert inspected.reason.startswith(told)
+    assert inspected.replay is not None

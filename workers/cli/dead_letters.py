@@ -107,6 +107,7 @@ def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = l
         unreadable
         or _recorded(own)
         or invalid
+        or _not_taken(letter)
         or (_redelivered(redeliveries(message_id)) if message_id is not None else None)
         or (_spent_by_another(actor) if another_spent_it else None)
         or _fault(options)
@@ -215,6 +216,19 @@ def _judged(envelope: dict[str, Any], queue: str) -> tuple[str | None, str | Non
 
 def _recorded(rejection: RecordedRejection | None) -> str | None:
     return None if rejection is None else f"{rejection.reason}: {rejection.detail}"
+
+
+def _not_taken(letter: DeadLetter) -> str | None:
+    """RabbitMQ's own reasons for a death no worker saw (``x-death``): no line and no event tell them."""
+    queue = letter.died_in or letter.queue.removesuffix(".XQ")
+    if letter.death_reason == "expired":
+        return (
+            f"expired in {queue} before a worker took it: its producer set a time to live (the AMQP"
+            " expiration property), which the contract asks producers not to set; it never ran"
+        )
+    if letter.death_reason == "maxlen":
+        return f"dropped by {queue}'s length limit before a worker took it; it never ran"
+    return None
 
 
 def _redelivered(count: int) -> str | None:
