@@ -213,6 +213,43 @@ def test_an_expired_query_whose_timestamp_was_written_in_seconds_is_told_so(flee
     assert line["detail"].endswith(told)
 
 
+@pytest.mark.parametrize(
+    ("ahead_ms", "told"),
+    [
+        (Settings.from_env().result_ttl_ms + 5_000, ": not run"),
+        (None, "; its message_timestamp looks like microseconds: it is milliseconds since 1970"),
+    ],
+    ids=["a clock ahead", "microseconds"],
+)
+def test_a_query_stamped_further_in_the_future_than_its_answer_is_kept_is_not_run(
+    fleet: Fleet, db: FakeDatabase, ahead_ms: int | None, told: str
+) -> None:
+    """Its age could never tell it expired: no producer waits that long, nor wrote that clock."""
+    message = fleet.message("list_folder", folder_id=FOLDER, requested_by=ALICE)
+    stamp = current_millis() * 1000 if ahead_ms is None else current_millis() + ahead_ms
+    with capture_logs() as logs:
+        fleet.broker.enqueue(dataclasses.replace(message, message_timestamp=stamp))
+        fleet.settle()
+
+    assert db.listing_reads == 0
+    [line] = [line for line in logs if line.get("message_id") == message.message_id and "outcome" in line]
+    assert line["outcome"] == "expired"
+    assert re.fullmatch(
+        r"list_folder stamped \d+\.\d s in the future, further than its answer is kept .*", line["detail"]
+    )
+    assert line["detail"].endswith(told), "a hint only where the stamp tells it"
+
+
+def test_a_query_stamped_a_little_ahead_by_a_clock_nearly_in_step_is_answered(
+    fleet: Fleet, db: FakeDatabase
+) -> None:
+    db.with_document("d1", owner=ALICE)
+
+    result = fleet.result(_sent_ago(fleet, -5_000, folder_id=FOLDER, requested_by=ALICE))
+
+    assert [document["id"] for document in result["documents"]] == ["d1"]
+
+
 def test_a_query_sent_within_its_answers_time_to_live_is_answered(fleet: Fleet, db: FakeDatabase) -> None:
     ttl_ms = Settings.from_env().result_ttl_ms
     db.with_document("d1", owner=ALICE)

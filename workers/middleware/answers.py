@@ -102,21 +102,27 @@ class QueryExpired(Exception):
 
 def abandoned(message: dramatiq.Message[Any], now_ms: int) -> str | None:
     """Why the query this thread is processing has no reader left, or None: it was sent (its
-    ``message_timestamp``) longer ago than its answer would be kept, so whoever sent it gave up waiting."""
+    ``message_timestamp``) longer ago than its answer would be kept, so whoever sent it gave up waiting.
+    One stamped as far in the future is not run either: no clock in step wrote that, and its age could
+    never tell it expired."""
     middleware, broker = _current()
     age_ms, ttl_ms = now_ms - message.message_timestamp, middleware.answer_ttl_ms(broker, message)
-    if age_ms <= ttl_ms:
+    if -ttl_ms <= age_ms <= ttl_ms:
         return None
-    why = (
-        f"{message.actor_name} sent {age_ms / 1000:.1f} s ago, longer than its answer is kept "
-        f"({ttl_ms / 1000:g} s, RESULT_TTL_MS): not run"
-    )
+    kept = f"its answer is kept ({ttl_ms / 1000:g} s, RESULT_TTL_MS): not run"
+    if age_ms > 0:
+        why = f"{message.actor_name} sent {age_ms / 1000:.1f} s ago, longer than {kept}"
+    else:
+        why = f"{message.actor_name} stamped {-age_ms / 1000:.1f} s in the future, further than {kept}"
     if message.message_timestamp < _MILLISECONDS_SINCE_1973:
         why += "; its message_timestamp looks like seconds: it is milliseconds since 1970"
+    elif message.message_timestamp >= _MILLISECONDS_TO_5138:
+        why += "; its message_timestamp looks like microseconds: it is milliseconds since 1970"
     return why
 
 
 _MILLISECONDS_SINCE_1973 = 100_000_000_000  # as seconds, the year 5138
+_MILLISECONDS_TO_5138 = 100_000_000_000_000  # as microseconds, 1973
 
 
 def fail_abandoned(message: dramatiq.Message[Any], why: str) -> str:
