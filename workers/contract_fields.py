@@ -25,8 +25,8 @@ _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff
 # these and white space alone shows as nothing. Those outside the BMP are checked here but not in the
 # JSON Schemas' pattern (see _SAFE_TEXT_PATTERN).
 _INVISIBLE_BMP = (
-    r"\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2060-\u206f\u2800\u3164"
-    r"\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2060-\u206f\u2800\u3164"
+    "\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
 )
 _INVISIBLE_BEYOND_BMP = r"\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
 _BLANK = re.compile(rf"[\s{_INVISIBLE_BMP}{_INVISIBLE_BEYOND_BMP}]*")
@@ -82,8 +82,10 @@ _TEXT_RULES = "no control characters, bidirectional controls (U+202A-U+202E, U+2
 # and none unsafe.
 # A lone surrogate, which JSON can carry as a \u escape, is left to the workers: a pattern without the
 # "u" flag would refuse every character outside the BMP with it.
-_UNSAFE_RANGES = r"\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069"
-_BLANK_RANGES = r"\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# The characters are in the pattern itself (the schema's JSON escapes them), not as the regex escape
+# \uXXXX, which ECMA-262 and Python read but Go's regexp, and so Go's validators, refuse.
+_UNSAFE_RANGES = "\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069"
+_BLANK_RANGES = "\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _SAFE = rf"[^{_UNSAFE_RANGES}]"
 _SAFE_TEXT_PATTERN = rf"^{_SAFE}*[^{_UNSAFE_RANGES}{_BLANK_RANGES}{_INVISIBLE_BMP}]{_SAFE}*$"
 Id = Annotated[

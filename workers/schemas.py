@@ -44,7 +44,7 @@ def generated() -> dict[str, str]:
             **_schema(model, event_type, extra),
             "additionalProperties": True,
         }
-    return {path: json.dumps(schema, indent=2, ensure_ascii=False) + "\n" for path, schema in schemas.items()}
+    return {path: json.dumps(schema, indent=2, ensure_ascii=True) + "\n" for path, schema in schemas.items()}
 
 
 def _schema(model: type[BaseModel], title: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -125,6 +125,26 @@ def test_each_schema_names_its_dialect_and_title() -> None:
         assert schema["title"], path
 
 
+def _patterns(node: object) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+        return own + [found for value in node.values() for found in _patterns(value)]
+    if isinstance(node, list):
+        return [found for value in node for found in _patterns(value)]
+    return []
+
+
+def test_every_pattern_is_written_in_the_syntax_every_validators_regex_engine_reads() -> None:
+    """ECMA-262's \\u escape is not Go's (its regexp refuses it), nor \\x{...} ECMA-262's: the characters
+    themselves, which the JSON escapes, read the same in every engine; so do ASCII files."""
+    patterns = [pattern for text in generated().values() for pattern in _patterns(json.loads(text))]
+
+    assert any("\u200b" in pattern for pattern in patterns), "the invisible characters are there"
+    escaped = [pattern for pattern in patterns if any(escape in pattern for escape in ("\\u", "\\U", "\\x"))]
+    assert escaped == []
+    assert all(text.isascii() for text in generated().values())
+
+
 @pytest.mark.parametrize(("actor", "kwargs"), [(actor, kwargs) for actor, kwargs, _ in GOOD])
 def test_every_valid_message_also_validates_against_the_published_schema(
     actor: str, kwargs: dict[str, Any]
