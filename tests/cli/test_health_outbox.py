@@ -161,8 +161,8 @@ def test_relay_lag_over_the_limit_fails_health(own_settings: Settings) -> None:
 
 
 def test_outbox_status_counts_pending_and_recently_published_events(own_settings: Settings) -> None:
-    add_outbox_rows(
-        own_settings.database_url, pending_ages=[90.0, 1.0], published_ages=[5.0, 10.0, 30.0, 600.0]
+    add_outbox_rows(  # published in the order of their seq, as the relay publishes them
+        own_settings.database_url, pending_ages=[90.0, 1.0], published_ages=[600.0, 30.0, 10.0, 5.0]
     )
 
     as_json = run(own_settings, "outbox", "status", "--json")
@@ -174,6 +174,29 @@ def test_outbox_status_counts_pending_and_recently_published_events(own_settings
     assert status["published_per_second"] == 0.05
     assert "pending events" in table.stdout
     assert "3 (0.1/s)" in table.stdout
+
+
+def test_outbox_status_gives_up_on_a_locked_outbox_after_healths_probe_time(own_settings: Settings) -> None:
+    """A migration or a long transaction holding the outbox: it waited as long as the lock lasted."""
+    import psycopg
+
+    from adapters.postgres.engine import libpq_conninfo
+
+    locker = psycopg.connect(libpq_conninfo(own_settings.database_url))
+    locker.execute("LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE")
+    released = threading.Timer(30.0, locker.rollback)  # a bound, were the command to wait on the lock
+    released.start()
+    try:
+        result = run(own_settings, "outbox", "status")
+        held = released.is_alive()
+    finally:
+        released.cancel()
+        locker.rollback()
+        locker.close()
+
+    assert held, "it answered only once the lock was let go"
+    assert result.exit_code == 1
+    assert "canceling statement due to statement timeout" in one_line_error(result)
 
 
 def test_outbox_status_with_postgres_down_is_one_line_exit_1(own_settings: Settings) -> None:

@@ -15,6 +15,7 @@ from workers.cli.output import add_row, command_group, console, print_json, tabl
 
 outbox_app = command_group("The transactional outbox, emptied onto doc.events by the relay.")
 WINDOW = timedelta(minutes=1)
+STATUS_TIMEOUT_MS = 5000
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,9 @@ def read_status(database_url: str) -> OutboxStatus:
     from adapters.postgres.outbox import OutboxStore
     from adapters.postgres.outbox_throughput import published_within
 
-    with single_use_engine(database_url) as engine:
+    # As `docfleet health`'s: a lock on the outbox (a migration, a long transaction) must not leave the
+    # command waiting as long as it lasts.
+    with single_use_engine(database_url, statement_timeout_ms=STATUS_TIMEOUT_MS) as engine:
         store = OutboxStore(engine)
         return OutboxStatus(
             pending=store.pending_count(),
