@@ -40,6 +40,7 @@ def require_schema(database_url: str) -> None:
     import psycopg
     from sqlalchemy.exc import SQLAlchemyError
 
+    from adapters.postgres.database_encoding import OtherEncoding
     from adapters.postgres.schema_revisions import UnknownRevision, is_at_head
 
     database = location(database_url)
@@ -51,6 +52,13 @@ def require_schema(database_url: str) -> None:
             "database schema is ahead of this version: running on", database=database, detail=str(ahead)
         )
         return
+    except OtherEncoding as unusable:
+        log.error(
+            "the database cannot hold docfleet's schema: not consuming",
+            database=database,
+            detail=str(unusable),
+        )
+        raise SystemExit(SCHEMA_NOT_READY) from None
     except (SQLAlchemyError, psycopg.Error, OSError) as error:
         from workers.cli.failures import first_line
 

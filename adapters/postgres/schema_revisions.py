@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, text
 
+from adapters.postgres.database_encoding import require_utf8
 from adapters.postgres.engine import single_use_engine
 
 VERSIONS = Path(__file__).with_name("migrations") / "versions"
@@ -50,7 +51,9 @@ def known_revisions() -> list[str]:
 
 def is_at_head(database_url: str, *, statement_timeout_ms: int | None = None) -> bool:
     """Whether the schema is at this version's latest migration (False with no schema at all, nor with
-    another application's revision and none of docfleet's tables); ``UnknownRevision`` if it is ahead."""
+    another application's revision and none of docfleet's tables); ``UnknownRevision`` if it is ahead,
+    ``OtherEncoding`` if the database cannot hold it."""
+    require_utf8(database_url)
     with (
         single_use_engine(database_url, statement_timeout_ms=statement_timeout_ms) as engine,
         engine.connect() as connection,

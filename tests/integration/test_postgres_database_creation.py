@@ -145,3 +145,27 @@ def test_a_database_in_another_encoding_is_refused_before_any_migration(
                 "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
             ).fetchone()
     assert tables == (0,)
+
+
+@pytest.mark.parametrize("encoding", ["LATIN1", "SQL_ASCII"])
+def test_the_schema_gate_and_health_tell_a_database_in_another_encoding_as_migrate_does(
+    database_url: str, encoding: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On SQL_ASCII, whose answers SQLAlchemy cannot read as text, health said only "cannot use a string
+    pattern on a bytes-like object"."""
+    from workers.cli.health import _postgres, _schema
+    from workers.schema_gate import SCHEMA_NOT_READY, require_schema
+
+    options = f"ENCODING '{encoding}' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'"
+    told = f"the database's encoding is {encoding}, and docfleet's schema needs UTF8"
+    with throwaway_database(database_url, options=options) as url:
+        reachable, server = _postgres(url)
+        checked = _schema(url)
+        with pytest.raises(SystemExit) as gate:
+            require_schema(url)
+
+    assert reachable
+    assert "b'" not in server
+    assert checked[0] is False
+    assert checked[1].startswith(told)
+    assert gate.value.code == SCHEMA_NOT_READY

@@ -95,7 +95,9 @@ def _postgres(database_url: str) -> tuple[bool, str]:
         raise
     with connection:
         version = connection.execute("SHOW server_version").fetchone()
-    return True, f"{location(database_url)} reachable (server {version[0] if version else '?'})"
+    server = version[0] if version else "?"
+    server = server.decode(errors="replace") if isinstance(server, bytes) else server  # SQL_ASCII's answer
+    return True, f"{location(database_url)} reachable (server {server})"
 
 
 def _timed_out(error: Exception, started: float) -> bool:
@@ -119,13 +121,14 @@ def _is_missing(database_url: str) -> bool:
 
 
 def _schema(database_url: str) -> tuple[bool, str]:
+    from adapters.postgres.database_encoding import OtherEncoding
     from adapters.postgres.schema_revisions import UnknownRevision, is_at_head
 
     try:
         if is_at_head(database_url, statement_timeout_ms=PROBE_TIMEOUT_SECONDS * 1000):
             return True, "at the latest migration"
-    except UnknownRevision as ahead:
-        return False, str(ahead)
+    except (UnknownRevision, OtherEncoding) as unusable:
+        return False, str(unusable)
     return False, "behind the latest migration: run docfleet migrate"
 
 

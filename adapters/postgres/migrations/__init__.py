@@ -17,12 +17,12 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
 from sqlalchemy import Connection, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from adapters.postgres.engine import connect_timeout_default, libpq_conninfo, single_use_engine
+from adapters.postgres.database_encoding import encoding_problem, with_connect_timeout
+from adapters.postgres.engine import single_use_engine
 from adapters.postgres.schema_revisions import ForeignRevision as ForeignRevision  # raised here
 from adapters.postgres.schema_revisions import UnknownRevision as UnknownRevision  # raised here
 from adapters.postgres.schema_revisions import is_at_head as is_at_head  # the callers' own name
@@ -50,7 +50,7 @@ def create_database_if_missing(database_url: str) -> bool:
     if not name:
         raise ValueError("the database URL names no database")
     try:
-        psycopg.connect(_with_timeout(database_url)).close()
+        psycopg.connect(with_connect_timeout(database_url)).close()
         return False
     except psycopg.OperationalError:
         pass  # most often no database of that name (libpq gives no code for it); else the next connect says
@@ -82,17 +82,12 @@ def is_missing(database_url: str) -> bool:
 
 
 def _server_connection(database_url: str) -> psycopg.Connection[Any]:
-    admin = _with_timeout(make_url(database_url).set(database="postgres"))
+    admin = with_connect_timeout(make_url(database_url).set(database="postgres"))
     return psycopg.connect(admin, autocommit=True)
 
 
 def _has_database(connection: psycopg.Connection[Any], name: str) -> bool:
     return connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
-
-
-def _with_timeout(database_url: str | URL) -> str:
-    """The URL's connection string, with ten seconds to connect unless the URL sets its own."""
-    return make_conninfo(libpq_conninfo(database_url), **connect_timeout_default(database_url))
 
 
 @dataclass(frozen=True)
@@ -155,7 +150,9 @@ def upgrade_to_head(
     table lock not had within ``patience.lock_timeout_s`` rolls back the migration that waited (those
     before it stay applied), as does a deadlock Postgres broke by ending it; ``on_wait`` is told, and the
     upgrade goes on from there after a backoff; ``MigrationBlocked`` once no try got its locks."""
-    _refuse_other_encodings(database_url)
+    problem = encoding_problem(database_url)
+    if problem is not None:
+        raise MigrationRefused(problem)
     delay = patience.first_retry_s
     for attempt in range(1, patience.attempts + 1):
         try:
@@ -171,24 +168,6 @@ def upgrade_to_head(
         time.sleep(delay)
         delay = min(delay * 2, patience.max_retry_s)
     raise MigrationBlocked(patience)
-
-
-def _refuse_other_encodings(database_url: str) -> None:
-    """A database not in UTF8 cannot hold docfleet's schema: 0008's index normalizes folder names, which
-    Postgres does only in UTF8, and would refuse every folder; SQL_ASCII is not even read as text. Asked
-    through psycopg alone, which reads any encoding's answer."""
-    with psycopg.connect(_with_timeout(database_url)) as connection:
-        row = connection.execute(
-            "SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()"
-        ).fetchone()
-    encoding = row[0] if row else None
-    encoding = encoding.decode() if isinstance(encoding, bytes) else encoding
-    if encoding != "UTF8":
-        raise MigrationRefused(
-            f"the database's encoding is {encoding}, and docfleet's schema needs UTF8: nothing changed."
-            " Create the database again with ENCODING 'UTF8' TEMPLATE template0 (or drop it and let"
-            " docfleet migrate create it)"
-        )
 
 
 def _upgrade_once(database_url: str, lock_timeout_s: float) -> None:
