@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import threading
+import time
 
 from adapters.valkey.near_listings import NearListingCache
 from domain.listing import FolderListing
+from tests.support.threads import run_together, switching_often
 from tests.unit.fakes import FakeListingCache
 from tests.unit.listings import listing_of
 
@@ -114,9 +115,21 @@ class _ForgetfulCache(FakeListingCache):
         pass
 
 
+class _YieldingId(str):
+    """A folder id whose every hashing lets another thread run: each dict operation on it, inside the
+    cache or not, becomes a point where the threads below interleave, as they seldom do otherwise."""
+
+    def __hash__(self) -> int:
+        time.sleep(0)  # releases the GIL
+        return str.__hash__(self)
+
+
 def test_threads_putting_and_reading_keep_the_count_of_held_documents_exact() -> None:
     near = NearListingCache(_ForgetfulCache(), max_documents=50)
-    listings = [listing_of(f"f{i % 13}", version, size=1 + i % 4) for i, version in enumerate(range(400))]
+    listings = [
+        listing_of(_YieldingId(f"f{i % 13}"), version, size=1 + i % 4)
+        for i, version in enumerate(range(2000))
+    ]
 
     def work(offset: int) -> None:
         for listing in listings[offset::4]:
@@ -125,13 +138,11 @@ def test_threads_putting_and_reading_keep_the_count_of_held_documents_exact() ->
             if listing.version % 7 == 0:
                 near.invalidate({listing.folder_id})
 
-    threads = [threading.Thread(target=work, args=(offset,)) for offset in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with switching_often():
+        errors = run_together(work, 4)
 
-    held = [near.get(f"f{i}", version) for i in range(13) for version in range(400)]
+    assert errors == []
+    held = [near.get(f"f{i}", version) for i in range(13) for version in range(2000)]
     assert near.held_documents() == sum(len(listing.entries) for listing in held if listing is not None)
     assert near.held_documents() <= 50
 
