@@ -20,10 +20,12 @@ class OneThreadInBackground:
     connection and deliver again messages whose work had committed. Such writes are handed here.
     A stop does not wait for this thread: each consumer waits for its own jobs as it closes
     (``ScreeningConsumer.close``), and a job that never ran leaves its delivery unsettled, to come again.
+    ``thread_type`` is that thread's class: a test's starts slowly, to make racing submitters visible.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, thread_type: type[threading.Thread] = threading.Thread) -> None:
         self._name = name
+        self._thread_type = thread_type
         self._jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
         self._starting = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -31,7 +33,7 @@ class OneThreadInBackground:
     def submit(self, job: Job) -> None:
         with self._starting:
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread = self._thread_type(target=self._run, name=self._name, daemon=True)
                 self._thread.start()
         self._jobs.put(job)
 
