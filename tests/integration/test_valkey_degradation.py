@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 
 import pytest
 import valkey
@@ -13,7 +14,7 @@ from structlog.testing import capture_logs
 from adapters.valkey.client import connect
 from adapters.valkey.guard import CacheGuard
 from adapters.valkey.listing_cache import ValkeyListingCache
-from adapters.valkey.outage import Outage
+from adapters.valkey.outage import LogLine, Outage
 from tests.integration.test_valkey_support import (
     NOTHING_LISTENS,
     TTL_SECONDS,
@@ -23,6 +24,7 @@ from tests.integration.test_valkey_support import (
     degraded_lines,
 )
 from tests.support.clocks import Clock
+from tests.support.threads import run_together
 
 pytestmark = pytest.mark.integration
 
@@ -122,24 +124,55 @@ def test_a_flapping_valkey_is_announced_at_most_once_per_interval(
     ]
 
 
-def test_threads_sharing_a_guard_degrade_together_with_one_warning(dead: valkey.Valkey) -> None:
-    cache = ValkeyListingCache(dead, "p:", TTL_SECONDS)
-    errors: list[BaseException] = []
+class _OneCallerAtATime(Outage):
+    """An ``Outage`` that notes whether two threads were ever inside it at once. It is not thread-safe on
+    its own: the guard's lock is what keeps its callers apart. Each call, once inside, lets other threads
+    run (the GIL is released), so callers the lock does not hold back do meet inside."""
 
-    def hammer() -> None:
+    def __init__(self) -> None:
+        super().__init__()
+        self._count_lock = threading.Lock()
+        self._inside = 0
+        self.overlapped = False
+
+    def failed(self, now: float, error: Exception) -> LogLine | None:
+        with self._alone():
+            return super().failed(now, error)
+
+    def skipped(self, now: float) -> LogLine | None:
+        with self._alone():
+            return super().skipped(now)
+
+    @contextmanager
+    def _alone(self) -> Iterator[None]:
+        with self._count_lock:
+            self._inside += 1
+            self.overlapped |= self._inside > 1
+        time.sleep(0)
         try:
-            for index in range(200):
-                assert cache.get(f"folder-{index}", 1) is None
-                cache.invalidate({f"folder-{index}"})
-        except BaseException as error:
-            errors.append(error)
+            yield
+        finally:
+            with self._count_lock:
+                self._inside -= 1
+
+
+def test_threads_sharing_a_guard_degrade_together_with_one_warning(dead: valkey.Valkey) -> None:
+    clock = Clock()  # stands still: no cool-down ends and no report is due while the threads run
+    outage = _OneCallerAtATime()
+    cache = ValkeyListingCache(dead, "p:", TTL_SECONDS, guard=CacheGuard(dead, clock=clock, outage=outage))
+
+    def hammer(_: int) -> None:
+        for index in range(200):
+            assert cache.get(f"folder-{index}", 1) is None
+            cache.invalidate({f"folder-{index}"})
 
     with capture_logs() as logs:
-        threads = [threading.Thread(target=hammer) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        errors = run_together(hammer, 8)  # all meet the first failure together
+        clock.now += 31  # past the cool-down and the report interval: the next call probes and reports
+        cache.get("folder-1", 1)
 
     assert errors == []
-    assert [line["event"] for line in degraded_lines(logs)] == ["valkey_cache_unavailable"]
+    assert not outage.overlapped
+    lines = [(line["event"], line["degraded_calls"]) for line in degraded_lines(logs)]
+    # Every one of the 8 * 200 * 2 calls and the last probe counted once, the first in the warning.
+    assert lines == [("valkey_cache_unavailable", 1), ("valkey_cache_still_unavailable", 8 * 200 * 2)]
