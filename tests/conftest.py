@@ -1,4 +1,5 @@
-"""Fixtures on the real services: a migrated throwaway database, a key prefix, a RabbitMQ vhost."""
+"""Fixtures on the real services: a migrated throwaway database, a key prefix, a RabbitMQ vhost; and the
+Hypothesis settings every property test starts from."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine
 
 from tests.support.services import (
@@ -14,6 +16,10 @@ from tests.support.services import (
     throwaway_key_prefix,
     throwaway_vhost,
 )
+
+# No deadline: on a loaded two-core CI machine an example over 200 ms is a slow machine, not a defect.
+hypothesis_settings.register_profile("docfleet", deadline=None)
+hypothesis_settings.load_profile("docfleet")
 
 
 @pytest.fixture(scope="session")

@@ -80,7 +80,6 @@ def scratch_engine() -> Iterator[Engine]:
 @settings(
     max_examples=EXAMPLES,
     derandomize=True,
-    deadline=None,
     database=None,
     phases=(Phase.explicit, Phase.generate),
     report_multiple_bugs=False,

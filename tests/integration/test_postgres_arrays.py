@@ -25,7 +25,7 @@ def connection(engine: Engine) -> Iterator[psycopg.Connection[tuple[object, ...]
         yield connection
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(values=st.lists(st.none() | TEXTS | st.sampled_from(['"', "\\", "NULL", "{}", "a,b", " x ", ""])))
 def test_any_texts_and_nulls_come_back_unchanged(
     connection: psycopg.Connection[tuple[object, ...]], values: list[str | None]
@@ -47,7 +47,7 @@ def test_an_empty_list_is_an_empty_array(connection: psycopg.Connection[tuple[ob
     assert row[0] == []
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(values=st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1)))
 def test_any_bigints_come_back_unchanged(
     connection: psycopg.Connection[tuple[object, ...]], values: list[int]

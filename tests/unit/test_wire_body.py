@@ -25,7 +25,7 @@ def _as_json_dumps_wrote(payload: dict[str, Any]) -> bytes:
     return json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(payload=PAYLOADS)
 def test_any_body_is_encoded_as_json_dumps_encoded_it(payload: dict[str, Any]) -> None:
     assert encode_body(payload) == _as_json_dumps_wrote(payload)
