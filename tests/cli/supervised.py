@@ -97,13 +97,15 @@ def supervising(tmp_path: Path) -> Iterator[Supervise]:
         started.append(process)
         return process
 
-    yield start
-    for process in started:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-    kill_wedged(tmp_path)  # in a group of its own, and deaf to the SIGTERM its supervisor's death sends
-    for process in started:
-        process.communicate()
+    try:
+        yield start
+    finally:
+        for process in started:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        kill_wedged(tmp_path)  # in a group of its own, and deaf to the SIGTERM its supervisor's death sends
+        for process in started:
+            process.communicate()
 
 
 def kill_wedged(tmp_path: Path) -> None:
