@@ -8,7 +8,7 @@ from typer.testing import CliRunner, Result
 
 from workers.cli.app import app
 from workers.cli.folders import show_page
-from workers.cli.output import console
+from workers.cli.output import add_row, console, table
 from workers.contract_events import ListFolderResult
 
 
@@ -133,3 +133,18 @@ def test_times_in_json_output_are_rfc_3339(capsys: pytest.CaptureFixture[str]) -
     print_json({"died_at": datetime(2026, 12, 6, 5, 29, 52, tzinfo=UTC)})
 
     assert '"died_at": "2026-12-06T05:29:52+00:00"' in capsys.readouterr().out
+
+
+def test_a_table_keeps_the_id_an_operator_copies_whole_in_a_narrow_console(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Through a pipe at 80 columns, a message id folded in two was two broken ids to paste."""
+    monkeypatch.setenv("COLUMNS", "80")
+    message_id = "5e5b3c4e-6166-47da-a527-476e5895d3d7"
+    grid = table("message id", "actor", "retries", "dead since", "reason", whole="message id")
+    add_row(grid, [message_id, "add_member", 0, "2026-12-06 23:39:46", "invalid: " + "a long reason " * 8])
+    out = console()
+    with out.capture() as captured:
+        out.print(grid)
+
+    assert any(message_id in line for line in captured.get().splitlines())

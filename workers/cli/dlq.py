@@ -82,7 +82,8 @@ def list_dead_letters(
         return
     out = console()
     for xq, (count, items) in found.items():
-        grid = table("message id", "actor", "retries", "dead since", "reason", title=f"{xq}: {count}")
+        columns = ("message id", "actor", "retries", "dead since", "reason")
+        grid = table(*columns, title=f"{xq}: {count}", whole="message id")
         for item in items:
             add_row(grid, [item.message_id, item.actor, item.retries, item.died_at, item.reason])
         out.print(grid if items else f"{xq}: 0")

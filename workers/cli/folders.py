@@ -94,7 +94,7 @@ def show_page(
     timeout: float = DEFAULT_TIMEOUT_S,
 ) -> None:
     out = console()
-    grid = table("document", "name", "version", "media type", "owner", "tags", "updated")
+    grid = table("document", "name", "version", "media type", "owner", "tags", "updated", whole="document")
     for document in page.documents:
         row = [document.id, document.name, document.version, document.mime_type, document.owner_id]
         add_row(grid, [*row, ", ".join(document.tags), document.updated_at])

@@ -37,10 +37,12 @@ def console(*, stderr: bool = False) -> Console:
     return Console(stderr=stderr, markup=False, emoji=False, highlight=False, width=_width())
 
 
-def table(*columns: str, title: str | None = None) -> Table:
+def table(*columns: str, title: str | None = None, whole: str | None = None) -> Table:
+    """Long cells fold, but the column ``whole`` names (an id an operator copies into the next command),
+    which the others make room for: a message id folded in two, through a pipe, is two broken ids."""
     grid = Table(title=title, title_justify="left", show_edge=False, header_style="bold")
     for column in columns:
-        grid.add_column(column, overflow="fold")
+        grid.add_column(column, overflow="fold", no_wrap=column == whole)
     return grid
 
 
