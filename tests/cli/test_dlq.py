@@ -74,7 +74,7 @@ def test_a_round_trip_through_a_worker(settings: Settings, worker: None, new_id:
     refused = run(settings, "dlq", "purge")
     assert refused.exit_code == 2
     told = re.search(
-        r"this deletes 1 dead letters for good: pass --yes \(and --expect (1:[0-9a-f]{8})\)$",
+        r"this deletes 1 dead letter for good: pass --yes \(and --expect (1:[0-9a-f]{8})\)$",
         one_line_error(refused),
     )
     assert told is not None, refused.stderr

@@ -26,7 +26,7 @@ from rich.progress import (
 from rich.text import Text
 
 from workers.cli.failures import CliError, ExitCode, load_settings
-from workers.cli.output import console
+from workers.cli.output import console, counted
 
 if TYPE_CHECKING:
     from adapters.rabbitmq.queue_publisher import OutgoingMessage
@@ -65,7 +65,8 @@ def bulk(
         found = _checked(readable)
         _tell_rejected(found)
         if found.rejected and not skip_invalid:
-            message = f"{found.rejected} invalid lines: nothing sent (fix them, or pass --skip-invalid)"
+            invalid = counted(found.rejected, "invalid line")
+            message = f"{invalid}: nothing sent (fix them, or pass --skip-invalid)"
             raise CliError(message, ExitCode.USAGE)
         with DocfleetClient.from_settings(settings, name="docfleet-bulk") as client:
             outcome = _send_all(client, readable, found.valid, batch_size)

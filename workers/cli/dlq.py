@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from workers.cli.failures import CliError, ExitCode, load_settings
-from workers.cli.output import add_row, command_group, console, print_json, printable, table
+from workers.cli.output import add_row, command_group, console, counted, print_json, printable, table
 
 if TYPE_CHECKING:
     from adapters.rabbitmq.dead_letters import DeadLetter, DeadLetterQueues, Relocation
@@ -250,7 +250,8 @@ def purge(
         look = _look(queues, dead_letter_queues(queue), fingerprinted=fingerprinted)
         if not yes:
             raise CliError(
-                f"this deletes {look.total} dead letters for good: pass --yes (and --expect {look.token})",
+                f"this deletes {counted(look.total, 'dead letter')} for good:"
+                f" pass --yes (and --expect {look.token})",
                 ExitCode.USAGE,
             )
         if wanted is not None and wanted not in (look.token, str(look.total)):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from workers.cli.failures import ExitCode, first_line, load_settings
-from workers.cli.output import add_row, console, print_json, table
+from workers.cli.output import add_row, console, counted, print_json, table
 from workers.service_urls import location
 from workers.settings import Settings
 
@@ -143,7 +143,7 @@ def _relay_lag(database_url: str, max_relay_lag: float) -> tuple[bool, str]:
         age, pending = store.oldest_pending_age_seconds(), store.pending_count()
     if age is None:
         return True, "no event waits to be published"
-    waiting = f"{pending} events waiting, the oldest for {age:.1f} s (limit {max_relay_lag:g} s)"
+    waiting = f"{counted(pending, 'event')} waiting, the oldest for {age:.1f} s (limit {max_relay_lag:g} s)"
     return age <= max_relay_lag, waiting + ("" if age <= max_relay_lag else ": is a relay running?")
 
 

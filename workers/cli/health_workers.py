@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from adapters.rabbitmq.queue_states import QueueState, QueueStates
 from workers.cli.dead_letters import ORIGINS
+from workers.cli.output import counted
 
 CONSUMED_QUEUES = tuple(ORIGINS.values())
 
@@ -14,7 +15,7 @@ def workers_consume(states: QueueStates) -> tuple[bool, str]:
     parts = [_describe(queue, queues[queue]) for queue in CONSUMED_QUEUES]
     dead = sum(state.ready for queue in ORIGINS if (state := queues[queue]) is not None)
     if dead:
-        parts.append(f"{_counted(dead, 'dead letter')} (docfleet dlq ls)")
+        parts.append(f"{counted(dead, 'dead letter')} (docfleet dlq ls)")
     consumed = all((state := queues[queue]) is not None and state.consumers > 0 for queue in CONSUMED_QUEUES)
     return consumed, "; ".join(parts)
 
@@ -24,8 +25,4 @@ def _describe(queue: str, state: QueueState | None) -> str:
         return f"{queue}: not declared, no worker has started on this virtual host"
     if state.consumers == 0:
         return f"{queue}: no consumer, {state.ready} waiting: is a worker running?"
-    return f"{queue}: {_counted(state.consumers, 'consumer')}, {state.ready} waiting"
-
-
-def _counted(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+    return f"{queue}: {counted(state.consumers, 'consumer')}, {state.ready} waiting"

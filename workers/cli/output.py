@@ -46,6 +46,11 @@ def table(*columns: str, title: str | None = None, whole: str | None = None) -> 
     return grid
 
 
+def counted(count: int, noun: str) -> str:
+    """``1 dead letter``, ``2 dead letters``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def add_row(grid: Table, values: Iterable[object]) -> None:
     grid.add_row(*(Text("-" if value is None else printable(str(value), newlines=False)) for value in values))
 
