@@ -11,7 +11,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.types.json import set_json_loads
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from adapters.postgres.engine import (
     SESSION_OPTIONS,
@@ -26,6 +26,12 @@ OUTBOX_CHANNEL = "docfleet_outbox"
 """Units of work that wrote outbox rows notify this channel when they commit."""
 
 RELAY_LOCK_KEY = 0x646F_6366_7265_6C79  # "docfrely": the advisory lock the publishing relay holds
+# A session's bigint advisory lock shows in pg_locks as its high and low halves, objsubid 1.
+_LEADER_SEEN = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    " AND classid::bigint = :high AND objid::bigint = :low)"
+)
 _json_decoder = msgspec.json.Decoder()
 
 
@@ -184,3 +190,9 @@ class OutboxListener:
 
     def close(self) -> None:
         self._connection.close()
+
+
+def relay_is_leading(engine: Engine, lock_key: int = RELAY_LOCK_KEY) -> bool:
+    """Whether some session of this database holds the publishing relay's lock: a relay is running."""
+    with engine.connect() as connection:
+        return bool(connection.scalar(_LEADER_SEEN, {"high": lock_key >> 32, "low": lock_key & 0xFFFF_FFFF}))

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -24,8 +25,18 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def own_settings(settings: Settings, fresh_database_url: str) -> Settings:
-    return dataclasses.replace(settings, database_url=fresh_database_url)
+def own_settings(settings: Settings, fresh_database_url: str) -> Iterator[Settings]:
+    """A database of the test's own, where a relay stands by: it holds the publishing relay's lock."""
+    from adapters.postgres.engine import create_single_use_engine
+    from adapters.postgres.relay_connections import RelayLeadership
+
+    engine = create_single_use_engine(fresh_database_url)
+    try:
+        with RelayLeadership(engine) as relay:
+            assert relay.acquire()
+            yield dataclasses.replace(settings, database_url=fresh_database_url)
+    finally:
+        engine.dispose()
 
 
 def add_outbox_rows(
@@ -147,6 +158,18 @@ def test_a_database_not_created_yet_is_named_so_with_what_creates_it() -> None:
     assert result.exit_code == 5
     [postgres] = [check for check in json.loads(result.stdout) if check["name"] == "Postgres"]
     assert postgres["detail"].endswith("no such database: run docfleet migrate, which creates it")
+
+
+def test_health_fails_at_once_when_no_relay_is_running(settings: Settings, fresh_database_url: str) -> None:
+    """Nothing waits yet, so the lag alone would say nothing until events had waited past the limit."""
+    result = run(dataclasses.replace(settings, database_url=fresh_database_url), "health", "--json")
+
+    assert result.exit_code == 5
+    assert not checks(result.stdout)["relay lag"]
+    assert details(result.stdout)["relay lag"] == (
+        "no event waits to be published; no relay is running (none holds its lock on this database):"
+        " start docfleet relay"
+    )
 
 
 def test_relay_lag_over_the_limit_fails_health(own_settings: Settings) -> None:

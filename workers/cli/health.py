@@ -133,18 +133,28 @@ def _schema(database_url: str) -> tuple[bool, str]:
 
 
 def _relay_lag(database_url: str, max_relay_lag: float) -> tuple[bool, str]:
-    """The two reads the relay's gauges make, by index, each given ``PROBE_TIMEOUT_SECONDS``: a lock on
-    the outbox must not leave the probe waiting without an answer."""
+    """The two reads the relay's gauges make, by index, and whether a relay holds its lock (one that is
+    down fails the check at once, not only once events wait longer than the limit), each given
+    ``PROBE_TIMEOUT_SECONDS``: a lock on the outbox must not leave the probe waiting without an answer."""
     from adapters.postgres.engine import single_use_engine
     from adapters.postgres.outbox import OutboxStore
+    from adapters.postgres.relay_connections import relay_is_leading
 
     with single_use_engine(database_url, statement_timeout_ms=PROBE_TIMEOUT_SECONDS * 1000) as engine:
         store = OutboxStore(engine)
         age, pending = store.oldest_pending_age_seconds(), store.pending_count()
-    if age is None:
-        return True, "no event waits to be published"
-    waiting = f"{counted(pending, 'event')} waiting, the oldest for {age:.1f} s (limit {max_relay_lag:g} s)"
-    return age <= max_relay_lag, waiting + ("" if age <= max_relay_lag else ": is a relay running?")
+        leading = relay_is_leading(engine)
+    waiting = "no event waits to be published"
+    if age is not None:
+        waiting = (
+            f"{counted(pending, 'event')} waiting, the oldest for {age:.1f} s (limit {max_relay_lag:g} s)"
+        )
+    if not leading:
+        return (
+            False,
+            f"{waiting}; no relay is running (none holds its lock on this database): start docfleet relay",
+        )
+    return age is None or age <= max_relay_lag, waiting
 
 
 def _valkey(valkey_url: str) -> tuple[bool, str]:
