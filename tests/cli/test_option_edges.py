@@ -135,16 +135,39 @@ def test_times_in_json_output_are_rfc_3339(capsys: pytest.CaptureFixture[str]) -
     assert '"died_at": "2026-12-06T05:29:52+00:00"' in capsys.readouterr().out
 
 
+def _printed(ids: list[str]) -> str:
+    grid = table("message id", "actor", "retries", "dead since", "reason", whole="message id")
+    for message_id in ids:
+        add_row(
+            grid, [message_id, "add_member", 0, "2026-12-06 23:39:46", "invalid: " + "a long reason " * 8]
+        )
+    out = console()
+    with out.capture() as captured:
+        out.print(grid)
+    return captured.get()
+
+
 def test_a_table_keeps_the_id_an_operator_copies_whole_in_a_narrow_console(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Through a pipe at 80 columns, a message id folded in two was two broken ids to paste."""
     monkeypatch.setenv("COLUMNS", "80")
     message_id = "5e5b3c4e-6166-47da-a527-476e5895d3d7"
-    grid = table("message id", "actor", "retries", "dead since", "reason", whole="message id")
-    add_row(grid, [message_id, "add_member", 0, "2026-12-06 23:39:46", "invalid: " + "a long reason " * 8])
-    out = console()
-    with out.capture() as captured:
-        out.print(grid)
 
-    assert any(message_id in line for line in captured.get().splitlines())
+    printed = _printed([message_id])
+
+    assert any(message_id in line for line in printed.splitlines())
+    assert "reason" in printed
+
+
+def test_an_id_too_long_to_keep_whole_folds_rather_than_loses_characters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    longest = "m" + "0123456789" * 12 + "abcdefg"  # 128 characters, the contract's longest id
+
+    printed = _printed(["5e5b3c4e-6166-47da-a527-476e5895d3d7", longest])
+
+    first_cells = "".join(line.split("│")[0].strip() for line in printed.splitlines()[2:])
+    assert longest in first_cells
+    assert "reason" in printed

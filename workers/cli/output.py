@@ -37,9 +37,14 @@ def console(*, stderr: bool = False) -> Console:
     return Console(stderr=stderr, markup=False, emoji=False, highlight=False, width=_width())
 
 
+WHOLE_AT_MOST = 40  # characters: a UUID's 36 and then some; a longer id folds, so nothing of it is lost
+
+
 def table(*columns: str, title: str | None = None, whole: str | None = None) -> Table:
     """Long cells fold, but the column ``whole`` names (an id an operator copies into the next command),
-    which the others make room for: a message id folded in two, through a pipe, is two broken ids."""
+    which the others make room for: a message id folded in two, through a pipe, is two broken ids. Only
+    while its cells are at most ``WHOLE_AT_MOST`` long: rich crops a cell that a column kept whole cannot
+    hold, and the longest ids (128 characters) would not fit beside the other columns."""
     grid = Table(title=title, title_justify="left", show_edge=False, header_style="bold")
     for column in columns:
         grid.add_column(column, overflow="fold", no_wrap=column == whole)
@@ -52,7 +57,11 @@ def counted(count: int, noun: str) -> str:
 
 
 def add_row(grid: Table, values: Iterable[object]) -> None:
-    grid.add_row(*(Text("-" if value is None else printable(str(value), newlines=False)) for value in values))
+    cells = [Text("-" if value is None else printable(str(value), newlines=False)) for value in values]
+    for column, cell in zip(grid.columns, cells, strict=False):
+        if column.no_wrap and cell.cell_len > WHOLE_AT_MOST:
+            column.no_wrap = False  # folded whole rather than cropped
+    grid.add_row(*cells)
 
 
 def print_json(data: Any) -> None:
