@@ -85,3 +85,21 @@ def test_dramatiqs_log_file_is_refused_as_every_line_goes_to_stderr(tmp_path: Pa
     assert done.returncode == 2
     assert b"--log-file is not taken" in done.stderr
     assert not (tmp_path / "fleet.log").exists()
+
+
+def test_an_option_dramatiq_does_not_know_is_one_line_and_exit_2() -> None:
+    done = subprocess.run(
+        [*WORKER, "--bogus"], env=fleet_environment(default_settings()), capture_output=True
+    )
+
+    assert done.returncode == 2
+    assert done.stderr.decode().splitlines() == ["docfleet: worker: unrecognized arguments: --bogus"]
+
+
+def test_help_is_docfleets_and_needs_no_settings() -> None:
+    environment = {**fleet_environment(default_settings()), "LOG_LEVEL": "verbose"}
+
+    done = subprocess.run([*WORKER, "--help"], env=environment, capture_output=True, timeout=60)
+
+    assert done.returncode == 0
+    assert done.stdout.decode().startswith("usage: docfleet worker [MODULE...] [DRAMATIQ OPTION...]")

@@ -16,13 +16,13 @@ INTERRUPTED = 130  # as ``workers.cli.failures.ExitCode.INTERRUPTED``, which is 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["worker"]:  # without the rest, which each worker process would carry
-        from workers.cli.worker import run_worker
-
-        raise SystemExit(run_worker(args[1:]))
     try:
+        if args[:1] == ["worker"]:  # without the rest, which each worker process would carry
+            from workers.cli.worker import run_worker
+
+            raise SystemExit(run_worker(args[1:]))
         from workers.cli.app import main as run
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before Dramatiq's own handlers, or the application's, are in place
         sys.stderr.write("docfleet: interrupted\n")
         raise SystemExit(INTERRUPTED) from None
     run(argv)
