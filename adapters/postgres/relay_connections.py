@@ -195,4 +195,5 @@ class OutboxListener:
 def relay_is_leading(engine: Engine, lock_key: int = RELAY_LOCK_KEY) -> bool:
     """Whether some session of this database holds the publishing relay's lock: a relay is running."""
     with engine.connect() as connection:
-        return bool(connection.scalar(_LEADER_SEEN, {"high": lock_key >> 32, "low": lock_key & 0xFFFF_FFFF}))
+        unsigned = lock_key & 0xFFFF_FFFF_FFFF_FFFF  # the key's bits, as pg_locks shows a negative one's
+        return bool(connection.scalar(_LEADER_SEEN, {"high": unsigned >> 32, "low": unsigned & 0xFFFF_FFFF}))

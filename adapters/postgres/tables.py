@@ -117,7 +117,8 @@ inbox = Table(
     metadata,
     Column("message_id", Text, primary_key=True),
     Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    # Of the command that spent the id (domain.commands.fingerprint); null for a rejection's (migration 0010).
+    # Of the command that spent the id (domain.commands.fingerprint); NO_COMMAND for a message no command
+    # could be read from (rejected as invalid); null for rows from before migration 0010.
     Column("fingerprint", Text, nullable=True),
 )
 

@@ -169,7 +169,10 @@ def _advice(new_id: str | None, ran: bool) -> str:
 
 
 def _spent_by_another(actor: str | None) -> str:
-    return f"message_id_reused: its message id was spent by a different command; this {actor} was not run"
+    return (
+        f"message_id_reused: its message id was spent by another message (a different command, or one"
+        f" rejected as invalid); this {actor} was not run"
+    )
 
 
 Read = tuple[dict[str, Any] | None, str | None, str | None, str | None]
