@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -37,6 +38,26 @@ def own_settings(settings: Settings, fresh_database_url: str) -> Iterator[Settin
             yield dataclasses.replace(settings, database_url=fresh_database_url)
     finally:
         engine.dispose()
+
+
+@contextmanager
+def outbox_locked(database_url: str) -> Iterator[threading.Timer]:
+    """A transaction holding the outbox's strongest lock, let go after 30 s at most (a bound, were the
+    command to wait on it: the timer still alive says it did not), and at the block's end."""
+    import psycopg
+
+    from adapters.postgres.engine import libpq_conninfo
+
+    locker = psycopg.connect(libpq_conninfo(database_url))
+    locker.execute("LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE")
+    released = threading.Timer(30.0, locker.rollback)
+    released.start()
+    try:
+        yield released
+    finally:
+        released.cancel()
+        locker.rollback()
+        locker.close()
 
 
 def add_outbox_rows(
@@ -201,21 +222,9 @@ def test_outbox_status_counts_pending_and_recently_published_events(own_settings
 
 def test_outbox_status_gives_up_on_a_locked_outbox_after_healths_probe_time(own_settings: Settings) -> None:
     """A migration or a long transaction holding the outbox: it waited as long as the lock lasted."""
-    import psycopg
-
-    from adapters.postgres.engine import libpq_conninfo
-
-    locker = psycopg.connect(libpq_conninfo(own_settings.database_url))
-    locker.execute("LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE")
-    released = threading.Timer(30.0, locker.rollback)  # a bound, were the command to wait on the lock
-    released.start()
-    try:
+    with outbox_locked(own_settings.database_url) as lock:
         result = run(own_settings, "outbox", "status")
-        held = released.is_alive()
-    finally:
-        released.cancel()
-        locker.rollback()
-        locker.close()
+        held = lock.is_alive()
 
     assert held, "it answered only once the lock was let go"
     assert result.exit_code == 1
@@ -326,25 +335,14 @@ def test_health_answers_in_time_while_a_transaction_locks_the_outbox(
 ) -> None:
     """Each of its reads is given the probe's time: without that, it waited as long as the lock lasted.
     Nor does it count the events published lately, a scan of the whole outbox (`outbox status` does)."""
-    import psycopg
-
     from adapters.postgres import outbox_throughput
-    from adapters.postgres.engine import libpq_conninfo
 
     def no_scan(*_args: object) -> int:
         raise AssertionError("health read the whole outbox")
 
     monkeypatch.setattr(outbox_throughput, "published_within", no_scan)
-    locker = psycopg.connect(libpq_conninfo(own_settings.database_url))
-    locker.execute("LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE")
-    released = threading.Timer(30.0, locker.rollback)  # a bound, were the probe to wait on the lock
-    released.start()
-    try:
+    with outbox_locked(own_settings.database_url):
         result = run(own_settings, "health", "--json")
-    finally:
-        released.cancel()
-        locker.rollback()
-        locker.close()
 
     assert result.exit_code == 5, result.output
     [lag] = [check for check in json.loads(result.stdout) if check["name"] == "relay lag"]

@@ -16,7 +16,7 @@ from domain.use_cases.dispatch import Outcome
 from tests.support.cycles import left_to_the_collector
 from tests.unit.fakes import FOLDER, ORG, FakeDatabase, FakeListingCache
 from tests.workers.conftest import ALICE, BOB
-from workers.batching import Job
+from workers.batching import Job, OpenBatch
 from workers.bootstrap import Application, Verdict
 from workers.settings import Settings
 
@@ -118,17 +118,19 @@ def test_a_job_of_a_failed_batch_runs_again_in_a_batch_of_its_own(db: FakeDataba
         opened.append([job.message_id for job in jobs])
         return _FakeBatch(db.uow_factory(), opens=len(opened) > 1)
 
-    application = Application(
-        new_uow=db.uow_factory(),
-        listing_cache=FakeListingCache(),
-        open_batch=open_batch,
-        batched=(AddMember,),
-    )
-    verdict = application.handle(AddMember(org_id=ORG, user_id="dave"), message_id="m1", actor="add_member")
+    verdict = _add_dave_batched(db.uow_factory(), open_batch)
 
     assert verdict == Verdict(Outcome.APPLIED)
     assert opened == [["m1"], ["m1"]], "the batch that failed, then the job's own"
     assert db.applied_message_ids == {"m1"}
+
+
+def _add_dave_batched(new_uow: UnitOfWorkFactory, open_batch: OpenBatch) -> Verdict:
+    """``add_member`` as message m1, on an Application whose batches ``open_batch`` opens."""
+    application = Application(
+        new_uow=new_uow, listing_cache=FakeListingCache(), open_batch=open_batch, batched=(AddMember,)
+    )
+    return application.handle(AddMember(org_id=ORG, user_id="dave"), message_id="m1", actor="add_member")
 
 
 class _CopyCommittedElsewhere:
@@ -157,13 +159,7 @@ def test_a_batched_command_whose_copy_committed_elsewhere_meanwhile_is_a_duplica
         opened.append([job.message_id for job in jobs])
         return _CopyCommittedElsewhere(jobs[0].message_id)
 
-    application = Application(
-        new_uow=FakeDatabase().uow_factory(),
-        listing_cache=FakeListingCache(),
-        open_batch=open_batch,
-        batched=(AddMember,),
-    )
-    verdict = application.handle(AddMember(org_id=ORG, user_id="dave"), message_id="m1", actor="add_member")
+    verdict = _add_dave_batched(FakeDatabase().uow_factory(), open_batch)
 
     assert verdict == Verdict(Outcome.DUPLICATE)
     assert opened == [["m1"], ["m1"]], "the batch that failed, then the job's own"
