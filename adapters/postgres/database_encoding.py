@@ -30,14 +30,19 @@ def with_connect_timeout(database_url: str | URL) -> str:
     return make_conninfo(libpq_conninfo(database_url), **connect_timeout_default(database_url))
 
 
+ENCODING_SQL = "SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()"
+
+
 def encoding_problem(database_url: str) -> str | None:
     """What keeps the database from holding docfleet's schema, in one line; None for a UTF8 one."""
     with psycopg.connect(with_connect_timeout(database_url)) as connection:
-        row = connection.execute(
-            "SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()"
-        ).fetchone()
+        row = connection.execute(ENCODING_SQL).fetchone()
     encoding = row[0] if row else None
-    encoding = encoding.decode() if isinstance(encoding, bytes) else encoding
+    return problem_of(encoding.decode() if isinstance(encoding, bytes) else encoding)
+
+
+def problem_of(encoding: str | None) -> str | None:
+    """``encoding_problem`` for an encoding read already; None for UTF8."""
     if encoding == "UTF8":
         return None
     return (

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, text
 
-from adapters.postgres.database_encoding import require_utf8
+from adapters.postgres.database_encoding import ENCODING_SQL, OtherEncoding, problem_of, require_utf8
 from adapters.postgres.engine import single_use_engine
 
 VERSIONS = Path(__file__).with_name("migrations") / "versions"
@@ -52,21 +52,33 @@ def known_revisions() -> list[str]:
 def is_at_head(database_url: str, *, statement_timeout_ms: int | None = None) -> bool:
     """Whether the schema is at this version's latest migration (False with no schema at all, nor with
     another application's revision and none of docfleet's tables); ``UnknownRevision`` if it is ahead,
-    ``OtherEncoding`` if the database cannot hold it."""
-    require_utf8(database_url)
-    with (
-        single_use_engine(database_url, statement_timeout_ms=statement_timeout_ms) as engine,
-        engine.connect() as connection,
-    ):
-        has_table = connection.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
-        current: set[str] = set()
-        if has_table:
-            current = set(connection.scalars(text("SELECT version_num FROM alembic_version")))
-        known = known_revisions()
-        try:
-            refuse_unknown(connection, current - set(known))
-        except ForeignRevision:
-            return False
+    ``OtherEncoding`` if the database cannot hold it. The encoding is read on the same connection, but
+    for a SQL_ASCII server, whose answers SQLAlchemy cannot read at all (its version string comes as
+    bytes, a ``TypeError`` as it connects): that one is asked through psycopg alone."""
+    try:
+        with (
+            single_use_engine(database_url, statement_timeout_ms=statement_timeout_ms) as engine,
+            engine.connect() as connection,
+        ):
+            return _at_head(connection)
+    except TypeError:
+        require_utf8(database_url)
+        raise
+
+
+def _at_head(connection: Connection) -> bool:
+    problem = problem_of(connection.scalar(text(ENCODING_SQL)))
+    if problem is not None:
+        raise OtherEncoding(problem)
+    has_table = connection.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
+    current: set[str] = set()
+    if has_table:
+        current = set(connection.scalars(text("SELECT version_num FROM alembic_version")))
+    known = known_revisions()
+    try:
+        refuse_unknown(connection, current - set(known))
+    except ForeignRevision:
+        return False
     return current == {known[-1]}
 
 
