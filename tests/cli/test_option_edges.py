@@ -36,6 +36,10 @@ def invoke(*args: str) -> Result:
         (("outbox", "prune", "--older-than", "7x"), "Invalid value for '--older-than': expected a number"),
         (("events", "tail", "--pattern", "a" * 256), "at most 255 bytes"),
         (("events", "tail", "--pattern", "doc.\udcff"), "not UTF-8 text"),  # a byte 0xff on the command line
+        (
+            ("supervise", "--backoff-initial", "20", "--backoff-max", "10", "--", "true"),
+            "Invalid value for '--backoff-initial': 20 s is longer than --backoff-max (10 s)",
+        ),
     ],
 )
 def test_an_option_out_of_bounds_is_a_usage_error(args: tuple[str, ...], said: str) -> None:

@@ -85,10 +85,15 @@ def supervise(
     """
     from workers.logging import configure_logging
 
+    if backoff_initial > backoff_max:
+        raise typer.BadParameter(
+            f"{backoff_initial:g} s is longer than --backoff-max ({backoff_max:g} s), the longest wait",
+            param_hint="'--backoff-initial'",
+        )
     configure_logging(load_settings().log_level)
     policy = RestartPolicy(
         backoff_initial,
-        max(backoff_initial, backoff_max),
+        backoff_max,
         healthy_after,
         after_clean_exit=restart is Restart.ALWAYS,
         after_failure=restart is not Restart.NEVER,
