@@ -7,7 +7,8 @@ wrong with the command. The relay, which has no messages to lose, logs a hint an
 
 The check runs once per worker process, in ``Resources.before_worker_boot``, before Dramatiq starts
 its consumer threads. Failing, it logs one line and ends the process with ``SCHEMA_NOT_READY``
-(a ``SystemExit``: Dramatiq's hooks log and swallow an exception, not that). Dramatiq's main process
+(a ``SystemExit``: Dramatiq's hooks log and swallow an exception, not that), or, for a database that
+no migration can make usable, with ``DATABASE_UNUSABLE``. Dramatiq's main process
 then stops the other worker processes and exits with that code, and ``docfleet supervise --restart
 always`` (the Procfile) or the platform's restart policy (the compose file) starts the fleet again,
 backing off, until ``docfleet migrate`` has run. Waiting inside the hook instead would leave the fleet
@@ -28,6 +29,11 @@ SCHEMA_NOT_READY = 75
 """The worker process's exit code when the schema is missing, behind, or cannot be checked: EX_TEMPFAIL
 (sysexits.h), "try again later", which a supervisor restarts; not 2, which ``docfleet supervise`` takes
 for "cannot start" and does not restart, nor one of Dramatiq's own (1, 3, 4)."""
+
+DATABASE_UNUSABLE = 2
+"""The exit code when the database can never hold docfleet's schema (not UTF8): ``DATABASE_URL`` names
+the wrong database, a bad setting, which ``docfleet supervise`` does not restart, as no restart and no
+migration would mend it."""
 
 NOT_MIGRATED = "the database has no docfleet schema at this version: run `docfleet migrate`"
 
@@ -58,7 +64,7 @@ def require_schema(database_url: str) -> None:
             database=database,
             detail=str(unusable),
         )
-        raise SystemExit(SCHEMA_NOT_READY) from None
+        raise SystemExit(DATABASE_UNUSABLE) from None
     except (SQLAlchemyError, psycopg.Error, OSError) as error:
         from workers.cli.failures import first_line
 

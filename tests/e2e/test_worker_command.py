@@ -6,6 +6,7 @@ one died: lines of both kinds, from a fleet that needs no migration."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from pathlib import Path
@@ -15,8 +16,8 @@ import dramatiq
 import pytest
 
 from tests.e2e.fleet import BIN, fleet_environment, tail
-from tests.support.services import default_settings
-from workers.schema_gate import NOT_MIGRATED, SCHEMA_NOT_READY
+from tests.support.services import default_settings, throwaway_database
+from workers.schema_gate import DATABASE_UNUSABLE, NOT_MIGRATED, SCHEMA_NOT_READY
 from workers.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -103,3 +104,24 @@ def test_help_is_docfleets_and_needs_no_settings() -> None:
 
     assert done.returncode == 0
     assert done.stdout.decode().startswith("usage: docfleet worker [MODULE...] [DRAMATIQ OPTION...]")
+
+
+def test_a_database_no_migration_can_mend_stops_the_supervised_fleet_instead_of_restarting_it(
+    unmigrated: Settings, tmp_path: Path
+) -> None:
+    """Restarted with back-off, such a worker used to exit 75 for as long as anyone let it."""
+    options = "ENCODING 'LATIN1' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'"
+    log_path = tmp_path / "supervised.log"
+    with throwaway_database(unmigrated.database_url, options=options) as latin1:
+        settings = dataclasses.replace(unmigrated, database_url=latin1)
+        supervised = [str(BIN / "docfleet"), "supervise", "--restart", "always", "--", *WORKER]
+        with log_path.open("wb") as log:
+            done = subprocess.run(
+                supervised, env=fleet_environment(settings), stdout=log, stderr=subprocess.STDOUT, timeout=60
+            )
+
+    events = [record["event"] for record in _records(log_path)]
+    assert done.returncode == DATABASE_UNUSABLE, tail(log_path)
+    assert events.count("supervised command started") == 1, tail(log_path)
+    assert "the database cannot hold docfleet's schema: not consuming" in events
+    assert "supervised command cannot start" in events

@@ -154,7 +154,7 @@ def test_the_schema_gate_and_health_tell_a_database_in_another_encoding_as_migra
     """On SQL_ASCII, whose answers SQLAlchemy cannot read as text, health said only "cannot use a string
     pattern on a bytes-like object"."""
     from workers.cli.health import _postgres, _schema
-    from workers.schema_gate import SCHEMA_NOT_READY, require_schema
+    from workers.schema_gate import DATABASE_UNUSABLE, require_schema
 
     options = f"ENCODING '{encoding}' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'"
     told = f"the database's encoding is {encoding}, and docfleet's schema needs UTF8"
@@ -168,4 +168,4 @@ def test_the_schema_gate_and_health_tell_a_database_in_another_encoding_as_migra
     assert "b'" not in server
     assert checked[0] is False
     assert checked[1].startswith(told)
-    assert gate.value.code == SCHEMA_NOT_READY
+    assert gate.value.code == DATABASE_UNUSABLE, "no restart makes such a database usable"
