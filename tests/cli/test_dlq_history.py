@@ -13,8 +13,8 @@ from sqlalchemy import Engine
 from adapters.postgres.rejections import MessageHistory, RecordedRejection
 from adapters.valkey.redeliveries import RedeliveryCounter
 from workers.cli.dead_letters import Inspected
-from workers.cli.dlq import _start_count_again, _tell_replay
 from workers.cli.dlq_history import HistoryLookup
+from workers.cli.dlq_replay import start_count_again, tell_replay
 
 
 class SilentValkey:
@@ -75,7 +75,7 @@ def test_a_letter_left_in_place_is_told_without_the_control_characters_its_reaso
     )
 
     with pytest.raises(typer.Exit):
-        _tell_replay([], [left], set())
+        tell_replay([], [left], set())
 
     told = capsys.readouterr().err
     assert told.startswith(
@@ -91,7 +91,7 @@ def test_a_reset_that_failed_is_told(capsys: pytest.CaptureFixture[str]) -> None
         MessageHistory(cast(Engine, None)), strict=False, counter=cast(RedeliveryCounter, SilentValkey())
     )
 
-    _start_count_again(history, "m1")
+    start_count_again(history, "m1")
 
     assert capsys.readouterr().err == (
         "docfleet: m1: its redelivery count was not reset (Valkey did not answer)\n"

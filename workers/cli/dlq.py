@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from workers.cli.failures import CliError, ExitCode, load_settings
-from workers.cli.output import add_row, command_group, console, counted, print_json, printable, table
+from workers.cli.output import add_row, command_group, console, counted, print_json, table
 
 if TYPE_CHECKING:
-    from adapters.rabbitmq.dead_letters import DeadLetter, DeadLetterQueues, Relocation
+    from adapters.rabbitmq.dead_letters import DeadLetterQueues
     from workers.cli.dead_letters import Inspected
-    from workers.cli.dlq_history import HistoryLookup
 
 dlq_app = command_group("Dead letters: the messages that will not be applied as sent (docs/contract.md §8).")
 
@@ -156,70 +155,14 @@ def replay(
         raise CliError(
             "name the dead letters to replay by message id, or pass --all (not both)", ExitCode.USAGE
         )
-    from workers.cli.dead_letters import inspect
     from workers.cli.dlq_history import history_for
-
-    wanted = set(message_ids or ())
-    chosen: dict[int, Inspected] = {}  # by the id of their relocation, until it is confirmed
-    replayed: list[Inspected] = []
-    left: list[Inspected] = []
-    sent: set[tuple[str, str]] = set()  # one copy per queue and id, however many died (a new id: per command)
-
-    def decide(letter: DeadLetter) -> Relocation | None:
-        item = inspect(letter, history, history.redeliveries)
-        if not replay_all and item.message_id not in wanted:
-            return None
-        if item.replay is None and new_id:
-            renewed = item.under_a_new_id()
-            item = item if renewed is None else dataclasses.replace(item, replay=renewed, not_replayable=None)
-        if item.replay is not None and (item.replay.queue, item.replay.message_id) in sent:
-            item = dataclasses.replace(item, replay=None, not_replayable=_ANOTHER_COPY_SENT)
-        if item.replay is None:
-            left.append(item)
-        else:
-            chosen[id(item.replay)] = item
-            sent.add((item.replay.queue, item.replay.message_id))
-            _start_count_again(history, item.replay.message_id)
-        return item.replay
-
-    def moved(relocation: Relocation) -> None:
-        item = chosen.pop(id(relocation))
-        replayed.append(item)
-        _tell_replayed(item)
+    from workers.cli.dlq_replay import ReplaySelection
 
     with history_for(load_settings(), strict=True) as history, opened() as queues:
+        selection = ReplaySelection(history, set(message_ids or ()), every=replay_all, new_id=new_id)
         for xq in dead_letter_queues(queue):
-            queues.move(xq, decide, moved)
-    _tell_replay(replayed, left, wanted - {item.message_id for item in [*replayed, *left]})
-
-
-def _start_count_again(history: HistoryLookup, message_id: str) -> None:
-    """Before the copy goes back, so that a redelivery the workers count once it is there stays counted.
-    Left at its count, one ordinary redelivery (a restart) would dead-letter the replayed message again."""
-    if not history.forget_redeliveries(message_id):
-        told = f"docfleet: {message_id}: its redelivery count was not reset (Valkey did not answer)"
-        typer.echo(printable(told, newlines=False), err=True)
-
-
-_ANOTHER_COPY_SENT = "another dead letter with this message id was replayed just now: this copy stays"
-
-
-def _tell_replayed(item: Inspected) -> None:
-    """At once, so that a failure with the next one leaves a record of those already back."""
-    sent_as = item.replay.message_id if item.replay is not None else item.message_id
-    renamed = "" if sent_as == item.message_id else f" as {sent_as}"
-    typer.echo(f"replayed {item.message_id}{renamed} ({item.actor}) to {item.queue.removesuffix('.XQ')}")
-
-
-def _tell_replay(replayed: list[Inspected], left: list[Inspected], missing: set[str]) -> None:
-    for item in left:  # its reason may quote the letter's own text
-        told = f"left {item.message_id or '(no message id)'}: {item.not_replayable}"
-        typer.echo(printable(told, newlines=False), err=True)
-    for message_id in sorted(missing):
-        typer.echo(printable(f"not found: {message_id}", newlines=False), err=True)
-    typer.echo(f"{len(replayed)} replayed, {len(left)} left, {len(missing)} not found")
-    if left or missing:
-        raise typer.Exit(ExitCode.INCOMPLETE)
+            queues.move(xq, selection.decide, selection.moved)
+    selection.tell()
 
 
 @dlq_app.command("purge")
