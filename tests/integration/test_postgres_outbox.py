@@ -25,13 +25,21 @@ from adapters.postgres.tables import outbox
 from adapters.postgres.unit_of_work import SqlUnitOfWork
 from domain.events import DocumentShared, Event, MemberAdded
 from tests.conftest import IdMaker
+from tests.support.services import migrated_database
 
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(scope="module")
+def database_url() -> Iterator[str]:
+    """A database of this module's own: its tests read the whole outbox, and mark what they find."""
+    with migrated_database() as url:
+        yield url
+
+
 @pytest.fixture
 def store(engine: Engine) -> OutboxStore:
-    """The store, with every row other tests left unpublished marked published first."""
+    """The store, with every row this module's earlier tests left unpublished marked published first."""
     store = OutboxStore(engine)
     while pending := store.fetch_unpublished(1000):
         store.mark_published([record.seq for record in pending])
