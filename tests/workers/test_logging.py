@@ -157,3 +157,31 @@ def test_a_line_that_cannot_be_written_is_dropped_not_raised_into_the_work() -> 
     configure_logging("INFO", json_lines=True, own_lines_to=_Refusing())
 
     structlog.get_logger("docfleet.worker").info("applied", message_id="m-1")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["amqp://guest:guest@127.0.0.1:9/%2F", "amqp://guest:guest@127.0.0.1:5672/docfleet-no-such-vhost"],
+    ids=["refused", "no such virtual host"],
+)
+def test_a_connection_that_never_opened_is_one_exception_not_pikas_lines_about_it(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each consumer of a worker whose RabbitMQ was down or its vhost missing logged six of pika's lines
+    every time it tried, around the one line of Dramatiq's that says what happened."""
+    import pika
+    import pika.exceptions
+
+    from adapters.rabbitmq.confirmed_channel import PublishError
+    from adapters.rabbitmq.publisher import EventPublisher
+
+    configure_logging("INFO", json_lines=True)
+    with pytest.raises(pika.exceptions.AMQPConnectionError):  # as Dramatiq's consumers connect
+        pika.BlockingConnection(pika.URLParameters(url + "?connection_attempts=1&socket_timeout=5"))
+    with pytest.raises(PublishError):  # as the relay connects
+        EventPublisher(url, timeout=5.0, name="logging-test")
+    logging.getLogger("pika.connection").warning("a line of pika's about an open connection")
+
+    events = [json.loads(line)["event"] for line in capsys.readouterr().err.splitlines()]
+
+    assert events == ["a line of pika's about an open connection"]
