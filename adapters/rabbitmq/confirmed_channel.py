@@ -139,6 +139,13 @@ class ConfirmedChannel(ABC, Generic[T]):
         """Runs the I/O loop until ``done()``, a failure, or the timeout (the channel's unless given; a
         ``patient`` wait starts it again while the alarm ``holds``); raises unless ``done()``."""
         timeout = self._timeout if timeout is None else timeout
+        stopped = self._run_loop_until(done, timeout, patient=patient)
+        if done():
+            return
+        raise self._failed_wait(what, timeout, stopped=stopped)
+
+    def _run_loop_until(self, done: Callable[[], bool], timeout: float, *, patient: bool) -> bool:
+        """Runs the I/O loop as ``_run_until`` says; returns whether the owner's stop ended the wait."""
         ioloop = self._connection.ioloop
         expired: list[bool] = []
 
@@ -162,11 +169,13 @@ class ConfirmedChannel(ABC, Generic[T]):
         finally:
             ioloop.remove_timeout(timer)
             self._until = None
-        if done():
-            return
+        return stopped
+
+    def _failed_wait(self, what: str, timeout: float, *, stopped: bool) -> PublishError:
+        """Records why a wait ended without ``done()`` and returns the error to raise for it."""
         if stopped:
             self._failure = "stopped while waiting out a resource alarm (RabbitMQ blocked the connection)"
-            raise PublishStopped(f"{what}: {self._failure}")
+            return PublishStopped(f"{what}: {self._failure}")
         if self._failure is None and self._alarm.blocked:
             self._failure = (
                 "RabbitMQ blocked the connection (a resource alarm: memory or disk) and did not lift it"
@@ -174,7 +183,7 @@ class ConfirmedChannel(ABC, Generic[T]):
             )
         if self._failure is None:
             self._failure = f"no answer from RabbitMQ within {timeout:g} s"
-        raise PublishError(f"{what}: {self._failure}")
+        return PublishError(f"{what}: {self._failure}")
 
     def _abandon(self, connection: Any) -> None:
         """Gives up a connection that did not close cleanly, its socket closed now rather than whenever
