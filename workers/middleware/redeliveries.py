@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from typing import NoReturn
 
 import dramatiq
 from dramatiq.middleware import Middleware, SkipMessage
@@ -121,7 +122,11 @@ class RedeliveryLimit(Middleware):
             else:
                 self._uncount(message.message_id)
             return
-        # Past the limit the count stays: `docfleet dlq` reads it to say why.
+        self._skip_past_limit(message, count)
+
+    def _skip_past_limit(self, message: dramatiq.MessageProxy, count: int) -> NoReturn:
+        """Skips the message, to be acked unrun as a duplicate if its id already had its outcome, else
+        dead-lettered. Past the limit the count stays: `docfleet dlq` reads it to say why."""
         told = f"delivered again {count} times after the worker holding it stopped before settling it"
         if self._acked_before(message):
             _log().info(
