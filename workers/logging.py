@@ -178,14 +178,7 @@ def configure_logging(
 ) -> None:
     """``own_lines_to``: where docfleet's own lines go, ``sys.stderr`` unless given."""
     as_json = (not sys.stderr.isatty()) if json_lines is None else json_lines
-    shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
-        redact_credentials,
-    ]
+    shared = _shared_processors()
     renderer: Any = (
         structlog.processors.JSONRenderer(json_line)
         if as_json
@@ -202,6 +195,24 @@ def configure_logging(
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         cache_logger_on_first_use=True,
     )
+    _send_library_lines_to(handler, level, shared, renderer)
+    _quiet_libraries()
+
+
+def _shared_processors() -> list[Any]:
+    """The processors of every line, docfleet's and the libraries', before the renderer."""
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact_credentials,
+    ]
+
+
+def _send_library_lines_to(handler: logging.Handler, level: str, shared: list[Any], renderer: Any) -> None:
+    """Makes ``handler``, rendering as docfleet's lines are, the root logger's only one."""
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
@@ -211,7 +222,6 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    _quiet_libraries()
 
 
 def _quiet_libraries() -> None:
