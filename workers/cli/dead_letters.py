@@ -22,6 +22,7 @@ from dramatiq.common import current_millis
 from adapters.postgres.rejections import RecordedRejection
 from adapters.rabbitmq.dead_letters import DeadLetter, Relocation
 from domain.commands import ListFolderDocuments, fingerprint
+from workers.cli import dead_letter_reasons as reasons
 from workers.contract import COMMANDS_QUEUE, QUERIES_QUEUE, InvalidMessage, parse
 from workers.middleware.envelope import (
     OVERSIZE_OPTION,
@@ -29,7 +30,6 @@ from workers.middleware.envelope import (
     UnreadableMessage,
     oversize_problem,
 )
-from workers.middleware.redeliveries import REDELIVERY_LIMIT
 from workers.middleware.screening import misplaced_actor
 
 ORIGINS = {f"{queue}.XQ": queue for queue in (COMMANDS_QUEUE, QUERIES_QUEUE)}
@@ -44,6 +44,14 @@ class IdHistory:
     rejection: RecordedRejection | None = None  # the latest CommandRejected recorded for it
     spent_by: str | None = None  # the fingerprint of the command that spent it, where the inbox keeps one
     dead_lettered: bool = False  # spent by a rejection as invalid or not found, which dead-lettered it
+
+    def spent_by_another(self, command: str | None) -> bool:
+        """Whether the inbox keeps, as the command that spent the id, one other than ``command``."""
+        return None not in (command, self.spent_by) and command != self.spent_by
+
+    def ran(self, command: str | None) -> bool:
+        """Whether ``command`` spent the id by running, not by a rejection that dead-lettered it."""
+        return command is not None and command == self.spent_by and not self.dead_lettered
 
 
 History = Callable[[str], IdHistory]
@@ -96,26 +104,22 @@ def message_id_of(letter: DeadLetter) -> str | None:
 
 def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = lambda _: 0) -> Inspected:
     envelope, unreadable, message_id, actor = _read(letter)
-    # A query is never deduplicated (contract §5): what a command's outcome left under its id says nothing.
-    asked = message_id is not None and ORIGINS.get(letter.queue) == COMMANDS_QUEUE
-    known = history(message_id) if asked and message_id is not None else IdHistory()
+    known = _id_history(letter.queue, message_id, history)
     invalid, command = _judged(envelope, letter.queue) if envelope is not None else (None, None)
     options = envelope["options"] if envelope is not None else {}
-    another_spent_it = None not in (command, known.spent_by) and command != known.spent_by
-    own = None if another_spent_it else _own_rejection(known.rejection, actor)
+    own = _own_rejection(known, command, actor)
     reason = (
         unreadable
-        or _recorded(own)
+        or reasons.recorded(own)
         or invalid
-        or _not_taken(letter)
-        or (_redelivered(redeliveries(message_id)) if message_id is not None else None)
-        or (_spent_by_another(actor) if another_spent_it else None)
-        or _fault(options)
+        or reasons.not_taken(letter)
+        or (reasons.redelivered(redeliveries(message_id)) if message_id is not None else None)
+        or (reasons.message_id_reused(actor) if known.spent_by_another(command) else None)
+        or reasons.fault(options)
         or "unknown: see the worker's log"
     )
     blocked = unreadable or (f"message id already used ({reason})" if known.used else None) or invalid
     new_id = _new_id(message_id, command, known, own) if blocked and command else None
-    ran = command is not None and command == known.spent_by and not known.dead_lettered
     return Inspected(
         queue=letter.queue,
         message_id=message_id,
@@ -124,15 +128,22 @@ def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = l
         died_at=letter.died_at,
         reason=reason,
         replay=None if blocked or envelope is None else _replay_copy(envelope, ORIGINS[letter.queue]),
-        not_replayable=f"{blocked}: {_advice(new_id, ran)}" if blocked else None,
+        not_replayable=f"{blocked}: {reasons.advice(new_id, known.ran(command))}" if blocked else None,
         envelope=None if envelope is None else _as_sent(envelope),
         new_id=new_id,
     )
 
 
-def _own_rejection(rejection: RecordedRejection | None, actor: str | None) -> RecordedRejection | None:
+def _id_history(queue: str, message_id: str | None, history: History) -> IdHistory:
+    # A query is never deduplicated (contract §5): what a command's outcome left under its id says nothing.
+    asked = message_id is not None and ORIGINS.get(queue) == COMMANDS_QUEUE
+    return history(message_id) if asked and message_id is not None else IdHistory()
+
+
+def _own_rejection(known: IdHistory, command: str | None, actor: str | None) -> RecordedRejection | None:
     """The recorded rejection, if it can be this letter's: of its actor, and not the one of a message
     that another command's outcome kept from running (told by the fingerprints instead)."""
+    rejection = None if known.spent_by_another(command) else known.rejection
     if rejection is None or rejection.actor != actor or rejection.reason == "message_id_reused":
         return None
     return rejection
@@ -155,24 +166,6 @@ def _new_id(
         known.dead_lettered if known.spent_by is not None else own is not None and own.reason == "not_found"
     )
     return str(uuid.uuid5(_RENEWED_IDS, message_id)) if not_found else None
-
-
-def _advice(new_id: str | None, ran: bool) -> str:
-    if new_id is not None:
-        return "send it again with a new message id (dlq replay --new-id)"
-    if ran:  # sent again under any id, it would run a second time
-        return (
-            "its command already had its outcome under this id (applied, or refused by the rules):"
-            " a new id would run it again"
-        )
-    return "fix it and send it with a new message id"
-
-
-def _spent_by_another(actor: str | None) -> str:
-    return (
-        f"message_id_reused: its message id was spent by another message (a different command, or one"
-        f" rejected as invalid); this {actor} was not run"
-    )
 
 
 Read = tuple[dict[str, Any] | None, str | None, str | None, str | None]
@@ -215,39 +208,6 @@ def _judged(envelope: dict[str, Any], queue: str) -> tuple[str | None, str | Non
     if ORIGINS[queue] != COMMANDS_QUEUE or isinstance(parsed, ListFolderDocuments):
         return None, None
     return None, fingerprint(parsed)
-
-
-def _recorded(rejection: RecordedRejection | None) -> str | None:
-    return None if rejection is None else f"{rejection.reason}: {rejection.detail}"
-
-
-def _not_taken(letter: DeadLetter) -> str | None:
-    """RabbitMQ's own reasons for a death no worker saw (``x-death``): no line and no event tell them."""
-    queue = letter.died_in or letter.queue.removesuffix(".XQ")
-    if letter.death_reason == "expired":
-        return (
-            f"expired in {queue} before a worker took it: its producer set a time to live (the AMQP"
-            " expiration property), which the contract asks producers not to set; it never ran"
-        )
-    if letter.death_reason == "maxlen":
-        return f"dropped by {queue}'s length limit before a worker took it; it never ran"
-    return None
-
-
-def _redelivered(count: int) -> str | None:
-    if count <= REDELIVERY_LIMIT:
-        return None
-    return (
-        f"redelivered {count} times after the worker holding it stopped before settling it: it may stop"
-        " the worker that runs it; find why before replaying it"
-    )
-
-
-def _fault(options: dict[str, Any]) -> str | None:
-    lines = [line for line in str(options.get("traceback", "")).splitlines() if line.strip()]
-    if not lines:
-        return None
-    return f"failed after {options.get('retries', 0)} retries, last: {lines[-1].strip()[:300]}"
 
 
 def _replay_copy(envelope: dict[str, Any], origin: str) -> Relocation:
