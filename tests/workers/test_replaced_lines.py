@@ -11,7 +11,7 @@ import pytest
 
 from adapters.postgres.errors import FolderCreatedConcurrently, MemberAddedConcurrently, StaleDocumentVersion
 from domain.errors import NotFound
-from workers.middleware.outcomes import _ReplacedByOutcomeLines
+from workers.middleware.replaced_lines import _ReplacedByOutcomeLines
 
 UNHANDLED = "Failed to process message %s with unhandled exception."
 

@@ -12,8 +12,9 @@ from workers.middleware.envelope import EnvelopeEncoder, SizeLimit, UnreadableMe
 from workers.middleware.lane import RedeliveredOneAtATime
 from workers.middleware.log_context import LogContext, ProcessLogging
 from workers.middleware.metrics import Metrics
-from workers.middleware.outcomes import Outcomes, note_outcome, quiet_replaced_lines
+from workers.middleware.outcomes import Outcomes, note_outcome
 from workers.middleware.redeliveries import RedeliveryLimit
+from workers.middleware.replaced_lines import quiet_replaced_lines
 from workers.middleware.resources import OpenApplication, Resources, current_application
 from workers.middleware.retries import RetryPolicy, failure_kind
 from workers.middleware.signals import GracefulStop
