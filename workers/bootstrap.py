@@ -28,10 +28,7 @@ from workers.settings import Settings
 from workers.unit_of_work_taps import RefusalTap, keeping
 
 if TYPE_CHECKING:
-    import valkey
-
-    from adapters.postgres.identity import WatchedIdentity
-    from adapters.valkey.guard import CacheGuard
+    from sqlalchemy import Engine
 
 # A worker thread waiting in the driver (on a lock another session holds, say) is not interrupted by a
 # time limit (docfleet's actors have none: workers/actors.py): Postgres cancels such a statement instead,
@@ -101,42 +98,25 @@ class Application:
     @classmethod
     def from_settings(cls, settings: Settings, *, threads: int = 8) -> Application:
         """Postgres pooled for ``threads`` worker threads; Valkey caches, invalidated after each commit."""
-        from adapters.postgres.batch import BATCHED_COMMANDS, BatchKeys, SqlBatch
-        from adapters.postgres.engine import create_engine
-        from adapters.postgres.identity import WatchedIdentity
+        from adapters.postgres.batch import BATCHED_COMMANDS
         from adapters.postgres.rejections import MessageHistory
         from adapters.postgres.unit_of_work import read_only_unit_of_work_factory, unit_of_work_factory
         from adapters.valkey.client import connect
-        from adapters.valkey.guard import CacheGuard
         from adapters.valkey.redeliveries import RedeliveryCounter
-        from workers.metrics.cache import counting_outage
         from workers.metrics.group_commit import counting_transactions
+        from workers.wiring import invalidating, listing_cache, sql_batches
 
-        # No ping per checkout: a connection broken by a restart fails one message, which is retried.
-        engine = create_engine(
-            settings.database_url,
-            pool_size=threads,
-            pre_ping=False,
-            statement_timeout_ms=WORKER_STATEMENT_TIMEOUT_MS,
-        )
+        engine = _worker_engine(settings.database_url, threads)
         client = connect(settings.valkey_url, max_connections=2 * threads)
-        guard = CacheGuard(client, outage=counting_outage())
-        listings = _listing_cache(settings, client, guard, WatchedIdentity(engine))
-
-        # Only listings are read through the cache; documents are cached as entries of their listing.
-        def on_committed(folder_ids: set[str], document_ids: set[str]) -> None:
-            listings.invalidate(folder_ids)
-
-        def open_batch(jobs: Sequence[Job]) -> SqlBatch:
-            return SqlBatch(engine, BatchKeys.of((job.message_id, job.command) for job in jobs), on_committed)
-
+        listings = listing_cache(settings, client, engine)
+        on_committed = invalidating(listings)
         history = MessageHistory(engine)
         return cls(
             new_uow=unit_of_work_factory(engine, on_committed),
             listing_cache=listings,
             new_reader=read_only_unit_of_work_factory(engine),
             closers=(engine.dispose, client.close),
-            open_batch=open_batch,
+            open_batch=sql_batches(engine, on_committed),
             batched=BATCHED_COMMANDS,
             max_batch=settings.group_commit_max_batch or threads,
             on_transaction=counting_transactions(),
@@ -243,22 +223,14 @@ def _fingerprint_of(command: Command | None) -> str | None:
     return None if command is None else fingerprint(command)
 
 
-def _listing_cache(
-    settings: Settings, client: valkey.Valkey, guard: CacheGuard, database: WatchedIdentity
-) -> ListingCache:
-    """Valkey, shared by the fleet, behind this process's decoded listings (none kept at a
-    ``LISTING_MEMORY_DOCUMENTS`` of 0); those are forgotten when the database is replaced under the
-    process."""
-    from adapters.valkey.listing_cache import ValkeyListingCache
-    from adapters.valkey.near_listings import NearListingCache
-    from workers.metrics.cache import counted_listings
+def _worker_engine(database_url: str, threads: int) -> Engine:
+    """Postgres pooled for ``threads`` worker threads. No ping per checkout: a connection broken by a
+    restart fails one message, which is retried."""
+    from adapters.postgres.engine import create_engine
 
-    prefix, ttl = settings.cache_prefix, settings.cache_ttl_seconds
-    shared = ValkeyListingCache(client, prefix, ttl, guard=guard, database=database)
-    # At 0 it keeps no listing, but still remembers the folders too large to list whole, and shares loads.
-    near = NearListingCache(shared, settings.listing_memory_documents)
-    database.on_change(near.forget_all)
-    return counted_listings(near)
+    return create_engine(
+        database_url, pool_size=threads, pre_ping=False, statement_timeout_ms=WORKER_STATEMENT_TIMEOUT_MS
+    )
 
 
 def _run_batched(group_commit: GroupCommit[Job, Verdict], job: Job) -> Verdict:
