@@ -18,10 +18,9 @@ within the publish timeout and leaves the batch, unmarked, to the next leader.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Protocol
 
 import psycopg
 import structlog
@@ -32,27 +31,19 @@ from adapters.postgres.engine import create_engine
 from adapters.postgres.errors import missing_table
 from adapters.postgres.outbox import OutboxListener, OutboxStore, RelayLeadership
 from adapters.rabbitmq.publisher import EventPublisher, PublishError, PublishStopped
-from adapters.rabbitmq.wire import PublishableEvent
 from workers.backoff import Backoff
 from workers.metrics.relay import OTHER, POSTGRES, RABBITMQ, RelayMetrics, relay_metrics
+from workers.relay_batches import OutboxBatches, Publisher
 from workers.relay_pacing import Pacing
-from workers.relay_refusals import ATTEMPTS, FIRST_WAIT_S, RefusedEvents
+from workers.relay_refusals import ATTEMPTS, FIRST_WAIT_S
 from workers.settings import Settings
 from workers.stopping import StopFlag
+
+__all__ = ["RECOVERABLE_ERRORS", "STOP_CHECK_S", "Publisher", "Relay", "RelayOptions", "run_relay"]
 
 log = structlog.get_logger("docfleet.relay")
 
 RECOVERABLE_ERRORS: tuple[type[BaseException], ...] = (PublishError, SQLAlchemyError, psycopg.Error, OSError)
-
-
-class Publisher(Protocol):
-    def publish(self, records: Sequence[PublishableEvent]) -> set[str]:
-        """Sends the events and waits for RabbitMQ's confirms; returns the ids of those it refused."""
-        ...
-
-    def keepalive(self) -> None: ...
-
-    def close(self) -> None: ...
 
 
 STOP_CHECK_S = 0.5
@@ -129,8 +120,11 @@ class Relay:
         self._store = OutboxStore(engine)
         self._backoff = Backoff(options.backoff_initial, options.backoff_max)
         self._pacing = Pacing(options.busy_rate, options.busy_window)
-        self._refusals = RefusedEvents(
-            attempts=options.refusal_attempts, first_wait=options.refusal_first_wait
+        self._batches = OutboxBatches(
+            batch_size=options.batch_size,
+            refusal_attempts=options.refusal_attempts,
+            refusal_first_wait=options.refusal_first_wait,
+            metrics=self._metrics,
         )
         self._published_since_stats = 0
         self._stats_due = time.monotonic() + options.stats_interval
@@ -169,7 +163,7 @@ class Relay:
         return False
 
     def _lead(self, leadership: RelayLeadership) -> None:
-        self._refusals.forget()  # another leader may have published them meanwhile
+        self._batches.forget_refusals()  # another leader may have published them meanwhile
         listener = OutboxListener(self._engine)
         try:
             publisher = self._new_publisher()
@@ -184,7 +178,8 @@ class Relay:
         """Each batch is read on the leadership's connection: once it is lost, the read raises."""
         while not self._stop.is_set():
             started = time.monotonic()
-            published = self._publish_batch(leader_store, publisher)
+            published, settled = self._batches.publish(leader_store, publisher)
+            self._published_since_stats += settled
             self._pacing.note(published, started)
             if published < self._options.batch_size:
                 self._await_events(listener)
@@ -207,56 +202,6 @@ class Relay:
         if pause > 0:
             self._stop.wait(pause)
             self._metrics.gathered(time.monotonic() - now)
-
-    def _publish_batch(self, store: OutboxStore, publisher: Publisher) -> int:
-        size = self._options.batch_size
-        if self._refusals:  # fetched beyond the waiting ones, so that they take no room from the others
-            fetched = store.fetch_unpublished(size + len(self._refusals))
-            records = [r for r in fetched if not self._refusals.waiting(r.event_id)][:size]
-        else:
-            records = store.fetch_unpublished(size)
-        if not records:
-            return 0
-        started = time.monotonic()
-        refused = publisher.publish(records)
-        given_up = self._refusals.settle((record.event_id for record in records), refused)
-        settled, confirmed = records, records
-        if refused:
-            retrying = refused - given_up
-            settled = [record for record in records if record.event_id not in retrying]
-            confirmed = [record for record in records if record.event_id not in refused]
-            self._note_refused(records, refused, retrying, given_up)
-        if settled:
-            store.mark_published([record.seq for record in settled])
-        self._metrics.published(confirmed, sent=len(records))
-        self._published_since_stats += len(settled)
-        log.debug(  # one line a batch is too many at INFO; "outbox status" sums them up every minute
-            "published events",
-            count=len(records),
-            first_seq=records[0].seq,
-            last_seq=records[-1].seq,
-            duration_ms=round((time.monotonic() - started) * 1000, 1),
-        )
-        return len(records)
-
-    def _note_refused(
-        self, records: Sequence[PublishableEvent], refused: set[str], retrying: set[str], given_up: set[str]
-    ) -> None:
-        """``refused``: this batch's; of them, ``retrying`` are sent again later, ``given_up`` are not."""
-        self._metrics.refused([record for record in records if record.event_id in refused])
-        if retrying:
-            log.warning(
-                "RabbitMQ refused events, sending them again later",
-                event_ids=sorted(retrying),
-                hint="a queue bound to their routing key refuses them: full (x-overflow reject-publish)?",
-            )
-        if given_up:
-            self._metrics.given_up([record for record in records if record.event_id in given_up])
-            log.error(
-                "RabbitMQ kept refusing events, given up",
-                event_ids=sorted(given_up),
-                attempts=self._options.refusal_attempts,
-            )
 
     def _log_stats_when_due(self) -> None:
         if time.monotonic() < self._stats_due:
