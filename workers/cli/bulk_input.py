@@ -20,7 +20,7 @@ from workers.contract import MAX_MESSAGE_BYTES, QUERIES
 from workers.contract_json import load_json
 
 LINE_FIELDS = frozenset({"actor", "kwargs", "message_id"})
-LISTED = 20  # bad lines told one by one; the others are counted (as ``bulk.LISTED``)
+LISTED = 20  # bad lines told one by one; the others are counted (as ``bulk_send.LISTED``)
 # A longer line would make a message over the contract's limit: it is read through, never held whole.
 MAX_LINE_BYTES = MAX_MESSAGE_BYTES
 _READ_THROUGH = 1024 * 1024
