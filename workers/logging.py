@@ -24,6 +24,7 @@ from typing import Any, TextIO
 import structlog
 
 from workers.json_lines import json_line
+from workers.library_levels import quiet_libraries
 
 # user:password@ in a URL. The password runs to the last "@" before the next blank, so a password that
 # contains "@" is hidden whole.
@@ -196,7 +197,7 @@ def configure_logging(
         cache_logger_on_first_use=True,
     )
     _send_library_lines_to(handler, level, shared, renderer)
-    _quiet_libraries()
+    quiet_libraries()
 
 
 def _shared_processors() -> list[Any]:
@@ -222,39 +223,3 @@ def _send_library_lines_to(handler: logging.Handler, level: str, shared: list[An
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-
-
-def _quiet_libraries() -> None:
-    logging.getLogger("pika").setLevel(logging.WARNING)
-    # A connection pika could not open is raised to the code that tried, which says so in a line of
-    # its own (Dramatiq's consumer, the relay, a command); pika's own lines about it, six an attempt
-    # and every consumer retrying every few seconds, only bury that line.
-    logging.getLogger("pika.adapters.utils.connection_workflow").setLevel(logging.CRITICAL)
-    for name, reporting in _CONNECTION_OPENING.items():
-        logger = logging.getLogger(name)
-        if not any(isinstance(known, _UnopenedConnectionLines) for known in logger.filters):
-            logger.addFilter(_UnopenedConnectionLines(reporting))
-    # Its lines at INFO (plugins set up, the dialect, each migration run) would come with every look at
-    # the schema: a worker's at boot, and ``docfleet migrate``'s, which says what it did on its own.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-
-
-# pika's functions that report a connection that never opened (refused, timed out, a login or virtual
-# host the broker turned down), by logger; a connection lost once open is still told.
-_CONNECTION_OPENING = {
-    "pika.adapters.base_connection": frozenset(
-        {"_on_connection_workflow_done", "_handle_connection_workflow_failure"}
-    ),
-    "pika.adapters.blocking_connection": frozenset({"_create_connection"}),
-    "pika.connection": frozenset({"_on_stream_terminated"}),
-    "pika.adapters.utils.io_services_utils": frozenset({"_start_async", "_on_writable"}),
-}
-
-
-class _UnopenedConnectionLines(logging.Filter):
-    def __init__(self, reporting: frozenset[str]) -> None:
-        super().__init__()
-        self._reporting = reporting
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.funcName not in self._reporting
