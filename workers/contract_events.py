@@ -23,6 +23,10 @@ Timestamp = Annotated[
     str, StringConstraints(pattern=RFC3339_UTC_PATTERN), Field(description="RFC 3339, in UTC (Z).")
 ]
 Reason = Annotated[str, Field(description=f"A machine-readable code: {REASONS}; more may be added.")]
+SHARE_DENIED_REASONS = "not_a_member, permission_denied, escalation, last_owner"
+ShareDeniedReason = Annotated[
+    str, Field(description=f"A machine-readable code: {SHARE_DENIED_REASONS}; more may be added.")
+]
 RejectionReason = Annotated[
     str,
     Field(description=f"A machine-readable code: {REASONS}, message_id_reused; more may be added."),
@@ -71,8 +75,8 @@ class DocumentUploaded(_DocumentEvent):
     """A version of a document was stored: version 1 creates it, later versions replace its metadata."""
 
     type: Literal["DocumentUploaded"]
-    owner_id: str
-    uploaded_by: str
+    owner_id: Annotated[str, Field(description="The document's owner: who uploaded its first version.")]
+    uploaded_by: Annotated[str, Field(description="Who uploaded this version.")]
     folder_id: str
     version: Annotated[int, Field(ge=1)]
     name: str
@@ -103,7 +107,7 @@ class ShareDenied(_DocumentEvent):
     shared_by: str
     shared_with: str
     role: Literal["viewer", "editor", "owner"]
-    reason: Reason
+    reason: ShareDeniedReason
     detail: str
     message_id: Annotated[str, Field(description="The refused share_document message's message_id.")]
 
@@ -113,7 +117,13 @@ class CommandRejected(_Event):
     message id that a different command had spent."""
 
     type: Literal["CommandRejected"]
-    org_id: Annotated[str | None, Field(description="Null when the organization cannot be known.")]
+    org_id: Annotated[
+        str | None,
+        Field(
+            description="The command's organization; without a readable one, that of the document it names;"
+            " null when neither can be known."
+        ),
+    ]
     document_id: str | None
     message_id: Annotated[str, Field(description="The rejected message's message_id.")]
     actor: Annotated[str, Field(description="The rejected message's actor_name.")]
