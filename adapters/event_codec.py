@@ -35,7 +35,7 @@ _ROUTING_KEYS: dict[type[Event], str] = {
     FolderCreated: "folder.created",
     MemberAdded: "member.added",
 }
-_COMMON = ("event_id", "occurred_at", "org_id")
+_COMMON = ("event_id", "occurred_at", "org_id", "message_id")
 
 
 def routing_keys(actors: Iterable[str]) -> list[str]:
@@ -65,12 +65,15 @@ def to_wire(event: Event) -> dict[str, Any]:
         body["document_id"] = event.document_id
     for name in _own_fields(type(event)):  # type: ignore[arg-type]  # mypy checks the instances; a class hashes
         body[name] = getattr(event, name)
+    if event.message_id is not None:  # absent only where no message was handled (tests, tools)
+        body["message_id"] = event.message_id
     return body
 
 
 @functools.cache
 def _own_fields(event_type: type[Event]) -> tuple[str, ...]:
-    """The type's fields but the common ones and ``doc_id`` (sent as ``document_id``), in their order."""
+    """The type's fields but the common ones, ``message_id`` (sent last) and ``doc_id`` (sent as
+    ``document_id``), in their order."""
     return tuple(
         field.name
         for field in dataclasses.fields(event_type)

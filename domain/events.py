@@ -6,8 +6,9 @@ Events carry metadata only, never document content.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TypeVar
 
 from domain.model import utc_now
 
@@ -21,6 +22,8 @@ class Event:
     org_id: str | None
     event_id: str = field(default_factory=_new_event_id)
     occurred_at: datetime = field(default_factory=utc_now)
+    message_id: str | None = None
+    """The id of the command message whose transaction recorded it: its unit of work stamps it."""
 
     @property
     def type(self) -> str:
@@ -83,7 +86,6 @@ class ShareDenied(_DocumentEvent):
     role: str
     reason: str
     detail: str = ""
-    message_id: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,3 +101,13 @@ class CommandRejected(Event):
     @property
     def document_id(self) -> str | None:
         return self.doc_id
+
+
+AnyEvent = TypeVar("AnyEvent", bound=Event)
+
+
+def stamped(event: AnyEvent, message_id: str | None) -> AnyEvent:
+    """The event naming the message whose transaction records it, unless it names one already."""
+    if message_id is None or event.message_id is not None:
+        return event
+    return replace(event, message_id=message_id)

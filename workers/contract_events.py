@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from domain.listing import DocumentPage
 from domain.model import Document
@@ -33,6 +34,11 @@ RejectionReason = Annotated[
 ]
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    """An optional field is absent when unknown, never null: its schema shows no null default."""
+    schema.pop("default", None)
+
+
 def rfc3339(moment: datetime) -> str:
     """The one timestamp format docfleet emits, as the event codec writes ``occurred_at``."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -44,6 +50,14 @@ class _Event(BaseModel):
     event_id: Annotated[str, StringConstraints(pattern=UUID_PATTERN), Field(description="Deduplicate on it.")]
     schema_version: Literal[1]
     occurred_at: Timestamp
+    message_id: Annotated[
+        str | SkipJsonSchema[None],
+        Field(
+            description="The message_id of the command whose transaction recorded the event (several events"
+            " may share it); absent from events recorded before docfleet sent it.",
+            json_schema_extra=_no_default,
+        ),
+    ] = None
 
 
 class _OrgEvent(_Event):

@@ -20,7 +20,7 @@ from adapters.postgres.batch_repositories import (
 from adapters.postgres.batch_writes import BatchWrites
 from adapters.postgres.unit_of_work import SqlUnitOfWork
 from domain.errors import AlreadyApplied
-from domain.events import Event
+from domain.events import Event, stamped
 from domain.model import Document, Folder
 from domain.ports import DocumentRepository, FolderRepository, MemberRepository, PolicyRepository
 from domain.roles import Role
@@ -95,7 +95,7 @@ class BatchedUnitOfWork:
         self._drop_pending()
 
     def record(self, event: Event) -> None:
-        self._events.append(event)
+        self._events.append(stamped(event, self._message_id))
 
     def commit(self) -> None:
         """Sends the message's writes into the batch's transaction (not waiting); its inbox row goes

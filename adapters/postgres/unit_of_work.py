@@ -20,7 +20,7 @@ from adapters.postgres.folders import SqlFolderRepository
 from adapters.postgres.members import SqlMemberRepository
 from adapters.postgres.policies import SqlPolicyRepository
 from adapters.postgres.session import PgSession
-from domain.events import Event
+from domain.events import Event, stamped
 from domain.ports import (
     DocumentRepository,
     FolderRepository,
@@ -131,7 +131,7 @@ class SqlUnitOfWork:
 
     def record(self, event: Event) -> None:
         self._require_session()
-        self._events.append(event)
+        self._events.append(stamped(event, self._message_id))
 
     def commit(self) -> None:
         session = self._require_session()

@@ -127,6 +127,20 @@ def test_a_batch_decides_what_the_messages_decide_one_by_one(engine: Engine, new
     assert events.count("CommandRejected") == 1
 
 
+def test_each_event_of_a_batch_names_its_own_message(engine: Engine, new_id: IdMaker) -> None:
+    org_id, folder_id = org_with_folder(unit_of_work_factory(engine), new_id)
+    uploads = {new_id("msg"): upload_command(org_id, folder_id, new_id("doc")) for _ in "ab"}
+
+    assert _in_one_batch(engine, list(uploads.items())) == [Outcome.APPLIED, Outcome.APPLIED]
+
+    documents = [upload.doc_id for upload in uploads.values()]
+    query = select(outbox.c.document_id, outbox.c.payload["message_id"].astext)
+    with engine.connect() as connection:
+        rows = connection.execute(query.where(outbox.c.document_id.in_(documents))).tuples().all()
+    named: dict[str, str] = dict(rows)
+    assert named == {upload.doc_id: message_id for message_id, upload in uploads.items()}
+
+
 def test_a_batch_leaves_nothing_to_the_cyclic_collector(engine: Engine, new_id: IdMaker) -> None:
     """A message's objects are freed as soon as it is done: a cycle per message (a unit of work and its
     repositories, each holding the other) cost a worker 5 to 7 % of its CPU (docs/performance.md)."""

@@ -139,6 +139,18 @@ def test_events_become_outbox_rows_in_order_with_their_wire_payload(engine: Engi
         assert row["published_at"] is None
 
 
+def test_each_event_names_the_message_whose_transaction_recorded_it(engine: Engine, new_id: IdMaker) -> None:
+    folder = seed_folder(engine, new_id)
+    message_id = new_id("message")
+    events = [MemberAdded(org_id=folder.org_id, user_id=new_id("user")) for _ in range(2)]
+    with SqlUnitOfWork(engine, message_id) as uow:
+        for event in events:
+            uow.record(event)
+        uow.commit()
+    payloads = [row["payload"] for row in _outbox_rows(engine, *events)]
+    assert [payload["message_id"] for payload in payloads if isinstance(payload, dict)] == [message_id] * 2
+
+
 def test_a_failed_commit_writes_nothing_and_tells_the_cache_nothing(engine: Engine, new_id: IdMaker) -> None:
     folder = seed_folder(engine, new_id)
     document = first_version(new_id, folder)

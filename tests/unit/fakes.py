@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Self, TypeVar
 
 from domain.errors import AlreadyApplied
-from domain.events import Event
+from domain.events import Event, stamped
 from domain.listing import DocumentPage, FolderListing, ListedDocument, PagePosition
 from domain.model import Document, Folder
 from domain.ports import (
@@ -251,7 +251,7 @@ class FakeUnitOfWork:
 
     def record(self, event: Event) -> None:
         self.tables()  # only inside the transaction
-        self._pending.append(event)
+        self._pending.append(stamped(event, self.message_id))
 
     def commit(self) -> None:
         self.tables()
