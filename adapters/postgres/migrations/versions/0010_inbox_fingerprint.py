@@ -5,9 +5,9 @@ its command was never carried out, and nothing said so. The inbox now keeps, bes
 fingerprint of the command that spent it (``domain.commands.fingerprint``), and a message whose command's
 fingerprint differs is rejected as ``message_id_reused`` and dead-lettered instead (docs/contract.md §4).
 
-Rows written before this migration, and the rows of rejections as invalid (no command could be read from
-the message), hold null: such an id is compared with nothing, and a message sent again under it is a
-duplicate, as before. The table is locked only for a moment: adding a
+Rows written before this migration hold null: such an id is compared with nothing, and a message sent
+again under it is a duplicate, as before. The rows of rejections as invalid (no command could be read
+from the message) hold a mark no command's fingerprint equals (``domain.commands.NO_COMMAND``). The table is locked only for a moment: adding a
 nullable column without a default rewrites nothing.
 
 Revision ID: 0010
