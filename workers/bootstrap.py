@@ -84,16 +84,21 @@ class Application:
         self._spent_by = spent_by
         self._closers = tuple(closers)
         self._batched = batched
-        self._group_commit: GroupCommit[Job, Verdict] | None = None
-        if open_batch is not None and batched and max_batch >= 2:
-            self._group_commit = GroupCommit(
-                run_together=partial(run_together, open_batch=open_batch, handle_with=self._handle_with),
-                run_alone=partial(run_alone, open_batch=open_batch, handle_with=self._handle_with),
-                max_batch=max_batch,
-                on_transaction=on_transaction,
-                describe=attrgetter("message_id"),
-                committed_errors=(NotFound,),  # read from a sound snapshot: the transaction commits
-            )
+        self._run_batched: Callable[[Job], Verdict] | None = None
+        if open_batch is not None and batched:
+            alone = partial(run_alone, open_batch=open_batch, handle_with=self._handle_with)
+            # With group commit off, still a batch of one: a refusal is recorded in the transaction that
+            # decided it, under its document's lock, and its event keeps the document's order.
+            self._run_batched = alone
+            if max_batch >= 2:
+                self._run_batched = GroupCommit(
+                    run_together=partial(run_together, open_batch=open_batch, handle_with=self._handle_with),
+                    run_alone=alone,
+                    max_batch=max_batch,
+                    on_transaction=on_transaction,
+                    describe=attrgetter("message_id"),
+                    committed_errors=(NotFound,),  # read from a sound snapshot: the transaction commits
+                ).run
 
     @classmethod
     def from_settings(cls, settings: Settings, *, threads: int = 8) -> Application:
@@ -133,9 +138,9 @@ class Application:
         """As ``execute``, with the reason and detail of a refusal. NotFound and faults propagate, and
         ``MessageIdReused`` once its rejection is recorded."""
         job = Job(command, message_id, actor, fingerprint(command))
-        group_commit = self._group_commit
-        if group_commit is not None and isinstance(command, self._batched):
-            verdict = _run_batched(group_commit, job)
+        run_batched = self._run_batched
+        if run_batched is not None and isinstance(command, self._batched):
+            verdict = _in_a_batch(run_batched, job)
         else:
             verdict = self._handle_with(self.new_uow, job)
         if verdict.outcome is Outcome.DUPLICATE:
@@ -233,11 +238,11 @@ def _worker_engine(database_url: str, threads: int) -> Engine:
     )
 
 
-def _run_batched(group_commit: GroupCommit[Job, Verdict], job: Job) -> Verdict:
+def _in_a_batch(run_batched: Callable[[Job], Verdict], job: Job) -> Verdict:
     """A batch claims its messages' ids as it commits: one whose copy (a redelivery) another process
     committed meanwhile fails there, and the batch's jobs run again alone; such a job, alone, is that
     copy's duplicate."""
     try:
-        return group_commit.run(job)
+        return run_batched(job)
     except AlreadyApplied:
         return Verdict(Outcome.DUPLICATE)

@@ -188,3 +188,32 @@ def test_a_command_that_finds_nothing_leaves_nothing_to_the_cyclic_collector(
         application.handle(share, message_id="m1", actor="share_document")
     assert opened == ([1] if first_batch_opens else [1, 1])
     assert left == []
+
+
+def test_with_group_commit_off_a_refusal_is_decided_and_recorded_in_one_batch(db: FakeDatabase) -> None:
+    """A refusal recorded in a transaction of its own, after the one that decided it let go of the
+    document's lock, could commit after a later change of that document, and its event come after."""
+    db.with_document("d1", owner=ALICE)
+    opened: list[list[str]] = []
+
+    def open_batch(jobs: Sequence[Job]) -> _FakeBatch:
+        opened.append([job.message_id for job in jobs])
+        return _FakeBatch(db.uow_factory(), opens=True)
+
+    def outside_any_batch(message_id: str | None, fingerprint: str | None = None, /) -> UnitOfWork:
+        raise AssertionError(f"a unit of work outside the batch, for {message_id}")
+
+    application = Application(
+        new_uow=outside_any_batch,
+        listing_cache=FakeListingCache(),
+        open_batch=open_batch,
+        batched=(ShareDocument,),
+        max_batch=1,
+    )
+    share = ShareDocument(doc_id="d1", shared_by=BOB, shared_with=ALICE, role=Role.VIEWER)
+
+    verdict = application.handle(share, message_id="m1", actor="share_document")
+
+    assert verdict.outcome is Outcome.REFUSED
+    assert opened == [["m1"]]
+    assert [event.type for event in db.events] == ["ShareDenied"]
