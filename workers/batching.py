@@ -64,7 +64,8 @@ def run_alone(
     open_batch: OpenBatch,
     handle_with: Callable[[UnitOfWorkFactory, Job], Verdict],
 ) -> Verdict:
-    """A job of a batch that could not commit, run again in a batch of its own.
+    """A job in a batch of its own: one of a batch that could not commit, run again, or any batched
+    command while group commit is off.
 
     A batch locks its documents before its messages' inbox rows are written; a unit of work of its
     own writes its message's row first. A job run that way while a copy of its message (a redelivery)

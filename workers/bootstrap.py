@@ -74,7 +74,7 @@ class Application:
         """From given parts: tests pass fakes. Queries read through ``new_reader`` (``new_uow(None)`` if
         not given); ``closers`` run, in order, on ``close()``. With ``open_batch``, commands of the
         ``batched`` types that threads run at the same moment share transactions (group commit), up to
-        ``max_batch`` at a time; a ``max_batch`` below 2 turns that off. ``spent_by`` gives the
+        ``max_batch`` at a time; below 2, each still runs in a batch, of its own. ``spent_by`` gives the
         fingerprint the inbox keeps for a message id: without it, no message is found to reuse an id."""
         self.new_uow = new_uow
         self.new_reader = new_reader or (lambda: new_uow(None))

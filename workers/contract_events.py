@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from pydantic.json_schema import SkipJsonSchema
 
 from domain.listing import DocumentPage
 from domain.model import Document
@@ -50,14 +49,15 @@ class _Event(BaseModel):
     event_id: Annotated[str, StringConstraints(pattern=UUID_PATTERN), Field(description="Deduplicate on it.")]
     schema_version: Literal[1]
     occurred_at: Timestamp
+    # Absent, never null: the default is not validated, an explicit null is refused.
     message_id: Annotated[
-        str | SkipJsonSchema[None],
+        str,
         Field(
-            description="The message_id of the command whose transaction recorded the event (several events"
-            " may share it); absent from events recorded before docfleet sent it.",
+            description="The message_id of the command message whose transaction recorded the event"
+            " (several events may share it); absent from events an older release recorded.",
             json_schema_extra=_no_default,
         ),
-    ] = None
+    ] = None  # type: ignore[assignment]
 
 
 class _OrgEvent(_Event):

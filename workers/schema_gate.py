@@ -11,7 +11,8 @@ its consumer threads. Failing, it logs one line and ends the process with ``SCHE
 no migration can make usable, with ``DATABASE_UNUSABLE``. Dramatiq's main process
 then stops the other worker processes and exits with that code, and ``docfleet supervise --restart
 always`` (the Procfile) or the platform's restart policy (the compose file) starts the fleet again,
-backing off, until ``docfleet migrate`` has run. Waiting inside the hook instead would leave the fleet
+backing off, until ``docfleet migrate`` has run; ``docfleet supervise`` does not restart it after
+``DATABASE_UNUSABLE``. Waiting inside the hook instead would leave the fleet
 looking started, and a SIGTERM only sets Dramatiq's flag there: the process would not stop until killed.
 
 A schema ahead of this version (a newer release migrated it, during a rolling deploy) lets the worker

@@ -136,9 +136,10 @@ def test_each_event_of_a_batch_names_its_own_message(engine: Engine, new_id: IdM
     documents = [upload.doc_id for upload in uploads.values()]
     query = select(outbox.c.document_id, outbox.c.payload["message_id"].astext)
     with engine.connect() as connection:
-        rows = connection.execute(query.where(outbox.c.document_id.in_(documents))).tuples().all()
-    named: dict[str, str] = dict(rows)
-    assert named == {upload.doc_id: message_id for message_id, upload in uploads.items()}
+        rows = connection.execute(query.where(outbox.c.document_id.in_(documents))).all()
+    assert {row[0]: row[1] for row in rows} == {
+        upload.doc_id: message_id for message_id, upload in uploads.items()
+    }
 
 
 def test_a_batch_leaves_nothing_to_the_cyclic_collector(engine: Engine, new_id: IdMaker) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 from dramatiq.results.result import wrap_exception
+from pydantic import ValidationError
 
 import domain.events
 from adapters.event_codec import routing_key, to_wire
@@ -123,6 +124,8 @@ def test_every_event_names_the_message_that_recorded_it_and_one_from_before_stil
     assert to_wire(stamped(event, "m-recorded-it"))["message_id"] == (event.message_id or "m-recorded-it")
     model.model_validate(unstamped, strict=True)
     assert ("message_id" in unstamped) == (event.message_id is not None)
+    with pytest.raises(ValidationError):  # absent when unknown, never null
+        model.model_validate({**unstamped, "message_id": None}, strict=True)
 
 
 @pytest.mark.parametrize("event", SAMPLES, ids=lambda event: type(event).__name__)

@@ -7,7 +7,8 @@ fingerprint differs is rejected as ``message_id_reused`` and dead-lettered inste
 
 Rows written before this migration hold null: such an id is compared with nothing, and a message sent
 again under it is a duplicate, as before. The rows of rejections as invalid (no command could be read
-from the message) hold a mark no command's fingerprint equals (``domain.commands.NO_COMMAND``). The table is locked only for a moment: adding a
+from the message) held null too until 62a8dc9, and since then a mark no command's fingerprint equals
+(``domain.commands.NO_COMMAND``). The table is locked only for a moment: adding a
 nullable column without a default rewrites nothing.
 
 Revision ID: 0010
