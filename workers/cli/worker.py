@@ -20,8 +20,9 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from workers.cli.failures import CliError, ExitCode, load_settings
+
 BROKER_MODULE = "workers.actors"
-USAGE = 2
 ABOUT = (
     "Runs docfleet's worker processes: Dramatiq's worker on workers.actors (given for you; a module named"
     " here is loaded after it), with any of Dramatiq's options below. Every line is docfleet's, at"
@@ -34,16 +35,15 @@ def run_worker(options: Sequence[str]) -> int:
     from dramatiq.cli import main
 
     from workers.logging import configure_logging
-    from workers.settings import InvalidSettings, Settings
 
     args = _parsed(options)
     if args.log_file is not None:
         return _refused("--log-file is not taken: every line goes to stderr")
     try:
-        settings = Settings.from_env()
-    except InvalidSettings as error:
-        sys.stderr.write(f"docfleet: invalid setting: {error}\n")
-        return USAGE
+        settings = load_settings()
+    except CliError as error:  # a bad setting, told as every docfleet command tells it
+        sys.stderr.write(f"docfleet: {error}\n")
+        return error.exit_code
     configure_logging(settings.log_level)
     return int(main(args) or 0)  # type: ignore[no-untyped-call]
 
@@ -62,4 +62,4 @@ def _parsed(options: Sequence[str]) -> argparse.Namespace:
 
 def _refused(problem: str) -> NoReturn:
     sys.stderr.write(f"docfleet: worker: {problem}\n")
-    raise SystemExit(USAGE)
+    raise SystemExit(ExitCode.USAGE)
