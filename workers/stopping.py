@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Protocol, Self
 
@@ -60,3 +61,16 @@ class SignalStop:
 
     def _on_signal(self, _signum: int, _frame: FrameType | None) -> None:
         self._requested = True  # a plain store: nothing here may wait for a lock
+
+
+@contextmanager
+def stopped_by(signums: Iterable[signal.Signals] = STOP_SIGNALS) -> Iterator[SignalStop]:
+    """A ``SignalStop`` for the block, with the handlers it replaced put back after: for a command that
+    may run inside another program's process (a test's), whose own handlers must outlive it."""
+    wanted = tuple(signums)
+    replaced = {signum: signal.getsignal(signum) for signum in wanted}
+    try:
+        yield SignalStop().install(wanted)
+    finally:
+        for signum, handler in replaced.items():
+            signal.signal(signum, handler)

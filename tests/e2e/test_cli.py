@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 import subprocess
 import time
 import uuid
@@ -179,6 +180,42 @@ def test_events_tail_prints_one_line_per_event(
         assert f"user_id={user}" in lines[0]
 
 
+@pytest.mark.e2e
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_events_tail_stopped_by_a_signal_exits_0_with_what_it_printed(
+    fleet_settings: Settings, tmp_path: Path, signum: signal.Signals
+) -> None:
+    """A supervisor's SIGTERM is a stop asked for, as Ctrl-C is: not a failure (exit 143 before)."""
+    user = f"faye-{uuid.uuid4().hex[:8]}"
+    out_path = tmp_path / "tail.out"
+    with out_path.open("w") as out:
+        args = [DOCFLEET, "events", "tail", "--pattern", "member.#"]
+        tail = subprocess.Popen(args, cwd=ROOT, env=fleet_environment(fleet_settings), stdout=out)
+    try:
+        _publish_until_printed(tail, out_path, fleet_settings.amqp_url, user)
+        tail.send_signal(signum)
+        code = tail.wait(10)
+    finally:
+        if tail.poll() is None:
+            tail.kill()
+            tail.wait(10)
+
+    assert code == 0
+    assert f"user_id={user}" in out_path.read_text()
+
+
+def _publish_until_printed(
+    tail: subprocess.Popen[bytes], out_path: Path, amqp_url: str, user: str, timeout: float = 30.0
+) -> None:
+    deadline = time.monotonic() + timeout
+    with EventPublisher(amqp_url, name="e2e-tail-feed") as publisher:
+        while user not in out_path.read_text():
+            assert tail.poll() is None, "tail ended before printing an event"
+            assert time.monotonic() < deadline, "tail printed no event"
+            publisher.publish([_member_added(user)])
+            time.sleep(0.2)
+
+
 @dataclasses.dataclass(frozen=True)
 class _Record:
     event_id: str
@@ -194,8 +231,12 @@ def _publish_until_exit(
     deadline = time.monotonic() + timeout
     with EventPublisher(amqp_url, name="e2e-tail-feed") as publisher:
         while tail.poll() is None and time.monotonic() < deadline:
-            event_id = str(uuid.uuid4())
-            body = {"event_id": event_id, "type": "MemberAdded", "schema_version": 1, "org_id": "org-tail"}
-            body |= {"occurred_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"), "user_id": user}
-            publisher.publish([_Record(event_id, "MemberAdded", "member.added", body)])
+            publisher.publish([_member_added(user)])
             time.sleep(0.2)
+
+
+def _member_added(user: str) -> _Record:
+    event_id = str(uuid.uuid4())
+    body = {"event_id": event_id, "type": "MemberAdded", "schema_version": 1, "org_id": "org-tail"}
+    body |= {"occurred_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"), "user_id": user}
+    return _Record(event_id, "MemberAdded", "member.added", body)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from workers.stopping import SignalStop
+from workers.stopping import SignalStop, stopped_by
 
 
 @pytest.fixture
@@ -50,3 +50,16 @@ def test_signals_set_it_even_many_at_once_while_the_main_thread_waits() -> None:
     sender.start()
     assert stop.wait(10.0) is True
     sender.join()
+
+
+@pytest.mark.usefixtures("usr1_handler_restored")
+def test_stopped_by_sets_its_flag_on_the_signal_and_puts_the_handler_before_it_back() -> None:
+    received: list[int] = []
+    signal.signal(signal.SIGUSR1, lambda signum, _frame: received.append(signum))
+
+    with stopped_by([signal.SIGUSR1]) as stop:
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert stop.wait(10.0) is True
+    os.kill(os.getpid(), signal.SIGUSR1)
+
+    assert received == [signal.SIGUSR1]  # the second signal only, once the block had ended

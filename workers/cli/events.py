@@ -11,6 +11,7 @@ import typer
 from adapters.rabbitmq.subscription import EventSubscription, ReceivedEvent
 from workers.cli.failures import load_settings
 from workers.cli.output import command_group, printable
+from workers.stopping import stopped_by
 
 MAX_ROUTING_KEY_BYTES = 255  # a binding key is an AMQP short string
 
@@ -39,6 +40,8 @@ def _binding_keys(patterns: list[str] | None) -> list[str] | None:
     return patterns
 
 
+_STOP_CHECK_S = 0.25  # how soon a stop signal is acted on
+
 # docfleet's routing keys are words of letters, digits and _ (its actors' names included): a pattern
 # with a word of anything else would wait for ever, silently.
 _PATTERN = re.compile(r"(?:[A-Za-z0-9_]+|\*|#)(?:\.(?:[A-Za-z0-9_]+|\*|#))*", re.ASCII)
@@ -59,23 +62,23 @@ def tail(
     as_json: Annotated[bool, typer.Option("--json", help="Print each event's JSON body as it came.")] = False,
     count: Annotated[int | None, typer.Option(min=1, help="Stop after this many events.")] = None,
 ) -> None:
-    """Print the events published on doc.events from now on, one line each, until Ctrl-C.
+    """Print the events published on doc.events from now on, one line each, until Ctrl-C or SIGTERM.
 
     \b
     Examples:
       docfleet events tail
       docfleet events tail --pattern 'document.#' --json
     """
-    with EventSubscription(load_settings().amqp_url, pattern or ["#"], name="docfleet-tail") as tap:
+    with (
+        EventSubscription(load_settings().amqp_url, pattern or ["#"], name="docfleet-tail") as tap,
+        stopped_by() as stop,  # SIGTERM, SIGINT or SIGHUP end it as Ctrl-C does: exit 0, nothing lost
+    ):
         seen = 0
-        try:
-            while count is None or seen < count:
-                event = tap.next_event(1.0)
-                if event is not None:
-                    typer.echo(json_line(event) if as_json else one_line(event))
-                    seen += 1
-        except KeyboardInterrupt:
-            return
+        while not stop.is_set() and (count is None or seen < count):
+            event = tap.next_event(_STOP_CHECK_S)
+            if event is not None:
+                typer.echo(json_line(event) if as_json else one_line(event))
+                seen += 1
 
 
 def json_line(event: ReceivedEvent) -> str:
