@@ -97,6 +97,8 @@ class CommandRejected(Event):
     reason: str
     detail: str
     doc_id: str | None = None
+    folder_id: str | None = None  # the folder the command creates or uploads into
+    user_id: str | None = None  # the user the command adds as a member, or revokes
 
     @property
     def document_id(self) -> str | None:

@@ -158,6 +158,8 @@ class Application:
         event = CommandRejected(
             org_id=getattr(job.command, "org_id", None),
             doc_id=getattr(job.command, "doc_id", None),
+            folder_id=getattr(job.command, "folder_id", None),
+            user_id=getattr(job.command, "user_id", None),
             message_id=job.message_id,
             actor=job.actor,
             reason=reused.reason,
@@ -204,6 +206,8 @@ class Application:
         detail: str,
         org_id: str | None = None,
         doc_id: str | None = None,
+        folder_id: str | None = None,
+        user_id: str | None = None,
         command: Command | None = None,
     ) -> Outcome:
         """Commits a CommandRejected with the message's inbox row: REFUSED, or DUPLICATE if already there.
@@ -211,7 +215,14 @@ class Application:
         inbox row keeps the fingerprint of ``command``, the message's where it could be read as one, else
         ``NO_COMMAND``: a command sent under the id later (the message fixed) is another, never its copy."""
         event = CommandRejected(
-            org_id=org_id, doc_id=doc_id, message_id=message_id, actor=actor, reason=reason, detail=detail
+            org_id=org_id,
+            doc_id=doc_id,
+            folder_id=folder_id,
+            user_id=user_id,
+            message_id=message_id,
+            actor=actor,
+            reason=reason,
+            detail=detail,
         )
         kept = NO_COMMAND if command is None else fingerprint(command)
         return record_outcome(event, message_id, keeping(self.new_uow, kept))

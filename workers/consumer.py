@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
@@ -146,15 +147,13 @@ class ScreeningConsumer(CoalescingAcksConsumer):
         self._unsettled_done = threading.Condition()
         self.iterator = self._screened(self.iterator)
 
-    def _reject(
-        self, message_id: str, actor: str, detail: str, *, org_id: str | None, doc_id: str | None
-    ) -> str | None:
+    def _reject(self, message_id: str, actor: str, detail: str, ids: Mapping[str, str]) -> str | None:
         """A command's rejection is recorded; a query is answered with its failure."""
         if actor in QUERIES:
             return None if self._answers is None else self._answers.fail_unreadable(actor, message_id, detail)
         if self._outcomes is None:
             return None
-        return self._outcomes.reject_unreadable(message_id, actor, detail, org_id=org_id, doc_id=doc_id)
+        return self._outcomes.reject_unreadable(message_id, actor, detail, ids)
 
     def _screened(self, deliveries: Any) -> Any:
         for method, properties, body in deliveries:

@@ -158,6 +158,8 @@ QUERIES: dict[str, type[_Kwargs]] = {"list_folder": ListFolderKwargs}
 ACTOR_KWARGS: dict[str, type[_Kwargs]] = {**COMMANDS, **QUERIES}
 ID_FIELDS: tuple[str, ...] = ("org_id", "doc_id", "folder_id", "parent_id", "user_id", "owner_id")
 ID_FIELDS += ("created_by", "shared_by", "shared_with", "revoked_by", "requested_by")
+REJECTION_IDS: tuple[str, ...] = ("org_id", "doc_id", "folder_id", "user_id")
+"""The ids a CommandRejected names (``Application.reject``'s keywords), taken from its message's."""
 
 
 def queue_of(actor_name: str) -> str:

@@ -143,6 +143,22 @@ class CommandRejected(_Event):
     actor: Annotated[str, Field(description="The rejected message's actor_name.")]
     reason: RejectionReason
     detail: Annotated[str, Field(description="For people: what was wrong, e.g. each invalid field.")]
+    folder_id: Annotated[
+        str | None,
+        Field(
+            description="The folder the command creates (create_folder) or uploads into (upload_document);"
+            " null for other actors or when the message named none that could be read; absent from events"
+            " an older release recorded."
+        ),
+    ] = None
+    user_id: Annotated[
+        str | None,
+        Field(
+            description="The user the command adds as a member (add_member) or takes a role from"
+            " (revoke_access); null for other actors or when the message named none that could be read;"
+            " absent from events an older release recorded."
+        ),
+    ] = None
 
 
 EVENTS: dict[str, tuple[type[_Event], str]] = {

@@ -69,6 +69,8 @@ def refusal_event(command: Command, refusal: Refused, message_id: str, actor: st
     return CommandRejected(
         org_id=refusal.org_id or getattr(command, "org_id", None),
         doc_id=refusal.document_id or getattr(command, "doc_id", None),
+        folder_id=getattr(command, "folder_id", None),
+        user_id=getattr(command, "user_id", None),
         message_id=message_id,
         actor=actor,
         reason=refusal.code,

@@ -106,7 +106,7 @@ def test_another_refused_command_is_recorded_as_command_rejected_with_its_reason
     [event] = db.events
     assert isinstance(event, CommandRejected)
     assert (event.message_id, event.actor, event.reason) == ("m1", "mallory", "not_a_member")
-    assert (event.org_id, event.document_id) == (ORG, "d9")
+    assert (event.org_id, event.document_id, event.folder_id, event.user_id) == (ORG, "d9", FOLDER, None)
     assert "mallory" in event.detail
     assert "m1" in db.applied_message_ids
 
@@ -118,6 +118,7 @@ def test_a_refused_revoke_is_command_rejected_with_the_documents_organization() 
     [event] = db.events
     assert isinstance(event, CommandRejected)
     assert (event.reason, event.org_id, event.document_id, event.actor) == ("last_owner", ORG, "d1", "alice")
+    assert (event.user_id, event.folder_id) == ("alice", None)  # the user it would have taken the role from
     assert db.owners_of("d1") == {"alice"}
 
 
@@ -127,6 +128,7 @@ def test_a_folder_conflict_is_rejected_with_reason_conflict() -> None:
     assert execute(command, message_id="m1", actor="alice", new_uow=db.uow_factory()) is Outcome.REFUSED
     [event] = db.events_of(CommandRejected)
     assert (event.reason, event.org_id, event.document_id) == ("conflict", ORG, None)
+    assert (event.folder_id, event.user_id) == ("other", None)  # the folder it would have created
     assert "other" not in db.folders
 
 

@@ -55,6 +55,7 @@ DENIED = ShareDenied(
 REJECTED = CommandRejected(
     org_id=ORG,
     doc_id="d1",
+    folder_id=FOLDER,
     message_id="m1",
     actor="ingest-service",
     reason="not_a_member",
@@ -128,6 +129,7 @@ def test_occurred_at_is_rfc3339_utc_ending_in_z(event: Event) -> None:
                 "actor": "ingest-service",
                 "reason": "not_a_member",
                 "detail": "user 'mallory' is not a member of organization 'acme'",
+                "folder_id": FOLDER,
             },
         ),
     ],
@@ -141,6 +143,14 @@ def test_each_type_carries_its_own_fields(event: Event, fields: dict[str, Any]) 
 def test_a_command_rejected_without_a_document_names_no_document() -> None:
     event = CommandRejected(org_id=ORG, message_id="m1", actor="svc", reason="conflict", detail="taken")
     assert to_wire(event).get("document_id") is None
+
+
+def test_a_command_rejected_sends_the_ids_it_does_not_know_as_null_rather_than_leaving_them_out() -> None:
+    event = CommandRejected(org_id=ORG, message_id="m1", actor="add_member", reason="invalid", detail="x")
+    body = to_wire(event)
+    assert {name: body[name] for name in ("document_id", "folder_id", "user_id")} == dict.fromkeys(
+        ("document_id", "folder_id", "user_id")
+    )
 
 
 @pytest.mark.parametrize("event", DOCUMENT_EVENTS, ids=lambda event: event.type)

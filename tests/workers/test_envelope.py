@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -349,18 +350,20 @@ def test_the_screen_refuses_with_one_line_a_message_naming_another_queue() -> No
 
 
 def test_the_rejection_of_an_unreadable_envelope_names_the_ids_its_arguments_give() -> None:
-    rejected: list[tuple[str, str, str | None, str | None]] = []
+    rejected: list[tuple[str, str, dict[str, str]]] = []
 
-    def reject(message_id: str, actor: str, detail: str, *, org_id: str | None, doc_id: str | None) -> str:
-        rejected.append((message_id, actor, org_id, doc_id))
+    def reject(message_id: str, actor: str, detail: str, ids: Mapping[str, str]) -> str:
+        assert detail, "it says what is wrong"
+        rejected.append((message_id, actor, dict(ids)))
         return "recorded"
 
-    kwargs = {"org_id": "acme", "doc_id": "doc-1", "owner_id": "alice"}
+    kwargs = {"org_id": "acme", "doc_id": "doc-1", "folder_id": "f-1", "owner_id": "alice", "name": "a b"}
     misrouted = body(queue_name="documents-queries", actor_name="upload_document", kwargs=kwargs)
     forbidden_option = body(actor_name="upload_document", kwargs=kwargs, options={"throws": "x"})
     assert not admit(misrouted, "documents", reject)
     assert not admit(forbidden_option, "documents", reject)
-    assert rejected == [(ENVELOPE["message_id"], "upload_document", "acme", "doc-1")] * 2
+    ids = {"org_id": "acme", "doc_id": "doc-1", "folder_id": "f-1", "owner_id": "alice"}
+    assert rejected == [(ENVELOPE["message_id"], "upload_document", ids)] * 2
 
 
 def test_the_screen_names_the_message_and_actor_of_an_envelope_with_a_forbidden_option() -> None:

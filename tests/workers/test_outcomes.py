@@ -80,7 +80,7 @@ def test_an_invalid_command_is_dead_lettered_at_once_with_a_rejection(fleet: Fle
         message.message_id,
         "upload_document",
     )
-    assert (rejected.org_id, rejected.doc_id) == (ORG, "d1")
+    assert (rejected.org_id, rejected.doc_id, rejected.folder_id) == (ORG, "d1", UPLOAD["folder_id"])
     for field in ("name", "mime_type", "blob_uri", "size"):
         assert f"{field}:" in rejected.detail
     [line] = [line for line in logs if line.get("message_id") == message.message_id]
@@ -132,6 +132,7 @@ def test_an_argument_named_as_a_parameter_of_the_actor_s_call_is_invalid_like_an
     assert "dave" not in db.members[ORG]
     [rejected] = db.events_of(CommandRejected)
     assert (rejected.reason, rejected.detail) == ("invalid", f"{name}: is not a field of this actor")
+    assert (rejected.org_id, rejected.user_id, rejected.folder_id) == (ORG, "dave", None)
     [line] = outcome_lines(logs, message.message_id)
     assert line["outcome"] == "invalid"
 
@@ -207,6 +208,17 @@ def test_not_found_is_retried_then_dead_lettered_with_a_rejection(fleet: Fleet, 
     assert [line["outcome"] for line in lines] == ["retrying"] * QUICK.not_found_retries + ["dead_lettered"]
     assert lines[-1]["reason"] == "not_found"
     assert lines[-1]["attempt"] == QUICK.not_found_retries + 1
+
+
+def test_an_upload_into_a_folder_that_never_came_is_rejected_naming_the_folder(
+    fleet: Fleet, db: FakeDatabase
+) -> None:
+    message = fleet.send("upload_document", **{**UPLOAD, "folder_id": "never"})
+    fleet.settle()
+
+    assert [dead.message_id for dead in fleet.dead_letters()] == [message.message_id]
+    [rejected] = db.events_of(CommandRejected)
+    assert (rejected.reason, rejected.org_id, rejected.folder_id) == ("not_found", ORG, "never")
 
 
 def test_faults_before_a_not_found_leave_it_its_own_retries(db: FakeDatabase) -> None:

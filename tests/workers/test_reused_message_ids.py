@@ -32,6 +32,7 @@ def test_a_different_command_under_a_spent_id_is_rejected_and_dead_lettered(
         first.message_id,
         ORG,
     )
+    assert rejected.user_id == "dave"  # the reusing command's, not the upload's that spent the id
     assert "send it under a new message id" in rejected.detail
     [line] = outcome_lines(logs, first.message_id)
     assert (line["outcome"], line["reason"], line["rejection"]) == (

@@ -10,7 +10,7 @@ command spent); a query writes nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +21,7 @@ from dramatiq.middleware import Middleware
 from domain.commands import Command
 from domain.errors import MessageIdReused, NotFound
 from workers.background import Job, OneThreadInBackground
-from workers.contract import QUERIES, command_or_none, ids_in
+from workers.contract import QUERIES, REJECTION_IDS, command_or_none, ids_in
 from workers.middleware.resources import Resources
 from workers.middleware.retries import failure_kind, retry_not_queued
 from workers.named_logger import NamedLogger
@@ -100,12 +100,13 @@ class Outcomes(Middleware):
         )
 
     def reject_unreadable(
-        self, message_id: str, actor: str, detail: str, *, org_id: str | None, doc_id: str | None
+        self, message_id: str, actor: str, detail: str, ids: Mapping[str, str]
     ) -> str | None:
-        """Rejects an envelope the consumer dead-lettered before a worker saw it (commands only)."""
+        """Rejects an envelope the consumer dead-lettered before a worker saw it (commands only), naming
+        what ``ids``, its well-formed ids, hold."""
         if actor in QUERIES:
             return None
-        return self._record(message_id, actor, "invalid", detail, org_id, doc_id)
+        return self._record(message_id, actor, "invalid", detail, ids)
 
     def _completed(self, message: dramatiq.MessageProxy) -> None:
         noted = _noted.get() or _Noted("completed", {})
@@ -144,9 +145,9 @@ class Outcomes(Middleware):
                 "recorded",
             )
         elif isinstance(exception, NotFound) and message.actor_name not in QUERIES:
-            ids = {"org_id": exception.org_id, "doc_id": exception.document_id}
+            found = {"org_id": exception.org_id, "doc_id": exception.document_id}
             command = command_or_none(message.actor_name, message.args, message.kwargs)
-            recorded = self._reject(message, "not_found", exception.message, command=command, **ids)
+            recorded = self._reject(message, "not_found", exception.message, command=command, **found)
         _log().error(
             event,
             outcome="dead_lettered",
@@ -166,9 +167,9 @@ class Outcomes(Middleware):
         command: Command | None = None,
         **ids: str | None,
     ) -> str:
-        known = ids_in(message.kwargs)
-        org_id, doc_id = ids.get("org_id") or known.get("org_id"), ids.get("doc_id") or known.get("doc_id")
-        return self._record(message.message_id, message.actor_name, reason, detail, org_id, doc_id, command)
+        """``ids``: what the failure itself names (a document's organization), before the message's own."""
+        known = {**ids_in(message.kwargs), **{name: value for name, value in ids.items() if value}}
+        return self._record(message.message_id, message.actor_name, reason, detail, known, command)
 
     def _record(
         self,
@@ -176,15 +177,16 @@ class Outcomes(Middleware):
         actor: str,
         reason: str,
         detail: str,
-        org_id: str | None = None,
-        doc_id: str | None = None,
+        ids: Mapping[str, str],
         command: Command | None = None,
     ) -> str:
-        """Commits the CommandRejected (its inbox row keeping the fingerprint of ``command``, if given);
-        says whether it was recorded, already there, or not recorded."""
+        """Commits the CommandRejected, naming the ids it names that ``ids`` holds (its inbox row keeping
+        the fingerprint of ``command``, if given); says whether it was recorded, already there, or not
+        recorded."""
+        named = {name: ids.get(name) for name in REJECTION_IDS}
         try:
             outcome = self._resources.application().reject(
-                message_id, actor, reason, detail[:MAX_DETAIL], org_id=org_id, doc_id=doc_id, command=command
+                message_id, actor, reason, detail[:MAX_DETAIL], **named, command=command
             )
         except Exception as error:
             _log().error("rejection not recorded", message_id=message_id, error=repr(error)[:300])

@@ -6,7 +6,7 @@ CommandRejected where a message id and an actor could still be read.
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,11 +24,10 @@ MAX_RETRY_DELAY_MS = 60_000
 
 
 class RejectUnreadable(Protocol):
-    """Records a CommandRejected for a message; says whether it was recorded."""
+    """Records a CommandRejected for a message, naming what ``ids`` (its well-formed ids) hold of those a
+    rejection names; says whether it was recorded."""
 
-    def __call__(
-        self, message_id: str, actor: str, detail: str, *, org_id: str | None, doc_id: str | None
-    ) -> str | None: ...
+    def __call__(self, message_id: str, actor: str, detail: str, ids: Mapping[str, str]) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -47,9 +46,7 @@ class Unadmitted:
         """Has ``reject`` record the rejection where a message id and an actor are known; what it said."""
         if reject is None or self.message_id is None or self.actor is None:
             return None
-        known, detail = self.ids or {}, "; ".join(self.problems)
-        org_id, doc_id = known.get("org_id"), known.get("doc_id")
-        return reject(self.message_id, self.actor, detail, org_id=org_id, doc_id=doc_id)
+        return reject(self.message_id, self.actor, "; ".join(self.problems), self.ids or {})
 
     def tell(self, rejection: str | None) -> None:
         """The delivery's one outcome line."""
