@@ -132,6 +132,22 @@ def test_health_fails_while_commands_wait_with_no_consumer_and_counts_dead_lette
     )
 
 
+def test_dead_letters_fail_health_only_over_the_limit_asked_for(own_settings: Settings, worker: None) -> None:
+    publish_raw(own_settings.amqp_url, "documents.XQ", b"{}")
+
+    unlimited = run(own_settings, "health", "--json")
+    within = run(own_settings, "health", "--json", "--max-dead-letters", "1")
+    over = run(own_settings, "health", "--json", "--max-dead-letters", "0")
+
+    assert unlimited.exit_code == 0, unlimited.output
+    assert "dead letters" not in checks(unlimited.stdout)
+    assert within.exit_code == 0, within.output
+    assert checks(within.stdout)["dead letters"] is True
+    assert over.exit_code == 5
+    assert {name for name, ok in checks(over.stdout).items() if not ok} == {"dead letters"}
+    assert details(over.stdout)["dead letters"] == "1 dead letter, limit 0 (docfleet dlq ls)"
+
+
 def test_an_unreachable_rabbitmq_fails_health_on_its_one_line(own_settings: Settings) -> None:
     result = run(own_settings, "health", AMQP_URL="amqp://guest:guest@127.0.0.1:1/%2F")
 

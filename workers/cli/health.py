@@ -36,18 +36,25 @@ def health(
     max_relay_lag: Annotated[
         float, typer.Option(min=0.0, help="Seconds the oldest unpublished event may wait.")
     ] = 30.0,
+    max_dead_letters: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Fail when more messages than this wait dead-lettered [default: not checked]."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
 ) -> None:
     """Check Postgres, Valkey and RabbitMQ are reachable, the schema is at head, the relay keeps up and
-    a worker consumes each command queue.
+    a worker consumes each command queue; with --max-dead-letters, that dead letters do not pile up.
 
     Exit 0 only when every check holds, 5 otherwise.
 
     \b
-    Example:
+    Examples:
       docfleet health --max-relay-lag 60
+      docfleet health --max-dead-letters 0 --json    # for monitoring: any dead letter fails it
     """
-    checks = run_checks(load_settings(), max_relay_lag)
+    checks = run_checks(load_settings(), max_relay_lag, max_dead_letters)
     if as_json:
         print_json([asdict(check) for check in checks])
     else:
@@ -59,7 +66,7 @@ def health(
         raise typer.Exit(ExitCode.UNHEALTHY)
 
 
-def run_checks(settings: Settings, max_relay_lag: float) -> list[Check]:
+def run_checks(settings: Settings, max_relay_lag: float, max_dead_letters: int | None = None) -> list[Check]:
     database = settings.database_url
     postgres = _check("Postgres", database, lambda: _postgres(database))
     if postgres.ok:
@@ -70,7 +77,7 @@ def run_checks(settings: Settings, max_relay_lag: float) -> list[Check]:
             Check(name, False, "not checked: the Postgres check failed") for name in ("schema", "relay lag")
         )
     valkey = _check("Valkey", settings.valkey_url, lambda: _valkey(settings.valkey_url))
-    return [postgres, schema, lag, valkey, *_rabbitmq_checks(settings.amqp_url)]
+    return [postgres, schema, lag, valkey, *_rabbitmq_checks(settings.amqp_url, max_dead_letters)]
 
 
 def _check(name: str, url: str, probe: Callable[[], tuple[bool, str]]) -> Check:
@@ -170,20 +177,25 @@ def _valkey(valkey_url: str) -> tuple[bool, str]:
     return True, f"{location(valkey_url)} reachable"
 
 
-def _rabbitmq_checks(amqp_url: str) -> list[Check]:
-    """``RabbitMQ`` (a connection opens) and, on that connection, ``workers``."""
+def _rabbitmq_checks(amqp_url: str, max_dead_letters: int | None) -> list[Check]:
+    """``RabbitMQ`` (a connection opens) and, on that connection, ``workers``, then ``dead letters`` when
+    there is a limit."""
     from adapters.rabbitmq.connection_failures import connection_failure
     from adapters.rabbitmq.queue_states import QueueStates
-    from workers.cli.health_workers import workers_consume
+    from workers.cli.health_workers import dead_letters_within, workers_consume
 
+    names = ["workers"] if max_dead_letters is None else ["workers", "dead letters"]
     try:
         connection = _open_probe_connection(amqp_url)
     except Exception as error:  # a failed probe is the answer, whatever it raised
         failed = Check("RabbitMQ", False, f"{location(amqp_url)}: {connection_failure(error)}")
-        return [failed, Check("workers", False, "not checked: the RabbitMQ check failed")]
+        return [failed, *(Check(name, False, "not checked: the RabbitMQ check failed") for name in names)]
     with QueueStates(connection) as states:
-        workers = _check("workers", amqp_url, lambda: workers_consume(states))
-    return [Check("RabbitMQ", True, f"{location(amqp_url)} reachable"), workers]
+        checks = [_check("workers", amqp_url, lambda: workers_consume(states))]
+        if max_dead_letters is not None:
+            limit = max_dead_letters
+            checks.append(_check("dead letters", amqp_url, lambda: dead_letters_within(states, limit)))
+    return [Check("RabbitMQ", True, f"{location(amqp_url)} reachable"), *checks]
 
 
 def _open_probe_connection(amqp_url: str) -> pika.BlockingConnection:
