@@ -130,6 +130,22 @@ class DeadLetterQueues(BlockingConnectionOwner):
             self._give_back()
         return deleted
 
+    def delete_chosen(self, queue: str, chosen: Callable[[DeadLetter], bool]) -> int:
+        """Deletes each message present now that ``chosen`` accepts; the others stay, in their place. How
+        many it deleted. Messages that arrive meanwhile are not offered."""
+        deleted = 0
+        try:
+            for _ in range(self.count(queue) or 0):
+                taken = self._take(queue)
+                if taken is None:
+                    break
+                if chosen(taken[1]):
+                    self._channel.basic_ack(taken[0])
+                    deleted += 1
+        finally:
+            self._give_back()
+        return deleted
+
     def purge(self, queue: str) -> int:
         """Deletes every message of the queue; how many there were (0 when there is no such queue)."""
         if self.count(queue) is None:

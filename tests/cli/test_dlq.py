@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -24,7 +25,7 @@ from tests.cli.support import (
 from tests.conftest import IdMaker
 from tests.support.processes import free_port
 from tests.support.waiting import wait_for
-from workers.cli import dlq as dlq_command
+from workers.cli import dlq_purge
 from workers.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -166,7 +167,7 @@ def test_purge_takes_the_letters_to_fingerprint_them_only_when_asked_and_not_too
 ) -> None:
     letters = [envelope("add_member", {"org_id": "acme", "user_id": f"u{n}"}, retries=20) for n in range(3)]
     publish_raw(settings.amqp_url, "documents.XQ", *(encoded(letter) for letter in letters))
-    monkeypatch.setattr(dlq_command, "FINGERPRINT_MAX_LETTERS", 2)
+    monkeypatch.setattr(dlq_purge, "FINGERPRINT_MAX_LETTERS", 2)
 
     looked = run(settings, "dlq", "purge", "--queue", "documents")
     assert one_line_error(looked).endswith("pass --yes (and --expect 3)")
@@ -331,7 +332,7 @@ def test_unreadable_and_unknown_dead_letters(settings: Settings) -> None:
     assert f"left {query['message_id']}: invalid: limit" in replayed.stderr
     assert "not found: no-such-id" in replayed.stderr
     assert missing.exit_code == 1
-    assert "no dead letter with message id 'no-such-id'" in one_line_error(missing)
+    assert "no dead letter named 'no-such-id'" in one_line_error(missing)
     assert ready_count(settings.amqp_url, "documents.XQ") == 1
     assert ready_count(settings.amqp_url, "documents-queries.XQ") == 1
 
@@ -493,3 +494,63 @@ def test_ls_counts_the_letters_before_browsing_them(
     assert listed.exit_code == 0, listed.output
     assert "documents.XQ: 5" in listed.stdout
     assert "(the first 2 of 5: --limit to see more)" in listed.stdout
+
+
+def test_a_letter_without_a_readable_id_is_listed_shown_and_purged_by_its_body_digest(
+    settings: Settings,
+) -> None:
+    unreadable, other = b"\xff not json", b"{not json either"
+    publish_raw(settings.amqp_url, "documents.XQ", unreadable, other)
+    digest = hashlib.sha256(unreadable).hexdigest()
+    name = f"sha256:{digest[:16]}"
+
+    table = run(settings, "dlq", "ls", "--queue", "documents")
+    [listed, _] = dead_letters(settings)
+    shown = run(settings, "dlq", "show", name)
+    asked = run(settings, "dlq", "purge", name)
+    purged = run(settings, "dlq", "purge", "--yes", name)
+
+    assert name in table.stdout
+    assert (listed["message_id"], listed["body_sha256"]) == (None, digest)
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["body"] == "\ufffd not json"
+    assert asked.exit_code == 2
+    assert "this deletes 1 dead letter for good: pass --yes" in one_line_error(asked)
+    assert purged.exit_code == 0, purged.output
+    assert "purged 1 from documents.XQ" in purged.stdout
+    with DeadLetterQueues(settings.amqp_url, name="test-probe") as queues:
+        assert [letter.body for letter in queues.browse("documents.XQ")] == [other]
+
+
+def test_purge_deletes_every_copy_of_the_named_ids_only_and_says_which_found_none(settings: Settings) -> None:
+    named, kept = (envelope("add_member", {"org_id": "acme", "user_id": u}, retries=20) for u in "ab")
+    publish_raw(settings.amqp_url, "documents.XQ", encoded(named), encoded(kept), encoded(named))
+
+    result = run(settings, "dlq", "purge", "--yes", named["message_id"], "no-such-id")
+
+    assert result.exit_code == 4
+    assert "purged 2 from documents.XQ" in result.stdout
+    assert "not found: no-such-id" in result.stderr
+    assert [letter["message_id"] for letter in bodies(settings.amqp_url, "documents.XQ")] == [
+        kept["message_id"]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "told"),
+    [
+        (("x" * 129,), "neither a message id nor sha256: and 12 to 64 hex digits"),
+        (("a b",), "neither a message id nor sha256:"),
+        (("m1", "--expect", "1"), "--expect is for deleting every dead letter"),
+    ],
+)
+def test_purge_by_name_refuses_what_names_no_letter_and_deletes_nothing(
+    settings: Settings, args: tuple[str, ...], told: str
+) -> None:
+    publish_raw(settings.amqp_url, "documents.XQ", b"\xff not json")
+
+    result = run(settings, "dlq", "purge", "--yes", *args)
+
+    assert result.exit_code == 2
+    assert told in one_line_error(result)
+    assert ready_count(settings.amqp_url, "documents.XQ") == 1

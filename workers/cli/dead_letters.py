@@ -23,6 +23,7 @@ from adapters.postgres.rejections import RecordedRejection
 from adapters.rabbitmq.dead_letters import DeadLetter, Relocation
 from domain.commands import ListFolderDocuments, fingerprint
 from workers.cli import dead_letter_reasons as reasons
+from workers.cli.letter_names import body_sha256, shown_name
 from workers.contract import COMMANDS_QUEUE, QUERIES_QUEUE, InvalidMessage, parse
 from workers.middleware.envelope import (
     OVERSIZE_OPTION,
@@ -78,6 +79,12 @@ class Inspected:
     # Valid as it is, never run, its id spent (by its rejection as not found after its retries, or by
     # another command's outcome under the same id): the id it may go back under.
     new_id: str | None = None
+    body_sha256: str = ""  # names it to ``dlq show`` and ``dlq purge`` (``workers.cli.letter_names``)
+
+    @property
+    def name(self) -> str:
+        """What ``dlq ls`` shows it as: its message id, else ``sha256:`` and its body's digest's start."""
+        return shown_name(self.message_id, self.body_sha256)
 
     def under_a_new_id(self) -> Relocation | None:
         """The message as first sent but under ``new_id``, now, if it has one.
@@ -91,15 +98,9 @@ class Inspected:
         return _replay_copy(renewed, ORIGINS[self.queue])
 
     def summary(self) -> dict[str, Any]:
-        fields = ("queue", "message_id", "actor", "retries", "died_at", "reason", "not_replayable", "new_id")
+        fields: tuple[str, ...] = ("queue", "message_id", "actor", "retries", "died_at", "reason")
+        fields += ("not_replayable", "new_id", "body_sha256")
         return {name: getattr(self, name) for name in fields}
-
-
-def message_id_of(letter: DeadLetter) -> str | None:
-    try:
-        return str(EnvelopeEncoder().decode(letter.body)["message_id"])
-    except UnreadableMessage as unreadable:
-        return unreadable.message_id
 
 
 def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = lambda _: 0) -> Inspected:
@@ -131,6 +132,7 @@ def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = l
         not_replayable=f"{blocked}: {reasons.advice(new_id, known.ran(command))}" if blocked else None,
         envelope=None if envelope is None else _as_sent(envelope),
         new_id=new_id,
+        body_sha256=body_sha256(letter),
     )
 
 

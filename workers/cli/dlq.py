@@ -3,9 +3,6 @@ purged. Listing and showing give every message back to its queue, in its place."
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -14,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from workers.cli.failures import CliError, ExitCode, load_settings
-from workers.cli.output import add_row, command_group, console, counted, print_json, table
+from workers.cli.output import add_row, command_group, console, print_json, table
 
 if TYPE_CHECKING:
     from adapters.rabbitmq.dead_letters import DeadLetterQueues
@@ -84,7 +81,7 @@ def list_dead_letters(
         columns = ("message id", "actor", "retries", "dead since", "reason")
         grid = table(*columns, title=f"{xq}: {count}", whole="message id")
         for item in items:
-            add_row(grid, [item.message_id, item.actor, item.retries, item.died_at, item.reason])
+            add_row(grid, [item.name, item.actor, item.retries, item.died_at, item.reason])
         out.print(grid if items else f"{xq}: 0")
         if count > len(items):
             out.print(f"(the first {len(items)} of {count}: --limit to see more)")
@@ -92,22 +89,33 @@ def list_dead_letters(
 
 @dlq_app.command("show")
 def show_dead_letter(
-    message_id: Annotated[str, typer.Argument(metavar="ID", help="The message id of the dead letter.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="ID", help="The message id of the dead letter, or sha256:DIGITS as `dlq ls` shows it."
+        ),
+    ],
     queue: QueueOption = None,
 ) -> None:
     """Show one dead letter: why it died, whether it can be replayed, and its body; it stays in place.
 
     \b
-    Example:
+    Examples:
       docfleet dlq show 9d7e1c55-0a4b-4e8f-b1c2-6a3d5e7f9b02
+      docfleet dlq show sha256:5f1c2a9e0b7d4c21
     """
-    from workers.cli.dead_letters import inspect, message_id_of
+    from workers.cli.dead_letters import inspect
     from workers.cli.dlq_history import history_for
+    from workers.cli.letter_names import NamedLetters, problem_with
 
+    problem = problem_with(name)
+    if problem is not None:
+        raise CliError(problem, ExitCode.USAGE)
+    named = NamedLetters({name})
     with history_for(load_settings(), strict=False) as history, opened() as queues:
         for xq in dead_letter_queues(queue):
-            letters = queues.browse(xq, until=lambda letter: message_id_of(letter) == message_id)
-            if letters and message_id_of(letters[-1]) == message_id:
+            letters = queues.browse(xq, until=named)
+            if named.found:
                 item = inspect(letters[-1], history, history.redeliveries)
                 body = letters[-1].body.decode(errors="replace")
                 replayable: bool | None = item.replay is not None
@@ -115,7 +123,7 @@ def show_dead_letter(
                     replayable = None  # whether its message id was used is not known
                 print_json({**item.summary(), "replayable": replayable, "body": item.envelope or body})
                 return
-    raise CliError(f"no dead letter with message id {message_id!r}")
+    raise CliError(f"no dead letter named {name!r}")
 
 
 @dlq_app.command("replay")
@@ -167,6 +175,14 @@ def replay(
 
 @dlq_app.command("purge")
 def purge(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[ID]...",
+            help="Only these dead letters: message ids, or sha256:DIGITS as `dlq ls` shows a letter"
+            " without a readable one [default: every dead letter].",
+        ),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Yes, delete them for good.")] = False,
     expect: Annotated[
         str | None,
@@ -178,66 +194,25 @@ def purge(
     ] = None,
     queue: QueueOption = None,
 ) -> None:
-    """Delete every dead letter (of both queues, or of --queue) for good.
+    """Delete dead letters for good: every one (of both queues, or of --queue), or those named.
 
-    Without --yes, only says how many that is, with their fingerprint (the count alone past 10,000
-    letters): pass both as --expect, and nothing is deleted if dead letters left or arrived in between.
+    Without --yes, only says how many that is; for every dead letter, with their fingerprint (the count
+    alone past 10,000 letters): pass both as --expect, and nothing is deleted if dead letters left or
+    arrived in between. Named ones are deleted with every copy under the same message id; exit 4 when a
+    name found none.
 
     \b
-    Example:
+    Examples:
       docfleet dlq purge --queue documents-queries --yes --expect 3:5f1c2a9e
+      docfleet dlq purge --yes 9d7e1c55-0a4b-4e8f-b1c2-6a3d5e7f9b02 sha256:5f1c2a9e0b7d4c21
     """
-    wanted = _parsed_expectation(expect)
-    with opened() as queues:
-        fingerprinted = not yes or (wanted is not None and ":" in wanted)
-        look = _look(queues, dead_letter_queues(queue), fingerprinted=fingerprinted)
-        if not yes:
-            raise CliError(
-                f"this deletes {counted(look.total, 'dead letter')} for good:"
-                f" pass --yes (and --expect {look.token})",
-                ExitCode.USAGE,
-            )
-        if wanted is not None and wanted not in (look.token, str(look.total)):
-            raise CliError(f"the dead letters are {look.token} now, not {wanted}: nothing deleted")
-        for xq, ready in look.counted.items():
-            # With --expect, only the letters counted: the first of each queue, those that arrived first.
-            purged = queues.delete_first(xq, ready) if wanted is not None else queues.purge(xq)
-            typer.echo(f"purged {purged} from {xq}")
+    from workers.cli.dlq_purge import purge_every, purge_named
 
-
-# Each letter is taken and given back to be fingerprinted; past this many, RabbitMQ's requeueing of them
-# all takes long (about 1.4 s for 5,000, 15 s for 20,000 here), so only the count is told.
-FINGERPRINT_MAX_LETTERS = 10_000
-
-
-@dataclasses.dataclass(frozen=True)
-class _Look:
-    counted: dict[str, int]
-    token: str  # "N:FINGERPRINT", or "N" without a fingerprint
-
-    @property
-    def total(self) -> int:
-        return sum(self.counted.values())
-
-
-def _look(queues: DeadLetterQueues, names: list[str], *, fingerprinted: bool) -> _Look:
-    """How many dead letters each queue holds and, if ``fingerprinted`` and they are not too many, a
-    fingerprint of every letter of each, in order."""
-    counted = {xq: queues.count(xq) or 0 for xq in names}
-    total = sum(counted.values())
-    if not fingerprinted or total > FINGERPRINT_MAX_LETTERS:
-        return _Look(counted, str(total))
-    digest = hashlib.sha256()
-    for xq, ready in counted.items():
-        digest.update(f"{xq}\t{ready}\t{queues.digest(xq)}\n".encode())
-    return _Look(counted, f"{total}:{digest.hexdigest()[:8]}")
-
-
-def _parsed_expectation(expect: str | None) -> str | None:
-    """``N:FINGERPRINT`` as given, or ``N`` without leading zeros (as ``_Look`` tells it)."""
-    if expect is None:
-        return None
-    if not re.fullmatch(r"\d{1,18}(:[0-9a-f]{8})?", expect):
-        told = f"--expect {expect!r}: give N:FINGERPRINT as `dlq purge` tells it, or N"
+    if names and expect is not None:
+        told = "--expect is for deleting every dead letter: named ones are deleted by their names"
         raise CliError(told, ExitCode.USAGE)
-    return expect if ":" in expect else str(int(expect))
+    with opened() as queues:
+        if names:
+            purge_named(queues, dead_letter_queues(queue), set(names), yes=yes)
+        else:
+            purge_every(queues, dead_letter_queues(queue), yes=yes, expect=expect)

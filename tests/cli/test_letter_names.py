@@ -1,0 +1,41 @@
+"""How ``dlq show`` and ``dlq purge`` tell the dead letters a name names."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from adapters.rabbitmq.dead_letters import DeadLetter
+from tests.cli.support import encoded, envelope
+from workers.cli.letter_names import NamedLetters, problem_with, shown_name
+
+
+def _letter(body: bytes) -> DeadLetter:
+    return DeadLetter(queue="documents.XQ", body=body, died_in=None, death_reason=None, died_at=None)
+
+
+READABLE = encoded(envelope("add_member", {"org_id": "acme", "user_id": "bob"}))
+UNREADABLE = b"\xff not json"
+
+
+def test_a_letter_is_named_by_its_message_id_or_by_the_start_of_its_body_digest() -> None:
+    message_id = json.loads(READABLE)["message_id"]
+    digest = hashlib.sha256(UNREADABLE).hexdigest()
+    named = NamedLetters({message_id, f"sha256:{digest[:12]}", "no-such-id"})
+
+    assert [named(_letter(body)) for body in (READABLE, UNREADABLE, b"{}")] == [True, True, False]
+    assert named.missing == {"no-such-id"}
+
+
+def test_a_name_too_short_for_a_digest_is_a_message_id_never_a_prefix_of_every_body() -> None:
+    digest = hashlib.sha256(UNREADABLE).hexdigest()
+    named = NamedLetters({f"sha256:{digest[:11]}"})
+
+    assert named(_letter(UNREADABLE)) is False
+    assert problem_with(f"sha256:{digest[:11]}") is None  # a message id may read so
+
+
+def test_what_ls_shows_a_letter_as() -> None:
+    assert shown_name("m-1", "ab" * 32) == "m-1"
+    assert shown_name(None, "ab" * 32) == "sha256:" + "ab" * 8
+    assert problem_with("a b") is not None
