@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -386,6 +387,16 @@ def test_the_screen_refuses_with_one_line_an_unreadable_body() -> None:
         8,
     )
     assert line["problems"] == ["body: is not JSON (Expecting value: line 1 column 1 (char 0))"]
+    # No message id to find its dead letter by: what ``docfleet dlq show`` takes for it instead.
+    assert line["dead_letter"] == "sha256:" + hashlib.sha256(b"\x00garbage").hexdigest()[:16]
+
+
+def test_a_refused_envelope_with_a_message_id_is_found_by_it_alone() -> None:
+    with capture_logs() as logs:
+        assert not admit(body(options={"throws": "x"}), "documents")
+
+    [line] = logs
+    assert "dead_letter" not in line
 
 
 def test_the_second_decode_of_the_same_body_reads_it_only_once(monkeypatch: pytest.MonkeyPatch) -> None:

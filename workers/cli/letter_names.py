@@ -14,9 +14,8 @@ import re
 from adapters.rabbitmq.dead_letters import DeadLetter
 from workers.contract_fields import is_id
 from workers.middleware.envelope import EnvelopeEncoder, UnreadableMessage
+from workers.middleware.screening import BODY_PREFIX, SHOWN_DIGITS
 
-BODY_PREFIX = "sha256:"
-SHOWN_DIGITS = 16
 _BODY_NAME = re.compile(r"sha256:[0-9a-f]{12,64}")
 
 

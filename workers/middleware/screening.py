@@ -6,8 +6,9 @@ CommandRejected where a message id and an actor could still be read.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Container, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import dramatiq
@@ -21,6 +22,14 @@ from workers.middleware.envelope import UnreadableMessage, oversize_problem
 # Far above any actor's max_backoff (2 s), with room for workers' clocks a minute apart; no more, as a
 # delay queue's consumer holds what it takes until due, and the retries behind wait for its slots.
 MAX_RETRY_DELAY_MS = 60_000
+BODY_PREFIX = "sha256:"
+SHOWN_DIGITS = 16
+
+
+def body_name(body: bytes) -> str:
+    """How ``docfleet dlq`` names a dead letter whose message id cannot be read: ``sha256:`` and the
+    first 16 hex digits of its body's SHA-256 (``workers.cli.letter_names``)."""
+    return f"{BODY_PREFIX}{hashlib.sha256(body).hexdigest()[:SHOWN_DIGITS]}"
 
 
 class RejectUnreadable(Protocol):
@@ -41,6 +50,7 @@ class Unadmitted:
     actor: str | None = None
     ids: dict[str, str] | None = None  # the well-formed ids among its arguments, for its rejection
     line: str = "unreadable message dead-lettered"
+    dead_letter: str | None = None  # without a message id: what ``docfleet dlq show`` takes for it
 
     def record(self, reject: RejectUnreadable | None) -> str | None:
         """Has ``reject`` record the rejection where a message id and an actor are known; what it said."""
@@ -59,12 +69,20 @@ class Unadmitted:
             size=self.size,
             problems=self.problems,
             rejection=rejection,
+            **({} if self.dead_letter is None else {"dead_letter": self.dead_letter}),
         )
 
 
 def screen(body: bytes, consumed_from: str, declared: Container[str] = ()) -> Unadmitted | None:
     """None if a delivery may go to the workers; else why not. Records and logs nothing. An actor neither
     of the contract nor among ``declared`` (the broker's own) is one no worker has: its message is invalid."""
+    unadmitted = _screened(body, consumed_from, declared)
+    if unadmitted is None or unadmitted.message_id is not None:
+        return unadmitted
+    return replace(unadmitted, dead_letter=body_name(body))
+
+
+def _screened(body: bytes, consumed_from: str, declared: Container[str]) -> Unadmitted | None:
     try:
         message = dramatiq.Message.decode(body)
     except DecodeError as error:
