@@ -20,7 +20,7 @@ from domain.errors import AlreadyApplied, MessageIdReused, NotFound
 from domain.events import CommandRejected
 from domain.listing import DocumentPage
 from domain.ports import ListingCache, UnitOfWork, UnitOfWorkFactory
-from domain.use_cases.dispatch import Outcome, execute, record_outcome
+from domain.use_cases.dispatch import Outcome, execute, record_outcome, rejection
 from domain.use_cases.list_folder_documents import list_folder_documents
 from workers.batching import Job, OpenBatch, run_alone, run_together
 from workers.group_commit import GroupCommit
@@ -155,16 +155,7 @@ class Application:
         if spent is None or spent == job.fingerprint:
             return
         reused = MessageIdReused(job.message_id, job.actor)
-        event = CommandRejected(
-            org_id=getattr(job.command, "org_id", None),
-            doc_id=getattr(job.command, "doc_id", None),
-            folder_id=getattr(job.command, "folder_id", None),
-            user_id=getattr(job.command, "user_id", None),
-            message_id=job.message_id,
-            actor=job.actor,
-            reason=reused.reason,
-            detail=str(reused),
-        )
+        event = rejection(job.command, job.message_id, job.actor, reused.reason, str(reused))
         record_outcome(event, None, self.new_uow)
         raise reused
 
