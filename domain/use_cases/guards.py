@@ -7,12 +7,15 @@ from domain.model import Document, Folder
 from domain.ports import UnitOfWork
 
 
-def require_member(uow: UnitOfWork, org_id: str, user_id: str, *, document_id: str | None = None) -> None:
+def require_member(
+    uow: UnitOfWork, org_id: str, user_id: str, *, document_id: str | None = None, naming_it: bool = True
+) -> None:
+    """``naming_it=False``: the refusal does not name the organization, for an answer that goes back to
+    a requester who may be of another one (a query's), unlike a refusal event."""
     if not uow.members.contains(org_id, user_id):
+        organization = f"organization {org_id!r}" if naming_it else "the folder's organization"
         raise NotAMember(
-            f"user {user_id!r} is not a member of organization {org_id!r}",
-            org_id=org_id,
-            document_id=document_id,
+            f"user {user_id!r} is not a member of {organization}", org_id=org_id, document_id=document_id
         )
 
 

@@ -30,7 +30,7 @@ def list_folder_documents(
         folder = uow.folders.get(query.folder_id)
         if folder is None:
             raise FolderNotFound(query.folder_id)
-        require_member(uow, folder.org_id, query.requested_by)
+        require_member(uow, folder.org_id, query.requested_by, naming_it=False)
 
         def whole() -> FolderListing | None:
             return _within(uow.documents.listing(folder, whole_at_most), whole_characters_at_most)

@@ -48,10 +48,11 @@ def _b64(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def test_a_non_member_cannot_list_a_folder() -> None:
+def test_a_non_member_cannot_list_a_folder_nor_learn_its_organization() -> None:
     db = _mixed_folder().with_member("mallory", org=OTHER_ORG)
-    with pytest.raises(NotAMember):
+    with pytest.raises(NotAMember) as refused:
         _list(db, "mallory")
+    assert refused.value.message == "user 'mallory' is not a member of the folder's organization"
 
 
 def test_listing_a_missing_folder_is_folder_not_found() -> None:
