@@ -160,6 +160,16 @@ ID_FIELDS: tuple[str, ...] = ("org_id", "doc_id", "folder_id", "parent_id", "use
 ID_FIELDS += ("created_by", "shared_by", "shared_with", "revoked_by", "requested_by")
 REJECTION_IDS: tuple[str, ...] = ("org_id", "doc_id", "folder_id", "user_id")
 """The ids a CommandRejected names (``Application.reject``'s keywords), taken from its message's."""
+_ANY_ACTORS_IDS = ("org_id", "doc_id")  # contract §6: the command's, or those of what it names
+
+
+def rejection_ids(actor: str, ids: Mapping[str, str]) -> dict[str, str | None]:
+    """The ids of ``ids`` (a message's well-formed ones, and what its failure found) that its
+    CommandRejected names: its ``org_id`` and ``doc_id``, and its ``folder_id`` and ``user_id`` where the
+    actor takes such an argument (a stray one in an invalid message is not the command's)."""
+    own = ACTOR_KWARGS.get(actor)
+    taken = (*_ANY_ACTORS_IDS, *(own.model_fields if own is not None else ()))
+    return {name: ids.get(name) if name in taken else None for name in REJECTION_IDS}
 
 
 def queue_of(actor_name: str) -> str:

@@ -133,18 +133,27 @@ class DeadLetterQueues(BlockingConnectionOwner):
     def delete_chosen(self, queue: str, chosen: Callable[[DeadLetter], bool]) -> int:
         """Deletes each message present now that ``chosen`` accepts; the others stay, in their place. How
         many it deleted. Messages that arrive meanwhile are not offered."""
-        deleted = 0
+        return self._chosen(queue, chosen, delete=True)
+
+    def count_chosen(self, queue: str, chosen: Callable[[DeadLetter], bool]) -> int:
+        """How many messages present now ``chosen`` accepts; every one stays, in its place, and none is
+        kept in memory once offered."""
+        return self._chosen(queue, chosen, delete=False)
+
+    def _chosen(self, queue: str, chosen: Callable[[DeadLetter], bool], *, delete: bool) -> int:
+        accepted = 0
         try:
             for _ in range(self.count(queue) or 0):
                 taken = self._take(queue)
                 if taken is None:
                     break
                 if chosen(taken[1]):
-                    self._channel.basic_ack(taken[0])
-                    deleted += 1
+                    accepted += 1
+                    if delete:
+                        self._channel.basic_ack(taken[0])
         finally:
             self._give_back()
-        return deleted
+        return accepted
 
     def purge(self, queue: str) -> int:
         """Deletes every message of the queue; how many there were (0 when there is no such queue)."""

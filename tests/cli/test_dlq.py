@@ -554,3 +554,22 @@ def test_purge_by_name_refuses_what_names_no_letter_and_deletes_nothing(
     assert result.exit_code == 2
     assert told in one_line_error(result)
     assert ready_count(settings.amqp_url, "documents.XQ") == 1
+
+
+def test_one_of_two_letters_under_one_id_is_shown_and_purged_alone_by_its_digest(settings: Settings) -> None:
+    first = envelope("add_member", {"org_id": "acme", "user_id": "ann"}, retries=20)
+    second = {**first, "kwargs": {"org_id": "acme", "user_id": "bea"}}  # another command, the same id
+    publish_raw(settings.amqp_url, "documents.XQ", encoded(first), encoded(second))
+    digest = hashlib.sha256(encoded(second)).hexdigest()
+
+    shown = run(settings, "dlq", "show", f"sha256:{digest}")
+    listed = run(settings, "dlq", "purge", first["message_id"], f"sha256:{digest[:12]}", "no-such-id")
+    purged = run(settings, "dlq", "purge", "--yes", f"sha256:{digest[:12]}")
+
+    assert json.loads(shown.stdout)["body"]["kwargs"]["user_id"] == "bea"
+    assert listed.exit_code == 2  # without --yes: listed, nothing deleted, the name that found none told
+    assert "this deletes 2 dead letters for good: pass --yes" in listed.stderr
+    assert listed.stdout.count(f"documents.XQ {first['message_id']} sha256:") == 2
+    assert "not found: no-such-id" in listed.stderr
+    assert purged.exit_code == 0, purged.output
+    assert [letter["kwargs"]["user_id"] for letter in bodies(settings.amqp_url, "documents.XQ")] == ["ann"]

@@ -7,7 +7,8 @@ import json
 
 from adapters.rabbitmq.dead_letters import DeadLetter
 from tests.cli.support import encoded, envelope
-from workers.cli.letter_names import NamedLetters, problem_with, shown_name
+from workers.cli.letter_names import NamedLetters, problem_with
+from workers.dead_letter_names import digest_name
 
 
 def _letter(body: bytes) -> DeadLetter:
@@ -35,7 +36,10 @@ def test_a_name_too_short_for_a_digest_is_a_message_id_never_a_prefix_of_every_b
     assert problem_with(f"sha256:{digest[:11]}") is None  # a message id may read so
 
 
-def test_what_ls_shows_a_letter_as() -> None:
-    assert shown_name("m-1", "ab" * 32) == "m-1"
-    assert shown_name(None, "ab" * 32) == "sha256:" + "ab" * 8
+def test_a_digest_is_named_by_its_first_16_digits_and_found_whatever_its_case() -> None:
+    digest = hashlib.sha256(UNREADABLE).hexdigest()
+    named = NamedLetters({f"sha256:{digest.upper()}"})
+
+    assert digest_name(digest) == f"sha256:{digest[:16]}"
+    assert named(_letter(UNREADABLE)) is True
     assert problem_with("a b") is not None

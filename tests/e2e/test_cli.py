@@ -181,7 +181,7 @@ def test_events_tail_prints_one_line_per_event(
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_events_tail_stopped_by_a_signal_exits_0_with_what_it_printed(
     fleet_settings: Settings, tmp_path: Path, signum: signal.Signals
 ) -> None:

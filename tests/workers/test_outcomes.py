@@ -108,6 +108,18 @@ def test_the_rejection_of_a_command_without_org_id_names_its_documents_organizat
     assert (rejected.org_id, rejected.doc_id) == (ORG, "d1")
 
 
+def test_a_stray_id_in_an_invalid_message_is_not_named_as_the_commands(
+    fleet: Fleet, db: FakeDatabase
+) -> None:
+    db.with_document("d1", owner=ALICE)
+    fleet.send("revoke_access", doc_id="d1", revoked_by=ALICE, user_id=BOB, folder_id="stray")
+    fleet.settle()
+
+    [rejected] = db.events_of(CommandRejected)
+    assert rejected.detail == "folder_id: is not a field of this actor"
+    assert (rejected.doc_id, rejected.user_id, rejected.folder_id) == ("d1", BOB, None)
+
+
 def test_positional_arguments_make_a_message_invalid(fleet: Fleet, db: FakeDatabase) -> None:
     message = fleet.send("add_member", ORG, "dave")
     fleet.settle()

@@ -23,8 +23,8 @@ from adapters.postgres.rejections import RecordedRejection
 from adapters.rabbitmq.dead_letters import DeadLetter, Relocation
 from domain.commands import ListFolderDocuments, fingerprint
 from workers.cli import dead_letter_reasons as reasons
-from workers.cli.letter_names import body_sha256, shown_name
 from workers.contract import COMMANDS_QUEUE, QUERIES_QUEUE, InvalidMessage, parse
+from workers.dead_letter_names import body_digest, digest_name
 from workers.middleware.envelope import (
     OVERSIZE_OPTION,
     EnvelopeEncoder,
@@ -84,7 +84,7 @@ class Inspected:
     @property
     def name(self) -> str:
         """What ``dlq ls`` shows it as: its message id, else ``sha256:`` and its body's digest's start."""
-        return shown_name(self.message_id, self.body_sha256)
+        return self.message_id if self.message_id is not None else digest_name(self.body_sha256)
 
     def under_a_new_id(self) -> Relocation | None:
         """The message as first sent but under ``new_id``, now, if it has one.
@@ -132,7 +132,7 @@ def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = l
         not_replayable=f"{blocked}: {reasons.advice(new_id, known.ran(command))}" if blocked else None,
         envelope=None if envelope is None else _as_sent(envelope),
         new_id=new_id,
-        body_sha256=body_sha256(letter),
+        body_sha256=body_digest(letter.body),
     )
 
 

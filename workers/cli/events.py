@@ -62,7 +62,7 @@ def tail(
     as_json: Annotated[bool, typer.Option("--json", help="Print each event's JSON body as it came.")] = False,
     count: Annotated[int | None, typer.Option(min=1, help="Stop after this many events.")] = None,
 ) -> None:
-    """Print the events published on doc.events from now on, one line each, until Ctrl-C or SIGTERM.
+    """Print the events published on doc.events from now on, one line each, until Ctrl-C, SIGTERM or SIGHUP.
 
     \b
     Examples:
@@ -70,8 +70,8 @@ def tail(
       docfleet events tail --pattern 'document.#' --json
     """
     with (
-        EventSubscription(load_settings().amqp_url, pattern or ["#"], name="docfleet-tail") as tap,
         stopped_by() as stop,  # SIGTERM, SIGINT or SIGHUP end it as Ctrl-C does: exit 0, nothing lost
+        EventSubscription(load_settings().amqp_url, pattern or ["#"], name="docfleet-tail") as tap,
     ):
         seen = 0
         while not stop.is_set() and (count is None or seen < count):

@@ -21,7 +21,7 @@ from dramatiq.middleware import Middleware
 from domain.commands import Command
 from domain.errors import MessageIdReused, NotFound
 from workers.background import Job, OneThreadInBackground
-from workers.contract import QUERIES, REJECTION_IDS, command_or_none, ids_in
+from workers.contract import QUERIES, command_or_none, ids_in, rejection_ids
 from workers.middleware.resources import Resources
 from workers.middleware.retries import failure_kind, retry_not_queued
 from workers.named_logger import NamedLogger
@@ -183,7 +183,7 @@ class Outcomes(Middleware):
         """Commits the CommandRejected, naming the ids it names that ``ids`` holds (its inbox row keeping
         the fingerprint of ``command``, if given); says whether it was recorded, already there, or not
         recorded."""
-        named = {name: ids.get(name) for name in REJECTION_IDS}
+        named = rejection_ids(actor, ids)
         try:
             outcome = self._resources.application().reject(
                 message_id, actor, reason, detail[:MAX_DETAIL], **named, command=command

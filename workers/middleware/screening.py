@@ -6,7 +6,6 @@ CommandRejected where a message id and an actor could still be read.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Container, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -17,19 +16,12 @@ from dramatiq.common import current_millis
 from dramatiq.errors import DecodeError
 
 from workers.contract import ACTOR_KWARGS, ids_in, queue_of
+from workers.dead_letter_names import body_digest, digest_name
 from workers.middleware.envelope import UnreadableMessage, oversize_problem
 
 # Far above any actor's max_backoff (2 s), with room for workers' clocks a minute apart; no more, as a
 # delay queue's consumer holds what it takes until due, and the retries behind wait for its slots.
 MAX_RETRY_DELAY_MS = 60_000
-BODY_PREFIX = "sha256:"
-SHOWN_DIGITS = 16
-
-
-def body_name(body: bytes) -> str:
-    """How ``docfleet dlq`` names a dead letter whose message id cannot be read: ``sha256:`` and the
-    first 16 hex digits of its body's SHA-256 (``workers.cli.letter_names``)."""
-    return f"{BODY_PREFIX}{hashlib.sha256(body).hexdigest()[:SHOWN_DIGITS]}"
 
 
 class RejectUnreadable(Protocol):
@@ -79,7 +71,7 @@ def screen(body: bytes, consumed_from: str, declared: Container[str] = ()) -> Un
     unadmitted = _screened(body, consumed_from, declared)
     if unadmitted is None or unadmitted.message_id is not None:
         return unadmitted
-    return replace(unadmitted, dead_letter=body_name(body))
+    return replace(unadmitted, dead_letter=digest_name(body_digest(body)))
 
 
 def _screened(body: bytes, consumed_from: str, declared: Container[str]) -> Unadmitted | None:
