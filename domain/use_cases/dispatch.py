@@ -66,18 +66,32 @@ def refusal_event(command: Command, refusal: Refused, message_id: str, actor: st
             detail=refusal.message,
             message_id=message_id,
         )
-    found = {"org_id": refusal.org_id, "doc_id": refusal.document_id}
-    return rejection(command, message_id, actor, refusal.code, refusal.message, **found)
+    return rejection(
+        command,
+        message_id,
+        actor,
+        refusal.code,
+        refusal.message,
+        org_id=refusal.org_id,
+        doc_id=refusal.document_id,
+    )
 
 
 def rejection(
-    command: Command, message_id: str, actor: str, reason: str, detail: str, **found: str | None
+    command: Command,
+    message_id: str,
+    actor: str,
+    reason: str,
+    detail: str,
+    *,
+    org_id: str | None = None,
+    doc_id: str | None = None,
 ) -> CommandRejected:
-    """A CommandRejected naming the organization, document, folder and user the command names; ``found``
-    (``org_id``, ``doc_id``) where what refused it knows them better."""
+    """A CommandRejected naming the organization, document, folder and user the command names; ``org_id``
+    and ``doc_id`` where what refused it knows them better (a document's organization)."""
     return CommandRejected(
-        org_id=found.get("org_id") or getattr(command, "org_id", None),
-        doc_id=found.get("doc_id") or getattr(command, "doc_id", None),
+        org_id=org_id or getattr(command, "org_id", None),
+        doc_id=doc_id or getattr(command, "doc_id", None),
         folder_id=getattr(command, "folder_id", None),
         user_id=getattr(command, "user_id", None),
         message_id=message_id,
