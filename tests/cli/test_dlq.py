@@ -65,7 +65,7 @@ def test_a_round_trip_through_a_worker(settings: Settings, worker: None, new_id:
     assert (shown["replayable"], shown["body"]["kwargs"]) == (True, faulted["kwargs"])
 
     replayed = run(settings, "dlq", "replay", "--all")
-    assert replayed.exit_code == 4
+    assert replayed.exit_code == 0, "all that could go back went: the invalid one is told, not a failure"
     assert f"replayed {faulted['message_id']} (add_member) to documents" in replayed.stdout
     assert f"left {invalid['message_id']}: message id already used (invalid: org_id" in replayed.stderr
     assert "1 replayed, 1 left, 0 not found" in replayed.stdout
@@ -153,7 +153,7 @@ def test_purge_with_a_fingerprint_sees_a_letter_replayed_from_the_middle_while_a
     )
     publish_raw(settings.amqp_url, "documents.XQ", b"not an envelope", encoded(replayable))
     token = one_line_error(run(settings, "dlq", "purge", "--queue", "documents")).rsplit("--expect ", 1)[1]
-    assert run(settings, "dlq", "replay", "--all", "--queue", "documents").exit_code == 4  # one left
+    assert run(settings, "dlq", "replay", "--all", "--queue", "documents").exit_code == 0  # one left, told
     publish_raw(settings.amqp_url, "documents.XQ", encoded(late))
 
     refused = run(settings, "dlq", "purge", "--queue", "documents", "--yes", "--expect", token.rstrip(")"))

@@ -75,7 +75,7 @@ def test_a_letter_left_in_place_is_told_without_the_control_characters_its_reaso
     )
 
     with pytest.raises(typer.Exit):
-        tell_replay([], [left], set())
+        tell_replay([], [left], set(), left_is_incomplete=True)
 
     told = capsys.readouterr().err
     assert told.startswith(

@@ -150,8 +150,8 @@ def replay(
     Only a message whose id was never used can be replayed (one dead-lettered after faults); the others
     (invalid, rejected, unreadable) stay, each told with why: fix and send them with a new message id.
     With --new-id, a valid one whose id was used (not found after its retries, or sent under an id
-    another command had used) goes back under a new id, as a new command. Exit 4 if any stays or is not
-    found.
+    another command had used) goes back under a new id, as a new command. Exit 4 if one named stays or
+    is not found; with --all, those that stay are told and do not make it fail.
 
     \b
     Examples:

@@ -56,9 +56,11 @@ class ReplaySelection:
         _tell_replayed(item)
 
     def tell(self) -> None:
-        """The letters left, with why, those not found, and the counts; exit 4 if any was not replayed."""
+        """The letters left, with why, those not found, and the counts; exit 4 if a letter named was not
+        replayed. With --all, the letters that cannot be replayed as they are stay, told, and exit 0: a
+        replay of every one that can be is complete once those are back."""
         missing = self._wanted - {item.message_id for item in [*self.replayed, *self.left]}
-        tell_replay(self.replayed, self.left, missing)
+        tell_replay(self.replayed, self.left, missing, left_is_incomplete=not self._every)
 
 
 def start_count_again(history: HistoryLookup, message_id: str) -> None:
@@ -76,12 +78,14 @@ def _tell_replayed(item: Inspected) -> None:
     typer.echo(f"replayed {item.message_id}{renamed} ({item.actor}) to {item.queue.removesuffix('.XQ')}")
 
 
-def tell_replay(replayed: list[Inspected], left: list[Inspected], missing: set[str]) -> None:
+def tell_replay(
+    replayed: list[Inspected], left: list[Inspected], missing: set[str], *, left_is_incomplete: bool
+) -> None:
     for item in left:  # its reason may quote the letter's own text
         told = f"left {item.message_id or '(no message id)'}: {item.not_replayable}"
         typer.echo(printable(told, newlines=False), err=True)
     for message_id in sorted(missing):
         typer.echo(printable(f"not found: {message_id}", newlines=False), err=True)
     typer.echo(f"{len(replayed)} replayed, {len(left)} left, {len(missing)} not found")
-    if left or missing:
+    if (left and left_is_incomplete) or missing:
         raise typer.Exit(ExitCode.INCOMPLETE)
