@@ -17,9 +17,12 @@ def alembic(url: str, action: str, revision: str) -> None:
     config = alembic_config()
     engine = create_single_use_engine(url)
     try:
-        with engine.begin() as connection:
+        # Handed over outside a transaction, as the product's upgrade does: Alembic begins one per
+        # migration, and a migration that builds an index CONCURRENTLY runs outside any.
+        with engine.connect() as connection:
             config.attributes["connection"] = connection
             getattr(command, action)(config, revision)
+            connection.commit()
     finally:
         engine.dispose()
 
