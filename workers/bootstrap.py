@@ -17,7 +17,6 @@ import structlog
 
 from domain.commands import NO_COMMAND, Command, ListFolderDocuments, fingerprint
 from domain.errors import AlreadyApplied, MessageIdReused, NotFound
-from domain.events import CommandRejected
 from domain.listing import DocumentPage
 from domain.ports import ListingCache, UnitOfWork, UnitOfWorkFactory
 from domain.use_cases.dispatch import Outcome, execute, record_outcome, rejection
@@ -205,15 +204,16 @@ class Application:
         Without an ``org_id``, the event takes that of the document ``doc_id`` names, if it exists. The
         inbox row keeps the fingerprint of ``command``, the message's where it could be read as one, else
         ``NO_COMMAND``: a command sent under the id later (the message fixed) is another, never its copy."""
-        event = CommandRejected(
+        event = rejection(
+            command,
+            message_id,
+            actor,
+            reason,
+            detail,
             org_id=org_id,
             doc_id=doc_id,
             folder_id=folder_id,
             user_id=user_id,
-            message_id=message_id,
-            actor=actor,
-            reason=reason,
-            detail=detail,
         )
         kept = NO_COMMAND if command is None else fingerprint(command)
         return record_outcome(event, message_id, keeping(self.new_uow, kept))

@@ -78,7 +78,7 @@ def refusal_event(command: Command, refusal: Refused, message_id: str, actor: st
 
 
 def rejection(
-    command: Command,
+    command: Command | None,
     message_id: str,
     actor: str,
     reason: str,
@@ -86,14 +86,17 @@ def rejection(
     *,
     org_id: str | None = None,
     doc_id: str | None = None,
+    folder_id: str | None = None,
+    user_id: str | None = None,
 ) -> CommandRejected:
-    """A CommandRejected naming the organization, document, folder and user the command names; ``org_id``
-    and ``doc_id`` where what refused it knows them better (a document's organization)."""
+    """A CommandRejected naming the organization, document, folder and user the command names (None: a
+    message that could not be read as one); the ids given where they are known better or otherwise (a
+    document's organization, the well-formed ids of an invalid message)."""
     return CommandRejected(
         org_id=org_id or getattr(command, "org_id", None),
         doc_id=doc_id or getattr(command, "doc_id", None),
-        folder_id=getattr(command, "folder_id", None),
-        user_id=getattr(command, "user_id", None),
+        folder_id=folder_id or getattr(command, "folder_id", None),
+        user_id=user_id or getattr(command, "user_id", None),
         message_id=message_id,
         actor=actor,
         reason=reason,
