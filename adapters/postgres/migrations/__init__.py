@@ -98,8 +98,8 @@ class LockPatience:
     queues them): 0007 dropping an index of the folders, say, waiting behind a long transaction that wrote
     to the folders, would hold every upload for as long as that transaction lasts (0006, 0008 and 0009
     build their indexes CONCURRENTLY, which queues no writer, but still waits for the writers before it).
-    So each wait is cut
-    short, the transaction rolled back (the commands go on), and the upgrade tried again a little later.
+    So each wait is cut short, the transaction rolled back (the commands go on), and the upgrade tried
+    again a little later.
     Each wait stays under the workers' statement timeout (5 s, ``workers.bootstrap``), so that a command
     queued behind it is delayed, not failed and retried.
     """
