@@ -4,7 +4,6 @@ already collide."""
 from __future__ import annotations
 
 import dataclasses
-import types
 
 import psycopg
 import pytest
@@ -74,38 +73,3 @@ def test_siblings_that_already_collide_are_named_and_nothing_changes(database_ur
                 _add_root(connection, "copy", COMPOSED)
     assert migrating.exit_code == 1
     assert "Rename all but one of each group" in one_line_error(migrating)
-
-
-def test_siblings_that_collide_only_once_the_build_runs_are_named_and_nothing_is_left_behind(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The index is built CONCURRENTLY, after the look for colliding siblings: siblings made to collide
-    in between (by no docfleet command) fail the build. Here the first look is skipped to stand for that."""
-    from alembic import util as alembic_util
-
-    load = alembic_util.load_python_file
-
-    def first_look_skipped(directory: str, filename: str) -> types.ModuleType:
-        module: types.ModuleType = load(directory, filename)
-        if getattr(module, "revision", None) == "0008":
-            looks = iter([lambda: None, module._refuse_colliding_siblings])
-            monkeypatch.setattr(module, "_refuse_colliding_siblings", lambda: next(looks)())
-        return module
-
-    monkeypatch.setattr(alembic_util, "load_python_file", first_look_skipped)
-    with throwaway_database(database_url) as url:
-        alembic(url, "upgrade", "0007")
-        with psycopg.connect(libpq_conninfo(url), autocommit=True) as connection:
-            connection.execute("INSERT INTO organizations (id) VALUES ('acme')")
-            _add_root(connection, "nfc", COMPOSED)
-            _add_root(connection, "nfd", DECOMPOSED)
-        with pytest.raises(MigrationRefused, match=r"organization 'acme', root: nfc, nfd\."):
-            alembic(url, "upgrade", "0008")
-        with psycopg.connect(libpq_conninfo(url), autocommit=True) as connection:
-            assert _revision(connection) == "0007"
-            indexes = connection.execute(
-                "SELECT indexrelid::regclass::text, indisvalid FROM pg_index"
-                " WHERE indrelid = 'folders'::regclass"
-                " AND indexrelid::regclass::text LIKE 'uq_folders_sibling%'"
-            ).fetchall()
-    assert indexes == [("uq_folders_sibling_name", True)]  # the unfinished one dropped, the old one kept

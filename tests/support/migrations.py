@@ -17,12 +17,9 @@ def alembic(url: str, action: str, revision: str) -> None:
     config = alembic_config()
     engine = create_single_use_engine(url)
     try:
-        # Handed over outside a transaction, as the product's upgrade does: Alembic begins one per
-        # migration, and a migration that builds an index CONCURRENTLY runs outside any.
-        with engine.connect() as connection:
+        with engine.begin() as connection:
             config.attributes["connection"] = connection
             getattr(command, action)(config, revision)
-            connection.commit()
     finally:
         engine.dispose()
 

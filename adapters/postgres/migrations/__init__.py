@@ -95,11 +95,9 @@ class LockPatience:
     """How long the upgrade waits for each table lock it needs, and how often it tries again.
 
     A migration that waits for a table lock holds up every later taker of that table behind it (Postgres
-    queues them): 0007 dropping an index of the folders, say, waiting behind a long transaction that wrote
-    to the folders, would hold every upload for as long as that transaction lasts (0006, 0008 and 0009
-    build their indexes CONCURRENTLY, which queues no writer, but still waits for the writers before it).
-    So each wait is cut short, the transaction rolled back (the commands go on), and the upgrade tried
-    again a little later.
+    queues them): 0006's index on the outbox, say, waiting behind a long transaction that wrote to the
+    outbox, would hold every command's commit for as long as that transaction lasts. So each wait is cut
+    short, the transaction rolled back (the commands go on), and the upgrade tried again a little later.
     Each wait stays under the workers' statement timeout (5 s, ``workers.bootstrap``), so that a command
     queued behind it is delayed, not failed and retried.
     """

@@ -7,11 +7,8 @@ whole rest of the folder and sorted it whenever the planner misjudged the folder
 many organizations': 140 to 220 ms for the second page of 100,000 documents). This index gives the
 pages' exact order, and serves the whole listing's query as well as the one it replaces.
 
-The new index is built before the old one is dropped, both ``CONCURRENTLY``: uploads and listings go on
-while it is built (about 2 s a million documents), outside a transaction. The build first waits for the
-transactions already writing to ``documents`` to end, within the upgrade's lock timeout like any of its
-waits; a try cut short leaves an unfinished index behind, which the next try drops first. Each step can
-run again after any of them failed, so a try that ended part-way is finished by the next.
+The new index is built before the old one is dropped. While it is built, writes to ``documents`` wait
+(uploads), listings do not.
 
 Revision ID: 0009
 Revises: 0008
@@ -40,9 +37,6 @@ def downgrade() -> None:
 
 
 def _replace_with(id_order: sa.TextClause) -> None:
-    columns: list[str | sa.TextClause] = ["org_id", "folder_id", sa.text("created_at DESC"), id_order]
-    with op.get_context().autocommit_block():
-        op.drop_index(_BUILDING, table_name="documents", postgresql_concurrently=True, if_exists=True)
-        op.create_index(_BUILDING, "documents", columns, postgresql_concurrently=True)
-        op.drop_index(_INDEX, table_name="documents", postgresql_concurrently=True, if_exists=True)
-        op.execute(f"ALTER INDEX {_BUILDING} RENAME TO {_INDEX}")
+    op.create_index(_BUILDING, "documents", ["org_id", "folder_id", sa.text("created_at DESC"), id_order])
+    op.drop_index(_INDEX, table_name="documents")
+    op.execute(f"ALTER INDEX {_BUILDING} RENAME TO {_INDEX}")
