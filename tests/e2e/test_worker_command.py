@@ -26,7 +26,10 @@ WORKER = [str(BIN / "docfleet"), "worker", "--processes", "2", "--threads", "1"]
 
 
 def _run_until_it_exits(settings: Settings, log_path: Path, log_level: str = "INFO") -> int:
-    environment = {**fleet_environment(settings), "LOG_LEVEL": log_level}
+    """Its temporary files (the metrics' run directory) go to a ``tmp`` folder beside ``log_path``."""
+    temporary = log_path.parent / "tmp"
+    temporary.mkdir(exist_ok=True)
+    environment = {**fleet_environment(settings), "LOG_LEVEL": log_level, "TMPDIR": str(temporary)}
     with log_path.open("wb") as log:
         process = subprocess.Popen(WORKER, env=environment, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -56,6 +59,8 @@ def test_every_line_of_the_fleet_is_json_the_main_processs_included(
     [died] = [record for record in records if "exited unexpectedly" in record["event"]]
     assert (died["level"], died["logger"]) == ("critical", "dramatiq.MainProcess")
     assert all({"timestamp", "level", "logger"} <= record.keys() for record in records)
+    # Each process left the metrics' run as it ended, those the schema stopped at boot included.
+    assert not [path for path in (tmp_path / "tmp" / "docfleet-metrics").glob("*") if path.is_dir()]
 
 
 def test_the_main_processs_lines_follow_log_level(unmigrated: Settings, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from multiprocessing import util as process_exit
 from typing import TYPE_CHECKING
 
 from dramatiq.common import q_name
@@ -48,6 +49,9 @@ def install() -> MessageTally:
             metrics = WorkerMetrics()
             _installed = _Installed(metrics, MessageTally(metrics), run)
             _installed.tally.start()
+            # A worker process stopped at boot (the schema gate's SystemExit) never reaches the worker's
+            # shutdown hooks: multiprocessing runs its finalizers as the process ends, however it ends.
+            process_exit.Finalize(None, uninstall, exitpriority=10)
         return _installed.tally
 
 
