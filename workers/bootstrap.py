@@ -17,6 +17,7 @@ import structlog
 
 from domain.commands import NO_COMMAND, Command, ListFolderDocuments, fingerprint
 from domain.errors import AlreadyApplied, MessageIdReused, NotFound
+from domain.events import CommandRejected
 from domain.listing import DocumentPage
 from domain.ports import ListingCache, UnitOfWork, UnitOfWorkFactory
 from domain.use_cases.dispatch import Outcome, execute, record_outcome, rejection
@@ -188,35 +189,14 @@ class Application:
         """One page of the folder for the requester; raises Refused or NotFound when it may not be read."""
         return list_folder_documents(query, self.new_reader(), self.listing_cache)
 
-    def reject(
-        self,
-        message_id: str,
-        actor: str,
-        reason: str,
-        detail: str,
-        org_id: str | None = None,
-        doc_id: str | None = None,
-        folder_id: str | None = None,
-        user_id: str | None = None,
-        command: Command | None = None,
-    ) -> Outcome:
-        """Commits a CommandRejected with the message's inbox row: REFUSED, or DUPLICATE if already there.
-        Without an ``org_id``, the event takes that of the document ``doc_id`` names, if it exists. The
-        inbox row keeps the fingerprint of ``command``, the message's where it could be read as one, else
-        ``NO_COMMAND``: a command sent under the id later (the message fixed) is another, never its copy."""
-        event = rejection(
-            command,
-            message_id,
-            actor,
-            reason,
-            detail,
-            org_id=org_id,
-            doc_id=doc_id,
-            folder_id=folder_id,
-            user_id=user_id,
-        )
+    def reject(self, event: CommandRejected, command: Command | None = None) -> Outcome:
+        """Commits the CommandRejected (``domain.use_cases.dispatch.rejection``) with its message's inbox
+        row: REFUSED, or DUPLICATE if already there. Without an ``org_id``, the event takes that of the
+        document it names, if it exists. The inbox row keeps the fingerprint of ``command``, the message's
+        where it could be read as one, else ``NO_COMMAND``: a command sent under the id later (the message
+        fixed) is another, never its copy."""
         kept = NO_COMMAND if command is None else fingerprint(command)
-        return record_outcome(event, message_id, keeping(self.new_uow, kept))
+        return record_outcome(event, event.message_id, keeping(self.new_uow, kept))
 
     def close(self) -> None:
         for close in self._closers:

@@ -159,7 +159,7 @@ ACTOR_KWARGS: dict[str, type[_Kwargs]] = {**COMMANDS, **QUERIES}
 ID_FIELDS: tuple[str, ...] = ("org_id", "doc_id", "folder_id", "parent_id", "user_id", "owner_id")
 ID_FIELDS += ("created_by", "shared_by", "shared_with", "revoked_by", "requested_by")
 REJECTION_IDS: tuple[str, ...] = ("org_id", "doc_id", "folder_id", "user_id")
-"""The ids a CommandRejected names (``Application.reject``'s keywords), taken from its message's."""
+"""The ids a CommandRejected names (the keywords of ``domain.use_cases.dispatch.rejection``)."""
 _ANY_ACTORS_IDS = ("org_id", "doc_id")  # contract §6: the command's, or those of what it names
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from domain.commands import AddMember, CreateFolder
-from domain.use_cases.dispatch import Outcome
+from domain.use_cases.dispatch import Outcome, rejection
 from workers.bootstrap import Application
 from workers.settings import Settings
 
@@ -49,7 +49,9 @@ def test_a_rejection_that_dead_letters_its_message_is_no_acked_outcome(
 ) -> None:
     message_id = str(uuid.uuid4())
 
-    assert application.reject(message_id, "upload_document", reason, "why") is Outcome.REFUSED
+    assert (
+        application.reject(rejection(None, message_id, "upload_document", reason, "why")) is Outcome.REFUSED
+    )
 
     assert not application.acked_outcome(message_id, None), (
         "its inbox row is there, but its message was dead-lettered"

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 from adapters.postgres.rejections import MessageHistory
 from domain.commands import NO_COMMAND, AddMember, Command, CreateFolder, UploadDocument, fingerprint
 from domain.errors import MessageIdReused
-from domain.use_cases.dispatch import Outcome
+from domain.use_cases.dispatch import Outcome, rejection
 from tests.conftest import IdMaker
 from workers.bootstrap import Application
 from workers.settings import Settings
@@ -70,8 +70,8 @@ def test_a_different_command_under_a_spent_id_is_rejected(
     with pytest.raises(MessageIdReused):
         app.handle(other, message_id=message_id, actor="reusing_actor")
 
-    rejection = MessageHistory(engine).rejections([message_id])[message_id]
-    assert (rejection.reason, rejection.actor) == ("message_id_reused", "reusing_actor")
+    recorded = MessageHistory(engine).rejections([message_id])[message_id]
+    assert (recorded.reason, recorded.actor) == ("message_id_reused", "reusing_actor")
     assert _kept_fingerprint(engine, message_id) == fingerprint(first), "the id stays the first command's"
     assert app.acked_outcome(message_id, first), "past the redelivery limit, a copy of the first is acked"
     assert not app.acked_outcome(message_id, other), "and the other command, which never ran, is kept"
@@ -106,7 +106,9 @@ def test_a_command_sent_under_an_id_an_invalid_message_spent_is_rejected_not_dro
         assert _run(app, fixed, new_id("m")) is Outcome.APPLIED
         assert _run(app, CreateFolder(folder_id=folder, org_id=org, name="f", created_by=owner), new_id("m"))
         fixed = _upload(new_id, org, folder, owner)
-    assert app.reject(message_id, "add_member", "invalid", "org_id: missing") is Outcome.REFUSED
+    assert (
+        app.reject(rejection(None, message_id, "add_member", "invalid", "org_id: missing")) is Outcome.REFUSED
+    )
     assert _kept_fingerprint(engine, message_id) == NO_COMMAND
 
     with pytest.raises(MessageIdReused):
@@ -126,7 +128,9 @@ def test_an_id_spent_before_fingerprints_were_kept_is_compared_with_nothing(
     app: Application, engine: Engine, new_id: IdMaker
 ) -> None:
     message_id = new_id("m")
-    assert app.reject(message_id, "add_member", "invalid", "org_id: missing") is Outcome.REFUSED
+    assert (
+        app.reject(rejection(None, message_id, "add_member", "invalid", "org_id: missing")) is Outcome.REFUSED
+    )
     with engine.begin() as connection:  # as migration 0010 left the rows before it
         connection.execute(
             text("UPDATE inbox SET fingerprint = NULL WHERE message_id = :id"), {"id": message_id}
@@ -142,7 +146,9 @@ def test_a_rejection_left_from_before_an_id_was_forgotten_and_used_again_does_no
     found, its id forgotten, then sent again and applied, had its outcome: a copy of it is acked."""
     org, user, message_id = new_id("org"), new_id("user"), new_id("m")
     command = AddMember(org_id=org, user_id=user)
-    assert app.reject(message_id, "add_member", "not_found", "x", command=command) is Outcome.REFUSED
+    assert (
+        app.reject(rejection(command, message_id, "add_member", "not_found", "x"), command) is Outcome.REFUSED
+    )
     assert not app.acked_outcome(message_id, command), "its rejection dead-lettered it"
     with engine.begin() as connection:  # as `docfleet inbox prune` forgets it
         connection.execute(text("DELETE FROM inbox WHERE message_id = :id"), {"id": message_id})
@@ -158,11 +164,13 @@ def test_an_ids_own_rejection_is_kept_over_a_later_one_refusing_a_command_sent_u
     """`dlq ls` tells a dead letter by the rejection that spent its id, not by a later reuse of it."""
     org, user, message_id = new_id("org"), new_id("user"), new_id("m")
     command = AddMember(org_id=org, user_id=user)
-    assert app.reject(message_id, "add_member", "not_found", "x", command=command) is Outcome.REFUSED
+    assert (
+        app.reject(rejection(command, message_id, "add_member", "not_found", "x"), command) is Outcome.REFUSED
+    )
     history = MessageHistory(engine)
     assert history.rejections([message_id])[message_id].reason == "not_found"
     with pytest.raises(MessageIdReused):
         app.handle(AddMember(org_id=org, user_id=new_id("user")), message_id=message_id, actor="other")
 
-    rejection = history.rejections([message_id])[message_id]
-    assert (rejection.reason, rejection.actor) == ("not_found", "add_member")
+    recorded = history.rejections([message_id])[message_id]
+    assert (recorded.reason, recorded.actor) == ("not_found", "add_member")

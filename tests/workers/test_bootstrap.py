@@ -12,7 +12,7 @@ from domain.errors import AlreadyApplied, DocumentNotFound, NotAMember
 from domain.events import CommandRejected
 from domain.ports import UnitOfWork, UnitOfWorkFactory
 from domain.roles import Role
-from domain.use_cases.dispatch import Outcome
+from domain.use_cases.dispatch import Outcome, rejection
 from tests.support.cycles import left_to_the_collector
 from tests.unit.fakes import FOLDER, ORG, FakeDatabase, FakeListingCache
 from tests.workers.conftest import ALICE, BOB
@@ -47,10 +47,11 @@ def test_handle_lets_not_found_propagate_for_a_retry(application: Application, d
 
 
 def test_reject_records_one_rejection_per_message(application: Application, db: FakeDatabase) -> None:
-    assert (
-        application.reject("m1", "upload_document", "invalid", "name: is required", org_id=ORG) == "refused"
+    invalid = rejection(None, "m1", "upload_document", "invalid", "name: is required", org_id=ORG)
+    assert application.reject(invalid) == "refused"
+    assert application.reject(rejection(None, "m1", "upload_document", "invalid", "name: is required")) == (
+        "duplicate"
     )
-    assert application.reject("m1", "upload_document", "invalid", "name: is required") == "duplicate"
 
     [rejected] = db.events
     assert isinstance(rejected, CommandRejected)

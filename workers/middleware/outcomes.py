@@ -20,6 +20,7 @@ from dramatiq.middleware import Middleware
 
 from domain.commands import Command
 from domain.errors import MessageIdReused, NotFound
+from domain.use_cases.dispatch import rejection
 from workers.background import Job, OneThreadInBackground
 from workers.contract import QUERIES, command_or_none, ids_in, rejection_ids
 from workers.middleware.resources import Resources
@@ -183,11 +184,11 @@ class Outcomes(Middleware):
         """Commits the CommandRejected, naming the ids it names that ``ids`` holds (its inbox row keeping
         the fingerprint of ``command``, if given); says whether it was recorded, already there, or not
         recorded."""
-        named = rejection_ids(actor, ids)
+        event = rejection(
+            command, message_id, actor, reason, detail[:MAX_DETAIL], **rejection_ids(actor, ids)
+        )
         try:
-            outcome = self._resources.application().reject(
-                message_id, actor, reason, detail[:MAX_DETAIL], **named, command=command
-            )
+            outcome = self._resources.application().reject(event, command)
         except Exception as error:
             _log().error("rejection not recorded", message_id=message_id, error=repr(error)[:300])
             return "failed"
