@@ -10,7 +10,8 @@ still unacked when the connection closes, for any reason, goes back to its queue
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -101,19 +102,13 @@ class DeadLetterQueues(BlockingConnectionOwner):
         ``moved`` hears of each once its copy is confirmed and the dead letter gone: if a later one
         fails, the caller still knows which went. Messages that arrive meanwhile are not offered.
         """
-        try:
-            for _ in range(self.count(queue) or 0):
-                taken = self._take(queue)
-                if taken is None:
-                    break
-                tag, letter = taken
+        with closing(self._each_present(queue)) as present:
+            for tag, letter in present:
                 relocation = decide(letter)
                 if relocation is not None:
                     self._publish(relocation)
                     self._channel.basic_ack(tag)
                     moved(relocation)
-        finally:
-            self._give_back()
 
     def delete_first(self, queue: str, count: int) -> int:
         """Deletes the first ``count`` messages of the queue, no more; how many it deleted. Messages that
@@ -142,17 +137,12 @@ class DeadLetterQueues(BlockingConnectionOwner):
 
     def _chosen(self, queue: str, chosen: Callable[[DeadLetter], bool], *, delete: bool) -> int:
         accepted = 0
-        try:
-            for _ in range(self.count(queue) or 0):
-                taken = self._take(queue)
-                if taken is None:
-                    break
-                if chosen(taken[1]):
+        with closing(self._each_present(queue)) as present:
+            for tag, letter in present:
+                if chosen(letter):
                     accepted += 1
                     if delete:
-                        self._channel.basic_ack(taken[0])
-        finally:
-            self._give_back()
+                        self._channel.basic_ack(tag)
         return accepted
 
     def purge(self, queue: str) -> int:
@@ -160,6 +150,19 @@ class DeadLetterQueues(BlockingConnectionOwner):
         if self.count(queue) is None:
             return 0
         return int(self._channel.queue_purge(queue).method.message_count)
+
+    def _each_present(self, queue: str) -> Generator[tuple[int, DeadLetter]]:
+        """Each message present now, taken unacked with its delivery tag; whatever is still unacked when
+        the iteration ends or is closed goes back to the queue, in its place. Messages that arrive
+        meanwhile are not taken."""
+        try:
+            for _ in range(self.count(queue) or 0):
+                taken = self._take(queue)
+                if taken is None:
+                    return
+                yield taken
+        finally:
+            self._give_back()
 
     def _take(self, queue: str) -> tuple[int, DeadLetter] | None:
         method, properties, body = self._channel.basic_get(queue, auto_ack=False)
