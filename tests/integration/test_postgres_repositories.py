@@ -26,9 +26,11 @@ def test_a_membership_another_unit_of_work_added_first_is_reported_as_such(
 ) -> None:
     org_id = new_id("org")
     with SqlUnitOfWork(engine, None) as first, SqlUnitOfWork(engine, None) as second:
-        for uow in (first, second):  # both read before either commits: neither sees the member
+        for uow in (first, second):  # both read before either adds: neither sees the member
             assert not uow.members.contains(org_id, "alice")
-            uow.members.add(org_id, "alice")
+        first.members.add(org_id, "alice")
+        _wait_until_run(first)
+        second.members.add(org_id, "alice")  # waits, on the server, for the first to end
         first.commit()
         with pytest.raises(MemberAddedConcurrently, match="already exists"):
             second.commit()
@@ -54,9 +56,22 @@ def test_a_folder_another_unit_of_work_created_first_is_reported_as_such(
                 now=MOMENT,
             )
             uow.folders.add(created)
+            if uow is first:
+                _wait_until_run(first)
         first.commit()
         with pytest.raises(FolderCreatedConcurrently, match="already exists"):
             second.commit()
+
+
+def _wait_until_run(uow: SqlUnitOfWork) -> None:
+    """A read in ``uow``'s transaction, so the server has run its INSERT before the other's is sent.
+
+    Statements are sent without waiting, and both transactions are held by this one thread. Were the
+    second's INSERT to run first, the first's would wait for the second to end, the first's commit
+    would never return, and the test would hang. Only the first may wait: the second's INSERT waits,
+    on the server, for the first to end.
+    """
+    assert uow.session.scalar("SELECT 1") == 1
 
 
 def _saved(engine: Engine, document: Document) -> Document:
