@@ -215,7 +215,8 @@ def test_a_job_run_again_alone_waits_for_a_batch_holding_its_copy_without_a_dead
     def handle_with(new_uow: UnitOfWorkFactory, job: Job) -> Outcome:
         return execute(job.command, message_id=job.message_id, actor=job.actor, new_uow=new_uow)
 
-    with open_batch([job]) as batch, ThreadPoolExecutor(1) as pool:
+    # The pool is entered first: should the test fail, the batch ends before the pool waits for its job.
+    with ThreadPoolExecutor(1) as pool, open_batch([job]) as batch:
         alone = pool.submit(run_alone, job, open_batch, handle_with)
         wait_until_blocked(engine, "SELECT")
         in_batch = _results([(message_id, share)], batch.new_uow)

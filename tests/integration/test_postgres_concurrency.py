@@ -45,6 +45,7 @@ def test_a_concurrent_duplicate_waits_for_the_first_delivery(
 ) -> None:
     message_id = new_id("msg")
     with ThreadPoolExecutor(1) as pool, SqlUnitOfWork(engine, message_id) as first:
+        first.session.scalar("SELECT 1")  # the claim, sent on entry, has run before the second's is sent
         second = pool.submit(_apply, engine, message_id)
         wait_until_blocked(engine, "INSERT INTO inbox")
         assert not second.done()
