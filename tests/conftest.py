@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 
 from tests.support.services import (
     default_settings,
@@ -36,12 +36,20 @@ def fresh_database_url() -> Iterator[str]:
         yield url
 
 
+# A test holding two transactions in one thread can wait on itself, which Postgres cannot see as a
+# deadlock: a lock wait this long fails the test instead of hanging it, its clean-up included.
+TEST_LOCK_TIMEOUT = "-c lock_timeout=60s"
+
+
 @pytest.fixture(scope="module")
 def engine(database_url: str) -> Iterator[Engine]:
-    """A pooled engine on the run's database for the module's tests: 8 connections, 16 with overflow."""
-    from adapters.postgres.engine import create_engine
+    """A pooled engine on the run's database for the module's tests: 8 connections, 16 with overflow;
+    a lock waited for over a minute fails the statement."""
+    from adapters.postgres.engine import create_engine, session_options
 
-    engine = create_engine(database_url, pool_size=8)
+    url = make_url(database_url)
+    bounded = url.update_query_dict({"options": session_options(url, TEST_LOCK_TIMEOUT)})
+    engine = create_engine(bounded.render_as_string(hide_password=False), pool_size=8)
     yield engine
     engine.dispose()
 
