@@ -30,13 +30,15 @@ lint: install
 	$(BIN)/mypy .
 
 # A test past its 300 s is interrupted by pytest-timeout; one whose clean-up then waits forever has its
-# stacks printed at 360 s (faulthandler_timeout), and the run is interrupted at PYTEST_LIMIT_S, so a hang
-# fails in minutes with its place named rather than holding CI to its own limit.
+# stacks printed at 360 s (faulthandler_timeout), and the run is interrupted at PYTEST_LIMIT_S (where
+# coreutils' timeout is installed), so a hang fails with its place named rather than holding CI to its
+# own limit.
 PYTEST_LIMIT_S ?= 2400
+RUN_LIMITED := $(if $(shell command -v timeout),timeout --foreground --signal=INT --kill-after=60 $(PYTEST_LIMIT_S))
 
 test: install services lint
 	$(BIN)/python -m scripts.check_migrations
-	timeout --foreground --signal=INT --kill-after=60 $(PYTEST_LIMIT_S) $(BIN)/pytest
+	$(RUN_LIMITED) $(BIN)/pytest
 
 test-unit: install
 	$(BIN)/pytest -m "not integration and not e2e"
