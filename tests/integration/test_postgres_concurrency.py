@@ -23,6 +23,7 @@ from tests.integration.test_postgres_support import (
     seed_folder,
     upload_command,
     wait_until_blocked,
+    wait_until_run,
 )
 
 pytestmark = pytest.mark.integration
@@ -45,7 +46,7 @@ def test_a_concurrent_duplicate_waits_for_the_first_delivery(
 ) -> None:
     message_id = new_id("msg")
     with ThreadPoolExecutor(1) as pool, SqlUnitOfWork(engine, message_id) as first:
-        first.session.scalar("SELECT 1")  # the claim, sent on entry, has run before the second's is sent
+        wait_until_run(first)  # its claim, sent on entry
         second = pool.submit(_apply, engine, message_id)
         wait_until_blocked(engine, "INSERT INTO inbox")
         assert not second.done()

@@ -13,7 +13,7 @@ from adapters.postgres.unit_of_work import SqlUnitOfWork
 from domain.model import Document, DocumentContent, Folder
 from domain.roles import Role
 from tests.conftest import IdMaker
-from tests.integration.test_postgres_support import first_version, seed_folder
+from tests.integration.test_postgres_support import first_version, seed_folder, wait_until_run
 
 pytestmark = pytest.mark.integration
 
@@ -25,11 +25,11 @@ def test_a_membership_another_unit_of_work_added_first_is_reported_as_such(
     engine: Engine, new_id: IdMaker
 ) -> None:
     org_id = new_id("org")
-    with SqlUnitOfWork(engine, None) as second, SqlUnitOfWork(engine, None) as first:  # see _wait_until_run
+    with SqlUnitOfWork(engine, None) as second, SqlUnitOfWork(engine, None) as first:  # see wait_until_run
         for uow in (first, second):  # both read before either adds: neither sees the member
             assert not uow.members.contains(org_id, "alice")
         first.members.add(org_id, "alice")
-        _wait_until_run(first)
+        wait_until_run(first)
         second.members.add(org_id, "alice")  # waits, on the server, for the first to end
         first.commit()
         with pytest.raises(MemberAddedConcurrently, match="already exists"):
@@ -45,7 +45,7 @@ def test_a_folder_another_unit_of_work_created_first_is_reported_as_such(
     """The same folder id, or a sibling of the same name: an expected race, which a retry decides."""
     root = seed_folder(engine, new_id)
     folder_id = new_id("folder")
-    with SqlUnitOfWork(engine, None) as second, SqlUnitOfWork(engine, None) as first:  # see _wait_until_run
+    with SqlUnitOfWork(engine, None) as second, SqlUnitOfWork(engine, None) as first:  # see wait_until_run
         for index, uow in enumerate((first, second)):
             created = Folder.create(
                 folder_id=folder_id if same == "id" else new_id("folder"),
@@ -57,22 +57,10 @@ def test_a_folder_another_unit_of_work_created_first_is_reported_as_such(
             )
             uow.folders.add(created)
             if uow is first:
-                _wait_until_run(first)
+                wait_until_run(first)
         first.commit()
         with pytest.raises(FolderCreatedConcurrently, match="already exists"):
             second.commit()
-
-
-def _wait_until_run(uow: SqlUnitOfWork) -> None:
-    """A read in ``uow``'s transaction, so the server has run its INSERT before the other's is sent.
-
-    Statements are sent without waiting, and both transactions are held by this one thread. Were the
-    second's INSERT to run first, the first's would wait for the second to end, the first's commit
-    would never return, and the test would hang. Only the first may wait: the second's INSERT waits,
-    on the server, for the first to end. For the same reason the second is entered first: should the
-    test fail before the first commits, the first ends before the second's clean-up waits on it.
-    """
-    assert uow.session.scalar("SELECT 1") == 1
 
 
 def _saved(engine: Engine, document: Document) -> Document:

@@ -96,6 +96,18 @@ def wait_until_blocked(engine: Engine, statement_start: str, sessions: int = 1) 
     pytest.fail(f"fewer than {sessions} sessions waited on a lock running {statement_start!r}")
 
 
+def wait_until_run(uow: SqlUnitOfWork) -> None:
+    """A read in ``uow``'s transaction, so the server has run what it sent before another is sent.
+
+    Statements are sent without waiting. With two transactions on one thread, were the second's
+    conflicting write to run first, the first's would wait for the second to end, the first's commit
+    would never return, and the test would hang. Only the first may wait: the second's write waits, on
+    the server, for the first to end. For the same reason the second is entered first: should the test
+    fail before the first commits, the first ends before the second's clean-up waits on it.
+    """
+    assert uow.session.scalar("SELECT 1") == 1
+
+
 def run(new_uow: UnitOfWorkFactory, new_id: IdMaker, command: Command, actor: str = "alice") -> Outcome:
     """Runs the command as a message of its own, as a worker would."""
     return execute(command, message_id=new_id("msg"), actor=actor, new_uow=new_uow)
