@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.errors import CrossOrganization, DocumentNotFound, FolderNotFound, NotAMember
+from domain.errors import CrossOrganization, DocumentNotFound, FolderNotFound, LastOwner, NotAMember
 from domain.model import Document, Folder
 from domain.ports import UnitOfWork
 
@@ -35,3 +35,13 @@ def require_document(uow: UnitOfWork, document_id: str) -> Document:
     if document is None:
         raise DocumentNotFound(document_id)
     return document
+
+
+def require_another_owner(uow: UnitOfWork, document: Document, user_id: str) -> None:
+    """Refuses a change that would leave the document with no owner but ``user_id``."""
+    if uow.policies.owners_of(document.id) <= {user_id}:
+        raise LastOwner(
+            f"user {user_id!r} is the last owner of document {document.id!r}",
+            org_id=document.org_id,
+            document_id=document.id,
+        )

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from domain.commands import RevokeAccess
-from domain.errors import LastOwner, PermissionDenied
+from domain.errors import PermissionDenied
 from domain.events import AccessRevoked
+from domain.model import Document
 from domain.ports import UnitOfWork
 from domain.roles import Capability, Role, capabilities_of
-from domain.use_cases.guards import require_document, require_member
+from domain.use_cases.guards import require_another_owner, require_document, require_member
 
 
 def revoke_access(cmd: RevokeAccess, uow: UnitOfWork) -> None:
@@ -14,20 +15,10 @@ def revoke_access(cmd: RevokeAccess, uow: UnitOfWork) -> None:
     with uow:
         document = require_document(uow, cmd.doc_id)
         require_member(uow, document.org_id, cmd.revoked_by, document_id=document.id)
-        revoker = uow.policies.role_of(document.id, cmd.revoked_by)
-        if Capability.SHARE not in capabilities_of(revoker):
-            raise PermissionDenied(
-                f"user {cmd.revoked_by!r} may not revoke access to document {document.id!r}",
-                org_id=document.org_id,
-                document_id=document.id,
-            )
+        _require_may_revoke(uow, document, cmd.revoked_by)
         current = uow.policies.role_of(document.id, cmd.user_id)
-        if current is Role.OWNER and uow.policies.owners_of(document.id) <= {cmd.user_id}:
-            raise LastOwner(
-                f"user {cmd.user_id!r} is the last owner of document {document.id!r}",
-                org_id=document.org_id,
-                document_id=document.id,
-            )
+        if current is Role.OWNER:
+            require_another_owner(uow, document, cmd.user_id)
         if current is not None:
             uow.policies.remove(document, cmd.user_id)
             uow.record(
@@ -39,3 +30,12 @@ def revoke_access(cmd: RevokeAccess, uow: UnitOfWork) -> None:
                 )
             )
         uow.commit()
+
+
+def _require_may_revoke(uow: UnitOfWork, document: Document, revoked_by: str) -> None:
+    if Capability.SHARE not in capabilities_of(uow.policies.role_of(document.id, revoked_by)):
+        raise PermissionDenied(
+            f"user {revoked_by!r} may not revoke access to document {document.id!r}",
+            org_id=document.org_id,
+            document_id=document.id,
+        )

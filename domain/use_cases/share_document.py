@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from domain.commands import ShareDocument
-from domain.errors import Escalation, LastOwner, PermissionDenied
+from domain.errors import Escalation, PermissionDenied
 from domain.events import DocumentShared
 from domain.model import Document
 from domain.ports import UnitOfWork
 from domain.roles import Capability, Role, capabilities_of, may_grant
-from domain.use_cases.guards import require_document, require_member
+from domain.use_cases.guards import require_another_owner, require_document, require_member
 
 
 def share_document(cmd: ShareDocument, uow: UnitOfWork) -> None:
@@ -19,7 +19,7 @@ def share_document(cmd: ShareDocument, uow: UnitOfWork) -> None:
         _require_may_grant(uow, document, cmd)
         current = uow.policies.role_of(document.id, cmd.shared_with)
         if current is Role.OWNER and cmd.role is not Role.OWNER:
-            _require_another_owner(uow, document, cmd.shared_with)
+            require_another_owner(uow, document, cmd.shared_with)
         if current is not cmd.role:
             uow.policies.put(document, cmd.shared_with, cmd.role)
             uow.record(
@@ -49,12 +49,3 @@ def _require_may_grant(uow: UnitOfWork, document: Document, cmd: ShareDocument) 
         org_id=document.org_id,
         document_id=document.id,
     )
-
-
-def _require_another_owner(uow: UnitOfWork, document: Document, user_id: str) -> None:
-    if uow.policies.owners_of(document.id) <= {user_id}:
-        raise LastOwner(
-            f"user {user_id!r} is the last owner of document {document.id!r}",
-            org_id=document.org_id,
-            document_id=document.id,
-        )
