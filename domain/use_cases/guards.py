@@ -1,4 +1,5 @@
-"""Lookups shared by the use cases, each turning an absence into the right typed error."""
+"""Lookups and checks shared by the use cases, each turning an absence or a broken rule into the right
+typed error."""
 
 from __future__ import annotations
 
