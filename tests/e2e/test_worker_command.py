@@ -93,6 +93,14 @@ def test_dramatiqs_log_file_is_refused_as_every_line_goes_to_stderr(tmp_path: Pa
     assert not (tmp_path / "fleet.log").exists()
 
 
+def test_its_help_gives_docfleets_example_not_dramatiqs() -> None:
+    done = subprocess.run([*WORKER, "--help"], capture_output=True, timeout=60)
+
+    assert done.returncode == 0
+    assert b"$ docfleet worker --processes 2 --threads 32" in done.stdout
+    assert b"$ dramatiq" not in done.stdout
+
+
 def test_an_option_dramatiq_does_not_know_is_one_line_and_exit_2() -> None:
     done = subprocess.run(
         [*WORKER, "--bogus"], env=fleet_environment(default_settings()), capture_output=True

@@ -29,6 +29,12 @@ ABOUT = (
     " LOG_LEVEL: --skip-logging is always on, --verbose plays no part, --log-file is refused."
 )
 
+EXAMPLE = """example:
+
+  # As the Procfile runs it: two processes of 32 threads, 20 s for a clean stop's drain.
+  $ docfleet worker --processes 2 --threads 32 --worker-shutdown-timeout 20000
+"""
+
 
 def run_worker(options: Sequence[str]) -> int:
     """Dramatiq's main on ``BROKER_MODULE`` with ``options``; its exit code."""
@@ -55,6 +61,7 @@ def _parsed(options: Sequence[str]) -> argparse.Namespace:
     parser = make_argument_parser()  # type: ignore[no-untyped-call]
     parser.prog, parser.description = "docfleet worker", ABOUT
     parser.usage = "docfleet worker [MODULE...] [DRAMATIQ OPTION...]"
+    parser.epilog = EXAMPLE  # in place of Dramatiq's examples, which run ``dramatiq some_module``
     parser.error = _refused
     namespace: argparse.Namespace = parser.parse_args([BROKER_MODULE, *options, "--skip-logging"])
     return namespace
