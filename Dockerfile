@@ -1,4 +1,4 @@
-# One image for every docfleet process: the compose file picks the command (worker, relay, migrate).
+# One image for every docfleet process: the compose file picks the command (worker, relay, migrate, audit).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -49,7 +49,7 @@ test-integration: install services
 test-e2e: install services
 	$(BIN)/pytest -m e2e
 
-# The Procfile's commands (dramatiq, docfleet) are the venv's: put it first on PATH for them. No .env file:
+# The Procfile's command (docfleet) is the venv's: put it first on PATH for it. No .env file:
 # the fleet reads the environment that ensure-services and migrate read, not one of its own.
 run: install services migrate
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile -e /dev/null worker relay
