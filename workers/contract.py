@@ -160,16 +160,20 @@ ID_FIELDS: tuple[str, ...] = ("org_id", "doc_id", "folder_id", "parent_id", "use
 ID_FIELDS += ("created_by", "shared_by", "shared_with", "revoked_by", "requested_by")
 REJECTION_IDS: tuple[str, ...] = ("org_id", "doc_id", "folder_id", "user_id")
 """The ids a CommandRejected names (the keywords of ``domain.use_cases.dispatch.rejection``)."""
-_ANY_ACTORS_IDS = ("org_id", "doc_id")  # contract §6: the command's, or those of what it names
+_UNKNOWN_ACTORS_IDS = ("org_id", "doc_id")  # no arguments to go by: the producer's own, as sent
 
 
-def rejection_ids(actor: str, ids: Mapping[str, str]) -> dict[str, str | None]:
-    """The ids of ``ids`` (a message's well-formed ones, and what its failure found) that its
-    CommandRejected names: its ``org_id`` and ``doc_id``, and its ``folder_id`` and ``user_id`` where the
-    actor takes such an argument (a stray one in an invalid message is not the command's)."""
+def rejection_ids(
+    actor: str, ids: Mapping[str, str], found: Mapping[str, str | None] | None = None
+) -> dict[str, str | None]:
+    """The ids a message's CommandRejected names: those of ``ids`` (its well-formed ones) that its actor
+    takes as arguments, a stray one in an invalid message not being the command's (an ``org_id`` sent
+    to ``share_document`` would put the rejection in another organization's stream), then what its
+    failure ``found`` (the organization of the document a not-found names)."""
     own = ACTOR_KWARGS.get(actor)
-    taken = (*_ANY_ACTORS_IDS, *(own.model_fields if own is not None else ()))
-    return {name: ids.get(name) if name in taken else None for name in REJECTION_IDS}
+    taken = own.model_fields if own is not None else _UNKNOWN_ACTORS_IDS
+    named = {name: ids.get(name) if name in taken else None for name in REJECTION_IDS}
+    return named | {name: value for name, value in (found or {}).items() if value}
 
 
 def queue_of(actor_name: str) -> str:

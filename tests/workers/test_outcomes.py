@@ -120,6 +120,29 @@ def test_a_stray_id_in_an_invalid_message_is_not_named_as_the_commands(
     assert (rejected.doc_id, rejected.user_id, rejected.folder_id) == ("d1", BOB, None)
 
 
+def test_a_stray_org_id_does_not_put_a_rejection_in_another_organizations_stream(
+    fleet: Fleet, db: FakeDatabase
+) -> None:
+    """``share_document`` takes no ``org_id``: its rejection names the document's organization."""
+    db.with_document("d1", owner=ALICE)
+    fleet.send("share_document", doc_id="d1", shared_by=ALICE, shared_with=BOB, role="viewer", org_id="other")
+    fleet.settle()
+
+    [rejected] = db.events_of(CommandRejected)
+    assert rejected.detail == "org_id: is not a field of this actor"
+    assert (rejected.org_id, rejected.doc_id) == (ORG, "d1")
+
+
+def test_a_stray_doc_id_is_not_named_by_the_rejection_of_a_command_about_no_document(
+    fleet: Fleet, db: FakeDatabase
+) -> None:
+    fleet.send("add_member", org_id=ORG, user_id="dave", doc_id="d1")
+    fleet.settle()
+
+    [rejected] = db.events_of(CommandRejected)
+    assert (rejected.org_id, rejected.doc_id, rejected.user_id) == (ORG, None, "dave")
+
+
 def test_positional_arguments_make_a_message_invalid(fleet: Fleet, db: FakeDatabase) -> None:
     message = fleet.send("add_member", ORG, "dave")
     fleet.settle()

@@ -169,8 +169,8 @@ class Outcomes(Middleware):
         **ids: str | None,
     ) -> str:
         """``ids``: what the failure itself names (a document's organization), before the message's own."""
-        known = {**ids_in(message.kwargs), **{name: value for name, value in ids.items() if value}}
-        return self._record(message.message_id, message.actor_name, reason, detail, known, command)
+        own = ids_in(message.kwargs)
+        return self._record(message.message_id, message.actor_name, reason, detail, own, command, ids)
 
     def _record(
         self,
@@ -180,13 +180,13 @@ class Outcomes(Middleware):
         detail: str,
         ids: Mapping[str, str],
         command: Command | None = None,
+        found: Mapping[str, str | None] | None = None,
     ) -> str:
-        """Commits the CommandRejected, naming the ids it names that ``ids`` holds (its inbox row keeping
-        the fingerprint of ``command``, if given); says whether it was recorded, already there, or not
-        recorded."""
-        event = rejection(
-            command, message_id, actor, reason, detail[:MAX_DETAIL], **rejection_ids(actor, ids)
-        )
+        """Commits the CommandRejected, naming the ids it names that ``ids`` holds, and what the failure
+        ``found`` (its inbox row keeping the fingerprint of ``command``, if given); says whether it was
+        recorded, already there, or not recorded."""
+        named = rejection_ids(actor, ids, found)
+        event = rejection(command, message_id, actor, reason, detail[:MAX_DETAIL], **named)
         try:
             outcome = self._resources.application().reject(event, command)
         except Exception as error:
