@@ -166,11 +166,12 @@ class Outcomes(Middleware):
         reason: str,
         detail: str,
         command: Command | None = None,
-        **ids: str | None,
+        **found: str | None,
     ) -> str:
-        """``ids``: what the failure itself names (a document's organization), before the message's own."""
+        """``found``: what the failure itself names (a document's organization), laid over the ids of the
+        message's own that its actor takes."""
         own = ids_in(message.kwargs)
-        return self._record(message.message_id, message.actor_name, reason, detail, own, command, ids)
+        return self._record(message.message_id, message.actor_name, reason, detail, own, command, found)
 
     def _record(
         self,
