@@ -13,7 +13,7 @@ from workers.settings import Settings
 pytestmark = pytest.mark.integration
 
 
-def test_a_process_keeping_no_listing_in_memory_still_has_the_tier_that_remembers_large_folders(
+def test_a_process_keeping_no_listing_in_memory_still_has_the_near_cache_that_remembers_large_folders(
     database_url: str, key_prefix: str
 ) -> None:
     """Without it, each page of a folder too heavy to list whole would load the whole folder again."""

@@ -186,8 +186,9 @@ def test_a_listing_loaded_while_the_database_was_replaced_is_not_stored(
 
 def test_a_listing_loaded_on_the_same_database_is_stored(client: valkey.Valkey, key_prefix: str) -> None:
     cache = ValkeyListingCache(client, key_prefix, TTL_SECONDS, database=lambda: "db-1")
-    cache.get_or_load("folder-1", 3, lambda: a_listing("folder-1", 3, "doc-1"))
-    assert cache.get("folder-1", 3) is not None
+    listing = a_listing("folder-1", 3, "doc-1")
+    cache.get_or_load("folder-1", 3, lambda: listing)
+    assert cache.get("folder-1", 3) == listing
 
 
 def test_a_listing_too_large_to_store_at_once_is_not_stored_and_says_so(

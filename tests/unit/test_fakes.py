@@ -86,7 +86,7 @@ def test_a_unit_of_work_for_an_applied_message_refuses_to_open() -> None:
 
 def test_using_a_unit_of_work_outside_with_is_an_error() -> None:
     uow = FakeDatabase().uow()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="outside its `with` block"):
         uow.members.contains(ORG, "alice")
 
 

@@ -294,17 +294,29 @@ def test_a_command_whose_folder_arrives_later_is_applied_on_a_retry(fleet: Fleet
 
 
 def test_a_fault_is_retried_then_dead_lettered_without_an_event(db: FakeDatabase) -> None:
-    def unavailable(message_id: str | None, fingerprint: str | None = None, /) -> UnitOfWork:
-        raise OperationalError("connect", {}, ConnectionRefusedError("postgres is down"))
+    """Each try adds the member on ``db`` and records its event; the commit then meets the fault."""
+    opened, added_at_commit = db.uow_factory(), []
 
-    broken = Application(new_uow=unavailable, listing_cache=FakeListingCache())
+    def failing_at_commit(message_id: str | None, fingerprint: str | None = None, /) -> UnitOfWork:
+        uow = opened(message_id, fingerprint)
+
+        def commit() -> None:
+            added_at_commit.append("dave" in uow.tables().members.get(ORG, set()))
+            raise OperationalError("COMMIT", {}, ConnectionResetError("server closed the connection"))
+
+        uow.commit = commit  # type: ignore[method-assign]
+        return uow
+
+    broken = Application(new_uow=failing_at_commit, listing_cache=FakeListingCache())
     with running_fleet(broken) as fleet, capture_logs() as logs:
         message = fleet.send("add_member", org_id=ORG, user_id="dave")
         fleet.settle()
         [dead] = fleet.dead_letters()
 
     assert dead.message_id == message.message_id
+    assert added_at_commit == [True] * (1 + QUICK.fault_retries)
     assert db.events == []
+    assert "dave" not in db.members.get(ORG, set())
     lines = outcome_lines(logs, message.message_id)
     assert [line["outcome"] for line in lines] == ["retrying"] * QUICK.fault_retries + ["dead_lettered"]
     assert lines[-1]["reason"] == "fault"
