@@ -103,7 +103,7 @@ def test_two_migrates_creating_the_same_database_at_once_both_find_it_there() ->
             runs = [threading.Thread(target=migrate_creates) for _ in range(2)]
             for run in runs:
                 run.start()
-            _until_waiting_on_the_catalog(admin, 2)
+            _until_creating_behind(holder.info.backend_pid, name, admin, 2)
             holder.rollback()
         for run in runs:
             run.join()
@@ -115,14 +115,16 @@ def test_two_migrates_creating_the_same_database_at_once_both_find_it_there() ->
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _until_waiting_on_the_catalog(admin: str, count: int) -> None:
-    waiting = """
-        SELECT count(*) FROM pg_locks
-        WHERE NOT granted AND locktype = 'relation' AND relation = 'pg_catalog.pg_database'::regclass
-    """
+def _until_creating_behind(holder_pid: int, name: str, admin: str, count: int) -> None:
+    """Until ``count`` sessions creating ``name`` wait on the holder's lock: another run's CREATE DATABASE
+    waits there too, and must not be counted."""
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE %s = ANY(pg_blocking_pids(pid)) AND query ILIKE 'CREATE DATABASE%%' AND strpos(query, %s) > 0"
+    )
     with psycopg.connect(admin, autocommit=True) as connection:
         deadline = time.monotonic() + 60
-        while (row := connection.execute(waiting).fetchone()) is None or row[0] < count:
+        while (row := connection.execute(waiting, (holder_pid, name)).fetchone()) is None or row[0] < count:
             if time.monotonic() > deadline:
                 pytest.fail(f"{count} CREATE DATABASE never waited on pg_database")
             time.sleep(0.02)

@@ -49,14 +49,14 @@ def test_after_rabbitmq_closes_its_connection_the_relay_reconnects_and_publishes
 
 
 def test_after_postgres_drops_its_connections_the_relay_reconnects_and_publishes_the_rest(
-    database_url: str, amqp_url: str
+    fresh_database_url: str, amqp_url: str
 ) -> None:
     org, doc = f"org-{uuid.uuid4().hex[:8]}", f"doc-{uuid.uuid4().hex[:8]}"
     events = [uploaded(org, doc, version) for version in range(1, 5)]
     with (
-        engine_for(database_url) as engine,
+        engine_for(fresh_database_url) as engine,
         EventSubscription(amqp_url, ["document.uploaded"]) as tap,
-        running_relay(database_url, amqp_url),
+        running_relay(fresh_database_url, amqp_url),
     ):
         commit_events(engine, events[:2])
         before = _versions(tap, org, 2)
@@ -90,7 +90,7 @@ def _wait_until_marked(engine: Engine, events: Sequence[Event], timeout: float =
 
 
 def _terminate_other_sessions(engine: Engine) -> int:
-    """Ends every other session on the test database, as a Postgres restart or failover would."""
+    """Ends every other session on the test's own database, as a Postgres restart or failover would."""
     statement = text(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
         " WHERE datname = current_database() AND pid <> pg_backend_pid()"
@@ -100,7 +100,7 @@ def _terminate_other_sessions(engine: Engine) -> int:
 
 
 def test_a_relay_held_by_a_lock_on_the_outbox_says_so_and_publishes_once_it_is_gone(
-    database_url: str, amqp_url: str
+    fresh_database_url: str, amqp_url: str
 ) -> None:
     """A migration or a manual transaction holding the outbox: the leader's fetch is cancelled after its
     timeout and logged, rather than waiting in silence and deaf to a stop."""
@@ -108,10 +108,10 @@ def test_a_relay_held_by_a_lock_on_the_outbox_says_so_and_publishes_once_it_is_g
     events = [uploaded(org, doc, version) for version in range(1, 3)]
     options = RelayOptions(poll_interval=0.2, backoff_max=0.5, statement_timeout_ms=300)
     with (
-        engine_for(database_url) as engine,
+        engine_for(fresh_database_url) as engine,
         EventSubscription(amqp_url, ["document.uploaded"]) as tap,
         capture_logs() as logs,
-        running_relay(database_url, amqp_url, options),
+        running_relay(fresh_database_url, amqp_url, options),
     ):
         wait_for(lambda: _said(logs, "relay is the leader"), 10, "the relay to lead")
         with engine.connect() as holder:

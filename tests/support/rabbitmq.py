@@ -5,6 +5,8 @@ from __future__ import annotations
 import pika
 import pika.exceptions
 
+from workers.contract import COMMANDS_QUEUE, QUERIES_QUEUE
+
 
 def consumer_count(amqp_url: str, queue: str) -> int:
     """The queue's consumer count; 0 while the queue does not exist or RabbitMQ does not answer."""
@@ -26,5 +28,18 @@ def queue_depth(amqp_url: str, queue: str) -> int:
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
         return int(connection.channel().queue_declare(queue, passive=True).method.message_count)
+    finally:
+        connection.close()
+
+
+def delete_contract_queues(amqp_url: str) -> None:
+    """Deletes the contract's queues and their delay and dead-letter queues, with whatever they hold;
+    RabbitMQ answers a delete of a queue that does not exist as done."""
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        channel = connection.channel()
+        for queue in (COMMANDS_QUEUE, QUERIES_QUEUE):
+            for name in (queue, f"{queue}.DQ", f"{queue}.XQ"):
+                channel.queue_delete(name)
     finally:
         connection.close()

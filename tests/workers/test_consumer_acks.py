@@ -31,7 +31,7 @@ def consumer(amqp_url: str) -> Iterator[ScreeningConsumer]:
     broker = build_broker(settings, results_backend=StubBackend())
     broker.declare_queue(QUEUE)
     consumer = broker.consume(QUEUE, prefetch=PUBLISHED, timeout=50)  # declares the queues
-    _purge_and_fill(amqp_url, PUBLISHED)
+    _fill(amqp_url, PUBLISHED)
     assert isinstance(consumer, ScreeningConsumer)
     yield consumer
     if consumer.connection.is_open:
@@ -39,13 +39,11 @@ def consumer(amqp_url: str) -> Iterator[ScreeningConsumer]:
     broker.close()
 
 
-def _purge_and_fill(amqp_url: str, count: int) -> None:
+def _fill(amqp_url: str, count: int) -> None:
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
         channel = connection.channel()
         channel.confirm_delivery()
-        channel.queue_purge(QUEUE)
-        channel.queue_purge(f"{QUEUE}.XQ")
         for _ in range(count):
             message: dramatiq.Message[Any] = dramatiq.Message(
                 queue_name=QUEUE, actor_name="add_member", args=(), kwargs={}, options={}

@@ -47,10 +47,6 @@ def channel(amqp_url: str, application: Application) -> Iterator[Any]:
         # Declared as the contract says, the queue matches Dramatiq's: no PRECONDITION_FAILED.
         producer.queue_declare("documents", durable=True, arguments=DEAD_LETTER_ARGUMENTS)
         producer.queue_declare("documents.XQ", durable=True, arguments={"x-message-ttl": 604_800_000})
-        # Emptied before the worker starts: the vhost is the session's, and a message another test left
-        # would otherwise be consumed, and dead-lettered, after the purge.
-        for queue in ("documents", "documents.DQ", "documents.XQ"):
-            producer.queue_purge(queue)
         worker = Worker(broker, worker_timeout=50, worker_threads=1)
         worker.start()
         try:
@@ -214,8 +210,6 @@ def test_a_closing_consumer_lets_the_dead_letters_in_hand_leave_first(
     try:
         producer = connection.channel()
         producer.confirm_delivery()
-        for queue in ("documents", "documents.XQ"):
-            producer.queue_purge(queue)
         rejected = envelope("add_member", {"org_id": "acme", "user_id": "eve"}, options={"throws": 1})
         publish(producer, json.dumps(rejected).encode())
         consumer = broker.consume("documents", prefetch=4, timeout=50)

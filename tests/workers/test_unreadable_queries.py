@@ -36,25 +36,12 @@ def consumer(amqp_url: str, backend: StubBackend) -> Iterator[ScreeningConsumer]
     settings = dataclasses.replace(Settings.from_env(), amqp_url=amqp_url)
     broker = build_broker(settings, results_backend=backend)
     broker.declare_queue(QUEUE)
-    _purge(amqp_url)  # the run's vhost is shared: another test's query would be consumed here
     consumer = broker.consume(QUEUE, prefetch=4, timeout=50)
     assert isinstance(consumer, ScreeningConsumer)
     yield consumer
     if consumer.connection.is_open:
         consumer.close()
     broker.close()
-
-
-def _purge(amqp_url: str) -> None:
-    """Empties the queue before anything is delivered from it; a queue not declared yet holds nothing."""
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        connection.channel().queue_purge(QUEUE)
-    except pika.exceptions.ChannelClosedByBroker as closed:
-        if closed.reply_code != 404:
-            raise
-    finally:
-        connection.close()
 
 
 def _publish(amqp_url: str, body: dict[str, Any]) -> None:
