@@ -60,8 +60,10 @@ def test_a_stop_ends_the_wait_for_an_alarm_within_the_confirm_timeout_and_closes
         closed_after = time.monotonic() - started
         assert publisher._connection.is_closed, "its socket closed now, not whenever it is collected"
 
-    assert gave_up_after < 2 * CONFIRM_TIMEOUT_S + 0.5
-    assert closed_after - gave_up_after < 0.5
+    # The alarm clears at ALARM_S + 2 s: a publisher that waited it out, or a close that waited for
+    # RabbitMQ's answer, would take that long. The margins are the mechanism's, not a speed target.
+    assert gave_up_after < ALARM_S / 2, "the stop ended the wait within about the confirm timeout"
+    assert closed_after < ALARM_S, "closing did not wait for the alarm to clear"
 
 
 def test_a_producer_blocked_by_an_alarm_is_told_so_not_that_rabbitmq_did_not_answer(
