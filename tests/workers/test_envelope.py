@@ -110,6 +110,7 @@ UNREADABLE: list[tuple[bytes, str]] = [
     (b"\xff\xfe not utf-8", "body: is not UTF-8 text"),
     (b"", "body: is not JSON"),
     (b"{not json", "body: is not JSON"),
+    (b"\xef\xbb\xbf" + body(), "body: is not JSON: it starts with a byte order mark (EF BB BF)"),
     (b'["documents", "add_member"]', "body: must be a JSON object"),
     (b'{"a": NaN}', "NaN is not a JSON number"),
     (b'{"a": 1e400}', "number out of range: 1e400"),

@@ -200,12 +200,18 @@ def _is_actor_name(value: object) -> bool:
     return isinstance(value, str) and _ACTOR_NAME.fullmatch(value) is not None
 
 
+_UTF8_BOM = b"\xef\xbb\xbf"
+_BOM_PROBLEM = "body: is not JSON: it starts with a byte order mark (EF BB BF); send the JSON without one"
+
+
 def _json_object(data: bytes) -> dict[str, Any]:
     try:
         fields = load_json(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise UnreadableMessage(["body: is not UTF-8 text"]) from None
     except (ValueError, RecursionError) as error:
+        if data.startswith(_UTF8_BOM):
+            raise UnreadableMessage([_BOM_PROBLEM]) from None
         raise UnreadableMessage([f"body: is not JSON ({str(error)[:120]})"]) from None
     if not isinstance(fields, dict):
         raise UnreadableMessage(["body: must be a JSON object, the Dramatiq envelope"])
