@@ -67,6 +67,17 @@ def test_a_line_splits_back_into_its_fields_whatever_their_values() -> None:
 
 
 @pytest.mark.parametrize(
+    ("body", "shown"), [({"type": "MemberAdded"}, "type=MemberAdded"), ({}, "type=-"), ({"type": 7}, "type=7")]
+)
+def test_an_event_published_without_the_type_property_shows_its_body_s(
+    body: dict[str, object], shown: str
+) -> None:
+    event = ReceivedEvent("member.added", "e1", None, "application/json", 2, json.dumps(body).encode())
+
+    assert one_line(event).split(" ")[2] == shown
+
+
+@pytest.mark.parametrize(
     "pattern", ["#", "*", "document.#", "document.shared.*", "command.rejected.delete_everything", "#.owner"]
 )
 def test_a_pattern_of_words_stars_and_hashes_is_taken(pattern: str) -> None:

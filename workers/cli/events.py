@@ -92,8 +92,9 @@ def json_line(event: ReceivedEvent) -> str:
 
 
 def one_line(event: ReceivedEvent) -> str:
-    """``occurred_at routing_key field=value ...``: every field of the event but its timestamp and type,
-    its control characters escaped."""
+    """``occurred_at routing_key type=... field=value ...``: every field of the event but its timestamp and
+    type, its control characters escaped. The type is the message's property, as the relay sets it, or the
+    body's for a message published without one."""
     try:
         body = event.payload()
     except ValueError:
@@ -102,7 +103,8 @@ def one_line(event: ReceivedEvent) -> str:
     fields = " ".join(
         f"{_shown(key)}={_shown(value)}" for key, value in body.items() if key not in ("occurred_at", "type")
     )
-    line = f"{body.get('occurred_at', '-')} {event.routing_key} type={event.type} {fields}"
+    kind = body.get("type", "-") if event.type is None else event.type  # the property, as the relay sets it
+    line = f"{body.get('occurred_at', '-')} {event.routing_key} type={_shown(kind)} {fields}"
     return printable(line, newlines=False)
 
 
