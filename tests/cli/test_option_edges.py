@@ -8,7 +8,7 @@ from typer.testing import CliRunner, Result
 
 from workers.cli.app import app
 from workers.cli.folders import show_page
-from workers.cli.output import add_row, console, table
+from workers.cli.output import PIPE_WIDTH, add_row, console, table
 from workers.contract_events import ListFolderResult
 
 
@@ -75,7 +75,22 @@ def test_the_next_page_command_keeps_a_page_size_and_a_timeout_other_than_the_de
 def test_a_width_no_table_fits_in_is_taken_for_unset(columns: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", columns)
 
-    assert console().width == 100
+    assert console().width == PIPE_WIDTH
+
+
+def test_off_a_terminal_without_columns_a_long_row_stays_on_its_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
+    reason = "invalid: blob_uri: must be an absolute URI s3://, gs://, az:// or https://bucket-or-host/path"
+    grid = table("id", "actor", "reason", whole="id")
+    add_row(grid, ["3f9c2a1e-0000-4000-8000-1234567890ab", "upload_document", reason])
+
+    console().print(grid)
+
+    [row] = [line for line in capsys.readouterr().out.splitlines() if "upload_document" in line]
+    assert "3f9c2a1e-0000-4000-8000-1234567890ab" in row
+    assert reason in row
 
 
 def test_a_usage_error_of_several_lines_is_told_on_one(capsys: pytest.CaptureFixture[str]) -> None:

@@ -32,7 +32,8 @@ def command_group(help_text: str) -> typer.Typer:
 def console(*, stderr: bool = False) -> Console:
     """A console on stdout (or stderr) that prints text literally: no markup, emoji codes or highlighting.
 
-    Off a terminal it is as wide as ``COLUMNS`` says, 100 columns by default, and long cells fold.
+    Off a terminal it is as wide as ``COLUMNS`` says, and long cells fold to it; without ``COLUMNS``
+    nothing folds: a value split over two lines of a pipe is two broken values.
     """
     return Console(stderr=stderr, markup=False, emoji=False, highlight=False, width=_width())
 
@@ -92,6 +93,7 @@ def _escaped(match: re.Match[str]) -> str:
 
 
 MIN_WIDTH = 20  # narrower, and a table has no room for its columns: COLUMNS is taken for unset
+PIPE_WIDTH = 10_000  # off a terminal without COLUMNS: a row stays on its line for grep and awk
 
 
 def _width() -> int | None:
@@ -99,4 +101,4 @@ def _width() -> int | None:
         return None
     columns = os.environ.get("COLUMNS", "")
     width = int(columns) if columns.isdigit() and len(columns) <= 5 else 0
-    return width if width >= MIN_WIDTH else 100
+    return width if width >= MIN_WIDTH else PIPE_WIDTH
