@@ -17,7 +17,8 @@ _DEPTH = 6  # pika's layers are three or four deep
 
 def connection_failure(error: BaseException) -> str:
     """The cause of ``error``, raised or reported while opening a connection, in a few words."""
-    cause = _innermost(error)
+    layers = _layers(error)
+    cause = layers[-1]
     told = f"{type(cause).__name__}: {cause}"
     if isinstance(cause, pika.exceptions.ProbableAuthenticationError) or "Login was refused" in told:
         return "login refused: check the user name and password in AMQP_URL"
@@ -29,14 +30,24 @@ def connection_failure(error: BaseException) -> str:
         return "connection refused: is RabbitMQ running, at that host and port?"
     if isinstance(cause, socket.gaierror):
         return f"the host name could not be resolved ({cause.strerror})"
-    if isinstance(cause, TimeoutError | AMQPConnectorStackTimeout):
+    if isinstance(cause, TimeoutError | AMQPConnectorStackTimeout) or _timed_out_opening(cause):
         return "no answer in time"
+    if any(isinstance(layer, pika.exceptions.IncompatibleProtocolError) for layer in layers):
+        return "the server closed the connection before AMQP's handshake: is that RabbitMQ's host and port?"
     if isinstance(cause, OSError) and cause.strerror:
         return cause.strerror
     return told.splitlines()[0][:300] if told.strip() else type(cause).__name__
 
 
-def _innermost(error: BaseException) -> BaseException:
+def _timed_out_opening(cause: BaseException) -> bool:
+    """pika's own close of a connection whose handshake took too long (a server that is not RabbitMQ)."""
+    return isinstance(cause, pika.exceptions.ConnectionOpenAborted) and "Timeout" in str(cause)
+
+
+def _layers(error: BaseException) -> list[BaseException]:
+    """``error`` and the causes in pika's layers, and behind an error raised ``from`` one
+    (``open_blocking_connection``), outermost first."""
+    layers = [error]
     for _ in range(_DEPTH):
         attempts = getattr(error, "exceptions", None)
         wrapped = getattr(error, "exception", None)
@@ -46,6 +57,9 @@ def _innermost(error: BaseException) -> BaseException:
             error = wrapped
         elif error.args and isinstance(error.args[0], BaseException):
             error = error.args[0]
+        elif error.__cause__ is not None:
+            error = error.__cause__
         else:
             break
-    return error
+        layers.append(error)
+    return layers

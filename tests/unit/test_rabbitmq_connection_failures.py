@@ -15,6 +15,19 @@ from pika.adapters.utils.connection_workflow import (
 from adapters.rabbitmq.connection_failures import connection_failure
 
 
+def _raised_from(error: BaseException, cause: BaseException) -> BaseException:
+    """``error`` as ``raise error from cause`` leaves it (``open_blocking_connection``)."""
+    error.__cause__ = cause
+    return error
+
+
+_HANDSHAKE = "Timeout during AMQP handshake'127.0.0.1'/(<AddressFamily.AF_INET: 2>, ...); ssl=False"
+_ABORTED = (
+    "Connection.close() called before connection finished opening: prev_state=PROTOCOL (320):"
+    " \"Timeout while setting up AMQP to '127.0.0.1'/(...)\""
+)
+
+
 def _as_pika_reports(cause: BaseException) -> BaseException:
     """The layers pika's connection workflow puts around a socket's error."""
     failed = AMQPConnectionWorkflowFailed([AMQPConnectorSocketConnectError(cause)])
@@ -31,6 +44,20 @@ def _as_pika_reports(cause: BaseException) -> BaseException:
         ),
         (_as_pika_reports(socket.gaierror(-2, "Name or service not known")), "the host name could not be"),
         (AMQPConnectionWorkflowFailed([AMQPConnectorStackTimeout("timed out")]), "no answer in time"),
+        (
+            _raised_from(
+                pika.exceptions.AMQPConnectionError(f"AMQPConnectorStackTimeout: {_HANDSHAKE}"),
+                AMQPConnectorStackTimeout(_HANDSHAKE),
+            ),
+            "no answer in time",
+        ),
+        (pika.exceptions.ConnectionOpenAborted(_ABORTED), "no answer in time"),
+        (
+            pika.exceptions.IncompatibleProtocolError(
+                pika.exceptions.StreamLostError("Transport indicated EOF")
+            ),
+            "the server closed the connection before AMQP's handshake: is that RabbitMQ's host and port?",
+        ),
         (
             pika.exceptions.ConnectionClosedByBroker(403, "ACCESS_REFUSED - Login was refused using PLAIN"),
             "login refused: check the user name and password in AMQP_URL",
@@ -55,6 +82,9 @@ def _as_pika_reports(cause: BaseException) -> BaseException:
         "refused",
         "unknown host",
         "timed out",
+        "handshake timed out, raised from",
+        "handshake aborted by pika",
+        "not AMQP there",
         "bad login",
         "probable bad login",
         "no such vhost",
