@@ -37,6 +37,8 @@ the wrong database, a bad setting, which ``docfleet supervise`` does not restart
 migration would mend it."""
 
 NOT_MIGRATED = "the database has no docfleet schema at this version: run `docfleet migrate`"
+NO_DATABASE = "the database does not exist: run `docfleet migrate`, which creates it"
+CANNOT_CHECK = "cannot check the database schema: not consuming"
 
 log = structlog.get_logger("docfleet.worker")
 
@@ -67,11 +69,22 @@ def require_schema(database_url: str) -> None:
         )
         raise SystemExit(DATABASE_UNUSABLE) from None
     except (SQLAlchemyError, psycopg.Error, OSError) as error:
-        from workers.cli.failures import first_line
-
-        log.error(
-            "cannot check the database schema: not consuming", database=database, error=first_line(error)
-        )
+        _tell_unchecked(database_url, error)
         raise SystemExit(SCHEMA_NOT_READY) from None
     log.error(NOT_MIGRATED, database=database)
     raise SystemExit(SCHEMA_NOT_READY)
+
+
+def _tell_unchecked(database_url: str, error: Exception) -> None:
+    """Logs why the schema could not be looked at: a database nobody created yet, or ``error``."""
+    from adapters.postgres.migrations import is_missing
+    from workers.cli.failures import first_line
+
+    try:
+        missing = is_missing(database_url)
+    except Exception:  # the server cannot say either: the first error is the one to tell
+        missing = False
+    if missing:
+        log.error(NO_DATABASE, database=location(database_url))
+    else:
+        log.error(CANNOT_CHECK, database=location(database_url), error=first_line(error))

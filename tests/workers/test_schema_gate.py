@@ -8,7 +8,7 @@ from structlog.testing import capture_logs
 
 from adapters.postgres.engine import single_use_engine
 from tests.support.services import throwaway_database
-from workers.schema_gate import NOT_MIGRATED, SCHEMA_NOT_READY, require_schema
+from workers.schema_gate import CANNOT_CHECK, NO_DATABASE, NOT_MIGRATED, SCHEMA_NOT_READY, require_schema
 
 pytestmark = pytest.mark.integration
 
@@ -66,8 +66,22 @@ def test_a_database_that_cannot_be_reached_ends_the_process_rather_than_consume_
         require_schema(NOTHING_LISTENS)
     assert exited.value.code == SCHEMA_NOT_READY
     [line] = lines
-    assert line["event"] == "cannot check the database schema: not consuming"
+    assert line["event"] == CANNOT_CHECK
     assert line["database"] == "127.0.0.1:1/docfleet"
+
+
+def test_a_database_nobody_created_yet_is_named_with_the_command_that_creates_it(database_url: str) -> None:
+    from sqlalchemy import make_url
+
+    from tests.support.services import unique_name
+
+    never_created = make_url(database_url).set(database=unique_name("docfleet_test_missing"))
+    with capture_logs() as lines, pytest.raises(SystemExit) as exited:
+        require_schema(never_created.render_as_string(hide_password=False))
+    assert exited.value.code == SCHEMA_NOT_READY
+    [line] = lines
+    assert line["event"] == NO_DATABASE
+    assert line["database"].endswith(never_created.database or "")
 
 
 def test_the_revisions_read_from_the_file_names_are_alembics_own_in_one_line() -> None:
