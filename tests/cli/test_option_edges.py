@@ -105,6 +105,34 @@ def test_a_usage_error_of_several_lines_is_told_on_one(capsys: pytest.CaptureFix
     assert "viewer" in line
 
 
+def test_a_value_outside_the_choices_is_told_with_the_choices_only(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from workers.cli.app import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["share", "d1", "--by", "alice", "--with", "bob", "--role", "admin"])
+
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == (
+        "docfleet: error: Invalid value for '--role': 'admin' is not one of 'viewer', 'editor', 'owner'."
+        " See 'docfleet share --help'.\n"
+    )
+
+
+def test_a_missing_option_points_to_the_help_that_lists_them_all(capsys: pytest.CaptureFixture[str]) -> None:
+    from workers.cli.app import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["upload", "doc-9", "--org", "acme"])
+
+    assert exited.value.code == 2
+    assert (
+        capsys.readouterr().err
+        == "docfleet: error: Missing option '--folder'. See 'docfleet upload --help'.\n"
+    )
+
+
 def test_the_version_is_printed_without_reaching_any_service() -> None:
     from importlib.metadata import version
 

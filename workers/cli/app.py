@@ -90,6 +90,9 @@ def _options(
     """docfleet: a document-management backend run as a fleet of message-driven workers."""
 
 
+_VALIDATOR_PREFIX = "Value error, "
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """The console script: runs one command, turning expected failures into one line on stderr."""
     args = list(sys.argv[1:] if argv is None else argv) or ["--help"]
@@ -97,10 +100,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = app(args=args, prog_name="docfleet", standalone_mode=False)
     except _UsageProblem as problem:
         message = " ".join(problem.format_message().split())  # "Choose from:" lists a choice a line
-        _exit(f"error: {message}", getattr(problem, "exit_code", ExitCode.USAGE))
+        message = message.replace(_VALIDATOR_PREFIX, "")  # typer's coercion names its validator's kind
+        _exit(f"error: {message}{_help_hint(problem)}", getattr(problem, "exit_code", ExitCode.USAGE))
     except (typer.Abort, KeyboardInterrupt):
         _exit("interrupted", ExitCode.INTERRUPTED)
     raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _help_hint(problem: Exception) -> str:
+    """`` See 'docfleet upload --help'.`` after a usage error of a command: click reports one missing
+    option at a time, and the help lists them all."""
+    context = getattr(problem, "ctx", None)
+    path = getattr(context, "command_path", None)
+    return f" See '{path} --help'." if isinstance(path, str) and path else ""
 
 
 def _exit(message: str, code: int) -> None:
