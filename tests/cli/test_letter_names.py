@@ -7,7 +7,7 @@ import json
 
 from adapters.rabbitmq.dead_letters import DeadLetter
 from tests.cli.support import encoded, envelope
-from workers.cli.letter_names import NamedLetters, problem_with
+from workers.cli.letter_names import NamedLetters, digest_hint, problem_with
 from workers.dead_letter_names import digest_name
 
 
@@ -34,6 +34,8 @@ def test_a_name_too_short_for_a_digest_is_a_message_id_never_a_prefix_of_every_b
 
     assert named(_letter(UNREADABLE)) is False
     assert problem_with(f"sha256:{digest[:11]}") is None  # a message id may read so
+    assert "read as a message id" in digest_hint(f"SHA256:{digest[:11]}"), "told, when it finds nothing"
+    assert digest_hint(f"sha256:{digest[:12]}") == digest_hint("no-such-id") == ""
 
 
 def test_a_digest_is_named_by_its_first_16_digits_and_found_whatever_its_case() -> None:

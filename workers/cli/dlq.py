@@ -106,7 +106,7 @@ def show_dead_letter(
     """
     from workers.cli.dead_letters import inspect
     from workers.cli.dlq_history import history_for
-    from workers.cli.letter_names import NamedLetters, problem_with
+    from workers.cli.letter_names import NamedLetters, digest_hint, problem_with
 
     problem = problem_with(name)
     if problem is not None:
@@ -123,7 +123,7 @@ def show_dead_letter(
                     replayable = None  # whether its message id was used is not known
                 print_json({**item.summary(), "replayable": replayable, "body": item.envelope or body})
                 return
-    raise CliError(f"no dead letter named {name!r}")
+    raise CliError(f"no dead letter named {name!r}{digest_hint(name)}")
 
 
 @dlq_app.command("replay")

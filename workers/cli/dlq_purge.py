@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from workers.cli.failures import CliError, ExitCode
-from workers.cli.letter_names import NamedLetters, message_id_of, problem_with
+from workers.cli.letter_names import NamedLetters, digest_hint, message_id_of, problem_with
 from workers.cli.output import counted, printable
 from workers.dead_letter_names import body_digest, digest_name
 
@@ -54,7 +54,8 @@ def purge_named(queues: DeadLetterQueues, xqs: list[str], names: set[str], *, ye
     else:
         found = sum(queues.count_chosen(xq, _listing(chosen)) for xq in xqs)
     for name in sorted(chosen.missing):
-        told = f"not found: {name} (or held by another client, such as a dlq command at work)"
+        held = "or held by another client, such as a dlq command at work"
+        told = f"not found: {name}{digest_hint(name)} ({held})"
         typer.echo(printable(told, newlines=False), err=True)
     if not yes and found:
         raise CliError(f"this deletes {counted(found, 'dead letter')} for good: pass --yes", ExitCode.USAGE)

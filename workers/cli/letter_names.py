@@ -33,6 +33,13 @@ def problem_with(name: str) -> str | None:
     return f"{name!r} is neither a message id nor {BODY_PREFIX} and 12 to 64 hex digits of a body's SHA-256"
 
 
+def digest_hint(name: str) -> str:
+    """How a name that found no letter was read, where it looks like a digest too short to be one."""
+    if name[: len(BODY_PREFIX)].lower() == BODY_PREFIX and not _BODY_NAME.fullmatch(name):
+        return f" (read as a message id: a body's digest is {BODY_PREFIX} and 12 to 64 hex digits)"
+    return ""
+
+
 class NamedLetters:
     """Tells the letters that ``names`` name, remembering which names found one."""
 
