@@ -67,7 +67,8 @@ def test_a_line_splits_back_into_its_fields_whatever_their_values() -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "shown"), [({"type": "MemberAdded"}, "type=MemberAdded"), ({}, "type=-"), ({"type": 7}, "type=7")]
+    ("body", "shown"),
+    [({"type": "MemberAdded"}, "type=MemberAdded"), ({}, "type=-"), ({"type": 7}, "type=7")],
 )
 def test_an_event_published_without_the_type_property_shows_its_body_s(
     body: dict[str, object], shown: str
