@@ -39,6 +39,13 @@ def dead_letters(settings: Settings, queue: str = "documents.XQ") -> list[dict[s
     return listed[queue]
 
 
+def replay_cell(table: str, message_id: str) -> str:
+    """The replay column of the row of ``message_id`` in ``dlq ls``'s table."""
+    [row] = [line for line in table.splitlines() if line.startswith(f" {message_id} ")]
+    columns = [cell.strip() for cell in row.split("│")]
+    return columns[4]
+
+
 def two_dead_letters(settings: Settings, org: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """An invalid command, dead-lettered by the worker, and a command dead-lettered after faults (put
     straight into documents.XQ, as Dramatiq leaves one after its last retry)."""
@@ -55,6 +62,8 @@ def test_a_round_trip_through_a_worker(settings: Settings, worker: None, new_id:
     invalid, faulted = two_dead_letters(settings, org)
 
     listed = {letter["message_id"]: letter for letter in dead_letters(settings)}
+    table = run(settings, "dlq", "ls").stdout
+    assert [replay_cell(table, letter["message_id"]) for letter in (invalid, faulted)] == ["no", "yes"]
     assert listed[invalid["message_id"]]["reason"].startswith("invalid: org_id: must be 1 to 128 characters")
     assert listed[faulted["message_id"]]["reason"] == (
         "failed after 20 retries, last: psycopg.OperationalError: connection refused"
@@ -404,6 +413,7 @@ def test_a_letter_not_found_after_its_retries_goes_back_under_a_new_id_only_when
     ids = [dead["message_id"] for dead in (letter, invalid, applied)]
 
     listed = {item["message_id"]: item["new_id"] for item in dead_letters(settings)}
+    table = run(settings, "dlq", "ls").stdout
     kept = run(settings, "dlq", "replay", letter["message_id"])
     renewed = run(settings, "dlq", "replay", "--new-id", *ids)
 
@@ -417,6 +427,7 @@ def test_a_letter_not_found_after_its_retries_goes_back_under_a_new_id_only_when
         invalid["message_id"]: None,
         applied["message_id"]: None,
     }
+    assert [replay_cell(table, message_id) for message_id in ids] == ["--new-id", "no", "no"]
     renewed_fields = {"message_id": sent["message_id"], "message_timestamp": sent["message_timestamp"]}
     assert sent == {**letter, **renewed_fields, "options": {}}
     assert sent["message_timestamp"] > letter["message_timestamp"]

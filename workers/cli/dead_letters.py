@@ -86,6 +86,13 @@ class Inspected:
         """What ``dlq ls`` shows it as: its message id, else ``sha256:`` and its body's digest's start."""
         return self.message_id if self.message_id is not None else digest_name(self.body_sha256)
 
+    def replayable(self, history_unavailable: bool) -> str:
+        """How it may go back, in a word for ``dlq ls``: ``yes``, ``--new-id``, ``no``, or ``unknown``
+        while whether its id was used cannot be told (``dlq show`` then says ``null``)."""
+        if self.replay is not None:
+            return "unknown" if history_unavailable else "yes"
+        return "--new-id" if self.new_id is not None else "no"
+
     def under_a_new_id(self) -> Relocation | None:
         """The message as first sent but under ``new_id``, now, if it has one.
 

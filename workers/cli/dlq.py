@@ -78,10 +78,11 @@ def list_dead_letters(
         return
     out = console()
     for xq, (count, items) in found.items():
-        columns = ("message id", "actor", "retries", "dead since", "reason")
+        columns = ("message id", "actor", "retries", "dead since", "replay", "reason")
         grid = table(*columns, title=f"{xq}: {count}", whole="message id")
         for item in items:
-            add_row(grid, [item.name, item.actor, item.retries, item.died_at, item.reason])
+            replay = item.replayable(history.unavailable)
+            add_row(grid, [item.name, item.actor, item.retries, item.died_at, replay, item.reason])
         out.print(grid if items else f"{xq}: 0")
         if count > len(items):
             out.print(f"(the first {len(items)} of {count}: --limit to see more)")
