@@ -79,13 +79,33 @@ def test_an_event_published_without_the_type_property_shows_its_body_s(
 
 
 @pytest.mark.parametrize(
-    "pattern", ["#", "*", "document.#", "document.shared.*", "command.rejected.delete_everything", "#.owner"]
+    "pattern",
+    [
+        "#",
+        "*.*",
+        "document.#",
+        "document.shared.*",
+        "command.rejected.delete_everything",
+        "command.#.list_folder",
+        "#.owner",
+        "#.#.created",
+        "member.added",
+    ],
 )
-def test_a_pattern_of_words_stars_and_hashes_is_taken(pattern: str) -> None:
+def test_a_pattern_that_matches_a_routing_key_docfleet_sends_is_taken(pattern: str) -> None:
     assert _binding_keys([pattern]) == [pattern]
 
 
 @pytest.mark.parametrize("pattern", ["bad pattern!!", "", "document..shared", "document.shared.*x", "doc.é"])
-def test_a_pattern_that_could_match_no_routing_key_is_refused(pattern: str) -> None:
+def test_what_is_not_a_pattern_is_refused_as_such(pattern: str) -> None:
+    with pytest.raises(typer.BadParameter, match="is not a routing-key pattern"):
+        _binding_keys([pattern])
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["*", "documents.#", "document.shared.admin", "command.rejected", "command.rejected.*.*", "*.*.*.*"],
+)
+def test_a_pattern_that_matches_no_routing_key_docfleet_sends_is_refused(pattern: str) -> None:
     with pytest.raises(typer.BadParameter, match="matches no routing key docfleet sends"):
         _binding_keys([pattern])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Annotated
 
 import typer
@@ -11,6 +10,7 @@ import typer
 from adapters.rabbitmq.subscription import EventSubscription, ReceivedEvent
 from workers.cli.failures import load_settings
 from workers.cli.output import command_group, printable
+from workers.cli.routing_patterns import PATTERN_SYNTAX, could_match
 from workers.stopping import stopped_by
 
 MAX_ROUTING_KEY_BYTES = 255  # a binding key is an AMQP short string
@@ -32,19 +32,20 @@ def _binding_keys(patterns: list[str] | None) -> list[str] | None:
             raise typer.BadParameter(
                 f"at most {MAX_ROUTING_KEY_BYTES} bytes, as AMQP allows: {pattern[:40]!r}..."
             )
-        if not _PATTERN.fullmatch(pattern):
+        if not PATTERN_SYNTAX.fullmatch(pattern):
             raise typer.BadParameter(
-                f"{pattern[:40]!r} matches no routing key docfleet sends: words of letters, digits and _,"
+                f"{pattern[:40]!r} is not a routing-key pattern: words of letters, digits and _,"
                 " or * (one word) or # (any words), joined by dots, e.g. document.shared.*"
+            )
+        if not could_match(pattern):
+            raise typer.BadParameter(
+                f"{pattern!r} matches no routing key docfleet sends (docs/contract.md lists them),"
+                " e.g. document.#, document.shared.*, command.rejected.*, or # for all"
             )
     return patterns
 
 
 _STOP_CHECK_S = 0.25  # how soon a stop signal is acted on
-
-# docfleet's routing keys are words of letters, digits and _ (its actors' names included): a pattern
-# with a word of anything else would wait for ever, silently.
-_PATTERN = re.compile(r"(?:[A-Za-z0-9_]+|\*|#)(?:\.(?:[A-Za-z0-9_]+|\*|#))*", re.ASCII)
 
 
 @events_app.command("tail")
