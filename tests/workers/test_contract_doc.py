@@ -67,7 +67,12 @@ def test_the_documented_limits_are_the_code_s() -> None:
     assert f"at most {MAX_TAGS} distinct tags" in text
     assert f"retried **{COMMAND_RETRIES.not_found_retries} times**, waiting 100 ms" in text
     assert f"retried **{COMMAND_RETRIES.fault_retries} times** on the same schedule" in text
-    assert f"retried {QUERY_RETRIES.fault_retries} times (100 ms to 1 s)" in text
+    least, most = QUERY_OPTIONS["min_backoff"] / 1000, QUERY_OPTIONS["max_backoff"] / 1000
+    # dramatiq's compute_backoff: the doubled wait, jittered up to twice itself; capped only past `most`
+    waits = [f"{least * 2**n:g} to {2 * least * 2**n:g} s" for n in range(QUERY_RETRIES.fault_retries)]
+    assert 2 * least * 2 ** (QUERY_RETRIES.fault_retries - 1) <= most
+    told = f"retried {QUERY_RETRIES.fault_retries} times, after {', '.join(waits[:-1])} and {waits[-1]}"
+    assert told in " ".join(text.split())
     assert (COMMAND_OPTIONS["min_backoff"], COMMAND_OPTIONS["max_backoff"]) == (100, 2_000)
     assert COMMAND_OPTIONS["time_limit"] == math.inf, "commands are never interrupted by a time limit"
     assert QUERY_OPTIONS["time_limit"] == math.inf, "nor queries, whose thread runs commands next"
