@@ -196,6 +196,14 @@ def test_a_crowded_body_over_the_limit_is_told_its_size_first() -> None:
     assert "over the limit of 262144 bytes" in raised.value.problems[0]
 
 
+def test_a_malformed_envelope_over_the_limit_is_told_its_size_first() -> None:
+    with pytest.raises(UnreadableMessage) as raised:
+        EnvelopeEncoder().decode(body(queue_name="default", kwargs={"org_id": "x" * 300_000}))
+
+    assert [problem.split(":")[0] for problem in raised.value.problems] == ["message", "queue_name"]
+    assert "over the limit of 262144 bytes" in raised.value.problems[0]
+
+
 def test_arguments_of_thousands_of_small_values_in_a_large_body_are_refused_at_once() -> None:
     """Each ``{}`` takes 64 bytes once decoded, for 3 in the body: held until the message runs."""
     many = body(kwargs={"org_id": "acme", "user_id": "bob", "pad": [{}] * 10_000})

@@ -146,6 +146,8 @@ class EnvelopeEncoder(JSONEncoder):
                 problems = error.problems
             else:
                 problems = problems_of(error, of="the envelope")
+                if len(data) > MAX_MESSAGE_BYTES:  # told first, as a crowded body's is
+                    problems = [_over_the_limit(len(data)), *problems]
             message_id = fields.get("message_id") if is_id(fields.get("message_id")) else None
             actor = fields.get("actor_name") if _is_actor_name(fields.get("actor_name")) else None
             raise UnreadableMessage(cap(problems), message_id, actor, ids_in(fields.get("kwargs"))) from None
