@@ -1,6 +1,7 @@
 """Writes the contract's JSON Schemas from its pydantic models: ``python -m workers.schemas [--check]``.
 
-``schemas/envelope.json`` (a Dramatiq message), ``schemas/commands/<actor>.json`` (each actor's kwargs),
+``schemas/envelope.json`` (a Dramatiq message), ``schemas/envelope_sent.json`` (one as a producer sends
+it), ``schemas/commands/<actor>.json`` (each actor's kwargs),
 ``schemas/results/list_folder.json`` and ``schemas/events/<Type>.json`` (the events on doc.events).
 ``--check`` writes nothing and exits 1 when a file on disk is missing, different or no longer generated.
 """
@@ -17,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from adapters.event_codec import EVENTS_EXCHANGE, SCHEMA_VERSION
-from workers.contract import ACTOR_KWARGS, queue_of
+from workers.contract import ACTOR_KWARGS, COMMANDS_QUEUE, QUERIES_QUEUE, queue_of
 from workers.contract_events import EVENTS, ListFolderFailure, ListFolderResult
 from workers.middleware.envelope import Envelope
 
@@ -27,7 +28,8 @@ SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 def generated() -> dict[str, str]:
     """Each schema's text, by its path under ``schemas/``."""
-    schemas = {"envelope.json": _schema(Envelope, "Dramatiq message envelope")}
+    envelope = _schema(Envelope, "Dramatiq message envelope")
+    schemas = {"envelope.json": envelope, "envelope_sent.json": _as_sent(envelope)}
     for actor, kwargs in ACTOR_KWARGS.items():
         schemas[f"commands/{actor}.json"] = _schema(kwargs, actor, {"x-queue": queue_of(actor)})
     schemas["results/list_folder.json"] = _schema(ListFolderResult, "list_folder result")
@@ -51,6 +53,21 @@ def _schema(model: type[BaseModel], title: str, extra: dict[str, Any] | None = N
     body = model.model_json_schema()
     body.pop("title", None)
     return {"$schema": DIALECT, "title": title, **(extra or {}), **body}
+
+
+def _as_sent(envelope: dict[str, Any]) -> dict[str, Any]:
+    """The envelope as a producer sends it: to one of the two queues, with no options. The others carry
+    Dramatiq's bookkeeping on its own retries, which a producer's message must not."""
+    properties = {
+        **envelope["properties"],
+        "queue_name": {
+            "description": "The queue it is published to.",
+            "enum": [COMMANDS_QUEUE, QUERIES_QUEUE],
+        },
+        "options": {"description": "Always {}.", "type": "object", "maxProperties": 0},
+    }
+    sent = {key: value for key, value in envelope.items() if key != "$defs"}
+    return {**sent, "title": "Dramatiq message envelope, as a producer sends it", "properties": properties}
 
 
 def stale(root: Path = SCHEMAS_DIR) -> list[str]:

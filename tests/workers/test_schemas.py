@@ -204,6 +204,32 @@ def test_the_envelope_schema_accepts_a_message_as_python_producers_send_it() -> 
     jsonschema.Draft202012Validator(schema).validate(json.loads(message.encode()))
 
 
+def test_the_sent_envelope_schema_is_the_envelope_s_without_retries_bookkeeping() -> None:
+    """What a producer validates against: a message only docfleet's own retries send is refused."""
+    sent, every = (
+        jsonschema.Draft202012Validator(json.loads((SCHEMAS_DIR / name).read_text()))
+        for name in ("envelope_sent.json", "envelope.json")
+    )
+    message = {
+        "queue_name": "documents-queries",
+        "actor_name": "list_folder",
+        "args": [],
+        "kwargs": {"folder_id": "f1", "requested_by": "alice"},
+        "options": {},
+        "message_id": "9f3c1c52-2d0e-4a57-9a45-0c1b7b0d2f11",
+        "message_timestamp": 1714566600000,
+    }
+    retried = {**message, "queue_name": "documents-queries.DQ", "options": {"retries": 1, "eta": 1}}
+
+    assert sent.is_valid(message)
+    assert every.is_valid(message)
+    assert every.is_valid(retried)
+    assert not sent.is_valid(retried)
+    assert not sent.is_valid({**message, "options": {"eta": 1714566700000}})
+    assert not sent.is_valid({**message, "queue_name": "documents.DQ"})
+    assert not sent.is_valid({**message, "unknown": 1})
+
+
 _UPLOAD = {
     "doc_id": "d1",
     "org_id": "acme",
