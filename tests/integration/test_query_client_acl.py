@@ -50,9 +50,10 @@ def test_the_query_clients_user_waits_for_reads_and_deletes_an_answer_and_nothin
         )
         assert query_client.lindex(answer, 0) is not None
         assert query_client.delete(answer) == 1
-        for refused in (lambda: query_client.set(listing, "forged"), lambda: query_client.get(listing)):
-            with pytest.raises(valkey.exceptions.NoPermissionError):
-                refused()
+        with pytest.raises(valkey.exceptions.NoPermissionError):
+            query_client.set(listing, "forged")
+        with pytest.raises(valkey.exceptions.NoPermissionError):
+            query_client.get(listing)
         with pytest.raises(valkey.exceptions.NoPermissionError):
             query_client.rpush(answer, "forged")  # not even its own answer's key
         assert admin.get(listing) == b"cached"
