@@ -133,6 +133,22 @@ def test_a_missing_option_points_to_the_help_that_lists_them_all(capsys: pytest.
     )
 
 
+@pytest.mark.parametrize(
+    "group", [(), ("member",), ("folder",), ("dlq",), ("events",), ("outbox",), ("inbox",)]
+)
+def test_every_command_listed_in_a_help_is_told_whole_in_80_columns(
+    group: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+
+    result = invoke(*group, "--help")
+
+    assert result.exit_code == 0, result.output
+    listed = result.output.split("Commands:", 1)[1].splitlines()
+    assert [line for line in listed if line.strip()], "a list of commands"
+    assert [line for line in listed if line.endswith("...")] == []
+
+
 def test_the_version_is_printed_without_reaching_any_service() -> None:
     from importlib.metadata import version
 

@@ -10,7 +10,7 @@ from workers.cli.failures import load_settings
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(audit)
+    app.command(short_help="Record every event on doc.events in audit_log.")(audit)
 
 
 def audit(

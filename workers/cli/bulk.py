@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(bulk)
+    app.command(short_help="Send many commands from a JSON Lines file.")(bulk)
 
 
 def bulk(

@@ -29,7 +29,7 @@ class Role(StrEnum):
 
 def register(app: typer.Typer) -> None:
     app.add_typer(member_app, name="member")
-    app.command()(upload)
+    app.command(short_help="Upload a document's metadata; prints the message id.")(upload)
     app.command()(share)
     app.command()(revoke)
 

@@ -17,7 +17,10 @@ if TYPE_CHECKING:
     from adapters.rabbitmq.dead_letters import DeadLetterQueues
     from workers.cli.dead_letters import Inspected
 
-dlq_app = command_group("Dead letters: the messages that will not be applied as sent (docs/contract.md §8).")
+dlq_app = command_group(
+    "Dead letters: the messages that will not be applied as sent (docs/contract.md §8).",
+    "Dead letters: list, show, replay or purge them.",
+)
 
 
 class Origin(StrEnum):
@@ -88,7 +91,7 @@ def list_dead_letters(
             out.print(f"(the first {len(items)} of {count}: --limit to see more)")
 
 
-@dlq_app.command("show")
+@dlq_app.command("show", short_help="Show one dead letter, why it died and its body.")
 def show_dead_letter(
     name: Annotated[
         str,
@@ -127,7 +130,7 @@ def show_dead_letter(
     raise CliError(f"no dead letter named {name!r}{digest_hint(name)}")
 
 
-@dlq_app.command("replay")
+@dlq_app.command("replay", short_help="Put dead letters back on their queue.")
 def replay(
     message_ids: Annotated[
         list[str] | None, typer.Argument(metavar="[ID]...", help="The dead letters.")
@@ -174,7 +177,7 @@ def replay(
     selection.tell()
 
 
-@dlq_app.command("purge")
+@dlq_app.command("purge", short_help="Delete dead letters for good.")
 def purge(
     names: Annotated[
         list[str] | None,

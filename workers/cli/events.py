@@ -48,7 +48,7 @@ def _binding_keys(patterns: list[str] | None) -> list[str] | None:
 _STOP_CHECK_S = 0.25  # how soon a stop signal is acted on
 
 
-@events_app.command("tail")
+@events_app.command("tail", short_help="Print the events published from now on.")
 def tail(
     pattern: Annotated[
         list[str] | None,

@@ -14,10 +14,13 @@ if TYPE_CHECKING:
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(migrate)
-    app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(worker)
-    app.command()(relay)
-    app.command()(demo)
+    app.command(short_help="Create the database if missing; bring its schema up to date.")(migrate)
+    extra = {"allow_extra_args": True, "ignore_unknown_options": True}
+    app.command(short_help="Run the worker processes that carry out commands.", context_settings=extra)(
+        worker
+    )
+    app.command(short_help="Publish the outbox's committed events on doc.events.")(relay)
+    app.command(short_help="Send a small scenario to the running fleet.")(demo)
 
 
 def migrate() -> None:

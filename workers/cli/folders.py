@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(folder_app, name="folder")
 
 
-@folder_app.command("create")
+@folder_app.command("create", short_help="Create a folder; prints the message id.")
 def create_folder(
     folder_id: Annotated[str, typer.Argument(help="The new folder's id.")],
     org: Annotated[str, typer.Option(help="Its organization.")],
@@ -50,7 +50,7 @@ def _finite(seconds: float) -> float:
     return seconds
 
 
-@folder_app.command("ls")
+@folder_app.command("ls", short_help="List a page of a folder's documents, as a user.")
 def list_folder(
     folder_id: Annotated[str, typer.Argument(metavar="FOLDER", help="The folder.")],
     requested_by: Annotated[str, typer.Option("--as", help="Whose view: only documents they may see.")],

@@ -29,7 +29,7 @@ class Check:
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(health)
+    app.command(short_help="Check the services, the schema, the relay and the workers.")(health)
 
 
 def health(

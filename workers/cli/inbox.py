@@ -12,7 +12,10 @@ from workers.cli.failures import load_settings
 from workers.cli.output import command_group
 from workers.client.envelopes import DEAD_LETTER_TTL_MS
 
-inbox_app = command_group("The message ids already processed, which make a second delivery a duplicate.")
+inbox_app = command_group(
+    "The message ids already processed, which make a second delivery a duplicate.",
+    "The message ids already processed: prune old ones.",
+)
 # A message can come back as long as RabbitMQ holds it: redelivered within minutes (a lost connection, a
 # retry), or as a dead letter for DEAD_LETTER_TTL_MS (7 days), which ``dlq replay`` takes for unused if
 # its id is forgotten. A day more, for a fleet stopped over a weekend with unacked messages.
@@ -23,7 +26,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(inbox_app, name="inbox")
 
 
-@inbox_app.command("prune")
+@inbox_app.command("prune", short_help="Delete the inbox rows past their retention.")
 def prune(
     older_than: Annotated[
         str,

@@ -49,7 +49,7 @@ def read_status(database_url: str) -> OutboxStatus:
         )
 
 
-@outbox_app.command("status")
+@outbox_app.command("status", short_help="Show the events waiting and the relay's lag.")
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False) -> None:
     """Show the events waiting to be published, the oldest one's age, and the relay's recent throughput.
 
@@ -70,7 +70,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print it as JSO
     console().print(grid)
 
 
-@outbox_app.command("prune")
+@outbox_app.command("prune", short_help="Delete published outbox rows past an age.")
 def prune(
     older_than: Annotated[
         str, typer.Option("--older-than", help="Delete rows published longer ago than this: 7d, 12h, 30m.")

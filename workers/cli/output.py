@@ -22,10 +22,15 @@ class Registrar(Protocol):
     def register(self, app: typer.Typer) -> None: ...
 
 
-def command_group(help_text: str) -> typer.Typer:
-    """A group of subcommands (``docfleet <group> <command>``), set up as the root app is."""
+def command_group(help_text: str, short_help: str | None = None) -> typer.Typer:
+    """A group of subcommands (``docfleet <group> <command>``), set up as the root app is; ``short_help``
+    for ``docfleet --help``'s list, where ``help_text`` is longer than a line."""
     return typer.Typer(
-        help=help_text, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None
+        help=help_text,
+        short_help=short_help,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
     )
 
 

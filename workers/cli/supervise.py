@@ -50,7 +50,7 @@ CANNOT_START = ExitCode.USAGE  # 2, also Dramatiq's RET_IMPORT (its own argument
 
 
 def register(app: typer.Typer) -> None:
-    app.command(context_settings=SETTINGS)(supervise)
+    app.command(short_help="Run a command; restart it when it fails.", context_settings=SETTINGS)(supervise)
 
 
 def supervise(
