@@ -18,7 +18,7 @@ from workers.hook_dispatch import OwnHooksOnly
 from workers.metrics.worker import note_unreadable
 from workers.middleware import Outcomes
 from workers.middleware.answers import AnswersBeforeAck
-from workers.middleware.screening import Unadmitted, screen
+from workers.middleware.screening import Unadmitted, screen, traced_by_property
 from workers.publishing_connections import FreshPublishingConnections
 from workers.settlement import mark_not_sent
 
@@ -161,6 +161,7 @@ class ScreeningConsumer(CoalescingAcksConsumer):
             if unadmitted is None:
                 yield method, properties, body
                 continue
+            unadmitted = traced_by_property(unadmitted, properties)
             with self._unsettled_done:
                 self._unsettled += 1
             job = partial(self._dead_letter, unadmitted, method.delivery_tag)

@@ -82,8 +82,8 @@ def envelope(actor_name: str, kwargs: dict[str, Any], **changes: Any) -> dict[st
     }
 
 
-def publish(channel: Any, body: bytes) -> None:
-    properties = pika.BasicProperties(content_type="application/json", delivery_mode=2)
+def publish(channel: Any, body: bytes, message_id: str | None = None) -> None:
+    properties = pika.BasicProperties(content_type="application/json", delivery_mode=2, message_id=message_id)
     channel.basic_publish(
         exchange="", routing_key="documents", body=body, properties=properties, mandatory=True
     )
@@ -110,11 +110,12 @@ def test_a_plain_amqp_producer_gets_applied_or_dead_lettered(channel: Any, db: F
     forbidden_option = envelope("add_member", {"org_id": "acme", "user_id": "eve"}, options={"throws": 1})
     rejected_bodies = [json.dumps(m).encode() for m in (unknown, invalid, misrouted, forbidden_option)]
     rejected_bodies.append(b"\x00not json")
+    traced = "7d4f0d1e-5b8a-4c1e-9f0e-2a6b3c4d5e6f"  # the unreadable body's AMQP message_id property
 
     with capture_logs() as logs:
         publish(channel, json.dumps(applied).encode())
         for body in rejected_bodies:
-            publish(channel, body)
+            publish(channel, body, traced if body == rejected_bodies[-1] else "not the body's id")
         dead = dead_letters(channel, expected=len(rejected_bodies))
         # An unknown actor's message is dead-lettered by the consumer's thread, and its rejection
         # recorded after, on the rejections thread.
@@ -140,6 +141,11 @@ def test_a_plain_amqp_producer_gets_applied_or_dead_lettered(channel: Any, db: F
         misrouted["message_id"],
         forbidden_option["message_id"],
         None,
+    }
+    assert {line["message_id"]: line.get("amqp_message_id") for line in unreadable} == {
+        misrouted["message_id"]: None,  # its body names its id: the property is not read
+        forbidden_option["message_id"]: None,
+        None: traced,
     }
     rejections = {line["message_id"]: line["rejection"] for line in unreadable}
     assert rejections == {

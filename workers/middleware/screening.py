@@ -16,6 +16,7 @@ from dramatiq.common import current_millis
 from dramatiq.errors import DecodeError
 
 from workers.contract import ACTOR_KWARGS, ids_in, queue_of
+from workers.contract_fields import is_id
 from workers.dead_letter_names import body_digest, digest_name
 from workers.middleware.envelope import UnreadableMessage, oversize_problem
 
@@ -43,6 +44,7 @@ class Unadmitted:
     ids: dict[str, str] | None = None  # the well-formed ids among its arguments, for its rejection
     line: str = "unreadable message dead-lettered"
     dead_letter: str | None = None  # without a message id: what ``docfleet dlq show`` takes for it
+    amqp_message_id: str | None = None  # without one: the id its AMQP property gave, if an id, to trace it
 
     def record(self, reject: RejectUnreadable | None) -> str | None:
         """Has ``reject`` record the rejection where a message id and an actor are known; what it said."""
@@ -62,6 +64,7 @@ class Unadmitted:
             problems=self.problems,
             rejection=rejection,
             **({} if self.dead_letter is None else {"dead_letter": self.dead_letter}),
+            **({} if self.amqp_message_id is None else {"amqp_message_id": self.amqp_message_id}),
         )
 
 
@@ -72,6 +75,15 @@ def screen(body: bytes, consumed_from: str, declared: Container[str] = ()) -> Un
     if unadmitted is None or unadmitted.message_id is not None:
         return unadmitted
     return replace(unadmitted, dead_letter=digest_name(body_digest(body)))
+
+
+def traced_by_property(unadmitted: Unadmitted, properties: Any) -> Unadmitted:
+    """A delivery whose body names no message id, with the one its AMQP ``message_id`` property gives, if
+    that is an id: the producer's only handle on it (contract §4). Never used as the message's id."""
+    sent_as = getattr(properties, "message_id", None)
+    if unadmitted.message_id is not None or not is_id(sent_as):
+        return unadmitted
+    return replace(unadmitted, amqp_message_id=sent_as)
 
 
 def _screened(body: bytes, consumed_from: str, declared: Container[str]) -> Unadmitted | None:
