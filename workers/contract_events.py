@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from domain.listing import DocumentPage
 from domain.model import Document
@@ -196,8 +197,14 @@ class DocumentView(BaseModel):
         )
 
 
+QUERY_REASONS = "not_a_member, not_found, invalid"
+QueryReason = Annotated[
+    str, Field(description=f"A machine-readable code: {QUERY_REASONS}; more may be added.")
+]
+
+
 class QueryError(BaseModel):
-    reason: Reason
+    reason: QueryReason
     detail: str
 
 
@@ -206,7 +213,13 @@ class ListFolderResult(BaseModel):
 
     documents: list[DocumentView]
     next_cursor: Annotated[str | None, Field(description="Pass it back for the next page; null at the end.")]
-    error: QueryError | None = None
+    error: Annotated[
+        QueryError | SkipJsonSchema[None],
+        Field(
+            description="Only when the query was refused: absent, never null, otherwise.",
+            json_schema_extra=_no_default,
+        ),
+    ] = None
 
 
 class FailureCause(BaseModel):

@@ -230,6 +230,16 @@ def test_the_sent_envelope_schema_is_the_envelope_s_without_retries_bookkeeping(
     assert not sent.is_valid({**message, "unknown": 1})
 
 
+def test_a_list_folder_result_has_an_error_only_when_refused_never_a_null_one() -> None:
+    schema = json.loads((SCHEMAS_DIR / "results" / "list_folder.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    page: dict[str, Any] = {"documents": [], "next_cursor": None}
+
+    assert validator.is_valid(page)
+    assert validator.is_valid({**page, "error": {"reason": "not_a_member", "detail": "user 'mallory' ..."}})
+    assert not validator.is_valid({**page, "error": None})
+
+
 _UPLOAD = {
     "doc_id": "d1",
     "org_id": "acme",
