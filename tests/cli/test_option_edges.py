@@ -149,6 +149,24 @@ def test_every_command_listed_in_a_help_is_told_whole_in_80_columns(
     assert [line for line in listed if line.endswith("...")] == []
 
 
+@pytest.mark.parametrize(
+    ("command", "usage"),
+    [
+        (("member", "add"), "{ORG} {USER}"),
+        (("upload",), "{DOC}"),
+        (("folder", "create"), "{FOLDER}"),
+        (("folder", "ls"), "{FOLDER}"),
+        (("bulk",), "{FILE}"),
+    ],
+)
+def test_arguments_are_named_in_capitals_as_the_descriptions_name_them(
+    command: tuple[str, ...], usage: str
+) -> None:
+    first_line = invoke(*command, "--help").output.splitlines()[0]
+
+    assert first_line.endswith(usage), first_line
+
+
 def test_the_version_is_printed_without_reaching_any_service() -> None:
     from importlib.metadata import version
 

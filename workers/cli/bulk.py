@@ -25,7 +25,10 @@ def register(app: typer.Typer) -> None:
 
 
 def bulk(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A .jsonl file.")],
+    file: Annotated[
+        Path,
+        typer.Argument(metavar="FILE", exists=True, dir_okay=False, readable=True, help="A .jsonl file."),
+    ],
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Send the valid lines even if some are not.")
     ] = False,

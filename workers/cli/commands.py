@@ -58,8 +58,10 @@ def send_one(actor: str, kwargs: dict[str, Any], message_id: str | None) -> None
 
 @member_app.command("add")
 def add_member(
-    org: Annotated[str, typer.Argument(help="The organization (created with its first member).")],
-    user: Annotated[str, typer.Argument(help="The user who becomes a member.")],
+    org: Annotated[
+        str, typer.Argument(metavar="ORG", help="The organization (created with its first member).")
+    ],
+    user: Annotated[str, typer.Argument(metavar="USER", help="The user who becomes a member.")],
     message_id: MessageIdOption = None,
 ) -> None:
     """Make USER a member of ORG; prints the message id.
@@ -72,14 +74,16 @@ def add_member(
 
 
 def upload(
-    doc_id: Annotated[str, typer.Argument(help="The document; a known one gets a new version.")],
+    doc_id: Annotated[
+        str, typer.Argument(metavar="DOC", help="The document; a known one gets a new version.")
+    ],
     org: Annotated[str, typer.Option(help="Its organization.")],
     folder: Annotated[str, typer.Option(help="Its folder.")],
     owner: Annotated[str, typer.Option(help="The uploading user, a member of ORG.")],
     name: Annotated[str, typer.Option(help="The file name.")],
     mime_type: Annotated[str, typer.Option(help="Its media type, e.g. application/pdf.")],
     blob_uri: Annotated[str, typer.Option(help="Where the bytes are: s3://, gs://, az:// or https://.")],
-    tag: Annotated[list[str] | None, typer.Option(help="A tag, repeatable.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(metavar="TAG", help="A tag, repeatable.")] = None,
     message_id: MessageIdOption = None,
 ) -> None:
     """Upload a document's metadata (the bytes stay where BLOB_URI says); prints the message id.
@@ -101,7 +105,7 @@ def upload(
 
 
 def share(
-    doc_id: Annotated[str, typer.Argument(help="The document.")],
+    doc_id: Annotated[str, typer.Argument(metavar="DOC", help="The document.")],
     by: Annotated[str, typer.Option("--by", help="Who shares: an owner of the document.")],
     with_user: Annotated[str, typer.Option("--with", help="Who receives the role: a member.")],
     role: Annotated[Role, typer.Option(help="The role granted.")],
@@ -118,7 +122,7 @@ def share(
 
 
 def revoke(
-    doc_id: Annotated[str, typer.Argument(help="The document.")],
+    doc_id: Annotated[str, typer.Argument(metavar="DOC", help="The document.")],
     by: Annotated[str, typer.Option("--by", help="Who revokes: an owner of the document.")],
     user: Annotated[str, typer.Option("--user", help="Whose role is removed.")],
     message_id: MessageIdOption = None,

@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
 
 @folder_app.command("create", short_help="Create a folder; prints the message id.")
 def create_folder(
-    folder_id: Annotated[str, typer.Argument(help="The new folder's id.")],
+    folder_id: Annotated[str, typer.Argument(metavar="FOLDER", help="The new folder's id.")],
     org: Annotated[str, typer.Option(help="Its organization.")],
     name: Annotated[str, typer.Option(help="Its name, unique among its siblings.")],
     by: Annotated[str, typer.Option("--by", help="Who creates it: a member of ORG.")],

@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
 
 
 def supervise(
-    command: Annotated[list[str], typer.Argument(help="The command to run, after `--`.")],
+    command: Annotated[list[str], typer.Argument(metavar="COMMAND", help="The command to run, after `--`.")],
     backoff_initial: Annotated[float, typer.Option(min=0.01, help="Seconds before the first restart.")] = 0.5,
     backoff_max: Annotated[float, typer.Option(min=0.01, help="The longest wait between restarts.")] = 10.0,
     healthy_after: Annotated[
