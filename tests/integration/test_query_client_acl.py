@@ -56,4 +56,6 @@ def test_the_query_clients_user_waits_for_reads_and_deletes_an_answer_and_nothin
             query_client.get(listing)
         with pytest.raises(valkey.exceptions.NoPermissionError):
             query_client.rpush(answer, "forged")  # not even its own answer's key
+        with pytest.raises(valkey.exceptions.NoPermissionError):
+            query_client.client_kill_filter(_id=str(2**62))  # another client's connection
         assert admin.get(listing) == b"cached"
