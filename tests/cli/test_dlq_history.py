@@ -6,13 +6,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import cast
 
+import psycopg
 import pytest
 import typer
 from sqlalchemy import Engine
 
 from adapters.postgres.rejections import MessageHistory, RecordedRejection
+from adapters.rabbitmq.dead_letters import DeadLetter
 from adapters.valkey.redeliveries import RedeliveryCounter
-from workers.cli.dead_letters import Inspected
+from tests.cli.support import encoded, envelope
+from workers.cli.dead_letters import Inspected, inspect
 from workers.cli.dlq_history import HistoryLookup
 from workers.cli.dlq_replay import start_count_again, tell_replay
 
@@ -120,3 +123,30 @@ def test_an_id_whose_inbox_row_was_pruned_is_used_while_a_rejection_under_it_is_
 
     assert (told.used, told.rejection) == (True, reused)
     assert never.used is False
+
+
+class UnreachablePostgres(MessageHistory):
+    def __init__(self) -> None:
+        super().__init__(cast(Engine, None))
+
+    def spending(self, message_id: str) -> None:
+        raise psycopg.OperationalError("connection refused")
+
+
+def test_only_the_letters_whose_id_could_not_be_asked_about_are_told_unknown(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A query's id is never asked about (queries are not deduplicated): it stays replayable, though a
+    command's lookup before it failed."""
+    history = HistoryLookup(UnreachablePostgres(), strict=False)
+    command = envelope("add_member", {"org_id": "acme", "user_id": "bob"}, retries=20)
+    query = envelope("list_folder", {"folder_id": "f1", "requested_by": "bob"}, "documents-queries")
+    letters = [
+        DeadLetter(queue, encoded(body), queue.removesuffix(".XQ"), "rejected", None)
+        for queue, body in (("documents.XQ", command), ("documents-queries.XQ", query))
+    ]
+
+    told = [inspect(letter, history).replayable() for letter in letters]
+
+    assert told == ["unknown", "yes"]
+    assert "recorded rejections are not shown" in capsys.readouterr().err

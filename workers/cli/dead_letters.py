@@ -45,6 +45,7 @@ class IdHistory:
     rejection: RecordedRejection | None = None  # the latest CommandRejected recorded for it
     spent_by: str | None = None  # the fingerprint of the command that spent it, where the inbox keeps one
     dead_lettered: bool = False  # spent by a rejection as invalid or not found, which dead-lettered it
+    unknown: bool = False  # Postgres could not be asked: answered as unused, it may have been used
 
     def spent_by_another(self, command: str | None) -> bool:
         """Whether the inbox keeps, as the command that spent the id, one other than ``command``."""
@@ -80,17 +81,18 @@ class Inspected:
     # another command's outcome under the same id): the id it may go back under.
     new_id: str | None = None
     body_sha256: str = ""  # names it to ``dlq show`` and ``dlq purge`` (``workers.cli.letter_names``)
+    id_unknown: bool = False  # whether its id was used could not be asked (``IdHistory.unknown``)
 
     @property
     def name(self) -> str:
         """What ``dlq ls`` shows it as: its message id, else ``sha256:`` and its body's digest's start."""
         return self.message_id if self.message_id is not None else digest_name(self.body_sha256)
 
-    def replayable(self, history_unavailable: bool) -> str:
+    def replayable(self) -> str:
         """How it may go back, in a word for ``dlq ls``: ``yes``, ``--new-id``, ``no``, or ``unknown``
-        while whether its id was used cannot be told (``dlq show`` then says ``null``)."""
+        where whether its id was used could not be told (``dlq show`` then says ``null``)."""
         if self.replay is not None:
-            return "unknown" if history_unavailable else "yes"
+            return "unknown" if self.id_unknown else "yes"
         return "--new-id" if self.new_id is not None else "no"
 
     def under_a_new_id(self) -> Relocation | None:
@@ -140,6 +142,7 @@ def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = l
         envelope=None if envelope is None else _as_sent(envelope),
         new_id=new_id,
         body_sha256=body_digest(letter.body),
+        id_unknown=known.unknown,
     )
 
 

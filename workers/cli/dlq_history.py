@@ -28,14 +28,9 @@ class HistoryLookup:
         self._unavailable = False
         self._valkey_unavailable = False
 
-    @property
-    def unavailable(self) -> bool:
-        """Postgres could not be asked: a message id answered as unused may have been used."""
-        return self._unavailable
-
     def __call__(self, message_id: str) -> IdHistory:
         if self._unavailable:
-            return IdHistory()
+            return IdHistory(unknown=True)
         try:
             spending = self._history.spending(message_id)
             rejection = self._history.rejections([message_id]).get(message_id)
@@ -50,7 +45,7 @@ class HistoryLookup:
                 raise
             typer.echo(f"docfleet: {told}: recorded rejections are not shown", err=True)
             self._unavailable = True
-            return IdHistory()
+            return IdHistory(unknown=True)
 
     def redeliveries(self, message_id: str) -> int:
         """The redeliveries the workers counted; 0 when Valkey cannot say (the reason is then in the
