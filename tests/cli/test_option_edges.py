@@ -152,11 +152,11 @@ def test_every_command_listed_in_a_help_is_told_whole_in_80_columns(
 @pytest.mark.parametrize(
     ("command", "usage"),
     [
-        (("member", "add"), "{ORG} {USER}"),
-        (("upload",), "{DOC}"),
-        (("folder", "create"), "{FOLDER}"),
-        (("folder", "ls"), "{FOLDER}"),
-        (("bulk",), "{FILE}"),
+        (("member", "add"), "ORG USER"),
+        (("upload",), "DOC"),
+        (("folder", "create"), "FOLDER"),
+        (("folder", "ls"), "FOLDER"),
+        (("bulk",), "FILE"),
     ],
 )
 def test_arguments_are_named_in_capitals_as_the_descriptions_name_them(
@@ -164,7 +164,19 @@ def test_arguments_are_named_in_capitals_as_the_descriptions_name_them(
 ) -> None:
     first_line = invoke(*command, "--help").output.splitlines()[0]
 
-    assert first_line.endswith(usage), first_line
+    assert first_line.translate(str.maketrans("", "", "{}")).endswith(usage), first_line  # typer's braces
+
+
+def test_the_help_hint_follows_a_sentence_of_its_own_after_docfleet_s_own_refusals(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from workers.cli.app import main
+
+    with pytest.raises(SystemExit):
+        main(["events", "tail", "--pattern", "documents.#"])
+
+    told = capsys.readouterr().err
+    assert told.endswith("or # for all. See 'docfleet events tail --help'.\n"), told
 
 
 def test_the_version_is_printed_without_reaching_any_service() -> None:

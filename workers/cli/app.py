@@ -101,7 +101,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except _UsageProblem as problem:
         message = " ".join(problem.format_message().split())  # "Choose from:" lists a choice a line
         message = message.replace(_VALIDATOR_PREFIX, "")  # typer's coercion names its validator's kind
-        _exit(f"error: {message}{_help_hint(problem)}", getattr(problem, "exit_code", ExitCode.USAGE))
+        hint = _help_hint(problem)
+        told = f"{message.rstrip('.')}.{hint}" if hint else message
+        _exit(f"error: {told}", getattr(problem, "exit_code", ExitCode.USAGE))
     except (typer.Abort, KeyboardInterrupt):
         _exit("interrupted", ExitCode.INTERRUPTED)
     raise SystemExit(code if isinstance(code, int) else 0)
