@@ -34,8 +34,10 @@ def test_a_name_too_short_for_a_digest_is_a_message_id_never_a_prefix_of_every_b
 
     assert named(_letter(UNREADABLE)) is False
     assert problem_with(f"sha256:{digest[:11]}") is None  # a message id may read so
-    assert "read as a message id" in digest_hint(f"SHA256:{digest[:11]}"), "told, when it finds nothing"
+    assert "12 to 64 hex digits" in digest_hint(f"sha256:{digest[:11]}"), "told, when it finds nothing"
+    assert "in lower case" in digest_hint(f"SHA256:{digest[:16]}")
     assert digest_hint(f"sha256:{digest[:12]}") == digest_hint("no-such-id") == ""
+    assert "by message id alone" in digest_hint(f"sha256:{digest[:16]}", digests_taken=False)
 
 
 def test_a_digest_is_named_by_its_first_16_digits_and_found_whatever_its_case() -> None:

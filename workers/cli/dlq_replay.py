@@ -86,7 +86,12 @@ def tell_replay(
         told = f"left {item.message_id or '(no message id)'}: {item.not_replayable}"
         typer.echo(printable(told, newlines=False), err=True)
     for message_id in sorted(missing):
-        typer.echo(printable(f"not found: {message_id}{digest_hint(message_id)}", newlines=False), err=True)
+        typer.echo(
+            printable(
+                f"not found: {message_id}{digest_hint(message_id, digests_taken=False)}", newlines=False
+            ),
+            err=True,
+        )
     typer.echo(f"{len(replayed)} replayed, {len(left)} left, {len(missing)} not found")
     if (left and left_is_incomplete) or missing:
         raise typer.Exit(ExitCode.INCOMPLETE)

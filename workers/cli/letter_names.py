@@ -33,11 +33,18 @@ def problem_with(name: str) -> str | None:
     return f"{name!r} is neither a message id nor {BODY_PREFIX} and 12 to 64 hex digits of a body's SHA-256"
 
 
-def digest_hint(name: str) -> str:
-    """How a name that found no letter was read, where it looks like a digest too short to be one."""
-    if name[: len(BODY_PREFIX)].lower() == BODY_PREFIX and not _BODY_NAME.fullmatch(name):
-        return f" (read as a message id: a body's digest is {BODY_PREFIX} and 12 to 64 hex digits)"
-    return ""
+def digest_hint(name: str, *, digests_taken: bool = True) -> str:
+    """How a name that found no letter was read, where it looks like a digest: one that is not a whole
+    one, or any where the command takes message ids alone (``dlq replay``)."""
+    if name[: len(BODY_PREFIX)].lower() != BODY_PREFIX:
+        return ""
+    if not digests_taken:
+        return " (read as a message id: this command names letters by message id alone)"
+    if _BODY_NAME.fullmatch(name):
+        return ""
+    return (
+        f" (read as a message id: a body's digest is {BODY_PREFIX}, in lower case, and 12 to 64 hex digits)"
+    )
 
 
 class NamedLetters:
