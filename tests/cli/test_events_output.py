@@ -96,6 +96,14 @@ def test_a_pattern_that_matches_a_routing_key_docfleet_sends_is_taken(pattern: s
     assert _binding_keys([pattern]) == [pattern]
 
 
+def test_a_pattern_of_many_hashes_is_told_at_once_as_one_hash_would_be() -> None:
+    hashes = ".".join(["#"] * 120)
+
+    assert _binding_keys([f"{hashes}.member.added"]) == [f"{hashes}.member.added"]
+    with pytest.raises(typer.BadParameter, match="matches no routing key docfleet sends"):
+        _binding_keys([f"{hashes}.x.y"])
+
+
 @pytest.mark.parametrize("pattern", ["bad pattern!!", "", "document..shared", "document.shared.*x", "doc.é"])
 def test_what_is_not_a_pattern_is_refused_as_such(pattern: str) -> None:
     with pytest.raises(typer.BadParameter, match="is not a routing-key pattern"):
