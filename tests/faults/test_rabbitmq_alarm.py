@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -56,9 +57,11 @@ def test_a_stop_ends_the_wait_for_an_alarm_within_the_confirm_timeout_and_closes
         with pytest.raises(PublishStopped, match="stopped while waiting out a resource alarm"):
             publisher.publish([record("document.shared.viewer")])
         gave_up_after = time.monotonic() - started
+        waits = _recorded_waits(publisher)
         publisher.close()  # RabbitMQ reads nothing from a blocked connection: no closing handshake
         closed_after = time.monotonic() - started
         assert publisher._connection.is_closed, "its socket closed now, not whenever it is collected"
+        assert waits == [("closing the connection", 0.0)], "no wait for an answer that cannot come"
 
     # The alarm clears at ALARM_S + 2 s: a publisher that waited it out, or a close that waited for
     # RabbitMQ's answer, would take that long. The margins are the mechanism's, not a speed target.
@@ -79,6 +82,19 @@ def test_a_producer_blocked_by_an_alarm_is_told_so_not_that_rabbitmq_did_not_ans
         publisher.close()
 
     assert "RabbitMQ blocked the connection (a resource alarm" in str(failed.value)
+
+
+def _recorded_waits(publisher: EventPublisher) -> list[tuple[str, float | None]]:
+    """From now on, what the publisher runs its I/O loop for, and how long it would wait."""
+    waits: list[tuple[str, float | None]] = []
+    run_until = publisher._run_until
+
+    def recorded(done: Any, what: str, timeout: float | None = None, **options: Any) -> None:
+        waits.append((what, timeout))
+        run_until(done, what, timeout, **options)
+
+    publisher._run_until = recorded  # type: ignore[method-assign]
+    return waits
 
 
 def _publisher(node: PrivateNode, stop: threading.Event) -> EventPublisher:

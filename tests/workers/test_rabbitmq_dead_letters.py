@@ -115,7 +115,7 @@ def test_a_plain_amqp_producer_gets_applied_or_dead_lettered(channel: Any, db: F
     with capture_logs() as logs:
         publish(channel, json.dumps(applied).encode())
         for body in rejected_bodies:
-            publish(channel, body, traced if body == rejected_bodies[-1] else "not the body's id")
+            publish(channel, body, traced if body == rejected_bodies[-1] else "other-than-the-body-s-id")
         dead = dead_letters(channel, expected=len(rejected_bodies))
         # An unknown actor's message is dead-lettered by the consumer's thread, and its rejection
         # recorded after, on the rejections thread.
