@@ -80,11 +80,7 @@ def _tell_unchecked(database_url: str, error: Exception) -> None:
     from adapters.postgres.migrations import is_missing
     from workers.cli.failures import first_line
 
-    try:
-        missing = is_missing(database_url)
-    except Exception:  # the server cannot say either: the first error is the one to tell
-        missing = False
-    if missing:
+    if is_missing(database_url):
         log.error(NO_DATABASE, database=location(database_url))
     else:
         log.error(CANNOT_CHECK, database=location(database_url), error=first_line(error))

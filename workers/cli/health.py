@@ -97,7 +97,9 @@ def _postgres(database_url: str) -> tuple[bool, str]:
     try:
         connection = psycopg.connect(libpq_conninfo(database_url), connect_timeout=PROBE_TIMEOUT_SECONDS)
     except psycopg.OperationalError as error:
-        if not _timed_out(error, started) and _is_missing(database_url):
+        from adapters.postgres.migrations import is_missing  # with alembic: only when it is needed
+
+        if not _timed_out(error, started) and is_missing(database_url):
             return False, f"{location(database_url)}: {NO_DATABASE}"
         raise
     with connection:
@@ -116,15 +118,6 @@ def _timed_out(error: Exception, started: float) -> bool:
     if timeout is not None:
         return isinstance(error, timeout)
     return time.monotonic() - started >= PROBE_TIMEOUT_SECONDS - 0.5
-
-
-def _is_missing(database_url: str) -> bool:
-    from adapters.postgres.migrations import is_missing
-
-    try:
-        return is_missing(database_url)
-    except Exception:  # the server cannot say either: the first error is the one to tell
-        return False
 
 
 def _schema(database_url: str) -> tuple[bool, str]:

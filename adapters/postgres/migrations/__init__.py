@@ -76,9 +76,13 @@ def create_database_if_missing(database_url: str) -> bool:
 
 def is_missing(database_url: str) -> bool:
     """Whether the server answers, on its ``postgres`` database, and has no database of the URL's name:
-    what a failed connection to the URL most often means, which libpq gives no code for."""
-    with _server_connection(database_url) as connection:
-        return not _has_database(connection, make_url(database_url).database or "")
+    what a failed connection to the URL most often means, which libpq gives no code for. False when the
+    server cannot say either: the failed connection's own error is then the one to tell."""
+    try:
+        with _server_connection(database_url) as connection:
+            return not _has_database(connection, make_url(database_url).database or "")
+    except Exception:
+        return False
 
 
 def _server_connection(database_url: str) -> psycopg.Connection[Any]:
