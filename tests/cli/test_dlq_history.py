@@ -146,7 +146,7 @@ def test_only_the_letters_whose_id_could_not_be_asked_about_are_told_unknown(
         for queue, body in (("documents.XQ", command), ("documents-queries.XQ", query))
     ]
 
-    told = [inspect(letter, history).replayable() for letter in letters]
+    told = [inspect(letter, history).replay_word() for letter in letters]
 
     assert told == ["unknown", "yes"]
     assert "recorded rejections are not shown" in capsys.readouterr().err

@@ -88,11 +88,18 @@ class Inspected:
         """What ``dlq ls`` shows it as: its message id, else ``sha256:`` and its body's digest's start."""
         return self.message_id if self.message_id is not None else digest_name(self.body_sha256)
 
-    def replayable(self) -> str:
-        """How it may go back, in a word for ``dlq ls``: ``yes``, ``--new-id``, ``no``, or ``unknown``
-        where whether its id was used could not be told (``dlq show`` then says ``null``)."""
+    @property
+    def replayable(self) -> bool | None:
+        """Whether ``dlq replay`` puts it back as it is; None where whether its id was used could not be
+        told (``dlq show``'s ``replayable``)."""
+        if self.replay is None:
+            return False
+        return None if self.id_unknown else True
+
+    def replay_word(self) -> str:
+        """How it may go back, in a word for ``dlq ls``: ``yes``, ``--new-id``, ``no``, or ``unknown``."""
         if self.replay is not None:
-            return "unknown" if self.id_unknown else "yes"
+            return "unknown" if self.replayable is None else "yes"
         return "--new-id" if self.new_id is not None else "no"
 
     def under_a_new_id(self) -> Relocation | None:

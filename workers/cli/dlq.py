@@ -84,7 +84,7 @@ def list_dead_letters(
         columns = ("message id", "actor", "retries", "dead since", "replay", "reason")
         grid = table(*columns, title=f"{xq}: {count}", whole="message id")
         for item in items:
-            replay = item.replayable()
+            replay = item.replay_word()
             add_row(grid, [item.name, item.actor, item.retries, item.died_at, replay, item.reason])
         out.print(grid if items else f"{xq}: 0")
         if count > len(items):
@@ -122,10 +122,7 @@ def show_dead_letter(
             if named.found:
                 item = inspect(letters[-1], history, history.redeliveries)
                 body = letters[-1].body.decode(errors="replace")
-                replayable: bool | None = item.replay is not None
-                if replayable and item.id_unknown:
-                    replayable = None  # whether its message id was used is not known
-                print_json({**item.summary(), "replayable": replayable, "body": item.envelope or body})
+                print_json({**item.summary(), "replayable": item.replayable, "body": item.envelope or body})
                 return
     raise CliError(f"no dead letter named {name!r}{digest_hint(name)}")
 
