@@ -76,11 +76,21 @@ class AlreadyApplied(Exception):
         self.message_id = message_id
 
 
+class EventAlreadyRecorded(Exception):
+    """An event with this id was recorded before: an answer to a message that came again."""
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"event {event_id!r} was already recorded")
+        self.event_id = event_id
+
+
 class MessageIdReused(Exception):
     """A message arrived under an id that a different command already spent: it is not run, since the id
     can have only one outcome, nor dropped as a duplicate, since its command was never carried out."""
 
     reason = "message_id_reused"
+    rejection = "recorded"
+    """Whether its rejection was recorded now, or by a copy of this message before (``duplicate``)."""
 
     def __init__(self, message_id: str, actor: str) -> None:
         super().__init__(

@@ -12,9 +12,18 @@ from typing import TypeVar
 
 from domain.model import utc_now
 
+# The namespace of event ids derived from what the event answers (``derived_event_id``).
+_DERIVED_IDS = uuid.UUID("c95b8bed-3b0b-41a6-8ad2-90cd72e84333")
+
 
 def _new_event_id() -> str:
     return str(uuid.uuid4())
+
+
+def derived_event_id(*parts: str) -> str:
+    """The same id each time for the same ``parts``: an event recorded in answer to a message that may come
+    again keeps one id, which the outbox holds once, instead of a new one at each delivery."""
+    return str(uuid.uuid5(_DERIVED_IDS, "\x1f".join(parts)))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,7 +8,7 @@ on first use. Every method is safe to call from several threads at once.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from operator import attrgetter
 from typing import TYPE_CHECKING, Protocol
@@ -17,7 +17,7 @@ import structlog
 
 from domain.commands import NO_COMMAND, Command, ListFolderDocuments, fingerprint
 from domain.errors import AlreadyApplied, MessageIdReused, NotFound
-from domain.events import CommandRejected
+from domain.events import CommandRejected, derived_event_id
 from domain.listing import DocumentPage
 from domain.ports import ListingCache, UnitOfWork, UnitOfWorkFactory
 from domain.use_cases.dispatch import Outcome, execute, record_outcome, rejection
@@ -149,14 +149,18 @@ class Application:
 
     def _refuse_if_reused(self, job: Job) -> None:
         """A duplicate whose id the inbox keeps for a different command is no copy of it: its rejection
-        is recorded (no inbox row: the id is the other command's) and ``MessageIdReused`` raised. An id
-        kept without a fingerprint (spent before fingerprints were kept) cannot be compared."""
+        is recorded (no inbox row: the id is the other command's; once, under an id derived from the
+        message id and the command, however often this message comes) and ``MessageIdReused`` raised.
+        An id kept without a fingerprint (spent before fingerprints were kept) cannot be compared."""
         spent = None if self._spent_by is None else self._spent_by(job.message_id)
         if spent is None or spent == job.fingerprint:
             return
         reused = MessageIdReused(job.message_id, job.actor)
         event = rejection(job.command, job.message_id, job.actor, reused.reason, str(reused))
-        record_outcome(event, None, self.new_uow)
+        command_print = job.fingerprint or fingerprint(job.command)
+        event = replace(event, event_id=derived_event_id(job.message_id, command_print, reused.reason))
+        if record_outcome(event, None, self.new_uow) is Outcome.DUPLICATE:
+            reused.rejection = "duplicate"
         raise reused
 
     def _handle_with(self, new_uow: UnitOfWorkFactory, job: Job) -> Verdict:

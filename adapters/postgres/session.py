@@ -17,12 +17,13 @@ from psycopg import errors
 from psycopg.rows import namedtuple_row
 
 from adapters.postgres.errors import FolderCreatedConcurrently, MemberAddedConcurrently, StaleDocumentVersion
-from domain.errors import AlreadyApplied
+from domain.errors import AlreadyApplied, EventAlreadyRecorded
 
 Params = Sequence[Any] | dict[str, Any]
 INBOX_KEY = "inbox_pkey"
 DOCUMENTS_KEY = "documents_pkey"
 MEMBERSHIPS_KEY = "pk_memberships"
+OUTBOX_EVENT_ID_KEY = "uq_outbox_event_id"
 FOLDERS_KEYS = frozenset({"folders_pkey", "uq_folders_id_org", "uq_folders_sibling_name"})
 
 
@@ -85,6 +86,8 @@ class PgSession:
                 raise MemberAddedConcurrently(error.diag.message_detail or "a membership") from error
             if constraint in FOLDERS_KEYS:
                 raise FolderCreatedConcurrently(error.diag.message_detail or "a folder") from error
+            if constraint == OUTBOX_EVENT_ID_KEY:  # an event whose id is derived, recorded before
+                raise EventAlreadyRecorded(_key_of(error.diag.message_detail or "")) from error
             raise
 
 

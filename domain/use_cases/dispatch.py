@@ -19,7 +19,7 @@ from domain.commands import (
     ShareDocument,
     UploadDocument,
 )
-from domain.errors import AlreadyApplied, Refused
+from domain.errors import AlreadyApplied, EventAlreadyRecorded, Refused
 from domain.events import CommandRejected, Event, ShareDenied
 from domain.ports import UnitOfWork, UnitOfWorkFactory
 from domain.use_cases.add_member import add_member
@@ -106,12 +106,12 @@ def rejection(
 
 def record_outcome(event: Event, message_id: str | None, new_uow: UnitOfWorkFactory) -> Outcome:
     """Commits a refusal or rejection event together with the message's inbox row (none without an id:
-    a message whose id another command spent)."""
+    a message whose id another command spent: the event's own id, derived from it, is then recorded once)."""
     try:
         with new_uow(message_id) as uow:
             uow.record(_with_known_org(event, uow))
             uow.commit()
-    except AlreadyApplied:
+    except (AlreadyApplied, EventAlreadyRecorded):
         return Outcome.DUPLICATE
     return Outcome.REFUSED
 

@@ -78,6 +78,35 @@ def test_a_different_command_under_a_spent_id_is_rejected(
     assert not app.acked_outcome(message_id, None), "as is a message that is no command"
 
 
+def _rejections_in_outbox(engine: Engine, message_id: str) -> list[str]:
+    with engine.connect() as connection:
+        query = text(
+            "SELECT event_id::text FROM outbox WHERE type = 'CommandRejected'"
+            " AND payload ->> 'message_id' = :id ORDER BY seq"
+        )
+        return list(connection.scalars(query, {"id": message_id}))
+
+
+def test_a_command_under_a_spent_id_delivered_again_is_rejected_once(
+    app: Application, engine: Engine, new_id: IdMaker
+) -> None:
+    """The outbox's key on event_id holds the derived id once: a second delivery records nothing."""
+    org, message_id = new_id("org"), new_id("m")
+    assert _run(app, AddMember(org_id=org, user_id=new_id("user")), message_id) is Outcome.APPLIED
+    reusing = AddMember(org_id=org, user_id=new_id("user"))
+    with pytest.raises(MessageIdReused) as first_delivery:
+        app.handle(reusing, message_id=message_id, actor="add_member")
+    with pytest.raises(MessageIdReused) as second_delivery:
+        app.handle(reusing, message_id=message_id, actor="add_member")
+
+    assert (first_delivery.value.rejection, second_delivery.value.rejection) == ("recorded", "duplicate")
+    [event_id] = _rejections_in_outbox(engine, message_id)
+    with pytest.raises(MessageIdReused):
+        app.handle(AddMember(org_id=org, user_id=new_id("user")), message_id=message_id, actor="add_member")
+    assert _rejections_in_outbox(engine, message_id)[0] == event_id
+    assert len(_rejections_in_outbox(engine, message_id)) == 2, "a third command has a rejection of its own"
+
+
 def test_past_the_redelivery_limit_a_command_under_a_spent_id_is_kept_before_it_is_rejected(
     app: Application, new_id: IdMaker
 ) -> None:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self, TypeVar
 
-from domain.errors import AlreadyApplied
+from domain.errors import AlreadyApplied, EventAlreadyRecorded
 from domain.events import Event, stamped
 from domain.listing import DocumentPage, FolderListing, ListedDocument, PagePosition
 from domain.model import Document, Folder
@@ -257,6 +257,10 @@ class FakeUnitOfWork:
         self.tables()
         if self.message_id is not None and self.message_id in self.db.applied_message_ids:
             raise AlreadyApplied(self.message_id)  # the inbox's unique key, checked again at commit
+        recorded_ids = {event.event_id for event in self.db.events}
+        for event in self._pending:
+            if event.event_id in recorded_ids:
+                raise EventAlreadyRecorded(event.event_id)  # the outbox's unique key on event_id
         for write in self._writes:
             write(self.db)
         for folder_id in self._changed_folders:

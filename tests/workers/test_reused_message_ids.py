@@ -43,6 +43,30 @@ def test_a_different_command_under_a_spent_id_is_rejected_and_dead_lettered(
     assert db.documents["d1"].version == 1, "the first command's outcome stands"
 
 
+def test_a_message_under_a_spent_id_delivered_again_records_its_rejection_once(
+    fleet: Fleet, db: FakeDatabase
+) -> None:
+    """Redelivered, or sent again by its producer: the rejection keeps its event id, and a consumer of
+    doc.events is told once; the second copy is dead-lettered all the same, its line saying so."""
+    first = fleet.send("upload_document", **UPLOAD)
+    fleet.settle()
+    reused = fleet.message("add_member", org_id=ORG, user_id="dave").copy(message_id=first.message_id)
+    other = fleet.message("add_member", org_id=ORG, user_id="erin").copy(message_id=first.message_id)
+    with capture_logs() as logs:
+        for message in (reused, reused, other):
+            fleet.broker.enqueue(message)
+            fleet.settle()
+
+    rejected = db.events_of(CommandRejected)
+    assert [event.user_id for event in rejected] == ["dave", "erin"], "another command: its own rejection"
+    assert [line["rejection"] for line in outcome_lines(logs, first.message_id)] == [
+        "recorded",
+        "duplicate",
+        "recorded",
+    ]
+    assert len(fleet.dead_letters()) == 3, "each copy kept for `dlq replay --new-id`"
+
+
 def test_the_same_actor_with_other_arguments_is_another_command(fleet: Fleet, db: FakeDatabase) -> None:
     first = fleet.send("upload_document", **UPLOAD)
     fleet.settle()

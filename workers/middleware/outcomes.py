@@ -143,7 +143,7 @@ class Outcomes(Middleware):
             event, detail, recorded = (
                 "dead-lettered: its message id was spent by another command",
                 str(exception),
-                "recorded",
+                exception.rejection,
             )
         elif isinstance(exception, NotFound) and message.actor_name not in QUERIES:
             found = {"org_id": exception.org_id, "doc_id": exception.document_id}
