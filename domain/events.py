@@ -80,12 +80,14 @@ class DocumentShared(_DocumentEvent):
     shared_by: str
     shared_with: str
     role: str
+    previous_role: str | None  # None: a new grant; else the role it replaces (a promotion or a demotion)
 
 
 @dataclass(frozen=True, kw_only=True)
 class AccessRevoked(_DocumentEvent):
     revoked_by: str
     user_id: str
+    role: str  # the role the user held, now taken away
 
 
 @dataclass(frozen=True, kw_only=True)

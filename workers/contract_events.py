@@ -28,6 +28,7 @@ SHARE_DENIED_REASONS = "not_a_member, permission_denied, escalation, last_owner"
 ShareDeniedReason = Annotated[
     str, Field(description=f"A machine-readable code: {SHARE_DENIED_REASONS}; more may be added.")
 ]
+RoleName = Literal["viewer", "editor", "owner"]
 RejectionReason = Annotated[
     str,
     Field(description=f"A machine-readable code: {REASONS}, message_id_reused; more may be added."),
@@ -99,12 +100,20 @@ class DocumentUploaded(_DocumentEvent):
 
 
 class DocumentShared(_DocumentEvent):
-    """A user was granted a role on a document (or had its role changed)."""
+    """A user was granted a role on a document, or had its role changed: previous_role tells the two apart."""
 
     type: Literal["DocumentShared"]
     shared_by: str
     shared_with: str
-    role: Literal["viewer", "editor", "owner"]
+    role: RoleName
+    previous_role: Annotated[
+        RoleName | None,
+        Field(
+            description="The role shared_with held before: null for a new grant; a higher one for a"
+            " demotion, a lower one for a promotion. Absent from events an older release recorded.",
+            json_schema_extra=_no_default,
+        ),
+    ] = None
 
 
 class AccessRevoked(_DocumentEvent):
@@ -113,6 +122,14 @@ class AccessRevoked(_DocumentEvent):
     type: Literal["AccessRevoked"]
     revoked_by: str
     user_id: str
+    # Absent, never null: the default is not validated, an explicit null is refused.
+    role: Annotated[
+        RoleName,
+        Field(
+            description="The role user_id held, now removed; absent from events an older release recorded.",
+            json_schema_extra=_no_default,
+        ),
+    ] = None  # type: ignore[assignment]
 
 
 class ShareDenied(_DocumentEvent):
@@ -121,7 +138,7 @@ class ShareDenied(_DocumentEvent):
     type: Literal["ShareDenied"]
     shared_by: str
     shared_with: str
-    role: Literal["viewer", "editor", "owner"]
+    role: RoleName
     reason: ShareDeniedReason
     detail: str
     message_id: Annotated[str, Field(description="The refused share_document message's message_id.")]

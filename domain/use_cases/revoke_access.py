@@ -27,6 +27,7 @@ def revoke_access(cmd: RevokeAccess, uow: UnitOfWork) -> None:
                     doc_id=document.id,
                     revoked_by=cmd.revoked_by,
                     user_id=cmd.user_id,
+                    role=current.value,
                 )
             )
         uow.commit()

@@ -29,6 +29,7 @@ def share_document(cmd: ShareDocument, uow: UnitOfWork) -> None:
                     shared_by=cmd.shared_by,
                     shared_with=cmd.shared_with,
                     role=cmd.role.value,
+                    previous_role=None if current is None else current.value,
                 )
             )
         uow.commit()

@@ -61,7 +61,12 @@ def _commit(engine: Engine, *events: Event) -> None:
 
 def _shared(new_id: IdMaker) -> DocumentShared:
     return DocumentShared(
-        org_id=new_id("org"), doc_id=new_id("doc"), shared_by="alice", shared_with="bob", role="editor"
+        org_id=new_id("org"),
+        doc_id=new_id("doc"),
+        shared_by="alice",
+        shared_with="bob",
+        role="editor",
+        previous_role="viewer",
     )
 
 
@@ -95,6 +100,7 @@ def test_the_leaders_store_reads_the_records_as_the_pooled_one_does(
         shared_by="zoë",
         shared_with='b "q" \\ \u2028',
         role="viewer",
+        previous_role=None,
     )
     _commit(engine, shared)
     with RelayLeadership(engine, lock_key=lock_key) as leadership:

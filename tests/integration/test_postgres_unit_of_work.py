@@ -122,7 +122,12 @@ def test_events_become_outbox_rows_in_order_with_their_wire_payload(engine: Engi
     document = first_version(new_id, folder)
     upload_event = uploaded(document)
     shared = DocumentShared(
-        org_id=folder.org_id, doc_id=document.id, shared_by="alice", shared_with="bob", role="viewer"
+        org_id=folder.org_id,
+        doc_id=document.id,
+        shared_by="alice",
+        shared_with="bob",
+        role="viewer",
+        previous_role=None,
     )
     events: list[Event] = [upload_event, shared, MemberAdded(org_id=folder.org_id, user_id="bob")]
     with SqlUnitOfWork(engine, None) as uow:

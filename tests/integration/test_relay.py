@@ -31,7 +31,9 @@ def test_committed_events_are_published_with_their_routing_key_properties_and_bo
     database_url: str, amqp_url: str
 ) -> None:
     org, doc = f"org-{uuid.uuid4().hex[:8]}", f"doc-{uuid.uuid4().hex[:8]}"
-    shared = DocumentShared(org_id=org, doc_id=doc, shared_by="u-owner", shared_with="u-bob", role="viewer")
+    shared = DocumentShared(
+        org_id=org, doc_id=doc, shared_by="u-owner", shared_with="u-bob", role="viewer", previous_role=None
+    )
     with engine_for(database_url) as engine, EventSubscription(amqp_url, ["document.shared.*"]) as tap:
         with running_relay(database_url, amqp_url):
             commit_events(engine, [shared])
@@ -57,6 +59,7 @@ def test_committed_events_are_published_with_their_routing_key_properties_and_bo
         "shared_by": "u-owner",
         "shared_with": "u-bob",
         "role": "viewer",
+        "previous_role": None,
     }
     assert marks[shared.event_id] is not None
 

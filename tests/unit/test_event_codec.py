@@ -40,8 +40,10 @@ UPLOADED = DocumentUploaded(
     name="report.pdf",
     mime_type="application/pdf",
 )
-SHARED = DocumentShared(org_id=ORG, doc_id="d1", shared_by="alice", shared_with="bob", role="editor")
-REVOKED = AccessRevoked(org_id=ORG, doc_id="d1", revoked_by="alice", user_id="bob")
+SHARED = DocumentShared(
+    org_id=ORG, doc_id="d1", shared_by="alice", shared_with="bob", role="editor", previous_role=None
+)
+REVOKED = AccessRevoked(org_id=ORG, doc_id="d1", revoked_by="alice", user_id="bob", role="viewer")
 DENIED = ShareDenied(
     org_id=ORG,
     doc_id="d1",
@@ -70,7 +72,9 @@ DOCUMENT_EVENTS: list[Event] = [UPLOADED, SHARED, REVOKED, DENIED, REJECTED]
         (UPLOADED, "document.uploaded"),
         (SHARED, "document.shared.editor"),
         (
-            DocumentShared(org_id=ORG, doc_id="d1", shared_by="a", shared_with="b", role="viewer"),
+            DocumentShared(
+                org_id=ORG, doc_id="d1", shared_by="a", shared_with="b", role="viewer", previous_role=None
+            ),
             "document.shared.viewer",
         ),
         (REVOKED, "document.access_revoked"),

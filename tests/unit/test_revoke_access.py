@@ -22,6 +22,7 @@ def test_an_owner_revokes_a_role_and_emits_access_revoked() -> None:
     assert db.role_of("d1", "bob") is None
     [event] = db.events_of(AccessRevoked)
     assert (event.org_id, event.document_id, event.revoked_by, event.user_id) == (ORG, "d1", "alice", "bob")
+    assert event.role == "viewer", "the role taken away"
     assert db.listing_version(FOLDER) == 1
 
 
@@ -53,6 +54,7 @@ def test_one_of_two_owners_can_be_removed() -> None:
     db = FakeDatabase().with_document("d1", owner="alice", co_owners=["bob"])
     _revoke(db, by="bob", user="alice")
     assert db.roles_on("d1") == {"bob": Role.OWNER}
+    assert [event.role for event in db.events_of(AccessRevoked)] == ["owner"]
 
 
 def test_revoking_a_user_without_a_role_is_a_no_op_without_event() -> None:

@@ -22,6 +22,7 @@ def test_an_owner_shares_any_role_with_a_member(role: Role) -> None:
     [event] = db.events_of(DocumentShared)
     assert (event.org_id, event.document_id) == (ORG, "d1")
     assert (event.shared_by, event.shared_with, event.role) == ("alice", "bob", role.value)
+    assert event.previous_role is None, "a new grant"
 
 
 @pytest.mark.parametrize("sharer_role", ["viewer", "editor", "none"])
@@ -82,7 +83,7 @@ def test_an_owner_changes_a_members_role() -> None:
     _share(db, by="alice", to="bob", role=Role.EDITOR)
     assert db.role_of("d1", "bob") is Role.EDITOR
     [event] = db.events_of(DocumentShared)
-    assert event.role == "editor"
+    assert (event.role, event.previous_role) == ("editor", "viewer")
 
 
 @pytest.mark.parametrize("lower", [Role.EDITOR, Role.VIEWER])
@@ -98,6 +99,8 @@ def test_a_second_owner_can_be_downgraded() -> None:
     db = FakeDatabase().with_document("d1", owner="alice", co_owners=["bob"])
     _share(db, by="alice", to="bob", role=Role.VIEWER)
     assert db.roles_on("d1") == {"alice": Role.OWNER, "bob": Role.VIEWER}
+    [event] = db.events_of(DocumentShared)
+    assert (event.role, event.previous_role) == ("viewer", "owner"), "a demotion, told from a grant"
 
 
 def test_an_owner_may_step_down_while_another_owner_remains() -> None:

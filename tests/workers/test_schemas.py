@@ -44,8 +44,10 @@ SAMPLES: list[Event] = [
         name="Q3.pdf",
         mime_type="application/pdf",
     ),
-    DocumentShared(org_id="acme", doc_id="d1", shared_by="alice", shared_with="bob", role="editor"),
-    AccessRevoked(org_id="acme", doc_id="d1", revoked_by="alice", user_id="bob"),
+    DocumentShared(
+        org_id="acme", doc_id="d1", shared_by="alice", shared_with="bob", role="editor", previous_role=None
+    ),
+    AccessRevoked(org_id="acme", doc_id="d1", revoked_by="alice", user_id="bob", role="viewer"),
     ShareDenied(
         org_id="acme",
         doc_id="d1",
