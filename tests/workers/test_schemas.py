@@ -47,6 +47,14 @@ SAMPLES: list[Event] = [
     DocumentShared(
         org_id="acme", doc_id="d1", shared_by="alice", shared_with="bob", role="editor", previous_role=None
     ),
+    DocumentShared(
+        org_id="acme",
+        doc_id="d1",
+        shared_by="alice",
+        shared_with="carol",
+        role="viewer",
+        previous_role="owner",
+    ),
     AccessRevoked(org_id="acme", doc_id="d1", revoked_by="alice", user_id="bob", role="viewer"),
     ShareDenied(
         org_id="acme",
@@ -128,6 +136,24 @@ def test_every_event_names_the_message_that_recorded_it_and_one_from_before_stil
     assert ("message_id" in unstamped) == (event.message_id is not None)
     with pytest.raises(ValidationError):  # absent when unknown, never null
         model.model_validate({**unstamped, "message_id": None}, strict=True)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "added"), [("DocumentShared", "previous_role"), ("AccessRevoked", "role")]
+)
+def test_a_share_or_revoke_recorded_before_it_named_the_roles_still_validates(
+    event_type: str, added: str
+) -> None:
+    """Outbox rows an older release wrote lack the field; a null role removed is no role at all."""
+    event = next(sample for sample in SAMPLES if sample.type == event_type)
+    schema: dict[str, Any] = json.loads((SCHEMAS_DIR / "events" / f"{event_type}.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    older = {name: value for name, value in to_wire(event).items() if name != added}
+
+    validator.validate(older)
+    assert validator.is_valid({**older, added: "viewer"})
+    assert validator.is_valid({**older, added: None}) == (added == "previous_role"), "null: a new grant"
+    assert not validator.is_valid({**older, added: "admin"})
 
 
 @pytest.mark.parametrize("event", SAMPLES, ids=lambda event: type(event).__name__)
