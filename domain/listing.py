@@ -11,6 +11,7 @@ import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from itertools import islice
 
 from domain.errors import InvalidRequest
@@ -24,6 +25,10 @@ WHOLE_LISTING_MAX_DOCUMENTS = 5_000
 # about 20,000 characters): 5,000 such documents took 2.5 s to load, were too large to store in Valkey
 # or keep in memory, and so were loaded whole again for every page.
 WHOLE_LISTING_MAX_CHARACTERS = 4 * 1024 * 1024
+# A page stops short of its limit where its documents' text would pass this (it holds one document at
+# least): 1,000 documents at the contract's largest fields held about 20 million characters, an answer
+# of 43 MB in Valkey from one query message. Ordinary documents fill a page of 1,000 with a tenth of it.
+PAGE_MAX_CHARACTERS = 1_000_000
 
 PagePosition = tuple[datetime, str]  # (created_at, id) of the last document of the page before
 
@@ -44,7 +49,7 @@ class DocumentPage:
     next_cursor: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # no slots: a listing is one per folder, and caches its text's size
 class FolderListing:
     folder_id: str
     org_id: str
@@ -60,6 +65,10 @@ class FolderListing:
 
     def characters(self) -> int:
         """The text its documents and their readers hold, in characters."""
+        return self._characters
+
+    @cached_property
+    def _characters(self) -> int:
         return sum(map(_characters, self.entries))
 
     def page_for(self, user_id: str, limit: int, after: PagePosition | None) -> DocumentPage:
@@ -67,22 +76,39 @@ class FolderListing:
         entries = self.entries
         start = 0 if after is None else _first_after(entries, after)
         visible = (entries[i].document for i in range(start, len(entries)) if user_id in entries[i].readers)
-        return page_of(list(islice(visible, limit + 1)), limit)
+        fits = self._characters <= PAGE_MAX_CHARACTERS  # any page of it: its text need not be counted
+        return page_of(list(islice(visible, limit + 1)), limit, fits=fits)
 
 
 def _characters(entry: ListedDocument) -> int:
-    document = entry.document
+    return _text_of(entry.document) + sum(map(len, entry.readers))
+
+
+def _text_of(document: Document) -> int:
     fixed = document.id, document.owner_id, document.uploaded_by, document.name, document.mime_type
-    return sum(map(len, fixed)) + len(document.blob_uri) + sum(map(len, document.tags + tuple(entry.readers)))
+    return sum(map(len, fixed)) + len(document.blob_uri) + sum(map(len, document.tags))
 
 
-def page_of(documents: Sequence[Document], limit: int) -> DocumentPage:
-    """The page of the first ``limit`` of ``documents``, which are visible and newest first; one more
-    than ``limit`` says that more follow, and the page's cursor points past its last document."""
-    if len(documents) <= limit:
+def page_of(documents: Sequence[Document], limit: int, *, fits: bool = False) -> DocumentPage:
+    """The page of the first ``limit`` of ``documents``, which are visible and newest first, or fewer
+    where their text would pass ``PAGE_MAX_CHARACTERS`` (unless it is known to ``fit``); one more than
+    ``limit`` says that more follow, and the page's cursor then points past its last document."""
+    taken = min(len(documents), limit) if fits else _fitting(documents, limit)
+    if taken == len(documents):
         return DocumentPage(tuple(documents), None)
-    page = tuple(documents[:limit])
+    page = tuple(documents[:taken])
     return DocumentPage(page, encode_cursor((page[-1].created_at, page[-1].id)))
+
+
+def _fitting(documents: Sequence[Document], limit: int) -> int:
+    """How many of the first ``limit`` documents a page holds: those whose text stays within the budget,
+    and the first one whatever its size."""
+    total = 0
+    for taken, document in enumerate(documents[:limit]):
+        total += _text_of(document)
+        if total > PAGE_MAX_CHARACTERS and taken > 0:
+            return taken
+    return min(len(documents), limit)
 
 
 def _first_after(entries: tuple[ListedDocument, ...], after: PagePosition) -> int:

@@ -8,6 +8,7 @@ import pytest
 
 from adapters.valkey import near_listings
 from adapters.valkey.near_listings import NearListingCache
+from domain import listing as listing_module
 from domain.commands import ListFolderDocuments
 from domain.listing import FolderListing
 from domain.use_cases.list_folder_documents import list_folder_documents
@@ -185,3 +186,38 @@ def test_a_process_keeping_no_listing_still_remembers_the_folders_too_large_to_l
     assert loads == ["counted"]
     assert near.held_documents() == 0, "no listing kept"
     assert shared.listings == {"f2": listing_of("f2", 1)}, "the shared tier still stores what is loaded"
+
+
+@pytest.mark.parametrize("whole_at_most", [WHOLE_AT_MOST + 10, 1], ids=["cached listing", "database pages"])
+def test_a_page_stops_short_of_its_limit_where_its_text_would_pass_the_budget(
+    monkeypatch: pytest.MonkeyPatch, whole_at_most: int
+) -> None:
+    """One query must not make an answer of tens of MB: a page holds what fits, and its cursor goes on."""
+    db = _folder_of(7)
+    one_document = _whole_listing(db).characters() // 7 - len("alice")  # every document's text is alike
+    monkeypatch.setattr(listing_module, "PAGE_MAX_CHARACTERS", 2 * one_document)
+    sizes: list[int] = []
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        query = ListFolderDocuments(folder_id=FOLDER, requested_by="alice", limit=10, cursor=cursor)
+        page = list_folder_documents(query, db.uow(), FakeListingCache(), whole_at_most=whole_at_most)
+        sizes.append(len(page.documents))
+        seen += [document.id for document in page.documents]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+
+    assert sizes == [2, 2, 2, 1]
+    assert seen == [f"d{index:02}" for index in reversed(range(7))], "every document once, in order"
+
+
+def test_a_document_over_the_budget_alone_still_makes_a_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    db = _folder_of(3)
+    monkeypatch.setattr(listing_module, "PAGE_MAX_CHARACTERS", 1)
+    query = ListFolderDocuments(folder_id=FOLDER, requested_by="alice", limit=10)
+
+    page = list_folder_documents(query, db.uow(), FakeListingCache())
+
+    assert [document.id for document in page.documents] == ["d02"]
+    assert page.next_cursor is not None
