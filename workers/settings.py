@@ -7,6 +7,7 @@ name, before any process starts work: ``Settings.from_env`` raises ``InvalidSett
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -17,6 +18,13 @@ from workers.service_urls import check_amqp_url, check_postgres_url, check_valke
 
 _FLAGS = {"1": True, "true": True, "yes": True, "on": True}
 _FLAGS |= {"0": False, "false": False, "no": False, "off": False}
+
+
+def _ip_address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise ValueError("must be an IP address, such as 0.0.0.0 (every interface) or 127.0.0.1") from None
 
 
 def _upper(value: object) -> object:
@@ -37,6 +45,7 @@ AmqpUrl = Annotated[str, Field(min_length=1), AfterValidator(check_amqp_url)]
 ValkeyUrl = Annotated[str, Field(min_length=1), AfterValidator(check_valkey_url)]
 LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)]
 Flag = Annotated[bool, BeforeValidator(_flag), Field(strict=True)]
+IpAddress = Annotated[str, AfterValidator(_ip_address)]
 
 
 class _Environment(BaseModel):
@@ -56,6 +65,7 @@ class _Environment(BaseModel):
     # host (`honcho start -c worker=3`) each then serves its metrics on a port of its own.
     WORKER_METRICS_PORT: Port | None = None
     PORT: Port | None = None
+    METRICS_BIND_ADDRESS: IpAddress = "0.0.0.0"  # scraped from outside the container or host by default
     RELAY_METRICS_PORT: Port = 9192
     AUDIT_METRICS_PORT: Port = 9193
     AUDIT_QUEUE: Text = "docfleet.audit"
@@ -93,6 +103,7 @@ class Settings:
     audit_queue: str
     group_commit_max_batch: int = 0
     listing_memory_documents: int = 20_000
+    metrics_bind_address: str = "0.0.0.0"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -119,6 +130,7 @@ class Settings:
             audit_queue=env.AUDIT_QUEUE,
             group_commit_max_batch=env.GROUP_COMMIT_MAX_BATCH,
             listing_memory_documents=env.LISTING_MEMORY_DOCUMENTS,
+            metrics_bind_address=env.METRICS_BIND_ADDRESS,
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import socket
 import struct
 import threading
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from tests.support.processes import dead_pid
-from workers.metrics.exposition import SettledFilesCollector, serves_on
+from workers.metrics.exposition import SettledFilesCollector, serves_on, serving
 from workers.metrics.fleet_run import FleetRun
 
 
@@ -112,3 +113,22 @@ def test_a_member_killed_without_leaving_drops_out_of_the_live_gauges(tmp_path: 
     assert "docfleet_test_processes 1.0" in exposition
     assert not (tmp_path / ".member-102").exists()
     assert not (tmp_path / "gauge_livesum_102.db").exists()
+
+
+def _answers(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=5):
+            return True
+    except ConnectionRefusedError:
+        return False
+
+
+def test_the_server_listens_on_the_address_it_is_given_alone() -> None:
+    """Linux routes all of 127.0.0.0/8 to the loopback: a server on 127.0.0.2 is not on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.2", 0))
+        port = probe.getsockname()[1]
+    with serving(CollectorRegistry(), port, component="test", address="127.0.0.2") as up:
+        assert up
+        assert _answers("127.0.0.2", port)
+        assert not _answers("127.0.0.1", port)

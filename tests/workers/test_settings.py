@@ -173,3 +173,17 @@ def test_port_is_the_workers_metrics_port_only_when_none_is_set(monkeypatch: pyt
     assert Settings.from_env().worker_metrics_port == 9300
     monkeypatch.setenv("PORT", "not a port")  # a runner's stray PORT does not matter then
     assert Settings.from_env().worker_metrics_port == 9300
+
+
+@pytest.mark.parametrize(
+    ("given", "read"), [("127.0.0.1", "127.0.0.1"), (" ::1 ", "::1"), ("0.0.0.0", "0.0.0.0")]
+)
+def test_the_metrics_address_is_an_ip_address(monkeypatch: pytest.MonkeyPatch, given: str, read: str) -> None:
+    monkeypatch.setenv("METRICS_BIND_ADDRESS", given)
+    assert Settings.from_env().metrics_bind_address == read
+
+
+def test_a_metrics_address_that_is_no_ip_address_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("METRICS_BIND_ADDRESS", "localhost:9191")
+    with pytest.raises(InvalidSettings, match=r"METRICS_BIND_ADDRESS: must be an IP address"):
+        Settings.from_env()

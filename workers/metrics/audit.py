@@ -38,5 +38,6 @@ def audit_metrics(settings: Settings) -> Iterator[AuditMetrics]:
     if not settings.metrics_enabled:
         yield metrics
         return
-    with serving(metrics.registry, settings.audit_metrics_port, component="audit"):
+    port, address = settings.audit_metrics_port, settings.metrics_bind_address
+    with serving(metrics.registry, port, component="audit", address=address):
         yield metrics

@@ -23,7 +23,6 @@ from workers.metrics.fleet_run import FleetRun
 from workers.settings import Settings
 from workers.stopping import STOP_SIGNALS, SignalStop, StopFlag
 
-BIND_ADDRESS = "0.0.0.0"  # scraped from outside the container or host
 _STOP_TIMEOUT_S = 5.0
 _CHECK_EVERY_S = 0.5
 
@@ -58,16 +57,18 @@ def _has_content(path: str) -> bool:
 
 
 @contextmanager
-def serving(registry: CollectorRegistry, port: int, *, component: str) -> Iterator[bool]:
-    """Serves ``registry`` on ``port`` inside the block; yields whether the server is up."""
+def serving(registry: CollectorRegistry, port: int, *, component: str, address: str) -> Iterator[bool]:
+    """Serves ``registry`` on ``address``:``port`` inside the block; yields whether the server is up."""
     log = structlog.get_logger("docfleet.metrics")
     try:
-        server, thread = start_http_server(port, addr=BIND_ADDRESS, registry=registry)
+        server, thread = start_http_server(port, addr=address, registry=registry)
     except OSError as error:
-        log.warning("metrics server not started", component=component, port=port, error=str(error))
+        log.warning(
+            "metrics server not started", component=component, address=address, port=port, error=str(error)
+        )
         yield False
         return
-    log.info("metrics server started", component=component, port=port)
+    log.info("metrics server started", component=component, address=address, port=port)
     try:
         yield True
     finally:
@@ -89,7 +90,8 @@ def serve_worker_metrics() -> int:
     try:
         registry = CollectorRegistry()
         SettledFilesCollector(registry, path=str(run.path), run=run)
-        with serving(registry, settings.worker_metrics_port, component="worker") as up:
+        port, address = settings.worker_metrics_port, settings.metrics_bind_address
+        with serving(registry, port, component="worker", address=address) as up:
             while up and serves_on(stop, run):
                 time.sleep(_CHECK_EVERY_S)
     finally:

@@ -135,5 +135,6 @@ def relay_metrics(settings: Settings) -> Iterator[RelayMetrics]:
     if not settings.metrics_enabled:
         yield metrics
         return
-    with serving(metrics.registry, settings.relay_metrics_port, component="relay"):
+    port, address = settings.relay_metrics_port, settings.metrics_bind_address
+    with serving(metrics.registry, port, component="relay", address=address):
         yield metrics
