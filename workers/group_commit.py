@@ -163,13 +163,14 @@ class GroupCommit(Generic[Job, Result]):
             for ticket in batch:
                 ticket.alone = ticket.settled = True
             self._heard(len(batch), "failed")
-            structlog.get_logger("docfleet.worker").warning(
-                "batch_failed",
-                size=len(batch),
-                error=repr(error),
-                then="each message runs on its own",
-                jobs=[self._describe(ticket.job) for ticket in batch],
-            )
+            if len(batch) > 1:  # a job alone runs alone again, and its own outcome line tells the rest
+                structlog.get_logger("docfleet.worker").warning(
+                    "batch_failed",
+                    size=len(batch),
+                    error=repr(error),
+                    then="each message runs on its own",
+                    jobs=[self._describe(ticket.job) for ticket in batch],
+                )
             return
         for ticket, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, Exception):

@@ -275,3 +275,13 @@ def test_a_waiting_job_interrupted_as_the_lead_reaches_it_still_passes_the_lead_
     assert group._leaders == 0  # ...and gave the lead back, unused
     assert ticket.alone
     assert group.run("upload-2") == "upload-2: together"
+
+
+def test_a_failed_batch_of_one_job_leaves_the_line_to_its_run_alone() -> None:
+    """Under an outage every message fails alone: a batch_failed line each would double the log."""
+    recorder = Recorder(fail_batches=True)
+    group = GroupCommit(recorder.run_together, recorder.run_alone, max_batch=8)
+    with capture_logs() as logs:
+        assert group.run("upload-1") == "upload-1: alone"
+    assert [line for line in logs if line["event"] == "batch_failed"] == []
+    assert recorder.alone == ["upload-1"]

@@ -135,3 +135,30 @@ def test_dramatiqs_lines_kept_name_the_message_by_its_actor_and_id_alone(line: s
     assert "upload_document(message_id='m-1')" in told
     assert "Salaries" not in told
     assert "s3://" not in told
+
+
+def _raised_through(path: int, error: BaseException) -> BaseException:
+    """``error`` raised by ``_raise`` (one line), called from one of two places."""
+    try:
+        if path == 1:
+            _raise(error)
+        else:
+            _raise(error)
+    except BaseException as raised:
+        return raised
+    raise AssertionError("not raised")
+
+
+def test_message_after_message_failing_the_same_way_logs_its_traceback_once_a_minute() -> None:
+    """An outage fails each message at the first use of a connection, wherever that is: the first
+    message's traceback says it, and each message's outcome lines say the rest."""
+    now = [0.0]
+    lines = _ReplacedByOutcomeLines(window_s=60.0, clock=lambda: now[0])
+
+    assert lines.filter(_retried(_raised_through(1, RuntimeError(DOWN)), before=None))
+    now[0] = 30.0
+    assert not lines.filter(_retried(_raised_through(2, RuntimeError(DOWN)), before=None)), "another message"
+    assert lines.filter(_retried(_raised_through(1, RuntimeError("the disk is full")), before=None))
+    assert lines.filter(_record(UNHANDLED, RuntimeError(DOWN))), "the same text raised at another line"
+    now[0] = 61.0
+    assert lines.filter(_retried(_raised_through(2, RuntimeError(DOWN)), before=None)), "a minute on"
