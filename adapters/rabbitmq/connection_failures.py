@@ -25,7 +25,7 @@ def connection_failure(error: BaseException) -> str:
     if "ACCESS_REFUSED" in told:
         return f"access refused: the user lacks a permission it needs ({told[:200]})"
     if isinstance(cause, pika.exceptions.ProbableAccessDeniedError) or "NOT_ALLOWED" in told:
-        return "the virtual host does not exist, or the user may not use it: check AMQP_URL's path"
+        return _not_allowed(told)
     if isinstance(cause, ConnectionRefusedError):
         return "connection refused: is RabbitMQ running, at that host and port?"
     if isinstance(cause, socket.gaierror):
@@ -37,6 +37,17 @@ def connection_failure(error: BaseException) -> str:
     if isinstance(cause, OSError) and cause.strerror:
         return cause.strerror
     return told.splitlines()[0][:300] if told.strip() else type(cause).__name__
+
+
+def _not_allowed(told: str) -> str:
+    """RabbitMQ's refusal of the virtual host: a connection limit reached, or the host unknown or not the
+    user's, with the broker's own words where pika kept them."""
+    _, found, said = told.partition("NOT_ALLOWED - ")
+    said = said.splitlines()[0].rstrip("'\"), ") if found else ""  # out of pika's quotes and brackets
+    words = f" (RabbitMQ: {said[:200]})" if said else ""
+    if "connection limit" in told:
+        return f"the virtual host's or the user's connection limit is reached{words}"
+    return f"the virtual host does not exist, or the user may not use it: check AMQP_URL's path{words}"
 
 
 def _timed_out_opening(cause: BaseException) -> bool:

@@ -70,7 +70,14 @@ def _as_pika_reports(cause: BaseException) -> BaseException:
             pika.exceptions.ProbableAccessDeniedError(
                 "ConnectionClosedByBroker: (530) 'NOT_ALLOWED - vhost x'"
             ),
-            "the virtual host does not exist, or the user may not use it",
+            "the virtual host does not exist, or the user may not use it: check AMQP_URL's path"
+            " (RabbitMQ: vhost x)",
+        ),
+        (
+            pika.exceptions.ConnectionClosedByBroker(
+                530, "NOT_ALLOWED - access to vhost 'v' refused for user 'u': connection limit (0) is reached"
+            ),
+            "the virtual host's or the user's connection limit is reached (RabbitMQ: access to vhost ",
         ),
         (_as_pika_reports(OSError(113, "No route to host")), "No route to host"),
         (
@@ -88,6 +95,7 @@ def _as_pika_reports(cause: BaseException) -> BaseException:
         "bad login",
         "probable bad login",
         "no such vhost",
+        "connection limit",
         "other socket error",
         "no right",
     ],
