@@ -128,6 +128,10 @@ class Relay:
         )
         self._published_since_stats = 0
         self._stats_due = time.monotonic() + options.stats_interval
+        # Told once, not at each start over after an error (RabbitMQ away, say, every few seconds): the
+        # first lead, and each after standing by; after errors, the first lead that can publish again.
+        self._told_leading = False
+        self._errors_since_lead = 0
 
     def run(self) -> None:
         log.info("relay started", batch_size=self._options.batch_size)
@@ -144,6 +148,7 @@ class Relay:
             except RECOVERABLE_ERRORS as exc:
                 delay = self._backoff.next_delay()
                 self._metrics.failed(_service_of(exc))
+                self._errors_since_lead += 1
                 log.warning(
                     "relay error, starting over", error=_describe(exc), retry_in_s=delay, **_hint(exc)
                 )
@@ -154,11 +159,13 @@ class Relay:
         standing_by = False
         while not self._stop.is_set():
             if leadership.acquire():
-                log.info("relay is the leader")
+                if not self._told_leading:
+                    log.info("relay is the leader")
+                    self._told_leading, self._errors_since_lead = True, 0
                 return True
             if not standing_by:
                 log.info("another relay is the leader, standing by")
-                standing_by = True
+                standing_by, self._told_leading = True, False
             self._stop.wait(self._options.standby_retry)
         return False
 
@@ -167,6 +174,9 @@ class Relay:
         listener = OutboxListener(self._engine)
         try:
             publisher = self._new_publisher()
+            if self._errors_since_lead:
+                log.info("relay is leading again", after_errors=self._errors_since_lead)
+                self._errors_since_lead = 0
             try:
                 self._pump(OutboxStore(self._engine, leadership), listener, publisher)
             finally:

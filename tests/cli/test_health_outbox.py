@@ -204,8 +204,9 @@ def test_health_fails_at_once_when_no_relay_is_running(settings: Settings, fresh
     assert result.exit_code == 5
     assert not checks(result.stdout)["relay lag"]
     assert details(result.stdout)["relay lag"] == (
-        "no event waits to be published; no relay is running (none holds its lock on this database):"
-        " start docfleet relay"
+        "no event waits to be published; no relay holds its lock on this database: none is running, or it"
+        " is starting over after an error (its log: relay error, starting over); start docfleet relay if"
+        " none runs"
     )
 
 

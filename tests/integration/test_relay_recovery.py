@@ -120,8 +120,10 @@ def test_a_relay_held_by_a_lock_on_the_outbox_says_so_and_publishes_once_it_is_g
             holder.rollback()
         commit_events(engine, events)
         versions = _versions(tap, org, 2)
+        wait_for(lambda: _said(logs, "relay is leading again"), 10, "the relay to say it leads again")
 
     assert versions == [1, 2]
+    assert sum(line["event"] == "relay is the leader" for line in logs) == 1, "told once, not per start over"
 
 
 def _said(logs: Sequence[Mapping[str, Any]], event: str, error: str = "") -> bool:

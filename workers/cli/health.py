@@ -152,7 +152,8 @@ def _relay_lag(database_url: str, max_relay_lag: float) -> tuple[bool, str]:
     if not leading:
         return (
             False,
-            f"{waiting}; no relay is running (none holds its lock on this database): start docfleet relay",
+            f"{waiting}; no relay holds its lock on this database: none is running, or it is starting over"
+            " after an error (its log: relay error, starting over); start docfleet relay if none runs",
         )
     return age is None or age <= max_relay_lag, waiting
 
