@@ -68,7 +68,9 @@ def wait_for_page(backend: RedisBackend, message_id: str, timeout: float) -> Lis
         answer = _wait_in_slices(backend, message, timeout)
     except ResultTimeout:
         raise QueryTimeout(
-            f"no answer to list_folder {message_id} within {timeout:g} s: is a worker running?"
+            f"no answer to list_folder {message_id} within {timeout:g} s: is a worker running? If one is,"
+            " the query may have failed (the workers' Valkey away, say): docfleet dlq ls --queue"
+            " documents-queries"
         ) from None
     except ResultFailure as failure:
         _forget(backend, message)
