@@ -76,9 +76,14 @@ def build_broker(
     ]
     if stub:
         return OwnHooksStubBroker(middleware=middleware)
-    return ScreeningRabbitmqBroker(
+    rabbitmq = ScreeningRabbitmqBroker(
         url=with_connection_defaults(settings.amqp_url), confirm_delivery=True, middleware=middleware
     )
+    # Named as the CLI's and the relay's connections are, so that an operator of a shared RabbitMQ finds
+    # a worker process's consumers and publishers among the others.
+    named = {"connection_name": f"docfleet-worker pid {os.getpid()}", "product": "docfleet"}
+    rabbitmq.parameters.client_properties = named
+    return rabbitmq
 
 
 class OwnHooksStubBroker(OwnHooksOnly, StubBroker):

@@ -48,6 +48,16 @@ def test_the_broker_is_rabbitmq_with_confirms_a_heartbeat_and_docfleet_middlewar
     assert names.index(Outcomes) < names.index(RetriesOrDeadLetter)  # so Outcomes sees what Retries decided
 
 
+def test_the_worker_processes_connections_are_named_for_rabbitmqs_connection_list() -> None:
+    broker = build_broker(Settings.from_env())
+    assert isinstance(broker, ScreeningRabbitmqBroker)
+    assert isinstance(broker.parameters, pika.URLParameters)
+    assert broker.parameters.client_properties == {
+        "connection_name": f"docfleet-worker pid {os.getpid()}",
+        "product": "docfleet",
+    }
+
+
 def test_a_heartbeat_and_a_blocked_timeout_are_added_to_the_url_unless_it_has_them() -> None:
     assert (
         with_connection_defaults("amqp://guest:guest@host:5672/%2F")
