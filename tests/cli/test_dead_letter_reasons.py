@@ -255,3 +255,20 @@ def test_a_letter_rabbitmq_itself_dead_lettered_says_why_and_is_replayed(
 
     assert inspected.reason.startswith(told)
     assert inspected.replay is not None
+
+
+def test_a_query_older_than_its_answer_is_kept_is_not_replayed_as_it_would_not_run() -> None:
+    """A replayed query keeps the time it was first sent, and the workers leave one past RESULT_TTL_MS."""
+    query = envelope("list_folder", {"folder_id": "f1", "requested_by": "bob"}, queue="documents-queries")
+    fresh = inspect(letter("documents-queries.XQ", encoded(query)), never_used, answer_ttl_ms=60_000)
+    query["message_timestamp"] -= 61_000
+    stale = inspect(letter("documents-queries.XQ", encoded(query)), never_used, answer_ttl_ms=60_000)
+    command = envelope("add_member", {"org_id": "acme", "user_id": "bob"})
+    command["message_timestamp"] -= 61_000
+    old_command = inspect(letter("documents.XQ", encoded(command)), never_used, answer_ttl_ms=60_000)
+
+    assert fresh.replay is not None
+    assert stale.replay is None
+    assert stale.replay_word() == "no"
+    assert str(stale.not_replayable).startswith("expired: sent 61 s ago")
+    assert old_command.replay is not None, "a command does not expire"

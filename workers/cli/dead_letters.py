@@ -119,7 +119,14 @@ class Inspected:
         return {name: getattr(self, name) for name in fields}
 
 
-def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = lambda _: 0) -> Inspected:
+def inspect(
+    letter: DeadLetter,
+    history: History,
+    redeliveries: Redeliveries = lambda _: 0,
+    answer_ttl_ms: int | None = None,
+) -> Inspected:
+    """``answer_ttl_ms``: how long the workers keep a query's answer (``RESULT_TTL_MS``), past which a
+    query replayed is not run; None: not judged."""
     envelope, unreadable, message_id, actor = _read(letter)
     known = _id_history(letter.queue, message_id, history)
     invalid, command = _judged(envelope, letter.queue) if envelope is not None else (None, None)
@@ -137,6 +144,9 @@ def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = l
     )
     blocked = unreadable or (f"message id already used ({reason})" if known.used else None) or invalid
     new_id = _new_id(message_id, command, known, own) if blocked and command else None
+    not_replayable = f"{blocked}: {reasons.advice(new_id, known.ran(command))}" if blocked else None
+    if not blocked and envelope is not None:
+        blocked = not_replayable = _expired_query(envelope, letter.queue, answer_ttl_ms)
     return Inspected(
         queue=letter.queue,
         message_id=message_id,
@@ -145,11 +155,26 @@ def inspect(letter: DeadLetter, history: History, redeliveries: Redeliveries = l
         died_at=letter.died_at,
         reason=reason,
         replay=None if blocked or envelope is None else _replay_copy(envelope, ORIGINS[letter.queue]),
-        not_replayable=f"{blocked}: {reasons.advice(new_id, known.ran(command))}" if blocked else None,
+        not_replayable=not_replayable,
         envelope=None if envelope is None else _as_sent(envelope),
         new_id=new_id,
         body_sha256=body_digest(letter.body),
         id_unknown=known.unknown,
+    )
+
+
+def _expired_query(envelope: dict[str, Any], queue: str, answer_ttl_ms: int | None) -> str | None:
+    """Why a query letter would not run if replayed: it keeps the time it was first sent, and the workers
+    do not run a query older than its answer is kept (contract §5)."""
+    if answer_ttl_ms is None or ORIGINS.get(queue) != QUERIES_QUEUE:
+        return None
+    age_ms = current_millis() - envelope["message_timestamp"]
+    if age_ms <= answer_ttl_ms:
+        return None
+    kept = f"{answer_ttl_ms / 1000:g} s, RESULT_TTL_MS"
+    return (
+        f"expired: sent {age_ms / 1000:.0f} s ago, longer than its answer is kept ({kept}):"
+        " replayed, it would not run; send the query again"
     )
 
 

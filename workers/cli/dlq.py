@@ -74,7 +74,7 @@ def list_dead_letters(
             letters = queues.browse(xq, limit=limit)
             found[xq] = (
                 max(ready, len(letters)),
-                [inspect(letter, history, history.redeliveries) for letter in letters],
+                [inspect(letter, history, history.redeliveries, history.answer_ttl_ms) for letter in letters],
             )
     if as_json:
         print_json({xq: [item.summary() for item in items] for xq, (_, items) in found.items()})
@@ -120,7 +120,7 @@ def show_dead_letter(
         for xq in dead_letter_queues(queue):
             letters = queues.browse(xq, until=named)
             if named.found:
-                item = inspect(letters[-1], history, history.redeliveries)
+                item = inspect(letters[-1], history, history.redeliveries, history.answer_ttl_ms)
                 body = letters[-1].body.decode(errors="replace")
                 print_json({**item.summary(), "replayable": item.replayable, "body": item.envelope or body})
                 return

@@ -20,8 +20,14 @@ class HistoryLookup:
     and answers that it was never used from then on; strict: the failure propagates."""
 
     def __init__(
-        self, history: MessageHistory, *, strict: bool, counter: RedeliveryCounter | None = None
+        self,
+        history: MessageHistory,
+        *,
+        strict: bool,
+        counter: RedeliveryCounter | None = None,
+        answer_ttl_ms: int | None = None,
     ) -> None:
+        self.answer_ttl_ms = answer_ttl_ms  # the workers' RESULT_TTL_MS: past it a query is not run
         self._history = history
         self._strict = strict
         self._counter = counter
@@ -80,7 +86,8 @@ def history_for(settings: Settings, *, strict: bool) -> Iterator[HistoryLookup]:
     client = connect(settings.valkey_url, max_connections=1)
     try:
         counter = RedeliveryCounter(client, settings.cache_prefix)
-        yield HistoryLookup(MessageHistory(engine), strict=strict, counter=counter)
+        ttl = settings.result_ttl_ms
+        yield HistoryLookup(MessageHistory(engine), strict=strict, counter=counter, answer_ttl_ms=ttl)
     finally:
         client.close()  # type: ignore[no-untyped-call]
         engine.dispose()

@@ -35,7 +35,7 @@ class ReplaySelection:
     def decide(self, letter: DeadLetter) -> Relocation | None:
         from workers.cli.dead_letters import inspect
 
-        item = inspect(letter, self._history, self._history.redeliveries)
+        item = inspect(letter, self._history, self._history.redeliveries, self._history.answer_ttl_ms)
         if not self._every and item.message_id not in self._wanted:
             return None
         if item.replay is None and self._new_id:
