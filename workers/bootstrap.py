@@ -70,6 +70,7 @@ class Application:
         redeliveries: RedeliveryCounts | None = None,
         acked_outcome: Callable[[str, str | None], bool] | None = None,
         spent_by: Callable[[str], str | None] | None = None,
+        ping_postgres: Callable[[], object] | None = None,
     ) -> None:
         """From given parts: tests pass fakes. Queries read through ``new_reader`` (``new_uow(None)`` if
         not given); ``closers`` run, in order, on ``close()``. With ``open_batch``, commands of the
@@ -82,6 +83,7 @@ class Application:
         self._redeliveries = redeliveries
         self._acked_outcome = acked_outcome
         self._spent_by = spent_by
+        self._ping_postgres = ping_postgres
         self._closers = tuple(closers)
         self._batched = batched
         self._run_batched: Callable[[Job], Verdict] | None = None
@@ -128,6 +130,7 @@ class Application:
             redeliveries=RedeliveryCounter(client, settings.cache_prefix),
             acked_outcome=history.acked_outcome,
             spent_by=history.spent_by,
+            ping_postgres=partial(_ping, engine),
         )
 
     def execute(self, command: Command, *, message_id: str, actor: str) -> Outcome:
@@ -202,6 +205,11 @@ class Application:
         kept = NO_COMMAND if command is None else fingerprint(command)
         return record_outcome(event, event.message_id, keeping(self.new_uow, kept))
 
+    def ping_postgres(self) -> None:
+        """Returns once Postgres answered a statement; raises if it cannot be reached."""
+        if self._ping_postgres is not None:
+            self._ping_postgres()
+
     def close(self) -> None:
         for close in self._closers:
             try:
@@ -222,6 +230,11 @@ def _worker_engine(database_url: str, threads: int) -> Engine:
     return create_engine(
         database_url, pool_size=threads, pre_ping=False, statement_timeout_ms=WORKER_STATEMENT_TIMEOUT_MS
     )
+
+
+def _ping(engine: Engine) -> None:
+    with engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")
 
 
 def _in_a_batch(run_batched: Callable[[Job], Verdict], job: Job) -> Verdict:

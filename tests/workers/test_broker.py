@@ -24,6 +24,7 @@ EXPECTED_ORDER = [
     "Metrics",
     "LogContext",
     "Resources",
+    "PostgresOutage",
     "Outcomes",
     "SizeLimit",
     "RedeliveryLimit",

@@ -12,6 +12,7 @@ from workers.middleware.envelope import EnvelopeEncoder, SizeLimit, UnreadableMe
 from workers.middleware.lane import RedeliveredOneAtATime
 from workers.middleware.log_context import LogContext, ProcessLogging
 from workers.middleware.metrics import Metrics
+from workers.middleware.outage import PostgresOutage
 from workers.middleware.outcomes import Outcomes, note_outcome
 from workers.middleware.redeliveries import RedeliveryLimit
 from workers.middleware.replaced_lines import quiet_replaced_lines
@@ -50,7 +51,7 @@ def docfleet_middleware(
 ) -> list[Middleware]:
     """Messages delivered again one at a time first (a turn ends after every other hook), the logging
     context (every later line carries it), then resources (and the boot's objects frozen once they are
-    open), outcomes, the size and redelivery limits.
+    open), the wait while Postgres is away, outcomes, the size and redelivery limits.
 
     ``log_level`` set: structlog is configured in each worker process after it boots. ``metrics``: each
     worker process counts into the fleet's Prometheus metrics, served by a process Dramatiq forks.
@@ -71,6 +72,7 @@ def docfleet_middleware(
         LogContext(),
         resources,
         *frozen,
+        PostgresOutage(resources),
         outcomes,
         *limits,
     ]
