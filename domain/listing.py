@@ -65,10 +65,10 @@ class FolderListing:
 
     def characters(self) -> int:
         """The text its documents and their readers hold, in characters."""
-        return self._characters
+        return self._text_size
 
     @cached_property
-    def _characters(self) -> int:
+    def _text_size(self) -> int:
         return sum(map(_characters, self.entries))
 
     def page_for(self, user_id: str, limit: int, after: PagePosition | None) -> DocumentPage:
@@ -76,7 +76,7 @@ class FolderListing:
         entries = self.entries
         start = 0 if after is None else _first_after(entries, after)
         visible = (entries[i].document for i in range(start, len(entries)) if user_id in entries[i].readers)
-        fits = self._characters <= PAGE_MAX_CHARACTERS  # any page of it: its text need not be counted
+        fits = self._text_size <= PAGE_MAX_CHARACTERS  # any page of it: its text need not be counted
         return page_of(list(islice(visible, limit + 1)), limit, fits=fits)
 
 
