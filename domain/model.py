@@ -37,13 +37,12 @@ class Membership:
 
 @dataclass
 class Folder:
-    """A node of an organization's folder tree; ``path`` lists the ids from the root, for subtree lookups."""
+    """A node of an organization's folder tree, linked to its parent by ``parent_id``."""
 
     id: str
     org_id: str
     name: str
     parent_id: str | None
-    path: str
     created_by: str
     created_at: datetime
     listing_version: int = 0
@@ -63,13 +62,11 @@ class Folder:
             raise InvalidRequest("a folder name cannot be blank")
         if "/" in folder_id:
             raise InvalidRequest("a folder id cannot contain '/': it separates the ids of a folder's path")
-        parent_path = parent.path if parent is not None else "/"
         return cls(
             id=folder_id,
             org_id=org_id,
             name=name,
             parent_id=parent.id if parent is not None else None,
-            path=f"{parent_path}{folder_id}/",
             created_by=created_by,
             created_at=_require_aware(now),
         )

@@ -12,10 +12,13 @@ _SIBLING_NAMED = (
     f"SELECT {FOLDER_COLUMNS} FROM folders"
     " WHERE org_id = %s AND coalesce(parent_id, '') = %s AND normalize(name, NFC) = normalize(%s, NFC)"
 )
+# ``path`` is written for the release before this one alone, which builds a new folder's path from its
+# parent's during a rolling deploy and a rollback; nothing reads it. Each folder holds its own id there
+# ('/id/'), not the ids from its root, which grew with the square of the depth. A later release drops it.
 _ADD = (
-    f"INSERT INTO folders ({FOLDER_COLUMNS}) VALUES"
-    " (%(id)s, %(org_id)s, %(parent_id)s, %(name)s, %(path)s, %(created_by)s, %(created_at)s,"
-    " %(listing_version)s)"
+    f"INSERT INTO folders ({FOLDER_COLUMNS}, path) VALUES"
+    " (%(id)s, %(org_id)s, %(parent_id)s, %(name)s, %(created_by)s, %(created_at)s,"
+    " %(listing_version)s, '/' || %(id)s || '/')"
 )
 
 

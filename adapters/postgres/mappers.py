@@ -10,7 +10,7 @@ from domain.events import Event
 from domain.listing import ListedDocument
 from domain.model import Document, Folder
 
-FOLDER_COLUMNS = "id, org_id, parent_id, name, path, created_by, created_at, listing_version"
+FOLDER_COLUMNS = "id, org_id, parent_id, name, created_by, created_at, listing_version"
 DOCUMENT_COLUMNS = (
     "id, org_id, folder_id, owner_id, uploaded_by, name, mime_type, version, blob_uri, tags, created_at,"
     " updated_at"
@@ -33,7 +33,6 @@ def folder_from_row(row: Any) -> Folder:
         org_id=row.org_id,
         name=row.name,
         parent_id=row.parent_id,
-        path=row.path,
         created_by=row.created_by,
         created_at=as_utc(row.created_at),
         listing_version=row.listing_version,
@@ -46,7 +45,6 @@ def folder_values(folder: Folder) -> dict[str, Any]:
         "org_id": folder.org_id,
         "name": folder.name,
         "parent_id": folder.parent_id,
-        "path": folder.path,
         "created_by": folder.created_by,
         "created_at": folder.created_at,
         "listing_version": folder.listing_version,

@@ -47,7 +47,7 @@ folders = Table(
     Column("org_id", Text, ForeignKey("organizations.id", name="fk_folders_org"), nullable=False),
     Column("parent_id", Text, nullable=True),
     Column("name", Text, nullable=False),
-    Column("path", Text, nullable=False),
+    Column("path", Text, nullable=False),  # for the release before alone: see folders.py
     Column("created_by", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("listing_version", BigInteger, nullable=False, server_default=text("0")),

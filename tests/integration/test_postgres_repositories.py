@@ -102,7 +102,6 @@ def test_folders_round_trip_with_utc_timestamps(engine: Engine, new_id: IdMaker)
         assert uow.folders.get(new_id("folder")) is None
     assert loaded_root == root
     assert loaded_child == child
-    assert loaded_child.path == f"/{root.id}/{child.id}/"
     assert loaded_child.created_at.tzinfo == UTC
     assert loaded_child.created_at == MOMENT
 

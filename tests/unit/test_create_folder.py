@@ -26,29 +26,23 @@ def _db() -> FakeDatabase:
     return FakeDatabase().with_member("alice")
 
 
-def test_a_member_creates_a_root_folder_with_a_materialized_path() -> None:
+def test_a_member_creates_a_root_folder() -> None:
     db = _db()
     _create(db, "projects", "Projects")
     folder = db.folders["projects"]
-    assert (folder.org_id, folder.name, folder.parent_id, folder.path) == (
-        ORG,
-        "Projects",
-        None,
-        "/projects/",
-    )
+    assert (folder.org_id, folder.name, folder.parent_id) == (ORG, "Projects", None)
     assert folder.created_by == "alice"
     assert folder.created_at.utcoffset() is not None
     [event] = db.events_of(FolderCreated)
     assert (event.org_id, event.folder_id, event.parent_id, event.name) == (ORG, "projects", None, "Projects")
 
 
-def test_a_subfolder_path_extends_its_parents_path() -> None:
+def test_a_subfolder_names_its_parent() -> None:
     db = _db()
     _create(db, "projects", "Projects")
     _create(db, "child", "2024", parent="projects")
     _create(db, "grandchild", "Q1", parent="child")
-    assert db.folders["child"].path == "/projects/child/"
-    assert db.folders["grandchild"].path == "/projects/child/grandchild/"
+    assert db.folders["child"].parent_id == "projects"
     assert db.folders["grandchild"].parent_id == "child"
 
 
