@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import AfterValidator, Field, StringConstraints
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+ACTOR_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 MIME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$"
 _HOST = r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}"
 _PORT = r"([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
@@ -33,6 +34,9 @@ _BLANK = re.compile(rf"[\s{_INVISIBLE_BMP}{_INVISIBLE_BEYOND_BMP}]*")
 # What a value that does not match a pattern is told, by pattern.
 PATTERN_HELP = {
     ID_PATTERN: "must be 1 to 128 characters, each a letter, a digit or one of _ . : -",
+    ACTOR_NAME_PATTERN: (
+        "must be an actor's name: 1 to 64 characters, each a letter, a digit or _, not starting with a digit"
+    ),
     MIME_PATTERN: "must be a media type such as application/pdf: type/subtype, no parameters",
     BLOB_URI_PATTERN: "must be an absolute URI s3://, gs://, az:// or https://bucket-or-host/path, in ASCII",
 }

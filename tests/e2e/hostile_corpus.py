@@ -49,7 +49,7 @@ ENVELOPES = [
     unreadable(
         "actor_name_injection",
         encoded(envelope("add_member", member(), actor_name="add_member;drop")),
-        "actor_name: String should match pattern",
+        "actor_name: must be an actor's name: 1 to 64 characters",
         named=True,
     ),
     unreadable(

@@ -149,6 +149,7 @@ UNREADABLE: list[tuple[bytes, str]] = [
     (body(options=[]), "options: "),
     (body(message_id="a b"), "message_id: must be 1 to 128 characters"),
     (body(message_id=None), "message_id:"),
+    (body(actor_name="delete-everything"), "actor_name: must be an actor's name: 1 to 64 characters"),
     (body(message_timestamp="now"), "message_timestamp:"),
     (body(extra=1), "extra: is not a field of the envelope"),
     (json.dumps({k: v for k, v in ENVELOPE.items() if k != "kwargs"}).encode(), "kwargs: is required"),

@@ -18,12 +18,11 @@ from dramatiq.middleware import Middleware, SkipMessage
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from workers.contract import MAX_MESSAGE_BYTES, InvalidMessage, ids_in
-from workers.contract_fields import Id, is_id
+from workers.contract_fields import ACTOR_NAME_PATTERN, Id, is_id
 from workers.contract_json import EXACT_FLOAT_INTEGERS, load_json
 from workers.contract_problems import cap, problems_of
 from workers.middleware.outcomes import Outcomes
 
-ACTOR_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 _ACTOR_NAME = re.compile(ACTOR_NAME_PATTERN)
 OVERSIZE_OPTION = "docfleet_oversize_bytes"
 READ_LIMIT_BYTES = 4 * MAX_MESSAGE_BYTES
