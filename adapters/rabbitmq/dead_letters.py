@@ -31,6 +31,7 @@ class DeadLetter:
     died_in: str | None  # the queue it was dead-lettered from (x-death)
     death_reason: str | None  # rejected, expired, maxlen, delivery_limit (x-death)
     died_at: datetime | None
+    amqp_message_id: str | None = None  # the AMQP property its producer set, if any
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,7 @@ def _dead_letter(queue: str, properties: Any, body: bytes) -> DeadLetter:
         died_in=_text(latest.get("queue")),
         death_reason=_text(latest.get("reason")),
         died_at=died_at if isinstance(died_at, datetime) else None,
+        amqp_message_id=_text(properties.message_id),
     )
 
 

@@ -78,12 +78,13 @@ def envelope(
     }
 
 
-def publish_raw(amqp_url: str, queue: str, *bodies: bytes) -> None:
+def publish_raw(amqp_url: str, queue: str, *bodies: bytes) -> list[str]:
     """Publishes bodies as any producer could, bypassing the client's validation; the contract's queues
-    (dead-letter queues included) are declared first."""
+    (dead-letter queues included) are declared first. The AMQP ``message_id`` properties it set."""
     with QueuePublisher(amqp_url, declare=contract_queues(), name="test-raw") as publisher:
         messages = [OutgoingMessage(queue, str(uuid.uuid4()), body) for body in bodies]
         assert publisher.publish(messages) == []
+    return [message.message_id for message in messages]
 
 
 def encoded(fields: Mapping[str, Any]) -> bytes:

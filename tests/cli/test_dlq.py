@@ -511,7 +511,7 @@ def test_a_letter_without_a_readable_id_is_listed_shown_and_purged_by_its_body_d
     settings: Settings,
 ) -> None:
     unreadable, other = b"\xff not json", b"{not json either"
-    publish_raw(settings.amqp_url, "documents.XQ", unreadable, other)
+    [producers_id, _] = publish_raw(settings.amqp_url, "documents.XQ", unreadable, other)
     digest = hashlib.sha256(unreadable).hexdigest()
     name = f"sha256:{digest[:16]}"
 
@@ -523,8 +523,10 @@ def test_a_letter_without_a_readable_id_is_listed_shown_and_purged_by_its_body_d
 
     assert name in table.stdout
     assert (listed["message_id"], listed["body_sha256"]) == (None, digest)
+    assert listed["amqp_message_id"] == producers_id
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.stdout)["body"] == "\ufffd not json"
+    assert json.loads(shown.stdout)["amqp_message_id"] == producers_id
     assert asked.exit_code == 2
     assert "this deletes 1 dead letter for good: pass --yes" in one_line_error(asked)
     assert purged.exit_code == 0, purged.output

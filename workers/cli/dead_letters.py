@@ -82,6 +82,9 @@ class Inspected:
     new_id: str | None = None
     body_sha256: str = ""  # names it to ``dlq show`` and ``dlq purge`` (``workers.cli.letter_names``)
     id_unknown: bool = False  # whether its id was used could not be asked (``IdHistory.unknown``)
+    # The AMQP ``message_id`` property it was last published with: its producer's own id for a letter
+    # never retried, which names it where the body cannot (contract §4, unreadable messages).
+    amqp_message_id: str | None = None
 
     @property
     def name(self) -> str:
@@ -115,7 +118,7 @@ class Inspected:
 
     def summary(self) -> dict[str, Any]:
         fields: tuple[str, ...] = ("queue", "message_id", "actor", "retries", "died_at", "reason")
-        fields += ("not_replayable", "new_id", "body_sha256")
+        fields += ("not_replayable", "new_id", "body_sha256", "amqp_message_id")
         return {name: getattr(self, name) for name in fields}
 
 
@@ -160,6 +163,7 @@ def inspect(
         new_id=new_id,
         body_sha256=body_digest(letter.body),
         id_unknown=known.unknown,
+        amqp_message_id=letter.amqp_message_id,
     )
 
 
