@@ -111,6 +111,7 @@ class AuditConsumer:
                 self._session()
             except RECOVERABLE_ERRORS as error:
                 delay = self._backoff.next_delay()
+                self._metrics.reconnects.inc()
                 log.warning("audit consumer error, reconnecting", error=_describe(error), retry_in_s=delay)
                 self._stop.wait(delay)
         log.info("audit consumer stopped")
@@ -125,8 +126,10 @@ class AuditConsumer:
             channel.add_on_cancel_callback(cancelled.append)
             channel.basic_consume(self._queue, self._on_delivery)
             log.info("audit consumer connected", queue=self._queue, prefetch=self._options.prefetch)
+            self._metrics.consuming.set(1)
             self._pump(connection, channel, cancelled)
         finally:
+            self._metrics.consuming.set(0)
             self._pending = []  # not acked: RabbitMQ delivers them again once this connection is gone
             with contextlib.suppress(*RECOVERABLE_ERRORS):
                 if connection.is_open:

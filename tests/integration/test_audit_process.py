@@ -7,13 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.postgres.engine import create_engine
 from tests.integration.test_audit_support import (
@@ -23,6 +21,7 @@ from tests.integration.test_audit_support import (
     publish,
     publish_events,
     row_counts,
+    scrape_audit,
 )
 from tests.support.processes import free_port
 from tests.support.rabbitmq import consumer_count, queue_depth
@@ -72,15 +71,16 @@ def _stop(process: subprocess.Popen[bytes]) -> int:
     return process.wait(STOP_WITHIN_S)
 
 
+EVENT_COUNTERS = (
+    "docfleet_audit_events_recorded_total",
+    "docfleet_audit_duplicates_skipped_total",
+    "docfleet_audit_dead_lettered_total",
+)
+
+
 def _scrape(port: int) -> dict[str, float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    return {
-        sample.name: sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name.startswith("docfleet_audit_") and sample.name.endswith("_total")
-    }
+    """The counters of events."""
+    return {name: value for name, value in scrape_audit(port).items() if name in EVENT_COUNTERS}
 
 
 @pytest.fixture
@@ -105,7 +105,9 @@ def test_it_counts_on_its_metrics_port_stops_on_sigterm_and_after_a_restart_writ
                 lambda: sum(_scrape(settings.audit_metrics_port).values()) >= 5, what="5 deliveries counted"
             )
             metrics = _scrape(settings.audit_metrics_port)
+            state = scrape_audit(settings.audit_metrics_port)
             assert _stop(process) == 0
+        assert (state["docfleet_audit_consuming"], state["docfleet_audit_reconnects_total"]) == (1.0, 0.0)
         assert row_counts(engine, ids) == dict.fromkeys(ids, 1)
         assert metrics == {
             "docfleet_audit_events_recorded_total": 3.0,
@@ -128,3 +130,4 @@ def test_it_counts_on_its_metrics_port_stops_on_sigterm_and_after_a_restart_writ
     ]
     assert sum(line["event"] == "audit consumer stopped" for line in log_lines) == 2
     assert sum(line["event"] == "malformed event dead-lettered" for line in log_lines) == 1
+

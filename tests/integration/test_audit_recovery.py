@@ -19,7 +19,9 @@ from tests.integration.test_audit_support import (
     publish_events,
     row_counts,
     running_audit,
+    scrape_audit,
 )
+from tests.support.processes import free_port
 from tests.support.rabbitmq import queue_depth
 from tests.support.services import default_settings, grant_vhost, rabbitmqctl, unique_name
 from tests.support.waiting import wait_for
@@ -91,16 +93,21 @@ def test_events_wait_in_the_queue_while_postgres_is_unreachable_and_are_recorded
 def test_the_consumer_connects_once_rabbitmq_lets_it_and_then_records(database_url: str) -> None:
     event = event_body()
     with vhost_made_later(default_settings().amqp_url) as (amqp_url, create_vhost):
-        settings = audit_settings(database_url, amqp_url)
+        settings = audit_settings(database_url, amqp_url, metrics_port=free_port())
         with capture_logs() as logs, running_audit(settings, wait_ready=False):
             wait_for(lambda: sum(line["event"] == RETRYING for line in logs) >= 2, what="retries")
+            while_refused = scrape_audit(settings.audit_metrics_port)
             create_vhost()
             wait_for(
                 lambda: any(line["event"] == "audit consumer connected" for line in logs), what="connect"
             )
+            port = settings.audit_metrics_port
+            wait_for(lambda: scrape_audit(port)["docfleet_audit_consuming"] == 1.0, what="the gauge up")
             publish_events(amqp_url, [event])
             engine = create_engine(database_url, pool_size=1)
             try:
                 wait_for(lambda: all(row_counts(engine, [event["event_id"]]).values()), what="the event")
             finally:
                 engine.dispose()
+    assert while_refused["docfleet_audit_consuming"] == 0.0
+    assert while_refused["docfleet_audit_reconnects_total"] >= 2

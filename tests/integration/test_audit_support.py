@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from typing import Any
 
 import pika
 import pika.exceptions
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, func, select
 
 from adapters.event_codec import EVENTS_EXCHANGE
@@ -145,3 +147,15 @@ def row_counts(engine: Engine, event_ids: Sequence[str]) -> dict[str, int]:
     with engine.connect() as connection:
         counts = {str(event_id): int(count) for event_id, count in connection.execute(query)}
     return {event_id: counts.get(event_id, 0) for event_id in event_ids}
+
+
+def scrape_audit(port: int) -> dict[str, float]:
+    """The audit consumer's own series on its metrics port, by name (the client library's left out)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name.startswith("docfleet_audit_") and not sample.name.endswith("_created")
+    }

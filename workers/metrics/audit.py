@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from workers.metrics.exposition import serving
 from workers.settings import Settings
@@ -27,6 +27,18 @@ class AuditMetrics:
         self.dead_lettered = Counter(
             "docfleet_audit_dead_lettered",
             "Malformed events moved to the audit queue's dead-letter queue (<AUDIT_QUEUE>.XQ).",
+            registry=registry,
+        )
+        self.reconnects = Counter(
+            "docfleet_audit_reconnects",
+            "Sessions ended by an error (RabbitMQ or Postgres unreachable, a write cancelled, the queue"
+            " deleted), each followed by a new connection after the backoff.",
+            registry=registry,
+        )
+        self.consuming = Gauge(
+            "docfleet_audit_consuming",
+            "1 while the consumer is registered on its queue; 0 while it reconnects (RabbitMQ or Postgres"
+            " unreachable, a write cancelled), which its counters alone cannot tell from an idle stream.",
             registry=registry,
         )
 
