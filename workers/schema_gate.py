@@ -15,12 +15,17 @@ backing off, until ``docfleet migrate`` has run; ``docfleet supervise`` does not
 ``DATABASE_UNUSABLE``. Waiting inside the hook instead would leave the fleet
 looking started, and a SIGTERM only sets Dramatiq's flag there: the process would not stop until killed.
 
+The audit consumer (``docfleet audit``) makes the same check once at its start, for the same reason: it
+would otherwise report itself connected and meet the missing table only with the first event.
+
 A schema ahead of this version (a newer release migrated it, during a rolling deploy) lets the worker
 run, with a warning: migrations keep the schema usable by the release before them, and ``docfleet
 health`` reports it as not at this version's head, as it does.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import structlog
 
@@ -43,9 +48,9 @@ CANNOT_CHECK = "cannot check the database schema: not consuming"
 log = structlog.get_logger("docfleet.worker")
 
 
-def require_schema(database_url: str) -> None:
+def require_schema(database_url: str, logger: Any = log) -> None:
     """Returns if the database is at this version's latest migration, or ahead of it; otherwise logs
-    one line and raises ``SystemExit(SCHEMA_NOT_READY)``."""
+    one line with ``logger`` and raises ``SystemExit(SCHEMA_NOT_READY)``."""
     import psycopg
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -57,30 +62,30 @@ def require_schema(database_url: str) -> None:
         if is_at_head(database_url):
             return
     except UnknownRevision as ahead:
-        log.warning(
+        logger.warning(
             "database schema is ahead of this version: running on", database=database, detail=str(ahead)
         )
         return
     except OtherEncoding as unusable:
-        log.error(
+        logger.error(
             "the database cannot hold docfleet's schema: not consuming",
             database=database,
             detail=str(unusable),
         )
         raise SystemExit(DATABASE_UNUSABLE) from None
     except (SQLAlchemyError, psycopg.Error, OSError) as error:
-        _tell_unchecked(database_url, error)
+        _tell_unchecked(database_url, error, logger)
         raise SystemExit(SCHEMA_NOT_READY) from None
-    log.error(NOT_MIGRATED, database=database)
+    logger.error(NOT_MIGRATED, database=database)
     raise SystemExit(SCHEMA_NOT_READY)
 
 
-def _tell_unchecked(database_url: str, error: Exception) -> None:
+def _tell_unchecked(database_url: str, error: Exception, logger: Any) -> None:
     """Logs why the schema could not be looked at: a database nobody created yet, or ``error``."""
     from adapters.postgres.migrations import is_missing
     from workers.cli.failures import first_line
 
     if is_missing(database_url):
-        log.error(NO_DATABASE, database=location(database_url))
+        logger.error(NO_DATABASE, database=location(database_url))
     else:
-        log.error(CANNOT_CHECK, database=location(database_url), error=first_line(error))
+        logger.error(CANNOT_CHECK, database=location(database_url), error=first_line(error))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -27,6 +28,7 @@ from tests.support.processes import free_port
 from tests.support.rabbitmq import consumer_count, queue_depth
 from tests.support.waiting import wait_for
 from workers.audit_wire import dead_letter_queue
+from workers.schema_gate import NOT_MIGRATED
 from workers.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -131,3 +133,20 @@ def test_it_counts_on_its_metrics_port_stops_on_sigterm_and_after_a_restart_writ
     assert sum(line["event"] == "audit consumer stopped" for line in log_lines) == 2
     assert sum(line["event"] == "malformed event dead-lettered" for line in log_lines) == 1
 
+
+def test_on_a_database_without_the_schema_it_exits_75_saying_so_before_consuming(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """As a worker does: not connected and waiting for a first event that would meet no audit_log."""
+    from tests.support.services import throwaway_database
+
+    with throwaway_database(settings.database_url) as empty:
+        unmigrated = dataclasses.replace(settings, database_url=empty)
+        finished = subprocess.run(
+            [str(BIN / "docfleet"), "audit"], env=_environment(unmigrated), capture_output=True, timeout=60
+        )
+
+    lines = [json.loads(line) for line in finished.stderr.decode().splitlines()]
+    assert finished.returncode == 75, finished.stdout.decode() + finished.stderr.decode()
+    assert [(line["logger"], line["event"]) for line in lines] == [("docfleet.audit", NOT_MIGRATED)]
+    assert consumer_count(settings.amqp_url, settings.audit_queue) == 0
