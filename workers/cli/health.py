@@ -77,7 +77,8 @@ def run_checks(settings: Settings, max_relay_lag: float, max_dead_letters: int |
             Check(name, False, "not checked: the Postgres check failed") for name in ("schema", "relay lag")
         )
     valkey = _check("Valkey", settings.valkey_url, lambda: _valkey(settings.valkey_url))
-    return [postgres, schema, lag, valkey, *_rabbitmq_checks(settings.amqp_url, max_dead_letters)]
+    rabbitmq = _rabbitmq_checks(settings.amqp_url, max_dead_letters, settings.audit_queue)
+    return [postgres, schema, lag, valkey, *rabbitmq]
 
 
 def _check(name: str, url: str, probe: Callable[[], tuple[bool, str]]) -> Check:
@@ -171,11 +172,12 @@ def _valkey(valkey_url: str) -> tuple[bool, str]:
     return True, f"{location(valkey_url)} reachable"
 
 
-def _rabbitmq_checks(amqp_url: str, max_dead_letters: int | None) -> list[Check]:
+def _rabbitmq_checks(amqp_url: str, max_dead_letters: int | None, audit_queue: str) -> list[Check]:
     """``RabbitMQ`` (a connection opens) and, on that connection, ``workers``, then ``dead letters`` when
-    there is a limit."""
+    there is a limit, then ``audit`` where the audit queue exists."""
     from adapters.rabbitmq.connection_failures import connection_failure
     from adapters.rabbitmq.queue_states import QueueStates
+    from workers.cli.health_audit import audit_consumed
     from workers.cli.health_workers import dead_letters_within, workers_consume
 
     names = ["workers"] if max_dead_letters is None else ["workers", "dead letters"]
@@ -189,7 +191,17 @@ def _rabbitmq_checks(amqp_url: str, max_dead_letters: int | None) -> list[Check]
         if max_dead_letters is not None:
             limit = max_dead_letters
             checks.append(_check("dead letters", amqp_url, lambda: dead_letters_within(states, limit)))
+        checks += _audit_check(amqp_url, lambda: audit_consumed(states, audit_queue))
     return [Check("RabbitMQ", True, f"{location(amqp_url)} reachable"), *checks]
+
+
+def _audit_check(amqp_url: str, probe: Callable[[], tuple[bool, str] | None]) -> list[Check]:
+    """The ``audit`` check, or none where no audit consumer was ever deployed (no queue to look at)."""
+    try:
+        found = probe()
+    except Exception as error:  # a failed probe is the answer, whatever it raised
+        return [Check("audit", False, f"{location(amqp_url)}: {first_line(error)}")]
+    return [] if found is None else [Check("audit", *found)]
 
 
 def _open_probe_connection(amqp_url: str) -> pika.BlockingConnection:
