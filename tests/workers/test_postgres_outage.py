@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 import psycopg
 import pytest
@@ -14,6 +13,7 @@ from structlog.testing import capture_logs
 
 from domain.events import MemberAdded
 from domain.ports import UnitOfWork
+from tests.support.waiting import wait_for
 from tests.unit.fakes import ORG, FakeDatabase, FakeListingCache
 from tests.workers.support import running_fleet
 from tests.workers.test_outcomes import outcome_lines
@@ -52,7 +52,12 @@ def test_messages_wait_out_an_outage_longer_than_their_retries_and_none_is_dead_
     postgres.down = True
     with running_fleet(application, threads=2) as fleet, capture_logs() as logs:
         first = fleet.send("add_member", org_id=ORG, user_id="dave")
-        _wait_for(lambda: any(line["event"].startswith("postgres unreachable") for line in logs))
+        wait_for(
+            lambda: any(line["event"].startswith("postgres unreachable") for line in logs),
+            timeout=5.0,
+            what="the gate to close",
+            interval=0.01,
+        )
         for user in ("erin", "frank"):
             fleet.send("add_member", org_id=ORG, user_id=user)
         time.sleep(1.0)  # many of QUICK's retry delays (at most 5 ms each), and the first probes
@@ -66,13 +71,6 @@ def test_messages_wait_out_an_outage_longer_than_their_retries_and_none_is_dead_
     outcomes = [line["outcome"] for line in outcome_lines(logs, first.message_id)]
     assert outcomes == ["retrying", "applied"]
     assert any(line["event"].startswith("postgres answers again") for line in logs)
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "not in time"
-        time.sleep(0.01)
 
 
 @pytest.mark.parametrize(
