@@ -25,7 +25,7 @@ from dramatiq.middleware import (
 from dramatiq.results.backend import ResultBackend
 from dramatiq.results.backends.redis import RedisBackend
 
-from adapters.rabbitmq.connection import CONNECTION_DEFAULTS
+from adapters.rabbitmq.connection import CONNECTION_DEFAULTS, client_properties
 from workers.bootstrap import Application
 from workers.consumer import ScreeningRabbitmqBroker
 from workers.contract import COMMANDS_QUEUE, QUERIES_QUEUE
@@ -81,8 +81,7 @@ def build_broker(
     )
     # Named as the CLI's and the relay's connections are, so that an operator of a shared RabbitMQ finds
     # a worker process's consumers and publishers among the others.
-    named = {"connection_name": f"docfleet-worker pid {os.getpid()}", "product": "docfleet"}
-    rabbitmq.parameters.client_properties = named
+    rabbitmq.parameters.client_properties = client_properties(f"docfleet-worker pid {os.getpid()}")
     return rabbitmq
 
 

@@ -29,8 +29,13 @@ def connection_parameters(amqp_url: str, *, name: str) -> pika.URLParameters:
     for option, value in CONNECTION_DEFAULTS.items():
         if f"{option}=" not in query:
             setattr(params, option, value)
-    params.client_properties = {"connection_name": name, "product": "docfleet"}
+    params.client_properties = client_properties(name)
     return params
+
+
+def client_properties(name: str) -> dict[str, str]:
+    """What names a connection of docfleet's in RabbitMQ's list of connections."""
+    return {"connection_name": name, "product": "docfleet"}
 
 
 def open_blocking_connection(amqp_url: str, *, name: str) -> pika.BlockingConnection:
