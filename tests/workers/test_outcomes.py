@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
+from adapters.postgres.errors import FolderCreatedConcurrently
 from domain.events import CommandRejected, DocumentShared, DocumentUploaded, FolderCreated, ShareDenied
 from domain.ports import UnitOfWork
 from tests.unit.fakes import FOLDER, ORG, FakeDatabase, FakeListingCache
@@ -321,6 +322,38 @@ def test_a_fault_is_retried_then_dead_lettered_without_an_event(db: FakeDatabase
     assert [line["outcome"] for line in lines] == ["retrying"] * QUICK.fault_retries + ["dead_lettered"]
     assert lines[-1]["reason"] == "fault"
     assert lines[-1]["rejection"] is None  # a fault leaves the message replayable: no rejection
+
+
+def test_a_race_lost_to_another_command_is_retried_at_info_and_then_decided(db: FakeDatabase) -> None:
+    """Another worker commits a sibling of the same name between this command's read and its commit, so
+    Postgres's unique index refuses the commit: nothing failed, and the retry refuses it as a conflict."""
+    opened, raced = db.uow_factory(), list[FakeDatabase]()
+
+    def losing_the_first_race(message_id: str | None, fingerprint: str | None = None, /) -> UnitOfWork:
+        uow = opened(message_id, fingerprint)
+        if not raced:
+
+            def commit() -> None:
+                raced.append(db.with_folder("theirs", org=ORG, name="Reports"))
+                raise FolderCreatedConcurrently("Key (org_id, parent_id, name)=(...) already exists.")
+
+            uow.commit = commit  # type: ignore[method-assign]
+        return uow
+
+    racing = Application(new_uow=losing_the_first_race, listing_cache=FakeListingCache())
+    with running_fleet(racing) as fleet, capture_logs() as logs:
+        message = fleet.send("create_folder", folder_id="mine", org_id=ORG, name="Reports", created_by=ALICE)
+        fleet.settle()
+
+    retrying, decided = outcome_lines(logs, message.message_id)
+    assert (retrying["outcome"], retrying["reason"], retrying["log_level"]) == (
+        "retrying",
+        "concurrent_write",
+        "info",
+    )
+    assert (decided["outcome"], decided["reason"]) == ("refused", "conflict")
+    assert "mine" not in db.folders
+    assert fleet.dead_letters() == []
 
 
 def _refuse_retries(fleet: Fleet, monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:

@@ -28,6 +28,7 @@ from workers.middleware.retries import failure_kind, retry_not_queued
 from workers.named_logger import NamedLogger
 
 MAX_DETAIL = 2000
+_EXPECTED_RETRIES = frozenset({"not_found", "concurrent_write"})  # retried at info: nothing failed
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ class Outcomes(Middleware):
     def _retrying(self, message: dramatiq.MessageProxy, exception: BaseException) -> None:
         kind = failure_kind(exception)
         _log().log(
-            logging.INFO if kind == "not_found" else logging.WARNING,
+            logging.INFO if kind in _EXPECTED_RETRIES else logging.WARNING,
             "retrying",
             outcome="retrying",
             message_id=message.message_id,

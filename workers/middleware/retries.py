@@ -18,6 +18,7 @@ from dramatiq.common import compute_backoff
 from dramatiq.middleware import Middleware, Retries
 from dramatiq.middleware.retries import DEFAULT_MAX_BACKOFF
 
+from adapters.postgres.errors import WrittenConcurrently
 from domain.errors import MessageIdReused, NotFound
 from workers.contract import InvalidMessage
 from workers.contract_json import EXACT_FLOAT_INTEGERS
@@ -160,9 +161,13 @@ class CountNotFound(Middleware):
 
 
 def failure_kind(exception: BaseException) -> str:
-    """``invalid``, ``message_id_reused``, ``not_found`` or ``fault``: the words the outcome lines use."""
+    """``invalid``, ``message_id_reused``, ``not_found``, ``concurrent_write`` or ``fault``: the words the
+    outcome lines use. A concurrent write is retried as a fault is, but it is an expected race, not a
+    failure of anything: another command wrote the same row first, and the retry decides again."""
     if isinstance(exception, InvalidMessage):
         return "invalid"
     if isinstance(exception, MessageIdReused):
         return exception.reason
+    if isinstance(exception, WrittenConcurrently):
+        return "concurrent_write"
     return "not_found" if isinstance(exception, NotFound) else "fault"
