@@ -1,6 +1,9 @@
 """A temporary tap on ``doc.events``: a server-named exclusive queue bound to routing-key patterns.
 
 The queue exists only while the subscription is open; events published before it was bound are not seen.
+It keeps the newest ``TAP_BACKLOG`` events its reader has not taken (RabbitMQ drops the oldest past that):
+a tap whose reader stopped reading (a paused pager, a stuck terminal) would otherwise hold every event of
+the fleet in RabbitMQ's memory, until its memory alarm blocked every publisher, the relay among them.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from adapters.rabbitmq.connection import (
     BlockingConnectionOwner,
     open_blocking_connection,
 )
+
+TAP_BACKLOG = 10_000  # events waiting in a tap's queue at most
 
 
 @dataclass(frozen=True)
@@ -40,13 +45,21 @@ class ReceivedEvent:
 class EventSubscription(BlockingConnectionOwner):
     """Receives the events whose routing key matches one of ``patterns`` (topic syntax: ``*`` and ``#``)."""
 
-    def __init__(self, amqp_url: str, patterns: Sequence[str], *, name: str = "docfleet-tap") -> None:
+    def __init__(
+        self,
+        amqp_url: str,
+        patterns: Sequence[str],
+        *,
+        name: str = "docfleet-tap",
+        backlog: int = TAP_BACKLOG,
+    ) -> None:
         self._received: deque[ReceivedEvent] = deque()
         self._connection = open_blocking_connection(amqp_url, name=name)
         try:
             self._channel = self._connection.channel()
             self._channel.exchange_declare(EVENTS_EXCHANGE, EVENTS_EXCHANGE_TYPE, durable=True)
-            declared = self._channel.queue_declare("", exclusive=True, auto_delete=True)
+            bounded = {"x-max-length": backlog, "x-overflow": "drop-head"}
+            declared = self._channel.queue_declare("", exclusive=True, auto_delete=True, arguments=bounded)
             self.queue: str = declared.method.queue
             for pattern in patterns:
                 self._channel.queue_bind(self.queue, EVENTS_EXCHANGE, routing_key=pattern)
