@@ -12,7 +12,7 @@ import pytest
 
 from adapters.postgres.engine import LIVENESS
 from workers.actors import COMMAND_OPTIONS, COMMAND_RETRIES, QUERY_OPTIONS, QUERY_RETRIES
-from workers.contract import MAX_MESSAGE_BYTES, MAX_TAGS, parse
+from workers.contract import ACTOR_KWARGS, MAX_MESSAGE_BYTES, MAX_TAGS, parse
 from workers.contract_events import EVENTS, ListFolderResult
 from workers.middleware.envelope import EnvelopeEncoder
 
@@ -29,6 +29,7 @@ def test_the_document_has_an_example_message_per_actor_and_of_each_event() -> No
     actors = {example["actor_name"] for example in examples if "actor_name" in example}
     types = {example["type"] for example in examples if "event_id" in example}
 
+    assert actors == set(ACTOR_KWARGS)
     assert actors == {
         "add_member",
         "create_folder",
