@@ -7,10 +7,10 @@ import inspect
 from typing import Any, get_args, get_type_hints
 
 from domain.commands import Command
-from domain.use_cases.dispatch import HANDLERS
+from domain.use_cases.dispatch import HANDLERS, rejection
 from workers.actors import ACTORS
 from workers.client import DocfleetClient
-from workers.contract import ACTOR_KWARGS, COMMANDS, ID_FIELDS
+from workers.contract import ACTOR_KWARGS, COMMANDS, ID_FIELDS, REJECTION_IDS
 from workers.contract_fields import ID_PATTERN
 
 CLIENT_ONLY = {"message_id", "timeout"}  # the client's own options, not the message's
@@ -52,3 +52,9 @@ def test_the_client_has_a_method_per_actor_taking_its_arguments() -> None:
         method = getattr(DocfleetClient, actor)
         parameters = set(inspect.signature(method).parameters) - {"self"} - CLIENT_ONLY
         assert parameters == set(model.model_fields), actor
+
+
+def test_the_ids_a_rejection_names_are_those_the_rejection_takes() -> None:
+    keyword_only = inspect.Parameter.KEYWORD_ONLY
+    taken = [name for name, p in inspect.signature(rejection).parameters.items() if p.kind == keyword_only]
+    assert list(REJECTION_IDS) == taken
