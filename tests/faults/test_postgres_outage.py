@@ -23,7 +23,7 @@ from workers.settings import Settings
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 
-UPLOADS = 600
+UPLOADS = 800
 RATE = 10.0  # so that the load lasts through the outage and beyond it
 DOWN_FOR_S = 60.0
 GATE_CLOSED = "postgres unreachable: new messages wait until it answers"

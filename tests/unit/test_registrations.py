@@ -39,8 +39,8 @@ def _id_arguments(model: Any) -> set[str]:
 
 
 def test_the_ids_logged_with_a_message_are_every_id_argument_of_every_actor() -> None:
-    """``ID_FIELDS`` names the ids a message's log lines and rejection carry: an id argument left out of it
-    would silently be missing from them."""
+    """``ID_FIELDS`` names the ids a message's log lines carry: an id argument left out of it would
+    silently be missing from them."""
     id_arguments = set().union(*(_id_arguments(model) for model in ACTOR_KWARGS.values()))
 
     assert id_arguments, "the schemas name no id argument: the pattern test above went wrong"
