@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import pika
-
-from adapters.event_codec import EVENTS_EXCHANGE
 from adapters.rabbitmq.subscription import EventSubscription, ReceivedEvent
+from tests.integration.test_audit_support import publish
 
 ROUTING_KEY = "test.tap"
 PUBLISHED = 4_000
 BODY_BYTES = 8 * 1024  # 32 MiB in all: far more than the sockets between RabbitMQ and the tap can hold
-
-
-def _publish(amqp_url: str, count: int) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    try:
-        channel = connection.channel()
-        channel.confirm_delivery()
-        for seq in range(count):
-            body = f"{seq:08d}".encode().ljust(BODY_BYTES, b" ")
-            channel.basic_publish(EVENTS_EXCHANGE, ROUTING_KEY, body)
-    finally:
-        connection.close()
 
 
 def _drain(tap: EventSubscription) -> list[ReceivedEvent]:
@@ -33,7 +19,8 @@ def _drain(tap: EventSubscription) -> list[ReceivedEvent]:
 
 def test_a_tap_nobody_reads_keeps_only_its_newest_events(amqp_url: str) -> None:
     with EventSubscription(amqp_url, [ROUTING_KEY], backlog=100) as tap:
-        _publish(amqp_url, PUBLISHED)  # the tap reads nothing meanwhile, as a paused pager would
+        bodies = [f"{seq:08d}".encode().ljust(BODY_BYTES, b" ") for seq in range(PUBLISHED)]
+        publish(amqp_url, [(ROUTING_KEY, body) for body in bodies])  # the tap reads nothing meanwhile
         received = [int(event.body[:8]) for event in _drain(tap)]
 
     assert len(received) < PUBLISHED // 2  # the oldest were dropped in RabbitMQ, not held for the reader
