@@ -78,7 +78,10 @@ def run_audit(
     """Runs until ``stop`` is set; ``record`` writes a batch (tests wrap it to crash after a commit)."""
     options = options or AuditOptions()
     engine = create_engine(
-        settings.database_url, pool_size=1, statement_timeout_ms=options.statement_timeout_ms
+        settings.database_url,
+        pool_size=1,
+        statement_timeout_ms=options.statement_timeout_ms,
+        application_name="docfleet-audit",
     )
     try:
         with audit_metrics(settings) as metrics:

@@ -7,6 +7,7 @@ on first use. Every method is safe to call from several threads at once.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -228,7 +229,11 @@ def _worker_engine(database_url: str, threads: int) -> Engine:
     from adapters.postgres.engine import create_engine
 
     return create_engine(
-        database_url, pool_size=threads, pre_ping=False, statement_timeout_ms=WORKER_STATEMENT_TIMEOUT_MS
+        database_url,
+        pool_size=threads,
+        pre_ping=False,
+        statement_timeout_ms=WORKER_STATEMENT_TIMEOUT_MS,
+        application_name=f"docfleet-worker pid {os.getpid()}",  # as its RabbitMQ connection is named
     )
 
 

@@ -90,7 +90,11 @@ def run_relay(
     )
     # No ping per checkout: a broken connection fails one cycle; the relay starts over after its back-off.
     engine = create_engine(
-        settings.database_url, pool_size=2, pre_ping=False, statement_timeout_ms=opts.statement_timeout_ms
+        settings.database_url,
+        pool_size=2,
+        pre_ping=False,
+        statement_timeout_ms=opts.statement_timeout_ms,
+        application_name="docfleet-relay",
     )
     try:
         with _metrics_for(settings, metrics) as kept:

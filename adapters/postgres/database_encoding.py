@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import psycopg
 from psycopg.conninfo import make_conninfo
+from sqlalchemy import make_url
 from sqlalchemy.engine import URL
 
-from adapters.postgres.engine import connect_timeout_default, libpq_conninfo
+from adapters.postgres.engine import (
+    DEFAULT_APPLICATION_NAME,
+    connect_timeout_default,
+    libpq_conninfo,
+    with_application_name,
+)
 
 
 class OtherEncoding(RuntimeError):
@@ -26,8 +32,10 @@ def require_utf8(database_url: str) -> None:
 
 
 def with_connect_timeout(database_url: str | URL) -> str:
-    """The URL's connection string, with ten seconds to connect unless the URL sets its own."""
-    return make_conninfo(libpq_conninfo(database_url), **connect_timeout_default(database_url))
+    """The URL's connection string, with ten seconds to connect unless the URL sets its own, and named
+    as docfleet's other connections are (``with_application_name``)."""
+    named = with_application_name(make_url(database_url), DEFAULT_APPLICATION_NAME)
+    return make_conninfo(libpq_conninfo(named), **connect_timeout_default(database_url))
 
 
 ENCODING_SQL = "SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()"

@@ -20,6 +20,7 @@ PSYCOPG_DRIVER = "postgresql+psycopg"
 # the generic plans made at the start, 1.7 s planned each time. A transaction's commit statement is the
 # exception: it sets generic plans, with sequential scans off, for itself (``commit_statement``).
 SESSION_OPTIONS = "-c timezone=UTC -c plan_cache_mode=force_custom_plan"
+DEFAULT_APPLICATION_NAME = "docfleet"
 _ACCEPTED_DRIVERS = frozenset({"postgres", "postgresql", PSYCOPG_DRIVER})
 
 
@@ -82,8 +83,22 @@ def liveness_defaults(database_url: str | URL) -> dict[str, int]:
     return {name: value for name, value in LIVENESS.items() if name not in own}
 
 
+def with_application_name(url: URL, name: str) -> URL:
+    """The URL naming its connections ``name`` in ``pg_stat_activity`` and the server's log, so that a
+    DBA can tell a worker's from the relay's or a one-off command's. libpq uses a fallback name only
+    where neither the URL's ``application_name`` nor ``PGAPPNAME`` gives one, so an operator's wins."""
+    if "fallback_application_name" in url.query:
+        return url
+    return url.update_query_dict({"fallback_application_name": name})
+
+
 def create_engine(
-    database_url: str, *, pool_size: int = 10, pre_ping: bool = True, statement_timeout_ms: int | None = None
+    database_url: str,
+    *,
+    pool_size: int = 10,
+    pre_ping: bool = True,
+    statement_timeout_ms: int | None = None,
+    application_name: str = DEFAULT_APPLICATION_NAME,
 ) -> Engine:
     """A pooled engine for ``pool_size`` threads, each running its own units of work.
 
@@ -96,8 +111,10 @@ def create_engine(
     hour, give up connecting after 10 seconds, fail within about half a minute once their server is gone
     (``LIVENESS``), and their sessions use UTC and custom plans (``SESSION_OPTIONS``). The URL's own
     ``connect_timeout`` and keepalive settings win; its ``options`` come after these (``session_options``).
+    Its connections, and those made from its URL outside the pool, are named ``application_name``
+    (``with_application_name``).
     """
-    url = normalize_url(database_url)
+    url = with_application_name(normalize_url(database_url), application_name)
     connect_args = {
         "options": session_options(url, with_statement_timeout(SESSION_OPTIONS, statement_timeout_ms)),
         **connect_timeout_default(url),
@@ -115,13 +132,18 @@ def create_engine(
     )
 
 
-def create_single_use_engine(database_url: str, *, statement_timeout_ms: int | None = None) -> Engine:
+def create_single_use_engine(
+    database_url: str,
+    *,
+    statement_timeout_ms: int | None = None,
+    application_name: str = DEFAULT_APPLICATION_NAME,
+) -> Engine:
     """An engine without a pool, for one-off work such as migrations and the CLI's. Like the pooled
     ones, its connections give up on a server that accepts but never answers (``connect_timeout``) or
     goes away (``LIVENESS``): a prune run daily must not hang for good. ``statement_timeout_ms``, for a
     probe that must answer in time: Postgres cancels a statement that runs, or waits on a lock, longer.
     It comes after the URL's own options, so that one of theirs (0, or 30 s) cannot lift the bound."""
-    url = normalize_url(database_url)
+    url = with_application_name(normalize_url(database_url), application_name)
     connect_args: dict[str, Any] = {**connect_timeout_default(url), **liveness_defaults(url)}
     if statement_timeout_ms is not None:
         connect_args["options"] = with_statement_timeout(session_options(url, ""), statement_timeout_ms)
@@ -136,9 +158,16 @@ def with_statement_timeout(options: str, statement_timeout_ms: int | None) -> st
 
 
 @contextmanager
-def single_use_engine(database_url: str, *, statement_timeout_ms: int | None = None) -> Iterator[Engine]:
+def single_use_engine(
+    database_url: str,
+    *,
+    statement_timeout_ms: int | None = None,
+    application_name: str = DEFAULT_APPLICATION_NAME,
+) -> Iterator[Engine]:
     """``create_single_use_engine``, disposed of when the block ends, however it ends."""
-    engine = create_single_use_engine(database_url, statement_timeout_ms=statement_timeout_ms)
+    engine = create_single_use_engine(
+        database_url, statement_timeout_ms=statement_timeout_ms, application_name=application_name
+    )
     try:
         yield engine
     finally:

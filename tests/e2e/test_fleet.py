@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from dramatiq.results import ResultBackend, Results
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 
 from adapters.postgres.tables import access_policies
 from adapters.rabbitmq.subscription import EventSubscription
@@ -163,3 +163,24 @@ def _role_of(settings: Settings, doc: str, user: str) -> str | None:
             return connection.scalar(query)
     finally:
         engine.dispose()
+
+
+def test_a_dba_can_tell_the_fleets_connections_apart(scene: Scene, fleet_settings: Settings) -> None:
+    """Once the scene's commands ran and their events went out, Postgres shows the workers' connections
+    under their process ids and the relay's under its name."""
+    engine = create_engine(fleet_settings.database_url)
+    query = text(
+        "SELECT DISTINCT application_name FROM pg_stat_activity"
+        " WHERE datname = current_database() AND application_name LIKE 'docfleet-%'"
+    )
+    try:
+        with engine.connect() as connection:
+            names = set(connection.execute(query).scalars())
+    finally:
+        engine.dispose()
+
+    worker_pids = [int(name.rsplit(" ", 1)[1]) for name in names if name.startswith("docfleet-worker pid ")]
+    assert "docfleet-relay" in names, names
+    assert worker_pids, names
+    for pid in worker_pids:
+        assert b"worker" in Path(f"/proc/{pid}/cmdline").read_bytes(), f"{pid} is not a worker process"

@@ -82,7 +82,7 @@ def history_for(settings: Settings, *, strict: bool) -> Iterator[HistoryLookup]:
     from adapters.postgres.engine import create_engine
     from adapters.valkey.client import connect
 
-    engine = create_engine(settings.database_url, pool_size=1)
+    engine = create_engine(settings.database_url, pool_size=1, application_name="docfleet-dlq")
     client = connect(settings.valkey_url, max_connections=1)
     try:
         counter = RedeliveryCounter(client, settings.cache_prefix)

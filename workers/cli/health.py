@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import pika
 
 PROBE_TIMEOUT_SECONDS = 5
+HEALTH = "docfleet-health"  # what its connections are named, in Postgres and in RabbitMQ
 NO_DATABASE = "no such database: run docfleet migrate, which creates it"
 
 
@@ -91,12 +92,14 @@ def _check(name: str, url: str, probe: Callable[[], tuple[bool, str]]) -> Check:
 
 def _postgres(database_url: str) -> tuple[bool, str]:
     import psycopg
+    from sqlalchemy import make_url
 
-    from adapters.postgres.engine import libpq_conninfo
+    from adapters.postgres.engine import libpq_conninfo, with_application_name
 
     started = time.monotonic()
     try:
-        connection = psycopg.connect(libpq_conninfo(database_url), connect_timeout=PROBE_TIMEOUT_SECONDS)
+        named = with_application_name(make_url(database_url), HEALTH)
+        connection = psycopg.connect(libpq_conninfo(named), connect_timeout=PROBE_TIMEOUT_SECONDS)
     except psycopg.OperationalError as error:
         from adapters.postgres.migrations import is_missing  # with alembic: only when it is needed
 
@@ -141,7 +144,9 @@ def _relay_lag(database_url: str, max_relay_lag: float) -> tuple[bool, str]:
     from adapters.postgres.outbox import OutboxStore
     from adapters.postgres.relay_connections import relay_is_leading
 
-    with single_use_engine(database_url, statement_timeout_ms=PROBE_TIMEOUT_SECONDS * 1000) as engine:
+    with single_use_engine(
+        database_url, statement_timeout_ms=PROBE_TIMEOUT_SECONDS * 1000, application_name=HEALTH
+    ) as engine:
         store = OutboxStore(engine)
         age, pending = store.oldest_pending_age_seconds(), store.pending_count()
         leading = relay_is_leading(engine)
@@ -212,7 +217,7 @@ def _open_probe_connection(amqp_url: str) -> pika.BlockingConnection:
 
     from adapters.rabbitmq.connection import connection_parameters
 
-    parameters = connection_parameters(amqp_url, name="docfleet-health")
+    parameters = connection_parameters(amqp_url, name=HEALTH)
     parameters.socket_timeout = parameters.stack_timeout = PROBE_TIMEOUT_SECONDS
     parameters.heartbeat = PROBE_TIMEOUT_SECONDS
     parameters.connection_attempts = 1

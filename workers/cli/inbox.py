@@ -55,6 +55,6 @@ def prune(
             " find its id",
             param_hint="'--older-than'",
         )
-    with single_use_engine(load_settings().database_url) as engine:
+    with single_use_engine(load_settings().database_url, application_name="docfleet-inbox") as engine:
         deleted = prune_processed(engine, age)
     typer.echo(f"deleted {deleted} inbox rows older than {older_than}")

@@ -40,7 +40,9 @@ def read_status(database_url: str) -> OutboxStatus:
 
     # As `docfleet health`'s: a lock on the outbox (a migration, a long transaction) must not leave the
     # command waiting as long as it lasts.
-    with single_use_engine(database_url, statement_timeout_ms=STATUS_TIMEOUT_MS) as engine:
+    with single_use_engine(
+        database_url, statement_timeout_ms=STATUS_TIMEOUT_MS, application_name="docfleet-outbox"
+    ) as engine:
         store = OutboxStore(engine)
         return OutboxStatus(
             pending=store.pending_count(),
@@ -93,6 +95,6 @@ def prune(
     from adapters.postgres.outbox_retention import prune_published
 
     age = parse_age(older_than)
-    with single_use_engine(load_settings().database_url) as engine:
+    with single_use_engine(load_settings().database_url, application_name="docfleet-outbox") as engine:
         deleted = prune_published(engine, age, batch_size=batch_size)
     typer.echo(f"deleted {deleted} published outbox rows older than {older_than}")

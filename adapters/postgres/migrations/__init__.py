@@ -179,7 +179,10 @@ def _upgrade_once(database_url: str, lock_timeout_s: float) -> None:
     connection is handed to Alembic outside any transaction, for it to begin one per migration. The
     session's end (the engine is disposed of) lets the advisory lock go, whatever happened."""
     config = alembic_config()
-    with single_use_engine(database_url) as engine, engine.connect() as connection:
+    with (
+        single_use_engine(database_url, application_name="docfleet-migrate") as engine,
+        engine.connect() as connection,
+    ):
         connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
         # Set once the advisory lock is had: waiting for another upgrade to end is not cut short.
         timeout = f"{max(1, round(lock_timeout_s * 1000))}ms"

@@ -41,7 +41,10 @@ def _run_online() -> None:
     url = _configured_url()
     if not url:
         raise RuntimeError("no database URL: set sqlalchemy.url or DATABASE_URL")
-    with single_use_engine(url) as engine, engine.connect() as connection:
+    with (
+        single_use_engine(url, application_name="docfleet-migrate") as engine,
+        engine.connect() as connection,
+    ):
         _run_on(connection)
 
 
