@@ -26,6 +26,7 @@ from dramatiq.results.backend import ResultBackend
 from dramatiq.results.backends.redis import RedisBackend
 
 from adapters.rabbitmq.connection import CONNECTION_DEFAULTS, client_properties
+from adapters.valkey.client import host_name_checked
 from workers.bootstrap import Application
 from workers.consumer import ScreeningRabbitmqBroker
 from workers.contract import COMMANDS_QUEUE, QUERIES_QUEUE
@@ -112,7 +113,8 @@ def standard_middleware(backend: ResultBackend, result_ttl_ms: int) -> list[Midd
 def results_backend_for(settings: Settings) -> ResultBackend:
     """Query results in Valkey under ``<cache_prefix>results:<queue>:<actor>:<message_id>``. A hung
     Valkey fails the query's attempt after 5 s (it is retried), never holds its worker thread for good."""
-    client = valkey.Valkey.from_url(settings.valkey_url, socket_connect_timeout=5, socket_timeout=5)
+    url = settings.valkey_url
+    client = valkey.Valkey.from_url(url, socket_connect_timeout=5, socket_timeout=5, **host_name_checked(url))
     return RedisBackend(  # type: ignore[no-untyped-call]
         client=client,
         namespace=f"{settings.cache_prefix}results",

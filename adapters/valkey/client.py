@@ -3,9 +3,13 @@ at once is treated as a miss rather than waited for."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import valkey
 from valkey.backoff import NoBackoff
 from valkey.retry import Retry
+
+TLS_SCHEMES = ("rediss", "valkeys")
 
 DEFAULT_SOCKET_TIMEOUT = 0.25
 # Dramatiq runs 8 worker threads per process by default; each holds at most one connection at a time.
@@ -27,5 +31,13 @@ def connect(
         socket_connect_timeout=socket_timeout,
         retry_on_timeout=False,
         retry=Retry(NoBackoff(), 0),
+        **host_name_checked(url),
     )
     return valkey.Valkey.from_pool(pool)
+
+
+def host_name_checked(url: str) -> dict[str, bool]:
+    """For a TLS URL, that the server's certificate must name the URL's host, as libpq's ``verify-full``
+    and an ``amqps://`` connection require: Valkey's client checks only the certificate's chain unless
+    told. The URL's own ``ssl_check_hostname`` wins, as its options win over keyword arguments."""
+    return {"ssl_check_hostname": True} if urlsplit(url).scheme in TLS_SCHEMES else {}

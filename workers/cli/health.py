@@ -167,8 +167,13 @@ def _relay_lag(database_url: str, max_relay_lag: float) -> tuple[bool, str]:
 def _valkey(valkey_url: str) -> tuple[bool, str]:
     import valkey
 
+    from adapters.valkey.client import host_name_checked
+
     client = valkey.Valkey.from_url(
-        valkey_url, socket_connect_timeout=PROBE_TIMEOUT_SECONDS, socket_timeout=PROBE_TIMEOUT_SECONDS
+        valkey_url,
+        socket_connect_timeout=PROBE_TIMEOUT_SECONDS,
+        socket_timeout=PROBE_TIMEOUT_SECONDS,
+        **host_name_checked(valkey_url),
     )
     try:
         client.ping()

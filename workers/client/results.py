@@ -16,6 +16,7 @@ from dramatiq.results.backends.redis import RedisBackend
 from pydantic import ValidationError
 from valkey.exceptions import ValkeyError
 
+from adapters.valkey.client import host_name_checked
 from workers.client.errors import QueryFailed, QueryRefused, QueryTimeout
 from workers.contract import QUERIES_QUEUE
 from workers.contract_events import ListFolderResult
@@ -31,7 +32,10 @@ def results_backend(
     """The backend the workers store results with (``workers.broker.results_backend_for``): the same keys,
     ``<cache_prefix>results:<queue>:<actor>:<message_id>``; a test holds the two to the same key."""
     client = valkey.Valkey.from_url(
-        valkey_url, socket_connect_timeout=socket_timeout, socket_timeout=socket_timeout
+        valkey_url,
+        socket_connect_timeout=socket_timeout,
+        socket_timeout=socket_timeout,
+        **host_name_checked(valkey_url),
     )
     return RedisBackend(  # type: ignore[no-untyped-call]
         client=client,

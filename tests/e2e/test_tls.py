@@ -1,0 +1,160 @@
+"""The fleet on services reached over TLS only, as managed Postgres, RabbitMQ and Valkey are: every URL
+asks for the server's certificate to be verified, against a CA of the test's own (docs/reliability.md,
+"Services over TLS")."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import ssl
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import pytest
+import trustme
+
+from adapters.rabbitmq.subscription import EventSubscription
+from tests.e2e.fleet import fleet_environment, running_fleet, wait_until_ready
+from tests.e2e.test_cli import run_docfleet
+from tests.support.services import default_settings, throwaway_key_prefix, throwaway_vhost
+from tests.support.tls_front import TlsFront, tls_front
+from workers.client import DocfleetClient
+from workers.settings import Settings
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclasses.dataclass(frozen=True)
+class TlsServices:
+    settings: Settings
+    fronts: dict[str, TlsFront]
+    ca_file: Path
+
+
+def _server_context(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(context)
+    return context
+
+
+def _behind_tls(url: str, port: int, scheme: str, query: str) -> str:
+    """``url`` with its host and port those of the front, as a client names a managed service."""
+    parts = urlsplit(url)
+    credentials = parts.netloc.rpartition("@")[0]
+    netloc = f"{credentials}@localhost:{port}" if credentials else f"localhost:{port}"
+    return parts._replace(scheme=scheme, netloc=netloc, query=query).geturl()
+
+
+@pytest.fixture(scope="module")
+def tls_services(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServices]:
+    ca = trustme.CA()
+    ca_file = tmp_path_factory.mktemp("tls") / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    context = _server_context(ca)
+    base = default_settings()
+    with (
+        throwaway_vhost(base.amqp_url) as amqp_url,
+        throwaway_key_prefix(base.valkey_url) as prefix,
+        tls_front(urlsplit(database_url).port or 5432, context, postgres=True) as postgres,
+        tls_front(urlsplit(amqp_url).port or 5672, context) as rabbitmq,
+        tls_front(urlsplit(base.valkey_url).port or 6379, context) as valkey,
+    ):
+        pika_options = quote(repr({"ca_certs": str(ca_file)}))
+        settings = dataclasses.replace(
+            base,
+            database_url=_behind_tls(
+                database_url,
+                postgres.port,
+                "postgresql+psycopg",
+                f"sslmode=verify-full&sslrootcert={ca_file}",
+            ),
+            amqp_url=_behind_tls(amqp_url, rabbitmq.port, "amqps", f"ssl_options={pika_options}"),
+            valkey_url=_behind_tls(base.valkey_url, valkey.port, "rediss", f"ssl_ca_certs={ca_file}"),
+            cache_prefix=prefix,
+        )
+        fronts = {"Postgres": postgres, "RabbitMQ": rabbitmq, "Valkey": valkey}
+        yield TlsServices(settings, fronts, ca_file)
+
+
+def test_a_share_goes_through_and_out_over_tls_alone(tls_services: TlsServices, tmp_path: Path) -> None:
+    settings = tls_services.settings
+    suffix = uuid.uuid4().hex[:8]
+    org, alice, bob, folder, doc = (f"{name}-{suffix}" for name in ("org", "alice", "bob", "f", "doc"))
+    with running_fleet(settings, tmp_path) as process:
+        wait_until_ready(process, settings.amqp_url, tmp_path / "fleet.log")
+        with (
+            EventSubscription(settings.amqp_url, ["document.shared.*"], name="tls-tap") as tap,
+            DocfleetClient.from_settings(settings, name="tls-client") as client,
+        ):
+            client.add_member(org_id=org, user_id=alice)
+            client.add_member(org_id=org, user_id=bob)
+            client.create_folder(folder_id=folder, org_id=org, name="Reports", created_by=alice)
+            client.upload_document(
+                doc_id=doc,
+                org_id=org,
+                folder_id=folder,
+                owner_id=alice,
+                name="q3.pdf",
+                mime_type="application/pdf",
+                blob_uri=f"s3://tls-bucket/{doc}.pdf",
+            )
+            client.share_document(doc_id=doc, shared_by=alice, shared_with=bob, role="viewer")
+            shared = tap.collect(30.0, count=1)
+            page = client.list_folder(folder_id=folder, requested_by=bob)
+        health = run_docfleet(["health", "--json"], fleet_environment(settings))
+
+    assert [event.payload()["document_id"] for event in shared] == [doc]
+    assert [document.id for document in page.documents] == [doc]
+    assert health.returncode == 0, health.stdout + health.stderr
+    assert all(check["ok"] for check in json.loads(health.stdout)), health.stdout
+    unused = [name for name, front in tls_services.fronts.items() if front.sessions == 0]
+    assert not unused, f"no TLS session reached {unused}: the test did not go through TLS"
+
+
+def test_a_certificate_of_another_ca_is_refused_in_one_line(
+    tls_services: TlsServices, tmp_path: Path
+) -> None:
+    """The same fronts, with each URL trusting another CA: each service is refused by its verification,
+    and `docfleet health` says so on that service's row rather than in a traceback."""
+    other_ca = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other_ca))
+    trusted, settings = str(tls_services.ca_file), tls_services.settings
+    untrusting = dataclasses.replace(
+        settings,
+        database_url=settings.database_url.replace(trusted, str(other_ca)),
+        amqp_url=settings.amqp_url.replace(trusted, str(other_ca)),
+        valkey_url=settings.valkey_url.replace(trusted, str(other_ca)),
+    )
+    assert untrusting.amqp_url != settings.amqp_url, "the CA's path was not found in the URL"
+
+    health = run_docfleet(["health", "--json"], fleet_environment(untrusting))
+
+    assert health.returncode != 0
+    assert "Traceback" not in health.stderr, health.stderr
+    checks = {check["name"]: check for check in json.loads(health.stdout)}
+    for service in ("Postgres", "RabbitMQ", "Valkey"):
+        assert not checks[service]["ok"], checks[service]
+        assert "certificate verify failed" in checks[service]["detail"], checks[service]
+
+
+def test_a_valkey_certificate_for_another_host_is_refused(tls_services: TlsServices) -> None:
+    """Valkey's client checks a certificate's host name only when told; docfleet's are told, as libpq's
+    ``verify-full`` and an ``amqps://`` connection check it, unless the URL says otherwise."""
+    settings = tls_services.settings
+    by_address = settings.valkey_url.replace("localhost", "127.0.0.1")  # the certificate names localhost
+    unchecked = f"{by_address}&ssl_check_hostname=false"
+
+    refused = run_docfleet(
+        ["health", "--json"], fleet_environment(dataclasses.replace(settings, valkey_url=by_address))
+    )
+    allowed = run_docfleet(
+        ["health", "--json"], fleet_environment(dataclasses.replace(settings, valkey_url=unchecked))
+    )
+
+    refused_check = {check["name"]: check for check in json.loads(refused.stdout)}["Valkey"]
+    allowed_check = {check["name"]: check for check in json.loads(allowed.stdout)}["Valkey"]
+    assert not refused_check["ok"], refused_check
+    assert "mismatch" in refused_check["detail"], refused_check
+    assert allowed_check["ok"], allowed_check
