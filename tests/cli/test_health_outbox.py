@@ -105,6 +105,8 @@ def test_health_is_0_when_everything_holds(own_settings: Settings, worker: None)
     assert details(as_json.stdout)["workers"] == (
         "documents: 1 consumer, 0 waiting; documents-queries: 1 consumer, 0 waiting"
     )
+    plain = [details(as_json.stdout)[service] for service in ("Postgres", "RabbitMQ", "Valkey")]
+    assert not [detail for detail in plain if "TLS" in detail], "these services are reached in plain"
 
 
 def test_health_fails_while_no_worker_has_declared_the_queues(own_settings: Settings) -> None:

@@ -108,7 +108,10 @@ def test_a_share_goes_through_and_out_over_tls_alone(tls_services: TlsServices, 
     assert [event.payload()["document_id"] for event in shared] == [doc]
     assert [document.id for document in page.documents] == [doc]
     assert health.returncode == 0, health.stdout + health.stderr
-    assert all(check["ok"] for check in json.loads(health.stdout)), health.stdout
+    checks = {check["name"]: check for check in json.loads(health.stdout)}
+    assert all(check["ok"] for check in checks.values()), health.stdout
+    for service in ("Postgres", "RabbitMQ", "Valkey"):
+        assert " reachable over TLS" in checks[service]["detail"], checks[service]
     unused = [name for name, front in tls_services.fronts.items() if front.sessions == 0]
     assert not unused, f"no TLS session reached {unused}: the test did not go through TLS"
 

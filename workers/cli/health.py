@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import pika
 
 PROBE_TIMEOUT_SECONDS = 5
+OVER_TLS = " over TLS"  # what a service's row adds when its connection is encrypted
 HEALTH = "docfleet-health"  # what its connections are named, in Postgres and in RabbitMQ
 NO_DATABASE = "no such database: run docfleet migrate, which creates it"
 
@@ -108,9 +109,10 @@ def _postgres(database_url: str) -> tuple[bool, str]:
         raise
     with connection:
         version = connection.execute("SHOW server_version").fetchone()
+        over = OVER_TLS if connection.pgconn.ssl_in_use else ""  # sslmode=prefer may have gone without
     server = version[0] if version else "?"
     server = server.decode(errors="replace") if isinstance(server, bytes) else server  # SQL_ASCII's answer
-    return True, f"{location(database_url)} reachable (server {server})"
+    return True, f"{location(database_url)} reachable{over} (server {server})"
 
 
 def _timed_out(error: Exception, started: float) -> bool:
@@ -179,12 +181,15 @@ def _valkey(valkey_url: str) -> tuple[bool, str]:
         client.ping()
     finally:
         client.close()  # type: ignore[no-untyped-call]
-    return True, f"{location(valkey_url)} reachable"
+    over = OVER_TLS if issubclass(client.connection_pool.connection_class, valkey.SSLConnection) else ""
+    return True, f"{location(valkey_url)} reachable{over}"
 
 
 def _rabbitmq_checks(amqp_url: str, max_dead_letters: int | None, audit_queue: str) -> list[Check]:
     """``RabbitMQ`` (a connection opens) and, on that connection, ``workers``, then ``dead letters`` when
     there is a limit, then ``audit`` where the audit queue exists."""
+    import pika
+
     from adapters.rabbitmq.connection_failures import connection_failure
     from adapters.rabbitmq.queue_states import QueueStates
     from workers.cli.health_audit import audit_consumed
@@ -196,13 +201,14 @@ def _rabbitmq_checks(amqp_url: str, max_dead_letters: int | None, audit_queue: s
     except Exception as error:  # a failed probe is the answer, whatever it raised
         failed = Check("RabbitMQ", False, f"{location(amqp_url)}: {connection_failure(error)}")
         return [failed, *(Check(name, False, "not checked: the RabbitMQ check failed") for name in names)]
+    over = OVER_TLS if pika.URLParameters(amqp_url).ssl_options is not None else ""  # it opened: TLS held
     with QueueStates(connection) as states:
         checks = [_check("workers", amqp_url, lambda: workers_consume(states))]
         if max_dead_letters is not None:
             limit = max_dead_letters
             checks.append(_check("dead letters", amqp_url, lambda: dead_letters_within(states, limit)))
         checks += _audit_check(amqp_url, lambda: audit_consumed(states, audit_queue))
-    return [Check("RabbitMQ", True, f"{location(amqp_url)} reachable"), *checks]
+    return [Check("RabbitMQ", True, f"{location(amqp_url)} reachable{over}"), *checks]
 
 
 def _audit_check(amqp_url: str, probe: Callable[[], tuple[bool, str] | None]) -> list[Check]:
