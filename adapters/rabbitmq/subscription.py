@@ -4,6 +4,8 @@ The queue exists only while the subscription is open; events published before it
 It keeps the newest ``TAP_BACKLOG`` events its reader has not taken (RabbitMQ drops the oldest past that):
 a tap whose reader stopped reading (a paused pager, a stuck terminal) would otherwise hold every event of
 the fleet in RabbitMQ's memory, until its memory alarm blocked every publisher, the relay among them.
+RabbitMQ dead-letters what it drops into a second exclusive queue that keeps only the last one, so that
+the reader can be told of a gap (``events_dropped``) at the cost of one message held.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pika.exceptions
+
 from adapters.event_codec import EVENTS_EXCHANGE
 from adapters.rabbitmq.connection import (
     EVENTS_EXCHANGE_TYPE,
@@ -23,6 +27,7 @@ from adapters.rabbitmq.connection import (
 )
 
 TAP_BACKLOG = 10_000  # events waiting in a tap's queue at most
+ACCESS_REFUSED = 403
 
 
 @dataclass(frozen=True)
@@ -58,15 +63,42 @@ class EventSubscription(BlockingConnectionOwner):
         try:
             self._channel = self._connection.channel()
             self._channel.exchange_declare(EVENTS_EXCHANGE, EVENTS_EXCHANGE_TYPE, durable=True)
-            bounded = {"x-max-length": backlog, "x-overflow": "drop-head"}
-            declared = self._channel.queue_declare("", exclusive=True, auto_delete=True, arguments=bounded)
-            self.queue: str = declared.method.queue
+            self.queue: str = self._declare_tap_queue(backlog)
             for pattern in patterns:
                 self._channel.queue_bind(self.queue, EVENTS_EXCHANGE, routing_key=pattern)
             self._channel.basic_consume(self.queue, self._on_message, auto_ack=True)
         except BaseException:
             self.close()
             raise
+
+    def _declare_tap_queue(self, backlog: int) -> str:
+        """The tap's queue, its dropped events dead-lettered into ``_dropped``. The default exchange ("")
+        routes a dead letter to the queue its routing key names; a user who may not write to it
+        (``amq.default``) is refused such a queue, and gets one that drops events untold."""
+        self._dropped: str | None = self._declare_bounded(1)
+        to_dropped = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": self._dropped}
+        try:
+            return self._declare_bounded(backlog, **to_dropped)
+        except pika.exceptions.ChannelClosedByBroker as refused:
+            if refused.reply_code != ACCESS_REFUSED:
+                raise
+        self._channel, self._dropped = self._connection.channel(), None
+        return self._declare_bounded(backlog)
+
+    def _declare_bounded(self, length: int, **arguments: str) -> str:
+        """A server-named queue of this connection's alone, dropping its oldest message past ``length``."""
+        bounded = {"x-max-length": length, "x-overflow": "drop-head", **arguments}
+        declared = self._channel.queue_declare("", exclusive=True, arguments=bounded)
+        return str(declared.method.queue)
+
+    def events_dropped(self) -> bool | None:
+        """Whether RabbitMQ dropped events of this tap since the last call, its reader having fallen more
+        than its backlog behind: those events are lost to it, the ones after them still come. None when
+        it cannot tell (``_declare_tap_queue``)."""
+        if self._dropped is None:
+            return None
+        method, _properties, _body = self._channel.basic_get(self._dropped, auto_ack=True)
+        return method is not None
 
     def next_event(self, timeout: float) -> ReceivedEvent | None:
         """The next event, waiting up to ``timeout`` seconds for one; None if none came."""

@@ -9,7 +9,9 @@ import pytest
 import typer
 
 from adapters.rabbitmq.subscription import ReceivedEvent
+from workers.cli import events
 from workers.cli.events import _binding_keys, json_line, one_line
+from workers.stopping import SignalStop
 
 HOSTILE = "\x1b]0;owned\x07\x1b[2J\u0085\u202e"
 UNSAFE = ("\x1b", "\x07", "\u0085", "\u202e", "\n")
@@ -117,3 +119,33 @@ def test_what_is_not_a_pattern_is_refused_as_such(pattern: str) -> None:
 def test_a_pattern_that_matches_no_routing_key_docfleet_sends_is_refused(pattern: str) -> None:
     with pytest.raises(typer.BadParameter, match="matches no routing key docfleet sends"):
         _binding_keys([pattern])
+
+
+class _FallingBehind:
+    """A tap with two events, between which RabbitMQ dropped some; then nothing."""
+
+    def __init__(self) -> None:
+        self._events = [
+            received(b'{"type": "MemberAdded", "n": 1}'),
+            received(b'{"type": "MemberAdded", "n": 2}'),
+        ]
+        self.drops = [True, False]
+
+    def next_event(self, _timeout: float) -> ReceivedEvent | None:
+        return self._events.pop(0) if self._events else None
+
+    def events_dropped(self) -> bool | None:
+        return self.drops.pop(0) if self.drops else False
+
+
+def test_the_tail_says_on_stderr_that_events_were_dropped(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(events, "_DROP_CHECK_S", 0.0)  # asks after each event
+    stop = SignalStop()
+
+    events._follow(_FallingBehind(), stop, 2, as_json=True)  # type: ignore[arg-type]
+
+    out, err = capsys.readouterr()
+    assert [json.loads(line)["n"] for line in out.splitlines()] == [1, 2]
+    assert err.splitlines() == [events.DROPPED], "told once, on stderr, so that stdout stays the events"

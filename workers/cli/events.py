@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Annotated
 
 import typer
 
-from adapters.rabbitmq.subscription import EventSubscription, ReceivedEvent
+from adapters.rabbitmq.subscription import TAP_BACKLOG, EventSubscription, ReceivedEvent
 from workers.cli.failures import load_settings
 from workers.cli.output import command_group, printable
 from workers.cli.routing_patterns import PATTERN_SYNTAX, could_match
-from workers.stopping import stopped_by
+from workers.stopping import SignalStop, stopped_by
 
 MAX_ROUTING_KEY_BYTES = 255  # a binding key is an AMQP short string
 
@@ -46,6 +47,11 @@ def _binding_keys(patterns: list[str] | None) -> list[str] | None:
 
 
 _STOP_CHECK_S = 0.25  # how soon a stop signal is acted on
+_DROP_CHECK_S = 1.0  # how often RabbitMQ is asked whether it dropped events of the tail's
+DROPPED = (
+    f"docfleet events tail: events were dropped, as this tail fell more than {TAP_BACKLOG:,} behind"
+    " (RabbitMQ keeps the newest): the lines about here have a gap"
+)
 
 
 @events_app.command("tail", short_help="Print the events published from now on.")
@@ -74,12 +80,21 @@ def tail(
         stopped_by() as stop,  # SIGTERM, SIGINT or SIGHUP end it as Ctrl-C does: exit 0, nothing lost
         EventSubscription(load_settings().amqp_url, pattern or ["#"], name="docfleet-tail") as tap,
     ):
-        seen = 0
-        while not stop.is_set() and (count is None or seen < count):
-            event = tap.next_event(_STOP_CHECK_S)
-            if event is not None:
-                typer.echo(json_line(event) if as_json else one_line(event))
-                seen += 1
+        _follow(tap, stop, count, as_json)
+
+
+def _follow(tap: EventSubscription, stop: SignalStop, count: int | None, as_json: bool) -> None:
+    """Prints each event as it comes, and on stderr, once a second at most, that RabbitMQ dropped some."""
+    seen, next_drop_check = 0, time.monotonic() + _DROP_CHECK_S
+    while not stop.is_set() and (count is None or seen < count):
+        event = tap.next_event(_STOP_CHECK_S)
+        if event is not None:
+            typer.echo(json_line(event) if as_json else one_line(event))
+            seen += 1
+        if time.monotonic() >= next_drop_check:
+            next_drop_check = time.monotonic() + _DROP_CHECK_S
+            if tap.events_dropped():
+                typer.echo(DROPPED, err=True)
 
 
 def json_line(event: ReceivedEvent) -> str:
