@@ -31,14 +31,21 @@ def _split(url: str, schemes: tuple[str, ...], example: str) -> SplitResult:
 
 
 def _client_reads(url: str, parts: SplitResult, read: Callable[[str], object]) -> None:
-    """``read`` (a client's parser) takes the URL; its complaint is told with the password hidden."""
+    """``read`` (a client's parser) takes the URL; its complaint is told with the password hidden. pika
+    reads the files an ``amqps`` URL's ``ssl_options`` name as it parses it: a secret not mounted yet is
+    told here, at start, in one line. A ``SyntaxError`` (``ssl_options`` not a dict literal) is told by
+    its message alone: its text, which may hold a key's password, is not repeated."""
     try:
         read(url)
-    except (ValueError, IndexError, TypeError) as error:
+    except (ValueError, IndexError, TypeError, SyntaxError) as error:
         complaint = str(error)
-        if parts.password:
-            complaint = complaint.replace(parts.password, "***")
-        raise ValueError(f"unusable ({complaint})") from None
+    except OSError as error:  # ssl.SSLError too: a file missing, unreadable, or not what it should hold
+        complaint = f"a file its TLS options name cannot be used: {error}"
+    else:
+        return
+    if parts.password:
+        complaint = complaint.replace(parts.password, "***")
+    raise ValueError(f"unusable ({complaint})") from None
 
 
 def check_postgres_url(url: str) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import quote
+
 import pytest
 
 from workers.settings import VARIABLES, InvalidSettings, Settings
@@ -100,6 +103,23 @@ def test_an_unusable_value_is_refused_by_name(
             "AMQP_URL",
             "amqp://guest:s3cret@h/%2F?heartbeat=s3cret",
             "AMQP_URL: unusable (Invalid heartbeat value",
+        ),
+        # a CA file not mounted yet, read by pika as it parses the URL
+        (
+            "AMQP_URL",
+            f"amqps://guest:s3cret@h/%2F?ssl_options={quote(repr({'ca_certs': '/nowhere/ca.pem'}))}",
+            "AMQP_URL: unusable (a file its TLS options name cannot be used: [Errno 2] No such file",
+        ),
+        (
+            "AMQP_URL",
+            f"amqps://guest:s3cret@h/%2F?ssl_options={quote(repr({'ca_certs': str(Path(__file__))}))}",
+            "AMQP_URL: unusable (a file its TLS options name cannot be used: [X509",
+        ),
+        # options cut short at an unencoded "#": the client key's password must not be repeated
+        (
+            "AMQP_URL",
+            "amqps://guest:x@h/%2F?ssl_options=" + quote("{'certfile': '/c.pem', 'password': 's3cret'"),
+            "AMQP_URL: unusable ('{' was never closed",
         ),
     ],
 )
