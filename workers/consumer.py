@@ -19,7 +19,7 @@ from workers.metrics.worker import note_unreadable
 from workers.middleware import Outcomes
 from workers.middleware.answers import AnswersBeforeAck
 from workers.middleware.screening import Unadmitted, screen, traced_by_property
-from workers.publishing_connections import FreshPublishingConnections
+from workers.publishing_connections import SharedPublishingConnection
 from workers.settlement import mark_not_sent
 
 _CONNECTION_ERRORS = (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError)
@@ -199,7 +199,7 @@ class ScreeningConsumer(CoalescingAcksConsumer):
         super().close()  # type: ignore[no-untyped-call]
 
 
-class ScreeningRabbitmqBroker(OwnHooksOnly, FreshPublishingConnections, RabbitmqBroker):
+class ScreeningRabbitmqBroker(OwnHooksOnly, SharedPublishingConnection, RabbitmqBroker):
     @property
     def consumer_class(self) -> type[_RabbitmqConsumer]:
         return ScreeningConsumer
