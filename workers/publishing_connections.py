@@ -40,6 +40,7 @@ class SharedPublishingConnection:
 
     state: Any
     parameters: Any
+    queues_pending: set[str]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -59,21 +60,30 @@ class SharedPublishingConnection:
         finally:
             self._turn.release()
 
-    def declare_queue(self, queue_name: str, *, ensure: bool = False) -> None:
-        with self._taking_turns(f"declaring {queue_name}"):
-            super().declare_queue(queue_name, ensure=ensure)  # type: ignore[misc]
-            if ensure:  # a consumer's start uses the connection to declare its queues
+    def _ensure_queue(self, canonical_queue_name: str) -> None:
+        """Dramatiq's, which declares a queue not declared yet, in turn; a queue declared already costs no
+        turn, so that a consumer restarting does not wait on a publish an alarm holds."""
+        if canonical_queue_name not in self.queues_pending:  # looked at again in turn, by Dramatiq's
+            return
+        with self._taking_turns(f"declaring {canonical_queue_name}"):
+            self._renew_if_idle()
+            try:
+                super()._ensure_queue(canonical_queue_name)  # type: ignore[misc]
+            finally:
                 self.state.docfleet_used_at = time.monotonic()
 
     def enqueue(self, message: dramatiq.Message[Any], *, delay: int | None = None) -> dramatiq.Message[Any]:
         with self._taking_turns(f"publishing message {message.message_id}"):
-            if getattr(self.state, "connection", None) is not None and self._idled_too_long():
-                with library_lines_quieted():
-                    del self.connection  # type: ignore[attr-defined]  # Dramatiq's: closes it, and its channel
+            self._renew_if_idle()
             try:
                 return super().enqueue(message, delay=delay)  # type: ignore[misc, no-any-return]
             finally:
                 self.state.docfleet_used_at = time.monotonic()
+
+    def _renew_if_idle(self) -> None:
+        if getattr(self.state, "connection", None) is not None and self._idled_too_long():
+            with library_lines_quieted():
+                del self.connection  # type: ignore[attr-defined]  # Dramatiq's: closes it, and its channel
 
     def get_queue_message_counts(self, queue_name: str) -> tuple[int, int, int]:
         with self._taking_turns(f"counting {queue_name}"):

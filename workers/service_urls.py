@@ -37,7 +37,7 @@ def _client_reads(url: str, parts: SplitResult, read: Callable[[str], object]) -
     its message alone: its text, which may hold a key's password, is not repeated."""
     try:
         read(url)
-    except (ValueError, IndexError, TypeError, SyntaxError) as error:
+    except (ValueError, IndexError, TypeError, AttributeError, SyntaxError) as error:
         complaint = str(error)
     except OSError as error:  # ssl.SSLError too: a file missing, unreadable, or not what it should hold
         complaint = f"a file its TLS options name cannot be used: {error}"

@@ -3,7 +3,7 @@ at once is treated as a miss rather than waited for."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import valkey
 from valkey.backoff import NoBackoff
@@ -39,5 +39,11 @@ def connect(
 def host_name_checked(url: str) -> dict[str, bool]:
     """For a TLS URL, that the server's certificate must name the URL's host, as libpq's ``verify-full``
     and an ``amqps://`` connection require: Valkey's client checks only the certificate's chain unless
-    told. The URL's own ``ssl_check_hostname`` wins, as its options win over keyword arguments."""
-    return {"ssl_check_hostname": True} if urlsplit(url).scheme in TLS_SCHEMES else {}
+    told. The URL's own ``ssl_check_hostname`` wins, as its options win over keyword arguments; so does
+    an ``ssl_cert_reqs`` that asks for no certificate to be required (``none``, ``optional``), which a
+    host name check would contradict (Python refuses the two together)."""
+    parts = urlsplit(url)
+    required = (
+        parse_qs(parts.query).get("ssl_cert_reqs", ["required"])[0] == "required"
+    )  # the client reads the first
+    return {"ssl_check_hostname": True} if parts.scheme in TLS_SCHEMES and required else {}

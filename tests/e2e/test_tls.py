@@ -161,3 +161,19 @@ def test_a_valkey_certificate_for_another_host_is_refused(tls_services: TlsServi
     assert not refused_check["ok"], refused_check
     assert "mismatch" in refused_check["detail"], refused_check
     assert allowed_check["ok"], allowed_check
+
+
+def test_a_valkey_url_that_requires_no_certificate_is_not_asked_for_its_host_name(
+    tls_services: TlsServices,
+) -> None:
+    """``ssl_cert_reqs=none`` (as some managed offerings advise) with a host name check would be refused
+    by Python on every connection: the check is asked for only where a certificate is required."""
+    settings = tls_services.settings
+    unverified = settings.valkey_url.split("?")[0] + "?ssl_cert_reqs=none"
+
+    health = run_docfleet(
+        ["health", "--json"], fleet_environment(dataclasses.replace(settings, valkey_url=unverified))
+    )
+
+    valkey_check = {check["name"]: check for check in json.loads(health.stdout)}["Valkey"]
+    assert valkey_check["ok"], valkey_check

@@ -160,3 +160,42 @@ def test_the_patience_is_the_longest_blocked_timeout_and_none_without_one() -> N
     ]
     assert blocked_timeout_of(hosts) == 20
     assert blocked_timeout_of(pika.URLParameters("amqp://h/%2F")) == 0
+
+
+def test_a_queue_declared_already_costs_no_turn(vhost_url: str) -> None:
+    """A consumer restarting declares its queues again: with the turn held by a publish an alarm blocks,
+    it must not wait for it (nor fail for want of it), having nothing to send."""
+    broker = _broker_with_short_heartbeats(vhost_url, "&blocked_connection_timeout=0.2")
+    broker.declare_queue(QUEUE, ensure=True)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_turn() -> None:
+        with broker._taking_turns("a publish blocked by an alarm"):
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold_the_turn)
+    holder.start()
+    try:
+        held.wait(10)
+        broker.declare_queue(QUEUE, ensure=True)  # raised ConnectionClosed after 1.2 s when it took a turn
+    finally:
+        release.set()
+        holder.join(10)
+        broker.close()
+
+
+def test_declaring_a_queue_declared_already_does_not_hide_an_idle_connection(
+    vhost_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broker = _broker_with_short_heartbeats(vhost_url)
+    try:
+        broker.enqueue(_message())
+        time.sleep(4 * HEARTBEAT_S)  # RabbitMQ drops the idle connection
+        broker.declare_queue(QUEUE, ensure=True)  # as a consumer restarting: no I/O, so not a use
+        broker.enqueue(_message())
+    finally:
+        broker.close()
+
+    assert _error_lines(capsys) == []
+    assert ready_count(vhost_url, QUEUE) == 2

@@ -115,6 +115,7 @@ def test_an_unusable_value_is_refused_by_name(
             f"amqps://guest:s3cret@h/%2F?ssl_options={quote(repr({'ca_certs': str(Path(__file__))}))}",
             "AMQP_URL: unusable (a file its TLS options name cannot be used: [X509",
         ),
+        ("AMQP_URL", "amqps://guest:s3cret@h/%2F?ssl_options='x'", "AMQP_URL: unusable ("),  # not a dict
         # options cut short at an unencoded "#": the client key's password must not be repeated
         (
             "AMQP_URL",

@@ -50,7 +50,7 @@ _STOP_CHECK_S = 0.25  # how soon a stop signal is acted on
 _DROP_CHECK_S = 1.0  # how often RabbitMQ is asked whether it dropped events of the tail's
 DROPPED = (
     f"docfleet events tail: events were dropped, as this tail fell more than {TAP_BACKLOG:,} behind"
-    " (RabbitMQ keeps the newest): the lines about here have a gap"
+    " (RabbitMQ keeps the newest): a gap follows the events already on their way here"
 )
 
 
