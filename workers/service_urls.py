@@ -80,6 +80,12 @@ def check_amqp_url(url: str) -> str:
     """``url``, if RabbitMQ's client can use it; else ``ValueError`` saying why, never with the password."""
     import pika  # its reading of the URL, options included: the one the processes will make
 
+    if ";" in url:
+        # Dramatiq reads a ";" as a list of URLs, the relay and the CLI do not: each would go elsewhere.
+        raise ValueError(
+            "a ';' (several hosts, or a password not percent-encoded: write ; as %3B): one host only;"
+            " for several, put a load balancer or one DNS name in front"
+        )
     parts = _split(url, AMQP_SCHEMES, "amqp://user:password@host:5672/%2F")
     _client_reads(url, parts, pika.URLParameters)
     return url

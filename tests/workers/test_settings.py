@@ -116,6 +116,9 @@ def test_an_unusable_value_is_refused_by_name(
             "AMQP_URL: unusable (a file its TLS options name cannot be used: [X509",
         ),
         ("AMQP_URL", "amqps://guest:s3cret@h/%2F?ssl_options='x'", "AMQP_URL: unusable ("),  # not a dict
+        # Dramatiq would split these at the ";", and connect to a host named by part of the password
+        ("AMQP_URL", "amqp://guest:s3c;ret@rabbit:5672/%2F", "AMQP_URL: a ';' (several hosts"),
+        ("AMQP_URL", "amqp://guest:s3cret@a/%2F;amqp://guest:s3cret@b/%2F", "AMQP_URL: a ';' (several hosts"),
         # options cut short at an unencoded "#": the client key's password must not be repeated
         (
             "AMQP_URL",
