@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -57,12 +57,15 @@ def started(command: list[str], settings: Settings, log: IO[bytes]) -> subproces
 
 
 @contextmanager
-def running_fleet(settings: Settings, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``honcho start -f Procfile worker relay``, output in ``workdir/fleet.log``; SIGTERM at exit."""
+def running_fleet(
+    settings: Settings, workdir: Path, processes: Sequence[str] = ("worker", "relay")
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``honcho start -f Procfile worker relay`` (or ``processes``), output in ``workdir/fleet.log``;
+    SIGTERM at exit."""
     empty_env_file = workdir / "empty.env"  # so that a developer's .env cannot redirect the fleet
     empty_env_file.write_text("")
     log = (workdir / "fleet.log").open("wb")
-    command = [str(BIN / "honcho"), "start", "-f", "Procfile", "-e", str(empty_env_file), "worker", "relay"]
+    command = [str(BIN / "honcho"), "start", "-f", "Procfile", "-e", str(empty_env_file), *processes]
     process = started(command, settings, log)
     try:
         yield process
