@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import dramatiq
@@ -129,10 +130,9 @@ def test_the_threads_of_a_process_publish_on_one_connection(vhost_url: str) -> N
     assert ready_count(vhost_url, QUEUE) == threads * each
 
 
-def test_a_thread_waits_its_turn_no_longer_than_a_blocked_publish_would_be_tried(vhost_url: str) -> None:
-    """Six tries of 0.2 s each: a publish that cannot have its turn by then fails as one whose tries
-    are spent does, for ``RetriesOrDeadLetter`` to dead-letter its message rather than wait for good."""
-    broker = _broker_with_short_heartbeats(vhost_url, "&blocked_connection_timeout=0.2")
+@contextmanager
+def _turn_held(broker: ScreeningRabbitmqBroker) -> Iterator[None]:
+    """The publishing turn held by another thread, as by a publish an alarm blocks, for the block."""
     held, release = threading.Event(), threading.Event()
 
     def hold_the_turn() -> None:
@@ -143,12 +143,21 @@ def test_a_thread_waits_its_turn_no_longer_than_a_blocked_publish_would_be_tried
     holder = threading.Thread(target=hold_the_turn)
     holder.start()
     try:
-        held.wait(10)
-        with pytest.raises(ConnectionClosed):
-            broker.enqueue(_message())
+        assert held.wait(10)
+        yield
     finally:
         release.set()
         holder.join(10)
+
+
+def test_a_thread_waits_its_turn_no_longer_than_a_blocked_publish_would_be_tried(vhost_url: str) -> None:
+    """Six tries of 0.2 s each: a publish that cannot have its turn by then fails as one whose tries
+    are spent does, for ``RetriesOrDeadLetter`` to dead-letter its message rather than wait for good."""
+    broker = _broker_with_short_heartbeats(vhost_url, "&blocked_connection_timeout=0.2")
+    try:
+        with _turn_held(broker), pytest.raises(ConnectionClosed):
+            broker.enqueue(_message())
+    finally:
         broker.close()
 
     assert ready_count(vhost_url, QUEUE) is None  # nothing published: the queue was not even declared
@@ -167,21 +176,12 @@ def test_a_queue_declared_already_costs_no_turn(vhost_url: str) -> None:
     it must not wait for it (nor fail for want of it), having nothing to send."""
     broker = _broker_with_short_heartbeats(vhost_url, "&blocked_connection_timeout=0.2")
     broker.declare_queue(QUEUE, ensure=True)
-    held, release = threading.Event(), threading.Event()
-
-    def hold_the_turn() -> None:
-        with broker._taking_turns("a publish blocked by an alarm"):
-            held.set()
-            release.wait(30)
-
-    holder = threading.Thread(target=hold_the_turn)
-    holder.start()
     try:
-        held.wait(10)
-        broker.declare_queue(QUEUE, ensure=True)  # raised ConnectionClosed after 1.2 s when it took a turn
+        with _turn_held(broker):
+            broker.declare_queue(
+                QUEUE, ensure=True
+            )  # raised ConnectionClosed after 1.2 s when it took a turn
     finally:
-        release.set()
-        holder.join(10)
         broker.close()
 
 
