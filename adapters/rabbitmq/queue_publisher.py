@@ -17,12 +17,11 @@ from typing import Any
 
 import pika
 from pika.exceptions import ChannelClosedByBroker
+from pika.spec import ACCESS_REFUSED
 
 from adapters.rabbitmq.confirmed_channel import ConfirmedChannel
 from adapters.rabbitmq.confirmed_channel import PublishError as PublishError  # raised here too
 from adapters.rabbitmq.wire import CONTENT_TYPE
-
-ACCESS_REFUSED = 403
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pika.exceptions
+from pika.spec import ACCESS_REFUSED
 
 from adapters.event_codec import EVENTS_EXCHANGE
 from adapters.rabbitmq.connection import (
@@ -27,7 +28,6 @@ from adapters.rabbitmq.connection import (
 )
 
 TAP_BACKLOG = 10_000  # events waiting in a tap's queue at most
-ACCESS_REFUSED = 403
 
 
 @dataclass(frozen=True)
