@@ -13,7 +13,6 @@ from functools import partial
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dramatiq
-import valkey
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.encoder import JSONEncoder
 from dramatiq.middleware import (
@@ -26,7 +25,7 @@ from dramatiq.results.backend import ResultBackend
 from dramatiq.results.backends.redis import RedisBackend
 
 from adapters.rabbitmq.connection import CONNECTION_DEFAULTS, client_properties
-from adapters.valkey.client import host_name_checked
+from adapters.valkey.client import single_client
 from workers.bootstrap import Application
 from workers.consumer import ScreeningRabbitmqBroker
 from workers.contract import COMMANDS_QUEUE, QUERIES_QUEUE
@@ -113,8 +112,7 @@ def standard_middleware(backend: ResultBackend, result_ttl_ms: int) -> list[Midd
 def results_backend_for(settings: Settings) -> ResultBackend:
     """Query results in Valkey under ``<cache_prefix>results:<queue>:<actor>:<message_id>``. A hung
     Valkey fails the query's attempt after 5 s (it is retried), never holds its worker thread for good."""
-    url = settings.valkey_url
-    client = valkey.Valkey.from_url(url, socket_connect_timeout=5, socket_timeout=5, **host_name_checked(url))
+    client = single_client(settings.valkey_url, timeout=5)
     return RedisBackend(  # type: ignore[no-untyped-call]
         client=client,
         namespace=f"{settings.cache_prefix}results",

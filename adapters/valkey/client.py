@@ -36,6 +36,14 @@ def connect(
     return valkey.Valkey.from_pool(pool)
 
 
+def single_client(url: str, *, timeout: float) -> valkey.Valkey:
+    """A client of its own pool, waiting ``timeout`` seconds to connect and for each reply, for a results
+    backend or a probe rather than the caches; a TLS URL's host name checked as ``connect``'s is."""
+    return valkey.Valkey.from_url(
+        url, socket_connect_timeout=timeout, socket_timeout=timeout, **host_name_checked(url)
+    )
+
+
 def host_name_checked(url: str) -> dict[str, bool]:
     """For a TLS URL, that the server's certificate must name the URL's host, as libpq's ``verify-full``
     and an ``amqps://`` connection require: Valkey's client checks only the certificate's chain unless
@@ -43,7 +51,6 @@ def host_name_checked(url: str) -> dict[str, bool]:
     an ``ssl_cert_reqs`` that asks for no certificate to be required (``none``, ``optional``), which a
     host name check would contradict (Python refuses the two together)."""
     parts = urlsplit(url)
-    required = (
-        parse_qs(parts.query).get("ssl_cert_reqs", ["required"])[0] == "required"
-    )  # the client reads the first
+    asked = parse_qs(parts.query).get("ssl_cert_reqs", ["required"])[0]  # the client reads the first
+    required = asked == "required"
     return {"ssl_check_hostname": True} if parts.scheme in TLS_SCHEMES and required else {}

@@ -169,14 +169,9 @@ def _relay_lag(database_url: str, max_relay_lag: float) -> tuple[bool, str]:
 def _valkey(valkey_url: str) -> tuple[bool, str]:
     import valkey
 
-    from adapters.valkey.client import host_name_checked
+    from adapters.valkey.client import single_client
 
-    client = valkey.Valkey.from_url(
-        valkey_url,
-        socket_connect_timeout=PROBE_TIMEOUT_SECONDS,
-        socket_timeout=PROBE_TIMEOUT_SECONDS,
-        **host_name_checked(valkey_url),
-    )
+    client = single_client(valkey_url, timeout=PROBE_TIMEOUT_SECONDS)
     try:
         client.ping()
     finally:

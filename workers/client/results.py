@@ -9,14 +9,13 @@ import time
 from typing import Any
 
 import dramatiq
-import valkey
 from dramatiq.encoder import JSONEncoder
 from dramatiq.results import ResultFailure, ResultTimeout
 from dramatiq.results.backends.redis import RedisBackend
 from pydantic import ValidationError
 from valkey.exceptions import ValkeyError
 
-from adapters.valkey.client import host_name_checked
+from adapters.valkey.client import single_client
 from workers.client.errors import QueryFailed, QueryRefused, QueryTimeout
 from workers.contract import QUERIES_QUEUE
 from workers.contract_events import ListFolderResult
@@ -31,12 +30,7 @@ def results_backend(
 ) -> RedisBackend:
     """The backend the workers store results with (``workers.broker.results_backend_for``): the same keys,
     ``<cache_prefix>results:<queue>:<actor>:<message_id>``; a test holds the two to the same key."""
-    client = valkey.Valkey.from_url(
-        valkey_url,
-        socket_connect_timeout=socket_timeout,
-        socket_timeout=socket_timeout,
-        **host_name_checked(valkey_url),
-    )
+    client = single_client(valkey_url, timeout=socket_timeout)
     return RedisBackend(  # type: ignore[no-untyped-call]
         client=client,
         namespace=f"{cache_prefix}results",
