@@ -4,13 +4,12 @@ and can tell its reader that it dropped some."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from adapters.rabbitmq.subscription import EventSubscription, ReceivedEvent
 from tests.integration.test_audit_support import publish
-from tests.support.services import rabbitmqctl, unique_name
+from tests.support.services import user_permitted
 
 ROUTING_KEY = "test.tap"
 PUBLISHED = 4_000
@@ -50,22 +49,9 @@ def test_a_tap_that_keeps_up_is_told_nothing_was_dropped(amqp_url: str) -> None:
 def reader_url(amqp_url: str) -> Iterator[str]:
     """``amqp_url`` as a user who may set up a tap's own queues and read doc.events, and write nothing else:
     not to the default exchange, which a tap's dropped events are dead-lettered through."""
-    user, password, parts = unique_name("reader"), "secret", urlsplit(amqp_url)
-    rabbitmqctl("add_user", user, password)
-    try:
-        own = r"^amq\.gen-.*"
-        rabbitmqctl(
-            "set_permissions",
-            "-p",
-            parts.path.lstrip("/"),
-            user,
-            r"^(doc\.events|amq\.gen-.*)$",
-            own,
-            r"^(doc\.events|amq\.gen-.*)$",
-        )
-        yield urlunsplit(parts._replace(netloc=f"{user}:{password}@{parts.hostname}:{parts.port or 5672}"))
-    finally:
-        rabbitmqctl("delete_user", user)
+    own, tap_and_exchange = r"^amq\.gen-.*", r"^(doc\.events|amq\.gen-.*)$"
+    with user_permitted(amqp_url, tap_and_exchange, own, tap_and_exchange, prefix="reader") as url:
+        yield url
 
 
 def test_a_reader_who_may_not_write_to_the_default_exchange_taps_without_being_told(

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
-from urllib.parse import urlsplit, urlunsplit
+from contextlib import AbstractContextManager
 
 import pika
 import pytest
 
 from adapters.rabbitmq.queue_publisher import OutgoingMessage, PublishError, QueuePublisher
-from tests.support.services import default_settings, rabbitmqctl, throwaway_vhost, unique_name
+from tests.support.services import default_settings, throwaway_vhost, unique_name, user_permitted
 from workers.client.envelopes import contract_queues
 from workers.contract import COMMANDS_QUEUE, QUERIES_QUEUE
 
@@ -29,17 +28,9 @@ def vhost_url() -> Iterator[str]:
         yield url
 
 
-@contextmanager
-def _user_writing(vhost_url: str, exchanges: str) -> Iterator[str]:
+def _user_writing(vhost_url: str, exchanges: str) -> AbstractContextManager[str]:
     """``vhost_url`` as a user who may write to ``exchanges`` (a RabbitMQ permission pattern) alone."""
-    user, password, vhost = unique_name("producer"), "secret", urlsplit(vhost_url).path.lstrip("/")
-    rabbitmqctl("add_user", user, password)
-    try:
-        rabbitmqctl("set_permissions", "-p", vhost, user, "^$", exchanges, "^$")
-        parts = urlsplit(vhost_url)
-        yield urlunsplit(parts._replace(netloc=f"{user}:{password}@{parts.hostname}:{parts.port or 5672}"))
-    finally:
-        rabbitmqctl("delete_user", user)
+    return user_permitted(vhost_url, "^$", exchanges, "^$", prefix="producer")
 
 
 @pytest.fixture

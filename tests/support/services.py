@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import psycopg
 import valkey
@@ -65,6 +65,20 @@ def throwaway_vhost(amqp_url: str, prefix: str = TEST_PREFIX) -> Iterator[str]:
         yield f"{amqp_url.rsplit('/', 1)[0]}/{vhost}"
     finally:
         rabbitmqctl("delete_vhost", vhost)
+
+
+@contextmanager
+def user_permitted(
+    vhost_url: str, configure: str, write: str, read: str, prefix: str = "user"
+) -> Iterator[str]:
+    """``vhost_url`` as a throwaway user with these RabbitMQ permission patterns on its vhost alone."""
+    user, password, parts = unique_name(prefix), "secret", urlsplit(vhost_url)
+    rabbitmqctl("add_user", user, password)
+    try:
+        rabbitmqctl("set_permissions", "-p", parts.path.lstrip("/"), user, configure, write, read)
+        yield urlunsplit(parts._replace(netloc=f"{user}:{password}@{parts.hostname}:{parts.port or 5672}"))
+    finally:
+        rabbitmqctl("delete_user", user)
 
 
 def grant_vhost(amqp_url: str, vhost: str) -> None:
