@@ -6,8 +6,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import trustme
 
 from workers.settings import VARIABLES, InvalidSettings, Settings
+
+HERE = Path(__file__)  # a file that is no PEM
 
 
 @pytest.fixture(autouse=True)
@@ -108,14 +111,46 @@ def test_an_unusable_value_is_refused_by_name(
         (
             "AMQP_URL",
             f"amqps://guest:s3cret@h/%2F?ssl_options={quote(repr({'ca_certs': '/nowhere/ca.pem'}))}",
-            "AMQP_URL: unusable (a file its TLS options name cannot be used: [Errno 2] No such file",
+            "AMQP_URL: unusable (a file its TLS options name cannot be used: ca_certs /nowhere/ca.pem does"
+            " not exist)",
         ),
         (
             "AMQP_URL",
             f"amqps://guest:s3cret@h/%2F?ssl_options={quote(repr({'ca_certs': str(Path(__file__))}))}",
-            "AMQP_URL: unusable (a file its TLS options name cannot be used: [X509",
+            f"AMQP_URL: unusable (a file its TLS options name cannot be used: ca_certs {HERE}: [X509",
+        ),
+        # every missing file is named; the key's password, never
+        (
+            "AMQP_URL",
+            "amqps://guest:s3cret@h/%2F?ssl_options="
+            + quote(repr({"ca_certs": str(HERE), "certfile": "/nowhere/c.pem", "password": "s3cret"})),
+            "AMQP_URL: unusable (a file its TLS options name cannot be used: certfile /nowhere/c.pem does not"
+            " exist)",
         ),
         ("AMQP_URL", "amqps://guest:s3cret@h/%2F?ssl_options='x'", "AMQP_URL: unusable ("),  # not a dict
+        # Valkey's client reads its TLS files only as it connects: they are read at start instead
+        (
+            "VALKEY_URL",
+            "rediss://:s3cret@h:6380/0?ssl_ca_certs=/nowhere/ca.pem",
+            "VALKEY_URL: unusable (a file its TLS options name cannot be used: ssl_ca_certs /nowhere/ca.pem"
+            " does not exist)",
+        ),
+        (
+            "VALKEY_URL",
+            f"rediss://:s3cret@h:6380/0?ssl_certfile=/nowhere/client.pem&ssl_keyfile={quote(__file__)}",
+            "VALKEY_URL: unusable (a file its TLS options name cannot be used: ssl_certfile"
+            " /nowhere/client.pem does not exist)",
+        ),
+        (
+            "VALKEY_URL",
+            f"rediss://:s3cret@h:6380/0?ssl_ca_certs={quote(str(Path(__file__)))}",
+            f"VALKEY_URL: unusable (a file its TLS options name cannot be used: ssl_ca_certs {HERE}: [X509",
+        ),
+        (
+            "VALKEY_URL",
+            "rediss://:s3cret@h:6380/0?ssl_cert_reqs=sometimes",
+            "VALKEY_URL: unusable (Invalid SSL Certificate Requirements Flag: sometimes",
+        ),
         # Dramatiq would split these at the ";", and connect to a host named by part of the password
         ("AMQP_URL", "amqp://guest:s3c;ret@rabbit:5672/%2F", "AMQP_URL: a ';' (several hosts"),
         ("AMQP_URL", "amqp://guest:s3cret@a/%2F;amqp://guest:s3cret@b/%2F", "AMQP_URL: a ';' (several hosts"),
@@ -211,3 +246,26 @@ def test_a_metrics_address_that_is_no_ip_address_is_refused_by_name(monkeypatch:
     monkeypatch.setenv("METRICS_BIND_ADDRESS", "localhost:9191")
     with pytest.raises(InvalidSettings, match=r"METRICS_BIND_ADDRESS: must be an IP address"):
         Settings.from_env()
+
+
+def test_a_valkey_client_certificate_is_read_at_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A client certificate and its key are accepted when they load, and refused at start when the key is
+    another certificate's, as the client would refuse them at every connection."""
+    ca = trustme.CA()
+    ca_file, cert_file, key_file, other_key = (tmp_path / name for name in ("ca", "cert", "key", "other"))
+    ca.cert_pem.write_to_path(str(ca_file))
+    client = ca.issue_cert("docfleet-worker")
+    client.cert_chain_pems[0].write_to_path(str(cert_file))
+    client.private_key_pem.write_to_path(str(key_file))
+    ca.issue_cert("someone-else").private_key_pem.write_to_path(str(other_key))
+    url = f"rediss://:s3cret@h:6380/0?ssl_ca_certs={ca_file}&ssl_certfile={cert_file}&ssl_keyfile="
+
+    monkeypatch.setenv("VALKEY_URL", f"{url}{key_file}")
+    assert Settings.from_env().valkey_url == f"{url}{key_file}"
+    monkeypatch.setenv("VALKEY_URL", f"{url}{other_key}")
+    with pytest.raises(InvalidSettings) as refused:
+        Settings.from_env()
+    files = f"ssl_ca_certs {ca_file}, ssl_certfile {cert_file}, ssl_keyfile {other_key}"
+    assert f"{files}: [X509: KEY_VALUES_MISMATCH]" in refused.value.problems[0]
