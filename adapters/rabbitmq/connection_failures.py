@@ -7,12 +7,14 @@ exceptions in all; last exception - AMQPConnectorSocketConnectError: ConnectionR
 
 from __future__ import annotations
 
+import re
 import socket
 
 import pika.exceptions
 from pika.adapters.utils.connection_workflow import AMQPConnectorStackTimeout
 
 _DEPTH = 6  # pika's layers are three or four deep
+_OPENSSL_REASON = re.compile(r"\[SSL: (?P<code>[A-Z0-9_]+)\] (?P<reason>[^(\"']+?) \(_ssl")
 
 
 def connection_failure(error: BaseException) -> str:
@@ -32,11 +34,25 @@ def connection_failure(error: BaseException) -> str:
         return f"the host name could not be resolved ({cause.strerror})"
     if isinstance(cause, TimeoutError | AMQPConnectorStackTimeout) or _timed_out_opening(cause):
         return "no answer in time"
+    if tls_refusal := _tls_refusal(" ".join(f"{layer!r} {layer}" for layer in layers)):
+        return tls_refusal
     if any(isinstance(layer, pika.exceptions.IncompatibleProtocolError) for layer in layers):
         return "the server closed the connection before AMQP's handshake: is that RabbitMQ's host and port?"
     if isinstance(cause, OSError) and cause.strerror:
         return cause.strerror
     return told.splitlines()[0][:300] if told.strip() else type(cause).__name__
+
+
+def _tls_refusal(told: str) -> str | None:
+    """OpenSSL's reason, where TLS failed: pika keeps it only as text, inside the stream it lost."""
+    found = _OPENSSL_REASON.search(told)
+    if found is None:
+        return None
+    if found["code"].endswith("CERTIFICATE_REQUIRED"):
+        return (
+            "the server requires a client certificate: name one in AMQP_URL's ssl_options (certfile, keyfile)"
+        )
+    return f"TLS failed: {found['reason']}"
 
 
 def _not_allowed(told: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 
 import pika.exceptions
 import pytest
@@ -58,6 +59,24 @@ def _as_pika_reports(cause: BaseException) -> BaseException:
             ),
             "the server closed the connection before AMQP's handshake: is that RabbitMQ's host and port?",
         ),
+        (  # as pika reports a broker that requires a client certificate (fail_if_no_peer_cert)
+            pika.exceptions.IncompatibleProtocolError(
+                "StreamLostError: (\"Stream connection lost: SSLError(1, '[SSL:"
+                " TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required (_ssl.c:2580)')\",)"
+            ),
+            "the server requires a client certificate: name one in AMQP_URL's ssl_options (certfile,"
+            " keyfile)",
+        ),
+        (
+            _as_pika_reports(
+                ssl.SSLCertVerificationError(
+                    1,
+                    "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer"
+                    " certificate (_ssl.c:1006)",
+                )
+            ),
+            "TLS failed: certificate verify failed: unable to get local issuer certificate",
+        ),
         (
             pika.exceptions.ConnectionClosedByBroker(403, "ACCESS_REFUSED - Login was refused using PLAIN"),
             "login refused: check the user name and password in AMQP_URL",
@@ -92,6 +111,8 @@ def _as_pika_reports(cause: BaseException) -> BaseException:
         "handshake timed out, raised from",
         "handshake aborted by pika",
         "not AMQP there",
+        "client certificate required",
+        "server certificate not trusted",
         "bad login",
         "probable bad login",
         "no such vhost",
