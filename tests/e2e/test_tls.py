@@ -1,16 +1,14 @@
 """The fleet on services reached over TLS only, as managed Postgres, RabbitMQ and Valkey are: every URL
-asks for the server's certificate to be verified, against a CA of the test's own (docs/reliability.md,
-"Services over TLS")."""
+asks for the server's certificate to be verified, against a CA of the test's own, and with mutual TLS
+names a client certificate too (the README's "Services over TLS")."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import ssl
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote, urlsplit
 
 import pytest
 import trustme
@@ -21,69 +19,34 @@ from adapters.postgres.tables import audit_log
 from adapters.rabbitmq.subscription import EventSubscription, ReceivedEvent
 from tests.e2e.fleet import fleet_environment, running_fleet, wait_until_ready
 from tests.e2e.test_cli import run_docfleet
+from tests.e2e.tls_services import TlsServices, services_behind_tls
 from tests.support.rabbitmq import consumer_count
-from tests.support.services import default_settings, throwaway_key_prefix, throwaway_vhost
-from tests.support.tls_front import TlsFront, tls_front
 from tests.support.waiting import wait_for
 from workers.client import DocfleetClient
-from workers.settings import Settings
 
 pytestmark = pytest.mark.e2e
 
 
-@dataclasses.dataclass(frozen=True)
-class TlsServices:
-    settings: Settings
-    fronts: dict[str, TlsFront]
-    ca_file: Path
-
-
-def _server_context(ca: trustme.CA) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost").configure_cert(context)
-    return context
-
-
-def _behind_tls(url: str, port: int, scheme: str, query: str) -> str:
-    """``url`` with its host and port those of the front, as a client names a managed service."""
-    parts = urlsplit(url)
-    credentials = parts.netloc.rpartition("@")[0]
-    netloc = f"{credentials}@localhost:{port}" if credentials else f"localhost:{port}"
-    return parts._replace(scheme=scheme, netloc=netloc, query=query).geturl()
+@pytest.fixture(scope="module")
+def tls_services(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServices]:
+    folder = tmp_path_factory.mktemp("tls")
+    with services_behind_tls(database_url, folder, client_certificates=False) as services:
+        yield services
 
 
 @pytest.fixture(scope="module")
-def tls_services(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServices]:
-    ca = trustme.CA()
-    ca_file = tmp_path_factory.mktemp("tls") / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    context = _server_context(ca)
-    base = default_settings()
-    with (
-        throwaway_vhost(base.amqp_url) as amqp_url,
-        throwaway_key_prefix(base.valkey_url) as prefix,
-        tls_front(urlsplit(database_url).port or 5432, context, postgres=True) as postgres,
-        tls_front(urlsplit(amqp_url).port or 5672, context) as rabbitmq,
-        tls_front(urlsplit(base.valkey_url).port or 6379, context) as valkey,
-    ):
-        pika_options = quote(repr({"ca_certs": str(ca_file)}))
-        settings = dataclasses.replace(
-            base,
-            database_url=_behind_tls(
-                database_url,
-                postgres.port,
-                "postgresql+psycopg",
-                f"sslmode=verify-full&sslrootcert={ca_file}",
-            ),
-            amqp_url=_behind_tls(amqp_url, rabbitmq.port, "amqps", f"ssl_options={pika_options}"),
-            valkey_url=_behind_tls(base.valkey_url, valkey.port, "rediss", f"ssl_ca_certs={ca_file}"),
-            cache_prefix=prefix,
-        )
-        fronts = {"Postgres": postgres, "RabbitMQ": rabbitmq, "Valkey": valkey}
-        yield TlsServices(settings, fronts, ca_file)
+def mutual_tls_services(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServices]:
+    """Services that each require a client certificate of their CA, as some managed offerings do."""
+    folder = tmp_path_factory.mktemp("mutual-tls")
+    with services_behind_tls(database_url, folder, client_certificates=True) as services:
+        yield services
 
 
-def test_a_share_goes_through_and_out_over_tls_alone(tls_services: TlsServices, tmp_path: Path) -> None:
+@pytest.mark.parametrize("services", ["tls_services", "mutual_tls_services"])
+def test_a_share_goes_through_and_out_over_tls_alone(
+    services: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    tls_services: TlsServices = request.getfixturevalue(services)
     settings = tls_services.settings
     suffix = uuid.uuid4().hex[:8]
     org, alice, bob, folder, doc = (f"{name}-{suffix}" for name in ("org", "alice", "bob", "f", "doc"))
@@ -212,3 +175,19 @@ def test_a_valkey_url_that_requires_no_certificate_is_not_asked_for_its_host_nam
 
     valkey_check = {check["name"]: check for check in json.loads(health.stdout)}["Valkey"]
     assert valkey_check["ok"], valkey_check
+
+
+def test_a_service_that_requires_a_client_certificate_refuses_one_not_given_in_one_line(
+    mutual_tls_services: TlsServices,
+) -> None:
+    """The URLs without their client certificate: each service's front refuses the handshake, and
+    `docfleet health` says so on that service's row."""
+    health = run_docfleet(["health", "--json"], fleet_environment(mutual_tls_services.uncertified))
+
+    assert health.returncode != 0
+    assert "Traceback" not in health.stderr, health.stderr
+    checks = {check["name"]: check for check in json.loads(health.stdout)}
+    told = {"RabbitMQ": "requires a client certificate"}  # the others in OpenSSL's words
+    for service in ("Postgres", "RabbitMQ", "Valkey"):
+        assert not checks[service]["ok"], checks[service]
+        assert told.get(service, "certificate required") in checks[service]["detail"], checks[service]

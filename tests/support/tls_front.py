@@ -30,21 +30,61 @@ class TlsFront:
             self.sessions += 1
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+class _TlsSession:
+    """The server's side of one TLS session, on memory buffers: asyncio's own TLS drops the alert a failed
+    handshake writes (a client certificate missing or refused), which a real server sends, and which
+    tells the client why."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self._incoming, self._outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self._tls = context.wrap_bio(self._incoming, self._outgoing, server_side=True)
+
+    async def handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        while True:
+            try:
+                self._tls.do_handshake()
+                writer.write(self._outgoing.read())
+                return True
+            except ssl.SSLWantReadError:
+                writer.write(self._outgoing.read())
+                data = await reader.read(65536)
+                if not data:
+                    return False
+                self._incoming.write(data)
+            except ssl.SSLError:
+                writer.write(self._outgoing.read())  # the alert
+                await writer.drain()
+                return False
+
+    def decrypt(self, data: bytes) -> tuple[bytes, bytes]:
+        """The plain bytes ``data`` completes, and what the session must send back (a key update's)."""
+        self._incoming.write(data)
+        plain = bytearray()
+        with contextlib.suppress(ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+            while chunk := self._tls.read(65536):
+                plain += chunk
+        return bytes(plain), self._outgoing.read()
+
+    def encrypt(self, data: bytes) -> bytes:
+        self._tls.write(data)
+        return self._outgoing.read()
+
+
+async def _pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, convert: Callable[[bytes], bytes]
+) -> None:
     try:
         while data := await reader.read(65536):
-            writer.write(data)
+            writer.write(convert(data))
             await writer.drain()
     except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
         pass
     finally:
-        with contextlib.suppress(ConnectionError, ssl.SSLError, RuntimeError):
+        with contextlib.suppress(ConnectionError, RuntimeError):
             writer.close()
 
 
-async def _postgres_handshake(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, context: ssl.SSLContext
-) -> bool:
+async def _postgres_asks_for_tls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
     request = await reader.readexactly(8)
     if request == _GSSENC_REQUEST:
         writer.write(b"N")
@@ -53,7 +93,6 @@ async def _postgres_handshake(
         return False  # a client not asking for TLS: this front only serves TLS
     writer.write(b"S")
     await writer.drain()
-    await writer.start_tls(context)
     return True
 
 
@@ -62,16 +101,30 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 
 def _handler(front: TlsFront, target_port: int, context: ssl.SSLContext, postgres: bool) -> Handler:
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = _TlsSession(context)
         try:
-            if postgres and not await _postgres_handshake(reader, writer, context):
+            if postgres and not await _postgres_asks_for_tls(reader, writer):
+                writer.close()
+                return
+            if not await session.handshake(reader, writer):
                 writer.close()
                 return
             front.count_session()
             upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", target_port)
-        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError):
             writer.close()
             return
-        await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))
+
+        def decrypted(data: bytes) -> bytes:
+            plain, reply = session.decrypt(data)
+            if reply:
+                writer.write(reply)
+            return plain
+
+        upstream_writer.write(decrypted(b""))  # what came with the handshake's last flight
+        await asyncio.gather(
+            _pipe(reader, upstream_writer, decrypted), _pipe(upstream_reader, writer, session.encrypt)
+        )
 
     return serve
 
@@ -84,7 +137,7 @@ def tls_front(target_port: int, context: ssl.SSLContext, *, postgres: bool = Fal
     thread.start()
     front = TlsFront(port=0)
     handler = _handler(front, target_port, context, postgres)
-    start = asyncio.start_server(handler, "127.0.0.1", 0, ssl=None if postgres else context)
+    start = asyncio.start_server(handler, "127.0.0.1", 0)
     server = asyncio.run_coroutine_threadsafe(start, loop).result(10)
     front.port = server.sockets[0].getsockname()[1]
     try:
