@@ -3,20 +3,15 @@ credentials."""
 
 from __future__ import annotations
 
-import ast
-import os
 from collections.abc import Callable
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
+
+from workers.tls_files import UnusableTlsFile, load, pika_files, valkey_files
 
 POSTGRES_SCHEMES = ("postgresql+psycopg", "postgresql", "postgres")
 AMQP_SCHEMES = ("amqp", "amqps")
 VALKEY_SCHEMES = ("redis", "rediss", "valkey", "valkeys", "unix")
 
-
-# The options that name a file each client loads as it reads them: pika's ``ssl_options``, Valkey's
-# query. A CA directory is not among them: it is read only as a certificate is checked.
-_PIKA_FILE_OPTIONS = ("ca_certs", "cafile", "certfile", "keyfile")
-_VALKEY_FILE_OPTIONS = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
 
 _MALFORMED = "malformed host or port (percent-encode any of : / ? # @ in the user name or password)"
 
@@ -38,53 +33,23 @@ def _split(url: str, schemes: tuple[str, ...], example: str) -> SplitResult:
 
 
 def _client_reads(url: str, parts: SplitResult, read: Callable[[str], object]) -> None:
-    """``read`` (a client's parser) takes the URL; its complaint is told with the password hidden. pika
-    reads the files an ``amqps`` URL's ``ssl_options`` name as it parses it: a secret not mounted yet is
-    told here, at start, in one line. A ``SyntaxError`` (``ssl_options`` not a dict literal) is told by
-    its message alone: its text, which may hold a key's password, is not repeated."""
+    """``read`` (a client's parser, and the loading of the files a TLS URL names: workers/tls_files.py)
+    takes the URL; its complaint is told with the password hidden. A secret not mounted yet is told
+    here, at start, in one line. A ``SyntaxError`` (``ssl_options`` not a dict literal) is told by its
+    message alone: its text, which may hold a key's password, is not repeated."""
     try:
         read(url)
+    except UnusableTlsFile as error:
+        complaint = f"a file its TLS options name cannot be used: {error}"
     except (ValueError, IndexError, TypeError, AttributeError, SyntaxError) as error:
         complaint = str(error)
-    except OSError as error:  # ssl.SSLError too: a file missing, unreadable, or not what it should hold
-        complaint = f"a file its TLS options name cannot be used: {_which_files(url, error)}"
+    except OSError as error:  # ssl.SSLError too, from what pika reads beyond the files
+        complaint = f"its TLS options cannot be used: {error}"
     else:
         return
     if parts.password:
         complaint = complaint.replace(parts.password, "***")
     raise ValueError(f"unusable ({complaint})") from None
-
-
-def _which_files(url: str, error: OSError) -> str:
-    """The files the URL's TLS options name that are missing or unreadable; else all of them, with the
-    error that loading them raised (a file that is not what its option expects, a key of another
-    certificate). Only paths are named: never a key's password."""
-    named = _tls_files(url)
-    absent = [f"{option} {path} does not exist" for option, path in named if not os.path.exists(path)]
-    unreadable = [
-        f"{option} {path} cannot be read"
-        for option, path in named
-        if os.path.exists(path) and not os.access(path, os.R_OK)
-    ]
-    if absent or unreadable:
-        return "; ".join(absent + unreadable)
-    files = ", ".join(f"{option} {path}" for option, path in named)
-    return f"{files}: {error}" if files else str(error)
-
-
-def _tls_files(url: str) -> list[tuple[str, str]]:
-    """(option, path) for each file an AMQP URL's ``ssl_options`` or a Valkey URL's query names."""
-    query = parse_qs(urlsplit(url).query)
-    named = [(option, values[0]) for option, values in query.items() if option in _VALKEY_FILE_OPTIONS]
-    try:
-        options = ast.literal_eval(query.get("ssl_options", ["None"])[0])
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        options = None
-    if isinstance(options, dict):
-        named += [
-            (str(key), str(value)) for key, value in options.items() if key in _PIKA_FILE_OPTIONS and value
-        ]
-    return named
 
 
 def check_postgres_url(url: str) -> str:
@@ -126,8 +91,22 @@ def check_amqp_url(url: str) -> str:
             " for several, put a load balancer or one DNS name in front"
         )
     parts = _split(url, AMQP_SCHEMES, "amqp://user:password@host:5672/%2F")
-    _client_reads(url, parts, pika.URLParameters)
+    _client_reads(url, parts, lambda url: _pika_reads(url, pika.URLParameters))
     return url
+
+
+def _pika_reads(url: str, read: Callable[[str], object]) -> None:
+    """pika's reading of the URL, after the files its ``ssl_options`` name are loaded here: pika would
+    have OpenSSL prompt for an encrypted key's missing password. An option given twice is refused by
+    name alone: pika's refusal quotes every value, a key's password among them."""
+    options = parse_qs(urlsplit(url).query)  # as pika parses them
+    repeated = sorted(option for option, values in options.items() if len(values) > 1)
+    if repeated:
+        raise ValueError(f"options given more than once: {', '.join(repeated)}")
+    files = pika_files(options["ssl_options"][0]) if "ssl_options" in options else None
+    if files is not None:
+        load(files)
+    read(url)
 
 
 def check_valkey_url(url: str) -> str:
@@ -142,26 +121,17 @@ def check_valkey_url(url: str) -> str:
 
 
 def _valkey_reads(url: str) -> None:
-    """Valkey's client's reading of the URL and, for a TLS one, of the files its options name. The client
-    reads those only as it connects, and a cache that cannot connect is taken for a miss: a client
-    certificate not mounted yet would leave every process running on Postgres alone, its log saying only
-    that Valkey is unavailable. The files are loaded here as the client loads them."""
-    import ssl
-
+    """Valkey's client's reading of the URL, the connection it would make built (options it does not
+    take are told here, not at every connection) and, for TLS, the files its options name loaded."""
     import valkey
 
     pool = valkey.ConnectionPool.from_url(url)  # type: ignore[no-untyped-call]
-    if not issubclass(pool.connection_class, valkey.SSLConnection):
-        return
     try:
         connection = pool.connection_class(**pool.connection_kwargs)  # it connects to nothing yet
     except valkey.ValkeyError as error:  # an ssl_cert_reqs it does not know
         raise ValueError(str(error)) from None
-    context = ssl.create_default_context()
-    if connection.certfile or connection.keyfile:
-        context.load_cert_chain(connection.certfile, connection.keyfile, connection.certificate_password)
-    if connection.ca_certs or connection.ca_path:
-        context.load_verify_locations(cafile=connection.ca_certs, capath=connection.ca_path)
+    if isinstance(connection, valkey.SSLConnection):
+        load(valkey_files(connection))
 
 
 def cut_short(url: str, parts: SplitResult) -> bool:

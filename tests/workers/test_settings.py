@@ -6,7 +6,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import trustme
 
 from workers.settings import VARIABLES, InvalidSettings, Settings
 
@@ -246,26 +245,3 @@ def test_a_metrics_address_that_is_no_ip_address_is_refused_by_name(monkeypatch:
     monkeypatch.setenv("METRICS_BIND_ADDRESS", "localhost:9191")
     with pytest.raises(InvalidSettings, match=r"METRICS_BIND_ADDRESS: must be an IP address"):
         Settings.from_env()
-
-
-def test_a_valkey_client_certificate_is_read_at_start(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """A client certificate and its key are accepted when they load, and refused at start when the key is
-    another certificate's, as the client would refuse them at every connection."""
-    ca = trustme.CA()
-    ca_file, cert_file, key_file, other_key = (tmp_path / name for name in ("ca", "cert", "key", "other"))
-    ca.cert_pem.write_to_path(str(ca_file))
-    client = ca.issue_cert("docfleet-worker")
-    client.cert_chain_pems[0].write_to_path(str(cert_file))
-    client.private_key_pem.write_to_path(str(key_file))
-    ca.issue_cert("someone-else").private_key_pem.write_to_path(str(other_key))
-    url = f"rediss://:s3cret@h:6380/0?ssl_ca_certs={ca_file}&ssl_certfile={cert_file}&ssl_keyfile="
-
-    monkeypatch.setenv("VALKEY_URL", f"{url}{key_file}")
-    assert Settings.from_env().valkey_url == f"{url}{key_file}"
-    monkeypatch.setenv("VALKEY_URL", f"{url}{other_key}")
-    with pytest.raises(InvalidSettings) as refused:
-        Settings.from_env()
-    files = f"ssl_ca_certs {ca_file}, ssl_certfile {cert_file}, ssl_keyfile {other_key}"
-    assert f"{files}: [X509: KEY_VALUES_MISMATCH]" in refused.value.problems[0]
