@@ -14,7 +14,8 @@ import pika.exceptions
 from pika.adapters.utils.connection_workflow import AMQPConnectorStackTimeout
 
 _DEPTH = 6  # pika's layers are three or four deep
-_OPENSSL_REASON = re.compile(r"\[SSL: (?P<code>[A-Z0-9_]+)\] (?P<reason>[^(\"']+?) \(_ssl")
+_OPENSSL_REASON = re.compile(r"\[SSL: (?P<code>[A-Z0-9_]+)\] (?P<reason>.+?)\.? \(_ssl\.c:\d+\)")
+_CERTIFICATE_ASKED = "name one in AMQP_URL's ssl_options (certfile, keyfile)"
 
 
 def connection_failure(error: BaseException) -> str:
@@ -45,13 +46,14 @@ def connection_failure(error: BaseException) -> str:
 
 def _tls_refusal(told: str) -> str | None:
     """OpenSSL's reason, where TLS failed: pika keeps it only as text, inside the stream it lost."""
-    found = _OPENSSL_REASON.search(told)
+    found = _OPENSSL_REASON.search(re.sub(r"\\+'", "'", told))  # quotes escaped once per repr
     if found is None:
         return None
-    if found["code"].endswith("CERTIFICATE_REQUIRED"):
-        return (
-            "the server requires a client certificate: name one in AMQP_URL's ssl_options (certfile, keyfile)"
-        )
+    if found["code"].endswith("CERTIFICATE_REQUIRED"):  # TLS 1.3's alert
+        return f"the server requires a client certificate: {_CERTIFICATE_ASKED}"
+    if found["code"] == "SSLV3_ALERT_HANDSHAKE_FAILURE":  # TLS 1.2's, for that among other causes
+        maybe = f"if the server requires a client certificate, {_CERTIFICATE_ASKED}"
+        return f"TLS failed: {found['reason']} ({maybe})"
     return f"TLS failed: {found['reason']}"
 
 

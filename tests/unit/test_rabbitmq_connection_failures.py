@@ -67,6 +67,22 @@ def _as_pika_reports(cause: BaseException) -> BaseException:
             "the server requires a client certificate: name one in AMQP_URL's ssl_options (certfile,"
             " keyfile)",
         ),
+        (  # TLS 1.2's alert, with no more said
+            pika.exceptions.IncompatibleProtocolError(
+                "StreamLostError: (\"Stream connection lost: SSLError(1, '[SSL:"
+                " SSLV3_ALERT_HANDSHAKE_FAILURE] sslv3 alert handshake failure (_ssl.c:2580)')\",)"
+            ),
+            "TLS failed: sslv3 alert handshake failure (if the server requires a client certificate,",
+        ),
+        (  # a reason with quotes, as pika escapes them in its text
+            pika.exceptions.IncompatibleProtocolError(
+                'StreamLostError: ("Stream connection lost: SSLCertVerificationError(1, "[SSL:'
+                " CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, certificate is not"
+                " valid for \\'localhost\\'. (_ssl.c:1006)\")\",)"
+            ),
+            "TLS failed: certificate verify failed: Hostname mismatch, certificate is not valid for"
+            " 'localhost'",
+        ),
         (
             _as_pika_reports(
                 ssl.SSLCertVerificationError(
@@ -112,6 +128,8 @@ def _as_pika_reports(cause: BaseException) -> BaseException:
         "handshake aborted by pika",
         "not AMQP there",
         "client certificate required",
+        "TLS 1.2 handshake failure",
+        "host name mismatch",
         "server certificate not trusted",
         "bad login",
         "probable bad login",
