@@ -56,31 +56,71 @@ class _TlsSession:
                 await writer.drain()
                 return False
 
-    def decrypt(self, data: bytes) -> tuple[bytes, bytes]:
-        """The plain bytes ``data`` completes, and what the session must send back (a key update's)."""
+    def decrypt(self, data: bytes) -> tuple[bytes, bool]:
+        """The plain bytes ``data`` completes, and whether the client ended the session (close_notify).
+        What the session has to send back (a key update's answer, an alert) waits in ``pending``."""
         self._incoming.write(data)
         plain = bytearray()
-        with contextlib.suppress(ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+        try:
             while chunk := self._tls.read(65536):
                 plain += chunk
-        return bytes(plain), self._outgoing.read()
+        except ssl.SSLWantReadError:
+            return bytes(plain), False
+        except ssl.SSLZeroReturnError:
+            return bytes(plain), True
+        return bytes(plain), False
 
     def encrypt(self, data: bytes) -> bytes:
         self._tls.write(data)
         return self._outgoing.read()
 
+    def pending(self) -> bytes:
+        return self._outgoing.read()
 
-async def _pipe(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, convert: Callable[[bytes], bytes]
+    def close_notify(self) -> bytes:
+        with contextlib.suppress(ssl.SSLError):
+            self._tls.unwrap()
+        return self._outgoing.read()
+
+
+async def _from_client(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    upstream: asyncio.StreamWriter,
+    session: _TlsSession,
 ) -> None:
+    """The client's bytes, decrypted, to the service, beginning with any that came with the handshake's
+    last flight; the client's end (EOF or close_notify) passed on as a half-close."""
+    data = b""
     try:
-        while data := await reader.read(65536):
-            writer.write(convert(data))
-            await writer.drain()
+        while True:
+            plain, ended = session.decrypt(data)
+            writer.write(session.pending())
+            upstream.write(plain)
+            await upstream.drain()
+            if ended or not (data := await reader.read(65536)):
+                break
     except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            writer.write(session.pending())  # the alert of a bad record, which tells the client why
+    finally:
+        with contextlib.suppress(OSError, RuntimeError):
+            upstream.write_eof()
+
+
+async def _from_upstream(
+    upstream: asyncio.StreamReader, writer: asyncio.StreamWriter, session: _TlsSession
+) -> None:
+    """The service's bytes, encrypted, to the client; its end told with close_notify."""
+    try:
+        while data := await upstream.read(65536):
+            writer.write(session.encrypt(data))
+            await writer.drain()
+    except (ConnectionError, ssl.SSLError):
         pass
     finally:
         with contextlib.suppress(ConnectionError, RuntimeError):
+            writer.write(session.close_notify())
             writer.close()
 
 
@@ -114,17 +154,15 @@ def _handler(front: TlsFront, target_port: int, context: ssl.SSLContext, postgre
         except (ConnectionError, asyncio.IncompleteReadError):
             writer.close()
             return
-
-        def decrypted(data: bytes) -> bytes:
-            plain, reply = session.decrypt(data)
-            if reply:
-                writer.write(reply)
-            return plain
-
-        upstream_writer.write(decrypted(b""))  # what came with the handshake's last flight
-        await asyncio.gather(
-            _pipe(reader, upstream_writer, decrypted), _pipe(upstream_reader, writer, session.encrypt)
-        )
+        try:
+            await asyncio.gather(
+                _from_client(reader, writer, upstream_writer, session),
+                _from_upstream(upstream_reader, writer, session),
+            )
+        except asyncio.CancelledError:
+            pass  # the front stopping: asyncio would log the cancelled connection as an error
+        finally:
+            upstream_writer.close()
 
     return serve
 
