@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 
 def quiet_libraries() -> None:
@@ -16,6 +17,10 @@ def quiet_libraries() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(known, _UnopenedConnectionLines) for known in logger.filters):
             logger.addFilter(_UnopenedConnectionLines(reporting))
+    for name in _TLS_REFUSAL_REPORTING:
+        logger = logging.getLogger(name)
+        if not any(isinstance(known, _TlsRefusalLines) for known in logger.filters):
+            logger.addFilter(_TlsRefusalLines())
     # Its lines at INFO (plugins set up, the dialect, each migration run) would come with every look at
     # the schema: a worker's at boot, and ``docfleet migrate``'s, which says what it did on its own.
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -40,3 +45,18 @@ class _UnopenedConnectionLines(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.funcName not in self._reporting
+
+
+# A TLS refusal (a client certificate required, a server's certificate not trusted) ends the handshake,
+# before AMQP's, but pika takes it for a connection lost once open: three lines, two with pika's own
+# stack, an attempt. The code that tried says it in a line of its own, OpenSSL's reason in it.
+_TLS_REFUSAL_REPORTING = ("pika.adapters.utils.io_services_utils", "pika.adapters.base_connection")
+_TLS_REFUSAL = re.compile(r"\[SSL: (?:\w*_ALERT_\w*|CERTIFICATE_VERIFY_FAILED)\]")
+
+
+class _TlsRefusalLines(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        told = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            told += repr(record.exc_info[1])
+        return _TLS_REFUSAL.search(told) is None
