@@ -3,7 +3,9 @@ credentials."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from workers.tls_files import UnusableTlsFile, load, pika_files, valkey_files
@@ -128,10 +130,25 @@ def _valkey_reads(url: str) -> None:
     pool = valkey.ConnectionPool.from_url(url)  # type: ignore[no-untyped-call]
     try:
         connection = pool.connection_class(**pool.connection_kwargs)  # it connects to nothing yet
-    except valkey.ValkeyError as error:  # an ssl_cert_reqs it does not know
-        raise ValueError(str(error)) from None
+    except TypeError:
+        raise  # an option it does not take, named in the error
+    except Exception as error:  # e.g. a protocol it cannot read, raised under an error of its own
+        first = error.__context__ if isinstance(error, UnboundLocalError) and error.__context__ else error
+        raise ValueError(str(first)) from None
     if isinstance(connection, valkey.SSLConnection):
+        _valkey_verification(connection)
         load(valkey_files(connection))
+
+
+def _valkey_verification(connection: Any) -> None:
+    """The URL's ``ssl_check_hostname`` and ``ssl_cert_reqs`` set as the client sets them: a host name
+    check with no certificate required fails every connection."""
+    context = ssl.create_default_context()
+    try:
+        context.check_hostname = connection.check_hostname
+        context.verify_mode = connection.cert_reqs
+    except ValueError as error:
+        raise ValueError(f"ssl_check_hostname and ssl_cert_reqs disagree: {error}") from None
 
 
 def cut_short(url: str, parts: SplitResult) -> bool:

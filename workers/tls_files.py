@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +31,8 @@ class TlsFiles:
     key: Named | None = None
     password: str | bytes | None = None
     password_option: str = "password"
-    ca_path: str | None = None  # a directory: OpenSSL reads it only as a certificate is checked
-    ca_data: str | bytes | None = None
+    ca_path: Named | None = None  # a directory: OpenSSL reads it only as a certificate is checked
+    ca_data: tuple[str, str | bytes] | None = None  # (the option, the certificates themselves)
 
 
 def load(files: TlsFiles) -> None:
@@ -41,11 +41,13 @@ def load(files: TlsFiles) -> None:
         if named is not None:
             _readable(*named)
     context = ssl.create_default_context()
-    if files.ca or files.ca_path or files.ca_data:
-        try:
-            context.load_verify_locations(_path(files.ca), files.ca_path, files.ca_data)
-        except (ssl.SSLError, ValueError) as error:
-            raise UnusableTlsFile(f"{_said(files.ca)}: {_reason(error)}") from None
+    ca, ca_path, ca_data = files.ca, files.ca_path, files.ca_data
+    if ca:
+        _loading(_said(ca), lambda: context.load_verify_locations(cafile=ca[1]))
+    if ca_path:
+        _loading(_said(ca_path), lambda: context.load_verify_locations(capath=ca_path[1]))
+    if ca_data:
+        _loading(ca_data[0], lambda: context.load_verify_locations(cadata=ca_data[1]))
     if files.certificate or files.key:
         _load_certificate(context, files)
 
@@ -54,16 +56,27 @@ def _load_certificate(context: ssl.SSLContext, files: TlsFiles) -> None:
     named = ", ".join(_said(each) for each in (files.certificate, files.key) if each)
     if files.certificate is None:
         raise UnusableTlsFile(f"{named} is given without the certificate it is the key of")
+    certificate, key, password = files.certificate[1], _path(files.key), files.password
 
     def no_password() -> str:
         raise _EncryptedKey
 
     try:
-        context.load_cert_chain(files.certificate[1], _path(files.key), files.password or no_password)
+        context.load_cert_chain(certificate, key, password if password is not None else no_password)
     except _EncryptedKey:
         raise UnusableTlsFile(f"{named}: the key is encrypted; give its {files.password_option}") from None
     except ssl.SSLError as error:
-        raise UnusableTlsFile(f"{named}: {_reason(error)}") from None
+        said = _reason(error)
+        if password is not None and "PEM lib" in said:
+            said += f" (a key that is not PEM, or a wrong {files.password_option})"
+        raise UnusableTlsFile(f"{named}: {said}") from None
+
+
+def _loading(label: str, load: Callable[[], None]) -> None:
+    try:
+        load()
+    except (ssl.SSLError, ValueError, TypeError) as error:
+        raise UnusableTlsFile(f"{label}: {_reason(error)}") from None
 
 
 def _readable(option: str, path: str) -> None:
@@ -97,8 +110,8 @@ def valkey_files(connection: Any) -> TlsFiles:
         key=_named("ssl_keyfile", connection.keyfile),
         password=connection.certificate_password,
         password_option="ssl_password",
-        ca_path=connection.ca_path,
-        ca_data=connection.ca_data,
+        ca_path=_named("ssl_ca_path", connection.ca_path),
+        ca_data=("ssl_ca_data", connection.ca_data) if connection.ca_data else None,
     )
 
 
@@ -111,19 +124,17 @@ def pika_files(ssl_options: str) -> TlsFiles | None:
         return None
     if not isinstance(options, Mapping):
         return None
-    ca = (
-        ("ca_certs", options["ca_certs"])
-        if options.get("ca_certs")
-        else _named("cafile", options.get("cafile"))
-    )
+    ca = _named("ca_certs", options.get("ca_certs")) or _named("cafile", options.get("cafile"))
+    ca_path = _named("ca_path", options.get("ca_path")) or _named("capath", options.get("capath"))
+    ca_data = next(((name, options[name]) for name in ("ca_data", "cadata") if options.get(name)), None)
     certificate = _named("certfile", options.get("certfile"))
     return TlsFiles(
         ca=ca,
         certificate=certificate,
         key=_named("keyfile", options.get("keyfile")) if certificate else None,  # pika reads it only then
         password=options.get("password"),
-        ca_path=options.get("ca_path") or options.get("capath"),
-        ca_data=options.get("ca_data") or options.get("cadata"),
+        ca_path=ca_path,
+        ca_data=ca_data,
     )
 
 

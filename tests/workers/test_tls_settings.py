@@ -127,3 +127,43 @@ def test_a_tls_option_on_a_plain_valkey_url_is_refused(monkeypatch: pytest.Monke
     told = _refusal(monkeypatch, "VALKEY_URL", f"redis://:pw@h:6379/0?ssl_ca_certs={files.ca}")
     assert told.startswith("VALKEY_URL: unusable ("), told
     assert "ssl_ca_certs" in told, told
+
+
+@pytest.mark.parametrize(
+    ("query", "told"),
+    [
+        ("protocol=abc", "unusable (protocol must be an integer)"),
+        (
+            "ssl_check_hostname=true&ssl_cert_reqs=none",
+            "unusable (ssl_check_hostname and ssl_cert_reqs disagree",
+        ),
+    ],
+)
+def test_valkey_options_its_connections_would_refuse_are_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, query: str, told: str
+) -> None:
+    scheme = "rediss" if "ssl_" in query else "redis"
+    assert _refusal(monkeypatch, "VALKEY_URL", f"{scheme}://:pw@h:6379/0?{query}").startswith(
+        f"VALKEY_URL: {told}"
+    )
+
+
+def test_each_kind_of_authority_is_named_apart(monkeypatch: pytest.MonkeyPatch, files: Files) -> None:
+    """Certificates given inline are told by their option, not blamed on a CA file that loads."""
+    url = f"rediss://:pw@h:6380/0?ssl_ca_certs={files.ca}&ssl_ca_data=garbage"
+    told = _refusal(monkeypatch, "VALKEY_URL", url)
+    assert told.startswith(f"VALKEY_URL: {UNUSABLE}ssl_ca_data: "), told
+
+
+def test_a_path_that_is_no_string_is_refused_as_a_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A number is a file descriptor to ``open``: it must not be opened, and closed, as one."""
+    told = _refusal(monkeypatch, "AMQP_URL", _amqp({"ca_certs": 2}))  # type: ignore[dict-item]
+    assert told == f"AMQP_URL: {UNUSABLE}ca_certs 2 does not exist)"
+
+
+def test_a_wrong_key_password_is_said_to_be_possibly_wrong(
+    monkeypatch: pytest.MonkeyPatch, files: Files
+) -> None:
+    options = {"ca_certs": str(files.ca), "certfile": str(files.cert), "keyfile": str(files.encrypted_key)}
+    told = _refusal(monkeypatch, "AMQP_URL", _amqp({**options, "password": ""}))
+    assert told.endswith("(a key that is not PEM, or a wrong password))"), told
