@@ -51,7 +51,12 @@ class _UnopenedConnectionLines(logging.Filter):
 # before AMQP's, but pika takes it for a connection lost once open: three lines, two with pika's own
 # stack, an attempt. The code that tried says it in a line of its own, OpenSSL's reason in it.
 _TLS_REFUSAL_REPORTING = ("pika.adapters.utils.io_services_utils", "pika.adapters.base_connection")
-_TLS_REFUSAL = re.compile(r"\[SSL: (?:\w*_ALERT_\w*|CERTIFICATE_VERIFY_FAILED)\]")
+_HANDSHAKE_ALERTS = (  # those a server sends only as it refuses a handshake
+    "CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_EXPIRED|"
+    "CERTIFICATE_REVOKED|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED|PROTOCOL_VERSION|"
+    "INSUFFICIENT_SECURITY"
+)
+_TLS_REFUSAL = re.compile(rf"\[SSL: (?:\w+_ALERT_(?:{_HANDSHAKE_ALERTS})|CERTIFICATE_VERIFY_FAILED)\]")
 
 
 class _TlsRefusalLines(logging.Filter):
