@@ -68,7 +68,7 @@ class _TlsSession:
             return bytes(plain), False
         except ssl.SSLZeroReturnError:
             return bytes(plain), True
-        return bytes(plain), False
+        return bytes(plain), True  # read() gives b"" for a close_notify received before one is sent
 
     def encrypt(self, data: bytes) -> bytes:
         self._tls.write(data)
