@@ -93,8 +93,8 @@ def _path(named: Named | None) -> str | None:
     return None if named is None else named[1]
 
 
-def _said(named: Named | None) -> str:
-    return "the CA" if named is None else f"{named[0]} {named[1]}"
+def _said(named: Named) -> str:
+    return f"{named[0]} {named[1]}"
 
 
 def _reason(error: Exception) -> str:
