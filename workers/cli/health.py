@@ -21,6 +21,10 @@ PROBE_TIMEOUT_SECONDS = 5
 OVER_TLS = " over TLS"  # what a service's row adds when its connection is encrypted
 HEALTH = "docfleet-health"  # what its connections are named, in Postgres and in RabbitMQ
 NO_DATABASE = "no such database: run docfleet migrate, which creates it"
+_CERTIFICATE_OPTIONS = {
+    "Postgres": "DATABASE_URL (sslcert, sslkey)",
+    "Valkey": "VALKEY_URL (ssl_certfile, ssl_keyfile)",
+}
 
 
 @dataclass(frozen=True)
@@ -87,8 +91,17 @@ def _check(name: str, url: str, probe: Callable[[], tuple[bool, str]]) -> Check:
     try:
         ok, detail = probe()
     except Exception as error:  # a failed probe is the answer, whatever it raised
-        return Check(name, False, f"{location(url)}: {first_line(error)}")
+        said = first_line(error)
+        return Check(name, False, f"{location(url)}: {said}{_certificate_hint(name, said)}")
     return Check(name, ok, detail)
+
+
+def _certificate_hint(name: str, said: str) -> str:
+    """Where to name a client certificate, when a server refused a connection for want of one (RabbitMQ's
+    row says it as its other failures, in ``connection_failure``)."""
+    options = _CERTIFICATE_OPTIONS.get(name)
+    asked = options is not None and "certificate required" in said.replace("_", " ").lower()
+    return f" (the server requires a client certificate: name one in {options})" if asked else ""
 
 
 def _postgres(database_url: str) -> tuple[bool, str]:
